@@ -1,0 +1,22 @@
+//! `quota_windows`: rolling usage windows of an account or a gateway key.
+
+use sea_orm::entity::prelude::*;
+
+/// Usage within one window of one subject.
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "quota_windows")]
+pub struct Model {
+    /// `account:<id>` or `key:<name>`.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub subject: String,
+    /// `5h`, `daily`, `weekly`, `monthly`.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub window: String,
+    pub window_start: i64,
+    pub used_tokens: i64,
+    pub used_cost: f64,
+    pub updated_at: i64,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

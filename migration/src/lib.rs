@@ -1,0 +1,17 @@
+//! Versioned schema migrations; a shipped migration is never edited, a change is a new one.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_core;
+
+/// Runs Omnigate's migrations in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_core::Migration)]
+    }
+}
+
+pub use sea_orm_migration::MigratorTrait as Trait;

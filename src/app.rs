@@ -1,0 +1,298 @@
+//! Start-up and shutdown: open the database, unlock the secrets, bootstrap credentials, upsert
+//! config entries, build the state and the actors, serve, and on stop drain, flush and checkpoint.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpServer, web};
+use sea_orm::{ConnectionTrait, EntityTrait};
+
+use crate::auth::Sessions;
+use crate::config::{Config, ConfigError};
+use crate::db::{self, Database, DbError};
+use crate::keys::{KeyTable, generate_key};
+use crate::providers::Catalog;
+use crate::routes;
+use crate::secrets::{self, KeySource, SecretError, Sealer};
+use crate::state::AppState;
+use crate::store::{self, config_sync, keys as key_store, settings};
+
+/// Secrets and bootstrap values read from the environment by `main`, passed in explicitly.
+#[derive(Debug, Default, Clone)]
+pub struct Bootstrap {
+    /// `OMNIGATE_MASTER_KEY` (base64 of 32 bytes).
+    pub master_key: Option<String>,
+    /// `OMNIGATE_ADMIN_PASSWORD`, used on first start only.
+    pub admin_password: Option<String>,
+    /// `OMNIGATE_ADMIN_TOKEN`: a management token for `/api/...`.
+    pub admin_token: Option<String>,
+}
+
+impl Bootstrap {
+    /// Reads the bootstrap variables from the process environment.
+    pub fn from_env() -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Self {
+            master_key: var("OMNIGATE_MASTER_KEY"),
+            admin_password: var("OMNIGATE_ADMIN_PASSWORD"),
+            admin_token: var("OMNIGATE_ADMIN_TOKEN"),
+        }
+    }
+}
+
+/// Why the daemon could not start. Each message tells the operator what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database could not be opened.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The master key is missing, malformed or wrong.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// A database query failed during start-up.
+    #[error("database error during start-up: {0}")]
+    Store(#[from] sea_orm::DbErr),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// host:port
+        addr: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The embedded catalog is broken.
+    #[error("{0}")]
+    Catalog(String),
+    /// The data directory could not be created.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// Credentials generated on first start, to show the operator once.
+#[derive(Debug, Default, Clone)]
+pub struct FirstStart {
+    /// The generated admin password.
+    pub admin_password: Option<String>,
+    /// A generated gateway key (named `default`), when no key existed.
+    pub gateway_key: Option<String>,
+}
+
+/// The database and sealer, opened and checked: what the daemon and the CLI commands share.
+pub struct Opened {
+    /// The database (holding the SQLite lock when opened for the daemon).
+    pub db: Database,
+    /// The sealer under the master key.
+    pub sealer: Sealer,
+}
+
+/// Creates the data directory (mode 0700 on Unix).
+pub fn ensure_data_dir(cfg: &Config) -> Result<(), StartError> {
+    let dir = cfg.data_dir();
+    let err = |source| StartError::DataDir { path: dir.clone(), source };
+    std::fs::create_dir_all(&dir).map_err(err)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+    }
+    Ok(())
+}
+
+/// Opens the database (migrating it), loads the master key and checks it against sealed data.
+pub async fn open(cfg: &Config, boot: &Bootstrap, daemon: bool) -> Result<Opened, StartError> {
+    ensure_data_dir(cfg)?;
+    let url = cfg.database_url();
+    let database = if daemon {
+        db::open(&url, cfg.database.max_connections).await?
+    } else {
+        let d = db::connect(&url, cfg.database.max_connections, false).await?;
+        use migration::Trait as _;
+        migration::Migrator::up(&d.conn, None).await.map_err(|e| DbError::Migrate(e.to_string()))?;
+        d
+    };
+    let sealer = unlock(&database.conn, cfg, boot).await?;
+    Ok(Opened { db: database, sealer })
+}
+
+async fn unlock(db: &impl ConnectionTrait, cfg: &Config, boot: &Bootstrap) -> Result<Sealer, StartError> {
+    let check = settings::get(db, settings::MASTER_KEY_CHECK).await?;
+    let sealed_account = entities::account::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .find_map(|a| a.secret);
+    let has_sealed = check.is_some() || sealed_account.is_some();
+    let (key, source) = secrets::load_master_key(boot.master_key.as_deref(), &cfg.data_dir(), !has_sealed)?;
+    match &source {
+        KeySource::Generated(path) => tracing::warn!(
+            path = %path.display(),
+            "generated a new master key; back this file up: without it the sealed provider credentials cannot be read"
+        ),
+        KeySource::File(path) => tracing::info!(path = %path.display(), "master key loaded from file"),
+        KeySource::Env => tracing::info!("master key taken from OMNIGATE_MASTER_KEY"),
+    }
+    let sealer = Sealer::new(&key);
+    match (&check, &sealed_account) {
+        (Some(c), _) => {
+            sealer.open("master_key_check", c).map_err(|_| SecretError::WrongKey)?;
+        }
+        (None, Some(s)) => {
+            sealer.open(config_sync::ACCOUNT_SECRET, s).map_err(|_| SecretError::WrongKey)?;
+        }
+        (None, None) => {}
+    }
+    if check.is_none() {
+        settings::set(db, settings::MASTER_KEY_CHECK, &sealer.seal("master_key_check", "omnigate")).await?;
+    }
+    Ok(sealer)
+}
+
+/// Sets the admin password hash on first start; returns the password when it was generated.
+async fn bootstrap_admin(db: &impl ConnectionTrait, boot: &Bootstrap) -> Result<Option<String>, StartError> {
+    if settings::get(db, settings::ADMIN_PASSWORD_HASH).await?.is_some() {
+        return Ok(None);
+    }
+    let (password, generated) = match &boot.admin_password {
+        Some(p) => (p.clone(), false),
+        None => (secrets::random_token(15), true),
+    };
+    set_admin_password(db, &password).await?;
+    Ok(generated.then_some(password))
+}
+
+/// Hashes and stores a new admin password.
+pub async fn set_admin_password(db: &impl ConnectionTrait, password: &str) -> Result<(), StartError> {
+    let pw = password.to_string();
+    let hash = tokio::task::spawn_blocking(move || secrets::hash_password(&pw))
+        .await
+        .map_err(|_| SecretError::Hash)??;
+    settings::set(db, settings::ADMIN_PASSWORD_HASH, &hash).await?;
+    Ok(())
+}
+
+/// A running daemon.
+pub struct Running {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// Credentials generated on this start, to show once.
+    pub first_start: FirstStart,
+    /// The shared state (tests inspect it).
+    pub state: AppState,
+    handle: ServerHandle,
+    server: actix_rt::task::JoinHandle<std::io::Result<()>>,
+    db: Database,
+}
+
+/// Opens everything and starts serving. Must run inside an actix System.
+pub async fn start(cfg: Config, boot: Bootstrap) -> Result<Running, StartError> {
+    let catalog = Catalog::builtin().map_err(StartError::Catalog)?;
+    crate::config::validate(&cfg, &catalog)?;
+    let Opened { db: database, sealer } = open(&cfg, &boot, true).await?;
+    let conn = database.conn.clone();
+    let report = config_sync::sync(&conn, &cfg, &sealer).await?;
+    tracing::info!(
+        inserted = report.inserted,
+        updated = report.updated,
+        removed = report.removed,
+        "config entries synchronised"
+    );
+    let mut first_start = FirstStart { admin_password: bootstrap_admin(&conn, &boot).await?, gateway_key: None };
+    if cfg.auth.require_api_key && key_store::list(&conn).await?.is_empty() {
+        let key = generate_key();
+        let digest = sealer.digest(&key);
+        key_store::insert(&conn, "default", &digest, &store::keys::display_prefix(&key), &["*".into()], "generated")
+            .await?;
+        first_start.gateway_key = Some(key);
+    }
+    let keys = KeyTable::default();
+    keys.reload(&key_store::list(&conn).await?);
+
+    let state = AppState {
+        config: Arc::new(cfg.clone()),
+        db: conn.clone(),
+        sealer,
+        keys,
+        sessions: Sessions::default(),
+        admin_token: boot.admin_token.clone(),
+        started: Instant::now(),
+    };
+    spawn_key_reloader(state.clone());
+
+    let data = web::Data::new(state.clone());
+    let max_body = cfg.server.max_body_mib * 1024 * 1024;
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::PayloadConfig::new(max_body))
+            .configure(routes::configure)
+            .default_service(web::to(routes::not_found))
+    })
+    .disable_signals()
+    .shutdown_timeout(cfg.server.shutdown_grace_secs);
+    if cfg.server.workers > 0 {
+        server = server.workers(cfg.server.workers);
+    }
+    let bind_addr = format!("{}:{}", cfg.server.host, cfg.server.port);
+    let server = server
+        .bind((cfg.server.host.as_str(), cfg.server.port))
+        .map_err(|source| StartError::Bind { addr: bind_addr.clone(), source })?;
+    let addr = server
+        .addrs()
+        .first()
+        .copied()
+        .ok_or_else(|| StartError::Bind { addr: bind_addr, source: std::io::ErrorKind::AddrNotAvailable.into() })?;
+    let server = server.run();
+    let handle = server.handle();
+    let server = actix_rt::spawn(server);
+    tracing::info!(%addr, database = %db::redact_url(&cfg.database_url()), "omnigate listening");
+    Ok(Running { addr, first_start, state, handle, server, db: database })
+}
+
+/// Re-reads gateway keys every few seconds, so keys made by the CLI or another instance apply.
+fn spawn_key_reloader(state: AppState) {
+    actix_rt::spawn(async move {
+        let mut tick = actix_rt::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            match key_store::list(&state.db).await {
+                Ok(rows) => state.keys.reload(&rows),
+                Err(e) => tracing::warn!(error = %e, "reloading gateway keys failed"),
+            }
+        }
+    });
+}
+
+impl Running {
+    /// A handle to stop the server from elsewhere (signals, tests).
+    pub fn handle(&self) -> ServerHandle {
+        self.handle.clone()
+    }
+
+    /// Stops accepting, lets in-flight requests finish, then shuts down cleanly.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        self.wait().await;
+    }
+
+    /// Waits until the server stops (after `handle().stop(..)`), then flushes and checkpoints.
+    pub async fn wait(self) {
+        if let Ok(Err(e)) = self.server.await {
+            tracing::error!(error = %e, "server stopped with an error");
+        }
+        if let Err(e) = self.db.checkpoint().await {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
+        self.db.close().await;
+        tracing::info!("omnigate stopped");
+    }
+}

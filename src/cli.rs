@@ -1,0 +1,93 @@
+//! The command line: argument structs only (the commands themselves live in `commands`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Omnigate: a self-hosted AI gateway.
+#[derive(Debug, Parser)]
+#[command(name = "omnigate", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every command.
+#[derive(Debug, Clone, Args)]
+pub struct Common {
+    /// Config file (TOML); see config/default.toml for every key.
+    #[arg(long, short = 'c', env = "OMNIGATE_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Data directory (database, master key); default ~/.omnigate.
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon.
+    Serve {
+        /// Shared options.
+        #[command(flatten)]
+        common: Common,
+        /// Address to listen on.
+        #[arg(long)]
+        host: Option<String>,
+        /// Port to listen on.
+        #[arg(long, short = 'p')]
+        port: Option<u16>,
+        /// Add the built-in local `demo` provider (an echo model; no network, no API key).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Validate the configuration and exit (non-zero on error, naming the bad key).
+    CheckConfig {
+        /// Shared options.
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Manage gateway keys.
+    Keys {
+        /// Shared options.
+        #[command(flatten)]
+        common: Common,
+        /// The key command.
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// Run database migrations and exit.
+    Migrate {
+        /// Shared options.
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Set a new admin password (from OMNIGATE_ADMIN_PASSWORD, or generated and printed).
+    ResetAdminPassword {
+        /// Shared options.
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Gateway key commands.
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Create a key and print it once.
+    Create {
+        /// Unique name.
+        #[arg(long)]
+        name: String,
+        /// Allowed model patterns, comma-separated (`*` and `?` wildcards); default all.
+        #[arg(long, value_delimiter = ',')]
+        models: Vec<String>,
+    },
+    /// List keys (names, prefixes, models; never the keys).
+    List,
+    /// Revoke a key by name.
+    Revoke {
+        /// The key's name.
+        name: String,
+    },
+}

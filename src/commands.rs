@@ -1,0 +1,214 @@
+//! The CLI commands: serve, check-config, keys, migrate, reset-admin-password.
+
+use std::process::ExitCode;
+
+use crate::app::{self, Bootstrap, StartError};
+use crate::cli::{Command, Common, KeysAction};
+use crate::config::{self, Config, ConfigError, LoadOptions};
+use crate::keys::generate_key;
+use crate::providers::Catalog;
+use crate::store::keys::{self as key_store, KeyRow, display_prefix};
+
+fn load_config(common: &Common, overrides: Vec<(String, toml::Value)>) -> Result<Config, ConfigError> {
+    let mut overrides = overrides;
+    if let Some(d) = &common.data_dir {
+        overrides.push(("server.data_dir".into(), toml::Value::String(d.display().to_string())));
+    }
+    config::load(&LoadOptions { file: common.config.clone(), env: std::env::vars().collect(), overrides })
+}
+
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("omnigate: {e}");
+    ExitCode::FAILURE
+}
+
+/// Runs a parsed command; the exit code tells success.
+pub async fn run(command: Command) -> ExitCode {
+    match command {
+        Command::Serve { common, host, port, demo } => {
+            let mut ov = Vec::new();
+            if let Some(h) = host {
+                ov.push(("server.host".into(), toml::Value::String(h)));
+            }
+            if let Some(p) = port {
+                ov.push(("server.port".into(), toml::Value::Integer(i64::from(p))));
+            }
+            if demo {
+                ov.push(("server.demo".into(), toml::Value::Boolean(true)));
+            }
+            match load_config(&common, ov) {
+                Ok(cfg) => serve(cfg).await,
+                Err(e) => fail(e),
+            }
+        }
+        Command::CheckConfig { common } => check_config(&common),
+        Command::Keys { common, action } => match load_config(&common, vec![]) {
+            Ok(cfg) => keys(cfg, action).await,
+            Err(e) => fail(e),
+        },
+        Command::Migrate { common } => match load_config(&common, vec![]) {
+            Ok(cfg) => match app::open(&cfg, &Bootstrap::from_env(), true).await {
+                Ok(o) => {
+                    o.db.close().await;
+                    println!("migrations applied");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            },
+            Err(e) => fail(e),
+        },
+        Command::ResetAdminPassword { common } => match load_config(&common, vec![]) {
+            Ok(cfg) => reset_admin_password(cfg).await,
+            Err(e) => fail(e),
+        },
+    }
+}
+
+fn check_config(common: &Common) -> ExitCode {
+    let cfg = match load_config(common, vec![]) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let catalog = match Catalog::builtin() {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    match config::validate(&cfg, &catalog) {
+        Ok(()) => {
+            println!(
+                "configuration is valid: {} key(s), {} provider(s), {} account(s), {} combo(s)",
+                cfg.keys.len(),
+                cfg.providers.len(),
+                cfg.accounts.len(),
+                cfg.combos.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+async fn serve(cfg: Config) -> ExitCode {
+    crate::logging::init(&cfg.log);
+    let running = match app::start(cfg, Bootstrap::from_env()).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "start-up failed");
+            return fail(e);
+        }
+    };
+    announce(&running.first_start, running.addr);
+    let handle = running.handle();
+    actix_rt::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested: draining in-flight requests");
+        handle.stop(true).await;
+    });
+    running.wait().await;
+    ExitCode::SUCCESS
+}
+
+fn announce(first: &app::FirstStart, addr: std::net::SocketAddr) {
+    if first.admin_password.is_none() && first.gateway_key.is_none() {
+        return;
+    }
+    let mut msg = String::from("\n  First start: these credentials are shown once. Store them now.\n");
+    if let Some(p) = &first.admin_password {
+        msg.push_str(&format!("    dashboard  http://{addr}/dashboard   admin password: {p}\n"));
+    }
+    if let Some(k) = &first.gateway_key {
+        msg.push_str(&format!("    gateway key (name \"default\"): {k}\n"));
+    }
+    eprintln!("{msg}");
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn keys(cfg: Config, action: KeysAction) -> ExitCode {
+    let opened = match app::open(&cfg, &Bootstrap::from_env(), false).await {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
+    let db = &opened.db.conn;
+    let code = match action {
+        KeysAction::Create { name, models } => {
+            let models = if models.is_empty() { vec!["*".to_string()] } else { models };
+            let key = generate_key();
+            let digest = opened.sealer.digest(&key);
+            match key_store::insert(db, &name, &digest, &display_prefix(&key), &models, "cli").await {
+                Ok(()) => {
+                    println!("{key}");
+                    eprintln!("key `{name}` created for models {models:?}; it is shown only this once");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(format!("cannot create key `{name}` (does the name exist already?): {e}")),
+            }
+        }
+        KeysAction::List => match key_store::list(db).await {
+            Ok(rows) => {
+                println!("{:<20} {:<14} {:<9} {:<10} MODELS", "NAME", "PREFIX", "STATE", "SOURCE");
+                for r in rows.into_iter().map(KeyRow::from) {
+                    let st = if r.revoked_at.is_some() { "revoked" } else if r.enabled { "active" } else { "disabled" };
+                    println!("{:<20} {:<14} {:<9} {:<10} {}", r.name, r.prefix, st, r.source, r.models.join(","));
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
+        KeysAction::Revoke { name } => match key_store::revoke(db, &name).await {
+            Ok(true) => {
+                println!("revoked `{name}`");
+                ExitCode::SUCCESS
+            }
+            Ok(false) => fail(format!("no active key named `{name}`")),
+            Err(e) => fail(e),
+        },
+    };
+    opened.db.close().await;
+    code
+}
+
+async fn reset_admin_password(cfg: Config) -> ExitCode {
+    let boot = Bootstrap::from_env();
+    let opened = match app::open(&cfg, &boot, false).await {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
+    let (password, generated) = match boot.admin_password {
+        Some(p) => (p, false),
+        None => (crate::secrets::random_token(15), true),
+    };
+    let res: Result<(), StartError> = app::set_admin_password(&opened.db.conn, &password).await;
+    opened.db.close().await;
+    match res {
+        Ok(()) if generated => {
+            println!("{password}");
+            eprintln!("new admin password set (shown once); existing sessions stay valid until they expire");
+            ExitCode::SUCCESS
+        }
+        Ok(()) => {
+            eprintln!("admin password set from OMNIGATE_ADMIN_PASSWORD");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}

@@ -1,0 +1,429 @@
+//! Bootstrap configuration: typed sections with documented defaults (see `config/default.toml`).
+//!
+//! Loading is two-phase: `load` turns file + environment + flags into a `Config` (serde, unknown keys
+//! rejected with their path), then `validate` checks cross-references against the provider catalog.
+//! Runtime state (accounts, keys, combos) declared here is upserted into the database at start-up.
+
+mod load;
+mod validate;
+
+use std::path::PathBuf;
+
+use actors::Strategy;
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::Dialect;
+
+pub use load::{ConfigError, LoadOptions, load, parse_str};
+pub use validate::validate;
+
+/// The whole bootstrap configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Listening address, data directory, request limits.
+    pub server: ServerConfig,
+    /// Database location and pool.
+    pub database: DatabaseConfig,
+    /// Client authentication.
+    pub auth: AuthConfig,
+    /// Log format and level.
+    pub log: LogConfig,
+    /// Account selection.
+    pub routing: RoutingConfig,
+    /// Cooldowns and circuit breakers.
+    pub resilience: ResilienceConfig,
+    /// Upstream HTTP client limits and timeouts.
+    pub upstream: UpstreamConfig,
+    /// Usage recording.
+    pub usage: UsageConfig,
+    /// Gateway keys declared as code.
+    pub keys: Vec<KeyEntry>,
+    /// Custom providers declared as code.
+    pub providers: Vec<ProviderEntry>,
+    /// Provider accounts declared as code.
+    pub accounts: Vec<AccountEntry>,
+    /// Combos declared as code.
+    pub combos: Vec<ComboEntry>,
+    /// Model aliases declared as code.
+    pub aliases: Vec<AliasEntry>,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub host: String,
+    /// Port to listen on.
+    pub port: u16,
+    /// Where the database, master key and lock live (default `~/.omnigate`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// HTTP worker threads (0: one per CPU core).
+    pub workers: usize,
+    /// Largest accepted request body, in MiB.
+    pub max_body_mib: usize,
+    /// Seconds in-flight requests get to finish on shutdown.
+    pub shutdown_grace_secs: u64,
+    /// Add the built-in local `demo` provider (an echo model, no network).
+    pub demo: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 20128,
+            data_dir: None,
+            workers: 0,
+            max_body_mib: 32,
+            shutdown_grace_secs: 30,
+            demo: false,
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://...` or `postgres://...`; default `sqlite://<data dir>/omnigate.db`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Pool size.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { url: None, max_connections: 8 }
+    }
+}
+
+/// `[auth]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Require a gateway key on `/v1/...`.
+    pub require_api_key: bool,
+    /// Lifetime of a dashboard login, in hours.
+    pub session_ttl_hours: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self { require_api_key: true, session_ttl_hours: 12 }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// Filter in `RUST_LOG` syntax; `RUST_LOG` itself wins when set.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: LogFormat::Text, level: "info".into() }
+    }
+}
+
+/// `[routing]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingConfig {
+    /// Default account strategy (providers may override it).
+    pub strategy: Strategy,
+    /// Round-robin: consecutive calls on one account before moving on.
+    pub sticky_limit: u32,
+    /// Upper bound on upstream attempts for one request (accounts and combo targets).
+    pub max_attempts: u32,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        Self { strategy: Strategy::FillFirst, sticky_limit: 3, max_attempts: 8 }
+    }
+}
+
+/// `[resilience]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResilienceConfig {
+    /// First cooldown step of an account, in ms (doubles per consecutive failure).
+    pub cooldown_base_ms: u64,
+    /// Longest backoff step, in ms.
+    pub cooldown_max_ms: u64,
+    /// Longest cooldown an upstream `Retry-After` may impose, in seconds.
+    pub retry_after_max_secs: u64,
+    /// Consecutive provider failures that open its breaker.
+    pub breaker_threshold: u32,
+    /// How long an open breaker stays open before a probe, in ms (doubles per trip).
+    pub breaker_open_ms: u64,
+    /// Longest open period, in ms.
+    pub breaker_open_max_ms: u64,
+}
+
+impl Default for ResilienceConfig {
+    fn default() -> Self {
+        Self {
+            cooldown_base_ms: 1_000,
+            cooldown_max_ms: 120_000,
+            retry_after_max_secs: 86_400,
+            breaker_threshold: 5,
+            breaker_open_ms: 30_000,
+            breaker_open_max_ms: 600_000,
+        }
+    }
+}
+
+/// `[upstream]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamConfig {
+    /// TCP + TLS connect timeout, in ms.
+    pub connect_timeout_ms: u64,
+    /// Time from sending the request to the first response byte, in ms.
+    pub first_byte_timeout_ms: u64,
+    /// Longest silence between two chunks of a response, in ms.
+    pub idle_timeout_ms: u64,
+    /// Pooled connections per worker thread (0: unlimited).
+    pub max_connections: usize,
+    /// Largest non-streaming upstream response accepted, in MiB.
+    pub max_response_mib: usize,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout_ms: 10_000,
+            first_byte_timeout_ms: 300_000,
+            idle_timeout_ms: 120_000,
+            max_connections: 0,
+            max_response_mib: 64,
+        }
+    }
+}
+
+/// `[usage]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UsageConfig {
+    /// Record one usage row per request.
+    pub enabled: bool,
+    /// Rows buffered before a batch insert.
+    pub batch_size: usize,
+    /// Longest time a row waits in the buffer, in ms.
+    pub flush_interval_ms: u64,
+    /// Days of usage rows and request logs kept (0: forever).
+    pub retention_days: u32,
+}
+
+impl Default for UsageConfig {
+    fn default() -> Self {
+        Self { enabled: true, batch_size: 256, flush_interval_ms: 200, retention_days: 90 }
+    }
+}
+
+fn all_models() -> Vec<String> {
+    vec!["*".into()]
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn one_i32() -> i32 {
+    1
+}
+
+fn one_u32() -> u32 {
+    1
+}
+
+/// `[[keys]]`: a gateway key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyEntry {
+    /// Unique name, shown in usage.
+    pub name: String,
+    /// The key itself (kept only as a digest in the database).
+    pub key: String,
+    /// Allowed model patterns (`*`, `?`); combos and aliases match by their own name.
+    #[serde(default = "all_models")]
+    pub models: Vec<String>,
+    /// A disabled key is refused.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+/// How an upstream expects its credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthStyle {
+    /// `Authorization: Bearer <key>`.
+    Bearer,
+    /// `x-api-key: <key>` (Anthropic).
+    XApiKey,
+    /// `x-goog-api-key: <key>` (Gemini).
+    XGoogApiKey,
+    /// `?key=<key>` in the query string.
+    Query,
+    /// No credential (local servers).
+    None,
+}
+
+impl AuthStyle {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bearer => "bearer",
+            Self::XApiKey => "x-api-key",
+            Self::XGoogApiKey => "x-goog-api-key",
+            Self::Query => "query",
+            Self::None => "none",
+        }
+    }
+
+    /// Parses the config spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Bearer, Self::XApiKey, Self::XGoogApiKey, Self::Query, Self::None]
+            .into_iter()
+            .find(|a| a.as_str() == s)
+    }
+}
+
+/// `[[providers]]`: a custom provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderEntry {
+    /// Id used in `provider/model`.
+    pub id: String,
+    /// Wire dialect of the upstream.
+    pub dialect: Dialect,
+    /// Base URL (the dialect's path is appended, e.g. `/chat/completions`).
+    pub base_url: String,
+    /// Models it serves.
+    #[serde(default)]
+    pub models: Vec<String>,
+    /// Credential style (default: the dialect's usual one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthStyle>,
+    /// Account strategy for this provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<Strategy>,
+}
+
+/// `[[accounts]]`: one provider account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountEntry {
+    /// A custom provider id or a catalog id.
+    pub provider: String,
+    /// Unique within the provider.
+    pub name: String,
+    /// Upstream credential (sealed in the database).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    /// Override of the provider's base URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// Lower is preferred.
+    #[serde(default = "one_i32")]
+    pub priority: i32,
+    /// Relative share for weighted choice.
+    #[serde(default = "one_u32")]
+    pub weight: u32,
+    /// A disabled account is never leased.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Most requests in flight at once (unset: unlimited).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent: Option<u32>,
+}
+
+/// Order in which a combo tries its targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ComboStrategy {
+    /// In the listed order.
+    #[default]
+    Priority,
+    /// Rotating the first target per request.
+    RoundRobin,
+    /// Shuffled per request.
+    Random,
+}
+
+impl ComboStrategy {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Priority => "priority",
+            Self::RoundRobin => "round-robin",
+            Self::Random => "random",
+        }
+    }
+
+    /// Parses the config spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Priority, Self::RoundRobin, Self::Random].into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// `[[combos]]`: a named fallback list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComboEntry {
+    /// Used as the `model` value by clients.
+    pub name: String,
+    /// `provider/model` targets, in order.
+    pub models: Vec<String>,
+    /// How targets are ordered per request.
+    #[serde(default)]
+    pub strategy: ComboStrategy,
+}
+
+/// `[[aliases]]`: a model alias.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AliasEntry {
+    /// Alias; `*` and `?` wildcards allowed.
+    pub alias: String,
+    /// `provider/model` it resolves to.
+    pub target: String,
+}
+
+impl Config {
+    /// The data directory: the configured one, else `~/.omnigate`.
+    pub fn data_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.server.data_dir {
+            return dir.clone();
+        }
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+        home.join(".omnigate")
+    }
+
+    /// The database URL: the configured one, else the SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir().join("omnigate.db").display()),
+        }
+    }
+}

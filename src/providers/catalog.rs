@@ -1,0 +1,102 @@
+//! The built-in provider catalog (`config/providers.toml`, embedded at build time).
+
+use serde::Deserialize;
+
+use crate::config::AuthStyle;
+use crate::protocol::Dialect;
+
+const CATALOG_TOML: &str = include_str!("../../config/providers.toml");
+
+/// A known model of a provider.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogModel {
+    /// Model id as the upstream names it.
+    pub id: String,
+    /// Most output tokens the upstream accepts.
+    #[serde(default)]
+    pub max_output: Option<u32>,
+    /// USD per million tokens: input, output, cache read, cache write.
+    #[serde(default)]
+    pub price: Vec<f64>,
+}
+
+/// A built-in provider.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogProvider {
+    /// Id used in `provider/model`.
+    pub id: String,
+    /// Short prefix accepted instead of the id.
+    #[serde(default)]
+    pub alias: Option<String>,
+    /// Wire dialect.
+    pub dialect: Dialect,
+    /// Base URL (empty: every account must give one).
+    pub base_url: String,
+    /// Credential style.
+    pub auth: AuthStyle,
+    /// Known models.
+    #[serde(default)]
+    pub models: Vec<CatalogModel>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogFile {
+    provider: Vec<CatalogProvider>,
+}
+
+/// All built-in providers.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    providers: Vec<CatalogProvider>,
+}
+
+impl Catalog {
+    /// The embedded catalog. It is checked by a unit test, so parsing cannot fail at run time
+    /// unless the file was edited without running the tests; then the catalog is empty and the
+    /// error is returned for the caller to report.
+    pub fn builtin() -> Result<Self, String> {
+        toml::from_str::<CatalogFile>(CATALOG_TOML)
+            .map(|f| Self { providers: f.provider })
+            .map_err(|e| format!("embedded provider catalog is invalid: {e}"))
+    }
+
+    /// All providers.
+    pub fn providers(&self) -> &[CatalogProvider] {
+        &self.providers
+    }
+
+    /// A provider by id or alias.
+    pub fn get(&self, id_or_alias: &str) -> Option<&CatalogProvider> {
+        self.providers
+            .iter()
+            .find(|p| p.id == id_or_alias || p.alias.as_deref() == Some(id_or_alias))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_catalog_parses_and_ids_are_unique() -> Result<(), String> {
+        let c = Catalog::builtin()?;
+        let mut names: Vec<&str> = c.providers().iter().map(|p| p.id.as_str()).collect();
+        names.extend(c.providers().iter().filter_map(|p| p.alias.as_deref()));
+        let n = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(n, names.len(), "ids and aliases must be unique");
+        for id in [
+            "openai", "openrouter", "deepseek", "groq", "xai", "mistral", "together", "fireworks",
+            "cerebras", "nvidia", "perplexity", "moonshot", "zhipu", "qwen", "ollama", "lmstudio",
+            "vllm", "openai-compatible",
+        ] {
+            assert!(c.get(id).is_some(), "catalog lacks {id}");
+        }
+        assert_eq!(c.get("kimi").map(|p| p.id.as_str()), Some("moonshot"));
+        Ok(())
+    }
+}

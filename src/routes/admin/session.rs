@@ -1,0 +1,80 @@
+//! Dashboard login: Argon2id password check, session cookie, lockout after repeated failures.
+
+use std::time::Duration;
+
+use actix_web::cookie::{Cookie, SameSite, time};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{db_fail, fail, guarded};
+use crate::auth::{SESSION_COOKIE, session_token};
+use crate::error::GatewayError;
+use crate::secrets::verify_password;
+use crate::state::AppState;
+use crate::store::settings;
+
+#[derive(Deserialize)]
+pub(super) struct Login {
+    password: String,
+}
+
+/// `POST /api/login {"password": "..."}` → sets the session cookie.
+pub(super) async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let Ok(login) = serde_json::from_slice::<Login>(&body) else {
+        return fail(GatewayError::BadRequest("expected JSON {\"password\": \"...\"}".into()));
+    };
+    let ip = req.peer_addr().map(|a| a.ip()).unwrap_or([0, 0, 0, 0].into());
+    if let Some(wait) = state.sessions.locked_out(ip) {
+        return fail(GatewayError::RateLimited {
+            message: "too many failed logins; wait before trying again".into(),
+            retry_after: Some(Duration::from_secs(wait)),
+        });
+    }
+    let hash = match settings::get(&state.db, settings::ADMIN_PASSWORD_HASH).await {
+        Ok(h) => h,
+        Err(e) => return db_fail(e),
+    };
+    let password = login.password;
+    // Argon2 takes tens of milliseconds: keep it off the worker's event loop.
+    let ok = match hash {
+        Some(h) => web::block(move || verify_password(&password, &h)).await.unwrap_or(false),
+        None => false,
+    };
+    state.sessions.record_login(ip, ok);
+    if !ok {
+        tracing::warn!(%ip, "failed admin login");
+        return fail(GatewayError::Unauthorized("wrong password".into()));
+    }
+    let ttl_ms = (state.config.auth.session_ttl_hours * 3_600_000) as i64;
+    let token = state.sessions.open(ttl_ms);
+    let cookie = Cookie::build(SESSION_COOKIE, token)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .max_age(time::Duration::milliseconds(ttl_ms))
+        .finish();
+    HttpResponse::Ok().cookie(cookie).json(json!({ "ok": true }))
+}
+
+/// `POST /api/logout` → ends the session.
+pub(super) async fn logout(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if let Some(t) = session_token(&req) {
+        state.sessions.close(&t);
+    }
+    let mut gone = Cookie::build(SESSION_COOKIE, "").path("/").finish();
+    gone.make_removal();
+    HttpResponse::Ok().cookie(gone).json(json!({ "ok": true }))
+}
+
+/// `GET /api/session` → 200 when logged in, for the dashboard to decide what to show.
+pub(super) async fn whoami(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if let Err(r) = guarded(&req, &state) {
+        return r;
+    }
+    HttpResponse::Ok().json(json!({ "ok": true, "version": env!("CARGO_PKG_VERSION") }))
+}

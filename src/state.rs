@@ -1,0 +1,30 @@
+//! `AppState`: what every handler shares (config, database, sealer, key snapshot, sessions, actors).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use sea_orm::DatabaseConnection;
+
+use crate::auth::Sessions;
+use crate::config::Config;
+use crate::keys::KeyTable;
+use crate::secrets::Sealer;
+
+/// Shared state, cheap to clone (everything inside is shared).
+#[derive(Clone)]
+pub struct AppState {
+    /// The validated configuration.
+    pub config: Arc<Config>,
+    /// The database pool.
+    pub db: DatabaseConnection,
+    /// Seals credentials and digests keys.
+    pub sealer: Sealer,
+    /// Active gateway keys.
+    pub keys: KeyTable,
+    /// Dashboard sessions.
+    pub sessions: Sessions,
+    /// `OMNIGATE_ADMIN_TOKEN`, if set.
+    pub admin_token: Option<String>,
+    /// Process start, for uptime.
+    pub started: Instant,
+}

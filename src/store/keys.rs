@@ -1,0 +1,100 @@
+//! Gateway keys: creation, listing, revocation. Only digests are stored.
+
+use entities::api_key;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    QueryFilter, QueryOrder,
+};
+
+use super::now_ms;
+
+/// A key as listed (never the key itself).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KeyRow {
+    /// Unique name.
+    pub name: String,
+    /// First characters, to recognise it.
+    pub prefix: String,
+    /// Allowed model patterns.
+    pub models: Vec<String>,
+    /// Whether it is accepted.
+    pub enabled: bool,
+    /// `config`, `cli` or `api`.
+    pub source: String,
+    /// Creation time, ms.
+    pub created_at: i64,
+    /// Revocation time, ms.
+    pub revoked_at: Option<i64>,
+}
+
+impl From<api_key::Model> for KeyRow {
+    fn from(m: api_key::Model) -> Self {
+        Self {
+            models: serde_json::from_str(&m.models).unwrap_or_default(),
+            name: m.name,
+            prefix: m.prefix,
+            enabled: m.enabled,
+            source: m.source,
+            created_at: m.created_at,
+            revoked_at: m.revoked_at,
+        }
+    }
+}
+
+/// A key's display prefix: enough to recognise, too little to use.
+pub fn display_prefix(key: &str) -> String {
+    let n = key.char_indices().nth(8).map(|(i, _)| i).unwrap_or(key.len().min(4));
+    format!("{}…", &key[..n.min(key.len())])
+}
+
+/// Inserts a new key row; fails on a duplicate name or digest.
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    name: &str,
+    digest: &str,
+    prefix: &str,
+    models: &[String],
+    source: &str,
+) -> Result<(), DbErr> {
+    api_key::ActiveModel {
+        name: Set(name.to_string()),
+        digest: Set(digest.to_string()),
+        prefix: Set(prefix.to_string()),
+        models: Set(serde_json::to_string(models).unwrap_or_else(|_| "[]".into())),
+        enabled: Set(true),
+        source: Set(source.to_string()),
+        created_at: Set(now_ms()),
+        revoked_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// All keys, revoked ones included, by name.
+pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<api_key::Model>, DbErr> {
+    api_key::Entity::find().order_by_asc(api_key::Column::Name).all(db).await
+}
+
+/// Revokes a key by name; `false` when no active key has that name.
+pub async fn revoke(db: &impl ConnectionTrait, name: &str) -> Result<bool, DbErr> {
+    let Some(row) = api_key::Entity::find()
+        .filter(api_key::Column::Name.eq(name))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .one(db)
+        .await?
+    else {
+        return Ok(false);
+    };
+    let mut am: api_key::ActiveModel = row.into();
+    am.enabled = Set(false);
+    am.revoked_at = Set(Some(now_ms()));
+    am.update(db).await?;
+    Ok(true)
+}
+
+/// Number of keys that are not revoked.
+pub async fn count_active(db: &impl ConnectionTrait) -> Result<usize, DbErr> {
+    Ok(list(db).await?.into_iter().filter(|k| k.revoked_at.is_none()).count())
+}
