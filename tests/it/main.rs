@@ -1,0 +1,8 @@
+//! Integration tests: the real daemon on an ephemeral port, real SQLite files or a real
+//! PostgreSQL (`OG_TEST_PG`), and our mock upstream.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+mod foundation;

@@ -1,0 +1,143 @@
+//! Test harness: databases (SQLite file or a fresh PostgreSQL database per test), starting the
+//! app in-process, and an HTTP client.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use omnigate::app::{self, Bootstrap, Running};
+use omnigate::config::{self, Config};
+use sea_orm::ConnectionTrait;
+
+/// A test's environment: data directory and database, reused across restarts.
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+    pub db_url: String,
+    pub master_key: String,
+    pub admin_password: String,
+    pub admin_token: String,
+}
+
+/// The PostgreSQL server URL to create per-test databases on, when testing against PostgreSQL.
+pub fn pg_admin_url() -> Option<String> {
+    std::env::var("OG_TEST_PG").ok().filter(|s| !s.is_empty())
+}
+
+/// A new empty PostgreSQL database on the test server; its URL.
+pub async fn fresh_pg_database(admin_url: &str) -> String {
+    let name = format!("og_{}", uuid::Uuid::new_v4().simple());
+    let conn = sea_orm::Database::connect(admin_url).await.expect("connect to test PostgreSQL");
+    conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");
+    conn.close().await.ok();
+    let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin_url);
+    format!("{base}/{name}")
+}
+
+impl TestEnv {
+    /// A temp data dir and a database: SQLite file, or a fresh PostgreSQL database when
+    /// `OG_TEST_PG` is set.
+    pub async fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db_url = match pg_admin_url() {
+            Some(admin) => fresh_pg_database(&admin).await,
+            None => format!("sqlite://{}", dir.path().join("omnigate.db").display()),
+        };
+        Self {
+            dir,
+            db_url,
+            master_key: omnigate::secrets::MasterKey::generate().to_base64(),
+            admin_password: "test-admin-password".into(),
+            admin_token: "test-admin-token-0123456789".into(),
+        }
+    }
+
+    /// Whether this environment uses SQLite.
+    pub fn is_sqlite(&self) -> bool {
+        self.db_url.starts_with("sqlite:")
+    }
+
+    /// The SQLite file.
+    pub fn sqlite_file(&self) -> PathBuf {
+        self.dir.path().join("omnigate.db")
+    }
+
+    /// Bootstrap secrets for this environment.
+    pub fn bootstrap(&self) -> Bootstrap {
+        Bootstrap {
+            master_key: Some(self.master_key.clone()),
+            admin_password: Some(self.admin_password.clone()),
+            admin_token: Some(self.admin_token.clone()),
+        }
+    }
+
+    /// Parses `text` and points it at this environment (ephemeral port, data dir, database).
+    pub fn config(&self, text: &str) -> Config {
+        let mut cfg = config::parse_str(text).expect("test config parses");
+        cfg.server.port = 0;
+        cfg.server.workers = 2;
+        cfg.server.data_dir = Some(self.dir.path().to_path_buf());
+        cfg.server.shutdown_grace_secs = 5;
+        cfg.database.url = Some(self.db_url.clone());
+        cfg
+    }
+
+    /// Starts the app with `text` as its config.
+    pub async fn start(&self, text: &str) -> Running {
+        self.start_with(self.config(text), self.bootstrap()).await
+    }
+
+    /// Starts the app with an explicit config and bootstrap.
+    pub async fn start_with(&self, cfg: Config, boot: Bootstrap) -> Running {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        app::start(cfg, boot).await.expect("app starts")
+    }
+}
+
+/// The base URL of a running app.
+pub fn base(r: &Running) -> String {
+    format!("http://{}", r.addr)
+}
+
+/// An HTTP client without a total timeout (streams may be long).
+pub fn client() -> awc::Client {
+    awc::Client::builder().disable_timeout().finish()
+}
+
+/// Reads a whole response body as JSON.
+pub async fn json_body<S>(resp: &mut awc::ClientResponse<S>) -> serde_json::Value
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, awc::error::PayloadError>> + Unpin,
+{
+    let body = resp.body().limit(64 * 1024 * 1024).await.expect("body");
+    serde_json::from_slice(&body).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&body)))
+}
+
+/// The issue's example configuration, with the mock provider at `mock_base`.
+pub fn example_config(mock_base: &str) -> String {
+    format!(
+        r#"
+[server]
+host = "127.0.0.1"
+port = 20128
+
+[auth]
+require_api_key = true
+
+[[keys]]
+name = "ci"
+key = "sk-og-ci-0001"
+models = ["*"]
+
+[[providers]]
+id = "mock"
+dialect = "openai-chat"
+base_url = "{mock_base}"
+models = ["mock-model"]
+
+[[accounts]]
+provider = "mock"
+name = "mock-a"
+api_key = "upstream-secret-a"
+"#
+    )
+}
