@@ -1,6 +1,29 @@
-//! The actor runtime of Omnigate.
+//! The actor runtime of Omnigate. It knows nothing of HTTP routes or wire formats: the root crate
+//! hands it upstream calls and response adapters through the traits in `executor`.
+//!
+//! # Actor map
+//!
+//! | actor | how many | owns | hears | tells |
+//! |---|---|---|---|---|
+//! | `RouterActor` | 1 | routing table: every account's health and in-flight slot, every provider's breaker and cursor | `Lease`, `AccountChanged`, `BreakerChanged`, `Reload`, `GetRoutingView` | — |
+//! | `AccountActor` | 1 per account, supervised | cooldown, backoff, model locks | `AccountOutcome`, `ResetAccount`, `GetAccount` | `AccountChanged` → router; writes `account_state` |
+//! | `BreakerActor` | 1 per provider, supervised | closed / open / half-open | `BreakerOutcome`, `ResetBreaker`, `GetBreaker` | `BreakerChanged` → router; writes `breaker_state` |
+//! | `ExecutorActor` | 1 per HTTP worker thread, supervised | that thread's `awc::Client` | `Execute`, `Fault` | outcomes → account and breaker; `Record` → usage writer |
+//! | `UsageWriter` | 1 | a buffer of usage rows and request logs; retention pruning | `Record`, `Flush` | — |
+//!
+//! Only `Lease` is awaited on the hot path; outcomes and usage are `do_send`. A lease holds an
+//! in-flight slot (`router::slot`) that it frees on drop. Each actor's logic is a plain struct
+//! (`account::AccountHealth`, `breaker::BreakerState`, `router::table::RoutingTable`) tested with an
+//! explicit clock; the actor shells only receive messages and persist changes.
 
+pub mod account;
+pub mod breaker;
 pub mod clock;
+pub mod credential;
+pub mod executor;
+pub mod outcome;
+pub mod persist;
 pub mod router;
+pub mod usage;
 
 pub use router::Strategy;

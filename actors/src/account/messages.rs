@@ -1,0 +1,26 @@
+//! Messages the account actor hears.
+
+use actix::Message;
+
+use super::AccountHealth;
+use crate::outcome::OutcomeKind;
+
+/// The outcome of an attempt on this account.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct AccountOutcome {
+    /// What happened.
+    pub kind: OutcomeKind,
+    /// The model that was asked for.
+    pub model: String,
+}
+
+/// Clears the cooldown and backoff (an operator's reset).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct ResetAccount;
+
+/// Returns the account's current health.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "AccountHealth")]
+pub struct GetAccount;

@@ -1,0 +1,24 @@
+//! Messages the breaker actor hears.
+
+use actix::Message;
+
+use super::BreakerState;
+use crate::outcome::OutcomeKind;
+
+/// The outcome of an attempt on one of this provider's accounts.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct BreakerOutcome {
+    /// What happened.
+    pub kind: OutcomeKind,
+}
+
+/// Forces the breaker closed.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct ResetBreaker;
+
+/// Returns the breaker's state.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "BreakerState")]
+pub struct GetBreaker;

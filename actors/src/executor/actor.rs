@@ -1,0 +1,86 @@
+//! The executor actor: owns its worker thread's `awc::Client`; runs each `Execute` as an
+//! independent task so a restart never cuts the streams already flowing. It stops itself on a
+//! fault it cannot carry (a panic in stream translation); its `Supervisor` restarts it with a
+//! fresh client.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Message, ResponseFuture, Supervised};
+
+use super::{ExecOutcome, Execute, ExecutorConfig, run};
+
+/// Counters shared by every executor, for status pages and tests.
+#[derive(Debug, Default)]
+pub struct ExecutorStats {
+    /// Supervised restarts so far.
+    pub restarts: AtomicU64,
+    /// Faults caught (panics in provider-facing code).
+    pub faults: AtomicU64,
+}
+
+/// A fault the executor cannot carry: it stops so its supervisor restarts it.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Fault;
+
+/// One worker thread's executor.
+pub struct ExecutorActor {
+    cfg: ExecutorConfig,
+    client: awc::Client,
+    stats: Arc<ExecutorStats>,
+}
+
+impl std::fmt::Debug for ExecutorActor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecutorActor").field("cfg", &self.cfg).finish_non_exhaustive()
+    }
+}
+
+fn build_client(cfg: &ExecutorConfig) -> awc::Client {
+    let connector = awc::Connector::new()
+        .timeout(cfg.connect)
+        .limit(cfg.max_connections)
+        .conn_keep_alive(Duration::from_secs(60))
+        .conn_lifetime(Duration::from_secs(600));
+    // No total timeout: streams may last minutes. First-byte and idle limits are ours.
+    awc::Client::builder().connector(connector).disable_timeout().finish()
+}
+
+impl ExecutorActor {
+    /// An executor with a fresh client.
+    pub fn new(cfg: ExecutorConfig, stats: Arc<ExecutorStats>) -> Self {
+        Self { client: build_client(&cfg), cfg, stats }
+    }
+}
+
+impl Actor for ExecutorActor {
+    type Context = Context<Self>;
+}
+
+impl Supervised for ExecutorActor {
+    fn restarting(&mut self, _: &mut Self::Context) {
+        self.stats.restarts.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!("executor restarting with a fresh upstream client");
+        self.client = build_client(&self.cfg);
+    }
+}
+
+impl Handler<Execute> for ExecutorActor {
+    type Result = ResponseFuture<ExecOutcome>;
+
+    fn handle(&mut self, msg: Execute, ctx: &mut Context<Self>) -> Self::Result {
+        // `ResponseFuture` runs as its own task: it outlives a restart of this actor.
+        Box::pin(run::run(self.client.clone(), msg, self.cfg, ctx.address().recipient(), Arc::clone(&self.stats)))
+    }
+}
+
+impl Handler<Fault> for ExecutorActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Fault, ctx: &mut Context<Self>) {
+        self.stats.faults.fetch_add(1, Ordering::Relaxed);
+        ctx.stop();
+    }
+}

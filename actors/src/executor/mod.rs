@@ -1,0 +1,207 @@
+//! Executors: one per worker thread, supervised, each owning its thread's `awc::Client`.
+//!
+//! The executor knows nothing of wire formats: the root hands it an `UpstreamCall` (where to send
+//! what) and a `ResponseAdapter` (how to turn upstream bytes into the client's bytes and read
+//! usage). It answers as soon as it knows whether the attempt started: `Started` (a stream whose
+//! first content arrived), `Complete` (a whole body) or `Failed` (nothing reached the client, so
+//! the caller may try another account).
+
+pub mod actor;
+mod pump;
+mod run;
+
+use std::time::{Duration, Instant};
+
+use actix::{Message, Recipient};
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use tokio::sync::mpsc;
+
+use crate::outcome::OutcomeKind;
+use crate::router::messages::LeaseGrant;
+use crate::usage::actor::Record;
+use crate::usage::{AttemptTrace, TokenUsage};
+
+/// Why an adapter could not use an upstream body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdapterError {
+    /// A 200 without content.
+    Empty,
+    /// The upstream broke its protocol.
+    Malformed(String),
+}
+
+/// Turns upstream bytes into client bytes (same dialect: a light passthrough; otherwise a
+/// translation) and reads usage on the way. Implemented by the root crate.
+pub trait ResponseAdapter: Send + 'static {
+    /// Streaming: one chunk of the upstream body; appends what the client should get now.
+    fn push(&mut self, chunk: &[u8], out: &mut Vec<Bytes>) -> Result<(), AdapterError>;
+    /// Streaming: the upstream ended, cleanly (`None`) or not; appends the client's terminal
+    /// events (an error event first when `error` is set).
+    fn finish(&mut self, error: Option<&str>, out: &mut Vec<Bytes>);
+    /// Non-streaming: the whole upstream body → the client body.
+    fn complete(&mut self, body: &[u8]) -> Result<Bytes, AdapterError>;
+    /// Whether real content (text, tool call, reasoning) has been seen.
+    fn has_content(&self) -> bool;
+    /// Token usage seen so far.
+    fn usage(&self) -> TokenUsage;
+}
+
+/// A built-in upstream that needs no network (the demo provider).
+pub trait LocalUpstream: Send + 'static {
+    /// Produces the reply.
+    fn call(self: Box<Self>) -> LocalReply;
+}
+
+/// A local upstream's reply.
+pub struct LocalReply {
+    /// HTTP status.
+    pub status: u16,
+    /// The body, whole or as chunks.
+    pub body: BoxStream<'static, Bytes>,
+}
+
+/// Where an attempt goes.
+pub enum Target {
+    /// An HTTP upstream.
+    Http {
+        /// Method.
+        method: awc::http::Method,
+        /// Full URL (may carry a query key).
+        url: String,
+        /// Request headers, credentials included.
+        headers: Vec<(String, String)>,
+        /// Request body.
+        body: Bytes,
+    },
+    /// A local upstream.
+    Local(Box<dyn LocalUpstream>),
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // Never print headers: they carry the credential.
+            Self::Http { method, url, .. } => write!(f, "Http({method} {})", url.split('?').next().unwrap_or(url)),
+            Self::Local(_) => f.write_str("Local"),
+        }
+    }
+}
+
+/// One upstream attempt.
+pub struct UpstreamCall {
+    /// Where it goes.
+    pub target: Target,
+    /// Whether the response is a stream.
+    pub stream: bool,
+    /// How the response becomes the client's.
+    pub adapter: Box<dyn ResponseAdapter>,
+}
+
+/// What is recorded about the request this attempt belongs to.
+#[derive(Debug, Clone)]
+pub struct ExecContext {
+    /// Request id.
+    pub request_id: String,
+    /// Gateway key name.
+    pub key_name: Option<String>,
+    /// Client dialect label.
+    pub client_dialect: String,
+    /// HTTP method.
+    pub method: String,
+    /// Path.
+    pub path: String,
+    /// `provider/model` being tried.
+    pub model_label: String,
+    /// Upstream model id (for model lockouts).
+    pub upstream_model: String,
+    /// When the request arrived.
+    pub started: Instant,
+    /// The same, as ms since the epoch.
+    pub ts: i64,
+    /// Earlier attempts of this request.
+    pub attempts: Vec<AttemptTrace>,
+    /// Prices per million tokens `[input, output, cache read, cache write]`.
+    pub price: Vec<f64>,
+    /// Where usage goes (`None`: not recorded).
+    pub usage: Option<Recipient<Record>>,
+    /// Test hook: make the stream translation panic after its first chunk.
+    pub inject_panic: bool,
+}
+
+/// Sends one attempt upstream.
+#[derive(Message)]
+#[rtype(result = "ExecOutcome")]
+pub struct Execute {
+    /// The call.
+    pub call: UpstreamCall,
+    /// The lease it runs under (held until the response ends).
+    pub lease: LeaseGrant,
+    /// Request context.
+    pub ctx: ExecContext,
+}
+
+/// A stream whose first content arrived.
+#[derive(Debug)]
+pub struct Started {
+    /// Client-bound chunks; dropping the receiver cancels the upstream.
+    pub body: mpsc::Receiver<Bytes>,
+    /// Time spent waiting for the upstream (request sent → first content), ms.
+    pub upstream_ms: f64,
+}
+
+/// A whole non-streaming response.
+#[derive(Debug)]
+pub struct Completed {
+    /// The client body.
+    pub body: Bytes,
+    /// Time spent waiting for the upstream, ms.
+    pub upstream_ms: f64,
+    /// Usage read from it.
+    pub usage: TokenUsage,
+}
+
+/// An attempt that failed before anything reached the client.
+#[derive(Debug)]
+pub struct Failure {
+    /// Classification.
+    pub kind: OutcomeKind,
+    /// Upstream status, if one came.
+    pub status: Option<u16>,
+    /// A message safe to show (no upstream secrets).
+    pub message: String,
+    /// Upstream's wait hint.
+    pub retry_after: Option<Duration>,
+    /// The upstream error body (bounded), for passing on a client error.
+    pub upstream_body: Option<Bytes>,
+    /// The account that failed.
+    pub account_id: i64,
+    /// The request context, with this attempt appended to its trace.
+    pub ctx: ExecContext,
+}
+
+/// The answer to `Execute`.
+#[derive(Debug)]
+pub enum ExecOutcome {
+    /// Streaming; the executor records usage when it ends.
+    Started(Started),
+    /// Complete; usage recorded.
+    Complete(Completed),
+    /// Failed before the client saw anything; usage not recorded.
+    Failed(Box<Failure>),
+}
+
+/// Timeouts and limits of upstream calls.
+#[derive(Debug, Clone, Copy)]
+pub struct ExecutorConfig {
+    /// TCP + TLS connect.
+    pub connect: Duration,
+    /// Request sent → first content.
+    pub first_byte: Duration,
+    /// Between two chunks.
+    pub idle: Duration,
+    /// Pooled connections (0: unlimited).
+    pub max_connections: usize,
+    /// Largest non-streaming body.
+    pub max_response_bytes: usize,
+}

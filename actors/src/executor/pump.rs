@@ -1,0 +1,110 @@
+//! The rest of a started stream: upstream chunks → adapter → client, with the idle timeout, until
+//! the upstream ends, breaks, or the client goes away (which cancels the upstream at once).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::Recipient;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+use super::actor::{ExecutorStats, Fault};
+use super::run::{Source, fault_injection_panic, guarded, record, report, trace};
+use super::{AdapterError, ExecContext, ResponseAdapter};
+use crate::outcome::OutcomeKind;
+use crate::router::messages::LeaseGrant;
+
+/// Everything the pump needs to finish the request.
+pub(super) struct Finish {
+    pub ctx: ExecContext,
+    pub lease: LeaseGrant,
+    pub adapter: Box<dyn ResponseAdapter>,
+    pub ttfb: Duration,
+    pub t0: Instant,
+    pub status: u16,
+    pub chunks: usize,
+    pub faults: Recipient<Fault>,
+    pub stats: Arc<ExecutorStats>,
+    pub idle: Duration,
+}
+
+enum End {
+    Clean,
+    Broken(OutcomeKind, &'static str),
+    ClientGone,
+}
+
+async fn deliver(tx: &mpsc::Sender<Bytes>, out: &mut Vec<Bytes>) -> bool {
+    for b in out.drain(..) {
+        if tx.send(b).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// Pumps the stream to its end, then reports the outcome and records usage.
+pub(super) async fn pump(mut body: Source, tx: mpsc::Sender<Bytes>, f: Finish) {
+    let Finish { mut ctx, lease, mut adapter, ttfb, t0, status, mut chunks, faults, stats, idle } = f;
+    let mut out = Vec::new();
+    let end = loop {
+        let next = tokio::select! {
+            biased;
+            _ = tx.closed() => break End::ClientGone,
+            n = timeout(idle, body.next()) => n,
+        };
+        match next {
+            Err(_) => break End::Broken(OutcomeKind::Timeout, "the upstream stalled mid-stream"),
+            Ok(None) => break End::Clean,
+            Ok(Some(Err(_))) => break End::Broken(OutcomeKind::ConnectError, "the upstream connection broke mid-stream"),
+            Ok(Some(Ok(chunk))) => {
+                chunks += 1;
+                let inject = ctx.inject_panic;
+                let pushed = guarded(&faults, &stats, || {
+                    if inject {
+                        fault_injection_panic();
+                    }
+                    adapter.push(&chunk, &mut out)
+                });
+                match pushed {
+                    Ok(()) => {}
+                    Err(AdapterError::Malformed(_) | AdapterError::Empty) => {
+                        break End::Broken(OutcomeKind::ProtocolError, "the upstream sent a malformed stream");
+                    }
+                }
+                if !deliver(&tx, &mut out).await {
+                    break End::ClientGone;
+                }
+            }
+        }
+    };
+    // Stop reading the upstream now: dropping the body closes the connection.
+    drop(body);
+    let (kind, client_status, error) = match end {
+        End::Clean => (OutcomeKind::Success, status, None),
+        End::Broken(kind, msg) => (kind, status, Some(msg.to_string())),
+        End::ClientGone => (OutcomeKind::Cancelled, 499, Some("the client disconnected".to_string())),
+    };
+    if !matches!(end, End::ClientGone) {
+        let err = error.clone();
+        let closed = guarded(&faults, &stats, || {
+            adapter.finish(err.as_deref(), &mut out);
+            Ok(())
+        });
+        if closed.is_ok() {
+            deliver(&tx, &mut out).await;
+        }
+    }
+    drop(tx);
+    if kind != OutcomeKind::Success {
+        // Success was reported when the stream started; tell the health actors about the break.
+        report(&lease, kind, &ctx.upstream_model);
+    }
+    trace(&mut ctx, &lease, kind, Some(status), t0);
+    let usage = adapter.usage();
+    tracing::debug!(request_id = %ctx.request_id, chunks, outcome = kind.label(), "stream finished");
+    record(&ctx, &lease, client_status, error, usage, Some(ttfb), true);
+    drop(lease);
+}

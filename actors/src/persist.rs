@@ -1,0 +1,122 @@
+//! Reading and writing the actor state that survives a restart (SeaORM, either backend).
+
+use std::collections::HashMap;
+
+use entities::{account_state, breaker_state, model_lockout};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+
+use crate::account::AccountHealth;
+use crate::breaker::{BreakerPhase, BreakerState};
+use crate::clock::now_ms;
+
+/// Writes one account's health (and replaces its model locks).
+pub async fn save_account(db: &DatabaseConnection, id: i64, h: &AccountHealth) -> Result<(), DbErr> {
+    let row = account_state::ActiveModel {
+        account_id: Set(id),
+        cooldown_until: Set(h.cooldown_until),
+        backoff_level: Set(i32::try_from(h.backoff_level).unwrap_or(i32::MAX)),
+        reason: Set(h.reason.clone()),
+        last_used_at: Set(h.last_used_at),
+        updated_at: Set(now_ms()),
+    };
+    account_state::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(account_state::Column::AccountId)
+                .update_columns([
+                    account_state::Column::CooldownUntil,
+                    account_state::Column::BackoffLevel,
+                    account_state::Column::Reason,
+                    account_state::Column::LastUsedAt,
+                    account_state::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec(db)
+        .await?;
+    model_lockout::Entity::delete_many().filter(model_lockout::Column::AccountId.eq(id)).exec(db).await?;
+    for (model, until) in &h.model_locks {
+        model_lockout::Entity::insert(model_lockout::ActiveModel {
+            account_id: Set(id),
+            model: Set(model.clone()),
+            until: Set(*until),
+            reason: Set(h.reason.clone()),
+        })
+        .exec(db)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Reads every account's health.
+pub async fn load_accounts(db: &DatabaseConnection) -> Result<HashMap<i64, AccountHealth>, DbErr> {
+    let mut out: HashMap<i64, AccountHealth> = account_state::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let h = AccountHealth {
+                cooldown_until: r.cooldown_until,
+                backoff_level: u32::try_from(r.backoff_level).unwrap_or(0),
+                reason: r.reason,
+                last_used_at: r.last_used_at,
+                model_locks: HashMap::new(),
+            };
+            (r.account_id, h)
+        })
+        .collect();
+    for l in model_lockout::Entity::find().all(db).await? {
+        out.entry(l.account_id).or_default().model_locks.insert(l.model, l.until);
+    }
+    Ok(out)
+}
+
+/// Reads one account's health (default when never written).
+pub async fn load_account(db: &DatabaseConnection, id: i64) -> Result<AccountHealth, DbErr> {
+    Ok(load_accounts(db).await?.remove(&id).unwrap_or_default())
+}
+
+/// Writes one provider's breaker.
+pub async fn save_breaker(db: &DatabaseConnection, provider: &str, b: &BreakerState) -> Result<(), DbErr> {
+    let row = breaker_state::ActiveModel {
+        provider: Set(provider.to_string()),
+        state: Set(b.phase.as_str().to_string()),
+        failures: Set(i32::try_from(b.failures).unwrap_or(i32::MAX)),
+        open_until: Set(b.open_until),
+        trips: Set(i32::try_from(b.trips).unwrap_or(i32::MAX)),
+        updated_at: Set(now_ms()),
+    };
+    breaker_state::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(breaker_state::Column::Provider)
+                .update_columns([
+                    breaker_state::Column::State,
+                    breaker_state::Column::Failures,
+                    breaker_state::Column::OpenUntil,
+                    breaker_state::Column::Trips,
+                    breaker_state::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Reads every provider's breaker.
+pub async fn load_breakers(db: &DatabaseConnection) -> Result<HashMap<String, BreakerState>, DbErr> {
+    Ok(breaker_state::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let b = BreakerState {
+                phase: BreakerPhase::parse(&r.state),
+                failures: u32::try_from(r.failures).unwrap_or(0),
+                open_until: r.open_until,
+                trips: u32::try_from(r.trips).unwrap_or(0),
+            };
+            (r.provider, b)
+        })
+        .collect())
+}

@@ -1,0 +1,110 @@
+//! The router actor: answers `Lease` from its routing table; hears health changes.
+
+use actix::{Actor, Context, Handler, MessageResult};
+
+use super::messages::{AccountChanged, AccountStatus, BreakerChanged, GetRoutingView, Lease, LeaseGrant, Reload};
+use super::slot::SlotGuard;
+use super::table::{RoutingTable, Unavailable};
+use crate::clock::now_ms;
+
+/// The one router.
+#[derive(Debug)]
+pub struct RouterActor {
+    table: RoutingTable,
+    sticky_limit: u32,
+}
+
+impl RouterActor {
+    /// An empty router; send `Reload` to fill it.
+    pub fn new(sticky_limit: u32) -> Self {
+        Self { table: RoutingTable::default(), sticky_limit }
+    }
+}
+
+impl Actor for RouterActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // Leases are on every request's path: give the mailbox room for bursts.
+        ctx.set_mailbox_capacity(4096);
+    }
+}
+
+impl Handler<Lease> for RouterActor {
+    type Result = Result<LeaseGrant, Unavailable>;
+
+    fn handle(&mut self, msg: Lease, _: &mut Context<Self>) -> Self::Result {
+        let now = now_ms();
+        let picked = self.table.lease(&msg.provider, &msg.model, &msg.exclude, now, &mut rand::rng())?;
+        let a = self.table.account(picked.index).ok_or(Unavailable::NoAccounts)?;
+        let breaker = self.table.provider(&msg.provider).and_then(|p| p.addr.clone());
+        Ok(LeaseGrant {
+            account_id: a.id,
+            account_name: a.name.clone(),
+            provider: a.provider.clone(),
+            base_url: a.base_url.clone(),
+            credential: a.credential.clone(),
+            probe: picked.probe,
+            account: a.addr.clone(),
+            breaker,
+            guard: SlotGuard::take(&a.slot, now),
+        })
+    }
+}
+
+impl Handler<AccountChanged> for RouterActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: AccountChanged, _: &mut Context<Self>) {
+        self.table.set_health(msg.id, msg.health);
+    }
+}
+
+impl Handler<BreakerChanged> for RouterActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: BreakerChanged, _: &mut Context<Self>) {
+        self.table.set_breaker(&msg.provider, msg.state);
+    }
+}
+
+impl Handler<Reload> for RouterActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Reload, _: &mut Context<Self>) {
+        self.table = RoutingTable::new(msg.accounts, msg.providers, self.sticky_limit);
+    }
+}
+
+impl Handler<GetRoutingView> for RouterActor {
+    type Result = MessageResult<GetRoutingView>;
+
+    fn handle(&mut self, _: GetRoutingView, _: &mut Context<Self>) -> Self::Result {
+        let now = now_ms();
+        let view = self
+            .table
+            .accounts()
+            .iter()
+            .map(|a| {
+                let b = self.table.provider(&a.provider).map(|p| p.breaker).unwrap_or_default();
+                AccountStatus {
+                    id: a.id,
+                    provider: a.provider.to_string(),
+                    name: a.name.to_string(),
+                    enabled: a.enabled,
+                    priority: a.priority,
+                    in_flight: a.slot.in_flight(),
+                    leases: a.slot.leases(),
+                    cooldown_until: if a.health.cooldown_until > now { a.health.cooldown_until } else { 0 },
+                    backoff_level: a.health.backoff_level,
+                    reason: a.health.reason.clone().filter(|_| a.health.cooldown_until > now),
+                    model_locks: a.health.model_locks.iter().filter(|(_, u)| **u > now).map(|(m, u)| (m.clone(), *u)).collect(),
+                    breaker: b.phase_at(now).as_str(),
+                    breaker_open_until: b.open_until,
+                    last_used_at: a.slot.last_leased().max(a.health.last_used_at),
+                }
+            })
+            .collect();
+        MessageResult(view)
+    }
+}

@@ -1,0 +1,118 @@
+//! Messages the router hears, and the lease it answers with.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix::{Addr, Message};
+use serde::Serialize;
+
+use super::slot::SlotGuard;
+use super::table::{AccountEntry, ProviderEntry, Unavailable};
+use crate::account::AccountHealth;
+use crate::account::actor::AccountActor;
+use crate::breaker::BreakerState;
+use crate::breaker::actor::BreakerActor;
+use crate::credential::Credential;
+
+/// Asks for an account of `provider` able to serve `model`, other than those in `exclude`.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<LeaseGrant, Unavailable>")]
+pub struct Lease {
+    /// Provider id.
+    pub provider: String,
+    /// Upstream model id.
+    pub model: String,
+    /// Accounts already tried for this request.
+    pub exclude: Vec<i64>,
+}
+
+/// A granted lease. Dropping it frees the account's in-flight slot.
+#[derive(Debug)]
+pub struct LeaseGrant {
+    /// Account id.
+    pub account_id: i64,
+    /// Account name.
+    pub account_name: Arc<str>,
+    /// Provider id.
+    pub provider: Arc<str>,
+    /// Where to send the request.
+    pub base_url: Arc<str>,
+    /// The credential, if any.
+    pub credential: Option<Credential>,
+    /// Whether this is a half-open breaker's probe.
+    pub probe: bool,
+    /// The account's actor, told the outcome.
+    pub account: Option<Addr<AccountActor>>,
+    /// The provider's breaker, told the outcome.
+    pub breaker: Option<Addr<BreakerActor>>,
+    /// The held slot.
+    pub guard: SlotGuard,
+}
+
+/// An account's health changed (from its actor).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct AccountChanged {
+    /// Account id.
+    pub id: i64,
+    /// The new health.
+    pub health: AccountHealth,
+}
+
+/// A provider's breaker changed (from its actor).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct BreakerChanged {
+    /// Provider id.
+    pub provider: String,
+    /// The new state.
+    pub state: BreakerState,
+}
+
+/// Replaces the whole routing view (start-up, or after accounts were edited).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Reload {
+    /// Every account.
+    pub accounts: Vec<AccountEntry>,
+    /// Every provider with accounts.
+    pub providers: HashMap<String, ProviderEntry>,
+}
+
+/// Returns every account's routing status, for the dashboard and the admin API.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Vec<AccountStatus>")]
+pub struct GetRoutingView;
+
+/// One account's routing status.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountStatus {
+    /// Account id.
+    pub id: i64,
+    /// Provider id.
+    pub provider: String,
+    /// Account name.
+    pub name: String,
+    /// Whether it may be leased.
+    pub enabled: bool,
+    /// Priority.
+    pub priority: i32,
+    /// Requests in flight.
+    pub in_flight: u32,
+    /// Leases since start.
+    pub leases: u64,
+    /// Cooling until (ms), 0 when not.
+    pub cooldown_until: i64,
+    /// Backoff level.
+    pub backoff_level: u32,
+    /// Why it cools down.
+    pub reason: Option<String>,
+    /// Models locked on it, with their end (ms).
+    pub model_locks: HashMap<String, i64>,
+    /// Provider breaker phase at this moment.
+    pub breaker: &'static str,
+    /// Breaker open until (ms).
+    pub breaker_open_until: i64,
+    /// Last lease (ms).
+    pub last_used_at: i64,
+}

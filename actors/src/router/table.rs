@@ -1,0 +1,295 @@
+//! The routing view as a plain struct: every account's health and slot, every provider's
+//! breaker and cursor, and the lease decision. The actor shell only feeds it messages.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix::Addr;
+
+use super::slot::Slot;
+use super::strategy::{self, Candidate, Cursor, Strategy};
+use crate::account::AccountHealth;
+use crate::account::actor::AccountActor;
+use crate::breaker::actor::BreakerActor;
+use crate::breaker::{BreakerPhase, BreakerState};
+use crate::credential::Credential;
+
+/// A half-open breaker admits one probe; another may go if no verdict came within this time.
+const PROBE_WINDOW_MS: i64 = 15_000;
+
+/// One account as the router knows it.
+#[derive(Debug, Clone)]
+pub struct AccountEntry {
+    /// Account id.
+    pub id: i64,
+    /// Provider id.
+    pub provider: Arc<str>,
+    /// Account name.
+    pub name: Arc<str>,
+    /// Lower is preferred.
+    pub priority: i32,
+    /// Share for weighted choice.
+    pub weight: u32,
+    /// Whether it may be leased at all.
+    pub enabled: bool,
+    /// Most requests in flight.
+    pub max_concurrent: Option<u32>,
+    /// Base URL requests go to.
+    pub base_url: Arc<str>,
+    /// The credential, if the provider needs one.
+    pub credential: Option<Credential>,
+    /// Cooldown, backoff, model locks (pushed by the account actor).
+    pub health: AccountHealth,
+    /// In-flight counter shared with leases.
+    pub slot: Arc<Slot>,
+    /// The account's actor (absent in pure tests).
+    pub addr: Option<Addr<AccountActor>>,
+}
+
+/// One provider as the router knows it.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderEntry {
+    /// Account strategy.
+    pub strategy: Strategy,
+    /// Breaker state (pushed by the breaker actor).
+    pub breaker: BreakerState,
+    /// When the current half-open probe was granted.
+    pub probe_granted_at: Option<i64>,
+    /// Round-robin position.
+    pub cursor: Cursor,
+    /// The breaker's actor (absent in pure tests).
+    pub addr: Option<Addr<BreakerActor>>,
+}
+
+/// Why no account was leased.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailable {
+    /// The provider has no enabled account.
+    NoAccounts,
+    /// Every eligible account was already tried for this request.
+    AllTried,
+    /// Every account is cooling down (or has this model locked); the soonest is free in `retry_after_ms`.
+    Cooling {
+        /// Until the first account is free again.
+        retry_after_ms: i64,
+    },
+    /// The provider's breaker is open.
+    BreakerOpen {
+        /// Until a probe may go.
+        retry_after_ms: i64,
+    },
+    /// Every account is at its concurrency limit.
+    Busy,
+}
+
+/// What a granted lease points at.
+#[derive(Debug, Clone)]
+pub struct Picked {
+    /// Index into the table's accounts.
+    pub index: usize,
+    /// This lease is a half-open breaker's probe.
+    pub probe: bool,
+}
+
+/// The whole routing view.
+#[derive(Debug, Default)]
+pub struct RoutingTable {
+    accounts: Vec<AccountEntry>,
+    by_id: HashMap<i64, usize>,
+    providers: HashMap<String, ProviderEntry>,
+    by_provider: HashMap<String, Vec<usize>>,
+    sticky_limit: u32,
+}
+
+impl RoutingTable {
+    /// A table over these accounts and providers (accounts of unknown providers get defaults).
+    pub fn new(accounts: Vec<AccountEntry>, providers: HashMap<String, ProviderEntry>, sticky_limit: u32) -> Self {
+        let mut t = Self { accounts: Vec::new(), by_id: HashMap::new(), providers, by_provider: HashMap::new(), sticky_limit };
+        let mut accounts = accounts;
+        accounts.sort_by_key(|a| a.id);
+        for (i, a) in accounts.iter().enumerate() {
+            t.by_id.insert(a.id, i);
+            t.by_provider.entry(a.provider.to_string()).or_default().push(i);
+            t.providers.entry(a.provider.to_string()).or_default();
+        }
+        t.accounts = accounts;
+        t
+    }
+
+    /// All accounts.
+    pub fn accounts(&self) -> &[AccountEntry] {
+        &self.accounts
+    }
+
+    /// One account by index.
+    pub fn account(&self, index: usize) -> Option<&AccountEntry> {
+        self.accounts.get(index)
+    }
+
+    /// A provider's entry.
+    pub fn provider(&self, id: &str) -> Option<&ProviderEntry> {
+        self.providers.get(id)
+    }
+
+    /// Replaces an account's health.
+    pub fn set_health(&mut self, id: i64, health: AccountHealth) {
+        if let Some(&i) = self.by_id.get(&id) {
+            self.accounts[i].health = health;
+        }
+    }
+
+    /// Replaces a provider's breaker state; a verdict ends the current probe.
+    pub fn set_breaker(&mut self, provider: &str, state: BreakerState) {
+        if let Some(p) = self.providers.get_mut(provider) {
+            p.breaker = state;
+            p.probe_granted_at = None;
+        }
+    }
+
+    /// Chooses an account of `provider` for `model`, skipping `exclude`.
+    pub fn lease(
+        &mut self,
+        provider: &str,
+        model: &str,
+        exclude: &[i64],
+        now: i64,
+        rng: &mut impl rand::Rng,
+    ) -> Result<Picked, Unavailable> {
+        let Some(indexes) = self.by_provider.get(provider) else {
+            return Err(Unavailable::NoAccounts);
+        };
+        let Some(p) = self.providers.get_mut(provider) else {
+            return Err(Unavailable::NoAccounts);
+        };
+        let enabled: Vec<usize> = indexes.iter().copied().filter(|&i| self.accounts[i].enabled).collect();
+        if enabled.is_empty() {
+            return Err(Unavailable::NoAccounts);
+        }
+        let mut probe = false;
+        match p.breaker.phase_at(now) {
+            BreakerPhase::Closed => {}
+            BreakerPhase::Open => {
+                return Err(Unavailable::BreakerOpen { retry_after_ms: (p.breaker.open_until - now).max(1) });
+            }
+            BreakerPhase::HalfOpen => {
+                if p.probe_granted_at.is_some_and(|t| now - t < PROBE_WINDOW_MS) {
+                    return Err(Unavailable::BreakerOpen { retry_after_ms: 1_000 });
+                }
+                probe = true;
+            }
+        }
+        let fresh: Vec<usize> = enabled.iter().copied().filter(|i| !exclude.contains(&self.accounts[*i].id)).collect();
+        if fresh.is_empty() {
+            return Err(Unavailable::AllTried);
+        }
+        let blocked_until = |a: &AccountEntry| {
+            let lock = a.health.model_locks.get(model).copied().unwrap_or(0);
+            a.health.cooldown_until.max(lock)
+        };
+        let healthy: Vec<usize> = fresh.iter().copied().filter(|&i| blocked_until(&self.accounts[i]) <= now).collect();
+        if healthy.is_empty() {
+            let soonest = fresh.iter().map(|&i| blocked_until(&self.accounts[i])).min().unwrap_or(now);
+            return Err(Unavailable::Cooling { retry_after_ms: (soonest - now).max(1) });
+        }
+        let free: Vec<usize> = healthy
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let a = &self.accounts[i];
+                a.max_concurrent.is_none_or(|m| a.slot.in_flight() < m)
+            })
+            .collect();
+        if free.is_empty() {
+            return Err(Unavailable::Busy);
+        }
+        let cands: Vec<Candidate> = free
+            .iter()
+            .map(|&i| {
+                let a = &self.accounts[i];
+                Candidate {
+                    id: a.id,
+                    priority: a.priority,
+                    weight: a.weight,
+                    in_flight: a.slot.in_flight(),
+                    backoff_level: a.health.backoff_level,
+                    last_leased: a.slot.last_leased(),
+                }
+            })
+            .collect();
+        let pick = strategy::choose(p.strategy, &cands, &mut p.cursor, self.sticky_limit, rng).unwrap_or(0);
+        if probe {
+            p.probe_granted_at = Some(now);
+        }
+        Ok(Picked { index: free[pick], probe })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{OutcomeKind, ResiliencePolicy};
+
+    fn acc(id: i64, provider: &str) -> AccountEntry {
+        AccountEntry {
+            id,
+            provider: provider.into(),
+            name: format!("a{id}").into(),
+            priority: 1,
+            weight: 1,
+            enabled: true,
+            max_concurrent: None,
+            base_url: "http://x".into(),
+            credential: None,
+            health: AccountHealth::default(),
+            slot: Arc::new(Slot::default()),
+            addr: None,
+        }
+    }
+
+    fn table(accounts: Vec<AccountEntry>) -> RoutingTable {
+        RoutingTable::new(accounts, HashMap::new(), 3)
+    }
+
+    #[test]
+    fn skips_excluded_cooling_and_locked_accounts() {
+        let mut t = table(vec![acc(1, "p"), acc(2, "p"), acc(3, "p")]);
+        let mut rng = rand::rng();
+        let mut h = AccountHealth::default();
+        h.apply(OutcomeKind::RateLimited { retry_after: None }, 100, &ResiliencePolicy::default());
+        t.set_health(1, h);
+        let mut h = AccountHealth::default();
+        h.model_locks.insert("m".into(), 10_000);
+        t.set_health(2, h);
+        let got = t.lease("p", "m", &[], 200, &mut rng).map(|p| t.accounts()[p.index].id);
+        assert_eq!(got, Ok(3));
+        assert_eq!(t.lease("p", "m", &[3], 200, &mut rng).err(), Some(Unavailable::Cooling { retry_after_ms: 900 }));
+        assert_eq!(t.lease("p", "other", &[3], 200, &mut rng).map(|p| t.accounts()[p.index].id), Ok(2));
+        assert_eq!(t.lease("p", "m", &[1, 2, 3], 200, &mut rng).err(), Some(Unavailable::AllTried));
+        assert_eq!(t.lease("q", "m", &[], 200, &mut rng).err(), Some(Unavailable::NoAccounts));
+    }
+
+    #[test]
+    fn open_breaker_refuses_then_admits_one_probe() {
+        let mut t = table(vec![acc(1, "p")]);
+        let mut rng = rand::rng();
+        let open = BreakerState { phase: BreakerPhase::Open, failures: 0, open_until: 1_000, trips: 1 };
+        t.set_breaker("p", open);
+        assert_eq!(t.lease("p", "m", &[], 500, &mut rng).err(), Some(Unavailable::BreakerOpen { retry_after_ms: 500 }));
+        let first = t.lease("p", "m", &[], 1_000, &mut rng);
+        assert!(first.as_ref().is_ok_and(|p| p.probe));
+        assert!(matches!(t.lease("p", "m", &[], 1_001, &mut rng), Err(Unavailable::BreakerOpen { .. })));
+        t.set_breaker("p", BreakerState::default());
+        assert!(t.lease("p", "m", &[], 1_002, &mut rng).is_ok_and(|p| !p.probe));
+    }
+
+    #[test]
+    fn concurrency_limit_is_respected() {
+        let mut a = acc(1, "p");
+        a.max_concurrent = Some(1);
+        let mut t = table(vec![a]);
+        let mut rng = rand::rng();
+        let p = t.lease("p", "m", &[], 0, &mut rng).expect("first");
+        let _g = super::super::slot::SlotGuard::take(&t.accounts()[p.index].slot, 0);
+        assert_eq!(t.lease("p", "m", &[], 0, &mut rng).err(), Some(Unavailable::Busy));
+    }
+}

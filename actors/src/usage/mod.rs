@@ -1,0 +1,99 @@
+//! Usage accounting: canonical token counts, the per-request usage event, and the batching writer.
+
+pub mod actor;
+
+use serde::Serialize;
+
+/// Token counts of one request, in one canonical shape every dialect renders from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TokenUsage {
+    /// Input tokens, including cache reads and cache writes.
+    pub input: u64,
+    /// Output tokens, including reasoning.
+    pub output: u64,
+    /// Input tokens read from a prompt cache.
+    pub cache_read: u64,
+    /// Input tokens written to a prompt cache.
+    pub cache_write: u64,
+    /// Output tokens spent on reasoning.
+    pub reasoning: u64,
+}
+
+impl TokenUsage {
+    /// Input plus output.
+    pub fn total(&self) -> u64 {
+        self.input + self.output
+    }
+
+    /// Whether any count is known.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Cost in USD under prices per million tokens `[input, output, cache read, cache write]`
+    /// (missing cache prices fall back to the input price).
+    pub fn cost(&self, price: &[f64]) -> f64 {
+        let p = |i: usize| price.get(i).copied();
+        let Some(input) = p(0) else { return 0.0 };
+        let output = p(1).unwrap_or(0.0);
+        let read = p(2).unwrap_or(input);
+        let write = p(3).unwrap_or(input);
+        let plain = self.input.saturating_sub(self.cache_read + self.cache_write) as f64;
+        (plain * input + self.output as f64 * output + self.cache_read as f64 * read + self.cache_write as f64 * write)
+            / 1_000_000.0
+    }
+}
+
+/// One upstream attempt of a request, for the request log.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttemptTrace {
+    /// Provider id.
+    pub provider: String,
+    /// Account name.
+    pub account: String,
+    /// Outcome label.
+    pub outcome: &'static str,
+    /// Upstream status, if one came.
+    pub status: Option<u16>,
+    /// Time spent, ms.
+    pub ms: i64,
+}
+
+/// Everything recorded about one client request.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UsageEvent {
+    /// Request start (ms since the epoch).
+    pub ts: i64,
+    /// Request id (also sent as `x-request-id`).
+    pub request_id: String,
+    /// Gateway key name.
+    pub key_name: Option<String>,
+    /// Dialect the client spoke.
+    pub client_dialect: String,
+    /// HTTP method and path.
+    pub method: String,
+    /// Path.
+    pub path: String,
+    /// Provider that served (or last failed).
+    pub provider: Option<String>,
+    /// Account that served (or last failed).
+    pub account: Option<String>,
+    /// Model as served (`provider/model`) or as requested.
+    pub model: String,
+    /// Status returned to the client (499: the client went away).
+    pub status: u16,
+    /// Error text shown to the client, if any.
+    pub error: Option<String>,
+    /// Token counts.
+    pub tokens: TokenUsage,
+    /// Cost in USD.
+    pub cost: f64,
+    /// Total time, ms.
+    pub latency_ms: i64,
+    /// Time to first byte, ms.
+    pub ttfb_ms: Option<i64>,
+    /// Whether the response was streamed.
+    pub streamed: bool,
+    /// Upstream attempts.
+    pub attempts: Vec<AttemptTrace>,
+}
