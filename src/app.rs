@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use actix::Supervisor;
 use actix_web::dev::ServerHandle;
+use actors::executor::actor::ExecutorActor;
 use actix_web::{App, HttpServer, web};
 use sea_orm::{ConnectionTrait, EntityTrait};
 
@@ -13,7 +15,8 @@ use crate::auth::Sessions;
 use crate::config::{Config, ConfigError};
 use crate::db::{self, Database, DbError};
 use crate::keys::{KeyTable, generate_key};
-use crate::providers::Catalog;
+use crate::providers::{Catalog, Registry};
+use crate::runtime::Runtime;
 use crate::routes;
 use crate::secrets::{self, KeySource, SecretError, Sealer};
 use crate::state::AppState;
@@ -217,6 +220,10 @@ pub async fn start(cfg: Config, boot: Bootstrap) -> Result<Running, StartError> 
     let keys = KeyTable::default();
     keys.reload(&key_store::list(&conn).await?);
 
+    let rows = store::runtime::load(&conn).await?;
+    let registry = Registry::build(&catalog, &rows, &sealer, cfg.server.demo)?;
+    let runtime = Runtime::start(&cfg, &conn, registry).await?;
+
     let state = AppState {
         config: Arc::new(cfg.clone()),
         db: conn.clone(),
@@ -225,14 +232,20 @@ pub async fn start(cfg: Config, boot: Bootstrap) -> Result<Running, StartError> 
         sessions: Sessions::default(),
         admin_token: boot.admin_token.clone(),
         started: Instant::now(),
+        runtime: Arc::clone(&runtime),
     };
     spawn_key_reloader(state.clone());
 
     let data = web::Data::new(state.clone());
     let max_body = cfg.server.max_body_mib * 1024 * 1024;
+    let (exec_cfg, exec_stats) = (runtime.executor_cfg, Arc::clone(&runtime.executor_stats));
     let mut server = HttpServer::new(move || {
+        // One supervised executor per worker thread, owning that thread's upstream client.
+        let stats = Arc::clone(&exec_stats);
+        let executor = Supervisor::start(move |_| ExecutorActor::new(exec_cfg, stats));
         App::new()
             .app_data(data.clone())
+            .app_data(web::Data::new(executor))
             .app_data(web::PayloadConfig::new(max_body))
             .configure(routes::configure)
             .default_service(web::to(routes::not_found))
@@ -289,6 +302,7 @@ impl Running {
         if let Ok(Err(e)) = self.server.await {
             tracing::error!(error = %e, "server stopped with an error");
         }
+        self.state.runtime.flush_usage().await;
         if let Err(e) = self.db.checkpoint().await {
             tracing::warn!(error = %e, "WAL checkpoint failed");
         }

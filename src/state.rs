@@ -8,6 +8,7 @@ use sea_orm::DatabaseConnection;
 use crate::auth::Sessions;
 use crate::config::Config;
 use crate::keys::KeyTable;
+use crate::runtime::Runtime;
 use crate::secrets::Sealer;
 
 /// Shared state, cheap to clone (everything inside is shared).
@@ -27,4 +28,6 @@ pub struct AppState {
     pub admin_token: Option<String>,
     /// Process start, for uptime.
     pub started: Instant,
+    /// The actors and the registry.
+    pub runtime: Arc<Runtime>,
 }

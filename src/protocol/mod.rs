@@ -34,3 +34,6 @@ impl Dialect {
             .find(|d| d.as_str() == s)
     }
 }
+
+pub mod openai;
+pub mod raw;

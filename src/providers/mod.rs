@@ -1,10 +1,13 @@
-//! Providers: the built-in catalog, custom providers from the database, and how each is called.
+//! Providers: the built-in catalog, the runtime registry, how each upstream is called, and the
+//! built-in demo model.
 
+pub mod call;
 pub mod catalog;
-
+pub mod demo;
+pub mod registry;
 
 pub use catalog::{Catalog, CatalogModel, CatalogProvider};
-
+pub use registry::{AccountInfo, ModelInfo, ProviderInfo, Registry};
 
 use crate::config::AuthStyle;
 use crate::protocol::Dialect;

@@ -1,7 +1,10 @@
 //! The HTTP surface: one module per client dialect, the admin API, health and the dashboard.
 
 pub mod admin;
+pub mod common;
+pub mod dashboard;
 pub mod health;
+pub mod openai;
 
 use actix_web::{HttpResponse, web};
 
@@ -10,7 +13,12 @@ use crate::protocol::Dialect;
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health::health));
+    cfg.route("/health", web::get().to(health::health))
+        .route("/v1/chat/completions", web::post().to(openai::chat_completions))
+        .route("/v1/embeddings", web::post().to(openai::embeddings))
+        .route("/v1/models", web::get().to(openai::models))
+        .route("/v1/providers/{provider}/chat/completions", web::post().to(openai::provider_chat_completions));
+    dashboard::configure(cfg);
     admin::configure(cfg);
 }
 

@@ -3,6 +3,7 @@
 
 mod keys;
 mod session;
+mod state;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -20,6 +21,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/keys", web::get().to(keys::list))
             .route("/keys", web::post().to(keys::create))
             .route("/keys/{name}", web::delete().to(keys::revoke))
+            .route("/accounts", web::get().to(state::accounts))
+            .route("/accounts/{id}/reset", web::post().to(state::reset_account))
+            .route("/providers/{id}/reset-breaker", web::post().to(state::reset_breaker))
+            .route("/usage", web::get().to(state::recent_usage))
+            .route("/status", web::get().to(state::status))
             .default_service(web::to(api_not_found)),
     );
 }

@@ -1,0 +1,113 @@
+//! Model resolution: a combo name → its targets; an alias (exact or wildcard) → its target;
+//! `provider/model` → itself; a bare model served by exactly one provider → that provider.
+
+use std::sync::atomic::Ordering;
+
+use rand::seq::SliceRandom;
+
+use crate::config::ComboStrategy;
+use crate::error::GatewayError;
+use crate::keys::wildcard_match;
+use crate::providers::Registry;
+
+/// One concrete `provider/model` to try.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Provider id.
+    pub provider: String,
+    /// Upstream model id.
+    pub model: String,
+}
+
+impl Target {
+    /// `provider/model`.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.provider, self.model)
+    }
+}
+
+/// Resolves what a client asked for into the ordered targets to try. `pinned` restricts the
+/// request to one provider (`/v1/providers/{provider}/...`).
+pub fn resolve(reg: &Registry, requested: &str, pinned: Option<&str>) -> Result<Vec<Target>, GatewayError> {
+    let requested = requested.trim();
+    if requested.is_empty() {
+        return Err(GatewayError::BadRequest("`model` is required".into()));
+    }
+    if requested.chars().any(char::is_control) || requested.contains("..") {
+        return Err(GatewayError::BadRequest("`model` contains invalid characters".into()));
+    }
+    if let Some(pin) = pinned {
+        let Some(p) = reg.provider(pin) else {
+            return Err(GatewayError::NotFound(format!("unknown provider `{pin}`")));
+        };
+        if let Some((prefix, rest)) = requested.split_once('/')
+            && let Some(other) = reg.provider(prefix)
+        {
+            if other.id != p.id {
+                return Err(GatewayError::BadRequest(format!(
+                    "model `{requested}` belongs to provider `{}`, not `{}`",
+                    other.id, p.id
+                )));
+            }
+            return Ok(vec![Target { provider: p.id.clone(), model: rest.to_string() }]);
+        }
+        return Ok(vec![Target { provider: p.id.clone(), model: requested.to_string() }]);
+    }
+    if let Some(combo) = reg.combos.get(requested) {
+        let mut out = Vec::with_capacity(combo.targets.len());
+        for t in &combo.targets {
+            out.push(resolve_single(reg, t)?);
+        }
+        match combo.strategy {
+            ComboStrategy::Priority => {}
+            ComboStrategy::RoundRobin => {
+                let n = combo.cursor.fetch_add(1, Ordering::Relaxed);
+                let len = out.len().max(1);
+                out.rotate_left(n % len);
+            }
+            ComboStrategy::Random => out.shuffle(&mut rand::rng()),
+        }
+        return Ok(out);
+    }
+    Ok(vec![resolve_single(reg, requested)?])
+}
+
+fn resolve_single(reg: &Registry, name: &str) -> Result<Target, GatewayError> {
+    for (alias, target) in &reg.aliases {
+        if alias == name || wildcard_match(alias, name) {
+            let target = match target.strip_suffix("/*") {
+                // `gpt-*` → `openai/*` keeps the asked-for model under the target provider.
+                Some(provider) => format!("{provider}/{name}"),
+                None => target.clone(),
+            };
+            return direct(reg, &target).ok_or_else(|| {
+                GatewayError::NotFound(format!("alias `{alias}` points at `{target}`, which is not a known provider/model"))
+            });
+        }
+    }
+    if let Some(t) = direct(reg, name) {
+        return Ok(t);
+    }
+    let serving: Vec<&str> = reg
+        .providers()
+        .filter(|p| reg.is_served(&p.id) && p.models.iter().any(|m| m.id == name))
+        .map(|p| p.id.as_str())
+        .collect();
+    match serving.as_slice() {
+        [one] => Ok(Target { provider: (*one).to_string(), model: name.to_string() }),
+        [] => Err(GatewayError::NotFound(format!(
+            "model `{name}` not found: use `provider/model`, a combo or an alias (GET /v1/models lists them)"
+        ))),
+        many => {
+            let mut opts: Vec<String> = many.iter().map(|p| format!("{p}/{name}")).collect();
+            opts.sort();
+            Err(GatewayError::BadRequest(format!("model `{name}` is served by several providers; pick one of: {}", opts.join(", "))))
+        }
+    }
+}
+
+fn direct(reg: &Registry, name: &str) -> Option<Target> {
+    let (prefix, rest) = name.split_once('/')?;
+    let p = reg.provider(prefix)?;
+    (!rest.is_empty()).then(|| Target { provider: p.id.clone(), model: rest.to_string() })
+}

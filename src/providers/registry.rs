@@ -1,0 +1,236 @@
+//! The runtime provider registry: built-in catalog + custom providers + accounts (credentials
+//! unsealed) + combos + aliases, as one immutable snapshot the resolver reads.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
+
+use actors::Strategy;
+use actors::credential::Credential;
+
+use super::catalog::Catalog;
+use crate::config::{AuthStyle, ComboStrategy};
+use crate::protocol::Dialect;
+use crate::secrets::{SecretError, Sealer};
+use crate::store::config_sync::ACCOUNT_SECRET;
+use crate::store::runtime::RuntimeRows;
+
+/// Id of the built-in demo provider.
+pub const DEMO_PROVIDER: &str = "demo";
+/// Account id of the demo provider's one account (not stored in `accounts`).
+pub const DEMO_ACCOUNT_ID: i64 = -1;
+
+/// A model a provider serves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInfo {
+    /// Upstream model id.
+    pub id: String,
+    /// Most output tokens the upstream accepts.
+    pub max_output: Option<u32>,
+    /// USD per million tokens `[input, output, cache read, cache write]`.
+    pub price: Vec<f64>,
+}
+
+/// A provider as the gateway uses it.
+#[derive(Debug, Clone)]
+pub struct ProviderInfo {
+    /// Id used in `provider/model`.
+    pub id: String,
+    /// Short prefix accepted instead of the id.
+    pub alias: Option<String>,
+    /// Wire dialect.
+    pub dialect: Dialect,
+    /// Default base URL.
+    pub base_url: String,
+    /// Credential style.
+    pub auth: AuthStyle,
+    /// Known models.
+    pub models: Vec<ModelInfo>,
+    /// Account strategy override.
+    pub strategy: Option<Strategy>,
+    /// Served in-process (the demo provider).
+    pub local: bool,
+}
+
+/// An account as the gateway uses it.
+#[derive(Debug, Clone)]
+pub struct AccountInfo {
+    /// Id (negative for built-in accounts).
+    pub id: i64,
+    /// Provider id.
+    pub provider: String,
+    /// Name.
+    pub name: String,
+    /// Effective base URL.
+    pub base_url: String,
+    /// Unsealed credential.
+    pub credential: Option<Credential>,
+    /// Lower is preferred.
+    pub priority: i32,
+    /// Weight.
+    pub weight: u32,
+    /// Leasable.
+    pub enabled: bool,
+    /// Concurrency cap.
+    pub max_concurrent: Option<u32>,
+}
+
+/// A combo.
+#[derive(Debug)]
+pub struct Combo {
+    /// Name.
+    pub name: String,
+    /// Target order.
+    pub strategy: ComboStrategy,
+    /// Targets (`provider/model` or aliases).
+    pub targets: Vec<String>,
+    /// Round-robin position.
+    pub cursor: AtomicUsize,
+}
+
+/// The snapshot.
+#[derive(Debug, Default)]
+pub struct Registry {
+    providers: HashMap<String, ProviderInfo>,
+    prefixes: HashMap<String, String>,
+    /// Every account.
+    pub accounts: Vec<AccountInfo>,
+    /// Combos by name.
+    pub combos: HashMap<String, Combo>,
+    /// Aliases in declaration order: exact ones first, then wildcard ones.
+    pub aliases: Vec<(String, String)>,
+}
+
+fn models_from_json(json: &str) -> Vec<ModelInfo> {
+    serde_json::from_str::<Vec<String>>(json)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|id| ModelInfo { id, max_output: None, price: Vec::new() })
+        .collect()
+}
+
+impl Registry {
+    /// Builds the snapshot; fails only when a sealed credential cannot be opened.
+    pub fn build(catalog: &Catalog, rows: &RuntimeRows, sealer: &Sealer, demo: bool) -> Result<Self, SecretError> {
+        let mut r = Self::default();
+        for p in catalog.providers() {
+            r.insert_provider(ProviderInfo {
+                id: p.id.clone(),
+                alias: p.alias.clone(),
+                dialect: p.dialect,
+                base_url: p.base_url.clone(),
+                auth: p.auth,
+                models: p
+                    .models
+                    .iter()
+                    .map(|m| ModelInfo { id: m.id.clone(), max_output: m.max_output, price: m.price.clone() })
+                    .collect(),
+                strategy: None,
+                local: false,
+            });
+        }
+        for p in &rows.providers {
+            let dialect = Dialect::parse(&p.dialect).unwrap_or(Dialect::OpenaiChat);
+            r.insert_provider(ProviderInfo {
+                id: p.id.clone(),
+                alias: None,
+                dialect,
+                base_url: p.base_url.clone(),
+                auth: AuthStyle::parse(&p.auth).unwrap_or_else(|| super::default_auth(dialect)),
+                models: models_from_json(&p.models),
+                strategy: p.strategy.as_deref().and_then(Strategy::parse),
+                local: false,
+            });
+        }
+        if demo {
+            r.insert_provider(ProviderInfo {
+                id: DEMO_PROVIDER.into(),
+                alias: None,
+                dialect: Dialect::OpenaiChat,
+                base_url: "local://demo".into(),
+                auth: AuthStyle::None,
+                models: vec![ModelInfo { id: "echo".into(), max_output: Some(4096), price: vec![0.0, 0.0] }],
+                strategy: None,
+                local: true,
+            });
+            r.accounts.push(AccountInfo {
+                id: DEMO_ACCOUNT_ID,
+                provider: DEMO_PROVIDER.into(),
+                name: "local".into(),
+                base_url: "local://demo".into(),
+                credential: None,
+                priority: 1,
+                weight: 1,
+                enabled: true,
+                max_concurrent: None,
+            });
+        }
+        for a in &rows.accounts {
+            let Some(p) = r.provider(&a.provider) else { continue };
+            let credential = match &a.secret {
+                Some(s) => Some(Credential::new(sealer.open(ACCOUNT_SECRET, s)?)),
+                None => None,
+            };
+            r.accounts.push(AccountInfo {
+                id: a.id,
+                provider: p.id.clone(),
+                name: a.name.clone(),
+                base_url: a.base_url.clone().unwrap_or_else(|| p.base_url.clone()),
+                credential,
+                priority: a.priority,
+                weight: u32::try_from(a.weight).unwrap_or(1).max(1),
+                enabled: a.enabled,
+                max_concurrent: a.max_concurrent.and_then(|m| u32::try_from(m).ok()),
+            });
+        }
+        for (c, targets) in &rows.combos {
+            if !c.enabled {
+                continue;
+            }
+            r.combos.insert(
+                c.name.clone(),
+                Combo {
+                    name: c.name.clone(),
+                    strategy: ComboStrategy::parse(&c.strategy).unwrap_or_default(),
+                    targets: targets.clone(),
+                    cursor: AtomicUsize::new(0),
+                },
+            );
+        }
+        let (mut exact, mut wild): (Vec<_>, Vec<_>) = rows
+            .aliases
+            .iter()
+            .map(|a| (a.alias.clone(), a.target.clone()))
+            .partition(|(a, _)| !a.contains(['*', '?']));
+        exact.append(&mut wild);
+        r.aliases = exact;
+        Ok(r)
+    }
+
+    fn insert_provider(&mut self, p: ProviderInfo) {
+        self.prefixes.insert(p.id.clone(), p.id.clone());
+        if let Some(a) = &p.alias {
+            self.prefixes.insert(a.clone(), p.id.clone());
+        }
+        self.providers.insert(p.id.clone(), p);
+    }
+
+    /// A provider by id or alias.
+    pub fn provider(&self, id_or_alias: &str) -> Option<&ProviderInfo> {
+        self.prefixes.get(id_or_alias).and_then(|id| self.providers.get(id))
+    }
+
+    /// Every provider.
+    pub fn providers(&self) -> impl Iterator<Item = &ProviderInfo> {
+        self.providers.values()
+    }
+
+    /// Whether a provider has at least one enabled account.
+    pub fn is_served(&self, provider: &str) -> bool {
+        self.accounts.iter().any(|a| a.provider == provider && a.enabled)
+    }
+
+    /// A provider's known model.
+    pub fn model(&self, provider: &str, model: &str) -> Option<&ModelInfo> {
+        self.providers.get(provider).and_then(|p| p.models.iter().find(|m| m.id == model))
+    }
+}

@@ -1,0 +1,179 @@
+//! Incremental Server-Sent Events framing: events split across chunks, LF / CRLF / CR line ends,
+//! comments, multi-line data, very long lines, and a last event without its blank line.
+
+use bytes::{Bytes, BytesMut};
+
+/// One SSE event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseEvent {
+    /// The `event:` field, if any.
+    pub event: Option<String>,
+    /// The `data:` lines joined by `\n`.
+    pub data: String,
+    /// The raw bytes of the event block, blank line included (for byte-exact passthrough).
+    pub raw: Bytes,
+}
+
+/// Splits a byte stream into events.
+#[derive(Debug, Default)]
+pub struct SseParser {
+    buf: BytesMut,
+    /// Offset of the first unparsed byte in `buf`.
+    pos: usize,
+    /// Offset where the current event's raw bytes start.
+    start: usize,
+    event: Option<String>,
+    data: String,
+    has_data: bool,
+}
+
+impl SseParser {
+    /// A new parser.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds bytes; appends complete events to `out`.
+    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<SseEvent>) {
+        self.buf.extend_from_slice(chunk);
+        self.parse(false, out);
+    }
+
+    /// The stream ended: dispatches a last event that lacked its blank line.
+    pub fn finish(&mut self, out: &mut Vec<SseEvent>) {
+        self.parse(true, out);
+        if self.has_data || self.event.is_some() {
+            let raw = self.buf.split_to(self.buf.len()).freeze();
+            self.dispatch(raw, out);
+        }
+        self.buf.clear();
+        self.pos = 0;
+        self.start = 0;
+    }
+
+    fn parse(&mut self, eof: bool, out: &mut Vec<SseEvent>) {
+        loop {
+            let rest = &self.buf[self.pos..];
+            let Some(nl) = memchr::memchr2(b'\n', b'\r', rest) else { break };
+            let line_end = self.pos + nl;
+            let mut next = line_end + 1;
+            if self.buf[line_end] == b'\r' {
+                match self.buf.get(line_end + 1) {
+                    Some(b'\n') => next += 1,
+                    Some(_) => {}
+                    // A CR at the end of what we have may be half of a CRLF.
+                    None if !eof => break,
+                    None => {}
+                }
+            }
+            let line_start = self.pos;
+            self.pos = next;
+            if line_end == line_start {
+                // Blank line: dispatch the event (if it has anything).
+                let consumed = self.buf.split_to(self.pos).freeze();
+                let raw = consumed.slice(self.start..);
+                self.pos = 0;
+                self.start = 0;
+                if self.has_data || self.event.is_some() {
+                    self.dispatch(raw, out);
+                }
+                continue;
+            }
+            let line = &self.buf[line_start..line_end];
+            if line[0] == b':' {
+                continue;
+            }
+            let (field, value) = match memchr::memchr(b':', line) {
+                Some(i) => {
+                    let v = &line[i + 1..];
+                    (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
+                }
+                None => (line, &b""[..]),
+            };
+            let value = String::from_utf8_lossy(value);
+            match field {
+                b"data" => {
+                    if self.has_data {
+                        self.data.push('\n');
+                    }
+                    self.data.push_str(&value);
+                    self.has_data = true;
+                }
+                b"event" => self.event = Some(value.into_owned()),
+                _ => {}
+            }
+        }
+    }
+
+    fn dispatch(&mut self, raw: Bytes, out: &mut Vec<SseEvent>) {
+        out.push(SseEvent { event: self.event.take(), data: std::mem::take(&mut self.data), raw });
+        self.has_data = false;
+    }
+}
+
+/// Frames one `data:` event.
+pub fn data_event(json: &str) -> Bytes {
+    let mut b = BytesMut::with_capacity(json.len() + 8);
+    b.extend_from_slice(b"data: ");
+    b.extend_from_slice(json.as_bytes());
+    b.extend_from_slice(b"\n\n");
+    b.freeze()
+}
+
+/// Frames one named event (`event:` + `data:`).
+pub fn named_event(name: &str, json: &str) -> Bytes {
+    let mut b = BytesMut::with_capacity(name.len() + json.len() + 16);
+    b.extend_from_slice(b"event: ");
+    b.extend_from_slice(name.as_bytes());
+    b.extend_from_slice(b"\ndata: ");
+    b.extend_from_slice(json.as_bytes());
+    b.extend_from_slice(b"\n\n");
+    b.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(chunks: &[&[u8]]) -> Vec<SseEvent> {
+        let mut p = SseParser::new();
+        let mut out = Vec::new();
+        for c in chunks {
+            p.push(c, &mut out);
+        }
+        p.finish(&mut out);
+        out
+    }
+
+    #[test]
+    fn events_split_across_chunks_and_line_ends() {
+        let ev = all(&[b"data: {\"a\"", b":1}\n", b"\ndata: x\r", b"\n\r\nevent: e\rdata: y\r\r"]);
+        let data: Vec<&str> = ev.iter().map(|e| e.data.as_str()).collect();
+        assert_eq!(data, vec!["{\"a\":1}", "x", "y"]);
+        assert_eq!(ev[2].event.as_deref(), Some("e"));
+        assert_eq!(&ev[0].raw[..], b"data: {\"a\":1}\n\n");
+        assert_eq!(&ev[1].raw[..], b"data: x\r\n\r\n");
+    }
+
+    #[test]
+    fn comments_multiline_and_missing_final_blank_line() {
+        let ev = all(&[b": keep-alive\n\n", b"data: a\ndata: b\n\n", b"event: message_stop\ndata: {}"]);
+        assert_eq!(ev.len(), 2);
+        assert_eq!(ev[0].data, "a\nb");
+        assert_eq!(ev[1].event.as_deref(), Some("message_stop"));
+        assert_eq!(ev[1].data, "{}");
+    }
+
+    #[test]
+    fn byte_by_byte_and_very_long_lines() {
+        let long = "x".repeat(1 << 20);
+        let text = format!("data: {long}\n\ndata: [DONE]\n\n");
+        let chunks: Vec<&[u8]> = text.as_bytes().chunks(7).collect();
+        let ev = all(&chunks);
+        assert_eq!(ev.len(), 2);
+        assert_eq!(ev[0].data.len(), 1 << 20);
+        assert_eq!(ev[1].data, "[DONE]");
+        let bytes: Vec<&[u8]> = text.as_bytes().chunks(1).collect();
+        assert_eq!(all(&bytes).len(), 2);
+    }
+}

@@ -1,0 +1,262 @@
+//! Same-dialect adapters (OpenAI Chat → OpenAI Chat, embeddings): bytes are forwarded as they
+//! came; the adapter only watches for content and usage, drops the usage chunk the gateway asked
+//! for on the client's behalf, and guarantees the `[DONE]` terminator.
+
+use actors::executor::{AdapterError, ResponseAdapter};
+use actors::usage::TokenUsage;
+use bytes::Bytes;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::json;
+
+use crate::protocol::openai::OpenAiUsage;
+use crate::sse::{SseEvent, SseParser, data_event};
+
+/// The `[DONE]` terminator.
+pub const DONE: &[u8] = b"data: [DONE]\n\n";
+
+#[derive(Deserialize)]
+struct DeltaProbe {
+    #[serde(default)]
+    content: Option<serde_json::Value>,
+    #[serde(default)]
+    reasoning_content: Option<String>,
+    #[serde(default)]
+    reasoning: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Vec<IgnoredAny>>,
+    #[serde(default)]
+    refusal: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ChoiceProbe {
+    #[serde(default, alias = "message")]
+    delta: Option<DeltaProbe>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ChunkProbe {
+    #[serde(default)]
+    choices: Vec<ChoiceProbe>,
+    #[serde(default)]
+    usage: Option<OpenAiUsage>,
+    #[serde(default)]
+    error: Option<IgnoredAny>,
+}
+
+fn non_empty(v: &Option<serde_json::Value>) -> bool {
+    match v {
+        Some(serde_json::Value::String(s)) => !s.is_empty(),
+        Some(serde_json::Value::Array(a)) => !a.is_empty(),
+        Some(serde_json::Value::Null) | None => false,
+        Some(_) => true,
+    }
+}
+
+impl ChoiceProbe {
+    fn has_content(&self) -> bool {
+        self.delta.as_ref().is_some_and(|d| {
+            non_empty(&d.content)
+                || d.reasoning_content.as_deref().is_some_and(|s| !s.is_empty())
+                || d.reasoning.as_deref().is_some_and(|s| !s.is_empty())
+                || d.tool_calls.as_ref().is_some_and(|t| !t.is_empty())
+                || d.refusal.as_deref().is_some_and(|s| !s.is_empty())
+        })
+    }
+}
+
+/// Whether a chunk carries a usage object (not `"usage": null`, which every chunk has once
+/// `include_usage` is on).
+fn mentions_usage(data: &[u8]) -> bool {
+    memchr::memmem::find(data, b"\"usage\":{").is_some() || memchr::memmem::find(data, b"\"usage\": {").is_some()
+}
+
+/// OpenAI Chat Completions passthrough.
+#[derive(Debug, Default)]
+pub struct ChatPassthrough {
+    sse: SseParser,
+    events: Vec<SseEvent>,
+    /// The client did not ask for usage: drop the usage-only chunk we requested.
+    strip_usage_chunk: bool,
+    done: bool,
+    content: bool,
+    usage: TokenUsage,
+}
+
+impl ChatPassthrough {
+    /// A passthrough; `strip_usage_chunk` when the gateway added `stream_options.include_usage`.
+    pub fn new(strip_usage_chunk: bool) -> Self {
+        Self { strip_usage_chunk, ..Self::default() }
+    }
+
+    fn on_event(&mut self, ev: SseEvent, out: &mut Vec<Bytes>) {
+        if ev.data == "[DONE]" {
+            if !self.done {
+                self.done = true;
+                out.push(ev.raw);
+            }
+            return;
+        }
+        if ev.data.is_empty() {
+            return;
+        }
+        // Full parse until content shows up; afterwards only chunks that mention usage.
+        if !self.content || mentions_usage(ev.data.as_bytes()) {
+            if let Ok(p) = serde_json::from_str::<ChunkProbe>(&ev.data) {
+                if p.choices.iter().any(|c| c.has_content() || c.finish_reason.is_some()) || p.error.is_some() {
+                    self.content = true;
+                }
+                if let Some(u) = &p.usage {
+                    self.usage = u.canonical();
+                    if self.strip_usage_chunk && p.choices.is_empty() {
+                        return;
+                    }
+                }
+            }
+        }
+        out.push(ev.raw);
+    }
+}
+
+impl ResponseAdapter for ChatPassthrough {
+    fn push(&mut self, chunk: &[u8], out: &mut Vec<Bytes>) -> Result<(), AdapterError> {
+        self.sse.push(chunk, &mut self.events);
+        let events = std::mem::take(&mut self.events);
+        for ev in events {
+            self.on_event(ev, out);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, error: Option<&str>, out: &mut Vec<Bytes>) {
+        let mut tail = Vec::new();
+        self.sse.finish(&mut tail);
+        for ev in tail {
+            self.on_event(ev, out);
+        }
+        if self.done {
+            return;
+        }
+        if let Some(msg) = error {
+            let body = json!({ "error": { "message": msg, "type": "api_error", "code": "upstream_stream_error" } });
+            out.push(data_event(&body.to_string()));
+        }
+        out.push(Bytes::from_static(DONE));
+        self.done = true;
+    }
+
+    fn complete(&mut self, body: &[u8]) -> Result<Bytes, AdapterError> {
+        let probe: ChunkProbe = serde_json::from_slice(body)
+            .map_err(|_| if body.iter().all(u8::is_ascii_whitespace) { AdapterError::Empty } else { AdapterError::Malformed("the upstream returned invalid JSON".into()) })?;
+        if let Some(u) = &probe.usage {
+            self.usage = u.canonical();
+        }
+        if !probe.choices.iter().any(|c| c.has_content()) {
+            return Err(AdapterError::Empty);
+        }
+        self.content = true;
+        Ok(Bytes::copy_from_slice(body))
+    }
+
+    fn has_content(&self) -> bool {
+        self.content
+    }
+
+    fn usage(&self) -> TokenUsage {
+        self.usage
+    }
+}
+
+#[derive(Deserialize)]
+struct EmbeddingsProbe {
+    #[serde(default)]
+    data: Vec<IgnoredAny>,
+    #[serde(default)]
+    usage: Option<OpenAiUsage>,
+}
+
+/// OpenAI embeddings passthrough (never streamed).
+#[derive(Debug, Default)]
+pub struct EmbeddingsPassthrough {
+    usage: TokenUsage,
+}
+
+impl ResponseAdapter for EmbeddingsPassthrough {
+    fn push(&mut self, _: &[u8], _: &mut Vec<Bytes>) -> Result<(), AdapterError> {
+        Err(AdapterError::Malformed("embeddings are not streamed".into()))
+    }
+
+    fn finish(&mut self, _: Option<&str>, _: &mut Vec<Bytes>) {}
+
+    fn complete(&mut self, body: &[u8]) -> Result<Bytes, AdapterError> {
+        let p: EmbeddingsProbe =
+            serde_json::from_slice(body).map_err(|_| AdapterError::Malformed("the upstream returned invalid JSON".into()))?;
+        if p.data.is_empty() {
+            return Err(AdapterError::Empty);
+        }
+        if let Some(u) = p.usage {
+            self.usage = u.canonical();
+        }
+        Ok(Bytes::copy_from_slice(body))
+    }
+
+    fn has_content(&self) -> bool {
+        true
+    }
+
+    fn usage(&self) -> TokenUsage {
+        self.usage
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(a: &mut ChatPassthrough, chunks: &[&str], err: Option<&str>) -> String {
+        let mut out = Vec::new();
+        for c in chunks {
+            a.push(c.as_bytes(), &mut out).ok();
+        }
+        a.finish(err, &mut out);
+        out.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect()
+    }
+
+    #[test]
+    fn usage_chunk_is_read_and_stripped_when_we_asked_for_it() {
+        let chunks = [
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n",
+            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1,\"total_tokens\":4}}\n\ndata: [DONE]\n\n",
+        ];
+        let mut a = ChatPassthrough::new(true);
+        let s = run(&mut a, &chunks, None);
+        assert!(!s.contains("prompt_tokens"), "{s}");
+        assert!(s.ends_with("data: [DONE]\n\n") && s.matches("[DONE]").count() == 1);
+        assert_eq!(a.usage().total(), 4);
+        let mut a = ChatPassthrough::new(false);
+        assert!(run(&mut a, &chunks, None).contains("prompt_tokens"));
+    }
+
+    #[test]
+    fn abrupt_end_gets_an_error_chunk_and_done() {
+        let mut a = ChatPassthrough::new(false);
+        let s = run(&mut a, &["data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n"], Some("broke"));
+        assert!(a.has_content());
+        assert!(s.contains("\"error\"") && s.contains("broke") && s.ends_with("data: [DONE]\n\n"), "{s}");
+    }
+
+    #[test]
+    fn role_only_chunk_is_not_content_and_empty_bodies_are_empty() {
+        let mut a = ChatPassthrough::new(false);
+        let mut out = Vec::new();
+        a.push(b"data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n", &mut out).ok();
+        assert!(!a.has_content());
+        assert_eq!(a.complete(b""), Err(AdapterError::Empty));
+        assert_eq!(a.complete(br#"{"choices":[]}"#), Err(AdapterError::Empty));
+        assert!(matches!(a.complete(b"<html>"), Err(AdapterError::Malformed(_))));
+    }
+}
