@@ -22,6 +22,8 @@ pub struct SseParser {
     pos: usize,
     /// Offset where the current event's raw bytes start.
     start: usize,
+    /// Bytes from `pos` up to here hold no line end (so a long line is scanned once).
+    scanned: usize,
     event: Option<String>,
     data: String,
     has_data: bool,
@@ -41,6 +43,10 @@ impl SseParser {
 
     /// The stream ended: dispatches a last event that lacked its blank line.
     pub fn finish(&mut self, out: &mut Vec<SseEvent>) {
+        if self.buf.len() > self.pos {
+            // Terminate a last line that lacks its line end.
+            self.buf.extend_from_slice(b"\n");
+        }
         self.parse(true, out);
         if self.has_data || self.event.is_some() {
             let raw = self.buf.split_to(self.buf.len()).freeze();
@@ -49,31 +55,40 @@ impl SseParser {
         self.buf.clear();
         self.pos = 0;
         self.start = 0;
+        self.scanned = 0;
     }
 
     fn parse(&mut self, eof: bool, out: &mut Vec<SseEvent>) {
         loop {
-            let rest = &self.buf[self.pos..];
-            let Some(nl) = memchr::memchr2(b'\n', b'\r', rest) else { break };
-            let line_end = self.pos + nl;
+            let from = self.scanned.max(self.pos);
+            let Some(nl) = memchr::memchr2(b'\n', b'\r', &self.buf[from..]) else {
+                self.scanned = self.buf.len();
+                break;
+            };
+            let line_end = from + nl;
             let mut next = line_end + 1;
             if self.buf[line_end] == b'\r' {
                 match self.buf.get(line_end + 1) {
                     Some(b'\n') => next += 1,
                     Some(_) => {}
                     // A CR at the end of what we have may be half of a CRLF.
-                    None if !eof => break,
+                    None if !eof => {
+                        self.scanned = line_end;
+                        break;
+                    }
                     None => {}
                 }
             }
             let line_start = self.pos;
             self.pos = next;
+            self.scanned = next;
             if line_end == line_start {
                 // Blank line: dispatch the event (if it has anything).
                 let consumed = self.buf.split_to(self.pos).freeze();
                 let raw = consumed.slice(self.start..);
                 self.pos = 0;
                 self.start = 0;
+                self.scanned = 0;
                 if self.has_data || self.event.is_some() {
                     self.dispatch(raw, out);
                 }
@@ -106,7 +121,11 @@ impl SseParser {
     }
 
     fn dispatch(&mut self, raw: Bytes, out: &mut Vec<SseEvent>) {
-        out.push(SseEvent { event: self.event.take(), data: std::mem::take(&mut self.data), raw });
+        out.push(SseEvent {
+            event: self.event.take(),
+            data: std::mem::take(&mut self.data),
+            raw,
+        });
         self.has_data = false;
     }
 }
@@ -147,7 +166,12 @@ mod tests {
 
     #[test]
     fn events_split_across_chunks_and_line_ends() {
-        let ev = all(&[b"data: {\"a\"", b":1}\n", b"\ndata: x\r", b"\n\r\nevent: e\rdata: y\r\r"]);
+        let ev = all(&[
+            b"data: {\"a\"",
+            b":1}\n",
+            b"\ndata: x\r",
+            b"\n\r\nevent: e\rdata: y\r\r",
+        ]);
         let data: Vec<&str> = ev.iter().map(|e| e.data.as_str()).collect();
         assert_eq!(data, vec!["{\"a\":1}", "x", "y"]);
         assert_eq!(ev[2].event.as_deref(), Some("e"));
@@ -157,7 +181,11 @@ mod tests {
 
     #[test]
     fn comments_multiline_and_missing_final_blank_line() {
-        let ev = all(&[b": keep-alive\n\n", b"data: a\ndata: b\n\n", b"event: message_stop\ndata: {}"]);
+        let ev = all(&[
+            b": keep-alive\n\n",
+            b"data: a\ndata: b\n\n",
+            b"event: message_stop\ndata: {}",
+        ]);
         assert_eq!(ev.len(), 2);
         assert_eq!(ev[0].data, "a\nb");
         assert_eq!(ev[1].event.as_deref(), Some("message_stop"));

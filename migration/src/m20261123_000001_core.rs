@@ -334,7 +334,11 @@ impl MigrationTrait for Migration {
         )
         .await?;
         m.create_index(
-            Index::create().name("ix_usage_ts").table(Usage::Table).col(Usage::Ts).take(),
+            Index::create()
+                .name("ix_usage_ts")
+                .table(Usage::Table)
+                .col(Usage::Ts)
+                .take(),
         )
         .await?;
 
@@ -426,19 +430,32 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         // Children before parents, so foreign keys never block a drop.
-        m.drop_table(Table::drop().table(QuotaWindows::Table).take()).await?;
-        m.drop_table(Table::drop().table(BreakerState::Table).take()).await?;
-        m.drop_table(Table::drop().table(ModelLockouts::Table).take()).await?;
-        m.drop_table(Table::drop().table(AccountState::Table).take()).await?;
-        m.drop_table(Table::drop().table(RequestLogs::Table).take()).await?;
-        m.drop_table(Table::drop().table(Usage::Table).take()).await?;
-        m.drop_table(Table::drop().table(Settings::Table).take()).await?;
-        m.drop_table(Table::drop().table(ModelAliases::Table).take()).await?;
-        m.drop_table(Table::drop().table(ComboTargets::Table).take()).await?;
-        m.drop_table(Table::drop().table(Combos::Table).take()).await?;
-        m.drop_table(Table::drop().table(ApiKeys::Table).take()).await?;
-        m.drop_table(Table::drop().table(Accounts::Table).take()).await?;
-        m.drop_table(Table::drop().table(Providers::Table).take()).await?;
+        m.drop_table(Table::drop().table(QuotaWindows::Table).take())
+            .await?;
+        m.drop_table(Table::drop().table(BreakerState::Table).take())
+            .await?;
+        m.drop_table(Table::drop().table(ModelLockouts::Table).take())
+            .await?;
+        m.drop_table(Table::drop().table(AccountState::Table).take())
+            .await?;
+        m.drop_table(Table::drop().table(RequestLogs::Table).take())
+            .await?;
+        m.drop_table(Table::drop().table(Usage::Table).take())
+            .await?;
+        m.drop_table(Table::drop().table(Settings::Table).take())
+            .await?;
+        m.drop_table(Table::drop().table(ModelAliases::Table).take())
+            .await?;
+        m.drop_table(Table::drop().table(ComboTargets::Table).take())
+            .await?;
+        m.drop_table(Table::drop().table(Combos::Table).take())
+            .await?;
+        m.drop_table(Table::drop().table(ApiKeys::Table).take())
+            .await?;
+        m.drop_table(Table::drop().table(Accounts::Table).take())
+            .await?;
+        m.drop_table(Table::drop().table(Providers::Table).take())
+            .await?;
         Ok(())
     }
 }

@@ -97,7 +97,10 @@ pub struct DatabaseConfig {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self { url: None, max_connections: 8 }
+        Self {
+            url: None,
+            max_connections: 8,
+        }
     }
 }
 
@@ -113,7 +116,10 @@ pub struct AuthConfig {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        Self { require_api_key: true, session_ttl_hours: 12 }
+        Self {
+            require_api_key: true,
+            session_ttl_hours: 12,
+        }
     }
 }
 
@@ -139,7 +145,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { format: LogFormat::Text, level: "info".into() }
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
     }
 }
 
@@ -157,7 +166,11 @@ pub struct RoutingConfig {
 
 impl Default for RoutingConfig {
     fn default() -> Self {
-        Self { strategy: Strategy::FillFirst, sticky_limit: 3, max_attempts: 8 }
+        Self {
+            strategy: Strategy::FillFirst,
+            sticky_limit: 3,
+            max_attempts: 8,
+        }
     }
 }
 
@@ -236,7 +249,12 @@ pub struct UsageConfig {
 
 impl Default for UsageConfig {
     fn default() -> Self {
-        Self { enabled: true, batch_size: 256, flush_interval_ms: 200, retention_days: 90 }
+        Self {
+            enabled: true,
+            batch_size: 256,
+            flush_interval_ms: 200,
+            retention_days: 90,
+        }
     }
 }
 
@@ -302,9 +320,15 @@ impl AuthStyle {
 
     /// Parses the config spelling.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Bearer, Self::XApiKey, Self::XGoogApiKey, Self::Query, Self::None]
-            .into_iter()
-            .find(|a| a.as_str() == s)
+        [
+            Self::Bearer,
+            Self::XApiKey,
+            Self::XGoogApiKey,
+            Self::Query,
+            Self::None,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
     }
 }
 
@@ -382,7 +406,9 @@ impl ComboStrategy {
 
     /// Parses the config spelling.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Priority, Self::RoundRobin, Self::Random].into_iter().find(|c| c.as_str() == s)
+        [Self::Priority, Self::RoundRobin, Self::Random]
+            .into_iter()
+            .find(|c| c.as_str() == s)
     }
 }
 
@@ -415,7 +441,9 @@ impl Config {
         if let Some(dir) = &self.server.data_dir {
             return dir.clone();
         }
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."));
         home.join(".omnigate")
     }
 

@@ -40,9 +40,18 @@ impl Plan {
     }
 
     /// Builds one attempt for `provider` / `model` under `lease`.
-    pub fn build(&self, provider: &ProviderInfo, lease: &LeaseGrant, model: &str, stream: bool) -> Result<UpstreamCall, GatewayError> {
+    pub fn build(
+        &self,
+        provider: &ProviderInfo,
+        lease: &LeaseGrant,
+        model: &str,
+        stream: bool,
+    ) -> Result<UpstreamCall, GatewayError> {
         match self {
-            Self::Chat { body, client_wants_usage } => {
+            Self::Chat {
+                body,
+                client_wants_usage,
+            } => {
                 if provider.dialect != Dialect::OpenaiChat {
                     return Err(GatewayError::NotImplemented(format!(
                         "provider `{}` speaks {}; translation from OpenAI Chat is not available",
@@ -64,20 +73,46 @@ impl Plan {
                 let target = if provider.local {
                     ExecTarget::Local(Box::new(Echo::new(&bytes, model)))
                 } else {
-                    http_target(provider, &lease.base_url, lease.credential.as_ref(), Operation::Generate, model, stream, bytes)
+                    http_target(
+                        provider,
+                        &lease.base_url,
+                        lease.credential.as_ref(),
+                        Operation::Generate,
+                        model,
+                        stream,
+                        bytes,
+                    )
                 };
-                Ok(UpstreamCall { target, stream, adapter })
+                Ok(UpstreamCall {
+                    target,
+                    stream,
+                    adapter,
+                })
             }
             Self::Embeddings { body } => {
                 if provider.dialect != Dialect::OpenaiChat || provider.local {
-                    return Err(GatewayError::BadRequest(format!("provider `{}` does not serve embeddings", provider.id)));
+                    return Err(GatewayError::BadRequest(format!(
+                        "provider `{}` does not serve embeddings",
+                        provider.id
+                    )));
                 }
                 let mut body = body.clone();
                 body.set("model", &model);
                 let bytes = Bytes::from(body.to_vec());
-                let target =
-                    http_target(provider, &lease.base_url, lease.credential.as_ref(), Operation::Embeddings, model, false, bytes);
-                Ok(UpstreamCall { target, stream: false, adapter: Box::new(EmbeddingsPassthrough::default()) })
+                let target = http_target(
+                    provider,
+                    &lease.base_url,
+                    lease.credential.as_ref(),
+                    Operation::Embeddings,
+                    model,
+                    false,
+                    bytes,
+                );
+                Ok(UpstreamCall {
+                    target,
+                    stream: false,
+                    adapter: Box::new(EmbeddingsPassthrough::default()),
+                })
             }
         }
     }

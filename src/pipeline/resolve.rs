@@ -28,13 +28,19 @@ impl Target {
 
 /// Resolves what a client asked for into the ordered targets to try. `pinned` restricts the
 /// request to one provider (`/v1/providers/{provider}/...`).
-pub fn resolve(reg: &Registry, requested: &str, pinned: Option<&str>) -> Result<Vec<Target>, GatewayError> {
+pub fn resolve(
+    reg: &Registry,
+    requested: &str,
+    pinned: Option<&str>,
+) -> Result<Vec<Target>, GatewayError> {
     let requested = requested.trim();
     if requested.is_empty() {
         return Err(GatewayError::BadRequest("`model` is required".into()));
     }
     if requested.chars().any(char::is_control) || requested.contains("..") {
-        return Err(GatewayError::BadRequest("`model` contains invalid characters".into()));
+        return Err(GatewayError::BadRequest(
+            "`model` contains invalid characters".into(),
+        ));
     }
     if let Some(pin) = pinned {
         let Some(p) = reg.provider(pin) else {
@@ -49,9 +55,15 @@ pub fn resolve(reg: &Registry, requested: &str, pinned: Option<&str>) -> Result<
                     other.id, p.id
                 )));
             }
-            return Ok(vec![Target { provider: p.id.clone(), model: rest.to_string() }]);
+            return Ok(vec![Target {
+                provider: p.id.clone(),
+                model: rest.to_string(),
+            }]);
         }
-        return Ok(vec![Target { provider: p.id.clone(), model: requested.to_string() }]);
+        return Ok(vec![Target {
+            provider: p.id.clone(),
+            model: requested.to_string(),
+        }]);
     }
     if let Some(combo) = reg.combos.get(requested) {
         let mut out = Vec::with_capacity(combo.targets.len());
@@ -81,7 +93,9 @@ fn resolve_single(reg: &Registry, name: &str) -> Result<Target, GatewayError> {
                 None => target.clone(),
             };
             return direct(reg, &target).ok_or_else(|| {
-                GatewayError::NotFound(format!("alias `{alias}` points at `{target}`, which is not a known provider/model"))
+                GatewayError::NotFound(format!(
+                    "alias `{alias}` points at `{target}`, which is not a known provider/model"
+                ))
             });
         }
     }
@@ -94,14 +108,20 @@ fn resolve_single(reg: &Registry, name: &str) -> Result<Target, GatewayError> {
         .map(|p| p.id.as_str())
         .collect();
     match serving.as_slice() {
-        [one] => Ok(Target { provider: (*one).to_string(), model: name.to_string() }),
+        [one] => Ok(Target {
+            provider: (*one).to_string(),
+            model: name.to_string(),
+        }),
         [] => Err(GatewayError::NotFound(format!(
             "model `{name}` not found: use `provider/model`, a combo or an alias (GET /v1/models lists them)"
         ))),
         many => {
             let mut opts: Vec<String> = many.iter().map(|p| format!("{p}/{name}")).collect();
             opts.sort();
-            Err(GatewayError::BadRequest(format!("model `{name}` is served by several providers; pick one of: {}", opts.join(", "))))
+            Err(GatewayError::BadRequest(format!(
+                "model `{name}` is served by several providers; pick one of: {}",
+                opts.join(", ")
+            )))
         }
     }
 }
@@ -109,5 +129,8 @@ fn resolve_single(reg: &Registry, name: &str) -> Result<Target, GatewayError> {
 fn direct(reg: &Registry, name: &str) -> Option<Target> {
     let (prefix, rest) = name.split_once('/')?;
     let p = reg.provider(prefix)?;
-    (!rest.is_empty()).then(|| Target { provider: p.id.clone(), model: rest.to_string() })
+    (!rest.is_empty()).then(|| Target {
+        provider: p.id.clone(),
+        model: rest.to_string(),
+    })
 }

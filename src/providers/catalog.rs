@@ -59,7 +59,9 @@ impl Catalog {
     /// error is returned for the caller to report.
     pub fn builtin() -> Result<Self, String> {
         toml::from_str::<CatalogFile>(CATALOG_TOML)
-            .map(|f| Self { providers: f.provider })
+            .map(|f| Self {
+                providers: f.provider,
+            })
             .map_err(|e| format!("embedded provider catalog is invalid: {e}"))
     }
 
@@ -90,9 +92,24 @@ mod tests {
         names.dedup();
         assert_eq!(n, names.len(), "ids and aliases must be unique");
         for id in [
-            "openai", "openrouter", "deepseek", "groq", "xai", "mistral", "together", "fireworks",
-            "cerebras", "nvidia", "perplexity", "moonshot", "zhipu", "qwen", "ollama", "lmstudio",
-            "vllm", "openai-compatible",
+            "openai",
+            "openrouter",
+            "deepseek",
+            "groq",
+            "xai",
+            "mistral",
+            "together",
+            "fireworks",
+            "cerebras",
+            "nvidia",
+            "perplexity",
+            "moonshot",
+            "zhipu",
+            "qwen",
+            "ollama",
+            "lmstudio",
+            "vllm",
+            "openai-compatible",
         ] {
             assert!(c.get(id).is_some(), "catalog lacks {id}");
         }

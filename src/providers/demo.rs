@@ -54,11 +54,29 @@ pub struct Echo {
 impl Echo {
     /// Prepares the reply for an OpenAI Chat request body.
     pub fn new(body: &[u8], model: &str) -> Self {
-        let req: Request = serde_json::from_slice(body).unwrap_or(Request { messages: vec![], stream: false });
-        let last = req.messages.iter().rev().find(|m| m.role == "user").map(|m| text_of(&m.content)).unwrap_or_default();
+        let req: Request = serde_json::from_slice(body).unwrap_or(Request {
+            messages: vec![],
+            stream: false,
+        });
+        let last = req
+            .messages
+            .iter()
+            .rev()
+            .find(|m| m.role == "user")
+            .map(|m| text_of(&m.content))
+            .unwrap_or_default();
         let chars: usize = req.messages.iter().map(|m| text_of(&m.content).len()).sum();
-        let reply = if last.trim().is_empty() { "Echo: (no text)".to_string() } else { format!("Echo: {}", last.trim()) };
-        Self { reply, prompt_tokens: (chars as u64).div_ceil(4) + 3 * req.messages.len() as u64, stream: req.stream, model: model.into() }
+        let reply = if last.trim().is_empty() {
+            "Echo: (no text)".to_string()
+        } else {
+            format!("Echo: {}", last.trim())
+        };
+        Self {
+            reply,
+            prompt_tokens: (chars as u64).div_ceil(4) + 3 * req.messages.len() as u64,
+            stream: req.stream,
+            model: model.into(),
+        }
     }
 
     fn usage(&self) -> serde_json::Value {
@@ -78,7 +96,10 @@ impl LocalUpstream for Echo {
                 "usage": self.usage(),
             });
             let bytes = Bytes::from(body.to_string());
-            return LocalReply { status: 200, body: futures_util::stream::once(async move { bytes }).boxed() };
+            return LocalReply {
+                status: 200,
+                body: futures_util::stream::once(async move { bytes }).boxed(),
+            };
         }
         let chunk = |delta: serde_json::Value, finish: Option<&str>| {
             data_event(
@@ -91,7 +112,11 @@ impl LocalUpstream for Echo {
         };
         let mut frames = vec![chunk(json!({ "role": "assistant", "content": "" }), None)];
         for (i, w) in self.reply.split(' ').enumerate() {
-            let piece = if i == 0 { w.to_string() } else { format!(" {w}") };
+            let piece = if i == 0 {
+                w.to_string()
+            } else {
+                format!(" {w}")
+            };
             frames.push(chunk(json!({ "content": piece }), None));
         }
         frames.push(chunk(json!({}), Some("stop")));

@@ -14,10 +14,16 @@ use crate::protocol::Dialect;
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health::health))
-        .route("/v1/chat/completions", web::post().to(openai::chat_completions))
+        .route(
+            "/v1/chat/completions",
+            web::post().to(openai::chat_completions),
+        )
         .route("/v1/embeddings", web::post().to(openai::embeddings))
         .route("/v1/models", web::get().to(openai::models))
-        .route("/v1/providers/{provider}/chat/completions", web::post().to(openai::provider_chat_completions));
+        .route(
+            "/v1/providers/{provider}/chat/completions",
+            web::post().to(openai::provider_chat_completions),
+        );
     dashboard::configure(cfg);
     admin::configure(cfg);
 }

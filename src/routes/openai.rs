@@ -16,19 +16,31 @@ use crate::state::AppState;
 
 fn parse_object(body: &[u8]) -> Result<RawObject, GatewayError> {
     if body.is_empty() {
-        return Err(GatewayError::BadRequest("the request body is empty; expected a JSON object".into()));
+        return Err(GatewayError::BadRequest(
+            "the request body is empty; expected a JSON object".into(),
+        ));
     }
-    serde_json::from_slice(body).map_err(|e| GatewayError::BadRequest(format!("the request body is not a valid JSON object: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        GatewayError::BadRequest(format!("the request body is not a valid JSON object: {e}"))
+    })
 }
 
 fn model_of(o: &RawObject) -> Result<String, GatewayError> {
     match o.parse::<String>("model") {
         Some(m) if !m.trim().is_empty() => Ok(m),
-        _ => Err(GatewayError::BadRequest("`model` is required and must be a string".into())),
+        _ => Err(GatewayError::BadRequest(
+            "`model` is required and must be a string".into(),
+        )),
     }
 }
 
-async fn chat(req: HttpRequest, state: web::Data<AppState>, exec: web::Data<Addr<ExecutorActor>>, payload: web::Payload, pinned: Option<String>) -> HttpResponse {
+async fn chat(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    exec: web::Data<Addr<ExecutorActor>>,
+    payload: web::Payload,
+    pinned: Option<String>,
+) -> HttpResponse {
     let key = match client_key(&req, &state) {
         Ok(k) => k,
         Err(e) => return e.response(Dialect::OpenaiChat),
@@ -46,7 +58,15 @@ async fn chat(req: HttpRequest, state: web::Data<AppState>, exec: web::Data<Addr
     let client_wants_usage = object
         .parse::<serde_json::Value>("stream_options")
         .is_some_and(|o| o.get("include_usage").and_then(|v| v.as_bool()) == Some(true));
-    let inbound = Inbound { model, stream, plan: Plan::Chat { body: object, client_wants_usage }, pinned };
+    let inbound = Inbound {
+        model,
+        stream,
+        plan: Plan::Chat {
+            body: object,
+            client_wants_usage,
+        },
+        pinned,
+    };
     pipeline::serve(&state, &exec, meta(&req, key), inbound).await
 }
 
@@ -90,12 +110,20 @@ pub async fn embeddings(
         Ok(v) => v,
         Err(e) => return e.response(Dialect::OpenaiChat),
     };
-    let inbound = Inbound { model, stream: false, plan: Plan::Embeddings { body: object }, pinned: None };
+    let inbound = Inbound {
+        model,
+        stream: false,
+        plan: Plan::Embeddings { body: object },
+        pinned: None,
+    };
     pipeline::serve(&state, &exec, meta(&req, key), inbound).await
 }
 
 /// The model ids a key may see: served providers' models, combos and exact aliases.
-pub fn visible_models(state: &AppState, key: Option<&crate::keys::KeyInfo>) -> Vec<(String, String)> {
+pub fn visible_models(
+    state: &AppState,
+    key: Option<&crate::keys::KeyInfo>,
+) -> Vec<(String, String)> {
     let reg = state.runtime.registry();
     let mut out: Vec<(String, String)> = Vec::new();
     for p in reg.providers().filter(|p| reg.is_served(&p.id)) {

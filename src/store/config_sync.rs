@@ -31,7 +31,11 @@ pub struct SyncReport {
 }
 
 /// Upserts every runtime entry of `cfg` in one transaction.
-pub async fn sync(db: &DatabaseConnection, cfg: &Config, sealer: &Sealer) -> Result<SyncReport, DbErr> {
+pub async fn sync(
+    db: &DatabaseConnection,
+    cfg: &Config,
+    sealer: &Sealer,
+) -> Result<SyncReport, DbErr> {
     let tx = db.begin().await?;
     let mut r = SyncReport::default();
     sync_providers(&tx, cfg, &mut r).await?;
@@ -43,12 +47,20 @@ pub async fn sync(db: &DatabaseConnection, cfg: &Config, sealer: &Sealer) -> Res
     Ok(r)
 }
 
-async fn sync_providers(db: &impl ConnectionTrait, cfg: &Config, r: &mut SyncReport) -> Result<(), DbErr> {
+async fn sync_providers(
+    db: &impl ConnectionTrait,
+    cfg: &Config,
+    r: &mut SyncReport,
+) -> Result<(), DbErr> {
     let now = now_ms();
     let existing = provider::Entity::find().all(db).await?;
     for p in &cfg.providers {
         let models = serde_json::to_string(&p.models).unwrap_or_else(|_| "[]".into());
-        let auth = p.auth.unwrap_or_else(|| crate::providers::default_auth(p.dialect)).as_str().to_string();
+        let auth = p
+            .auth
+            .unwrap_or_else(|| crate::providers::default_auth(p.dialect))
+            .as_str()
+            .to_string();
         let strategy = p.strategy.map(|s| s.as_str().to_string());
         match existing.iter().find(|e| e.id == p.id) {
             Some(e)
@@ -89,8 +101,13 @@ async fn sync_providers(db: &impl ConnectionTrait, cfg: &Config, r: &mut SyncRep
         }
     }
     let keep: HashSet<&str> = cfg.providers.iter().map(|p| p.id.as_str()).collect();
-    for e in existing.iter().filter(|e| e.source == CONFIG && !keep.contains(e.id.as_str())) {
-        provider::Entity::delete_by_id(e.id.clone()).exec(db).await?;
+    for e in existing
+        .iter()
+        .filter(|e| e.source == CONFIG && !keep.contains(e.id.as_str()))
+    {
+        provider::Entity::delete_by_id(e.id.clone())
+            .exec(db)
+            .await?;
         r.removed += 1;
     }
     Ok(())
@@ -106,10 +123,18 @@ async fn sync_accounts(
     let existing = account::Entity::find().all(db).await?;
     for a in &cfg.accounts {
         let weight = i32::try_from(a.weight).unwrap_or(i32::MAX);
-        let max_concurrent = a.max_concurrent.map(|m| i32::try_from(m).unwrap_or(i32::MAX));
-        match existing.iter().find(|e| e.provider == a.provider && e.name == a.name) {
+        let max_concurrent = a
+            .max_concurrent
+            .map(|m| i32::try_from(m).unwrap_or(i32::MAX));
+        match existing
+            .iter()
+            .find(|e| e.provider == a.provider && e.name == a.name)
+        {
             Some(e) => {
-                let old_secret = e.secret.as_deref().and_then(|s| sealer.open(ACCOUNT_SECRET, s).ok());
+                let old_secret = e
+                    .secret
+                    .as_deref()
+                    .and_then(|s| sealer.open(ACCOUNT_SECRET, s).ok());
                 let same = old_secret == a.api_key
                     && e.base_url == a.base_url
                     && e.priority == a.priority
@@ -120,7 +145,8 @@ async fn sync_accounts(
                 if !same {
                     let mut am: account::ActiveModel = e.clone().into();
                     if old_secret != a.api_key {
-                        am.secret = Set(a.api_key.as_deref().map(|k| sealer.seal(ACCOUNT_SECRET, k)));
+                        am.secret =
+                            Set(a.api_key.as_deref().map(|k| sealer.seal(ACCOUNT_SECRET, k)));
                     }
                     am.base_url = Set(a.base_url.clone());
                     am.priority = Set(a.priority);
@@ -154,8 +180,11 @@ async fn sync_accounts(
             }
         }
     }
-    let keep: HashSet<(&str, &str)> =
-        cfg.accounts.iter().map(|a| (a.provider.as_str(), a.name.as_str())).collect();
+    let keep: HashSet<(&str, &str)> = cfg
+        .accounts
+        .iter()
+        .map(|a| (a.provider.as_str(), a.name.as_str()))
+        .collect();
     for e in existing
         .iter()
         .filter(|e| e.source == CONFIG && !keep.contains(&(e.provider.as_str(), e.name.as_str())))
@@ -228,7 +257,11 @@ async fn sync_keys(
     Ok(())
 }
 
-async fn sync_combos(db: &impl ConnectionTrait, cfg: &Config, r: &mut SyncReport) -> Result<(), DbErr> {
+async fn sync_combos(
+    db: &impl ConnectionTrait,
+    cfg: &Config,
+    r: &mut SyncReport,
+) -> Result<(), DbErr> {
     let now = now_ms();
     let existing = combo::Entity::find().all(db).await?;
     for c in &cfg.combos {
@@ -244,7 +277,10 @@ async fn sync_combos(db: &impl ConnectionTrait, cfg: &Config, r: &mut SyncReport
                     .collect::<std::collections::BTreeMap<_, _>>()
                     .into_values()
                     .collect();
-                let same = old == c.models && e.strategy == c.strategy.as_str() && e.source == CONFIG && e.enabled;
+                let same = old == c.models
+                    && e.strategy == c.strategy.as_str()
+                    && e.source == CONFIG
+                    && e.enabled;
                 if !same {
                     let mut am: combo::ActiveModel = e.clone().into();
                     am.strategy = Set(c.strategy.as_str().into());
@@ -273,7 +309,10 @@ async fn sync_combos(db: &impl ConnectionTrait, cfg: &Config, r: &mut SyncReport
             }
         };
         if changed {
-            combo_target::Entity::delete_many().filter(combo_target::Column::ComboId.eq(id)).exec(db).await?;
+            combo_target::Entity::delete_many()
+                .filter(combo_target::Column::ComboId.eq(id))
+                .exec(db)
+                .await?;
             for (i, model) in c.models.iter().enumerate() {
                 combo_target::ActiveModel {
                     combo_id: Set(id),
@@ -288,15 +327,25 @@ async fn sync_combos(db: &impl ConnectionTrait, cfg: &Config, r: &mut SyncReport
         }
     }
     let keep: HashSet<&str> = cfg.combos.iter().map(|c| c.name.as_str()).collect();
-    for e in existing.iter().filter(|e| e.source == CONFIG && !keep.contains(e.name.as_str())) {
-        combo_target::Entity::delete_many().filter(combo_target::Column::ComboId.eq(e.id)).exec(db).await?;
+    for e in existing
+        .iter()
+        .filter(|e| e.source == CONFIG && !keep.contains(e.name.as_str()))
+    {
+        combo_target::Entity::delete_many()
+            .filter(combo_target::Column::ComboId.eq(e.id))
+            .exec(db)
+            .await?;
         combo::Entity::delete_by_id(e.id).exec(db).await?;
         r.removed += 1;
     }
     Ok(())
 }
 
-async fn sync_aliases(db: &impl ConnectionTrait, cfg: &Config, r: &mut SyncReport) -> Result<(), DbErr> {
+async fn sync_aliases(
+    db: &impl ConnectionTrait,
+    cfg: &Config,
+    r: &mut SyncReport,
+) -> Result<(), DbErr> {
     let existing = model_alias::Entity::find().all(db).await?;
     for a in &cfg.aliases {
         match existing.iter().find(|e| e.alias == a.alias) {
@@ -322,8 +371,13 @@ async fn sync_aliases(db: &impl ConnectionTrait, cfg: &Config, r: &mut SyncRepor
         }
     }
     let keep: HashSet<&str> = cfg.aliases.iter().map(|a| a.alias.as_str()).collect();
-    for e in existing.iter().filter(|e| e.source == CONFIG && !keep.contains(e.alias.as_str())) {
-        model_alias::Entity::delete_by_id(e.alias.clone()).exec(db).await?;
+    for e in existing
+        .iter()
+        .filter(|e| e.source == CONFIG && !keep.contains(e.alias.as_str()))
+    {
+        model_alias::Entity::delete_by_id(e.alias.clone())
+            .exec(db)
+            .await?;
         r.removed += 1;
     }
     Ok(())

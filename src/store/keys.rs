@@ -43,7 +43,11 @@ impl From<api_key::Model> for KeyRow {
 
 /// A key's display prefix: enough to recognise, too little to use.
 pub fn display_prefix(key: &str) -> String {
-    let n = key.char_indices().nth(8).map(|(i, _)| i).unwrap_or(key.len().min(4));
+    let n = key
+        .char_indices()
+        .nth(8)
+        .map(|(i, _)| i)
+        .unwrap_or(key.len().min(4));
     format!("{}…", &key[..n.min(key.len())])
 }
 
@@ -74,7 +78,10 @@ pub async fn insert(
 
 /// All keys, revoked ones included, by name.
 pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<api_key::Model>, DbErr> {
-    api_key::Entity::find().order_by_asc(api_key::Column::Name).all(db).await
+    api_key::Entity::find()
+        .order_by_asc(api_key::Column::Name)
+        .all(db)
+        .await
 }
 
 /// Revokes a key by name; `false` when no active key has that name.
@@ -96,5 +103,9 @@ pub async fn revoke(db: &impl ConnectionTrait, name: &str) -> Result<bool, DbErr
 
 /// Number of keys that are not revoked.
 pub async fn count_active(db: &impl ConnectionTrait) -> Result<usize, DbErr> {
-    Ok(list(db).await?.into_iter().filter(|k| k.revoked_at.is_none()).count())
+    Ok(list(db)
+        .await?
+        .into_iter()
+        .filter(|k| k.revoked_at.is_none())
+        .count())
 }

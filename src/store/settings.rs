@@ -13,7 +13,10 @@ pub const MASTER_KEY_CHECK: &str = "master_key_check";
 
 /// Reads one setting.
 pub async fn get(db: &impl ConnectionTrait, key: &str) -> Result<Option<String>, DbErr> {
-    Ok(setting::Entity::find_by_id(key.to_string()).one(db).await?.map(|m| m.value))
+    Ok(setting::Entity::find_by_id(key.to_string())
+        .one(db)
+        .await?
+        .map(|m| m.value))
 }
 
 /// Writes one setting (insert or replace).

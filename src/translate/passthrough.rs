@@ -60,7 +60,9 @@ impl ChoiceProbe {
     fn has_content(&self) -> bool {
         self.delta.as_ref().is_some_and(|d| {
             non_empty(&d.content)
-                || d.reasoning_content.as_deref().is_some_and(|s| !s.is_empty())
+                || d.reasoning_content
+                    .as_deref()
+                    .is_some_and(|s| !s.is_empty())
                 || d.reasoning.as_deref().is_some_and(|s| !s.is_empty())
                 || d.tool_calls.as_ref().is_some_and(|t| !t.is_empty())
                 || d.refusal.as_deref().is_some_and(|s| !s.is_empty())
@@ -71,7 +73,14 @@ impl ChoiceProbe {
 /// Whether a chunk carries a usage object (not `"usage": null`, which every chunk has once
 /// `include_usage` is on).
 fn mentions_usage(data: &[u8]) -> bool {
-    memchr::memmem::find(data, b"\"usage\":{").is_some() || memchr::memmem::find(data, b"\"usage\": {").is_some()
+    memchr::memmem::find(data, b"\"usage\":{").is_some()
+        || memchr::memmem::find(data, b"\"usage\": {").is_some()
+}
+
+/// Whether a chunk carries a finish reason (not `"finish_reason": null`).
+fn mentions_finish(data: &[u8]) -> bool {
+    memchr::memmem::find(data, b"\"finish_reason\":\"").is_some()
+        || memchr::memmem::find(data, b"\"finish_reason\": \"").is_some()
 }
 
 /// OpenAI Chat Completions passthrough.
@@ -83,13 +92,17 @@ pub struct ChatPassthrough {
     strip_usage_chunk: bool,
     done: bool,
     content: bool,
+    finished: bool,
     usage: TokenUsage,
 }
 
 impl ChatPassthrough {
     /// A passthrough; `strip_usage_chunk` when the gateway added `stream_options.include_usage`.
     pub fn new(strip_usage_chunk: bool) -> Self {
-        Self { strip_usage_chunk, ..Self::default() }
+        Self {
+            strip_usage_chunk,
+            ..Self::default()
+        }
     }
 
     fn on_event(&mut self, ev: SseEvent, out: &mut Vec<Bytes>) {
@@ -103,11 +116,21 @@ impl ChatPassthrough {
         if ev.data.is_empty() {
             return;
         }
-        // Full parse until content shows up; afterwards only chunks that mention usage.
-        if !self.content || mentions_usage(ev.data.as_bytes()) {
-            if let Ok(p) = serde_json::from_str::<ChunkProbe>(&ev.data) {
-                if p.choices.iter().any(|c| c.has_content() || c.finish_reason.is_some()) || p.error.is_some() {
+        // Full parse until content shows up; afterwards only chunks that mention usage or finish.
+        let inspect = !self.content
+            || mentions_usage(ev.data.as_bytes())
+            || mentions_finish(ev.data.as_bytes());
+        if inspect && let Ok(p) = serde_json::from_str::<ChunkProbe>(&ev.data) {
+            {
+                if p.choices
+                    .iter()
+                    .any(|c| c.has_content() || c.finish_reason.is_some())
+                    || p.error.is_some()
+                {
                     self.content = true;
+                }
+                if p.choices.iter().any(|c| c.finish_reason.is_some()) {
+                    self.finished = true;
                 }
                 if let Some(u) = &p.usage {
                     self.usage = u.canonical();
@@ -149,8 +172,13 @@ impl ResponseAdapter for ChatPassthrough {
     }
 
     fn complete(&mut self, body: &[u8]) -> Result<Bytes, AdapterError> {
-        let probe: ChunkProbe = serde_json::from_slice(body)
-            .map_err(|_| if body.iter().all(u8::is_ascii_whitespace) { AdapterError::Empty } else { AdapterError::Malformed("the upstream returned invalid JSON".into()) })?;
+        let probe: ChunkProbe = serde_json::from_slice(body).map_err(|_| {
+            if body.iter().all(u8::is_ascii_whitespace) {
+                AdapterError::Empty
+            } else {
+                AdapterError::Malformed("the upstream returned invalid JSON".into())
+            }
+        })?;
         if let Some(u) = &probe.usage {
             self.usage = u.canonical();
         }
@@ -163,6 +191,10 @@ impl ResponseAdapter for ChatPassthrough {
 
     fn has_content(&self) -> bool {
         self.content
+    }
+
+    fn terminated(&self) -> bool {
+        self.done || self.finished
     }
 
     fn usage(&self) -> TokenUsage {
@@ -186,14 +218,16 @@ pub struct EmbeddingsPassthrough {
 
 impl ResponseAdapter for EmbeddingsPassthrough {
     fn push(&mut self, _: &[u8], _: &mut Vec<Bytes>) -> Result<(), AdapterError> {
-        Err(AdapterError::Malformed("embeddings are not streamed".into()))
+        Err(AdapterError::Malformed(
+            "embeddings are not streamed".into(),
+        ))
     }
 
     fn finish(&mut self, _: Option<&str>, _: &mut Vec<Bytes>) {}
 
     fn complete(&mut self, body: &[u8]) -> Result<Bytes, AdapterError> {
-        let p: EmbeddingsProbe =
-            serde_json::from_slice(body).map_err(|_| AdapterError::Malformed("the upstream returned invalid JSON".into()))?;
+        let p: EmbeddingsProbe = serde_json::from_slice(body)
+            .map_err(|_| AdapterError::Malformed("the upstream returned invalid JSON".into()))?;
         if p.data.is_empty() {
             return Err(AdapterError::Empty);
         }
@@ -204,6 +238,10 @@ impl ResponseAdapter for EmbeddingsPassthrough {
     }
 
     fn has_content(&self) -> bool {
+        true
+    }
+
+    fn terminated(&self) -> bool {
         true
     }
 
@@ -222,7 +260,9 @@ mod tests {
             a.push(c.as_bytes(), &mut out).ok();
         }
         a.finish(err, &mut out);
-        out.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect()
+        out.iter()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .collect()
     }
 
     #[test]
@@ -244,19 +284,33 @@ mod tests {
     #[test]
     fn abrupt_end_gets_an_error_chunk_and_done() {
         let mut a = ChatPassthrough::new(false);
-        let s = run(&mut a, &["data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n"], Some("broke"));
+        let s = run(
+            &mut a,
+            &["data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n"],
+            Some("broke"),
+        );
         assert!(a.has_content());
-        assert!(s.contains("\"error\"") && s.contains("broke") && s.ends_with("data: [DONE]\n\n"), "{s}");
+        assert!(
+            s.contains("\"error\"") && s.contains("broke") && s.ends_with("data: [DONE]\n\n"),
+            "{s}"
+        );
     }
 
     #[test]
     fn role_only_chunk_is_not_content_and_empty_bodies_are_empty() {
         let mut a = ChatPassthrough::new(false);
         let mut out = Vec::new();
-        a.push(b"data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n", &mut out).ok();
+        a.push(
+            b"data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n",
+            &mut out,
+        )
+        .ok();
         assert!(!a.has_content());
         assert_eq!(a.complete(b""), Err(AdapterError::Empty));
         assert_eq!(a.complete(br#"{"choices":[]}"#), Err(AdapterError::Empty));
-        assert!(matches!(a.complete(b"<html>"), Err(AdapterError::Malformed(_))));
+        assert!(matches!(
+            a.complete(b"<html>"),
+            Err(AdapterError::Malformed(_))
+        ));
     }
 }

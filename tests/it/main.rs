@@ -3,6 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../mock/mod.rs"]
+mod mock;
 mod support;
 
 mod foundation;
+mod pipeline;
+mod resilience;

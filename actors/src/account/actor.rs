@@ -1,7 +1,9 @@
 //! The account actor: one per provider account. Applies outcomes to its health, writes changes
 //! through SeaORM and tells the router; after a supervised restart it reloads from the database.
 
-use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Recipient, Supervised, WrapFuture};
+use actix::{
+    Actor, ActorFutureExt, AsyncContext, Context, Handler, Recipient, Supervised, WrapFuture,
+};
 use sea_orm::DatabaseConnection;
 
 use super::AccountHealth;
@@ -31,11 +33,21 @@ impl AccountActor {
         db: Option<DatabaseConnection>,
         router: Recipient<AccountChanged>,
     ) -> Self {
-        Self { id, health, policy, db, router, reload_on_start: false }
+        Self {
+            id,
+            health,
+            policy,
+            db,
+            router,
+            reload_on_start: false,
+        }
     }
 
     fn publish(&self) {
-        self.router.do_send(AccountChanged { id: self.id, health: self.health.clone() });
+        self.router.do_send(AccountChanged {
+            id: self.id,
+            health: self.health.clone(),
+        });
         if let Some(db) = self.db.clone() {
             let (id, h) = (self.id, self.health.clone());
             actix_rt::spawn(async move {
@@ -81,7 +93,12 @@ impl Handler<AccountOutcome> for AccountActor {
 
     fn handle(&mut self, msg: AccountOutcome, _: &mut Context<Self>) {
         if self.health.apply(msg.kind, now_ms(), &self.policy) {
-            tracing::debug!(account = self.id, outcome = msg.kind.label(), cooldown_until = self.health.cooldown_until, "account health changed");
+            tracing::debug!(
+                account = self.id,
+                outcome = msg.kind.label(),
+                cooldown_until = self.health.cooldown_until,
+                "account health changed"
+            );
             self.publish();
         }
     }
@@ -92,7 +109,10 @@ impl Handler<ResetAccount> for AccountActor {
 
     fn handle(&mut self, _: ResetAccount, _: &mut Context<Self>) {
         let last = self.health.last_used_at;
-        self.health = AccountHealth { last_used_at: last, ..AccountHealth::default() };
+        self.health = AccountHealth {
+            last_used_at: last,
+            ..AccountHealth::default()
+        };
         self.publish();
     }
 }

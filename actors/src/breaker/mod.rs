@@ -100,7 +100,12 @@ mod tests {
     use super::*;
 
     fn policy() -> ResiliencePolicy {
-        ResiliencePolicy { breaker_threshold: 3, breaker_open_ms: 1_000, breaker_open_max_ms: 3_000, ..Default::default() }
+        ResiliencePolicy {
+            breaker_threshold: 3,
+            breaker_open_ms: 1_000,
+            breaker_open_max_ms: 3_000,
+            ..Default::default()
+        }
     }
 
     #[test]

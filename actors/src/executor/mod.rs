@@ -43,6 +43,9 @@ pub trait ResponseAdapter: Send + 'static {
     fn complete(&mut self, body: &[u8]) -> Result<Bytes, AdapterError>;
     /// Whether real content (text, tool call, reasoning) has been seen.
     fn has_content(&self) -> bool;
+    /// Whether the upstream's own end of stream (`[DONE]`, `message_stop`, a finish reason, ...)
+    /// has been seen; a stream that closes without it ended abruptly.
+    fn terminated(&self) -> bool;
     /// Token usage seen so far.
     fn usage(&self) -> TokenUsage;
 }
@@ -82,7 +85,9 @@ impl std::fmt::Debug for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             // Never print headers: they carry the credential.
-            Self::Http { method, url, .. } => write!(f, "Http({method} {})", url.split('?').next().unwrap_or(url)),
+            Self::Http { method, url, .. } => {
+                write!(f, "Http({method} {})", url.split('?').next().unwrap_or(url))
+            }
             Self::Local(_) => f.write_str("Local"),
         }
     }

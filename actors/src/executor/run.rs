@@ -14,7 +14,10 @@ use tokio::time::timeout;
 
 use super::actor::{ExecutorStats, Fault};
 use super::pump::{self, Finish};
-use super::{AdapterError, Completed, ExecContext, ExecOutcome, Execute, ExecutorConfig, Failure, Started, Target};
+use super::{
+    AdapterError, Completed, ExecContext, ExecOutcome, Execute, ExecutorConfig, Failure, Started,
+    Target,
+};
 use crate::account::messages::AccountOutcome;
 use crate::breaker::messages::BreakerOutcome;
 use crate::outcome::{OutcomeKind, classify_status, parse_retry_after, retry_hint_from_text};
@@ -38,7 +41,10 @@ pub(super) enum SourceError {
 /// Tells the account and breaker actors what happened.
 pub(super) fn report(lease: &LeaseGrant, kind: OutcomeKind, model: &str) {
     if let Some(a) = &lease.account {
-        a.do_send(AccountOutcome { kind, model: model.to_string() });
+        a.do_send(AccountOutcome {
+            kind,
+            model: model.to_string(),
+        });
     }
     if let Some(b) = &lease.breaker {
         b.do_send(BreakerOutcome { kind });
@@ -46,7 +52,13 @@ pub(super) fn report(lease: &LeaseGrant, kind: OutcomeKind, model: &str) {
 }
 
 /// Appends this attempt to the trace.
-pub(super) fn trace(ctx: &mut ExecContext, lease: &LeaseGrant, kind: OutcomeKind, status: Option<u16>, since: Instant) {
+pub(super) fn trace(
+    ctx: &mut ExecContext,
+    lease: &LeaseGrant,
+    kind: OutcomeKind,
+    status: Option<u16>,
+    since: Instant,
+) {
     ctx.attempts.push(AttemptTrace {
         provider: lease.provider.to_string(),
         account: lease.account_name.to_string(),
@@ -98,7 +110,13 @@ struct Fail {
 
 impl Fail {
     fn new(kind: OutcomeKind, message: impl Into<String>) -> Self {
-        Self { kind, status: None, message: message.into(), retry_after: None, body: None }
+        Self {
+            kind,
+            status: None,
+            message: message.into(),
+            retry_after: None,
+            body: None,
+        }
     }
 }
 
@@ -127,9 +145,13 @@ pub(super) fn guarded<T>(
         Ok(r) => r,
         Err(_) => {
             let _ = stats;
-            tracing::error!("stream translation panicked: failing this attempt and restarting the executor");
+            tracing::error!(
+                "stream translation panicked: failing this attempt and restarting the executor"
+            );
             faults.do_send(Fault);
-            Err(AdapterError::Malformed("internal fault while translating the upstream response".into()))
+            Err(AdapterError::Malformed(
+                "internal fault while translating the upstream response".into(),
+            ))
         }
     }
 }
@@ -145,19 +167,32 @@ async fn send_http(
             let body: Source = Box::pin(r.body.map(Ok));
             return Ok((r.status, None, body));
         }
-        Target::Http { method, url, headers, body } => {
+        Target::Http {
+            method,
+            url,
+            headers,
+            body,
+        } => {
             let mut req = client.request(method, url.as_str()).no_decompress();
             for (k, v) in &headers {
                 req = req.insert_header((k.as_str(), v.as_str()));
             }
             match timeout(cfg.first_byte, req.send_body(body)).await {
-                Err(_) => return Err(Fail::new(OutcomeKind::Timeout, "the upstream did not answer in time")),
+                Err(_) => {
+                    return Err(Fail::new(
+                        OutcomeKind::Timeout,
+                        "the upstream did not answer in time",
+                    ));
+                }
                 Ok(Err(e)) => {
                     let kind = match e {
                         awc::error::SendRequestError::Timeout => OutcomeKind::Timeout,
                         _ => OutcomeKind::ConnectError,
                     };
-                    return Err(Fail::new(kind, format!("cannot reach the upstream: {}", short_send_error(&e))));
+                    return Err(Fail::new(
+                        kind,
+                        format!("cannot reach the upstream: {}", short_send_error(&e)),
+                    ));
                 }
                 Ok(Ok(r)) => r,
             }
@@ -194,12 +229,25 @@ async fn read_limited(body: &mut Source, limit: usize, idle: Duration) -> Result
     let mut buf = BytesMut::new();
     loop {
         match timeout(idle, body.next()).await {
-            Err(_) => return Err(Fail::new(OutcomeKind::Timeout, "the upstream stalled while sending its response")),
+            Err(_) => {
+                return Err(Fail::new(
+                    OutcomeKind::Timeout,
+                    "the upstream stalled while sending its response",
+                ));
+            }
             Ok(None) => return Ok(buf.freeze()),
-            Ok(Some(Err(_))) => return Err(Fail::new(OutcomeKind::ConnectError, "the upstream connection broke")),
+            Ok(Some(Err(_))) => {
+                return Err(Fail::new(
+                    OutcomeKind::ConnectError,
+                    "the upstream connection broke",
+                ));
+            }
             Ok(Some(Ok(chunk))) => {
                 if buf.len() + chunk.len() > limit {
-                    return Err(Fail::new(OutcomeKind::ProtocolError, "the upstream response is too large"));
+                    return Err(Fail::new(
+                        OutcomeKind::ProtocolError,
+                        "the upstream response is too large",
+                    ));
                 }
                 buf.extend_from_slice(&chunk);
             }
@@ -225,9 +273,17 @@ pub(super) async fn run(
     drop(client);
 
     if !(200..300).contains(&status) {
-        let err_body = read_limited(&mut body, ERROR_BODY_LIMIT, cfg.idle).await.unwrap_or_default();
+        let err_body = read_limited(&mut body, ERROR_BODY_LIMIT, cfg.idle)
+            .await
+            .unwrap_or_default();
         let text = String::from_utf8_lossy(&err_body);
-        let hint = retry_after.or_else(|| if status == 429 { retry_hint_from_text(&text) } else { None });
+        let hint = retry_after.or_else(|| {
+            if status == 429 {
+                retry_hint_from_text(&text)
+            } else {
+                None
+            }
+        });
         let kind = classify_status(status, hint);
         let f = Fail {
             kind,
@@ -251,13 +307,33 @@ pub(super) async fn run(
                 let mut ctx = ctx;
                 report(&lease, OutcomeKind::Success, &ctx.upstream_model);
                 trace(&mut ctx, &lease, OutcomeKind::Success, Some(status), t0);
-                record(&ctx, &lease, 200, None, usage, Some(ctx.started.elapsed()), false);
-                ExecOutcome::Complete(Completed { body: client_body, upstream_ms: ms(t0), usage })
+                record(
+                    &ctx,
+                    &lease,
+                    200,
+                    None,
+                    usage,
+                    Some(ctx.started.elapsed()),
+                    false,
+                );
+                ExecOutcome::Complete(Completed {
+                    body: client_body,
+                    upstream_ms: ms(t0),
+                    usage,
+                })
             }
-            Err(AdapterError::Empty) => {
-                failed(ctx, lease, Fail::new(OutcomeKind::EmptyResponse, "the upstream returned an empty response"), t0)
+            Err(AdapterError::Empty) => failed(
+                ctx,
+                lease,
+                Fail::new(
+                    OutcomeKind::EmptyResponse,
+                    "the upstream returned an empty response",
+                ),
+                t0,
+            ),
+            Err(AdapterError::Malformed(m)) => {
+                failed(ctx, lease, Fail::new(OutcomeKind::ProtocolError, m), t0)
             }
-            Err(AdapterError::Malformed(m)) => failed(ctx, lease, Fail::new(OutcomeKind::ProtocolError, m), t0),
         };
     }
 
@@ -268,29 +344,51 @@ pub(super) async fn run(
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match timeout(left, body.next()).await {
-            Err(_) => return failed(ctx, lease, Fail::new(OutcomeKind::Timeout, "the upstream sent no content in time"), t0),
+            Err(_) => {
+                return failed(
+                    ctx,
+                    lease,
+                    Fail::new(OutcomeKind::Timeout, "the upstream sent no content in time"),
+                    t0,
+                );
+            }
             Ok(None) => {
-                return failed(ctx, lease, Fail::new(OutcomeKind::EmptyResponse, "the upstream stream ended without content"), t0);
+                return failed(
+                    ctx,
+                    lease,
+                    Fail::new(
+                        OutcomeKind::EmptyResponse,
+                        "the upstream stream ended without content",
+                    ),
+                    t0,
+                );
             }
             Ok(Some(Err(_))) => {
-                return failed(ctx, lease, Fail::new(OutcomeKind::ConnectError, "the upstream connection broke"), t0);
+                return failed(
+                    ctx,
+                    lease,
+                    Fail::new(OutcomeKind::ConnectError, "the upstream connection broke"),
+                    t0,
+                );
             }
             Ok(Some(Ok(chunk))) => {
                 chunks += 1;
-                let inject = ctx.inject_panic && chunks > 1;
-                let pushed = guarded(&faults, &stats, || {
-                    if inject {
-                        fault_injection_panic();
-                    }
-                    adapter.push(&chunk, &mut pending)
-                });
+                let pushed = guarded(&faults, &stats, || adapter.push(&chunk, &mut pending));
                 match pushed {
                     Ok(()) => {}
                     Err(AdapterError::Malformed(m)) => {
                         return failed(ctx, lease, Fail::new(OutcomeKind::ProtocolError, m), t0);
                     }
                     Err(AdapterError::Empty) => {
-                        return failed(ctx, lease, Fail::new(OutcomeKind::EmptyResponse, "the upstream returned no content"), t0);
+                        return failed(
+                            ctx,
+                            lease,
+                            Fail::new(
+                                OutcomeKind::EmptyResponse,
+                                "the upstream returned no content",
+                            ),
+                            t0,
+                        );
                     }
                 }
                 if adapter.has_content() {
@@ -307,9 +405,23 @@ pub(super) async fn run(
     for b in pending {
         let _ = tx.try_send(b);
     }
-    let finish = Finish { ctx, lease, adapter, ttfb, t0, status, chunks, faults, stats, idle: cfg.idle };
+    let finish = Finish {
+        ctx,
+        lease,
+        adapter,
+        ttfb,
+        t0,
+        status,
+        chunks,
+        faults,
+        stats,
+        idle: cfg.idle,
+    };
     actix_rt::spawn(pump::pump(body, tx, finish));
-    ExecOutcome::Started(Started { body: rx, upstream_ms })
+    ExecOutcome::Started(Started {
+        body: rx,
+        upstream_ms,
+    })
 }
 
 fn ms(t0: Instant) -> f64 {

@@ -2,7 +2,9 @@
 
 use actix::{Actor, Context, Handler, MessageResult};
 
-use super::messages::{AccountChanged, AccountStatus, BreakerChanged, GetRoutingView, Lease, LeaseGrant, Reload};
+use super::messages::{
+    AccountChanged, AccountStatus, BreakerChanged, GetRoutingView, Lease, LeaseGrant, Reload,
+};
 use super::slot::SlotGuard;
 use super::table::{RoutingTable, Unavailable};
 use crate::clock::now_ms;
@@ -17,7 +19,10 @@ pub struct RouterActor {
 impl RouterActor {
     /// An empty router; send `Reload` to fill it.
     pub fn new(sticky_limit: u32) -> Self {
-        Self { table: RoutingTable::default(), sticky_limit }
+        Self {
+            table: RoutingTable::default(),
+            sticky_limit,
+        }
     }
 }
 
@@ -35,9 +40,21 @@ impl Handler<Lease> for RouterActor {
 
     fn handle(&mut self, msg: Lease, _: &mut Context<Self>) -> Self::Result {
         let now = now_ms();
-        let picked = self.table.lease(&msg.provider, &msg.model, &msg.exclude, now, &mut rand::rng())?;
-        let a = self.table.account(picked.index).ok_or(Unavailable::NoAccounts)?;
-        let breaker = self.table.provider(&msg.provider).and_then(|p| p.addr.clone());
+        let picked = self.table.lease(
+            &msg.provider,
+            &msg.model,
+            &msg.exclude,
+            now,
+            &mut rand::rng(),
+        )?;
+        let a = self
+            .table
+            .account(picked.index)
+            .ok_or(Unavailable::NoAccounts)?;
+        let breaker = self
+            .table
+            .provider(&msg.provider)
+            .and_then(|p| p.addr.clone());
         Ok(LeaseGrant {
             account_id: a.id,
             account_name: a.name.clone(),
@@ -86,7 +103,11 @@ impl Handler<GetRoutingView> for RouterActor {
             .accounts()
             .iter()
             .map(|a| {
-                let b = self.table.provider(&a.provider).map(|p| p.breaker).unwrap_or_default();
+                let b = self
+                    .table
+                    .provider(&a.provider)
+                    .map(|p| p.breaker)
+                    .unwrap_or_default();
                 AccountStatus {
                     id: a.id,
                     provider: a.provider.to_string(),
@@ -95,10 +116,24 @@ impl Handler<GetRoutingView> for RouterActor {
                     priority: a.priority,
                     in_flight: a.slot.in_flight(),
                     leases: a.slot.leases(),
-                    cooldown_until: if a.health.cooldown_until > now { a.health.cooldown_until } else { 0 },
+                    cooldown_until: if a.health.cooldown_until > now {
+                        a.health.cooldown_until
+                    } else {
+                        0
+                    },
                     backoff_level: a.health.backoff_level,
-                    reason: a.health.reason.clone().filter(|_| a.health.cooldown_until > now),
-                    model_locks: a.health.model_locks.iter().filter(|(_, u)| **u > now).map(|(m, u)| (m.clone(), *u)).collect(),
+                    reason: a
+                        .health
+                        .reason
+                        .clone()
+                        .filter(|_| a.health.cooldown_until > now),
+                    model_locks: a
+                        .health
+                        .model_locks
+                        .iter()
+                        .filter(|(_, u)| **u > now)
+                        .map(|(m, u)| (m.clone(), *u))
+                        .collect(),
                     breaker: b.phase_at(now).as_str(),
                     breaker_open_until: b.open_until,
                     last_used_at: a.slot.last_leased().max(a.health.last_used_at),

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, ResponseActFuture, WrapFuture};
+use actix::{
+    Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, ResponseActFuture, WrapFuture,
+};
 use entities::{request_log, usage};
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 
@@ -43,7 +45,11 @@ pub struct UsageWriter {
 impl UsageWriter {
     /// A writer over `db`.
     pub fn new(db: DatabaseConnection, cfg: WriterConfig) -> Self {
-        Self { db, buf: Vec::with_capacity(cfg.batch_size), cfg }
+        Self {
+            db,
+            buf: Vec::with_capacity(cfg.batch_size),
+            cfg,
+        }
     }
 
     fn flush(&mut self, ctx: &mut Context<Self>) {
@@ -104,14 +110,26 @@ async fn write(db: &DatabaseConnection, batch: Vec<UsageEvent>) -> Result<(), (u
             ..Default::default()
         });
     }
-    usage::Entity::insert_many(usage_rows).exec(db).await.map_err(|e| (n, e))?;
-    request_log::Entity::insert_many(log_rows).exec(db).await.map_err(|e| (n, e))?;
+    usage::Entity::insert_many(usage_rows)
+        .exec(db)
+        .await
+        .map_err(|e| (n, e))?;
+    request_log::Entity::insert_many(log_rows)
+        .exec(db)
+        .await
+        .map_err(|e| (n, e))?;
     Ok(())
 }
 
 async fn prune(db: &DatabaseConnection, before: i64) -> Result<u64, DbErr> {
-    let a = usage::Entity::delete_many().filter(usage::Column::Ts.lt(before)).exec(db).await?;
-    let b = request_log::Entity::delete_many().filter(request_log::Column::Ts.lt(before)).exec(db).await?;
+    let a = usage::Entity::delete_many()
+        .filter(usage::Column::Ts.lt(before))
+        .exec(db)
+        .await?;
+    let b = request_log::Entity::delete_many()
+        .filter(request_log::Column::Ts.lt(before))
+        .exec(db)
+        .await?;
     Ok(a.rows_affected + b.rows_affected)
 }
 
@@ -126,7 +144,9 @@ impl Actor for UsageWriter {
                 let before = now_ms() - i64::from(act.cfg.retention_days) * 86_400_000;
                 actix_rt::spawn(async move {
                     match prune(&db, before).await {
-                        Ok(n) if n > 0 => tracing::info!(rows = n, "pruned old usage rows and request logs"),
+                        Ok(n) if n > 0 => {
+                            tracing::info!(rows = n, "pruned old usage rows and request logs")
+                        }
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "pruning usage failed"),
                     }
@@ -169,7 +189,13 @@ mod tests {
 
     #[test]
     fn cost_counts_cache_at_its_own_price() {
-        let u = TokenUsage { input: 1_000_000, output: 1_000_000, cache_read: 500_000, cache_write: 0, reasoning: 0 };
+        let u = TokenUsage {
+            input: 1_000_000,
+            output: 1_000_000,
+            cache_read: 500_000,
+            cache_write: 0,
+            reasoning: 0,
+        };
         let c = u.cost(&[2.0, 8.0, 0.5]);
         assert!((c - (1.0 + 8.0 + 0.25)).abs() < 1e-9, "{c}");
         assert_eq!(u.cost(&[]), 0.0);

@@ -13,7 +13,7 @@ use crate::store::keys::{self, KeyRow, display_prefix};
 /// `GET /api/keys`
 pub(super) async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if let Err(r) = guarded(&req, &state) {
-        return r;
+        return *r;
     }
     match keys::list(&state.db).await {
         Ok(rows) => HttpResponse::Ok().json(rows.into_iter().map(KeyRow::from).collect::<Vec<_>>()),
@@ -29,12 +29,18 @@ pub(super) struct NewKey {
 }
 
 /// `POST /api/keys {"name", "models"?}` → `{"name", "key"}`; the key is never shown again.
-pub(super) async fn create(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+pub(super) async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
     if let Err(r) = guarded(&req, &state) {
-        return r;
+        return *r;
     }
     let Ok(new) = serde_json::from_slice::<NewKey>(&body) else {
-        return fail(GatewayError::BadRequest("expected JSON {\"name\": \"...\", \"models\": [...]}".into()));
+        return fail(GatewayError::BadRequest(
+            "expected JSON {\"name\": \"...\", \"models\": [...]}".into(),
+        ));
     };
     if new.name.trim().is_empty() {
         return fail(GatewayError::BadRequest("name must not be empty".into()));
@@ -42,9 +48,22 @@ pub(super) async fn create(req: HttpRequest, state: web::Data<AppState>, body: w
     let models = new.models.unwrap_or_else(|| vec!["*".into()]);
     let key = generate_key();
     let digest = state.sealer.digest(&key);
-    if let Err(e) = keys::insert(&state.db, &new.name, &digest, &display_prefix(&key), &models, "api").await {
-        if matches!(keys::list(&state.db).await, Ok(rows) if rows.iter().any(|r| r.name == new.name)) {
-            return fail(GatewayError::BadRequest(format!("a key named `{}` already exists", new.name)));
+    if let Err(e) = keys::insert(
+        &state.db,
+        &new.name,
+        &digest,
+        &display_prefix(&key),
+        &models,
+        "api",
+    )
+    .await
+    {
+        if matches!(keys::list(&state.db).await, Ok(rows) if rows.iter().any(|r| r.name == new.name))
+        {
+            return fail(GatewayError::BadRequest(format!(
+                "a key named `{}` already exists",
+                new.name
+            )));
         }
         return db_fail(e);
     }
@@ -55,9 +74,13 @@ pub(super) async fn create(req: HttpRequest, state: web::Data<AppState>, body: w
 }
 
 /// `DELETE /api/keys/{name}`
-pub(super) async fn revoke(req: HttpRequest, state: web::Data<AppState>, name: web::Path<String>) -> HttpResponse {
+pub(super) async fn revoke(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> HttpResponse {
     if let Err(r) = guarded(&req, &state) {
-        return r;
+        return *r;
     }
     match keys::revoke(&state.db, &name).await {
         Ok(true) => {
@@ -66,7 +89,9 @@ pub(super) async fn revoke(req: HttpRequest, state: web::Data<AppState>, name: w
             }
             HttpResponse::Ok().json(json!({ "revoked": name.into_inner() }))
         }
-        Ok(false) => fail(GatewayError::NotFound(format!("no active key named `{name}`"))),
+        Ok(false) => fail(GatewayError::NotFound(format!(
+            "no active key named `{name}`"
+        ))),
         Err(e) => db_fail(e),
     }
 }

@@ -23,16 +23,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/keys/{name}", web::delete().to(keys::revoke))
             .route("/accounts", web::get().to(state::accounts))
             .route("/accounts/{id}/reset", web::post().to(state::reset_account))
-            .route("/providers/{id}/reset-breaker", web::post().to(state::reset_breaker))
+            .route(
+                "/providers/{id}/reset-breaker",
+                web::post().to(state::reset_breaker),
+            )
             .route("/usage", web::get().to(state::recent_usage))
             .route("/status", web::get().to(state::status))
             .default_service(web::to(api_not_found)),
     );
 }
 
-/// Runs `f` when the request is admitted, else answers 401.
-pub(crate) fn guarded(req: &HttpRequest, state: &AppState) -> Result<(), HttpResponse> {
-    crate::auth::admin(req, state).map_err(|e| e.response(Dialect::OpenaiChat))
+/// Admits an admin request, or gives the 401 response to return.
+pub(crate) fn guarded(req: &HttpRequest, state: &AppState) -> Result<(), Box<HttpResponse>> {
+    crate::auth::admin(req, state).map_err(|e| Box::new(e.response(Dialect::OpenaiChat)))
 }
 
 /// An admin error in the admin API's (OpenAI-like) shape.
@@ -48,7 +51,11 @@ pub(crate) fn db_fail(e: sea_orm::DbErr) -> HttpResponse {
 
 async fn api_not_found(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if let Err(r) = guarded(&req, &state) {
-        return r;
+        return *r;
     }
-    fail(GatewayError::NotFound(format!("no admin route {} {}", req.method(), req.path())))
+    fail(GatewayError::NotFound(format!(
+        "no admin route {} {}",
+        req.method(),
+        req.path()
+    )))
 }

@@ -17,7 +17,7 @@ use crate::store::{now_ms, usage};
 /// `GET /api/accounts`: every account with in-flight count, cooldown and breaker state.
 pub(super) async fn accounts(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if let Err(r) = guarded(&req, &state) {
-        return r;
+        return *r;
     }
     match state.runtime.router.send(GetRoutingView).await {
         Ok(view) => HttpResponse::Ok().json(json!({ "now": now_ms(), "accounts": view })),
@@ -26,9 +26,13 @@ pub(super) async fn accounts(req: HttpRequest, state: web::Data<AppState>) -> Ht
 }
 
 /// `POST /api/accounts/{id}/reset`: clears an account's cooldown.
-pub(super) async fn reset_account(req: HttpRequest, state: web::Data<AppState>, id: web::Path<i64>) -> HttpResponse {
+pub(super) async fn reset_account(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> HttpResponse {
     if let Err(r) = guarded(&req, &state) {
-        return r;
+        return *r;
     }
     match state.runtime.accounts.get(&id) {
         Some(a) => {
@@ -40,16 +44,22 @@ pub(super) async fn reset_account(req: HttpRequest, state: web::Data<AppState>, 
 }
 
 /// `POST /api/providers/{id}/reset-breaker`: closes a provider's breaker.
-pub(super) async fn reset_breaker(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse {
+pub(super) async fn reset_breaker(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> HttpResponse {
     if let Err(r) = guarded(&req, &state) {
-        return r;
+        return *r;
     }
     match state.runtime.breakers.get(id.as_str()) {
         Some(b) => {
             b.do_send(ResetBreaker);
             HttpResponse::Ok().json(json!({ "reset": id.into_inner() }))
         }
-        None => fail(GatewayError::NotFound(format!("no breaker for provider `{id}`"))),
+        None => fail(GatewayError::NotFound(format!(
+            "no breaker for provider `{id}`"
+        ))),
     }
 }
 
@@ -59,9 +69,13 @@ pub(super) struct UsageQuery {
 }
 
 /// `GET /api/usage?limit=N`: the latest usage rows (default 50, at most 1000), newest first.
-pub(super) async fn recent_usage(req: HttpRequest, state: web::Data<AppState>, q: web::Query<UsageQuery>) -> HttpResponse {
+pub(super) async fn recent_usage(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<UsageQuery>,
+) -> HttpResponse {
     if let Err(r) = guarded(&req, &state) {
-        return r;
+        return *r;
     }
     let limit = q.limit.unwrap_or(50).clamp(1, 1000);
     match usage::recent(&state.db, limit).await {
@@ -85,7 +99,7 @@ fn usage_json(r: entities::usage::Model) -> serde_json::Value {
 /// `GET /api/status`: version, uptime, executor restarts and faults.
 pub(super) async fn status(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if let Err(r) = guarded(&req, &state) {
-        return r;
+        return *r;
     }
     let s = &state.runtime.executor_stats;
     let reg = state.runtime.registry();

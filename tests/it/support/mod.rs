@@ -26,10 +26,17 @@ pub fn pg_admin_url() -> Option<String> {
 /// A new empty PostgreSQL database on the test server; its URL.
 pub async fn fresh_pg_database(admin_url: &str) -> String {
     let name = format!("og_{}", uuid::Uuid::new_v4().simple());
-    let conn = sea_orm::Database::connect(admin_url).await.expect("connect to test PostgreSQL");
-    conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");
+    let conn = sea_orm::Database::connect(admin_url)
+        .await
+        .expect("connect to test PostgreSQL");
+    conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
     conn.close().await.ok();
-    let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin_url);
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .unwrap_or(admin_url);
     format!("{base}/{name}")
 }
 
@@ -109,7 +116,8 @@ where
     S: futures_util::Stream<Item = Result<bytes::Bytes, awc::error::PayloadError>> + Unpin,
 {
     let body = resp.body().limit(64 * 1024 * 1024).await.expect("body");
-    serde_json::from_slice(&body).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&body)))
+    serde_json::from_slice(&body)
+        .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&body)))
 }
 
 /// The issue's example configuration, with the mock provider at `mock_base`.
@@ -140,4 +148,111 @@ name = "mock-a"
 api_key = "upstream-secret-a"
 "#
     )
+}
+
+/// A config with one custom OpenAI-dialect provider `mock` at `base` and one account per
+/// `(name, api_key)`, the key `sk-og-ci-0001` allowed everything, plus `extra` TOML.
+pub fn mock_config(base: &str, accounts: &[(&str, &str)], extra: &str) -> String {
+    let mut s = format!(
+        r#"
+[[keys]]
+name = "ci"
+key = "sk-og-ci-0001"
+
+[[providers]]
+id = "mock"
+dialect = "openai-chat"
+base_url = "{base}"
+models = ["mock-model"]
+"#
+    );
+    for (name, key) in accounts {
+        s.push_str(&format!(
+            "\n[[accounts]]\nprovider = \"mock\"\nname = \"{name}\"\napi_key = \"{key}\"\n"
+        ));
+    }
+    // Sections must come before the arrays of tables in TOML, so `extra` goes first.
+    format!("{extra}\n{s}")
+}
+
+/// POSTs JSON with the CI key.
+pub async fn post(
+    app: &Running,
+    path: &str,
+    body: serde_json::Value,
+) -> awc::ClientResponse<
+    impl futures_util::Stream<Item = Result<bytes::Bytes, awc::error::PayloadError>> + Unpin + use<>,
+> {
+    client()
+        .post(format!("{}{path}", base(app)))
+        .bearer_auth("sk-og-ci-0001")
+        .send_json(&body)
+        .await
+        .expect("request sent")
+}
+
+/// Reads a whole SSE response as text.
+pub async fn text_body<S>(resp: &mut awc::ClientResponse<S>) -> String
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, awc::error::PayloadError>> + Unpin,
+{
+    let body = resp.body().limit(64 * 1024 * 1024).await.expect("body");
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+/// The `data:` payloads of an SSE text, parsed (`[DONE]` kept as a string).
+pub fn sse_data(text: &str) -> Vec<serde_json::Value> {
+    text.split("\n\n")
+        .filter_map(|ev| ev.lines().find_map(|l| l.strip_prefix("data: ")))
+        .map(|d| {
+            serde_json::from_str(d).unwrap_or_else(|_| serde_json::Value::String(d.to_string()))
+        })
+        .collect()
+}
+
+/// A header of a response as a string.
+pub fn header<S>(resp: &awc::ClientResponse<S>, name: &str) -> String {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// GETs an admin route with the management token.
+pub async fn admin_get(app: &Running, env: &TestEnv, path: &str) -> serde_json::Value {
+    let mut r = client()
+        .get(format!("{}{path}", base(app)))
+        .bearer_auth(&env.admin_token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200, "GET {path}");
+    json_body(&mut r).await
+}
+
+/// Waits until `f` holds (polling), up to `secs`.
+pub async fn eventually<F: FnMut() -> Fut, Fut: std::future::Future<Output = bool>>(
+    secs: u64,
+    mut f: F,
+) -> bool {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < until {
+        if f().await {
+            return true;
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    false
+}
+
+/// The usage rows recorded so far (after a flush).
+pub async fn usage_rows(app: &Running) -> Vec<entities::usage::Model> {
+    app.state.runtime.flush_usage().await;
+    use sea_orm::{EntityTrait, QueryOrder};
+    entities::usage::Entity::find()
+        .order_by_asc(entities::usage::Column::Id)
+        .all(&app.state.db)
+        .await
+        .expect("usage")
 }
