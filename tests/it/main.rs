@@ -7,6 +7,8 @@
 mod mock;
 mod support;
 
+mod browser;
+mod clients;
 mod foundation;
 mod pipeline;
 mod resilience;
