@@ -23,7 +23,7 @@ use futures_util::StreamExt;
 use crate::error::GatewayError;
 use crate::keys::KeyInfo;
 use crate::state::AppState;
-pub use plan::Plan;
+pub use plan::{Op, Plan};
 use resolve::Target;
 
 /// What is known about a client request before it is served.
@@ -304,16 +304,14 @@ async fn serve_inner(
                 }
             };
             attempts += 1;
+            let info = reg.model(&t.provider, &t.model);
             let call = inbound
                 .plan
-                .build(provider, &grant, &t.model, inbound.stream)
+                .build(provider, info, &grant, &t.model, &inbound.model, inbound.stream)
                 .map_err(|e| fail(e, Some(ctx.clone())))?;
             ctx.model_label = t.label();
             ctx.upstream_model = t.model.clone();
-            ctx.price = reg
-                .model(&t.provider, &t.model)
-                .map(|m| m.price.clone())
-                .unwrap_or_default();
+            ctx.price = info.map(|m| m.price.clone()).unwrap_or_default();
             let served_by = (grant.provider.to_string(), grant.account_name.to_string());
             let secret = grant.credential.as_ref().map(|c| c.expose().to_string());
             let sent = exec

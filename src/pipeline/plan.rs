@@ -1,119 +1,149 @@
-//! The request plan: how each attempt's upstream call is built from the client's request.
-//! Same dialect on both sides is a passthrough with only `model` rewritten.
+//! The request plan: how each attempt's upstream call is built from the client's request. Same
+//! dialect on both sides is a passthrough with only `model` rewritten; otherwise the request is
+//! decoded once to the canonical hub and encoded per target.
 
-use actors::executor::{Target as ExecTarget, UpstreamCall};
+use std::cell::OnceCell;
+
+use actors::executor::{ResponseAdapter, Target as ExecTarget, UpstreamCall};
 use actors::router::messages::LeaseGrant;
 use bytes::Bytes;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::error::GatewayError;
 use crate::protocol::Dialect;
 use crate::protocol::raw::RawObject;
-use crate::providers::ProviderInfo;
 use crate::providers::call::{Operation, http_target};
 use crate::providers::demo::Echo;
-use crate::translate::passthrough::{ChatPassthrough, EmbeddingsPassthrough};
+use crate::providers::{ModelInfo, ProviderInfo};
+use crate::translate::adapter::{SsePassthrough, Translating};
+use crate::translate::canonical::{Request, estimate_request};
+use crate::translate::passthrough::{ChatPassthrough, CountTokensPassthrough, EmbeddingsPassthrough};
+use crate::translate::{EncodeOptions, decode_request, encode_request};
+
+/// What the client asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Chat / message / response generation.
+    Generate,
+    /// OpenAI embeddings.
+    Embeddings,
+    /// Anthropic token counting (forwarded only to Anthropic-dialect upstreams).
+    CountTokens,
+}
 
 /// How to build upstream calls for one client request.
 #[derive(Debug)]
-pub enum Plan {
-    /// OpenAI Chat Completions from the client.
-    Chat {
-        /// The client body, top level parsed.
-        body: RawObject,
-        /// Whether the client itself asked for `stream_options.include_usage`.
-        client_wants_usage: bool,
-    },
-    /// OpenAI embeddings from the client.
-    Embeddings {
-        /// The client body.
-        body: RawObject,
-    },
+pub struct Plan {
+    /// The client's dialect.
+    pub client: Dialect,
+    /// The operation.
+    pub op: Op,
+    /// The client body, top level parsed.
+    pub body: RawObject,
+    /// OpenAI Chat: the client asked for `stream_options.include_usage`.
+    pub client_wants_usage: bool,
+    /// Gemini: the client asked for `alt=sse`.
+    pub gemini_sse: bool,
+    canonical: OnceCell<Result<Request, String>>,
 }
 
 impl Plan {
+    /// A plan for a client body.
+    pub fn new(client: Dialect, op: Op, body: RawObject) -> Self {
+        Self { client, op, body, client_wants_usage: false, gemini_sse: true, canonical: OnceCell::new() }
+    }
+
     /// The dialect the client speaks.
     pub fn client_dialect(&self) -> Dialect {
-        match self {
-            Self::Chat { .. } | Self::Embeddings { .. } => Dialect::OpenaiChat,
+        self.client
+    }
+
+    /// The client request in canonical form (decoded once, on first need).
+    pub fn canonical(&self, stream: bool) -> Result<&Request, GatewayError> {
+        self.canonical
+            .get_or_init(|| {
+                let v: Value = serde_json::from_slice(&self.body.to_vec()).map_err(|e| e.to_string())?;
+                decode_request(self.client, &v, stream)
+            })
+            .as_ref()
+            .map_err(|e| GatewayError::BadRequest(e.clone()))
+    }
+
+    /// Estimated input tokens: from the canonical request when it was decoded, else from the
+    /// body size (a passthrough never decodes just for an estimate).
+    fn input_estimate(&self) -> u64 {
+        match self.canonical.get() {
+            Some(Ok(r)) => estimate_request(r),
+            _ => (self.body.0.iter().map(|(k, v)| k.len() + v.get().len()).sum::<usize>() as u64).div_ceil(4),
         }
     }
 
-    /// Builds one attempt for `provider` / `model` under `lease`.
+    /// Builds one attempt for `provider` / `model` under `lease`; `requested` is the model name
+    /// the client used (echoed in translated responses).
     pub fn build(
         &self,
         provider: &ProviderInfo,
+        info: Option<&ModelInfo>,
         lease: &LeaseGrant,
         model: &str,
+        requested: &str,
         stream: bool,
     ) -> Result<UpstreamCall, GatewayError> {
-        match self {
-            Self::Chat {
-                body,
-                client_wants_usage,
-            } => {
-                if provider.dialect != Dialect::OpenaiChat {
-                    return Err(GatewayError::NotImplemented(format!(
-                        "provider `{}` speaks {}; translation from OpenAI Chat is not available",
-                        provider.id,
-                        provider.dialect.as_str()
-                    )));
-                }
-                let mut body = body.clone();
-                body.set("model", &model);
-                if stream && !client_wants_usage {
-                    // Ask for usage so it can be recorded; the adapter hides the extra chunk.
-                    let mut opts: serde_json::Map<String, serde_json::Value> =
-                        body.parse("stream_options").unwrap_or_default();
-                    opts.insert("include_usage".into(), json!(true));
-                    body.set("stream_options", &opts);
-                }
-                let bytes = Bytes::from(body.to_vec());
-                let adapter = Box::new(ChatPassthrough::new(stream && !client_wants_usage));
-                let target = if provider.local {
-                    ExecTarget::Local(Box::new(Echo::new(&bytes, model)))
-                } else {
-                    http_target(
-                        provider,
-                        &lease.base_url,
-                        lease.credential.as_ref(),
-                        Operation::Generate,
-                        model,
-                        stream,
-                        bytes,
-                    )
-                };
-                Ok(UpstreamCall {
-                    target,
-                    stream,
-                    adapter,
-                })
+        if self.op == Op::Embeddings {
+            if provider.dialect != Dialect::OpenaiChat || provider.local {
+                return Err(GatewayError::BadRequest(format!("provider `{}` does not serve embeddings", provider.id)));
             }
-            Self::Embeddings { body } => {
-                if provider.dialect != Dialect::OpenaiChat || provider.local {
-                    return Err(GatewayError::BadRequest(format!(
-                        "provider `{}` does not serve embeddings",
-                        provider.id
-                    )));
-                }
-                let mut body = body.clone();
-                body.set("model", &model);
-                let bytes = Bytes::from(body.to_vec());
-                let target = http_target(
-                    provider,
-                    &lease.base_url,
-                    lease.credential.as_ref(),
-                    Operation::Embeddings,
-                    model,
-                    false,
-                    bytes,
-                );
-                Ok(UpstreamCall {
-                    target,
-                    stream: false,
-                    adapter: Box::new(EmbeddingsPassthrough::default()),
-                })
-            }
+            let mut body = self.body.clone();
+            body.set("model", &model);
+            let target = http_target(provider, &lease.base_url, lease.credential.as_ref(), Operation::Embeddings, model, false, Bytes::from(body.to_vec()));
+            return Ok(UpstreamCall { target, stream: false, adapter: Box::new(EmbeddingsPassthrough::default()) });
         }
+        if self.op == Op::CountTokens {
+            if provider.dialect != Dialect::Anthropic || provider.local {
+                return Err(GatewayError::BadRequest(format!("provider `{}` cannot count tokens", provider.id)));
+            }
+            let mut body = self.body.clone();
+            body.set("model", &model);
+            let target = http_target(provider, &lease.base_url, lease.credential.as_ref(), Operation::CountTokens, model, false, Bytes::from(body.to_vec()));
+            return Ok(UpstreamCall { target, stream: false, adapter: Box::new(CountTokensPassthrough::default()) });
+        }
+        let passthrough = provider.dialect == self.client && (self.client != Dialect::Gemini || !stream || self.gemini_sse);
+        let (bytes, adapter): (Bytes, Box<dyn ResponseAdapter>) = if passthrough {
+            let mut body = self.body.clone();
+            match self.client {
+                Dialect::Gemini => {}
+                Dialect::OpenaiChat => {
+                    body.set("model", &model);
+                    if stream && !self.client_wants_usage {
+                        // Ask for usage so it can be recorded; the adapter hides the extra chunk.
+                        let mut opts: serde_json::Map<String, Value> = body.parse("stream_options").unwrap_or_default();
+                        opts.insert("include_usage".into(), json!(true));
+                        body.set("stream_options", &opts);
+                    }
+                }
+                Dialect::Anthropic | Dialect::OpenaiResponses => body.set("model", &model),
+            }
+            let adapter: Box<dyn ResponseAdapter> = match self.client {
+                Dialect::OpenaiChat => Box::new(ChatPassthrough::new(stream && !self.client_wants_usage)),
+                d => Box::new(SsePassthrough::new(d, requested, self.options())),
+            };
+            (Bytes::from(body.to_vec()), adapter)
+        } else {
+            let mut req = self.canonical(stream)?.clone();
+            req.stream = stream;
+            let body = encode_request(provider.dialect, &req, model, info.and_then(|m| m.max_output));
+            let adapter = Box::new(Translating::new(self.client, provider.dialect, requested, self.options()));
+            (Bytes::from(body.to_string()), adapter)
+        };
+        let target = if provider.local {
+            ExecTarget::Local(Box::new(Echo::new(&bytes, model)))
+        } else {
+            http_target(provider, &lease.base_url, lease.credential.as_ref(), Operation::Generate, model, stream, bytes)
+        };
+        Ok(UpstreamCall { target, stream, adapter })
+    }
+
+    fn options(&self) -> EncodeOptions {
+        EncodeOptions { include_usage: self.client_wants_usage, gemini_sse: self.gemini_sse, input_estimate: self.input_estimate() }
     }
 }

@@ -1,10 +1,13 @@
 //! The HTTP surface: one module per client dialect, the admin API, health and the dashboard.
 
 pub mod admin;
+pub mod anthropic;
 pub mod common;
 pub mod dashboard;
+pub mod gemini;
 pub mod health;
 pub mod openai;
+pub mod responses;
 
 use actix_web::{HttpResponse, web};
 

@@ -9,12 +9,12 @@ use serde_json::json;
 use super::common::{meta, read_body};
 use crate::auth::client_key;
 use crate::error::GatewayError;
-use crate::pipeline::{self, Inbound, Plan};
+use crate::pipeline::{self, Inbound, Op, Plan};
 use crate::protocol::Dialect;
 use crate::protocol::raw::RawObject;
 use crate::state::AppState;
 
-fn parse_object(body: &[u8]) -> Result<RawObject, GatewayError> {
+pub(crate) fn parse_object(body: &[u8]) -> Result<RawObject, GatewayError> {
     if body.is_empty() {
         return Err(GatewayError::BadRequest(
             "the request body is empty; expected a JSON object".into(),
@@ -58,15 +58,9 @@ async fn chat(
     let client_wants_usage = object
         .parse::<serde_json::Value>("stream_options")
         .is_some_and(|o| o.get("include_usage").and_then(|v| v.as_bool()) == Some(true));
-    let inbound = Inbound {
-        model,
-        stream,
-        plan: Plan::Chat {
-            body: object,
-            client_wants_usage,
-        },
-        pinned,
-    };
+    let mut plan = Plan::new(Dialect::OpenaiChat, Op::Generate, object);
+    plan.client_wants_usage = client_wants_usage;
+    let inbound = Inbound { model, stream, plan, pinned };
     pipeline::serve(&state, &exec, meta(&req, key), inbound).await
 }
 
@@ -113,7 +107,7 @@ pub async fn embeddings(
     let inbound = Inbound {
         model,
         stream: false,
-        plan: Plan::Embeddings { body: object },
+        plan: Plan::new(Dialect::OpenaiChat, Op::Embeddings, object),
         pinned: None,
     };
     pipeline::serve(&state, &exec, meta(&req, key), inbound).await

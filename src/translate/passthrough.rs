@@ -250,6 +250,39 @@ impl ResponseAdapter for EmbeddingsPassthrough {
     }
 }
 
+/// Anthropic `count_tokens` passthrough (never streamed).
+#[derive(Debug, Default)]
+pub struct CountTokensPassthrough;
+
+impl ResponseAdapter for CountTokensPassthrough {
+    fn push(&mut self, _: &[u8], _: &mut Vec<Bytes>) -> Result<(), AdapterError> {
+        Err(AdapterError::Malformed("token counts are not streamed".into()))
+    }
+
+    fn finish(&mut self, _: Option<&str>, _: &mut Vec<Bytes>) {}
+
+    fn complete(&mut self, body: &[u8]) -> Result<Bytes, AdapterError> {
+        let v: serde_json::Value =
+            serde_json::from_slice(body).map_err(|_| AdapterError::Malformed("the upstream returned invalid JSON".into()))?;
+        if v.get("input_tokens").and_then(serde_json::Value::as_u64).is_none() {
+            return Err(AdapterError::Malformed("the upstream count has no input_tokens".into()));
+        }
+        Ok(Bytes::copy_from_slice(body))
+    }
+
+    fn has_content(&self) -> bool {
+        true
+    }
+
+    fn terminated(&self) -> bool {
+        true
+    }
+
+    fn usage(&self) -> TokenUsage {
+        TokenUsage::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

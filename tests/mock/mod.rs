@@ -38,6 +38,34 @@ pub enum Reply {
     Stall,
     /// 200 with an empty body.
     Empty,
+    /// The golden fixture of the request's dialect: `response_<kind>.json`, or
+    /// `stream_<kind>.sse` sent one event per write with `delay` between events.
+    Fixture { kind: &'static str, delay: Duration },
+}
+
+/// The dialect directory of an upstream path.
+pub fn dialect_of(path: &str) -> &'static str {
+    if path.contains(":generateContent") || path.contains(":streamGenerateContent") {
+        "gemini"
+    } else if path.ends_with("/messages") || path.ends_with("/messages/count_tokens") {
+        "anthropic"
+    } else if path.ends_with("/responses") {
+        "openai-responses"
+    } else {
+        "openai-chat"
+    }
+}
+
+/// Reads a golden fixture file.
+pub fn fixture(dialect: &str, file: &str) -> String {
+    let p = format!("{}/tests/fixtures/{dialect}/{file}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("fixture {p}: {e}"))
+}
+
+/// Splits an SSE fixture into its events (each with its blank line).
+pub fn sse_events(text: &str) -> Vec<String> {
+    let sep = if text.contains("\r\n\r\n") { "\r\n\r\n" } else { "\n\n" };
+    text.split(sep).filter(|e| !e.trim().is_empty()).map(|e| format!("{e}{sep}")).collect()
 }
 
 impl Reply {
@@ -263,9 +291,13 @@ async fn handle(
         .unwrap()
         .get_mut(&cred)
         .and_then(VecDeque::pop_front);
-    let reply = scripted
-        .or_else(|| state.always.lock().unwrap().get(&cred).cloned())
-        .unwrap_or_else(|| Reply::Text("Hello from mock".into()));
+    let reply = scripted.or_else(|| state.always.lock().unwrap().get(&cred).cloned()).unwrap_or_else(|| {
+        if dialect_of(&path) == "openai-chat" {
+            Reply::Text("Hello from mock".into())
+        } else {
+            Reply::Fixture { kind: "text", delay: Duration::ZERO }
+        }
+    });
     let stream = json.get("stream").and_then(Value::as_bool).unwrap_or(false)
         || path.contains("streamGenerateContent");
     respond(reply, &path, stream, &json, Arc::clone(&state)).await
@@ -331,6 +363,18 @@ async fn respond(
             HttpResponse::Ok().finish()
         }
         Reply::Empty => HttpResponse::Ok().content_type("application/json").finish(),
+        Reply::Fixture { kind, delay } => {
+            let dialect = dialect_of(path);
+            if path.ends_with("/count_tokens") {
+                return HttpResponse::Ok().json(json!({"input_tokens": 4242}));
+            }
+            if stream {
+                let frames = sse_events(&fixture(dialect, &format!("stream_{kind}.sse")));
+                sse(frames, Duration::ZERO, delay, None, state)
+            } else {
+                HttpResponse::Ok().content_type("application/json").body(fixture(dialect, &format!("response_{kind}.json")))
+            }
+        }
     }
 }
 

@@ -1,0 +1,373 @@
+//! The load benchmark: our mock upstream, a load generator and the release gateway binary, in one
+//! run. Direct-to-mock vs. through the gateway at fixed rates and at max throughput, streaming
+//! time to first byte, gateway CPU per request (from /proc), RSS idle and with 1,000 concurrent
+//! streams, and the cost of usage recording. Run: `cargo bench --bench gateway`.
+//! Results: a table on stdout and `target/bench/results.json`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
+
+#[path = "../tests/mock/mod.rs"]
+mod mock;
+
+use std::cell::RefCell;
+use std::process::{Child, Command, Stdio};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+const KEY: &str = "sk-og-bench-0001";
+
+fn env_secs(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+struct Gateway {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Gateway {
+    fn start(mock_base: &str, usage: bool) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let cfg = format!(
+            r#"
+[server]
+port = {port}
+[log]
+level = "warn"
+[usage]
+enabled = {usage}
+[[keys]]
+name = "bench"
+key = "{KEY}"
+[[providers]]
+id = "mock"
+dialect = "openai-chat"
+base_url = "{mock_base}"
+models = ["mock-model"]
+[[accounts]]
+provider = "mock"
+name = "a"
+api_key = "k"
+"#
+        );
+        let file = dir.path().join("bench.toml");
+        std::fs::write(&file, cfg).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_omnigate"))
+            .args(["serve", "--config"])
+            .arg(&file)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env("OMNIGATE_MASTER_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+            .env("OMNIGATE_ADMIN_PASSWORD", "bench-admin")
+            .env_remove("DATABASE_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gateway binary starts");
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        Self { child, port, _dir: dir }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/v1/chat/completions", self.port)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// Resident set size of a process, in MiB.
+fn rss_mib(pid: u32) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// User + system CPU time of a process (and its threads), in seconds.
+fn cpu_secs(pid: u32) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = s.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let f: Vec<&str> = after.split_whitespace().collect();
+    // Fields after the command: state is index 0, utime is 11, stime is 12 (stat fields 14, 15).
+    let tick = 100.0;
+    let u: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let st: f64 = f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    (u + st) / tick
+}
+
+fn client() -> awc::Client {
+    awc::Client::builder().connector(awc::Connector::new().limit(0)).disable_timeout().finish()
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn body(stream: bool) -> Value {
+    json!({"model": "mock-model", "stream": stream, "max_tokens": 64,
+           "messages": [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say hello to the benchmark."}]})
+}
+
+struct RunStats {
+    lat_ms: Vec<f64>,
+    errors: usize,
+    elapsed: f64,
+}
+
+/// Open-loop load at a fixed rate; latency from each request's scheduled time.
+async fn fixed_rate(url: &str, rate: u64, secs: u64, payload: &Value) -> RunStats {
+    let c = client();
+    let lat = Rc::new(RefCell::new(Vec::with_capacity((rate * secs) as usize)));
+    let errors = Rc::new(RefCell::new(0usize));
+    let n = rate * secs;
+    let start = tokio::time::Instant::now();
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let mut tasks = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let due = start + interval * i as u32;
+        tokio::time::sleep_until(due).await;
+        let (c, lat, errors, url, payload) = (c.clone(), lat.clone(), errors.clone(), url.to_string(), payload.clone());
+        tasks.push(actix_rt::spawn(async move {
+            let ok = match c.post(url).bearer_auth(KEY).send_json(&payload).await {
+                Ok(mut r) => r.status().is_success() && r.body().limit(1 << 20).await.is_ok(),
+                Err(_) => false,
+            };
+            if ok {
+                lat.borrow_mut().push(due.elapsed().as_secs_f64() * 1000.0);
+            } else {
+                *errors.borrow_mut() += 1;
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let mut v = lat.borrow().clone();
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let errors = *errors.borrow();
+    RunStats { lat_ms: v, errors, elapsed: start.elapsed().as_secs_f64() }
+}
+
+/// Closed-loop load with `conc` connections for `secs`: completed requests per second.
+async fn max_throughput(url: &str, conc: usize, secs: u64, payload: &Value) -> (f64, usize) {
+    let c = client();
+    let done = Rc::new(RefCell::new((0usize, 0usize)));
+    let stop = Instant::now() + Duration::from_secs(secs);
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..conc)
+        .map(|_| {
+            let (c, done, url, payload) = (c.clone(), done.clone(), url.to_string(), payload.clone());
+            actix_rt::spawn(async move {
+                while Instant::now() < stop {
+                    let ok = match c.post(&url).bearer_auth(KEY).send_json(&payload).await {
+                        Ok(mut r) => r.status().is_success() && r.body().limit(1 << 20).await.is_ok(),
+                        Err(_) => false,
+                    };
+                    let mut d = done.borrow_mut();
+                    if ok { d.0 += 1 } else { d.1 += 1 }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        let _ = t.await;
+    }
+    let (ok, err) = *done.borrow();
+    (ok as f64 / start.elapsed().as_secs_f64(), err)
+}
+
+/// Time to the first body byte of `n` sequential streaming requests, in ms (sorted).
+async fn ttfb(url: &str, n: usize) -> Vec<f64> {
+    let c = client();
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        let mut r = c.post(url).bearer_auth(KEY).send_json(&body(true)).await.expect("stream");
+        let first = r.next().await;
+        assert!(matches!(first, Some(Ok(_))));
+        v.push(t.elapsed().as_secs_f64() * 1000.0);
+        while r.next().await.is_some() {}
+    }
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v
+}
+
+/// Opens `n` long streams at once; returns RSS (MiB) of `pid` once all of them have started.
+async fn concurrent_streams(url: &str, n: usize, pid: u32) -> (f64, usize) {
+    let c = client();
+    let started = Arc::new(AtomicUsize::new(0));
+    let finished_ok = Rc::new(RefCell::new(0usize));
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let (c, started, ok, url) = (c.clone(), started.clone(), finished_ok.clone(), url.to_string());
+            actix_rt::spawn(async move {
+                let Ok(mut r) = c.post(url).bearer_auth(KEY).send_json(&body(true)).await else { return };
+                if r.next().await.is_some() {
+                    started.fetch_add(1, Ordering::SeqCst);
+                }
+                let mut text = Vec::new();
+                while let Some(Ok(b)) = r.next().await {
+                    text.extend_from_slice(&b);
+                }
+                if text.ends_with(b"data: [DONE]\n\n") {
+                    *ok.borrow_mut() += 1;
+                }
+            })
+        })
+        .collect();
+    let t0 = Instant::now();
+    while started.load(Ordering::SeqCst) < n && t0.elapsed() < Duration::from_secs(20) {
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    actix_rt::time::sleep(Duration::from_millis(500)).await;
+    let rss = rss_mib(pid);
+    for t in tasks {
+        let _ = t.await;
+    }
+    let ok = *finished_ok.borrow();
+    (rss, ok)
+}
+
+fn summary(name: &str, s: &RunStats) -> Value {
+    json!({"name": name, "n": s.lat_ms.len(), "errors": s.errors, "p50_ms": pct(&s.lat_ms, 0.5), "p99_ms": pct(&s.lat_ms, 0.99),
+           "achieved_rps": s.lat_ms.len() as f64 / s.elapsed})
+}
+
+/// Starts the mock on its own thread (its own actix System), returning its base URL.
+fn start_mock(stream_delay: Duration, frames: usize) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_rt::System::new().block_on(async move {
+            let m = mock::MockUpstream::start_with(1, false).await;
+            if frames > 0 {
+                let words: Vec<String> = (0..frames).map(|i| format!("w{i} ")).collect();
+                let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+                let f = mock::Reply::chat_frames(&refs, true);
+                m.always("k", mock::Reply::Sse { frames: f, first_delay: Duration::ZERO, delay: stream_delay, drop_after: None });
+            }
+            tx.send(m.base()).unwrap();
+            std::future::pending::<()>().await;
+        });
+    });
+    rx.recv().unwrap()
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let secs = env_secs("BENCH_SECS", 8);
+    let mut results = serde_json::Map::new();
+    actix_rt::System::new().block_on(async move {
+        let mock_base = start_mock(Duration::ZERO, 0);
+        let direct = format!("{mock_base}/chat/completions");
+        let gw = Gateway::start(&mock_base, true);
+        let idle = rss_mib(gw.pid());
+        println!("gateway idle RSS: {idle:.1} MiB");
+        results.insert("idle_rss_mib".into(), json!(idle));
+
+        // Warm-up.
+        let _ = max_throughput(&gw.url(), 16, 2, &body(false)).await;
+        if let Ok(rate) = std::env::var("BENCH_PROFILE_RATE") {
+            // Profiling aid: only a fixed-rate run against the gateway, its pid on stderr.
+            let rate: u64 = rate.parse().unwrap_or(1000);
+            eprintln!("PROFILE gateway pid {}", gw.pid());
+            actix_rt::time::sleep(Duration::from_secs(2)).await;
+            let cpu0 = cpu_secs(gw.pid());
+            let g = fixed_rate(&gw.url(), rate, secs, &body(false)).await;
+            eprintln!("PROFILE {} requests, {:.0} µs CPU each", g.lat_ms.len(), (cpu_secs(gw.pid()) - cpu0) * 1e6 / g.lat_ms.len() as f64);
+            return;
+        }
+        let _ = max_throughput(&direct, 16, 1, &body(false)).await;
+
+        println!("\n| load (non-streaming) | direct p50 / p99 ms | gateway p50 / p99 ms | added p50 / p99 ms | gateway CPU µs/req | errors |");
+        println!("|---|---|---|---|---|---|");
+        let mut fixed = Vec::new();
+        for rate in [500u64, 1000, 2000] {
+            let d = fixed_rate(&direct, rate, secs, &body(false)).await;
+            let cpu0 = cpu_secs(gw.pid());
+            let g = fixed_rate(&gw.url(), rate, secs, &body(false)).await;
+            let cpu_us = (cpu_secs(gw.pid()) - cpu0) * 1e6 / g.lat_ms.len().max(1) as f64;
+            let (dp50, dp99, gp50, gp99) = (pct(&d.lat_ms, 0.5), pct(&d.lat_ms, 0.99), pct(&g.lat_ms, 0.5), pct(&g.lat_ms, 0.99));
+            println!(
+                "| {rate} req/s | {dp50:.3} / {dp99:.3} | {gp50:.3} / {gp99:.3} | {:.3} / {:.3} | {cpu_us:.0} | {} / {} |",
+                gp50 - dp50, gp99 - dp99, d.errors, g.errors
+            );
+            fixed.push(json!({"rate": rate, "direct": summary("direct", &d), "gateway": summary("gateway", &g),
+                              "added_p50_ms": gp50 - dp50, "added_p99_ms": gp99 - dp99, "gateway_cpu_us_per_req": cpu_us}));
+        }
+        results.insert("fixed_rate".into(), json!(fixed));
+
+        let (d_rps, d_err) = max_throughput(&direct, 64, secs, &body(false)).await;
+        let cpu0 = cpu_secs(gw.pid());
+        let t0 = Instant::now();
+        let (g_rps, g_err) = max_throughput(&gw.url(), 64, secs, &body(false)).await;
+        let cpu_us = (cpu_secs(gw.pid()) - cpu0) * 1e6 / (g_rps * t0.elapsed().as_secs_f64()).max(1.0);
+        println!("\nmax throughput (64 connections): direct {d_rps:.0} req/s, gateway {g_rps:.0} req/s = {:.1} % of direct; gateway CPU {cpu_us:.0} µs/req; errors {d_err}/{g_err}", 100.0 * g_rps / d_rps);
+        results.insert("max_throughput".into(), json!({"direct_rps": d_rps, "gateway_rps": g_rps, "ratio": g_rps / d_rps, "gateway_cpu_us_per_req": cpu_us}));
+        let busy_rss = rss_mib(gw.pid());
+        drop(gw);
+
+        let gw_nousage = Gateway::start(&mock_base, false);
+        let _ = max_throughput(&gw_nousage.url(), 16, 2, &body(false)).await;
+        let (n_rps, _) = max_throughput(&gw_nousage.url(), 64, secs, &body(false)).await;
+        drop(gw_nousage);
+        println!("usage recording off: {n_rps:.0} req/s; recording on costs {:.1} % throughput", 100.0 * (1.0 - g_rps / n_rps));
+        results.insert("usage_recording".into(), json!({"on_rps": g_rps, "off_rps": n_rps, "cost_pct": 100.0 * (1.0 - g_rps / n_rps)}));
+        results.insert("rss_after_load_mib".into(), json!(busy_rss));
+
+        // Streaming: time to first byte, then 1,000 concurrent streams.
+        let stream_mock = start_mock(Duration::ZERO, 16);
+        let gw = Gateway::start(&stream_mock, true);
+        let _ = ttfb(&gw.url(), 50).await;
+        let d = ttfb(&format!("{stream_mock}/chat/completions"), 300).await;
+        let g = ttfb(&gw.url(), 300).await;
+        println!(
+            "\nstreaming TTFB: direct p50 {:.3} / p99 {:.3} ms, gateway p50 {:.3} / p99 {:.3} ms, added p50 {:.3} ms",
+            pct(&d, 0.5), pct(&d, 0.99), pct(&g, 0.5), pct(&g, 0.99), pct(&g, 0.5) - pct(&d, 0.5)
+        );
+        results.insert("ttfb".into(), json!({"direct_p50_ms": pct(&d, 0.5), "direct_p99_ms": pct(&d, 0.99), "gateway_p50_ms": pct(&g, 0.5), "gateway_p99_ms": pct(&g, 0.99), "added_p50_ms": pct(&g, 0.5) - pct(&d, 0.5)}));
+        drop(gw);
+
+        let slow_mock = start_mock(Duration::from_millis(500), 10);
+        let gw = Gateway::start(&slow_mock, true);
+        let (rss, ok) = concurrent_streams(&gw.url(), 1000, gw.pid()).await;
+        println!("1,000 concurrent streams: gateway RSS {rss:.1} MiB; {ok}/1000 completed with [DONE]");
+        results.insert("streams_1000".into(), json!({"rss_mib": rss, "completed": ok}));
+        drop(gw);
+
+        let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
+        std::fs::create_dir_all(&out).ok();
+        std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&Value::Object(results)).unwrap()).ok();
+        println!("\nresults written to target/bench/results.json");
+    });
+}

@@ -1,0 +1,90 @@
+//! The Anthropic Messages surface: `/v1/messages` and `/v1/messages/count_tokens`. The key may
+//! come as `x-api-key` or Bearer; `anthropic-version` is accepted and not required.
+
+use actix::Addr;
+use actix_web::{HttpRequest, HttpResponse, web};
+use actors::executor::actor::ExecutorActor;
+use serde_json::{Value, json};
+
+use super::common::{meta, read_body};
+use super::openai::parse_object;
+use crate::auth::client_key;
+use crate::error::GatewayError;
+use crate::pipeline::resolve::resolve;
+use crate::pipeline::{self, Inbound, Op, Plan};
+use crate::protocol::Dialect;
+use crate::state::AppState;
+use crate::translate::canonical::estimate_request;
+use crate::translate::decode_request;
+
+const D: Dialect = Dialect::Anthropic;
+
+fn model_of(o: &crate::protocol::raw::RawObject) -> Result<String, GatewayError> {
+    o.parse::<String>("model")
+        .filter(|m| !m.trim().is_empty())
+        .ok_or_else(|| GatewayError::BadRequest("model: Field required".into()))
+}
+
+/// `POST /v1/messages`
+pub async fn messages(req: HttpRequest, state: web::Data<AppState>, exec: web::Data<Addr<ExecutorActor>>, payload: web::Payload) -> HttpResponse {
+    let key = match client_key(&req, &state) {
+        Ok(k) => k,
+        Err(e) => return e.response(D),
+    };
+    let body = match read_body(payload, &state).await {
+        Ok(b) => b,
+        Err(e) => return e.response(D),
+    };
+    let (object, model) = match parse_object(&body).and_then(|o| model_of(&o).map(|m| (o, m))) {
+        Ok(v) => v,
+        Err(e) => return e.response(D),
+    };
+    let stream = object.parse::<bool>("stream").unwrap_or(false);
+    let inbound = Inbound { model, stream, plan: Plan::new(D, Op::Generate, object), pinned: None };
+    pipeline::serve(&state, &exec, meta(&req, key), inbound).await
+}
+
+/// `POST /v1/messages/count_tokens`: the upstream's own count when the model is served by an
+/// Anthropic-dialect account, else an estimate (system, messages, tools and images counted).
+pub async fn count_tokens(req: HttpRequest, state: web::Data<AppState>, exec: web::Data<Addr<ExecutorActor>>, payload: web::Payload) -> HttpResponse {
+    let key = match client_key(&req, &state) {
+        Ok(k) => k,
+        Err(e) => return e.response(D),
+    };
+    let body = match read_body(payload, &state).await {
+        Ok(b) => b,
+        Err(e) => return e.response(D),
+    };
+    let (object, model) = match parse_object(&body).and_then(|o| model_of(&o).map(|m| (o, m))) {
+        Ok(v) => v,
+        Err(e) => return e.response(D),
+    };
+    let reg = state.runtime.registry();
+    let targets = match resolve(&reg, &model, None) {
+        Ok(t) => t,
+        Err(e) => return e.response(D),
+    };
+    if let Some(k) = &key
+        && !k.allows(&model)
+        && !targets.iter().any(|t| k.allows(&t.label()))
+    {
+        return GatewayError::Forbidden(format!("this API key may not use model `{model}`")).response(D);
+    }
+    let upstream_counts = targets
+        .first()
+        .and_then(|t| reg.provider(&t.provider))
+        .is_some_and(|p| p.dialect == Dialect::Anthropic && !p.local && reg.is_served(&p.id));
+    if upstream_counts {
+        let inbound = Inbound { model, stream: false, plan: Plan::new(D, Op::CountTokens, object), pinned: None };
+        return pipeline::serve(&state, &exec, meta(&req, key), inbound).await;
+    }
+    let v: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return GatewayError::BadRequest(e.to_string()).response(D),
+    };
+    // count_tokens bodies carry no max_tokens; decoding does not need one.
+    match decode_request(D, &v, false) {
+        Ok(r) => HttpResponse::Ok().json(json!({ "input_tokens": estimate_request(&r) })),
+        Err(e) => GatewayError::BadRequest(e).response(D),
+    }
+}

@@ -1,0 +1,88 @@
+//! The Gemini surface: `POST /v1beta/models/{model}:generateContent`, `:streamGenerateContent`
+//! (`alt=sse` or a JSON array), `:countTokens`, `GET /v1beta/models`, and the same under `/v1`
+//! (the current google-genai SDK's default). The key may come as `x-goog-api-key`, `?key=` or
+//! Bearer; the model may carry a provider prefix (`mock/mock-model`).
+
+use actix::Addr;
+use actix_web::{HttpRequest, HttpResponse, web};
+use actors::executor::actor::ExecutorActor;
+use serde_json::{Value, json};
+
+use super::common::{meta, read_body};
+use super::openai::{parse_object, visible_models};
+use crate::auth::client_key;
+use crate::error::GatewayError;
+use crate::pipeline::{self, Inbound, Op, Plan};
+use crate::protocol::Dialect;
+use crate::protocol::raw::RawObject;
+use crate::state::AppState;
+use crate::translate::canonical::estimate_request;
+use crate::translate::decode_request;
+
+const D: Dialect = Dialect::Gemini;
+
+/// `POST /{version}/models/{model}:{method}`
+pub async fn call(req: HttpRequest, state: web::Data<AppState>, exec: web::Data<Addr<ExecutorActor>>, payload: web::Payload, tail: web::Path<(String, String)>) -> HttpResponse {
+    let (_, tail) = tail.into_inner();
+    let key = match client_key(&req, &state) {
+        Ok(k) => k,
+        Err(e) => return e.response(D),
+    };
+    let Some((model, method)) = tail.rsplit_once(':') else {
+        return GatewayError::NotFound(format!("expected models/{{model}}:generateContent, got `{tail}`")).response(D);
+    };
+    let model = model.strip_prefix("models/").unwrap_or(model).to_string();
+    let body = match read_body(payload, &state).await {
+        Ok(b) => b,
+        Err(e) => return e.response(D),
+    };
+    let object = if body.is_empty() { Ok(RawObject::default()) } else { parse_object(&body) };
+    let object = match object {
+        Ok(o) => o,
+        Err(e) => return e.response(D),
+    };
+    let stream = match method {
+        "generateContent" => false,
+        "streamGenerateContent" => true,
+        "countTokens" => return count_tokens(&body),
+        other => return GatewayError::NotFound(format!("method `{other}` is not supported")).response(D),
+    };
+    let mut plan = Plan::new(D, Op::Generate, object);
+    plan.gemini_sse = req.query_string().split('&').any(|kv| kv == "alt=sse");
+    let inbound = Inbound { model, stream, plan, pinned: None };
+    pipeline::serve(&state, &exec, meta(&req, key), inbound).await
+}
+
+fn count_tokens(body: &[u8]) -> HttpResponse {
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    // countTokens may wrap the request in `generateContentRequest`.
+    let inner = v.get("generateContentRequest").cloned().unwrap_or(v);
+    match decode_request(D, &inner, false) {
+        Ok(r) => HttpResponse::Ok().json(json!({ "totalTokens": estimate_request(&r) })),
+        Err(e) => GatewayError::BadRequest(e).response(D),
+    }
+}
+
+/// `GET /{version}/models`
+pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let key = match client_key(&req, &state) {
+        Ok(k) => k,
+        Err(e) => return e.response(D),
+    };
+    let reg = state.runtime.registry();
+    let models: Vec<Value> = visible_models(&state, key.as_ref())
+        .into_iter()
+        .map(|(id, _)| {
+            let limit = id.split_once('/').and_then(|(p, m)| reg.model(p, m)).and_then(|m| m.max_output);
+            let mut v = json!({
+                "name": format!("models/{id}"), "version": "001", "displayName": id,
+                "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "countTokens"],
+            });
+            if let Some(l) = limit {
+                v["outputTokenLimit"] = json!(l);
+            }
+            v
+        })
+        .collect();
+    HttpResponse::Ok().json(json!({ "models": models }))
+}

@@ -1,0 +1,47 @@
+//! The OpenAI Responses surface: `POST /v1/responses` (stream and not). Responses are not stored:
+//! `previous_response_id` is refused with an explanation when the request must be translated, and
+//! `GET /v1/responses/{id}` says so.
+
+use actix::Addr;
+use actix_web::{HttpRequest, HttpResponse, web};
+use actors::executor::actor::ExecutorActor;
+
+use super::common::{meta, read_body};
+use super::openai::parse_object;
+use crate::auth::client_key;
+use crate::error::GatewayError;
+use crate::pipeline::{self, Inbound, Op, Plan};
+use crate::protocol::Dialect;
+use crate::state::AppState;
+
+const D: Dialect = Dialect::OpenaiResponses;
+
+/// `POST /v1/responses`
+pub async fn create(req: HttpRequest, state: web::Data<AppState>, exec: web::Data<Addr<ExecutorActor>>, payload: web::Payload) -> HttpResponse {
+    let key = match client_key(&req, &state) {
+        Ok(k) => k,
+        Err(e) => return e.response(D),
+    };
+    let body = match read_body(payload, &state).await {
+        Ok(b) => b,
+        Err(e) => return e.response(D),
+    };
+    let object = match parse_object(&body) {
+        Ok(o) => o,
+        Err(e) => return e.response(D),
+    };
+    let Some(model) = object.parse::<String>("model").filter(|m| !m.trim().is_empty()) else {
+        return GatewayError::BadRequest("`model` is required".into()).response(D);
+    };
+    let stream = object.parse::<bool>("stream").unwrap_or(false);
+    let inbound = Inbound { model, stream, plan: Plan::new(D, Op::Generate, object), pinned: None };
+    pipeline::serve(&state, &exec, meta(&req, key), inbound).await
+}
+
+/// `GET /v1/responses/{id}`: nothing is stored.
+pub async fn retrieve(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse {
+    if let Err(e) = client_key(&req, &state) {
+        return e.response(D);
+    }
+    GatewayError::NotFound(format!("response `{id}` not found: Omnigate does not store responses (`store` is not persisted)")).response(D)
+}

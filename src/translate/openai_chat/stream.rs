@@ -1,0 +1,200 @@
+//! OpenAI Chat Completions streams ↔ canonical events.
+
+use std::collections::HashMap;
+
+use actors::usage::TokenUsage;
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use super::response::usage_of;
+use super::{stop_from, stop_to};
+use crate::protocol::openai::OpenAiUsage;
+use crate::sse::{SseEvent, data_event};
+use crate::translate::canonical::{Event, Stop, new_id};
+use crate::translate::json::{arr, str_of};
+use crate::translate::think::{Piece, ThinkSplitter};
+use crate::translate::{StreamDecoder, StreamEncoder};
+
+/// Upstream Chat chunks → canonical events.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    started: bool,
+    done: bool,
+    finished: bool,
+    think: ThinkSplitter,
+    /// Upstream tool index → canonical tool index.
+    tools: HashMap<u64, usize>,
+    saw_tool: bool,
+}
+
+impl Decoder {
+    fn text(&mut self, t: &str, out: &mut Vec<Event>) {
+        for p in self.think.push(t) {
+            out.push(match p {
+                Piece::Reasoning(r) => Event::Reasoning(r),
+                Piece::Content(c) => Event::Text(c),
+            });
+        }
+    }
+}
+
+impl StreamDecoder for Decoder {
+    fn event(&mut self, ev: &SseEvent, out: &mut Vec<Event>) {
+        if ev.data == "[DONE]" {
+            self.done = true;
+            return;
+        }
+        let Ok(v) = serde_json::from_str::<Value>(&ev.data) else { return };
+        if let Some(e) = v.get("error").filter(|e| !e.is_null()) {
+            let msg = str_of(e, "message").map(str::to_string).unwrap_or_else(|| e.to_string());
+            out.push(Event::Error(msg));
+            return;
+        }
+        if !self.started {
+            self.started = true;
+            out.push(Event::Start {
+                id: str_of(&v, "id").map(str::to_string).unwrap_or_else(|| new_id("chatcmpl-")),
+                model: str_of(&v, "model").unwrap_or_default().to_string(),
+            });
+        }
+        for choice in arr(&v, "choices") {
+            let d = &choice["delta"];
+            // Reasoning first: a chunk carrying both becomes two events.
+            if let Some(r) = str_of(d, "reasoning_content").or_else(|| str_of(d, "reasoning")).filter(|r| !r.is_empty()) {
+                out.push(Event::Reasoning(r.to_string()));
+            }
+            if let Some(t) = str_of(d, "content").filter(|t| !t.is_empty()) {
+                let t = t.to_string();
+                self.text(&t, out);
+            }
+            for c in arr(d, "tool_calls") {
+                let up = c["index"].as_u64().unwrap_or(0);
+                let next = self.tools.len();
+                let idx = *self.tools.entry(up).or_insert_with(|| {
+                    out.push(Event::ToolStart {
+                        index: next,
+                        id: str_of(c, "id").map(str::to_string).unwrap_or_else(|| new_id("call_")),
+                        name: str_of(&c["function"], "name").unwrap_or_default().to_string(),
+                    });
+                    next
+                });
+                self.saw_tool = true;
+                if let Some(a) = str_of(&c["function"], "arguments").filter(|a| !a.is_empty()) {
+                    out.push(Event::ToolArgs { index: idx, delta: a.to_string() });
+                }
+            }
+            if let Some(f) = str_of(choice, "finish_reason") {
+                for p in self.think.finish() {
+                    out.push(match p {
+                        Piece::Reasoning(r) => Event::Reasoning(r),
+                        Piece::Content(c) => Event::Text(c),
+                    });
+                }
+                let mut stop = stop_from(f);
+                if stop == Stop::End && self.saw_tool {
+                    stop = Stop::ToolUse;
+                }
+                self.finished = true;
+                out.push(Event::Stop(stop));
+            }
+        }
+        if let Some(u) = usage_of(&v) {
+            out.push(Event::Usage(u));
+        }
+    }
+
+    fn terminated(&self) -> bool {
+        self.done || self.finished
+    }
+}
+
+/// Canonical events → Chat chunks for a client.
+#[derive(Debug)]
+pub struct Encoder {
+    id: String,
+    model: String,
+    created: i64,
+    started: bool,
+    finish_sent: bool,
+    stop: Option<Stop>,
+    include_usage: bool,
+}
+
+impl Encoder {
+    /// An encoder; `include_usage` when the client asked for the usage chunk.
+    pub fn new(model: &str, include_usage: bool) -> Self {
+        Self { id: new_id("chatcmpl-"), model: model.to_string(), created: actors::clock::now_ms() / 1000, started: false, finish_sent: false, stop: None, include_usage }
+    }
+
+    fn chunk(&self, delta: Value, finish: Option<&str>) -> Bytes {
+        data_event(
+            &json!({
+                "id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
+                "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
+            })
+            .to_string(),
+        )
+    }
+
+    fn ensure_started(&mut self, out: &mut Vec<Bytes>) {
+        if !self.started {
+            self.started = true;
+            out.push(self.chunk(json!({"role": "assistant", "content": ""}), None));
+        }
+    }
+}
+
+impl StreamEncoder for Encoder {
+    fn event(&mut self, ev: &Event, out: &mut Vec<Bytes>) {
+        match ev {
+            Event::Start { .. } => self.ensure_started(out),
+            Event::Text(t) => {
+                self.ensure_started(out);
+                out.push(self.chunk(json!({"content": t}), None));
+            }
+            Event::Reasoning(t) => {
+                self.ensure_started(out);
+                out.push(self.chunk(json!({"reasoning_content": t}), None));
+            }
+            Event::ToolStart { index, id, name } => {
+                self.ensure_started(out);
+                out.push(self.chunk(
+                    json!({"tool_calls": [{"index": index, "id": id, "type": "function", "function": {"name": name, "arguments": ""}}]}),
+                    None,
+                ));
+            }
+            Event::ToolArgs { index, delta } => {
+                out.push(self.chunk(json!({"tool_calls": [{"index": index, "function": {"arguments": delta}}]}), None));
+            }
+            Event::Stop(s) => {
+                self.ensure_started(out);
+                self.stop = Some(*s);
+                if !self.finish_sent {
+                    self.finish_sent = true;
+                    out.push(self.chunk(json!({}), Some(stop_to(*s))));
+                }
+            }
+            Event::Error(msg) => {
+                out.push(data_event(&json!({"error": {"message": msg, "type": "api_error", "code": "upstream_error"}}).to_string()));
+            }
+            Event::ReasoningSignature(_) | Event::ReasoningOpaque(_) | Event::Usage(_) => {}
+        }
+    }
+
+    fn finish(&mut self, error: Option<&str>, usage: TokenUsage, out: &mut Vec<Bytes>) {
+        self.ensure_started(out);
+        if let Some(e) = error {
+            self.event(&Event::Error(e.to_string()), out);
+        }
+        if !self.finish_sent {
+            self.finish_sent = true;
+            out.push(self.chunk(json!({}), Some(stop_to(self.stop.unwrap_or(Stop::End)))));
+        }
+        if self.include_usage {
+            let body = json!({"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
+                              "choices": [], "usage": OpenAiUsage::from_canonical(&usage)});
+            out.push(data_event(&body.to_string()));
+        }
+        out.push(Bytes::from_static(b"data: [DONE]\n\n"));
+    }
+}

@@ -1,0 +1,117 @@
+//! OpenAI Responses bodies ↔ canonical.
+
+use serde_json::{Value, json};
+
+use super::{opaque_of, usage_from, usage_to};
+use crate::protocol::Dialect;
+use crate::translate::canonical::{Part, Response, Stop, new_id};
+use crate::translate::json::{arr, str_of};
+
+/// Decodes a non-streamed Responses body (or the `response` of a terminal event).
+pub fn decode(body: &Value) -> Result<Response, String> {
+    if str_of(body, "status") == Some("failed") {
+        let msg = body["error"]["message"].as_str().unwrap_or("the upstream response failed");
+        return Err(msg.to_string());
+    }
+    let mut parts = Vec::new();
+    for it in arr(body, "output") {
+        match str_of(it, "type") {
+            Some("message") => {
+                for c in arr(it, "content") {
+                    match str_of(c, "type") {
+                        Some("output_text") => parts.push(Part::Text(str_of(c, "text").unwrap_or_default().to_string())),
+                        Some("refusal") => parts.push(Part::Text(str_of(c, "refusal").unwrap_or_default().to_string())),
+                        _ => {}
+                    }
+                }
+            }
+            Some("function_call") => parts.push(Part::ToolCall {
+                id: str_of(it, "call_id").map(str::to_string).unwrap_or_else(|| new_id("call_")),
+                name: str_of(it, "name").unwrap_or_default().to_string(),
+                arguments: str_of(it, "arguments").unwrap_or_default().to_string(),
+            }),
+            Some("reasoning") => {
+                let text: Vec<&str> = arr(it, "summary").iter().chain(arr(it, "content")).filter_map(|s| str_of(s, "text")).collect();
+                parts.push(Part::Reasoning {
+                    text: text.join("\n"),
+                    signature: None,
+                    opaque: opaque_of(it),
+                    origin: Some(Dialect::OpenaiResponses),
+                });
+            }
+            _ => {}
+        }
+    }
+    parts.retain(|p| !matches!(p, Part::Text(t) if t.is_empty()));
+    let stop = match (str_of(body, "status"), str_of(&body["incomplete_details"], "reason")) {
+        (Some("incomplete"), Some("content_filter")) => Stop::ContentFilter,
+        (Some("incomplete"), _) => Stop::MaxTokens,
+        _ if parts.iter().any(|p| matches!(p, Part::ToolCall { .. })) => Stop::ToolUse,
+        _ => Stop::End,
+    };
+    Ok(Response {
+        id: str_of(body, "id").map(str::to_string).unwrap_or_else(|| new_id("resp_")),
+        model: str_of(body, "model").unwrap_or_default().to_string(),
+        parts,
+        stop,
+        usage: body.get("usage").filter(|u| u.is_object()).map(usage_from).unwrap_or_default(),
+    })
+}
+
+/// One output item of a canonical part (`None` for parts that are not output).
+pub fn item(p: &Part) -> Option<Value> {
+    match p {
+        Part::Text(t) => Some(message_item(&new_id("msg_"), t, "completed")),
+        Part::ToolCall { id, name, arguments } => Some(json!({
+            "id": new_id("fc_"), "type": "function_call", "status": "completed", "call_id": id, "name": name, "arguments": arguments
+        })),
+        Part::Reasoning { text, opaque, .. } => {
+            let summary: Vec<Value> = if text.is_empty() { vec![] } else { vec![json!({"type": "summary_text", "text": text})] };
+            let mut v = json!({"id": new_id("rs_"), "type": "reasoning", "summary": summary});
+            if let Some(enc) = opaque.as_deref().and_then(|o| serde_json::from_str::<Value>(o).ok()).and_then(|o| o.get("encrypted_content").cloned()) {
+                v["encrypted_content"] = enc;
+            }
+            Some(v)
+        }
+        Part::Image { .. } | Part::File { .. } | Part::ToolResult { .. } => None,
+    }
+}
+
+/// A message output item.
+pub fn message_item(id: &str, text: &str, status: &str) -> Value {
+    json!({"id": id, "type": "message", "status": status, "role": "assistant",
+           "content": [{"type": "output_text", "annotations": [], "logprobs": [], "text": text}]})
+}
+
+/// A full Response object.
+pub fn envelope(id: &str, model: &str, created: i64, status: &str, stop: Option<Stop>, output: Vec<Value>, usage: Option<Value>) -> Value {
+    let incomplete = match (status, stop) {
+        ("incomplete", Some(Stop::ContentFilter)) => json!({"reason": "content_filter"}),
+        ("incomplete", _) => json!({"reason": "max_output_tokens"}),
+        _ => Value::Null,
+    };
+    json!({
+        "id": id, "object": "response", "created_at": created, "status": status,
+        "background": false, "error": null, "incomplete_details": incomplete,
+        "instructions": null, "max_output_tokens": null, "model": model, "output": output,
+        "parallel_tool_calls": true, "previous_response_id": null, "reasoning": {"effort": null, "summary": null},
+        "service_tier": "default", "store": false, "temperature": null, "text": {"format": {"type": "text"}},
+        "tool_choice": "auto", "tools": [], "top_p": null, "truncation": "disabled",
+        "usage": usage.unwrap_or(Value::Null), "user": null, "metadata": {},
+    })
+}
+
+/// The status of a finished response.
+pub fn status_of(stop: Stop) -> &'static str {
+    match stop {
+        Stop::MaxTokens | Stop::ContentFilter => "incomplete",
+        Stop::End | Stop::StopSequence | Stop::ToolUse => "completed",
+    }
+}
+
+/// Encodes a canonical response as a Responses body.
+pub fn encode(r: &Response) -> Value {
+    let output: Vec<Value> = r.parts.iter().filter_map(item).collect();
+    let id = if r.id.starts_with("resp_") { r.id.clone() } else { new_id("resp_") };
+    envelope(&id, &r.model, actors::clock::now_ms() / 1000, status_of(r.stop), Some(r.stop), output, Some(usage_to(&r.usage)))
+}
