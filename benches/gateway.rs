@@ -271,7 +271,10 @@ fn start_mock(stream_delay: Duration, frames: usize) -> String {
                 let words: Vec<String> = (0..frames).map(|i| format!("w{i} ")).collect();
                 let refs: Vec<&str> = words.iter().map(String::as_str).collect();
                 let f = mock::Reply::chat_frames(&refs, true);
-                m.always("k", mock::Reply::Sse { frames: f, first_delay: Duration::ZERO, delay: stream_delay, drop_after: None });
+                m.always(
+                    "k",
+                    mock::Reply::Sse { frames: f, first_delay: Duration::ZERO, delay: stream_delay, drop_after: None },
+                );
             }
             tx.send(m.base()).unwrap();
             std::future::pending::<()>().await;
@@ -299,12 +302,16 @@ fn main() {
         let _ = max_throughput(&gw.url(), 16, 2, &body(false)).await;
         if let Ok(rate) = std::env::var("BENCH_PROFILE_RATE") {
             // Profiling aid: only a fixed-rate run against the gateway, its pid on stderr.
-            let rate: u64 = rate.parse().unwrap_or(1000);
             eprintln!("PROFILE gateway pid {}", gw.pid());
             actix_rt::time::sleep(Duration::from_secs(2)).await;
             let cpu0 = cpu_secs(gw.pid());
-            let g = fixed_rate(&gw.url(), rate, secs, &body(false)).await;
-            eprintln!("PROFILE {} requests, {:.0} µs CPU each", g.lat_ms.len(), (cpu_secs(gw.pid()) - cpu0) * 1e6 / g.lat_ms.len() as f64);
+            let n = if rate == "max" {
+                let (rps, _) = max_throughput(&gw.url(), 64, secs, &body(false)).await;
+                (rps * secs as f64) as usize
+            } else {
+                fixed_rate(&gw.url(), rate.parse().unwrap_or(1000), secs, &body(false)).await.lat_ms.len()
+            };
+            eprintln!("PROFILE {n} requests, {:.0} µs CPU each", (cpu_secs(gw.pid()) - cpu0) * 1e6 / n as f64);
             return;
         }
         let _ = max_throughput(&direct, 16, 1, &body(false)).await;

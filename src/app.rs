@@ -101,10 +101,7 @@ pub struct Opened {
 /// Creates the data directory (mode 0700 on Unix).
 pub fn ensure_data_dir(cfg: &Config) -> Result<(), StartError> {
     let dir = cfg.data_dir();
-    let err = |source| StartError::DataDir {
-        path: dir.clone(),
-        source,
-    };
+    let err = |source| StartError::DataDir { path: dir.clone(), source };
     std::fs::create_dir_all(&dir).map_err(err)?;
     #[cfg(unix)]
     {
@@ -123,32 +120,18 @@ pub async fn open(cfg: &Config, boot: &Bootstrap, daemon: bool) -> Result<Opened
     } else {
         let d = db::connect(&url, cfg.database.max_connections, false).await?;
         use migration::Trait as _;
-        migration::Migrator::up(&d.conn, None)
-            .await
-            .map_err(|e| DbError::Migrate(e.to_string()))?;
+        migration::Migrator::up(&d.conn, None).await.map_err(|e| DbError::Migrate(e.to_string()))?;
         d
     };
     let sealer = unlock(&database.conn, cfg, boot).await?;
-    Ok(Opened {
-        db: database,
-        sealer,
-    })
+    Ok(Opened { db: database, sealer })
 }
 
-async fn unlock(
-    db: &impl ConnectionTrait,
-    cfg: &Config,
-    boot: &Bootstrap,
-) -> Result<Sealer, StartError> {
+async fn unlock(db: &impl ConnectionTrait, cfg: &Config, boot: &Bootstrap) -> Result<Sealer, StartError> {
     let check = settings::get(db, settings::MASTER_KEY_CHECK).await?;
-    let sealed_account = entities::account::Entity::find()
-        .all(db)
-        .await?
-        .into_iter()
-        .find_map(|a| a.secret);
+    let sealed_account = entities::account::Entity::find().all(db).await?.into_iter().find_map(|a| a.secret);
     let has_sealed = check.is_some() || sealed_account.is_some();
-    let (key, source) =
-        secrets::load_master_key(boot.master_key.as_deref(), &cfg.data_dir(), !has_sealed)?;
+    let (key, source) = secrets::load_master_key(boot.master_key.as_deref(), &cfg.data_dir(), !has_sealed)?;
     match &source {
         KeySource::Generated(path) => tracing::warn!(
             path = %path.display(),
@@ -162,37 +145,22 @@ async fn unlock(
     let sealer = Sealer::new(&key);
     match (&check, &sealed_account) {
         (Some(c), _) => {
-            sealer
-                .open("master_key_check", c)
-                .map_err(|_| SecretError::WrongKey)?;
+            sealer.open("master_key_check", c).map_err(|_| SecretError::WrongKey)?;
         }
         (None, Some(s)) => {
-            sealer
-                .open(config_sync::ACCOUNT_SECRET, s)
-                .map_err(|_| SecretError::WrongKey)?;
+            sealer.open(config_sync::ACCOUNT_SECRET, s).map_err(|_| SecretError::WrongKey)?;
         }
         (None, None) => {}
     }
     if check.is_none() {
-        settings::set(
-            db,
-            settings::MASTER_KEY_CHECK,
-            &sealer.seal("master_key_check", "omnigate"),
-        )
-        .await?;
+        settings::set(db, settings::MASTER_KEY_CHECK, &sealer.seal("master_key_check", "omnigate")).await?;
     }
     Ok(sealer)
 }
 
 /// Sets the admin password hash on first start; returns the password when it was generated.
-async fn bootstrap_admin(
-    db: &impl ConnectionTrait,
-    boot: &Bootstrap,
-) -> Result<Option<String>, StartError> {
-    if settings::get(db, settings::ADMIN_PASSWORD_HASH)
-        .await?
-        .is_some()
-    {
+async fn bootstrap_admin(db: &impl ConnectionTrait, boot: &Bootstrap) -> Result<Option<String>, StartError> {
+    if settings::get(db, settings::ADMIN_PASSWORD_HASH).await?.is_some() {
         return Ok(None);
     }
     let (password, generated) = match &boot.admin_password {
@@ -204,14 +172,10 @@ async fn bootstrap_admin(
 }
 
 /// Hashes and stores a new admin password.
-pub async fn set_admin_password(
-    db: &impl ConnectionTrait,
-    password: &str,
-) -> Result<(), StartError> {
+pub async fn set_admin_password(db: &impl ConnectionTrait, password: &str) -> Result<(), StartError> {
     let pw = password.to_string();
-    let hash = tokio::task::spawn_blocking(move || secrets::hash_password(&pw))
-        .await
-        .map_err(|_| SecretError::Hash)??;
+    let hash =
+        tokio::task::spawn_blocking(move || secrets::hash_password(&pw)).await.map_err(|_| SecretError::Hash)??;
     settings::set(db, settings::ADMIN_PASSWORD_HASH, &hash).await?;
     Ok(())
 }
@@ -233,10 +197,7 @@ pub struct Running {
 pub async fn start(cfg: Config, boot: Bootstrap) -> Result<Running, StartError> {
     let catalog = Catalog::builtin().map_err(StartError::Catalog)?;
     crate::config::validate(&cfg, &catalog)?;
-    let Opened {
-        db: database,
-        sealer,
-    } = open(&cfg, &boot, true).await?;
+    let Opened { db: database, sealer } = open(&cfg, &boot, true).await?;
     let conn = database.conn.clone();
     let report = config_sync::sync(&conn, &cfg, &sealer).await?;
     tracing::info!(
@@ -245,22 +206,12 @@ pub async fn start(cfg: Config, boot: Bootstrap) -> Result<Running, StartError> 
         removed = report.removed,
         "config entries synchronised"
     );
-    let mut first_start = FirstStart {
-        admin_password: bootstrap_admin(&conn, &boot).await?,
-        gateway_key: None,
-    };
+    let mut first_start = FirstStart { admin_password: bootstrap_admin(&conn, &boot).await?, gateway_key: None };
     if cfg.auth.require_api_key && key_store::list(&conn).await?.is_empty() {
         let key = generate_key();
         let digest = sealer.digest(&key);
-        key_store::insert(
-            &conn,
-            "default",
-            &digest,
-            &store::keys::display_prefix(&key),
-            &["*".into()],
-            "generated",
-        )
-        .await?;
+        key_store::insert(&conn, "default", &digest, &store::keys::display_prefix(&key), &["*".into()], "generated")
+            .await?;
         first_start.gateway_key = Some(key);
     }
     let keys = KeyTable::default();
@@ -304,30 +255,17 @@ pub async fn start(cfg: Config, boot: Bootstrap) -> Result<Running, StartError> 
     let bind_addr = format!("{}:{}", cfg.server.host, cfg.server.port);
     let server = server
         .bind((cfg.server.host.as_str(), cfg.server.port))
-        .map_err(|source| StartError::Bind {
-            addr: bind_addr.clone(),
-            source,
-        })?;
+        .map_err(|source| StartError::Bind { addr: bind_addr.clone(), source })?;
     let addr = server
         .addrs()
         .first()
         .copied()
-        .ok_or_else(|| StartError::Bind {
-            addr: bind_addr,
-            source: std::io::ErrorKind::AddrNotAvailable.into(),
-        })?;
+        .ok_or_else(|| StartError::Bind { addr: bind_addr, source: std::io::ErrorKind::AddrNotAvailable.into() })?;
     let server = server.run();
     let handle = server.handle();
     let server = actix_rt::spawn(server);
     tracing::info!(%addr, database = %db::redact_url(&cfg.database_url()), "omnigate listening");
-    Ok(Running {
-        addr,
-        first_start,
-        state,
-        handle,
-        server,
-        db: database,
-    })
+    Ok(Running { addr, first_start, state, handle, server, db: database })
 }
 
 /// Re-reads gateway keys every few seconds, so keys made by the CLI or another instance apply.

@@ -24,10 +24,7 @@ pub fn presented_key(req: &HttpRequest) -> Option<&str> {
     let h = req.headers();
     if let Some(v) = h.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         let v = v.trim();
-        if let Some(k) = v
-            .strip_prefix("Bearer ")
-            .or_else(|| v.strip_prefix("bearer "))
-        {
+        if let Some(k) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")) {
             return Some(k.trim());
         }
     }
@@ -36,10 +33,7 @@ pub fn presented_key(req: &HttpRequest) -> Option<&str> {
             return Some(v.trim());
         }
     }
-    req.query_string()
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("key="))
-        .filter(|k| !k.is_empty())
+    req.query_string().split('&').find_map(|kv| kv.strip_prefix("key=")).filter(|k| !k.is_empty())
 }
 
 /// Checks the gateway key of a client request. `Ok(None)` only when keys are not required and
@@ -86,9 +80,7 @@ impl Sessions {
 
     /// Whether a session token is valid now.
     pub fn valid(&self, token: &str) -> bool {
-        self.by_digest
-            .get(&token_digest(token))
-            .is_some_and(|e| *e.value() > now_ms())
+        self.by_digest.get(&token_digest(token)).is_some_and(|e| *e.value() > now_ms())
     }
 
     /// Ends a session.
@@ -101,8 +93,7 @@ impl Sessions {
         let now = now_ms();
         let e = self.failures.get(&ip)?;
         let (count, since) = *e.value();
-        (count >= MAX_FAILURES && now - since < LOCKOUT_MS)
-            .then(|| ((LOCKOUT_MS - (now - since)) / 1000).max(1) as u64)
+        (count >= MAX_FAILURES && now - since < LOCKOUT_MS).then(|| ((LOCKOUT_MS - (now - since)) / 1000).max(1) as u64)
     }
 
     /// Records a login result from an address.

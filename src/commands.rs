@@ -9,22 +9,12 @@ use crate::keys::generate_key;
 use crate::providers::Catalog;
 use crate::store::keys::{self as key_store, KeyRow, display_prefix};
 
-fn load_config(
-    common: &Common,
-    overrides: Vec<(String, toml::Value)>,
-) -> Result<Config, ConfigError> {
+fn load_config(common: &Common, overrides: Vec<(String, toml::Value)>) -> Result<Config, ConfigError> {
     let mut overrides = overrides;
     if let Some(d) = &common.data_dir {
-        overrides.push((
-            "server.data_dir".into(),
-            toml::Value::String(d.display().to_string()),
-        ));
+        overrides.push(("server.data_dir".into(), toml::Value::String(d.display().to_string())));
     }
-    config::load(&LoadOptions {
-        file: common.config.clone(),
-        env: std::env::vars().collect(),
-        overrides,
-    })
+    config::load(&LoadOptions { file: common.config.clone(), env: std::env::vars().collect(), overrides })
 }
 
 fn fail(e: impl std::fmt::Display) -> ExitCode {
@@ -35,12 +25,7 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
 /// Runs a parsed command; the exit code tells success.
 pub async fn run(command: Command) -> ExitCode {
     match command {
-        Command::Serve {
-            common,
-            host,
-            port,
-            demo,
-        } => {
+        Command::Serve { common, host, port, demo } => {
             let mut ov = Vec::new();
             if let Some(h) = host {
                 ov.push(("server.host".into(), toml::Value::String(h)));
@@ -128,12 +113,9 @@ fn announce(first: &app::FirstStart, addr: std::net::SocketAddr) {
     if first.admin_password.is_none() && first.gateway_key.is_none() {
         return;
     }
-    let mut msg =
-        String::from("\n  First start: these credentials are shown once. Store them now.\n");
+    let mut msg = String::from("\n  First start: these credentials are shown once. Store them now.\n");
     if let Some(p) = &first.admin_password {
-        msg.push_str(&format!(
-            "    dashboard  http://{addr}/dashboard   admin password: {p}\n"
-        ));
+        msg.push_str(&format!("    dashboard  http://{addr}/dashboard   admin password: {p}\n"));
     }
     if let Some(k) = &first.gateway_key {
         msg.push_str(&format!("    gateway key (name \"default\"): {k}\n"));
@@ -144,10 +126,7 @@ fn announce(first: &app::FirstStart, addr: std::net::SocketAddr) {
 #[cfg(unix)]
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
         (Ok(mut term), Ok(mut int)) => {
             tokio::select! {
                 _ = term.recv() => {},
@@ -173,33 +152,21 @@ async fn keys(cfg: Config, action: KeysAction) -> ExitCode {
     let db = &opened.db.conn;
     let code = match action {
         KeysAction::Create { name, models } => {
-            let models = if models.is_empty() {
-                vec!["*".to_string()]
-            } else {
-                models
-            };
+            let models = if models.is_empty() { vec!["*".to_string()] } else { models };
             let key = generate_key();
             let digest = opened.sealer.digest(&key);
-            match key_store::insert(db, &name, &digest, &display_prefix(&key), &models, "cli").await
-            {
+            match key_store::insert(db, &name, &digest, &display_prefix(&key), &models, "cli").await {
                 Ok(()) => {
                     println!("{key}");
-                    eprintln!(
-                        "key `{name}` created for models {models:?}; it is shown only this once"
-                    );
+                    eprintln!("key `{name}` created for models {models:?}; it is shown only this once");
                     ExitCode::SUCCESS
                 }
-                Err(e) => fail(format!(
-                    "cannot create key `{name}` (does the name exist already?): {e}"
-                )),
+                Err(e) => fail(format!("cannot create key `{name}` (does the name exist already?): {e}")),
             }
         }
         KeysAction::List => match key_store::list(db).await {
             Ok(rows) => {
-                println!(
-                    "{:<20} {:<14} {:<9} {:<10} MODELS",
-                    "NAME", "PREFIX", "STATE", "SOURCE"
-                );
+                println!("{:<20} {:<14} {:<9} {:<10} MODELS", "NAME", "PREFIX", "STATE", "SOURCE");
                 for r in rows.into_iter().map(KeyRow::from) {
                     let st = if r.revoked_at.is_some() {
                         "revoked"
@@ -208,14 +175,7 @@ async fn keys(cfg: Config, action: KeysAction) -> ExitCode {
                     } else {
                         "disabled"
                     };
-                    println!(
-                        "{:<20} {:<14} {:<9} {:<10} {}",
-                        r.name,
-                        r.prefix,
-                        st,
-                        r.source,
-                        r.models.join(",")
-                    );
+                    println!("{:<20} {:<14} {:<9} {:<10} {}", r.name, r.prefix, st, r.source, r.models.join(","));
                 }
                 ExitCode::SUCCESS
             }
@@ -249,9 +209,7 @@ async fn reset_admin_password(cfg: Config) -> ExitCode {
     match res {
         Ok(()) if generated => {
             println!("{password}");
-            eprintln!(
-                "new admin password set (shown once); existing sessions stay valid until they expire"
-            );
+            eprintln!("new admin password set (shown once); existing sessions stay valid until they expire");
             ExitCode::SUCCESS
         }
         Ok(()) => {

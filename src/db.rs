@@ -13,9 +13,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection};
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     /// Another process holds the SQLite file.
-    #[error(
-        "another Omnigate is already using {db} (lock {lock} is held); stop it or use another data directory"
-    )]
+    #[error("another Omnigate is already using {db} (lock {lock} is held); stop it or use another data directory")]
     Locked {
         /// The database file.
         db: PathBuf,
@@ -80,9 +78,7 @@ pub fn redact_url(url: &str) -> String {
 }
 
 fn sqlite_path(url: &str) -> Option<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or_default();
     if path.is_empty() || path == ":memory:" || rest.contains("mode=memory") {
         return None;
@@ -92,22 +88,11 @@ fn sqlite_path(url: &str) -> Option<PathBuf> {
 
 fn lock_file(db: &Path) -> Result<File, DbError> {
     let lock = db.with_extension("lock");
-    let io = |source| DbError::Io {
-        path: lock.clone(),
-        source,
-    };
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock)
-        .map_err(io)?;
+    let io = |source| DbError::Io { path: lock.clone(), source };
+    let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock).map_err(io)?;
     match f.try_lock() {
         Ok(()) => Ok(f),
-        Err(std::fs::TryLockError::WouldBlock) => Err(DbError::Locked {
-            db: db.to_path_buf(),
-            lock,
-        }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(DbError::Locked { db: db.to_path_buf(), lock }),
         Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
     }
 }
@@ -115,28 +100,20 @@ fn lock_file(db: &Path) -> Result<File, DbError> {
 /// Opens the database at `url` for the daemon (taking the SQLite lock) and runs pending migrations.
 pub async fn open(url: &str, max_connections: u32) -> Result<Database, DbError> {
     let db = connect(url, max_connections, true).await?;
-    Migrator::up(&db.conn, None)
-        .await
-        .map_err(|e| DbError::Migrate(e.to_string()))?;
+    Migrator::up(&db.conn, None).await.map_err(|e| DbError::Migrate(e.to_string()))?;
     Ok(db)
 }
 
 /// Opens the database at `url` without migrating. `lock` takes the single-daemon lock on a SQLite
 /// file; short CLI commands (`keys ...`) do without it and rely on SQLite's own locking.
 pub async fn connect(url: &str, max_connections: u32, lock: bool) -> Result<Database, DbError> {
-    let connect_err = |e: sea_orm::DbErr| DbError::Connect {
-        url: redact_url(url),
-        message: e.to_string(),
-    };
+    let connect_err = |e: sea_orm::DbErr| DbError::Connect { url: redact_url(url), message: e.to_string() };
     if url.starts_with("sqlite:") {
         let path = sqlite_path(url);
         let lock = match &path {
             Some(p) => {
                 if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|source| DbError::Io {
-                        path: dir.into(),
-                        source,
-                    })?;
+                    std::fs::create_dir_all(dir).map_err(|source| DbError::Io { path: dir.into(), source })?;
                 }
                 if lock { Some(lock_file(p)?) } else { None }
             }
@@ -144,40 +121,23 @@ pub async fn connect(url: &str, max_connections: u32, lock: bool) -> Result<Data
         };
         let mut opts = ConnectOptions::new(url.to_string());
         // An in-memory database exists per connection, so it must stay at one.
-        opts.max_connections(if path.is_some() {
-            max_connections.max(1)
-        } else {
-            1
-        })
-        .min_connections(1)
-        .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(|o| {
-            o.create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(5))
-                .foreign_keys(true)
-        });
-        let conn = sea_orm::Database::connect(opts)
-            .await
-            .map_err(connect_err)?;
-        Ok(Database {
-            conn,
-            backend: Backend::Sqlite { path },
-            _lock: lock,
-        })
+        opts.max_connections(if path.is_some() { max_connections.max(1) } else { 1 })
+            .min_connections(1)
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|o| {
+                o.create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(5))
+                    .foreign_keys(true)
+            });
+        let conn = sea_orm::Database::connect(opts).await.map_err(connect_err)?;
+        Ok(Database { conn, backend: Backend::Sqlite { path }, _lock: lock })
     } else {
         let mut opts = ConnectOptions::new(url.to_string());
-        opts.max_connections(max_connections.max(1))
-            .sqlx_logging(false);
-        let conn = sea_orm::Database::connect(opts)
-            .await
-            .map_err(connect_err)?;
-        Ok(Database {
-            conn,
-            backend: Backend::Postgres,
-            _lock: None,
-        })
+        opts.max_connections(max_connections.max(1)).sqlx_logging(false);
+        let conn = sea_orm::Database::connect(opts).await.map_err(connect_err)?;
+        Ok(Database { conn, backend: Backend::Postgres, _lock: None })
     }
 }
 
@@ -190,9 +150,7 @@ impl Database {
     /// Folds the SQLite WAL back into the main file (on shutdown); no-op on PostgreSQL.
     pub async fn checkpoint(&self) -> Result<(), sea_orm::DbErr> {
         if matches!(self.backend, Backend::Sqlite { path: Some(_) }) {
-            self.conn
-                .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
-                .await?;
+            self.conn.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)").await?;
         }
         Ok(())
     }
@@ -209,15 +167,9 @@ mod tests {
 
     #[test]
     fn urls_are_redacted_and_sqlite_paths_found() {
-        assert_eq!(
-            redact_url("postgres://u:pw@h:5/db"),
-            "postgres://u:***@h:5/db"
-        );
+        assert_eq!(redact_url("postgres://u:pw@h:5/db"), "postgres://u:***@h:5/db");
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(
-            sqlite_path("sqlite:///tmp/a.db?mode=rwc"),
-            Some(PathBuf::from("/tmp/a.db"))
-        );
+        assert_eq!(sqlite_path("sqlite:///tmp/a.db?mode=rwc"), Some(PathBuf::from("/tmp/a.db")));
         assert_eq!(sqlite_path("sqlite::memory:"), None);
     }
 }

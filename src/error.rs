@@ -77,9 +77,7 @@ impl GatewayError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Upstream { status, .. } => {
-                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
-            }
+            Self::Upstream { status, .. } => StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY),
             Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
@@ -89,9 +87,7 @@ impl GatewayError {
 
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::RateLimited { retry_after, .. } | Self::Unavailable { retry_after, .. } => {
-                *retry_after
-            }
+            Self::RateLimited { retry_after, .. } | Self::Unavailable { retry_after, .. } => *retry_after,
             Self::BadRequest(_)
             | Self::Unauthorized(_)
             | Self::Forbidden(_)
@@ -207,38 +203,17 @@ mod tests {
     fn shapes_per_dialect() {
         let e = GatewayError::Unauthorized("missing key".into());
         assert_eq!(e.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(
-            e.body(Dialect::OpenaiChat)["error"]["type"],
-            "authentication_error"
-        );
+        assert_eq!(e.body(Dialect::OpenaiChat)["error"]["type"], "authentication_error");
         assert_eq!(e.body(Dialect::Anthropic)["type"], "error");
-        assert_eq!(
-            e.body(Dialect::Anthropic)["error"]["type"],
-            "authentication_error"
-        );
-        assert_eq!(
-            e.body(Dialect::Gemini)["error"]["status"],
-            "UNAUTHENTICATED"
-        );
+        assert_eq!(e.body(Dialect::Anthropic)["error"]["type"], "authentication_error");
+        assert_eq!(e.body(Dialect::Gemini)["error"]["status"], "UNAUTHENTICATED");
         assert_eq!(e.body(Dialect::Gemini)["error"]["code"], 401);
-        let e = GatewayError::RateLimited {
-            message: "x".into(),
-            retry_after: Some(Duration::from_secs(3)),
-        };
+        let e = GatewayError::RateLimited { message: "x".into(), retry_after: Some(Duration::from_secs(3)) };
         let r = e.response(Dialect::OpenaiChat);
         assert_eq!(r.status(), 429);
-        assert_eq!(
-            r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
-            Some("3")
-        );
-        let e = GatewayError::Upstream {
-            status: 422,
-            message: "bad".into(),
-        };
+        assert_eq!(r.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("3"));
+        let e = GatewayError::Upstream { status: 422, message: "bad".into() };
         assert_eq!(e.status().as_u16(), 422);
-        assert_eq!(
-            e.body(Dialect::Gemini)["error"]["status"],
-            "INVALID_ARGUMENT"
-        );
+        assert_eq!(e.body(Dialect::Gemini)["error"]["status"], "INVALID_ARGUMENT");
     }
 }

@@ -33,26 +33,17 @@ pub struct KeyTable {
 impl KeyTable {
     /// Replaces the snapshot with the active rows.
     pub fn reload(&self, rows: &[api_key::Model]) {
-        let active: Vec<_> = rows
-            .iter()
-            .filter(|r| r.enabled && r.revoked_at.is_none())
-            .collect();
-        self.by_digest
-            .retain(|d, _| active.iter().any(|r| &r.digest == d));
+        let active: Vec<_> = rows.iter().filter(|r| r.enabled && r.revoked_at.is_none()).collect();
+        self.by_digest.retain(|d, _| active.iter().any(|r| &r.digest == d));
         for r in active {
-            let info = KeyInfo {
-                name: r.name.clone(),
-                models: serde_json::from_str(&r.models).unwrap_or_default(),
-            };
+            let info = KeyInfo { name: r.name.clone(), models: serde_json::from_str(&r.models).unwrap_or_default() };
             self.by_digest.insert(r.digest.clone(), info);
         }
     }
 
     /// The key presented, if active.
     pub fn check(&self, sealer: &Sealer, presented: &str) -> Option<KeyInfo> {
-        self.by_digest
-            .get(&sealer.digest(presented))
-            .map(|e| e.value().clone())
+        self.by_digest.get(&sealer.digest(presented)).map(|e| e.value().clone())
     }
 
     /// Number of active keys.

@@ -55,11 +55,7 @@ pub fn policy(cfg: &Config) -> ResiliencePolicy {
 
 impl Runtime {
     /// Starts every actor. Must run inside an actix System.
-    pub async fn start(
-        cfg: &Config,
-        db: &DatabaseConnection,
-        registry: Registry,
-    ) -> Result<Arc<Self>, DbErr> {
+    pub async fn start(cfg: &Config, db: &DatabaseConnection, registry: Registry) -> Result<Arc<Self>, DbErr> {
         let policy = policy(cfg);
         let router = RouterActor::new(cfg.routing.sticky_limit).start();
         let mut health = persist::load_accounts(db).await?;
@@ -92,14 +88,10 @@ impl Runtime {
 
         let mut breakers = HashMap::new();
         let mut providers = HashMap::new();
-        for p in registry
-            .providers()
-            .filter(|p| registry.accounts.iter().any(|a| a.provider == p.id))
-        {
+        for p in registry.providers().filter(|p| registry.accounts.iter().any(|a| a.provider == p.id)) {
             let state = breaker_states.remove(&p.id).unwrap_or_default();
             let (pid, dbc, rr) = (p.id.clone(), db.clone(), router.clone().recipient());
-            let addr =
-                Supervisor::start(move |_| BreakerActor::new(pid, state, policy, Some(dbc), rr));
+            let addr = Supervisor::start(move |_| BreakerActor::new(pid, state, policy, Some(dbc), rr));
             providers.insert(
                 p.id.clone(),
                 ProviderEntry {
@@ -112,12 +104,7 @@ impl Runtime {
             );
             breakers.insert(p.id.clone(), addr);
         }
-        let _ = router
-            .send(Reload {
-                accounts: entries,
-                providers,
-            })
-            .await;
+        let _ = router.send(Reload { accounts: entries, providers }).await;
 
         let usage = cfg.usage.enabled.then(|| {
             UsageWriter::new(

@@ -28,9 +28,7 @@ pub enum SecretError {
     #[error("the master key from {0} is not base64 of exactly 32 bytes")]
     MalformedKey(String),
     /// Sealed data exists but no master key was found.
-    #[error(
-        "the database holds sealed secrets but no master key was found: set OMNIGATE_MASTER_KEY or restore {0}"
-    )]
+    #[error("the database holds sealed secrets but no master key was found: set OMNIGATE_MASTER_KEY or restore {0}")]
     MissingKey(PathBuf),
     /// The key does not open data sealed in this database.
     #[error(
@@ -82,9 +80,7 @@ impl MasterKey {
             .decode(text)
             .or_else(|_| URL_SAFE_NO_PAD.decode(text))
             .map_err(|_| SecretError::MalformedKey(origin.to_string()))?;
-        let arr: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| SecretError::MalformedKey(origin.to_string()))?;
+        let arr: [u8; 32] = bytes.try_into().map_err(|_| SecretError::MalformedKey(origin.to_string()))?;
         Ok(Self(arr))
     }
 
@@ -108,10 +104,7 @@ pub fn load_master_key(
     may_generate: bool,
 ) -> Result<(MasterKey, KeySource), SecretError> {
     if let Some(v) = env_value.filter(|v| !v.trim().is_empty()) {
-        return Ok((
-            MasterKey::from_base64(v, "OMNIGATE_MASTER_KEY")?,
-            KeySource::Env,
-        ));
+        return Ok((MasterKey::from_base64(v, "OMNIGATE_MASTER_KEY")?, KeySource::Env));
     }
     let path = data_dir.join(KEY_FILE);
     match std::fs::read_to_string(&path) {
@@ -132,10 +125,7 @@ pub fn load_master_key(
 }
 
 fn write_key_file(path: &Path, key: &MasterKey) -> Result<(), SecretError> {
-    let io = |source| SecretError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = |source| SecretError::Io { path: path.to_path_buf(), source };
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -144,8 +134,7 @@ fn write_key_file(path: &Path, key: &MasterKey) -> Result<(), SecretError> {
         opts.mode(0o600);
     }
     let mut f = opts.open(path).map_err(io)?;
-    f.write_all(format!("{}\n", key.to_base64()).as_bytes())
-        .map_err(io)?;
+    f.write_all(format!("{}\n", key.to_base64()).as_bytes()).map_err(io)?;
     f.sync_all().map_err(io)
 }
 
@@ -175,15 +164,9 @@ impl Sealer {
     pub fn seal(&self, purpose: &str, plaintext: &str) -> String {
         let mut nonce = [0u8; NONCE_LEN];
         rand::fill(&mut nonce);
-        let payload = Payload {
-            msg: plaintext.as_bytes(),
-            aad: purpose.as_bytes(),
-        };
+        let payload = Payload { msg: plaintext.as_bytes(), aad: purpose.as_bytes() };
         // Encryption with a valid key and in-memory buffers cannot fail.
-        let ct = self
-            .cipher
-            .encrypt(&XNonce::from(nonce), payload)
-            .unwrap_or_default();
+        let ct = self.cipher.encrypt(&XNonce::from(nonce), payload).unwrap_or_default();
         let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&ct);
@@ -192,12 +175,8 @@ impl Sealer {
 
     /// Opens a value sealed for `purpose`.
     pub fn open(&self, purpose: &str, sealed: &str) -> Result<String, SecretError> {
-        let body = sealed
-            .strip_prefix(SEAL_PREFIX)
-            .ok_or(SecretError::Unseal("unknown format"))?;
-        let raw = URL_SAFE_NO_PAD
-            .decode(body)
-            .map_err(|_| SecretError::Unseal("not base64"))?;
+        let body = sealed.strip_prefix(SEAL_PREFIX).ok_or(SecretError::Unseal("unknown format"))?;
+        let raw = URL_SAFE_NO_PAD.decode(body).map_err(|_| SecretError::Unseal("not base64"))?;
         if raw.len() < NONCE_LEN + 16 {
             return Err(SecretError::Unseal("too short"));
         }
@@ -205,13 +184,7 @@ impl Sealer {
         let nonce = XNonce::try_from(nonce).map_err(|_| SecretError::Unseal("bad nonce"))?;
         let pt = self
             .cipher
-            .decrypt(
-                &nonce,
-                Payload {
-                    msg: ct,
-                    aad: purpose.as_bytes(),
-                },
-            )
+            .decrypt(&nonce, Payload { msg: ct, aad: purpose.as_bytes() })
             .map_err(|_| SecretError::WrongKey)?;
         String::from_utf8(pt).map_err(|_| SecretError::Unseal("not UTF-8"))
     }
@@ -252,17 +225,12 @@ pub fn random_token(bytes: usize) -> String {
 
 /// Argon2id PHC string of a password.
 pub fn hash_password(password: &str) -> Result<String, SecretError> {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|_| SecretError::Hash)
+    Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(|_| SecretError::Hash)
 }
 
 /// Whether `password` matches an Argon2id PHC string.
 pub fn verify_password(password: &str, phc: &str) -> bool {
-    Argon2::default()
-        .verify_password(password.as_bytes(), phc)
-        .is_ok()
+    Argon2::default().verify_password(password.as_bytes(), phc).is_ok()
 }
 
 /// Constant-time equality of two byte strings.
@@ -283,15 +251,8 @@ mod tests {
         let sealed = s.seal("account.api_key", "upstream-secret-a");
         assert!(!sealed.contains("upstream-secret-a"));
         assert_eq!(s.open("account.api_key", &sealed)?, "upstream-secret-a");
-        assert_ne!(
-            sealed,
-            s.seal("account.api_key", "upstream-secret-a"),
-            "nonce must vary"
-        );
-        assert!(matches!(
-            s.open("other", &sealed),
-            Err(SecretError::WrongKey)
-        ));
+        assert_ne!(sealed, s.seal("account.api_key", "upstream-secret-a"), "nonce must vary");
+        assert!(matches!(s.open("other", &sealed), Err(SecretError::WrongKey)));
         Ok(())
     }
 
@@ -301,53 +262,35 @@ mod tests {
         let b = Sealer::new(&MasterKey::generate());
         let sealed = a.seal("p", "x");
         assert!(matches!(b.open("p", &sealed), Err(SecretError::WrongKey)));
-        assert!(matches!(
-            b.open("p", "garbage"),
-            Err(SecretError::Unseal(_))
-        ));
+        assert!(matches!(b.open("p", "garbage"), Err(SecretError::Unseal(_))));
     }
 
     #[test]
     fn digest_is_keyed_and_stable() {
         let k = MasterKey::generate();
         let a = Sealer::new(&k);
-        assert_eq!(
-            a.digest("sk-og-ci-0001"),
-            Sealer::new(&k).digest("sk-og-ci-0001")
-        );
-        assert_ne!(
-            a.digest("sk-og-ci-0001"),
-            Sealer::new(&MasterKey::generate()).digest("sk-og-ci-0001")
-        );
+        assert_eq!(a.digest("sk-og-ci-0001"), Sealer::new(&k).digest("sk-og-ci-0001"));
+        assert_ne!(a.digest("sk-og-ci-0001"), Sealer::new(&MasterKey::generate()).digest("sk-og-ci-0001"));
         assert_eq!(a.digest("x").len(), 64);
     }
 
     #[test]
     fn key_file_is_generated_with_mode_0600_and_reused() -> Result<(), SecretError> {
-        let dir =
-            std::env::temp_dir().join(format!("og-key-{}-{}", std::process::id(), random_token(4)));
+        let dir = std::env::temp_dir().join(format!("og-key-{}-{}", std::process::id(), random_token(4)));
         std::fs::create_dir_all(&dir).ok();
-        assert!(matches!(
-            load_master_key(None, &dir, false),
-            Err(SecretError::MissingKey(_))
-        ));
+        assert!(matches!(load_master_key(None, &dir, false), Err(SecretError::MissingKey(_))));
         let (k1, src) = load_master_key(None, &dir, true)?;
         assert!(matches!(src, KeySource::Generated(_)));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.join(KEY_FILE))
-                .map(|m| m.permissions().mode() & 0o777)
-                .ok();
+            let mode = std::fs::metadata(dir.join(KEY_FILE)).map(|m| m.permissions().mode() & 0o777).ok();
             assert_eq!(mode, Some(0o600));
         }
         let (k2, src) = load_master_key(None, &dir, true)?;
         assert!(matches!(src, KeySource::File(_)));
         assert_eq!(k1.to_base64(), k2.to_base64());
-        assert!(matches!(
-            load_master_key(Some("short"), &dir, true),
-            Err(SecretError::MalformedKey(_))
-        ));
+        assert!(matches!(load_master_key(Some("short"), &dir, true), Err(SecretError::MalformedKey(_))));
         std::fs::remove_dir_all(&dir).ok();
         Ok(())
     }

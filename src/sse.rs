@@ -121,11 +121,7 @@ impl SseParser {
     }
 
     fn dispatch(&mut self, raw: Bytes, out: &mut Vec<SseEvent>) {
-        out.push(SseEvent {
-            event: self.event.take(),
-            data: std::mem::take(&mut self.data),
-            raw,
-        });
+        out.push(SseEvent { event: self.event.take(), data: std::mem::take(&mut self.data), raw });
         self.has_data = false;
     }
 }
@@ -166,12 +162,7 @@ mod tests {
 
     #[test]
     fn events_split_across_chunks_and_line_ends() {
-        let ev = all(&[
-            b"data: {\"a\"",
-            b":1}\n",
-            b"\ndata: x\r",
-            b"\n\r\nevent: e\rdata: y\r\r",
-        ]);
+        let ev = all(&[b"data: {\"a\"", b":1}\n", b"\ndata: x\r", b"\n\r\nevent: e\rdata: y\r\r"]);
         let data: Vec<&str> = ev.iter().map(|e| e.data.as_str()).collect();
         assert_eq!(data, vec!["{\"a\":1}", "x", "y"]);
         assert_eq!(ev[2].event.as_deref(), Some("e"));
@@ -181,11 +172,7 @@ mod tests {
 
     #[test]
     fn comments_multiline_and_missing_final_blank_line() {
-        let ev = all(&[
-            b": keep-alive\n\n",
-            b"data: a\ndata: b\n\n",
-            b"event: message_stop\ndata: {}",
-        ]);
+        let ev = all(&[b": keep-alive\n\n", b"data: a\ndata: b\n\n", b"event: message_stop\ndata: {}"]);
         assert_eq!(ev.len(), 2);
         assert_eq!(ev[0].data, "a\nb");
         assert_eq!(ev[1].event.as_deref(), Some("message_stop"));

@@ -51,16 +51,8 @@ impl OutcomeKind {
     /// Whether this counts as an end-to-end failure of the provider (its circuit breaker).
     pub fn trips_breaker(self) -> bool {
         match self {
-            Self::ServerError
-            | Self::Timeout
-            | Self::ConnectError
-            | Self::EmptyResponse
-            | Self::ProtocolError => true,
-            Self::Success
-            | Self::RateLimited { .. }
-            | Self::AuthFailed
-            | Self::ClientError
-            | Self::Cancelled => false,
+            Self::ServerError | Self::Timeout | Self::ConnectError | Self::EmptyResponse | Self::ProtocolError => true,
+            Self::Success | Self::RateLimited { .. } | Self::AuthFailed | Self::ClientError | Self::Cancelled => false,
         }
     }
 
@@ -141,16 +133,12 @@ impl ResiliencePolicy {
     /// The backoff for a level (1 → base, 2 → 2·base, ...), capped.
     pub fn backoff_ms(&self, level: u32) -> i64 {
         let shift = level.saturating_sub(1).min(30);
-        self.cooldown_base_ms
-            .saturating_mul(1i64 << shift)
-            .min(self.cooldown_max_ms)
+        self.cooldown_base_ms.saturating_mul(1i64 << shift).min(self.cooldown_max_ms)
     }
 
     /// The open period after `trips` earlier trips, capped.
     pub fn open_ms(&self, trips: u32) -> i64 {
-        self.breaker_open_ms
-            .saturating_mul(1i64 << trips.min(30))
-            .min(self.breaker_open_max_ms)
+        self.breaker_open_ms.saturating_mul(1i64 << trips.min(30)).min(self.breaker_open_max_ms)
     }
 }
 
@@ -162,20 +150,12 @@ mod tests {
     fn backoff_doubles_and_caps_at_two_minutes() {
         let p = ResiliencePolicy::default();
         let steps: Vec<i64> = (1..=9).map(|l| p.backoff_ms(l)).collect();
-        assert_eq!(
-            steps,
-            vec![
-                1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000, 120_000, 120_000
-            ]
-        );
+        assert_eq!(steps, vec![1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000, 120_000, 120_000]);
     }
 
     #[test]
     fn status_classification() {
-        assert!(matches!(
-            classify_status(429, None),
-            OutcomeKind::RateLimited { .. }
-        ));
+        assert!(matches!(classify_status(429, None), OutcomeKind::RateLimited { .. }));
         assert_eq!(classify_status(503, None), OutcomeKind::ServerError);
         assert_eq!(classify_status(401, None), OutcomeKind::AuthFailed);
         assert_eq!(classify_status(400, None), OutcomeKind::ClientError);
@@ -196,16 +176,8 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 /// "retry after 30 seconds"), for upstreams that send no `Retry-After` header.
 pub fn retry_hint_from_text(text: &str) -> Option<Duration> {
     let lower = text.to_ascii_lowercase();
-    const KEYS: [&str; 8] = [
-        "retry after",
-        "retry in",
-        "try again in",
-        "try again after",
-        "reset after",
-        "resets in",
-        "reset in",
-        "wait",
-    ];
+    const KEYS: [&str; 8] =
+        ["retry after", "retry in", "try again in", "try again after", "reset after", "resets in", "reset in", "wait"];
     KEYS.iter().find_map(|k| {
         let at = lower.find(k)? + k.len();
         parse_duration_token(lower[at..].trim_start())
@@ -218,9 +190,7 @@ fn parse_duration_token(s: &str) -> Option<Duration> {
     let mut rest = s;
     let mut any = false;
     loop {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         if num_len == 0 {
             break;
         }
@@ -228,9 +198,7 @@ fn parse_duration_token(s: &str) -> Option<Duration> {
             break;
         };
         let after = rest[num_len..].trim_start();
-        let unit_len = after
-            .find(|c: char| !c.is_ascii_alphabetic())
-            .unwrap_or(after.len());
+        let unit_len = after.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(after.len());
         let unit = &after[..unit_len];
         let ms = match unit {
             "ms" | "millisecond" | "milliseconds" => 1.0,
@@ -257,18 +225,9 @@ mod hint_tests {
         assert_eq!(parse_retry_after("soon"), None);
         let day = retry_hint_from_text("Quota exceeded. Your quota will reset after 27h41m36s.");
         assert_eq!(day, Some(Duration::from_secs(27 * 3600 + 41 * 60 + 36)));
-        assert_eq!(
-            retry_hint_from_text("Please try again in 20s"),
-            Some(Duration::from_secs(20))
-        );
-        assert_eq!(
-            retry_hint_from_text("retry after 30 seconds"),
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(
-            retry_hint_from_text("Rate limit reached, try again in 1m30s."),
-            Some(Duration::from_secs(90))
-        );
+        assert_eq!(retry_hint_from_text("Please try again in 20s"), Some(Duration::from_secs(20)));
+        assert_eq!(retry_hint_from_text("retry after 30 seconds"), Some(Duration::from_secs(30)));
+        assert_eq!(retry_hint_from_text("Rate limit reached, try again in 1m30s."), Some(Duration::from_secs(90)));
         assert_eq!(retry_hint_from_text("nothing here"), None);
     }
 }

@@ -11,11 +11,7 @@ use crate::breaker::{BreakerPhase, BreakerState};
 use crate::clock::now_ms;
 
 /// Writes one account's health (and replaces its model locks).
-pub async fn save_account(
-    db: &DatabaseConnection,
-    id: i64,
-    h: &AccountHealth,
-) -> Result<(), DbErr> {
+pub async fn save_account(db: &DatabaseConnection, id: i64, h: &AccountHealth) -> Result<(), DbErr> {
     let row = account_state::ActiveModel {
         account_id: Set(id),
         cooldown_until: Set(h.cooldown_until),
@@ -38,10 +34,7 @@ pub async fn save_account(
         )
         .exec(db)
         .await?;
-    model_lockout::Entity::delete_many()
-        .filter(model_lockout::Column::AccountId.eq(id))
-        .exec(db)
-        .await?;
+    model_lockout::Entity::delete_many().filter(model_lockout::Column::AccountId.eq(id)).exec(db).await?;
     for (model, until) in &h.model_locks {
         model_lockout::Entity::insert(model_lockout::ActiveModel {
             account_id: Set(id),
@@ -73,10 +66,7 @@ pub async fn load_accounts(db: &DatabaseConnection) -> Result<HashMap<i64, Accou
         })
         .collect();
     for l in model_lockout::Entity::find().all(db).await? {
-        out.entry(l.account_id)
-            .or_default()
-            .model_locks
-            .insert(l.model, l.until);
+        out.entry(l.account_id).or_default().model_locks.insert(l.model, l.until);
     }
     Ok(out)
 }
@@ -87,11 +77,7 @@ pub async fn load_account(db: &DatabaseConnection, id: i64) -> Result<AccountHea
 }
 
 /// Writes one provider's breaker.
-pub async fn save_breaker(
-    db: &DatabaseConnection,
-    provider: &str,
-    b: &BreakerState,
-) -> Result<(), DbErr> {
+pub async fn save_breaker(db: &DatabaseConnection, provider: &str, b: &BreakerState) -> Result<(), DbErr> {
     let row = breaker_state::ActiveModel {
         provider: Set(provider.to_string()),
         state: Set(b.phase.as_str().to_string()),
@@ -118,9 +104,7 @@ pub async fn save_breaker(
 }
 
 /// Reads every provider's breaker.
-pub async fn load_breakers(
-    db: &DatabaseConnection,
-) -> Result<HashMap<String, BreakerState>, DbErr> {
+pub async fn load_breakers(db: &DatabaseConnection) -> Result<HashMap<String, BreakerState>, DbErr> {
     Ok(breaker_state::Entity::find()
         .all(db)
         .await?

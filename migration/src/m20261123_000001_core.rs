@@ -2,8 +2,7 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
-    big_integer, big_integer_null, big_pk_auto, boolean, double, integer, integer_null, text,
-    text_null,
+    big_integer, big_integer_null, big_pk_auto, boolean, double, integer, integer_null, text, text_null,
 };
 
 #[derive(DeriveMigrationName)]
@@ -333,14 +332,7 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("ix_usage_ts")
-                .table(Usage::Table)
-                .col(Usage::Ts)
-                .take(),
-        )
-        .await?;
+        m.create_index(Index::create().name("ix_usage_ts").table(Usage::Table).col(Usage::Ts).take()).await?;
 
         m.create_table(
             Table::create()
@@ -358,11 +350,7 @@ impl MigrationTrait for Migration {
         )
         .await?;
         m.create_index(
-            Index::create()
-                .name("ix_request_logs_ts")
-                .table(RequestLogs::Table)
-                .col(RequestLogs::Ts)
-                .take(),
+            Index::create().name("ix_request_logs_ts").table(RequestLogs::Table).col(RequestLogs::Ts).take(),
         )
         .await?;
 
@@ -386,11 +374,7 @@ impl MigrationTrait for Migration {
                 .col(text(ModelLockouts::Model))
                 .col(big_integer(ModelLockouts::Until))
                 .col(text_null(ModelLockouts::Reason))
-                .primary_key(
-                    Index::create()
-                        .col(ModelLockouts::AccountId)
-                        .col(ModelLockouts::Model),
-                )
+                .primary_key(Index::create().col(ModelLockouts::AccountId).col(ModelLockouts::Model))
                 .take(),
         )
         .await?;
@@ -417,11 +401,7 @@ impl MigrationTrait for Migration {
                 .col(big_integer(QuotaWindows::UsedTokens))
                 .col(double(QuotaWindows::UsedCost))
                 .col(big_integer(QuotaWindows::UpdatedAt))
-                .primary_key(
-                    Index::create()
-                        .col(QuotaWindows::Subject)
-                        .col(QuotaWindows::Window),
-                )
+                .primary_key(Index::create().col(QuotaWindows::Subject).col(QuotaWindows::Window))
                 .take(),
         )
         .await?;
@@ -430,32 +410,19 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         // Children before parents, so foreign keys never block a drop.
-        m.drop_table(Table::drop().table(QuotaWindows::Table).take())
-            .await?;
-        m.drop_table(Table::drop().table(BreakerState::Table).take())
-            .await?;
-        m.drop_table(Table::drop().table(ModelLockouts::Table).take())
-            .await?;
-        m.drop_table(Table::drop().table(AccountState::Table).take())
-            .await?;
-        m.drop_table(Table::drop().table(RequestLogs::Table).take())
-            .await?;
-        m.drop_table(Table::drop().table(Usage::Table).take())
-            .await?;
-        m.drop_table(Table::drop().table(Settings::Table).take())
-            .await?;
-        m.drop_table(Table::drop().table(ModelAliases::Table).take())
-            .await?;
-        m.drop_table(Table::drop().table(ComboTargets::Table).take())
-            .await?;
-        m.drop_table(Table::drop().table(Combos::Table).take())
-            .await?;
-        m.drop_table(Table::drop().table(ApiKeys::Table).take())
-            .await?;
-        m.drop_table(Table::drop().table(Accounts::Table).take())
-            .await?;
-        m.drop_table(Table::drop().table(Providers::Table).take())
-            .await?;
+        m.drop_table(Table::drop().table(QuotaWindows::Table).take()).await?;
+        m.drop_table(Table::drop().table(BreakerState::Table).take()).await?;
+        m.drop_table(Table::drop().table(ModelLockouts::Table).take()).await?;
+        m.drop_table(Table::drop().table(AccountState::Table).take()).await?;
+        m.drop_table(Table::drop().table(RequestLogs::Table).take()).await?;
+        m.drop_table(Table::drop().table(Usage::Table).take()).await?;
+        m.drop_table(Table::drop().table(Settings::Table).take()).await?;
+        m.drop_table(Table::drop().table(ModelAliases::Table).take()).await?;
+        m.drop_table(Table::drop().table(ComboTargets::Table).take()).await?;
+        m.drop_table(Table::drop().table(Combos::Table).take()).await?;
+        m.drop_table(Table::drop().table(ApiKeys::Table).take()).await?;
+        m.drop_table(Table::drop().table(Accounts::Table).take()).await?;
+        m.drop_table(Table::drop().table(Providers::Table).take()).await?;
         Ok(())
     }
 }

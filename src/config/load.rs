@@ -7,12 +7,8 @@ use toml::{Table, Value};
 use super::Config;
 
 /// Environment variables read elsewhere (secrets and bootstrap), never config keys.
-const RESERVED_ENV: &[&str] = &[
-    "OMNIGATE_CONFIG",
-    "OMNIGATE_MASTER_KEY",
-    "OMNIGATE_ADMIN_PASSWORD",
-    "OMNIGATE_ADMIN_TOKEN",
-];
+const RESERVED_ENV: &[&str] =
+    &["OMNIGATE_CONFIG", "OMNIGATE_MASTER_KEY", "OMNIGATE_ADMIN_PASSWORD", "OMNIGATE_ADMIN_TOKEN"];
 
 /// Short environment names for the most used keys, besides `OMNIGATE_<SECTION>__<KEY>`.
 const SHORTHAND_ENV: &[(&str, &str)] = &[
@@ -54,9 +50,7 @@ pub enum ConfigError {
         message: String,
     },
     /// An environment variable does not map to a config key.
-    #[error(
-        "unknown environment variable {name}: not a config key (use OMNIGATE_<SECTION>__<KEY>)"
-    )]
+    #[error("unknown environment variable {name}: not a config key (use OMNIGATE_<SECTION>__<KEY>)")]
     UnknownEnv {
         /// The variable.
         name: String,
@@ -84,10 +78,8 @@ pub fn parse_str(text: &str) -> Result<Config, ConfigError> {
 pub fn load(opts: &LoadOptions) -> Result<Config, ConfigError> {
     let mut table = match &opts.file {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.clone(),
-                source,
-            })?;
+            let text =
+                std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
             parse_table(&text, path)?
         }
         None => Table::new(),
@@ -106,19 +98,13 @@ pub fn load(opts: &LoadOptions) -> Result<Config, ConfigError> {
 }
 
 fn parse_table(text: &str, path: &Path) -> Result<Table, ConfigError> {
-    text.parse::<Table>().map_err(|e| ConfigError::Syntax {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })
+    text.parse::<Table>().map_err(|e| ConfigError::Syntax { path: path.to_path_buf(), message: e.to_string() })
 }
 
 fn deserialize(table: Table) -> Result<Config, ConfigError> {
     serde_path_to_error::deserialize(Value::Table(table)).map_err(|e| {
         let key = e.path().to_string();
-        ConfigError::Key {
-            key,
-            message: e.into_inner().to_string(),
-        }
+        ConfigError::Key { key, message: e.into_inner().to_string() }
     })
 }
 
@@ -134,16 +120,9 @@ fn env_key(name: &str) -> Result<Option<String>, ConfigError> {
         return Ok(None);
     }
     if !rest.contains("__") {
-        return Err(ConfigError::UnknownEnv {
-            name: name.to_string(),
-        });
+        return Err(ConfigError::UnknownEnv { name: name.to_string() });
     }
-    Ok(Some(
-        rest.split("__")
-            .map(str::to_ascii_lowercase)
-            .collect::<Vec<_>>()
-            .join("."),
-    ))
+    Ok(Some(rest.split("__").map(str::to_ascii_lowercase).collect::<Vec<_>>().join(".")))
 }
 
 /// Reads an environment string as the type the default has at that path (strings stay strings).
@@ -167,9 +146,7 @@ fn set_path(table: &mut Table, path: &str, value: Value) {
     let Some(last) = parts.pop() else { return };
     let mut cur = table;
     for part in parts {
-        let entry = cur
-            .entry(part.to_string())
-            .or_insert_with(|| Value::Table(Table::new()));
+        let entry = cur.entry(part.to_string()).or_insert_with(|| Value::Table(Table::new()));
         if !entry.is_table() {
             *entry = Value::Table(Table::new());
         }
@@ -184,38 +161,23 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     #[test]
     fn unknown_key_is_named_with_its_path() {
-        let err = parse_str("[server]\nprot = 1\n")
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(
-            err.contains("server.prot") || err.contains("`prot`"),
-            "{err}"
-        );
+        let err = parse_str("[server]\nprot = 1\n").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("server.prot") || err.contains("`prot`"), "{err}");
         let err = parse_str("[[accounts]]\nprovider='x'\nname='a'\napi_kye='k'\n")
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(
-            err.contains("accounts[0]") && err.contains("api_kye"),
-            "{err}"
-        );
+        assert!(err.contains("accounts[0]") && err.contains("api_kye"), "{err}");
     }
 
     #[test]
     fn wrong_type_is_named() {
-        let err = parse_str("[server]\nport = \"high\"\n")
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let err = parse_str("[server]\nport = \"high\"\n").err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("server.port"), "{err}");
     }
 
@@ -227,11 +189,7 @@ mod tests {
         std::fs::write(&file, "[server]\nport = 1000\nhost = \"0.0.0.0\"\n").ok();
         let cfg = load(&LoadOptions {
             file: Some(file.clone()),
-            env: env(&[
-                ("OMNIGATE_PORT", "2000"),
-                ("OMNIGATE_LOG__FORMAT", "json"),
-                ("HOME", "/x"),
-            ]),
+            env: env(&[("OMNIGATE_PORT", "2000"), ("OMNIGATE_LOG__FORMAT", "json"), ("HOME", "/x")]),
             overrides: vec![],
         })?;
         assert_eq!(cfg.server.port, 2000);
@@ -249,10 +207,7 @@ mod tests {
     #[test]
     fn string_env_values_stay_strings() -> Result<(), ConfigError> {
         let cfg = load(&LoadOptions {
-            env: env(&[
-                ("OMNIGATE_SERVER__HOST", "10"),
-                ("DATABASE_URL", "postgres://u@h/db"),
-            ]),
+            env: env(&[("OMNIGATE_SERVER__HOST", "10"), ("DATABASE_URL", "postgres://u@h/db")]),
             ..Default::default()
         })?;
         assert_eq!(cfg.server.host, "10");
@@ -262,21 +217,15 @@ mod tests {
 
     #[test]
     fn unknown_env_is_an_error_naming_it() {
-        let err = load(&LoadOptions {
-            env: env(&[("OMNIGATE_PROT", "1")]),
-            ..Default::default()
-        })
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+        let err = load(&LoadOptions { env: env(&[("OMNIGATE_PROT", "1")]), ..Default::default() })
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("OMNIGATE_PROT"), "{err}");
-        let err = load(&LoadOptions {
-            env: env(&[("OMNIGATE_SERVER__PROT", "1")]),
-            ..Default::default()
-        })
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+        let err = load(&LoadOptions { env: env(&[("OMNIGATE_SERVER__PROT", "1")]), ..Default::default() })
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("server.prot"), "{err}");
     }
 

@@ -97,10 +97,7 @@ pub struct DatabaseConfig {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self {
-            url: None,
-            max_connections: 8,
-        }
+        Self { url: None, max_connections: 8 }
     }
 }
 
@@ -116,10 +113,7 @@ pub struct AuthConfig {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        Self {
-            require_api_key: true,
-            session_ttl_hours: 12,
-        }
+        Self { require_api_key: true, session_ttl_hours: 12 }
     }
 }
 
@@ -145,10 +139,7 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self {
-            format: LogFormat::Text,
-            level: "info".into(),
-        }
+        Self { format: LogFormat::Text, level: "info".into() }
     }
 }
 
@@ -166,11 +157,7 @@ pub struct RoutingConfig {
 
 impl Default for RoutingConfig {
     fn default() -> Self {
-        Self {
-            strategy: Strategy::FillFirst,
-            sticky_limit: 3,
-            max_attempts: 8,
-        }
+        Self { strategy: Strategy::FillFirst, sticky_limit: 3, max_attempts: 8 }
     }
 }
 
@@ -249,12 +236,7 @@ pub struct UsageConfig {
 
 impl Default for UsageConfig {
     fn default() -> Self {
-        Self {
-            enabled: true,
-            batch_size: 256,
-            flush_interval_ms: 200,
-            retention_days: 90,
-        }
+        Self { enabled: true, batch_size: 256, flush_interval_ms: 200, retention_days: 90 }
     }
 }
 
@@ -320,15 +302,7 @@ impl AuthStyle {
 
     /// Parses the config spelling.
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Bearer,
-            Self::XApiKey,
-            Self::XGoogApiKey,
-            Self::Query,
-            Self::None,
-        ]
-        .into_iter()
-        .find(|a| a.as_str() == s)
+        [Self::Bearer, Self::XApiKey, Self::XGoogApiKey, Self::Query, Self::None].into_iter().find(|a| a.as_str() == s)
     }
 }
 
@@ -406,9 +380,7 @@ impl ComboStrategy {
 
     /// Parses the config spelling.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Priority, Self::RoundRobin, Self::Random]
-            .into_iter()
-            .find(|c| c.as_str() == s)
+        [Self::Priority, Self::RoundRobin, Self::Random].into_iter().find(|c| c.as_str() == s)
     }
 }
 
@@ -441,9 +413,7 @@ impl Config {
         if let Some(dir) = &self.server.data_dir {
             return dir.clone();
         }
-        let home = std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("."));
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
         home.join(".omnigate")
     }
 

@@ -6,19 +6,14 @@ use super::{Config, ConfigError};
 use crate::providers::Catalog;
 
 fn bad(key: String, message: impl Into<String>) -> ConfigError {
-    ConfigError::Key {
-        key,
-        message: message.into(),
-    }
+    ConfigError::Key { key, message: message.into() }
 }
 
 /// A provider or combo id: lowercase letters, digits and `-_.`.
 pub fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c))
+        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c))
 }
 
 fn valid_base_url(url: &str) -> bool {
@@ -37,99 +32,63 @@ pub fn validate(cfg: &Config, catalog: &Catalog) -> Result<(), ConfigError> {
         return Err(bad("usage.batch_size".into(), "must be at least 1"));
     }
     if let Some(url) = &cfg.database.url
-        && !(url.starts_with("sqlite:")
-            || url.starts_with("postgres://")
-            || url.starts_with("postgresql://"))
+        && !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://"))
     {
-        return Err(bad(
-            "database.url".into(),
-            "must start with sqlite:, postgres:// or postgresql://",
-        ));
+        return Err(bad("database.url".into(), "must start with sqlite:, postgres:// or postgresql://"));
     }
 
     let mut names = HashSet::new();
     for (i, k) in cfg.keys.iter().enumerate() {
         if k.name.trim().is_empty() || !names.insert(k.name.as_str()) {
-            return Err(bad(
-                format!("keys[{i}].name"),
-                "must be non-empty and unique",
-            ));
+            return Err(bad(format!("keys[{i}].name"), "must be non-empty and unique"));
         }
         if k.key.len() < 8 || k.key.chars().any(char::is_whitespace) {
-            return Err(bad(
-                format!("keys[{i}].key"),
-                "must be at least 8 characters without spaces",
-            ));
+            return Err(bad(format!("keys[{i}].key"), "must be at least 8 characters without spaces"));
         }
         if k.models.is_empty() {
-            return Err(bad(
-                format!("keys[{i}].models"),
-                "must allow at least one pattern (\"*\" for all)",
-            ));
+            return Err(bad(format!("keys[{i}].models"), "must allow at least one pattern (\"*\" for all)"));
         }
     }
 
     let mut custom = HashSet::new();
     for (i, p) in cfg.providers.iter().enumerate() {
         if !valid_id(&p.id) {
-            return Err(bad(
-                format!("providers[{i}].id"),
-                "use lowercase letters, digits and -_.",
-            ));
+            return Err(bad(format!("providers[{i}].id"), "use lowercase letters, digits and -_."));
         }
         if p.id == "demo" || catalog.get(&p.id).is_some() {
             return Err(bad(
                 format!("providers[{i}].id"),
-                format!(
-                    "`{}` is a built-in provider; add [[accounts]] for it instead",
-                    p.id
-                ),
+                format!("`{}` is a built-in provider; add [[accounts]] for it instead", p.id),
             ));
         }
         if !custom.insert(p.id.as_str()) {
             return Err(bad(format!("providers[{i}].id"), "duplicate provider id"));
         }
         if !valid_base_url(&p.base_url) {
-            return Err(bad(
-                format!("providers[{i}].base_url"),
-                "must be an http:// or https:// URL",
-            ));
+            return Err(bad(format!("providers[{i}].base_url"), "must be an http:// or https:// URL"));
         }
     }
 
     let mut accounts = HashSet::new();
     for (i, a) in cfg.accounts.iter().enumerate() {
         let builtin = catalog.get(&a.provider);
-        let known =
-            custom.contains(a.provider.as_str()) || builtin.is_some() || a.provider == "demo";
+        let known = custom.contains(a.provider.as_str()) || builtin.is_some() || a.provider == "demo";
         if !known {
             return Err(bad(
                 format!("accounts[{i}].provider"),
-                format!(
-                    "unknown provider `{}` (not in [[providers]] nor the built-in catalog)",
-                    a.provider
-                ),
+                format!("unknown provider `{}` (not in [[providers]] nor the built-in catalog)", a.provider),
             ));
         }
         if a.name.trim().is_empty() || !accounts.insert((a.provider.as_str(), a.name.as_str())) {
-            return Err(bad(
-                format!("accounts[{i}].name"),
-                "must be non-empty and unique per provider",
-            ));
+            return Err(bad(format!("accounts[{i}].name"), "must be non-empty and unique per provider"));
         }
         if let Some(url) = &a.base_url
             && !valid_base_url(url)
         {
-            return Err(bad(
-                format!("accounts[{i}].base_url"),
-                "must be an http:// or https:// URL",
-            ));
+            return Err(bad(format!("accounts[{i}].base_url"), "must be an http:// or https:// URL"));
         }
         if builtin.is_some_and(|p| p.base_url.is_empty()) && a.base_url.is_none() {
-            return Err(bad(
-                format!("accounts[{i}].base_url"),
-                "required for this provider",
-            ));
+            return Err(bad(format!("accounts[{i}].base_url"), "required for this provider"));
         }
         if a.weight == 0 {
             return Err(bad(format!("accounts[{i}].weight"), "must be at least 1"));
@@ -139,24 +98,15 @@ pub fn validate(cfg: &Config, catalog: &Catalog) -> Result<(), ConfigError> {
     let mut combos = HashSet::new();
     for (i, c) in cfg.combos.iter().enumerate() {
         if !valid_id(&c.name) || !combos.insert(c.name.as_str()) {
-            return Err(bad(
-                format!("combos[{i}].name"),
-                "must be a unique id (lowercase, digits, -_.)",
-            ));
+            return Err(bad(format!("combos[{i}].name"), "must be a unique id (lowercase, digits, -_.)"));
         }
         if c.models.is_empty() {
-            return Err(bad(
-                format!("combos[{i}].models"),
-                "needs at least one target",
-            ));
+            return Err(bad(format!("combos[{i}].models"), "needs at least one target"));
         }
     }
     for (i, a) in cfg.aliases.iter().enumerate() {
         if a.alias.is_empty() || a.target.is_empty() {
-            return Err(bad(
-                format!("aliases[{i}]"),
-                "alias and target must be non-empty",
-            ));
+            return Err(bad(format!("aliases[{i}]"), "alias and target must be non-empty"));
         }
     }
     Ok(())
@@ -200,24 +150,16 @@ api_key = "upstream-secret-a"
 
     #[test]
     fn unknown_provider_is_named() {
-        let err = check("[[accounts]]\nprovider = \"mokc\"\nname = \"a\"\n")
-            .err()
-            .unwrap_or_default();
-        assert!(
-            err.contains("accounts[0].provider") && err.contains("mokc"),
-            "{err}"
-        );
+        let err = check("[[accounts]]\nprovider = \"mokc\"\nname = \"a\"\n").err().unwrap_or_default();
+        assert!(err.contains("accounts[0].provider") && err.contains("mokc"), "{err}");
     }
 
     #[test]
     fn builtin_ids_cannot_be_redeclared_and_generic_needs_url() {
-        let err = check("[[providers]]\nid='openai'\ndialect='openai-chat'\nbase_url='http://x'\n")
-            .err()
-            .unwrap_or_default();
+        let err =
+            check("[[providers]]\nid='openai'\ndialect='openai-chat'\nbase_url='http://x'\n").err().unwrap_or_default();
         assert!(err.contains("providers[0].id"), "{err}");
-        let err = check("[[accounts]]\nprovider='openai-compatible'\nname='a'\n")
-            .err()
-            .unwrap_or_default();
+        let err = check("[[accounts]]\nprovider='openai-compatible'\nname='a'\n").err().unwrap_or_default();
         assert!(err.contains("accounts[0].base_url"), "{err}");
     }
 }

@@ -60,34 +60,20 @@ pub struct Inbound {
 
 /// Keeps the targets the key may use: all of them when the requested name (a combo, an alias or
 /// a model) is allowed, else those whose `provider/model` is.
-fn authorize(
-    key: Option<&KeyInfo>,
-    requested: &str,
-    targets: Vec<Target>,
-) -> Result<Vec<Target>, GatewayError> {
+fn authorize(key: Option<&KeyInfo>, requested: &str, targets: Vec<Target>) -> Result<Vec<Target>, GatewayError> {
     let Some(key) = key else { return Ok(targets) };
     if key.allows(requested) {
         return Ok(targets);
     }
-    let allowed: Vec<Target> = targets
-        .into_iter()
-        .filter(|t| key.allows(&t.label()))
-        .collect();
+    let allowed: Vec<Target> = targets.into_iter().filter(|t| key.allows(&t.label())).collect();
     if allowed.is_empty() {
-        return Err(GatewayError::Forbidden(format!(
-            "this API key may not use model `{requested}`"
-        )));
+        return Err(GatewayError::Forbidden(format!("this API key may not use model `{requested}`")));
     }
     Ok(allowed)
 }
 
 /// Serves one request end to end, answering in the client's dialect.
-pub async fn serve(
-    state: &AppState,
-    exec: &Addr<ExecutorActor>,
-    meta: RequestMeta,
-    inbound: Inbound,
-) -> HttpResponse {
+pub async fn serve(state: &AppState, exec: &Addr<ExecutorActor>, meta: RequestMeta, inbound: Inbound) -> HttpResponse {
     let dialect = inbound.plan.client_dialect();
     match serve_inner(state, exec, &meta, inbound).await {
         Ok(resp) => resp,
@@ -95,10 +81,7 @@ pub async fn serve(
             record_failure(state, &meta, &err, trace);
             let mut resp = err.response(dialect);
             if let Ok(v) = HeaderValue::from_str(&meta.request_id) {
-                resp.headers_mut().insert(
-                    actix_web::http::header::HeaderName::from_static("x-request-id"),
-                    v,
-                );
+                resp.headers_mut().insert(actix_web::http::header::HeaderName::from_static("x-request-id"), v);
             }
             resp
         }
@@ -115,31 +98,18 @@ fn record_failure(state: &AppState, meta: &RequestMeta, err: &GatewayError, trac
     let Some(usage) = &state.runtime.usage else {
         return;
     };
-    let attempts = trace
-        .ctx
-        .as_ref()
-        .map(|c| c.attempts.clone())
-        .unwrap_or_default();
+    let attempts = trace.ctx.as_ref().map(|c| c.attempts.clone()).unwrap_or_default();
     let last = attempts.last();
     usage.do_send(Record(UsageEvent {
         ts: meta.ts,
         request_id: meta.request_id.clone(),
         key_name: meta.key.as_ref().map(|k| k.name.clone()),
-        client_dialect: trace
-            .ctx
-            .as_ref()
-            .map(|c| c.client_dialect.clone())
-            .unwrap_or_default(),
+        client_dialect: trace.ctx.as_ref().map(|c| c.client_dialect.clone()).unwrap_or_default(),
         method: meta.method.clone(),
         path: meta.path.clone(),
         provider: last.map(|a| a.provider.clone()),
         account: last.map(|a| a.account.clone()),
-        model: trace
-            .ctx
-            .as_ref()
-            .map(|c| c.model_label.clone())
-            .filter(|m| !m.is_empty())
-            .unwrap_or(trace.model),
+        model: trace.ctx.as_ref().map(|c| c.model_label.clone()).filter(|m| !m.is_empty()).unwrap_or(trace.model),
         status: err.status().as_u16(),
         error: Some(err.to_string()),
         tokens: TokenUsage::default(),
@@ -154,25 +124,15 @@ fn record_failure(state: &AppState, meta: &RequestMeta, err: &GatewayError, trac
 /// The message of an upstream client error, without echoing secrets.
 fn upstream_message(f: &Failure, secret: Option<&str>) -> String {
     let body = f.upstream_body.as_deref().unwrap_or_default();
-    let from_json = serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| {
-            let e = v.get("error")?;
-            e.get("message")
-                .and_then(|m| m.as_str())
-                .map(str::to_string)
-                .or_else(|| e.as_str().map(str::to_string))
-        });
-    let mut msg =
-        from_json.unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(300).collect());
+    let from_json = serde_json::from_slice::<serde_json::Value>(body).ok().and_then(|v| {
+        let e = v.get("error")?;
+        e.get("message").and_then(|m| m.as_str()).map(str::to_string).or_else(|| e.as_str().map(str::to_string))
+    });
+    let mut msg = from_json.unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(300).collect());
     if let Some(s) = secret.filter(|s| s.len() >= 4) {
         msg = msg.replace(s, "***");
     }
-    if msg.trim().is_empty() {
-        f.message.clone()
-    } else {
-        format!("upstream error: {}", msg.trim())
-    }
+    if msg.trim().is_empty() { f.message.clone() } else { format!("upstream error: {}", msg.trim()) }
 }
 
 fn final_error(last: Option<&Failure>, unavailable: &[Unavailable], attempts: u32) -> GatewayError {
@@ -192,9 +152,9 @@ fn final_error(last: Option<&Failure>, unavailable: &[Unavailable], attempts: u3
                 message: format!("every account is rate limited ({attempts} attempt(s))"),
                 retry_after: retry_after.or_else(|| cooling.and_then(ms)),
             },
-            OutcomeKind::Timeout => GatewayError::Timeout(format!(
-                "the upstream did not answer in time ({attempts} attempt(s))"
-            )),
+            OutcomeKind::Timeout => {
+                GatewayError::Timeout(format!("the upstream did not answer in time ({attempts} attempt(s))"))
+            }
             OutcomeKind::AuthFailed => GatewayError::BadGateway(format!(
                 "the upstream refused the account credentials ({attempts} attempt(s)); check the accounts' API keys"
             )),
@@ -242,20 +202,10 @@ async fn serve_inner(
     meta: &RequestMeta,
     inbound: Inbound,
 ) -> Result<HttpResponse, (GatewayError, FailTrace)> {
-    let fail = |e: GatewayError, ctx: Option<ExecContext>| {
-        (
-            e,
-            FailTrace {
-                ctx,
-                model: inbound.model.clone(),
-            },
-        )
-    };
+    let fail = |e: GatewayError, ctx: Option<ExecContext>| (e, FailTrace { ctx, model: inbound.model.clone() });
     let reg = state.runtime.registry();
-    let targets = resolve::resolve(&reg, &inbound.model, inbound.pinned.as_deref())
-        .map_err(|e| fail(e, None))?;
-    let targets =
-        authorize(meta.key.as_ref(), &inbound.model, targets).map_err(|e| fail(e, None))?;
+    let targets = resolve::resolve(&reg, &inbound.model, inbound.pinned.as_deref()).map_err(|e| fail(e, None))?;
+    let targets = authorize(meta.key.as_ref(), &inbound.model, targets).map_err(|e| fail(e, None))?;
     let dialect = inbound.plan.client_dialect();
     let mut ctx = ExecContext {
         request_id: meta.request_id.clone(),
@@ -285,11 +235,7 @@ async fn serve_inner(
             if attempts >= max_attempts {
                 break 'targets;
             }
-            let lease = Lease {
-                provider: t.provider.clone(),
-                model: t.model.clone(),
-                exclude: exclude.clone(),
-            };
+            let lease = Lease { provider: t.provider.clone(), model: t.model.clone(), exclude: exclude.clone() };
             let grant = match state.runtime.router.send(lease).await {
                 Ok(Ok(g)) => g,
                 Ok(Err(u)) => {
@@ -297,10 +243,7 @@ async fn serve_inner(
                     continue 'targets;
                 }
                 Err(_) => {
-                    return Err(fail(
-                        GatewayError::Internal("the router is not running".into()),
-                        Some(ctx),
-                    ));
+                    return Err(fail(GatewayError::Internal("the router is not running".into()), Some(ctx)));
                 }
             };
             attempts += 1;
@@ -314,27 +257,17 @@ async fn serve_inner(
             ctx.price = info.map(|m| m.price.clone()).unwrap_or_default();
             let served_by = (grant.provider.to_string(), grant.account_name.to_string());
             let secret = grant.credential.as_ref().map(|c| c.expose().to_string());
-            let sent = exec
-                .send(Execute {
-                    call,
-                    lease: grant,
-                    ctx: ctx.clone(),
-                })
-                .await;
+            let sent = exec.send(Execute { call, lease: grant, ctx: ctx.clone() }).await;
             let outcome = match sent {
                 Ok(o) => o,
                 Err(_) => {
-                    return Err(fail(
-                        GatewayError::Internal("the executor is not running".into()),
-                        Some(ctx),
-                    ));
+                    return Err(fail(GatewayError::Internal("the executor is not running".into()), Some(ctx)));
                 }
             };
             match outcome {
                 ExecOutcome::Started(s) => {
                     let mut rx = s.body;
-                    let body = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
-                        .map(Ok::<_, Infallible>);
+                    let body = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)).map(Ok::<_, Infallible>);
                     let mut resp = HttpResponse::Ok();
                     resp.content_type("text/event-stream")
                         .insert_header(("cache-control", "no-cache"))
@@ -352,10 +285,7 @@ async fn serve_inner(
                     ctx = f.ctx.clone();
                     if !f.kind.is_retryable() {
                         let status = f.status.unwrap_or(502);
-                        let e = GatewayError::Upstream {
-                            status,
-                            message: upstream_message(&f, secret.as_deref()),
-                        };
+                        let e = GatewayError::Upstream { status, message: upstream_message(&f, secret.as_deref()) };
                         return Err(fail(e, Some(ctx)));
                     }
                     exclude.push(f.account_id);

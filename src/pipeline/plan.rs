@@ -95,7 +95,15 @@ impl Plan {
             }
             let mut body = self.body.clone();
             body.set("model", &model);
-            let target = http_target(provider, &lease.base_url, lease.credential.as_ref(), Operation::Embeddings, model, false, Bytes::from(body.to_vec()));
+            let target = http_target(
+                provider,
+                &lease.base_url,
+                lease.credential.as_ref(),
+                Operation::Embeddings,
+                model,
+                false,
+                Bytes::from(body.to_vec()),
+            );
             return Ok(UpstreamCall { target, stream: false, adapter: Box::new(EmbeddingsPassthrough::default()) });
         }
         if self.op == Op::CountTokens {
@@ -104,10 +112,19 @@ impl Plan {
             }
             let mut body = self.body.clone();
             body.set("model", &model);
-            let target = http_target(provider, &lease.base_url, lease.credential.as_ref(), Operation::CountTokens, model, false, Bytes::from(body.to_vec()));
-            return Ok(UpstreamCall { target, stream: false, adapter: Box::new(CountTokensPassthrough::default()) });
+            let target = http_target(
+                provider,
+                &lease.base_url,
+                lease.credential.as_ref(),
+                Operation::CountTokens,
+                model,
+                false,
+                Bytes::from(body.to_vec()),
+            );
+            return Ok(UpstreamCall { target, stream: false, adapter: Box::new(CountTokensPassthrough) });
         }
-        let passthrough = provider.dialect == self.client && (self.client != Dialect::Gemini || !stream || self.gemini_sse);
+        let passthrough =
+            provider.dialect == self.client && (self.client != Dialect::Gemini || !stream || self.gemini_sse);
         let (bytes, adapter): (Bytes, Box<dyn ResponseAdapter>) = if passthrough {
             let mut body = self.body.clone();
             match self.client {
@@ -144,6 +161,10 @@ impl Plan {
     }
 
     fn options(&self) -> EncodeOptions {
-        EncodeOptions { include_usage: self.client_wants_usage, gemini_sse: self.gemini_sse, input_estimate: self.input_estimate() }
+        EncodeOptions {
+            include_usage: self.client_wants_usage,
+            gemini_sse: self.gemini_sse,
+            input_estimate: self.input_estimate(),
+        }
     }
 }

@@ -28,19 +28,13 @@ impl Target {
 
 /// Resolves what a client asked for into the ordered targets to try. `pinned` restricts the
 /// request to one provider (`/v1/providers/{provider}/...`).
-pub fn resolve(
-    reg: &Registry,
-    requested: &str,
-    pinned: Option<&str>,
-) -> Result<Vec<Target>, GatewayError> {
+pub fn resolve(reg: &Registry, requested: &str, pinned: Option<&str>) -> Result<Vec<Target>, GatewayError> {
     let requested = requested.trim();
     if requested.is_empty() {
         return Err(GatewayError::BadRequest("`model` is required".into()));
     }
     if requested.chars().any(char::is_control) || requested.contains("..") {
-        return Err(GatewayError::BadRequest(
-            "`model` contains invalid characters".into(),
-        ));
+        return Err(GatewayError::BadRequest("`model` contains invalid characters".into()));
     }
     if let Some(pin) = pinned {
         let Some(p) = reg.provider(pin) else {
@@ -55,15 +49,9 @@ pub fn resolve(
                     other.id, p.id
                 )));
             }
-            return Ok(vec![Target {
-                provider: p.id.clone(),
-                model: rest.to_string(),
-            }]);
+            return Ok(vec![Target { provider: p.id.clone(), model: rest.to_string() }]);
         }
-        return Ok(vec![Target {
-            provider: p.id.clone(),
-            model: requested.to_string(),
-        }]);
+        return Ok(vec![Target { provider: p.id.clone(), model: requested.to_string() }]);
     }
     if let Some(combo) = reg.combos.get(requested) {
         let mut out = Vec::with_capacity(combo.targets.len());
@@ -108,10 +96,7 @@ fn resolve_single(reg: &Registry, name: &str) -> Result<Target, GatewayError> {
         .map(|p| p.id.as_str())
         .collect();
     match serving.as_slice() {
-        [one] => Ok(Target {
-            provider: (*one).to_string(),
-            model: name.to_string(),
-        }),
+        [one] => Ok(Target { provider: (*one).to_string(), model: name.to_string() }),
         [] => Err(GatewayError::NotFound(format!(
             "model `{name}` not found: use `provider/model`, a combo or an alias (GET /v1/models lists them)"
         ))),
@@ -129,8 +114,5 @@ fn resolve_single(reg: &Registry, name: &str) -> Result<Target, GatewayError> {
 fn direct(reg: &Registry, name: &str) -> Option<Target> {
     let (prefix, rest) = name.split_once('/')?;
     let p = reg.provider(prefix)?;
-    (!rest.is_empty()).then(|| Target {
-        provider: p.id.clone(),
-        model: rest.to_string(),
-    })
+    (!rest.is_empty()).then(|| Target { provider: p.id.clone(), model: rest.to_string() })
 }

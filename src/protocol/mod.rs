@@ -29,14 +29,7 @@ impl Dialect {
 
     /// Parses the config spelling.
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::OpenaiChat,
-            Self::OpenaiResponses,
-            Self::Anthropic,
-            Self::Gemini,
-        ]
-        .into_iter()
-        .find(|d| d.as_str() == s)
+        [Self::OpenaiChat, Self::OpenaiResponses, Self::Anthropic, Self::Gemini].into_iter().find(|d| d.as_str() == s)
     }
 }
 

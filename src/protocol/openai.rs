@@ -56,11 +56,7 @@ impl OpenAiUsage {
             output: self.completion_tokens,
             cache_read: cached,
             cache_write: 0,
-            reasoning: self
-                .completion_tokens_details
-                .as_ref()
-                .and_then(|d| d.reasoning_tokens)
-                .unwrap_or(0),
+            reasoning: self.completion_tokens_details.as_ref().and_then(|d| d.reasoning_tokens).unwrap_or(0),
         }
     }
 
@@ -70,12 +66,8 @@ impl OpenAiUsage {
             prompt_tokens: u.input,
             completion_tokens: u.output,
             total_tokens: u.total(),
-            prompt_tokens_details: Some(PromptDetails {
-                cached_tokens: Some(u.cache_read),
-            }),
-            completion_tokens_details: Some(CompletionDetails {
-                reasoning_tokens: Some(u.reasoning),
-            }),
+            prompt_tokens_details: Some(PromptDetails { cached_tokens: Some(u.cache_read) }),
+            completion_tokens_details: Some(CompletionDetails { reasoning_tokens: Some(u.reasoning) }),
             prompt_cache_hit_tokens: None,
         }
     }
@@ -91,19 +83,11 @@ mod tests {
             r#"{"prompt_tokens":100,"completion_tokens":20,"total_tokens":120,"prompt_tokens_details":{"cached_tokens":60},"completion_tokens_details":{"reasoning_tokens":5}}"#,
         )
         .unwrap_or_default();
-        assert_eq!(
-            u.canonical(),
-            TokenUsage {
-                input: 100,
-                output: 20,
-                cache_read: 60,
-                cache_write: 0,
-                reasoning: 5
-            }
-        );
-        let d: OpenAiUsage =
-            serde_json::from_str(r#"{"prompt_tokens":10,"completion_tokens":2,"total_tokens":12,"prompt_cache_hit_tokens":4}"#)
-                .unwrap_or_default();
+        assert_eq!(u.canonical(), TokenUsage { input: 100, output: 20, cache_read: 60, cache_write: 0, reasoning: 5 });
+        let d: OpenAiUsage = serde_json::from_str(
+            r#"{"prompt_tokens":10,"completion_tokens":2,"total_tokens":12,"prompt_cache_hit_tokens":4}"#,
+        )
+        .unwrap_or_default();
         assert_eq!(d.canonical().cache_read, 4);
     }
 }

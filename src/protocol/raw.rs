@@ -15,16 +15,12 @@ pub struct RawObject(pub Vec<(String, Box<RawValue>)>);
 impl RawObject {
     /// The raw value of a key.
     pub fn get(&self, key: &str) -> Option<&RawValue> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_ref())
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_ref())
     }
 
     /// A key's value parsed as `T`.
     pub fn parse<'a, T: Deserialize<'a>>(&'a self, key: &str) -> Option<T> {
-        self.get(key)
-            .and_then(|v| serde_json::from_str(v.get()).ok())
+        self.get(key).and_then(|v| serde_json::from_str(v.get()).ok())
     }
 
     /// Sets a key (replacing it in place, or appending).
@@ -87,15 +83,9 @@ mod tests {
     fn rewrites_model_and_keeps_everything_else() {
         let body = r#"{"model":"mock/mock-model","messages":[{"role":"user","content":"hi"}],"x_unknown":{"a":[1,2]},"stream":true}"#;
         let mut o: RawObject = serde_json::from_str(body).unwrap_or_default();
-        assert_eq!(
-            o.parse::<String>("model").as_deref(),
-            Some("mock/mock-model")
-        );
+        assert_eq!(o.parse::<String>("model").as_deref(), Some("mock/mock-model"));
         o.set("model", &"mock-model");
-        o.set(
-            "stream_options",
-            &serde_json::json!({"include_usage": true}),
-        );
+        o.set("stream_options", &serde_json::json!({"include_usage": true}));
         let out: serde_json::Value = serde_json::from_slice(&o.to_vec()).unwrap_or_default();
         assert_eq!(out["model"], "mock-model");
         assert_eq!(out["x_unknown"]["a"][1], 2);

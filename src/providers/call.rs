@@ -24,13 +24,7 @@ pub enum Operation {
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 /// The endpoint URL of an operation.
-pub fn endpoint(
-    dialect: Dialect,
-    base_url: &str,
-    op: Operation,
-    model: &str,
-    stream: bool,
-) -> String {
+pub fn endpoint(dialect: Dialect, base_url: &str, op: Operation, model: &str, stream: bool) -> String {
     let base = base_url.trim_end_matches('/');
     match (dialect, op) {
         (_, Operation::Embeddings) => format!("{base}/embeddings"),
@@ -59,19 +53,8 @@ pub fn http_target(
     let mut url = endpoint(provider.dialect, base_url, op, model, stream);
     let mut headers: Vec<(String, String)> = vec![
         ("content-type".into(), "application/json".into()),
-        (
-            "accept".into(),
-            if stream {
-                "text/event-stream"
-            } else {
-                "application/json"
-            }
-            .into(),
-        ),
-        (
-            "user-agent".into(),
-            concat!("omnigate/", env!("CARGO_PKG_VERSION")).into(),
-        ),
+        ("accept".into(), if stream { "text/event-stream" } else { "application/json" }.into()),
+        ("user-agent".into(), concat!("omnigate/", env!("CARGO_PKG_VERSION")).into()),
     ];
     if provider.dialect == Dialect::Anthropic {
         headers.push(("anthropic-version".into(), ANTHROPIC_VERSION.into()));
@@ -89,12 +72,7 @@ pub fn http_target(
             AuthStyle::None => {}
         }
     }
-    Target::Http {
-        method: awc::http::Method::POST,
-        url,
-        headers,
-        body,
-    }
+    Target::Http { method: awc::http::Method::POST, url, headers, body }
 }
 
 #[cfg(test)]
@@ -104,43 +82,19 @@ mod tests {
     #[test]
     fn endpoints_per_dialect() {
         assert_eq!(
-            endpoint(
-                Dialect::OpenaiChat,
-                "http://h/v1/",
-                Operation::Generate,
-                "m",
-                true
-            ),
+            endpoint(Dialect::OpenaiChat, "http://h/v1/", Operation::Generate, "m", true),
             "http://h/v1/chat/completions"
         );
         assert_eq!(
-            endpoint(
-                Dialect::Anthropic,
-                "https://api.anthropic.com/v1",
-                Operation::CountTokens,
-                "m",
-                false
-            ),
+            endpoint(Dialect::Anthropic, "https://api.anthropic.com/v1", Operation::CountTokens, "m", false),
             "https://api.anthropic.com/v1/messages/count_tokens"
         );
         assert_eq!(
-            endpoint(
-                Dialect::Gemini,
-                "https://g/v1beta",
-                Operation::Generate,
-                "gemini-2.5-pro",
-                true
-            ),
+            endpoint(Dialect::Gemini, "https://g/v1beta", Operation::Generate, "gemini-2.5-pro", true),
             "https://g/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse"
         );
         assert_eq!(
-            endpoint(
-                Dialect::OpenaiResponses,
-                "http://h/v1",
-                Operation::Generate,
-                "m",
-                false
-            ),
+            endpoint(Dialect::OpenaiResponses, "http://h/v1", Operation::Generate, "m", false),
             "http://h/v1/responses"
         );
     }

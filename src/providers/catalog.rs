@@ -59,9 +59,7 @@ impl Catalog {
     /// error is returned for the caller to report.
     pub fn builtin() -> Result<Self, String> {
         toml::from_str::<CatalogFile>(CATALOG_TOML)
-            .map(|f| Self {
-                providers: f.provider,
-            })
+            .map(|f| Self { providers: f.provider })
             .map_err(|e| format!("embedded provider catalog is invalid: {e}"))
     }
 
@@ -72,9 +70,7 @@ impl Catalog {
 
     /// A provider by id or alias.
     pub fn get(&self, id_or_alias: &str) -> Option<&CatalogProvider> {
-        self.providers
-            .iter()
-            .find(|p| p.id == id_or_alias || p.alias.as_deref() == Some(id_or_alias))
+        self.providers.iter().find(|p| p.id == id_or_alias || p.alias.as_deref() == Some(id_or_alias))
     }
 }
 

@@ -33,11 +33,9 @@ struct Request {
 fn text_of(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(|t| t.as_str()))
-            .collect::<Vec<_>>()
-            .join(" "),
+        serde_json::Value::Array(parts) => {
+            parts.iter().filter_map(|p| p.get("text").and_then(|t| t.as_str())).collect::<Vec<_>>().join(" ")
+        }
         _ => String::new(),
     }
 }
@@ -54,23 +52,12 @@ pub struct Echo {
 impl Echo {
     /// Prepares the reply for an OpenAI Chat request body.
     pub fn new(body: &[u8], model: &str) -> Self {
-        let req: Request = serde_json::from_slice(body).unwrap_or(Request {
-            messages: vec![],
-            stream: false,
-        });
-        let last = req
-            .messages
-            .iter()
-            .rev()
-            .find(|m| m.role == "user")
-            .map(|m| text_of(&m.content))
-            .unwrap_or_default();
+        let req: Request = serde_json::from_slice(body).unwrap_or(Request { messages: vec![], stream: false });
+        let last =
+            req.messages.iter().rev().find(|m| m.role == "user").map(|m| text_of(&m.content)).unwrap_or_default();
         let chars: usize = req.messages.iter().map(|m| text_of(&m.content).len()).sum();
-        let reply = if last.trim().is_empty() {
-            "Echo: (no text)".to_string()
-        } else {
-            format!("Echo: {}", last.trim())
-        };
+        let reply =
+            if last.trim().is_empty() { "Echo: (no text)".to_string() } else { format!("Echo: {}", last.trim()) };
         Self {
             reply,
             prompt_tokens: (chars as u64).div_ceil(4) + 3 * req.messages.len() as u64,
@@ -96,10 +83,7 @@ impl LocalUpstream for Echo {
                 "usage": self.usage(),
             });
             let bytes = Bytes::from(body.to_string());
-            return LocalReply {
-                status: 200,
-                body: futures_util::stream::once(async move { bytes }).boxed(),
-            };
+            return LocalReply { status: 200, body: futures_util::stream::once(async move { bytes }).boxed() };
         }
         let chunk = |delta: serde_json::Value, finish: Option<&str>| {
             data_event(
@@ -112,11 +96,7 @@ impl LocalUpstream for Echo {
         };
         let mut frames = vec![chunk(json!({ "role": "assistant", "content": "" }), None)];
         for (i, w) in self.reply.split(' ').enumerate() {
-            let piece = if i == 0 {
-                w.to_string()
-            } else {
-                format!(" {w}")
-            };
+            let piece = if i == 0 { w.to_string() } else { format!(" {w}") };
             frames.push(chunk(json!({ "content": piece }), None));
         }
         frames.push(chunk(json!({}), Some("stop")));

@@ -104,22 +104,13 @@ fn models_from_json(json: &str) -> Vec<ModelInfo> {
     serde_json::from_str::<Vec<String>>(json)
         .unwrap_or_default()
         .into_iter()
-        .map(|id| ModelInfo {
-            id,
-            max_output: None,
-            price: Vec::new(),
-        })
+        .map(|id| ModelInfo { id, max_output: None, price: Vec::new() })
         .collect()
 }
 
 impl Registry {
     /// Builds the snapshot; fails only when a sealed credential cannot be opened.
-    pub fn build(
-        catalog: &Catalog,
-        rows: &RuntimeRows,
-        sealer: &Sealer,
-        demo: bool,
-    ) -> Result<Self, SecretError> {
+    pub fn build(catalog: &Catalog, rows: &RuntimeRows, sealer: &Sealer, demo: bool) -> Result<Self, SecretError> {
         let mut r = Self::default();
         for p in catalog.providers() {
             r.insert_provider(ProviderInfo {
@@ -131,11 +122,7 @@ impl Registry {
                 models: p
                     .models
                     .iter()
-                    .map(|m| ModelInfo {
-                        id: m.id.clone(),
-                        max_output: m.max_output,
-                        price: m.price.clone(),
-                    })
+                    .map(|m| ModelInfo { id: m.id.clone(), max_output: m.max_output, price: m.price.clone() })
                     .collect(),
                 strategy: None,
                 local: false,
@@ -161,11 +148,7 @@ impl Registry {
                 dialect: Dialect::OpenaiChat,
                 base_url: "local://demo".into(),
                 auth: AuthStyle::None,
-                models: vec![ModelInfo {
-                    id: "echo".into(),
-                    max_output: Some(4096),
-                    price: vec![0.0, 0.0],
-                }],
+                models: vec![ModelInfo { id: "echo".into(), max_output: Some(4096), price: vec![0.0, 0.0] }],
                 strategy: None,
                 local: true,
             });
@@ -235,9 +218,7 @@ impl Registry {
 
     /// A provider by id or alias.
     pub fn provider(&self, id_or_alias: &str) -> Option<&ProviderInfo> {
-        self.prefixes
-            .get(id_or_alias)
-            .and_then(|id| self.providers.get(id))
+        self.prefixes.get(id_or_alias).and_then(|id| self.providers.get(id))
     }
 
     /// Every provider.
@@ -247,15 +228,11 @@ impl Registry {
 
     /// Whether a provider has at least one enabled account.
     pub fn is_served(&self, provider: &str) -> bool {
-        self.accounts
-            .iter()
-            .any(|a| a.provider == provider && a.enabled)
+        self.accounts.iter().any(|a| a.provider == provider && a.enabled)
     }
 
     /// A provider's known model.
     pub fn model(&self, provider: &str, model: &str) -> Option<&ModelInfo> {
-        self.providers
-            .get(provider)
-            .and_then(|p| p.models.iter().find(|m| m.id == model))
+        self.providers.get(provider).and_then(|p| p.models.iter().find(|m| m.id == model))
     }
 }

@@ -26,7 +26,12 @@ fn model_of(o: &crate::protocol::raw::RawObject) -> Result<String, GatewayError>
 }
 
 /// `POST /v1/messages`
-pub async fn messages(req: HttpRequest, state: web::Data<AppState>, exec: web::Data<Addr<ExecutorActor>>, payload: web::Payload) -> HttpResponse {
+pub async fn messages(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    exec: web::Data<Addr<ExecutorActor>>,
+    payload: web::Payload,
+) -> HttpResponse {
     let key = match client_key(&req, &state) {
         Ok(k) => k,
         Err(e) => return e.response(D),
@@ -46,7 +51,12 @@ pub async fn messages(req: HttpRequest, state: web::Data<AppState>, exec: web::D
 
 /// `POST /v1/messages/count_tokens`: the upstream's own count when the model is served by an
 /// Anthropic-dialect account, else an estimate (system, messages, tools and images counted).
-pub async fn count_tokens(req: HttpRequest, state: web::Data<AppState>, exec: web::Data<Addr<ExecutorActor>>, payload: web::Payload) -> HttpResponse {
+pub async fn count_tokens(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    exec: web::Data<Addr<ExecutorActor>>,
+    payload: web::Payload,
+) -> HttpResponse {
     let key = match client_key(&req, &state) {
         Ok(k) => k,
         Err(e) => return e.response(D),

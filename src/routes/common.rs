@@ -12,15 +12,11 @@ use crate::pipeline::RequestMeta;
 use crate::state::AppState;
 
 /// Reads the body up to `server.max_body_mib`, answering 413 (in the caller's shape) beyond.
-pub async fn read_body(
-    mut payload: web::Payload,
-    state: &AppState,
-) -> Result<bytes::Bytes, GatewayError> {
+pub async fn read_body(mut payload: web::Payload, state: &AppState) -> Result<bytes::Bytes, GatewayError> {
     let limit = state.config.server.max_body_mib.saturating_mul(1024 * 1024);
     let mut buf = BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|_| GatewayError::BadRequest("the request body could not be read".into()))?;
+        let chunk = chunk.map_err(|_| GatewayError::BadRequest("the request body could not be read".into()))?;
         if buf.len() + chunk.len() > limit {
             return Err(GatewayError::PayloadTooLarge(format!(
                 "the request body exceeds {} MiB",
@@ -54,10 +50,7 @@ pub fn meta(req: &HttpRequest, key: Option<KeyInfo>) -> RequestMeta {
 
 #[cfg(feature = "fault-injection")]
 fn inject_panic(req: &HttpRequest) -> bool {
-    req.headers()
-        .get("x-omnigate-inject-fault")
-        .and_then(|v| v.to_str().ok())
-        == Some("panic")
+    req.headers().get("x-omnigate-inject-fault").and_then(|v| v.to_str().ok()) == Some("panic")
 }
 
 #[cfg(not(feature = "fault-injection"))]

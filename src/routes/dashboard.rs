@@ -11,24 +11,13 @@ struct Assets;
 /// Registers `/`, `/dashboard` and its assets.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(|| async { redirect() }))
-        .route(
-            "/dashboard",
-            web::get().to(|| async { asset("index.html") }),
-        )
-        .route(
-            "/dashboard/",
-            web::get().to(|| async { asset("index.html") }),
-        )
-        .route(
-            "/dashboard/{file:.*}",
-            web::get().to(|file: web::Path<String>| async move { asset(&file) }),
-        );
+        .route("/dashboard", web::get().to(|| async { asset("index.html") }))
+        .route("/dashboard/", web::get().to(|| async { asset("index.html") }))
+        .route("/dashboard/{file:.*}", web::get().to(|file: web::Path<String>| async move { asset(&file) }));
 }
 
 fn redirect() -> HttpResponse {
-    HttpResponse::Found()
-        .insert_header((header::LOCATION, "/dashboard"))
-        .finish()
+    HttpResponse::Found().insert_header((header::LOCATION, "/dashboard")).finish()
 }
 
 fn asset(path: &str) -> HttpResponse {

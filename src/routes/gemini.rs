@@ -22,7 +22,13 @@ use crate::translate::decode_request;
 const D: Dialect = Dialect::Gemini;
 
 /// `POST /{version}/models/{model}:{method}`
-pub async fn call(req: HttpRequest, state: web::Data<AppState>, exec: web::Data<Addr<ExecutorActor>>, payload: web::Payload, tail: web::Path<(String, String)>) -> HttpResponse {
+pub async fn call(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    exec: web::Data<Addr<ExecutorActor>>,
+    payload: web::Payload,
+    tail: web::Path<(String, String)>,
+) -> HttpResponse {
     let (_, tail) = tail.into_inner();
     let key = match client_key(&req, &state) {
         Ok(k) => k,

@@ -15,9 +15,5 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         "uptime_secs": state.started.elapsed().as_secs(),
         "database": if db_ok { "ok" } else { "unreachable" },
     });
-    if db_ok {
-        HttpResponse::Ok().json(body)
-    } else {
-        HttpResponse::ServiceUnavailable().json(body)
-    }
+    if db_ok { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }

@@ -17,22 +17,21 @@ use crate::protocol::Dialect;
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health::health))
-        .route(
-            "/v1/chat/completions",
-            web::post().to(openai::chat_completions),
-        )
+        .route("/v1/chat/completions", web::post().to(openai::chat_completions))
         .route("/v1/embeddings", web::post().to(openai::embeddings))
         .route("/v1/models", web::get().to(openai::models))
-        .route(
-            "/v1/providers/{provider}/chat/completions",
-            web::post().to(openai::provider_chat_completions),
-        );
+        .route("/v1/providers/{provider}/chat/completions", web::post().to(openai::provider_chat_completions))
+        .route("/v1/messages", web::post().to(anthropic::messages))
+        .route("/v1/messages/count_tokens", web::post().to(anthropic::count_tokens))
+        .route("/v1/responses", web::post().to(responses::create))
+        .route("/v1/responses/{id}", web::get().to(responses::retrieve))
+        .route("/{version:v1beta|v1}/models/{tail:.*}", web::post().to(gemini::call))
+        .route("/v1beta/models", web::get().to(gemini::list));
     dashboard::configure(cfg);
     admin::configure(cfg);
 }
 
 /// Unknown paths get a JSON 404 instead of an empty body.
 pub async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
-    GatewayError::NotFound(format!("no route for {} {}", req.method(), req.path()))
-        .response(Dialect::OpenaiChat)
+    GatewayError::NotFound(format!("no route for {} {}", req.method(), req.path())).response(Dialect::OpenaiChat)
 }

@@ -16,21 +16,16 @@ use crate::state::AppState;
 
 pub(crate) fn parse_object(body: &[u8]) -> Result<RawObject, GatewayError> {
     if body.is_empty() {
-        return Err(GatewayError::BadRequest(
-            "the request body is empty; expected a JSON object".into(),
-        ));
+        return Err(GatewayError::BadRequest("the request body is empty; expected a JSON object".into()));
     }
-    serde_json::from_slice(body).map_err(|e| {
-        GatewayError::BadRequest(format!("the request body is not a valid JSON object: {e}"))
-    })
+    serde_json::from_slice(body)
+        .map_err(|e| GatewayError::BadRequest(format!("the request body is not a valid JSON object: {e}")))
 }
 
 fn model_of(o: &RawObject) -> Result<String, GatewayError> {
     match o.parse::<String>("model") {
         Some(m) if !m.trim().is_empty() => Ok(m),
-        _ => Err(GatewayError::BadRequest(
-            "`model` is required and must be a string".into(),
-        )),
+        _ => Err(GatewayError::BadRequest("`model` is required and must be a string".into())),
     }
 }
 
@@ -104,20 +99,13 @@ pub async fn embeddings(
         Ok(v) => v,
         Err(e) => return e.response(Dialect::OpenaiChat),
     };
-    let inbound = Inbound {
-        model,
-        stream: false,
-        plan: Plan::new(Dialect::OpenaiChat, Op::Embeddings, object),
-        pinned: None,
-    };
+    let inbound =
+        Inbound { model, stream: false, plan: Plan::new(Dialect::OpenaiChat, Op::Embeddings, object), pinned: None };
     pipeline::serve(&state, &exec, meta(&req, key), inbound).await
 }
 
 /// The model ids a key may see: served providers' models, combos and exact aliases.
-pub fn visible_models(
-    state: &AppState,
-    key: Option<&crate::keys::KeyInfo>,
-) -> Vec<(String, String)> {
+pub fn visible_models(state: &AppState, key: Option<&crate::keys::KeyInfo>) -> Vec<(String, String)> {
     let reg = state.runtime.registry();
     let mut out: Vec<(String, String)> = Vec::new();
     for p in reg.providers().filter(|p| reg.is_served(&p.id)) {

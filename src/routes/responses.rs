@@ -17,7 +17,12 @@ use crate::state::AppState;
 const D: Dialect = Dialect::OpenaiResponses;
 
 /// `POST /v1/responses`
-pub async fn create(req: HttpRequest, state: web::Data<AppState>, exec: web::Data<Addr<ExecutorActor>>, payload: web::Payload) -> HttpResponse {
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    exec: web::Data<Addr<ExecutorActor>>,
+    payload: web::Payload,
+) -> HttpResponse {
     let key = match client_key(&req, &state) {
         Ok(k) => k,
         Err(e) => return e.response(D),
@@ -43,5 +48,8 @@ pub async fn retrieve(req: HttpRequest, state: web::Data<AppState>, id: web::Pat
     if let Err(e) = client_key(&req, &state) {
         return e.response(D);
     }
-    GatewayError::NotFound(format!("response `{id}` not found: Omnigate does not store responses (`store` is not persisted)")).response(D)
+    GatewayError::NotFound(format!(
+        "response `{id}` not found: Omnigate does not store responses (`store` is not persisted)"
+    ))
+    .response(D)
 }

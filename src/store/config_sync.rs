@@ -6,8 +6,8 @@ use std::collections::HashSet;
 
 use entities::{account, account_state, api_key, combo, combo_target, model_alias, provider};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, QueryFilter, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, TransactionTrait,
 };
 
 use super::now_ms;
@@ -31,11 +31,7 @@ pub struct SyncReport {
 }
 
 /// Upserts every runtime entry of `cfg` in one transaction.
-pub async fn sync(
-    db: &DatabaseConnection,
-    cfg: &Config,
-    sealer: &Sealer,
-) -> Result<SyncReport, DbErr> {
+pub async fn sync(db: &DatabaseConnection, cfg: &Config, sealer: &Sealer) -> Result<SyncReport, DbErr> {
     let tx = db.begin().await?;
     let mut r = SyncReport::default();
     sync_providers(&tx, cfg, &mut r).await?;
@@ -47,20 +43,12 @@ pub async fn sync(
     Ok(r)
 }
 
-async fn sync_providers(
-    db: &impl ConnectionTrait,
-    cfg: &Config,
-    r: &mut SyncReport,
-) -> Result<(), DbErr> {
+async fn sync_providers(db: &impl ConnectionTrait, cfg: &Config, r: &mut SyncReport) -> Result<(), DbErr> {
     let now = now_ms();
     let existing = provider::Entity::find().all(db).await?;
     for p in &cfg.providers {
         let models = serde_json::to_string(&p.models).unwrap_or_else(|_| "[]".into());
-        let auth = p
-            .auth
-            .unwrap_or_else(|| crate::providers::default_auth(p.dialect))
-            .as_str()
-            .to_string();
+        let auth = p.auth.unwrap_or_else(|| crate::providers::default_auth(p.dialect)).as_str().to_string();
         let strategy = p.strategy.map(|s| s.as_str().to_string());
         match existing.iter().find(|e| e.id == p.id) {
             Some(e)
@@ -101,13 +89,8 @@ async fn sync_providers(
         }
     }
     let keep: HashSet<&str> = cfg.providers.iter().map(|p| p.id.as_str()).collect();
-    for e in existing
-        .iter()
-        .filter(|e| e.source == CONFIG && !keep.contains(e.id.as_str()))
-    {
-        provider::Entity::delete_by_id(e.id.clone())
-            .exec(db)
-            .await?;
+    for e in existing.iter().filter(|e| e.source == CONFIG && !keep.contains(e.id.as_str())) {
+        provider::Entity::delete_by_id(e.id.clone()).exec(db).await?;
         r.removed += 1;
     }
     Ok(())
@@ -123,18 +106,10 @@ async fn sync_accounts(
     let existing = account::Entity::find().all(db).await?;
     for a in &cfg.accounts {
         let weight = i32::try_from(a.weight).unwrap_or(i32::MAX);
-        let max_concurrent = a
-            .max_concurrent
-            .map(|m| i32::try_from(m).unwrap_or(i32::MAX));
-        match existing
-            .iter()
-            .find(|e| e.provider == a.provider && e.name == a.name)
-        {
+        let max_concurrent = a.max_concurrent.map(|m| i32::try_from(m).unwrap_or(i32::MAX));
+        match existing.iter().find(|e| e.provider == a.provider && e.name == a.name) {
             Some(e) => {
-                let old_secret = e
-                    .secret
-                    .as_deref()
-                    .and_then(|s| sealer.open(ACCOUNT_SECRET, s).ok());
+                let old_secret = e.secret.as_deref().and_then(|s| sealer.open(ACCOUNT_SECRET, s).ok());
                 let same = old_secret == a.api_key
                     && e.base_url == a.base_url
                     && e.priority == a.priority
@@ -145,8 +120,7 @@ async fn sync_accounts(
                 if !same {
                     let mut am: account::ActiveModel = e.clone().into();
                     if old_secret != a.api_key {
-                        am.secret =
-                            Set(a.api_key.as_deref().map(|k| sealer.seal(ACCOUNT_SECRET, k)));
+                        am.secret = Set(a.api_key.as_deref().map(|k| sealer.seal(ACCOUNT_SECRET, k)));
                     }
                     am.base_url = Set(a.base_url.clone());
                     am.priority = Set(a.priority);
@@ -180,15 +154,8 @@ async fn sync_accounts(
             }
         }
     }
-    let keep: HashSet<(&str, &str)> = cfg
-        .accounts
-        .iter()
-        .map(|a| (a.provider.as_str(), a.name.as_str()))
-        .collect();
-    for e in existing
-        .iter()
-        .filter(|e| e.source == CONFIG && !keep.contains(&(e.provider.as_str(), e.name.as_str())))
-    {
+    let keep: HashSet<(&str, &str)> = cfg.accounts.iter().map(|a| (a.provider.as_str(), a.name.as_str())).collect();
+    for e in existing.iter().filter(|e| e.source == CONFIG && !keep.contains(&(e.provider.as_str(), e.name.as_str()))) {
         account_state::Entity::delete_by_id(e.id).exec(db).await?;
         account::Entity::delete_by_id(e.id).exec(db).await?;
         r.removed += 1;
@@ -196,12 +163,7 @@ async fn sync_accounts(
     Ok(())
 }
 
-async fn sync_keys(
-    db: &impl ConnectionTrait,
-    cfg: &Config,
-    sealer: &Sealer,
-    r: &mut SyncReport,
-) -> Result<(), DbErr> {
+async fn sync_keys(db: &impl ConnectionTrait, cfg: &Config, sealer: &Sealer, r: &mut SyncReport) -> Result<(), DbErr> {
     let now = now_ms();
     let existing = api_key::Entity::find().all(db).await?;
     for k in &cfg.keys {
@@ -244,9 +206,7 @@ async fn sync_keys(
         }
     }
     let keep: HashSet<&str> = cfg.keys.iter().map(|k| k.name.as_str()).collect();
-    for e in existing
-        .iter()
-        .filter(|e| e.source == CONFIG && e.revoked_at.is_none() && !keep.contains(e.name.as_str()))
+    for e in existing.iter().filter(|e| e.source == CONFIG && e.revoked_at.is_none() && !keep.contains(e.name.as_str()))
     {
         let mut am: api_key::ActiveModel = e.clone().into();
         am.enabled = Set(false);
@@ -257,11 +217,7 @@ async fn sync_keys(
     Ok(())
 }
 
-async fn sync_combos(
-    db: &impl ConnectionTrait,
-    cfg: &Config,
-    r: &mut SyncReport,
-) -> Result<(), DbErr> {
+async fn sync_combos(db: &impl ConnectionTrait, cfg: &Config, r: &mut SyncReport) -> Result<(), DbErr> {
     let now = now_ms();
     let existing = combo::Entity::find().all(db).await?;
     for c in &cfg.combos {
@@ -277,10 +233,7 @@ async fn sync_combos(
                     .collect::<std::collections::BTreeMap<_, _>>()
                     .into_values()
                     .collect();
-                let same = old == c.models
-                    && e.strategy == c.strategy.as_str()
-                    && e.source == CONFIG
-                    && e.enabled;
+                let same = old == c.models && e.strategy == c.strategy.as_str() && e.source == CONFIG && e.enabled;
                 if !same {
                     let mut am: combo::ActiveModel = e.clone().into();
                     am.strategy = Set(c.strategy.as_str().into());
@@ -309,10 +262,7 @@ async fn sync_combos(
             }
         };
         if changed {
-            combo_target::Entity::delete_many()
-                .filter(combo_target::Column::ComboId.eq(id))
-                .exec(db)
-                .await?;
+            combo_target::Entity::delete_many().filter(combo_target::Column::ComboId.eq(id)).exec(db).await?;
             for (i, model) in c.models.iter().enumerate() {
                 combo_target::ActiveModel {
                     combo_id: Set(id),
@@ -327,25 +277,15 @@ async fn sync_combos(
         }
     }
     let keep: HashSet<&str> = cfg.combos.iter().map(|c| c.name.as_str()).collect();
-    for e in existing
-        .iter()
-        .filter(|e| e.source == CONFIG && !keep.contains(e.name.as_str()))
-    {
-        combo_target::Entity::delete_many()
-            .filter(combo_target::Column::ComboId.eq(e.id))
-            .exec(db)
-            .await?;
+    for e in existing.iter().filter(|e| e.source == CONFIG && !keep.contains(e.name.as_str())) {
+        combo_target::Entity::delete_many().filter(combo_target::Column::ComboId.eq(e.id)).exec(db).await?;
         combo::Entity::delete_by_id(e.id).exec(db).await?;
         r.removed += 1;
     }
     Ok(())
 }
 
-async fn sync_aliases(
-    db: &impl ConnectionTrait,
-    cfg: &Config,
-    r: &mut SyncReport,
-) -> Result<(), DbErr> {
+async fn sync_aliases(db: &impl ConnectionTrait, cfg: &Config, r: &mut SyncReport) -> Result<(), DbErr> {
     let existing = model_alias::Entity::find().all(db).await?;
     for a in &cfg.aliases {
         match existing.iter().find(|e| e.alias == a.alias) {
@@ -371,13 +311,8 @@ async fn sync_aliases(
         }
     }
     let keep: HashSet<&str> = cfg.aliases.iter().map(|a| a.alias.as_str()).collect();
-    for e in existing
-        .iter()
-        .filter(|e| e.source == CONFIG && !keep.contains(e.alias.as_str()))
-    {
-        model_alias::Entity::delete_by_id(e.alias.clone())
-            .exec(db)
-            .await?;
+    for e in existing.iter().filter(|e| e.source == CONFIG && !keep.contains(e.alias.as_str())) {
+        model_alias::Entity::delete_by_id(e.alias.clone()).exec(db).await?;
         r.removed += 1;
     }
     Ok(())

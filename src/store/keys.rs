@@ -2,8 +2,7 @@
 
 use entities::api_key;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    QueryFilter, QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
 };
 
 use super::now_ms;
@@ -43,11 +42,7 @@ impl From<api_key::Model> for KeyRow {
 
 /// A key's display prefix: enough to recognise, too little to use.
 pub fn display_prefix(key: &str) -> String {
-    let n = key
-        .char_indices()
-        .nth(8)
-        .map(|(i, _)| i)
-        .unwrap_or(key.len().min(4));
+    let n = key.char_indices().nth(8).map(|(i, _)| i).unwrap_or(key.len().min(4));
     format!("{}…", &key[..n.min(key.len())])
 }
 
@@ -78,10 +73,7 @@ pub async fn insert(
 
 /// All keys, revoked ones included, by name.
 pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<api_key::Model>, DbErr> {
-    api_key::Entity::find()
-        .order_by_asc(api_key::Column::Name)
-        .all(db)
-        .await
+    api_key::Entity::find().order_by_asc(api_key::Column::Name).all(db).await
 }
 
 /// Revokes a key by name; `false` when no active key has that name.
@@ -103,9 +95,5 @@ pub async fn revoke(db: &impl ConnectionTrait, name: &str) -> Result<bool, DbErr
 
 /// Number of keys that are not revoked.
 pub async fn count_active(db: &impl ConnectionTrait) -> Result<usize, DbErr> {
-    Ok(list(db)
-        .await?
-        .into_iter()
-        .filter(|k| k.revoked_at.is_none())
-        .count())
+    Ok(list(db).await?.into_iter().filter(|k| k.revoked_at.is_none()).count())
 }

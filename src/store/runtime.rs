@@ -21,10 +21,7 @@ pub struct RuntimeRows {
 /// Loads all runtime rows.
 pub async fn load(db: &impl ConnectionTrait) -> Result<RuntimeRows, DbErr> {
     let providers = provider::Entity::find().all(db).await?;
-    let accounts = account::Entity::find()
-        .order_by_asc(account::Column::Id)
-        .all(db)
-        .await?;
+    let accounts = account::Entity::find().order_by_asc(account::Column::Id).all(db).await?;
     let combos = combo::Entity::find().all(db).await?;
     let targets = combo_target::Entity::find()
         .order_by_asc(combo_target::Column::ComboId)
@@ -34,21 +31,11 @@ pub async fn load(db: &impl ConnectionTrait) -> Result<RuntimeRows, DbErr> {
     let combos = combos
         .into_iter()
         .map(|c| {
-            let t = targets
-                .iter()
-                .filter(|t| t.combo_id == c.id)
-                .map(|t| t.model.clone())
-                .collect();
+            let t = targets.iter().filter(|t| t.combo_id == c.id).map(|t| t.model.clone()).collect();
             (c, t)
         })
         .collect();
     let aliases = model_alias::Entity::find().all(db).await?;
     let keys = api_key::Entity::find().all(db).await?;
-    Ok(RuntimeRows {
-        providers,
-        accounts,
-        combos,
-        aliases,
-        keys,
-    })
+    Ok(RuntimeRows { providers, accounts, combos, aliases, keys })
 }

@@ -13,19 +13,13 @@ pub const MASTER_KEY_CHECK: &str = "master_key_check";
 
 /// Reads one setting.
 pub async fn get(db: &impl ConnectionTrait, key: &str) -> Result<Option<String>, DbErr> {
-    Ok(setting::Entity::find_by_id(key.to_string())
-        .one(db)
-        .await?
-        .map(|m| m.value))
+    Ok(setting::Entity::find_by_id(key.to_string()).one(db).await?.map(|m| m.value))
 }
 
 /// Writes one setting (insert or replace).
 pub async fn set(db: &impl ConnectionTrait, key: &str, value: &str) -> Result<(), DbErr> {
-    let row = setting::ActiveModel {
-        key: Set(key.to_string()),
-        value: Set(value.to_string()),
-        updated_at: Set(now_ms()),
-    };
+    let row =
+        setting::ActiveModel { key: Set(key.to_string()), value: Set(value.to_string()), updated_at: Set(now_ms()) };
     setting::Entity::insert(row)
         .on_conflict(
             OnConflict::column(setting::Column::Key)

@@ -377,11 +377,19 @@ impl Accumulator {
             },
             Event::ReasoningSignature(sig) => match self.parts.last_mut() {
                 Some(Part::Reasoning { signature, .. }) => *signature = Some(sig.clone()),
-                _ => self.parts.push(Part::Reasoning { text: String::new(), signature: Some(sig.clone()), opaque: None, origin: None }),
+                _ => self.parts.push(Part::Reasoning {
+                    text: String::new(),
+                    signature: Some(sig.clone()),
+                    opaque: None,
+                    origin: None,
+                }),
             },
-            Event::ReasoningOpaque(data) => {
-                self.parts.push(Part::Reasoning { text: String::new(), signature: None, opaque: Some(data.clone()), origin: None })
-            }
+            Event::ReasoningOpaque(data) => self.parts.push(Part::Reasoning {
+                text: String::new(),
+                signature: None,
+                opaque: Some(data.clone()),
+                origin: None,
+            }),
             Event::ToolStart { index, id, name } => {
                 if self.tool_slots.len() <= *index {
                     self.tool_slots.resize(*index + 1, usize::MAX);

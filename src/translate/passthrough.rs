@@ -60,9 +60,7 @@ impl ChoiceProbe {
     fn has_content(&self) -> bool {
         self.delta.as_ref().is_some_and(|d| {
             non_empty(&d.content)
-                || d.reasoning_content
-                    .as_deref()
-                    .is_some_and(|s| !s.is_empty())
+                || d.reasoning_content.as_deref().is_some_and(|s| !s.is_empty())
                 || d.reasoning.as_deref().is_some_and(|s| !s.is_empty())
                 || d.tool_calls.as_ref().is_some_and(|t| !t.is_empty())
                 || d.refusal.as_deref().is_some_and(|s| !s.is_empty())
@@ -73,8 +71,7 @@ impl ChoiceProbe {
 /// Whether a chunk carries a usage object (not `"usage": null`, which every chunk has once
 /// `include_usage` is on).
 fn mentions_usage(data: &[u8]) -> bool {
-    memchr::memmem::find(data, b"\"usage\":{").is_some()
-        || memchr::memmem::find(data, b"\"usage\": {").is_some()
+    memchr::memmem::find(data, b"\"usage\":{").is_some() || memchr::memmem::find(data, b"\"usage\": {").is_some()
 }
 
 /// Whether a chunk carries a finish reason (not `"finish_reason": null`).
@@ -99,10 +96,7 @@ pub struct ChatPassthrough {
 impl ChatPassthrough {
     /// A passthrough; `strip_usage_chunk` when the gateway added `stream_options.include_usage`.
     pub fn new(strip_usage_chunk: bool) -> Self {
-        Self {
-            strip_usage_chunk,
-            ..Self::default()
-        }
+        Self { strip_usage_chunk, ..Self::default() }
     }
 
     fn on_event(&mut self, ev: SseEvent, out: &mut Vec<Bytes>) {
@@ -117,16 +111,10 @@ impl ChatPassthrough {
             return;
         }
         // Full parse until content shows up; afterwards only chunks that mention usage or finish.
-        let inspect = !self.content
-            || mentions_usage(ev.data.as_bytes())
-            || mentions_finish(ev.data.as_bytes());
+        let inspect = !self.content || mentions_usage(ev.data.as_bytes()) || mentions_finish(ev.data.as_bytes());
         if inspect && let Ok(p) = serde_json::from_str::<ChunkProbe>(&ev.data) {
             {
-                if p.choices
-                    .iter()
-                    .any(|c| c.has_content() || c.finish_reason.is_some())
-                    || p.error.is_some()
-                {
+                if p.choices.iter().any(|c| c.has_content() || c.finish_reason.is_some()) || p.error.is_some() {
                     self.content = true;
                 }
                 if p.choices.iter().any(|c| c.finish_reason.is_some()) {
@@ -218,9 +206,7 @@ pub struct EmbeddingsPassthrough {
 
 impl ResponseAdapter for EmbeddingsPassthrough {
     fn push(&mut self, _: &[u8], _: &mut Vec<Bytes>) -> Result<(), AdapterError> {
-        Err(AdapterError::Malformed(
-            "embeddings are not streamed".into(),
-        ))
+        Err(AdapterError::Malformed("embeddings are not streamed".into()))
     }
 
     fn finish(&mut self, _: Option<&str>, _: &mut Vec<Bytes>) {}
@@ -262,8 +248,8 @@ impl ResponseAdapter for CountTokensPassthrough {
     fn finish(&mut self, _: Option<&str>, _: &mut Vec<Bytes>) {}
 
     fn complete(&mut self, body: &[u8]) -> Result<Bytes, AdapterError> {
-        let v: serde_json::Value =
-            serde_json::from_slice(body).map_err(|_| AdapterError::Malformed("the upstream returned invalid JSON".into()))?;
+        let v: serde_json::Value = serde_json::from_slice(body)
+            .map_err(|_| AdapterError::Malformed("the upstream returned invalid JSON".into()))?;
         if v.get("input_tokens").and_then(serde_json::Value::as_u64).is_none() {
             return Err(AdapterError::Malformed("the upstream count has no input_tokens".into()));
         }
@@ -293,9 +279,7 @@ mod tests {
             a.push(c.as_bytes(), &mut out).ok();
         }
         a.finish(err, &mut out);
-        out.iter()
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .collect()
+        out.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect()
     }
 
     #[test]
@@ -317,33 +301,19 @@ mod tests {
     #[test]
     fn abrupt_end_gets_an_error_chunk_and_done() {
         let mut a = ChatPassthrough::new(false);
-        let s = run(
-            &mut a,
-            &["data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n"],
-            Some("broke"),
-        );
+        let s = run(&mut a, &["data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n"], Some("broke"));
         assert!(a.has_content());
-        assert!(
-            s.contains("\"error\"") && s.contains("broke") && s.ends_with("data: [DONE]\n\n"),
-            "{s}"
-        );
+        assert!(s.contains("\"error\"") && s.contains("broke") && s.ends_with("data: [DONE]\n\n"), "{s}");
     }
 
     #[test]
     fn role_only_chunk_is_not_content_and_empty_bodies_are_empty() {
         let mut a = ChatPassthrough::new(false);
         let mut out = Vec::new();
-        a.push(
-            b"data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n",
-            &mut out,
-        )
-        .ok();
+        a.push(b"data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n", &mut out).ok();
         assert!(!a.has_content());
         assert_eq!(a.complete(b""), Err(AdapterError::Empty));
         assert_eq!(a.complete(br#"{"choices":[]}"#), Err(AdapterError::Empty));
-        assert!(matches!(
-            a.complete(b"<html>"),
-            Err(AdapterError::Malformed(_))
-        ));
+        assert!(matches!(a.complete(b"<html>"), Err(AdapterError::Malformed(_))));
     }
 }

@@ -24,7 +24,10 @@ pub enum Piece {
 }
 
 fn partial_suffix(s: &str, tag: &str) -> usize {
-    (1..tag.len()).rev().find(|&n| s.len() >= n && s.is_char_boundary(s.len() - n) && tag.starts_with(&s[s.len() - n..])).unwrap_or(0)
+    (1..tag.len())
+        .rev()
+        .find(|&n| s.len() >= n && s.is_char_boundary(s.len() - n) && tag.starts_with(&s[s.len() - n..]))
+        .unwrap_or(0)
 }
 
 impl ThinkSplitter {
@@ -121,9 +124,15 @@ mod tests {
 
     #[test]
     fn tags_split_across_chunks() {
-        assert_eq!(run(&["<thi", "nk>let me ", "think</th", "ink>\n\nAnswer"]), ("let me think".into(), "Answer".into()));
+        assert_eq!(
+            run(&["<thi", "nk>let me ", "think</th", "ink>\n\nAnswer"]),
+            ("let me think".into(), "Answer".into())
+        );
         assert_eq!(run(&["  <think>a</think>b"]), ("a".into(), "b".into()));
-        assert_eq!(run(&["plain ", "text <think> not at start"]), (String::new(), "plain text <think> not at start".into()));
+        assert_eq!(
+            run(&["plain ", "text <think> not at start"]),
+            (String::new(), "plain text <think> not at start".into())
+        );
         assert_eq!(run(&["<", "b>bold</b>"]), (String::new(), "<b>bold</b>".into()));
         assert_eq!(split_whole("<think>r</think>c"), (Some("r".into()), "c".into()));
         assert_eq!(run(&["<think>never closed"]), ("never closed".into(), String::new()));

@@ -13,11 +13,7 @@ use crate::mock::{MockUpstream, Reply};
 use crate::support::{TestEnv, base, client, mock_config, post};
 
 fn which(name: &str) -> Option<String> {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {name}"))
-        .output()
-        .ok()?;
+    let out = Command::new("sh").arg("-c").arg(format!("command -v {name}")).output().ok()?;
     let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
     (!p.is_empty()).then_some(p)
 }
@@ -37,10 +33,7 @@ impl Drop for Driver {
 
 impl Driver {
     async fn start(chromium: &str, chromedriver: &str, profile: &std::path::Path) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("port")
-            .port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
         let child = Command::new(chromedriver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -61,11 +54,7 @@ impl Driver {
                      "--no-first-run", "--disable-component-update", "--disable-sync", "--disable-quic",
                      format!("--user-data-dir={}", profile.display()), "--window-size=1280,900"]
         }}}});
-        let mut d = Self {
-            child,
-            url,
-            session: String::new(),
-        };
+        let mut d = Self { child, url, session: String::new() };
         let v = d.call("POST", "/session", Some(caps)).await;
         d.session = v["sessionId"].as_str().expect("session id").to_string();
         d
@@ -89,25 +78,13 @@ impl Driver {
             None => req.send().await,
         }
         .expect("webdriver call");
-        let v: Value = r
-            .json()
-            .limit(64 * 1024 * 1024)
-            .await
-            .expect("webdriver JSON");
-        assert!(
-            v["value"]["error"].is_null(),
-            "webdriver {method} {path}: {v}"
-        );
+        let v: Value = r.json().limit(64 * 1024 * 1024).await.expect("webdriver JSON");
+        assert!(v["value"]["error"].is_null(), "webdriver {method} {path}: {v}");
         v["value"].clone()
     }
 
     async fn js(&self, script: &str) -> Value {
-        self.call(
-            "POST",
-            "/execute/sync",
-            Some(json!({"script": script, "args": []})),
-        )
-        .await
+        self.call("POST", "/execute/sync", Some(json!({"script": script, "args": []}))).await
     }
 
     async fn wait_for(&self, script: &str, what: &str) {
@@ -125,10 +102,7 @@ impl Driver {
 #[actix_web::test]
 async fn dashboard_login_accounts_requests_screenshot_logout() {
     let (Some(chromium), Some(chromedriver)) = (
-        std::env::var("OG_TEST_CHROMIUM")
-            .ok()
-            .filter(|s| !s.is_empty())
-            .or_else(|| which("chromium")),
+        std::env::var("OG_TEST_CHROMIUM").ok().filter(|s| !s.is_empty()).or_else(|| which("chromium")),
         which("chromedriver"),
     ) else {
         assert!(
@@ -141,9 +115,7 @@ async fn dashboard_login_accounts_requests_screenshot_logout() {
     let mock = MockUpstream::start().await;
     mock.always("ka", Reply::rate_limited("600"));
     let env = TestEnv::new().await;
-    let app = env
-        .start(&mock_config(&mock.base(), &[("a", "ka"), ("b", "kb")], ""))
-        .await;
+    let app = env.start(&mock_config(&mock.base(), &[("a", "ka"), ("b", "kb")], "")).await;
     for _ in 0..3 {
         post(
             &app,
@@ -156,17 +128,8 @@ async fn dashboard_login_accounts_requests_screenshot_logout() {
 
     let profile = tempfile::tempdir().expect("profile dir");
     let d = Driver::start(&chromium, &chromedriver, profile.path()).await;
-    d.call(
-        "POST",
-        "/url",
-        Some(json!({"url": format!("{}/dashboard", base(&app))})),
-    )
-    .await;
-    d.wait_for(
-        "return !document.querySelector('#login-view').hidden",
-        "the sign-in form",
-    )
-    .await;
+    d.call("POST", "/url", Some(json!({"url": format!("{}/dashboard", base(&app))}))).await;
+    d.wait_for("return !document.querySelector('#login-view').hidden", "the sign-in form").await;
 
     // A wrong password shows an error and keeps the form.
     d.js("document.querySelector('#password').value = 'wrong'; document.querySelector('#login-form').requestSubmit(); return true").await;
@@ -178,36 +141,23 @@ async fn dashboard_login_accounts_requests_screenshot_logout() {
 
     let pw = serde_json::to_string(&env.admin_password).expect("json");
     d.js(&format!("document.querySelector('#password').value = {pw}; document.querySelector('#login-form').requestSubmit(); return true")).await;
-    d.wait_for(
-        "return !document.querySelector('#main-view').hidden",
-        "the main view",
-    )
-    .await;
-    d.wait_for(
-        "return document.querySelectorAll('#accounts tbody tr').length === 2",
-        "two accounts",
-    )
-    .await;
+    d.wait_for("return !document.querySelector('#main-view').hidden", "the main view").await;
+    d.wait_for("return document.querySelectorAll('#accounts tbody tr').length === 2", "two accounts").await;
     d.wait_for(
         "const r = document.querySelector('tr[data-account=\"mock/a\"]'); return !!r && r.innerText.includes('cooling') && r.innerText.includes('429')",
         "account a cooling after its 429",
     )
     .await;
-    d.wait_for("const r = document.querySelector('tr[data-account=\"mock/b\"]'); return !!r && r.innerText.includes('ready')", "account b ready").await;
     d.wait_for(
-        "return document.querySelectorAll('#requests tbody tr').length === 3",
-        "three requests",
+        "const r = document.querySelector('tr[data-account=\"mock/b\"]'); return !!r && r.innerText.includes('ready')",
+        "account b ready",
     )
     .await;
-    let rows = d
-        .js("return document.querySelector('#requests tbody').innerText")
-        .await;
+    d.wait_for("return document.querySelectorAll('#requests tbody tr').length === 3", "three requests").await;
+    let rows = d.js("return document.querySelector('#requests tbody').innerText").await;
     let rows = rows.as_str().unwrap_or_default();
     assert!(
-        rows.contains("mock/mock-model")
-            && rows.contains("mock/b")
-            && rows.contains("200")
-            && rows.contains("ci"),
+        rows.contains("mock/mock-model") && rows.contains("mock/b") && rows.contains("200") && rows.contains("ci"),
         "{rows}"
     );
 
@@ -225,30 +175,15 @@ async fn dashboard_login_accounts_requests_screenshot_logout() {
     .await;
 
     let shot = d.call("GET", "/screenshot", None).await;
-    let png = base64::engine::general_purpose::STANDARD
-        .decode(shot.as_str().unwrap_or_default())
-        .expect("png base64");
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 10_000,
-        "a real screenshot ({} bytes)",
-        png.len()
-    );
+    let png = base64::engine::general_purpose::STANDARD.decode(shot.as_str().unwrap_or_default()).expect("png base64");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "a real screenshot ({} bytes)", png.len());
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&dir).ok();
     std::fs::write(dir.join("dashboard.png"), &png).expect("write screenshot");
 
-    d.js("document.querySelector('#logout').click(); return true")
-        .await;
-    d.wait_for(
-        "return !document.querySelector('#login-view').hidden",
-        "the sign-in form after logout",
-    )
-    .await;
-    let r = client()
-        .get(format!("{}/api/accounts", base(&app)))
-        .send()
-        .await
-        .expect("send");
+    d.js("document.querySelector('#logout').click(); return true").await;
+    d.wait_for("return !document.querySelector('#login-view').hidden", "the sign-in form after logout").await;
+    let r = client().get(format!("{}/api/accounts", base(&app))).send().await.expect("send");
     assert_eq!(r.status(), 401);
     d.call("DELETE", "", None).await;
     app.stop().await;

@@ -15,9 +15,7 @@ pub fn python() -> Option<String> {
                 std::env::var("OG_REQUIRE_ALL").as_deref() != Ok("1"),
                 "OG_TEST_PYTHON is required (OG_REQUIRE_ALL=1)"
             );
-            eprintln!(
-                "skipped: set OG_TEST_PYTHON to a Python with tests/clients/requirements.txt installed"
-            );
+            eprintln!("skipped: set OG_TEST_PYTHON to a Python with tests/clients/requirements.txt installed");
             None
         }
     }
@@ -31,11 +29,7 @@ pub async fn run_script(py: String, script: &str, args: Vec<String>) -> serde_js
         .expect("block")
         .expect("python runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{script} failed:\n{}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{script} failed:\n{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_str(stdout.lines().last().unwrap_or_default())
         .unwrap_or_else(|_| panic!("{script} printed no JSON: {stdout}"))
 }
@@ -45,25 +39,14 @@ async fn openai_python_sdk_streams_and_parses_through_the_gateway() {
     let Some(py) = python() else { return };
     let mock = MockUpstream::start().await;
     let env = TestEnv::new().await;
-    let app = env
-        .start(&mock_config(&mock.base(), &[("a", "k")], ""))
-        .await;
+    let app = env.start(&mock_config(&mock.base(), &[("a", "k")], "")).await;
     let v = run_script(
         py,
         "openai_chat.py",
-        vec![
-            format!("{}/v1", base(&app)),
-            "sk-og-ci-0001".into(),
-            "mock/mock-model".into(),
-        ],
+        vec![format!("{}/v1", base(&app)), "sk-og-ci-0001".into(), "mock/mock-model".into()],
     )
     .await;
-    assert!(
-        v["models"]
-            .as_array()
-            .is_some_and(|m| m.iter().any(|x| x == "mock/mock-model")),
-        "{v}"
-    );
+    assert!(v["models"].as_array().is_some_and(|m| m.iter().any(|x| x == "mock/mock-model")), "{v}");
     assert_eq!(v["stream_text"], "Hello from mock");
     assert_eq!(v["finish_reason"], "stop");
     assert_eq!(v["stream_usage_total"], 13);

@@ -12,3 +12,5 @@ mod clients;
 mod foundation;
 mod pipeline;
 mod resilience;
+mod translate_http;
+mod translation;

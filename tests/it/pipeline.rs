@@ -7,21 +7,13 @@ use futures_util::StreamExt;
 use serde_json::json;
 
 use crate::mock::{MockUpstream, Reply};
-use crate::support::{
-    TestEnv, base, client, header, json_body, mock_config, post, sse_data, text_body, usage_rows,
-};
+use crate::support::{TestEnv, base, client, header, json_body, mock_config, post, sse_data, text_body, usage_rows};
 
 #[actix_web::test]
 async fn non_streaming_passthrough_keeps_unknown_fields_both_ways() {
     let mock = MockUpstream::start().await;
     let env = TestEnv::new().await;
-    let app = env
-        .start(&mock_config(
-            &mock.base(),
-            &[("a", "upstream-secret-a")],
-            "",
-        ))
-        .await;
+    let app = env.start(&mock_config(&mock.base(), &[("a", "upstream-secret-a")], "")).await;
     let mut r = post(
         &app,
         "/v1/chat/completions",
@@ -32,25 +24,17 @@ async fn non_streaming_passthrough_keeps_unknown_fields_both_ways() {
     assert_eq!(header(&r, "x-omnigate-provider"), "mock");
     assert_eq!(header(&r, "x-omnigate-account"), "a");
     assert_eq!(header(&r, "x-omnigate-attempts"), "1");
-    let overhead: f64 = header(&r, "x-omnigate-overhead-ms")
-        .parse()
-        .expect("overhead is a number");
+    let overhead: f64 = header(&r, "x-omnigate-overhead-ms").parse().expect("overhead is a number");
     assert!(overhead >= 0.0);
     assert!(!header(&r, "x-request-id").is_empty());
     let body = json_body(&mut r).await;
     assert_eq!(body["choices"][0]["message"]["content"], "Hello from mock");
-    assert_eq!(
-        body["x_mock_field"], "kept",
-        "unknown response fields survive"
-    );
+    assert_eq!(body["x_mock_field"], "kept", "unknown response fields survive");
 
     let seen = mock.requests();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].path, "/v1/chat/completions");
-    assert_eq!(
-        seen[0].body["model"], "mock-model",
-        "only the model is rewritten"
-    );
+    assert_eq!(seen[0].body["model"], "mock-model", "only the model is rewritten");
     assert_eq!(seen[0].body["x_custom"], json!({"keep": [1, 2]}));
     assert_eq!(seen[0].body["temperature"], 0.2);
     assert_eq!(seen[0].credential().as_deref(), Some("upstream-secret-a"));
@@ -59,22 +43,9 @@ async fn non_streaming_passthrough_keeps_unknown_fields_both_ways() {
     let rows = usage_rows(&app).await;
     assert_eq!(rows.len(), 1);
     let u = &rows[0];
+    assert_eq!((u.status, u.input_tokens, u.output_tokens, u.cache_read_tokens, u.total_tokens), (200, 10, 3, 4, 13));
     assert_eq!(
-        (
-            u.status,
-            u.input_tokens,
-            u.output_tokens,
-            u.cache_read_tokens,
-            u.total_tokens
-        ),
-        (200, 10, 3, 4, 13)
-    );
-    assert_eq!(
-        (
-            u.provider.as_deref(),
-            u.account.as_deref(),
-            u.model.as_str()
-        ),
+        (u.provider.as_deref(), u.account.as_deref(), u.model.as_str()),
         (Some("mock"), Some("a"), "mock/mock-model")
     );
     assert_eq!(u.key_name.as_deref(), Some("ci"));
@@ -96,11 +67,14 @@ async fn stream_is_relayed_chunk_by_chunk_and_usage_chunk_is_hidden_unless_asked
         }],
     );
     let env = TestEnv::new().await;
-    let app = env
-        .start(&mock_config(&mock.base(), &[("a", "k")], ""))
-        .await;
+    let app = env.start(&mock_config(&mock.base(), &[("a", "k")], "")).await;
     let t0 = Instant::now();
-    let mut r = post(&app, "/v1/chat/completions", json!({"model": "mock-model", "stream": true, "messages": [{"role": "user", "content": "hi"}]})).await;
+    let mut r = post(
+        &app,
+        "/v1/chat/completions",
+        json!({"model": "mock-model", "stream": true, "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert_eq!(header(&r, "content-type"), "text/event-stream");
     // The first content arrives long before the upstream finished (6 frames × 300 ms).
@@ -115,38 +89,18 @@ async fn stream_is_relayed_chunk_by_chunk_and_usage_chunk_is_hidden_unless_asked
     }
     let total = t0.elapsed();
     let first_at = first_at.expect("content arrived");
-    assert!(
-        first_at + Duration::from_millis(900) < total,
-        "first content at {first_at:?}, end at {total:?}"
-    );
+    assert!(first_at + Duration::from_millis(900) < total, "first content at {first_at:?}, end at {total:?}");
     let events = sse_data(&text);
     assert_eq!(events.last(), Some(&json!("[DONE]")));
     assert_eq!(text.matches("[DONE]").count(), 1);
-    assert!(
-        !text.contains("prompt_tokens"),
-        "the usage chunk we asked for is not leaked: {text}"
-    );
-    let content: String = events
-        .iter()
-        .filter_map(|e| e["choices"][0]["delta"]["content"].as_str())
-        .collect();
+    assert!(!text.contains("prompt_tokens"), "the usage chunk we asked for is not leaked: {text}");
+    let content: String = events.iter().filter_map(|e| e["choices"][0]["delta"]["content"].as_str()).collect();
     assert_eq!(content, "one two three");
     let sent = &mock.requests()[0].body;
-    assert_eq!(
-        sent["stream_options"]["include_usage"], true,
-        "usage was requested upstream"
-    );
+    assert_eq!(sent["stream_options"]["include_usage"], true, "usage was requested upstream");
 
     // A client that asks for usage gets the chunk.
-    mock.script(
-        "k",
-        vec![Reply::Sse {
-            frames,
-            first_delay: Duration::ZERO,
-            delay: Duration::ZERO,
-            drop_after: None,
-        }],
-    );
+    mock.script("k", vec![Reply::Sse { frames, first_delay: Duration::ZERO, delay: Duration::ZERO, drop_after: None }]);
     let mut r = post(
         &app,
         "/v1/chat/completions",
@@ -154,19 +108,13 @@ async fn stream_is_relayed_chunk_by_chunk_and_usage_chunk_is_hidden_unless_asked
     )
     .await;
     let text = text_body(&mut r).await;
-    let usage: Vec<_> = sse_data(&text)
-        .into_iter()
-        .filter(|e| e["usage"].is_object())
-        .collect();
+    let usage: Vec<_> = sse_data(&text).into_iter().filter(|e| e["usage"].is_object()).collect();
     assert_eq!(usage.len(), 1);
     assert_eq!(usage[0]["usage"]["total_tokens"], 13);
 
     let rows = usage_rows(&app).await;
     assert_eq!(rows.len(), 2);
-    assert!(
-        rows.iter()
-            .all(|u| u.streamed && u.status == 200 && u.total_tokens == 13 && u.ttfb_ms.is_some())
-    );
+    assert!(rows.iter().all(|u| u.streamed && u.status == 200 && u.total_tokens == 13 && u.ttfb_ms.is_some()));
     app.stop().await;
 }
 
@@ -190,12 +138,7 @@ models = ["mock/mock-model", "demo/echo"]
     let list = |key: &'static str| {
         let url = format!("{}/v1/models", base(&app));
         async move {
-            let mut r = client()
-                .get(url)
-                .bearer_auth(key)
-                .send()
-                .await
-                .expect("send");
+            let mut r = client().get(url).bearer_auth(key).send().await.expect("send");
             assert_eq!(r.status(), 200);
             let v = json_body(&mut r).await;
             assert_eq!(v["object"], "list");
@@ -214,10 +157,7 @@ models = ["mock/mock-model", "demo/echo"]
             && all.contains(&"best".to_string()),
         "{all:?}"
     );
-    assert!(
-        !all.iter().any(|m| m.starts_with("openai/")),
-        "providers without accounts are not listed: {all:?}"
-    );
+    assert!(!all.iter().any(|m| m.starts_with("openai/")), "providers without accounts are not listed: {all:?}");
     let narrow = list("sk-og-narrow-01").await;
     assert_eq!(narrow, vec!["demo/echo".to_string()]);
 
@@ -225,9 +165,7 @@ models = ["mock/mock-model", "demo/echo"]
     let r = client()
         .post(format!("{}/v1/chat/completions", base(&app)))
         .bearer_auth("sk-og-narrow-01")
-        .send_json(
-            &json!({"model": "mock/mock-model", "messages": [{"role": "user", "content": "x"}]}),
-        )
+        .send_json(&json!({"model": "mock/mock-model", "messages": [{"role": "user", "content": "x"}]}))
         .await
         .expect("send");
     assert_eq!(r.status(), 403);
@@ -240,10 +178,7 @@ models = ["mock/mock-model", "demo/echo"]
         .expect("send");
     assert_eq!(r.status(), 200);
     assert_eq!(header(&r, "x-omnigate-provider"), "demo");
-    assert_eq!(
-        json_body(&mut r).await["choices"][0]["message"]["content"],
-        "Echo: x"
-    );
+    assert_eq!(json_body(&mut r).await["choices"][0]["message"]["content"], "Echo: x");
     app.stop().await;
 }
 
@@ -251,10 +186,13 @@ models = ["mock/mock-model", "demo/echo"]
 async fn embeddings_pass_through_with_unknown_fields() {
     let mock = MockUpstream::start().await;
     let env = TestEnv::new().await;
-    let app = env
-        .start(&mock_config(&mock.base(), &[("a", "k")], ""))
-        .await;
-    let mut r = post(&app, "/v1/embeddings", json!({"model": "mock/embed-1", "input": "hello", "input_type": "query", "truncate": "END"})).await;
+    let app = env.start(&mock_config(&mock.base(), &[("a", "k")], "")).await;
+    let mut r = post(
+        &app,
+        "/v1/embeddings",
+        json!({"model": "mock/embed-1", "input": "hello", "input_type": "query", "truncate": "END"}),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     let v = json_body(&mut r).await;
     assert_eq!(v["data"][0]["embedding"], json!([0.1, 0.2]));
@@ -262,11 +200,7 @@ async fn embeddings_pass_through_with_unknown_fields() {
     let sent = &mock.requests()[0];
     assert_eq!(sent.path, "/v1/embeddings");
     assert_eq!(
-        (
-            sent.body["model"].as_str(),
-            sent.body["input_type"].as_str(),
-            sent.body["truncate"].as_str()
-        ),
+        (sent.body["model"].as_str(), sent.body["input_type"].as_str(), sent.body["truncate"].as_str()),
         (Some("embed-1"), Some("query"), Some("END"))
     );
     let rows = usage_rows(&app).await;
@@ -278,9 +212,7 @@ async fn embeddings_pass_through_with_unknown_fields() {
 async fn pinned_provider_route_refuses_other_providers_models() {
     let mock = MockUpstream::start().await;
     let env = TestEnv::new().await;
-    let app = env
-        .start(&mock_config(&mock.base(), &[("a", "k")], ""))
-        .await;
+    let app = env.start(&mock_config(&mock.base(), &[("a", "k")], "")).await;
     let r = post(
         &app,
         "/v1/providers/mock/chat/completions",
@@ -289,21 +221,11 @@ async fn pinned_provider_route_refuses_other_providers_models() {
     .await;
     assert_eq!(r.status(), 200);
     assert_eq!(mock.requests()[0].body["model"], "mock-model");
-    let mut r = post(
-        &app,
-        "/v1/providers/mock/chat/completions",
-        json!({"model": "openai/gpt-4o", "messages": []}),
-    )
-    .await;
+    let mut r =
+        post(&app, "/v1/providers/mock/chat/completions", json!({"model": "openai/gpt-4o", "messages": []})).await;
     assert_eq!(r.status(), 400);
     let e = json_body(&mut r).await;
-    assert!(
-        e["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("belongs to provider `openai`"),
-        "{e}"
-    );
+    assert!(e["error"]["message"].as_str().unwrap_or_default().contains("belongs to provider `openai`"), "{e}");
     assert_eq!(mock.hits(), 1);
     app.stop().await;
 }
@@ -312,26 +234,13 @@ async fn pinned_provider_route_refuses_other_providers_models() {
 async fn client_errors_come_back_in_openai_shape() {
     let mock = MockUpstream::start().await;
     let env = TestEnv::new().await;
-    let app = env
-        .start(&mock_config(
-            &mock.base(),
-            &[("a", "k")],
-            "[server]\nmax_body_mib = 1\n",
-        ))
-        .await;
+    let app = env.start(&mock_config(&mock.base(), &[("a", "k")], "[server]\nmax_body_mib = 1\n")).await;
     let url = format!("{}/v1/chat/completions", base(&app));
     let c = client();
 
-    let mut r = c
-        .post(&url)
-        .send_json(&json!({"model": "mock-model", "messages": []}))
-        .await
-        .expect("send");
+    let mut r = c.post(&url).send_json(&json!({"model": "mock-model", "messages": []})).await.expect("send");
     assert_eq!(r.status(), 401);
-    assert_eq!(
-        json_body(&mut r).await["error"]["type"],
-        "authentication_error"
-    );
+    assert_eq!(json_body(&mut r).await["error"]["type"], "authentication_error");
 
     let mut r = c
         .post(&url)
@@ -346,19 +255,9 @@ async fn client_errors_come_back_in_openai_shape() {
 
     let mut r = post(&app, "/v1/chat/completions", json!({"messages": []})).await;
     assert_eq!(r.status(), 400);
-    assert!(
-        json_body(&mut r).await["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("`model`")
-    );
+    assert!(json_body(&mut r).await["error"]["message"].as_str().unwrap_or_default().contains("`model`"));
 
-    let mut r = post(
-        &app,
-        "/v1/chat/completions",
-        json!({"model": "nope-model", "messages": []}),
-    )
-    .await;
+    let mut r = post(&app, "/v1/chat/completions", json!({"model": "nope-model", "messages": []})).await;
     assert_eq!(r.status(), 404);
     assert_eq!(json_body(&mut r).await["error"]["code"], "not_found");
 
@@ -370,10 +269,7 @@ async fn client_errors_come_back_in_openai_shape() {
     )
     .await;
     assert_eq!(r.status(), 413);
-    assert_eq!(
-        json_body(&mut r).await["error"]["code"],
-        "payload_too_large"
-    );
+    assert_eq!(json_body(&mut r).await["error"]["code"], "payload_too_large");
 
     // An upstream 400 is passed on with its status and message, not retried.
     mock.script(
@@ -396,16 +292,10 @@ async fn client_errors_come_back_in_openai_shape() {
     assert!(msg.contains("context length exceeded"), "{e}");
     assert_eq!(mock.hits(), 1, "a client error is not retried");
     let rows = usage_rows(&app).await;
-    assert!(rows.iter().any(|u| {
-        u.status == 400
-            && u.error
-                .as_deref()
-                .is_some_and(|m| m.contains("context length"))
-    }));
     assert!(
-        rows.iter().any(|u| u.status == 404),
-        "failed requests get a usage row too"
+        rows.iter().any(|u| { u.status == 400 && u.error.as_deref().is_some_and(|m| m.contains("context length")) })
     );
+    assert!(rows.iter().any(|u| u.status == 404), "failed requests get a usage row too");
     app.stop().await;
 }
 
@@ -434,47 +324,19 @@ alias = "gpt-*"
 target = "mock/*"
 "#
     .replace("MOCK", &mock.base());
-    let app = env
-        .start(&mock_config(&mock.base(), &[("a", "k")], &extra))
-        .await;
-    let mut r = post(
-        &app,
-        "/v1/chat/completions",
-        json!({"model": "mock-model", "messages": []}),
-    )
-    .await;
+    let app = env.start(&mock_config(&mock.base(), &[("a", "k")], &extra)).await;
+    let mut r = post(&app, "/v1/chat/completions", json!({"model": "mock-model", "messages": []})).await;
     assert_eq!(r.status(), 400);
-    let m = json_body(&mut r).await["error"]["message"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    assert!(
-        m.contains("mock/mock-model") && m.contains("mock2/mock-model"),
-        "{m}"
-    );
-    let r = post(
-        &app,
-        "/v1/chat/completions",
-        json!({"model": "fast", "messages": [{"role": "user", "content": "x"}]}),
-    )
-    .await;
-    assert_eq!(
-        (r.status().as_u16(), header(&r, "x-omnigate-provider")),
-        (200, "mock2".into())
-    );
-    let r = post(
-        &app,
-        "/v1/chat/completions",
-        json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}),
-    )
-    .await;
-    assert_eq!(
-        (r.status().as_u16(), header(&r, "x-omnigate-provider")),
-        (200, "mock".into())
-    );
-    assert_eq!(
-        mock.requests().last().map(|q| q.body["model"].clone()),
-        Some(json!("gpt-4o"))
-    );
+    let m = json_body(&mut r).await["error"]["message"].as_str().unwrap_or_default().to_string();
+    assert!(m.contains("mock/mock-model") && m.contains("mock2/mock-model"), "{m}");
+    let r =
+        post(&app, "/v1/chat/completions", json!({"model": "fast", "messages": [{"role": "user", "content": "x"}]}))
+            .await;
+    assert_eq!((r.status().as_u16(), header(&r, "x-omnigate-provider")), (200, "mock2".into()));
+    let r =
+        post(&app, "/v1/chat/completions", json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}))
+            .await;
+    assert_eq!((r.status().as_u16(), header(&r, "x-omnigate-provider")), (200, "mock".into()));
+    assert_eq!(mock.requests().last().map(|q| q.body["model"].clone()), Some(json!("gpt-4o")));
     app.stop().await;
 }

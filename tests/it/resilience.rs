@@ -11,27 +11,16 @@ use serde_json::json;
 
 use crate::mock::{MockUpstream, Reply};
 use crate::support::{
-    TestEnv, admin_get, eventually, header, json_body, mock_config, post, sse_data, text_body,
-    usage_rows,
+    TestEnv, admin_get, eventually, header, json_body, mock_config, post, sse_data, text_body, usage_rows,
 };
 
 fn chat(stream: bool) -> serde_json::Value {
     json!({"model": "mock/mock-model", "stream": stream, "messages": [{"role": "user", "content": "hello"}]})
 }
 
-async fn account_state(
-    app: &omnigate::app::Running,
-    env: &TestEnv,
-    name: &str,
-) -> serde_json::Value {
+async fn account_state(app: &omnigate::app::Running, env: &TestEnv, name: &str) -> serde_json::Value {
     let v = admin_get(app, env, "/api/accounts").await;
-    v["accounts"]
-        .as_array()
-        .expect("accounts")
-        .iter()
-        .find(|a| a["name"] == name)
-        .cloned()
-        .expect("account listed")
+    v["accounts"].as_array().expect("accounts").iter().find(|a| a["name"] == name).cloned().expect("account listed")
 }
 
 #[actix_web::test]
@@ -39,28 +28,13 @@ async fn round_robin_spreads_over_accounts_with_the_sticky_limit() {
     let mock = MockUpstream::start().await;
     let env = TestEnv::new().await;
     let extra = "[routing]\nstrategy = \"round-robin\"\nsticky_limit = 2\n";
-    let app = env
-        .start(&mock_config(
-            &mock.base(),
-            &[("a", "ka"), ("b", "kb"), ("c", "kc")],
-            extra,
-        ))
-        .await;
+    let app = env.start(&mock_config(&mock.base(), &[("a", "ka"), ("b", "kb"), ("c", "kc")], extra)).await;
     for _ in 0..12 {
         let r = post(&app, "/v1/chat/completions", chat(false)).await;
         assert_eq!(r.status(), 200);
     }
-    let order: Vec<String> = mock
-        .requests()
-        .iter()
-        .map(|r| r.credential().unwrap_or_default())
-        .collect();
-    assert_eq!(
-        order,
-        vec![
-            "ka", "ka", "kb", "kb", "kc", "kc", "ka", "ka", "kb", "kb", "kc", "kc"
-        ]
-    );
+    let order: Vec<String> = mock.requests().iter().map(|r| r.credential().unwrap_or_default()).collect();
+    assert_eq!(order, vec!["ka", "ka", "kb", "kb", "kc", "kc", "ka", "ka", "kb", "kb", "kc", "kc"]);
     app.stop().await;
 }
 
@@ -68,19 +42,13 @@ async fn round_robin_spreads_over_accounts_with_the_sticky_limit() {
 async fn fill_first_stays_on_the_preferred_account() {
     let mock = MockUpstream::start().await;
     let env = TestEnv::new().await;
-    let text = mock_config(&mock.base(), &[("a", "ka"), ("b", "kb")], "").replace(
-        "name = \"b\"\napi_key = \"kb\"\n",
-        "name = \"b\"\napi_key = \"kb\"\npriority = 0\n",
-    );
+    let text = mock_config(&mock.base(), &[("a", "ka"), ("b", "kb")], "")
+        .replace("name = \"b\"\napi_key = \"kb\"\n", "name = \"b\"\napi_key = \"kb\"\npriority = 0\n");
     let app = env.start(&text).await;
     for _ in 0..5 {
         post(&app, "/v1/chat/completions", chat(false)).await;
     }
-    assert!(
-        mock.requests()
-            .iter()
-            .all(|r| r.credential().as_deref() == Some("kb"))
-    );
+    assert!(mock.requests().iter().all(|r| r.credential().as_deref() == Some("kb")));
     app.stop().await;
 }
 
@@ -93,31 +61,18 @@ async fn a_rate_limited_account_cools_down_traffic_moves_on_and_a_restart_keeps_
     let app = env.start(&text).await;
     let mut r = post(&app, "/v1/chat/completions", chat(false)).await;
     assert_eq!(r.status(), 200);
-    assert_eq!(
-        (
-            header(&r, "x-omnigate-account"),
-            header(&r, "x-omnigate-attempts")
-        ),
-        ("b".into(), "2".into())
-    );
+    assert_eq!((header(&r, "x-omnigate-account"), header(&r, "x-omnigate-attempts")), ("b".into(), "2".into()));
     json_body(&mut r).await;
     for _ in 0..4 {
         let r = post(&app, "/v1/chat/completions", chat(true)).await;
         assert_eq!(header(&r, "x-omnigate-account"), "b");
     }
-    let hits_a = mock
-        .requests()
-        .iter()
-        .filter(|r| r.credential().as_deref() == Some("ka"))
-        .count();
+    let hits_a = mock.requests().iter().filter(|r| r.credential().as_deref() == Some("ka")).count();
     assert_eq!(hits_a, 1, "the cooling account is not tried again");
     let a = account_state(&app, &env, "a").await;
     let until = a["cooldown_until"].as_i64().unwrap_or_default();
     let now = actors::clock::now_ms();
-    assert!(
-        until > now + 100_000 && until <= now + 121_000,
-        "Retry-After 120 s honoured: {a}"
-    );
+    assert!(until > now + 100_000 && until <= now + 121_000, "Retry-After 120 s honoured: {a}");
     assert!(a["reason"].as_str().unwrap_or_default().contains("429"));
     let rows = usage_rows(&app).await;
     let trace = &rows[0];
@@ -127,24 +82,13 @@ async fn a_rate_limited_account_cools_down_traffic_moves_on_and_a_restart_keeps_
     // Restarted mid-cooldown: the cooldown is read back, `a` is still skipped.
     let app = env.start(&text).await;
     let a = account_state(&app, &env, "a").await;
-    assert_eq!(
-        a["cooldown_until"].as_i64(),
-        Some(until),
-        "cooldown restored after restart"
-    );
+    assert_eq!(a["cooldown_until"].as_i64(), Some(until), "cooldown restored after restart");
     let before = mock.hits();
     for _ in 0..3 {
         let r = post(&app, "/v1/chat/completions", chat(false)).await;
-        assert_eq!(
-            (r.status().as_u16(), header(&r, "x-omnigate-attempts")),
-            (200, "1".into())
-        );
+        assert_eq!((r.status().as_u16(), header(&r, "x-omnigate-attempts")), (200, "1".into()));
     }
-    assert!(
-        mock.requests()[before..]
-            .iter()
-            .all(|r| r.credential().as_deref() == Some("kb"))
-    );
+    assert!(mock.requests()[before..].iter().all(|r| r.credential().as_deref() == Some("kb")));
     app.stop().await;
 }
 
@@ -153,9 +97,7 @@ async fn all_accounts_rate_limited_gives_429_with_retry_after() {
     let mock = MockUpstream::start().await;
     mock.always("ka", Reply::rate_limited("30"));
     let env = TestEnv::new().await;
-    let app = env
-        .start(&mock_config(&mock.base(), &[("a", "ka")], ""))
-        .await;
+    let app = env.start(&mock_config(&mock.base(), &[("a", "ka")], "")).await;
     let mut r = post(&app, "/v1/chat/completions", chat(false)).await;
     assert_eq!(r.status(), 429);
     assert_eq!(header(&r, "retry-after"), "30");
@@ -176,34 +118,17 @@ async fn server_errors_fall_over_then_open_the_breaker() {
     mock.always("kb", Reply::status(503));
     let env = TestEnv::new().await;
     let extra = "[resilience]\nbreaker_threshold = 4\nbreaker_open_ms = 60000\n";
-    let app = env
-        .start(&mock_config(
-            &mock.base(),
-            &[("a", "ka"), ("b", "kb")],
-            extra,
-        ))
-        .await;
+    let app = env.start(&mock_config(&mock.base(), &[("a", "ka"), ("b", "kb")], extra)).await;
     let mut r = post(&app, "/v1/chat/completions", chat(false)).await;
     assert_eq!(r.status(), 502);
     assert_eq!(header(&r, "x-omnigate-attempts"), "");
     let e = json_body(&mut r).await;
-    assert!(
-        e["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("2 attempt(s)"),
-        "{e}"
-    );
+    assert!(e["error"]["message"].as_str().unwrap_or_default().contains("2 attempt(s)"), "{e}");
     let r = post(&app, "/v1/chat/completions", chat(true)).await;
     assert_eq!(r.status(), 502);
     assert_eq!(mock.hits(), 4);
     // Four end-to-end failures: the breaker is open; nothing reaches the upstream.
-    assert!(
-        eventually(2, || async {
-            account_state(&app, &env, "a").await["breaker"] == "open"
-        })
-        .await
-    );
+    assert!(eventually(2, || async { account_state(&app, &env, "a").await["breaker"] == "open" }).await);
     let r = post(&app, "/v1/chat/completions", chat(false)).await;
     assert_eq!(r.status(), 503);
     let ra: u64 = header(&r, "retry-after").parse().unwrap_or(0);
@@ -212,21 +137,13 @@ async fn server_errors_fall_over_then_open_the_breaker() {
     // An operator reset closes it; a success keeps it closed.
     mock.always("ka", Reply::Text("back".into()));
     let r = crate::support::client()
-        .post(format!(
-            "{}/api/providers/mock/reset-breaker",
-            crate::support::base(&app)
-        ))
+        .post(format!("{}/api/providers/mock/reset-breaker", crate::support::base(&app)))
         .bearer_auth(&env.admin_token)
         .send()
         .await
         .expect("send");
     assert_eq!(r.status(), 200);
-    assert!(
-        eventually(2, || async {
-            account_state(&app, &env, "a").await["breaker"] == "closed"
-        })
-        .await
-    );
+    assert!(eventually(2, || async { account_state(&app, &env, "a").await["breaker"] == "closed" }).await);
     let r = post(&app, "/v1/chat/completions", chat(false)).await;
     assert_eq!(r.status(), 200);
     app.stop().await;
@@ -248,24 +165,14 @@ async fn a_stalled_upstream_times_out_before_the_first_byte_and_falls_over() {
     mock.always("kc", Reply::Text("served by c".into()));
     let env = TestEnv::new().await;
     let extra = "[upstream]\nfirst_byte_timeout_ms = 400\n[routing]\nstrategy = \"fill-first\"\n";
-    let text = mock_config(
-        &mock.base(),
-        &[("a", "ka"), ("b", "kb"), ("c", "kc")],
-        extra,
-    )
-    .replace("api_key = \"kc\"\n", "api_key = \"kc\"\npriority = 9\n");
+    let text = mock_config(&mock.base(), &[("a", "ka"), ("b", "kb"), ("c", "kc")], extra)
+        .replace("api_key = \"kc\"\n", "api_key = \"kc\"\npriority = 9\n");
     let app = env.start(&text).await;
     let t0 = std::time::Instant::now();
     // a: no answer at all; b: headers and a role chunk, then silence (no content) → both time out.
     let mut r = post(&app, "/v1/chat/completions", chat(true)).await;
     assert_eq!(r.status(), 200);
-    assert_eq!(
-        (
-            header(&r, "x-omnigate-account"),
-            header(&r, "x-omnigate-attempts")
-        ),
-        ("c".into(), "3".into())
-    );
+    assert_eq!((header(&r, "x-omnigate-account"), header(&r, "x-omnigate-attempts")), ("c".into(), "3".into()));
     let text = text_body(&mut r).await;
     assert!(text.contains("served") && text.ends_with("data: [DONE]\n\n"));
     assert!(t0.elapsed() < Duration::from_secs(3));
@@ -278,30 +185,14 @@ async fn a_stalled_upstream_times_out_before_the_first_byte_and_falls_over() {
 async fn an_empty_200_is_a_failure_that_falls_over() {
     let mock = MockUpstream::start().await;
     mock.always("ka", Reply::Empty);
-    mock.always(
-        "kb",
-        Reply::Json {
-            status: 200,
-            body: json!({"choices": []}),
-            retry_after: None,
-        },
-    );
+    mock.always("kb", Reply::Json { status: 200, body: json!({"choices": []}), retry_after: None });
     mock.always("kc", Reply::Text("real".into()));
     let env = TestEnv::new().await;
-    let app = env
-        .start(&mock_config(
-            &mock.base(),
-            &[("a", "ka"), ("b", "kb"), ("c", "kc")],
-            "",
-        ))
-        .await;
+    let app = env.start(&mock_config(&mock.base(), &[("a", "ka"), ("b", "kb"), ("c", "kc")], "")).await;
     let mut r = post(&app, "/v1/chat/completions", chat(false)).await;
     assert_eq!(r.status(), 200);
     assert_eq!(header(&r, "x-omnigate-account"), "c");
-    assert_eq!(
-        json_body(&mut r).await["choices"][0]["message"]["content"],
-        "real"
-    );
+    assert_eq!(json_body(&mut r).await["choices"][0]["message"]["content"], "real");
     // An empty stream ([DONE] only) also falls over.
     mock.always(
         "ka",
@@ -323,30 +214,18 @@ async fn a_stream_broken_after_the_first_byte_ends_with_an_error_event_and_is_no
     let frames = Reply::chat_frames(&["a", "b", "c", "d"], true);
     mock.always(
         "ka",
-        Reply::Sse {
-            frames,
-            first_delay: Duration::ZERO,
-            delay: Duration::from_millis(20),
-            drop_after: Some(3),
-        },
+        Reply::Sse { frames, first_delay: Duration::ZERO, delay: Duration::from_millis(20), drop_after: Some(3) },
     );
     let env = TestEnv::new().await;
-    let app = env
-        .start(&mock_config(&mock.base(), &[("a", "ka"), ("b", "kb")], ""))
-        .await;
+    let app = env.start(&mock_config(&mock.base(), &[("a", "ka"), ("b", "kb")], "")).await;
     let mut r = post(&app, "/v1/chat/completions", chat(true)).await;
     assert_eq!(r.status(), 200);
     let text = text_body(&mut r).await;
     let events = sse_data(&text);
     let n = events.len();
     assert!(n >= 3, "{text}");
-    let msg = events[n - 2]["error"]["message"]
-        .as_str()
-        .unwrap_or_default();
-    assert!(
-        msg.contains("mid-stream") || msg.contains("ended before it was complete"),
-        "{text}"
-    );
+    let msg = events[n - 2]["error"]["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("mid-stream") || msg.contains("ended before it was complete"), "{text}");
     assert_eq!(events[n - 1], json!("[DONE]"));
     assert_eq!(mock.hits(), 1, "no retry after the first byte");
     let rows = usage_rows(&app).await;
@@ -363,17 +242,10 @@ async fn a_client_disconnect_cancels_the_upstream_and_frees_the_lease() {
     let frames = Reply::chat_frames(&refs, true);
     mock.always(
         "ka",
-        Reply::Sse {
-            frames,
-            first_delay: Duration::ZERO,
-            delay: Duration::from_millis(200),
-            drop_after: None,
-        },
+        Reply::Sse { frames, first_delay: Duration::ZERO, delay: Duration::from_millis(200), drop_after: None },
     );
     let env = TestEnv::new().await;
-    let app = env
-        .start(&mock_config(&mock.base(), &[("a", "ka")], ""))
-        .await;
+    let app = env.start(&mock_config(&mock.base(), &[("a", "ka")], "")).await;
     let mut r = post(&app, "/v1/chat/completions", chat(true)).await;
     assert_eq!(r.status(), 200);
     let first = r.next().await.expect("a chunk").expect("ok");
@@ -381,17 +253,11 @@ async fn a_client_disconnect_cancels_the_upstream_and_frees_the_lease() {
     assert_eq!(account_state(&app, &env, "a").await["in_flight"], 1);
     drop(r);
     assert!(
-        eventually(3, || async {
-            mock.state.cancelled.load(Ordering::SeqCst) == 1
-        })
-        .await,
+        eventually(3, || async { mock.state.cancelled.load(Ordering::SeqCst) == 1 }).await,
         "the upstream stream was cancelled"
     );
     assert!(
-        eventually(3, || async {
-            account_state(&app, &env, "a").await["in_flight"] == 0
-        })
-        .await,
+        eventually(3, || async { account_state(&app, &env, "a").await["in_flight"] == 0 }).await,
         "the lease was freed"
     );
     let rows = usage_rows(&app).await;
@@ -444,18 +310,13 @@ async fn an_executor_fault_restarts_it_and_other_traffic_never_notices() {
         .await
         .expect("send");
     let faulty = text_body(&mut r).await;
-    assert!(
-        faulty.contains("internal fault") || faulty.contains("malformed"),
-        "{faulty}"
-    );
+    assert!(faulty.contains("internal fault") || faulty.contains("malformed"), "{faulty}");
     assert!(faulty.ends_with("data: [DONE]\n\n"), "{faulty}");
     for h in healthy {
         let (status, text) = h.await.expect("task");
         assert_eq!(status, 200);
-        let content: String = sse_data(&text)
-            .iter()
-            .filter_map(|e| e["choices"][0]["delta"]["content"].as_str())
-            .collect();
+        let content: String =
+            sse_data(&text).iter().filter_map(|e| e["choices"][0]["delta"]["content"].as_str()).collect();
         assert_eq!(content, words.concat(), "a healthy stream is intact");
         assert!(text.ends_with("data: [DONE]\n\n"));
     }
@@ -465,10 +326,7 @@ async fn an_executor_fault_restarts_it_and_other_traffic_never_notices() {
     // The restarted executor serves new requests.
     mock.always("ka", Reply::Text("after restart".into()));
     let mut r = post(&app, "/v1/chat/completions", chat(false)).await;
-    assert_eq!(
-        json_body(&mut r).await["choices"][0]["message"]["content"],
-        "after restart"
-    );
+    assert_eq!(json_body(&mut r).await["choices"][0]["message"]["content"], "after restart");
     app.stop().await;
 }
 
@@ -484,19 +342,9 @@ async fn concurrency_limits_and_in_flight_counts_hold_under_parallel_streams() {
     mock.always("ka", slow.clone());
     mock.always("kb", slow);
     let env = TestEnv::new().await;
-    let text = mock_config(
-        &mock.base(),
-        &[("a", "ka"), ("b", "kb")],
-        "[routing]\nstrategy = \"p2c\"\n",
-    )
-    .replace(
-        "api_key = \"ka\"\n",
-        "api_key = \"ka\"\nmax_concurrent = 2\n",
-    )
-    .replace(
-        "api_key = \"kb\"\n",
-        "api_key = \"kb\"\nmax_concurrent = 2\n",
-    );
+    let text = mock_config(&mock.base(), &[("a", "ka"), ("b", "kb")], "[routing]\nstrategy = \"p2c\"\n")
+        .replace("api_key = \"ka\"\n", "api_key = \"ka\"\nmax_concurrent = 2\n")
+        .replace("api_key = \"kb\"\n", "api_key = \"kb\"\nmax_concurrent = 2\n");
     let app = env.start(&text).await;
     let url = format!("{}/v1/chat/completions", crate::support::base(&app));
     let tasks: Vec<_> = (0..6)
@@ -522,10 +370,6 @@ async fn concurrency_limits_and_in_flight_counts_hold_under_parallel_streams() {
     }
     assert_eq!(by.get(&200), Some(&4), "two slots per account: {by:?}");
     assert_eq!(by.get(&429), Some(&2), "{by:?}");
-    assert_eq!(
-        (accounts.get("a"), accounts.get("b")),
-        (Some(&2), Some(&2)),
-        "{accounts:?}"
-    );
+    assert_eq!((accounts.get("a"), accounts.get("b")), (Some(&2), Some(&2)), "{accounts:?}");
     app.stop().await;
 }

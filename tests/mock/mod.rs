@@ -21,19 +21,10 @@ pub enum Reply {
     /// A chat completion (stream or not, following the request) with this text.
     Text(String),
     /// A JSON body with a status.
-    Json {
-        status: u16,
-        body: Value,
-        retry_after: Option<String>,
-    },
+    Json { status: u16, body: Value, retry_after: Option<String> },
     /// Raw SSE frames (each one write), `delay` between them, `first_delay` before the first,
     /// and optionally the connection dropped after `drop_after` frames.
-    Sse {
-        frames: Vec<String>,
-        first_delay: Duration,
-        delay: Duration,
-        drop_after: Option<usize>,
-    },
+    Sse { frames: Vec<String>, first_delay: Duration, delay: Duration, drop_after: Option<usize> },
     /// Never answer (until the client gives up).
     Stall,
     /// 200 with an empty body.
@@ -132,14 +123,10 @@ fn credential_of(headers: &HashMap<String, String>, path: &str) -> Option<String
     if let Some(a) = headers.get("authorization") {
         return a.strip_prefix("Bearer ").map(str::to_string);
     }
-    if let Some(k) = headers
-        .get("x-api-key")
-        .or_else(|| headers.get("x-goog-api-key"))
-    {
+    if let Some(k) = headers.get("x-api-key").or_else(|| headers.get("x-goog-api-key")) {
         return Some(k.clone());
     }
-    path.split_once("key=")
-        .map(|(_, k)| k.split('&').next().unwrap_or(k).to_string())
+    path.split_once("key=").map(|(_, k)| k.split('&').next().unwrap_or(k).to_string())
 }
 
 /// Shared state of a mock.
@@ -186,11 +173,7 @@ impl MockUpstream {
         let server = server.run();
         let handle = server.handle();
         actix_rt::spawn(server);
-        Self {
-            addr,
-            state,
-            handle,
-        }
+        Self { addr, state, handle }
     }
 
     /// A recording mock with one worker.
@@ -206,22 +189,12 @@ impl MockUpstream {
     /// Replies for requests carrying `credential`, in order; afterwards the `always` reply (or
     /// the default text).
     pub fn script(&self, credential: &str, replies: Vec<Reply>) {
-        self.state
-            .script
-            .lock()
-            .unwrap()
-            .entry(credential.to_string())
-            .or_default()
-            .extend(replies);
+        self.state.script.lock().unwrap().entry(credential.to_string()).or_default().extend(replies);
     }
 
     /// The reply for every request carrying `credential` once the script is used up.
     pub fn always(&self, credential: &str, reply: Reply) {
-        self.state
-            .always
-            .lock()
-            .unwrap()
-            .insert(credential.to_string(), reply);
+        self.state.always.lock().unwrap().insert(credential.to_string(), reply);
     }
 
     /// Requests received so far.
@@ -247,30 +220,17 @@ struct StreamGuard {
 
 impl Drop for StreamGuard {
     fn drop(&mut self) {
-        let c = if self.done {
-            &self.state.completed
-        } else {
-            &self.state.cancelled
-        };
+        let c = if self.done { &self.state.completed } else { &self.state.cancelled };
         c.fetch_add(1, Ordering::SeqCst);
     }
 }
 
-async fn handle(
-    req: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<Arc<MockState>>,
-) -> HttpResponse {
+async fn handle(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<MockState>>) -> HttpResponse {
     state.hits.fetch_add(1, Ordering::SeqCst);
     let headers: HashMap<String, String> = req
         .headers()
         .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                v.to_str().unwrap_or_default().to_string(),
-            )
-        })
+        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
         .collect();
     let path = match req.query_string() {
         "" => req.path().to_string(),
@@ -279,18 +239,9 @@ async fn handle(
     let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let cred = credential_of(&headers, &path).unwrap_or_default();
     if state.record.load(Ordering::Relaxed) {
-        state.requests.lock().unwrap().push(Recorded {
-            path: path.clone(),
-            headers,
-            body: json.clone(),
-        });
+        state.requests.lock().unwrap().push(Recorded { path: path.clone(), headers, body: json.clone() });
     }
-    let scripted = state
-        .script
-        .lock()
-        .unwrap()
-        .get_mut(&cred)
-        .and_then(VecDeque::pop_front);
+    let scripted = state.script.lock().unwrap().get_mut(&cred).and_then(VecDeque::pop_front);
     let reply = scripted.or_else(|| state.always.lock().unwrap().get(&cred).cloned()).unwrap_or_else(|| {
         if dialect_of(&path) == "openai-chat" {
             Reply::Text("Hello from mock".into())
@@ -298,40 +249,27 @@ async fn handle(
             Reply::Fixture { kind: "text", delay: Duration::ZERO }
         }
     });
-    let stream = json.get("stream").and_then(Value::as_bool).unwrap_or(false)
-        || path.contains("streamGenerateContent");
+    let stream = json.get("stream").and_then(Value::as_bool).unwrap_or(false) || path.contains("streamGenerateContent");
     respond(reply, &path, stream, &json, Arc::clone(&state)).await
 }
 
-async fn respond(
-    reply: Reply,
-    path: &str,
-    stream: bool,
-    req: &Value,
-    state: Arc<MockState>,
-) -> HttpResponse {
+async fn respond(reply: Reply, path: &str, stream: bool, req: &Value, state: Arc<MockState>) -> HttpResponse {
     match reply {
         Reply::Text(text) => {
             if path.ends_with("/embeddings") {
-                return HttpResponse::Ok().json(json!({"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],
-                    "model": req["model"], "usage": {"prompt_tokens": 3, "total_tokens": 3}, "x_mock_field": true}));
+                return HttpResponse::Ok().json(
+                    json!({"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],
+                    "model": req["model"], "usage": {"prompt_tokens": 3, "total_tokens": 3}, "x_mock_field": true}),
+                );
             }
             if stream {
                 let words: Vec<String> = text
                     .split(' ')
                     .enumerate()
-                    .map(|(i, w)| {
-                        if i == 0 {
-                            w.to_string()
-                        } else {
-                            format!(" {w}")
-                        }
-                    })
+                    .map(|(i, w)| if i == 0 { w.to_string() } else { format!(" {w}") })
                     .collect();
                 let refs: Vec<&str> = words.iter().map(String::as_str).collect();
-                let with_usage = req["stream_options"]["include_usage"]
-                    .as_bool()
-                    .unwrap_or(false);
+                let with_usage = req["stream_options"]["include_usage"].as_bool().unwrap_or(false);
                 let frames = Reply::chat_frames(&refs, with_usage);
                 return sse(frames, Duration::ZERO, Duration::ZERO, None, state);
             }
@@ -341,23 +279,14 @@ async fn respond(
                 "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13, "prompt_tokens_details": {"cached_tokens": 4}}
             }))
         }
-        Reply::Json {
-            status,
-            body,
-            retry_after,
-        } => {
+        Reply::Json { status, body, retry_after } => {
             let mut r = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
             if let Some(ra) = retry_after {
                 r.insert_header(("retry-after", ra));
             }
             r.json(body)
         }
-        Reply::Sse {
-            frames,
-            first_delay,
-            delay,
-            drop_after,
-        } => sse(frames, first_delay, delay, drop_after, state),
+        Reply::Sse { frames, first_delay, delay, drop_after } => sse(frames, first_delay, delay, drop_after, state),
         Reply::Stall => {
             actix_rt::time::sleep(Duration::from_secs(3600)).await;
             HttpResponse::Ok().finish()
@@ -372,7 +301,9 @@ async fn respond(
                 let frames = sse_events(&fixture(dialect, &format!("stream_{kind}.sse")));
                 sse(frames, Duration::ZERO, delay, None, state)
             } else {
-                HttpResponse::Ok().content_type("application/json").body(fixture(dialect, &format!("response_{kind}.json")))
+                HttpResponse::Ok()
+                    .content_type("application/json")
+                    .body(fixture(dialect, &format!("response_{kind}.json")))
             }
         }
     }
@@ -387,34 +318,23 @@ fn sse(
 ) -> HttpResponse {
     let guard = StreamGuard { state, done: false };
     let frames: VecDeque<String> = frames.into();
-    let body = futures_util::stream::unfold(
-        (frames, guard, 0usize),
-        move |(mut frames, mut guard, i)| async move {
-            if drop_after.is_some_and(|n| i >= n) {
+    let body = futures_util::stream::unfold((frames, guard, 0usize), move |(mut frames, mut guard, i)| async move {
+        if drop_after.is_some_and(|n| i >= n) {
+            guard.done = true;
+            return Some((Err(std::io::Error::other("mock drops the connection")), (frames, guard, i + 1)));
+        }
+        let wait = if i == 0 { first_delay } else { delay };
+        if !wait.is_zero() {
+            actix_rt::time::sleep(wait).await;
+        }
+        match frames.pop_front() {
+            Some(f) => Some((Ok::<_, std::io::Error>(Bytes::from(f)), (frames, guard, i + 1))),
+            None => {
                 guard.done = true;
-                return Some((
-                    Err(std::io::Error::other("mock drops the connection")),
-                    (frames, guard, i + 1),
-                ));
+                drop(guard);
+                None
             }
-            let wait = if i == 0 { first_delay } else { delay };
-            if !wait.is_zero() {
-                actix_rt::time::sleep(wait).await;
-            }
-            match frames.pop_front() {
-                Some(f) => Some((
-                    Ok::<_, std::io::Error>(Bytes::from(f)),
-                    (frames, guard, i + 1),
-                )),
-                None => {
-                    guard.done = true;
-                    drop(guard);
-                    None
-                }
-            }
-        },
-    );
-    HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .streaming(body)
+        }
+    });
+    HttpResponse::Ok().content_type("text/event-stream").streaming(body)
 }

@@ -1,9 +1,7 @@
 //! The account actor: one per provider account. Applies outcomes to its health, writes changes
 //! through SeaORM and tells the router; after a supervised restart it reloads from the database.
 
-use actix::{
-    Actor, ActorFutureExt, AsyncContext, Context, Handler, Recipient, Supervised, WrapFuture,
-};
+use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Recipient, Supervised, WrapFuture};
 use sea_orm::DatabaseConnection;
 
 use super::AccountHealth;
@@ -33,21 +31,11 @@ impl AccountActor {
         db: Option<DatabaseConnection>,
         router: Recipient<AccountChanged>,
     ) -> Self {
-        Self {
-            id,
-            health,
-            policy,
-            db,
-            router,
-            reload_on_start: false,
-        }
+        Self { id, health, policy, db, router, reload_on_start: false }
     }
 
     fn publish(&self) {
-        self.router.do_send(AccountChanged {
-            id: self.id,
-            health: self.health.clone(),
-        });
+        self.router.do_send(AccountChanged { id: self.id, health: self.health.clone() });
         if let Some(db) = self.db.clone() {
             let (id, h) = (self.id, self.health.clone());
             actix_rt::spawn(async move {
@@ -69,14 +57,12 @@ impl Actor for AccountActor {
         let Some(db) = self.db.clone() else { return };
         let id = self.id;
         // Hold the mailbox until the persisted state is back, so no outcome is applied to a stale state.
-        ctx.wait(async move { persist::load_account(&db, id).await }.into_actor(self).map(|res, act, _| {
-            match res {
-                Ok(h) => {
-                    act.health = h;
-                    act.router.do_send(AccountChanged { id: act.id, health: act.health.clone() });
-                }
-                Err(e) => tracing::warn!(account = act.id, error = %e, "reloading account state failed"),
+        ctx.wait(async move { persist::load_account(&db, id).await }.into_actor(self).map(|res, act, _| match res {
+            Ok(h) => {
+                act.health = h;
+                act.router.do_send(AccountChanged { id: act.id, health: act.health.clone() });
             }
+            Err(e) => tracing::warn!(account = act.id, error = %e, "reloading account state failed"),
         }));
     }
 }
@@ -109,10 +95,7 @@ impl Handler<ResetAccount> for AccountActor {
 
     fn handle(&mut self, _: ResetAccount, _: &mut Context<Self>) {
         let last = self.health.last_used_at;
-        self.health = AccountHealth {
-            last_used_at: last,
-            ..AccountHealth::default()
-        };
+        self.health = AccountHealth { last_used_at: last, ..AccountHealth::default() };
         self.publish();
     }
 }

@@ -45,9 +45,7 @@ impl AccountHealth {
             }
             OutcomeKind::AuthFailed => {
                 self.backoff_level = self.backoff_level.saturating_add(1);
-                self.cooldown_until = self
-                    .cooldown_until
-                    .max(now + policy.backoff_ms(self.backoff_level));
+                self.cooldown_until = self.cooldown_until.max(now + policy.backoff_ms(self.backoff_level));
                 self.reason = Some("credential refused (401/403)".into());
             }
             OutcomeKind::ServerError
@@ -92,32 +90,17 @@ mod tests {
         assert!(h.apply(OutcomeKind::Success, 8_000, &p));
         assert_eq!((h.backoff_level, h.reason.as_deref()), (0, None));
         assert!(!h.cooling(8_000));
-        assert!(
-            !h.apply(OutcomeKind::Success, 9_000, &p),
-            "no write for a plain success"
-        );
+        assert!(!h.apply(OutcomeKind::Success, 9_000, &p), "no write for a plain success");
     }
 
     #[test]
     fn retry_after_is_honoured_and_capped_at_a_day() {
         let p = ResiliencePolicy::default();
         let mut h = AccountHealth::default();
-        h.apply(
-            OutcomeKind::RateLimited {
-                retry_after: Some(Duration::from_secs(30)),
-            },
-            0,
-            &p,
-        );
+        h.apply(OutcomeKind::RateLimited { retry_after: Some(Duration::from_secs(30)) }, 0, &p);
         assert_eq!(h.cooldown_until, 30_000);
         let mut h = AccountHealth::default();
-        h.apply(
-            OutcomeKind::RateLimited {
-                retry_after: Some(Duration::from_secs(100 * 3600)),
-            },
-            0,
-            &p,
-        );
+        h.apply(OutcomeKind::RateLimited { retry_after: Some(Duration::from_secs(100 * 3600)) }, 0, &p);
         assert_eq!(h.cooldown_until, 86_400_000);
     }
 

@@ -1,10 +1,7 @@
 //! The breaker actor: one per provider. Applies outcomes, writes changes through SeaORM and tells
 //! the router; after a supervised restart it reloads from the database.
 
-use actix::{
-    Actor, ActorFutureExt, AsyncContext, Context, Handler, MessageResult, Recipient, Supervised,
-    WrapFuture,
-};
+use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, MessageResult, Recipient, Supervised, WrapFuture};
 use sea_orm::DatabaseConnection;
 
 use super::BreakerState;
@@ -34,21 +31,11 @@ impl BreakerActor {
         db: Option<DatabaseConnection>,
         router: Recipient<BreakerChanged>,
     ) -> Self {
-        Self {
-            provider,
-            state,
-            policy,
-            db,
-            router,
-            reload_on_start: false,
-        }
+        Self { provider, state, policy, db, router, reload_on_start: false }
     }
 
     fn publish(&self) {
-        self.router.do_send(BreakerChanged {
-            provider: self.provider.clone(),
-            state: self.state,
-        });
+        self.router.do_send(BreakerChanged { provider: self.provider.clone(), state: self.state });
         if let Some(db) = self.db.clone() {
             let (p, s) = (self.provider.clone(), self.state);
             actix_rt::spawn(async move {

@@ -7,9 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use actix::{
-    Actor, ActorContext, AsyncContext, Context, Handler, Message, ResponseFuture, Supervised,
-};
+use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Message, ResponseFuture, Supervised};
 
 use super::{ExecOutcome, Execute, ExecutorConfig, run};
 
@@ -36,9 +34,7 @@ pub struct ExecutorActor {
 
 impl std::fmt::Debug for ExecutorActor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExecutorActor")
-            .field("cfg", &self.cfg)
-            .finish_non_exhaustive()
+        f.debug_struct("ExecutorActor").field("cfg", &self.cfg).finish_non_exhaustive()
     }
 }
 
@@ -49,20 +45,13 @@ fn build_client(cfg: &ExecutorConfig) -> awc::Client {
         .conn_keep_alive(Duration::from_secs(60))
         .conn_lifetime(Duration::from_secs(600));
     // No total timeout: streams may last minutes. First-byte and idle limits are ours.
-    awc::Client::builder()
-        .connector(connector)
-        .disable_timeout()
-        .finish()
+    awc::Client::builder().connector(connector).disable_timeout().finish()
 }
 
 impl ExecutorActor {
     /// An executor with a fresh client.
     pub fn new(cfg: ExecutorConfig, stats: Arc<ExecutorStats>) -> Self {
-        Self {
-            client: build_client(&cfg),
-            cfg,
-            stats,
-        }
+        Self { client: build_client(&cfg), cfg, stats }
     }
 }
 
@@ -83,13 +72,7 @@ impl Handler<Execute> for ExecutorActor {
 
     fn handle(&mut self, msg: Execute, ctx: &mut Context<Self>) -> Self::Result {
         // `ResponseFuture` runs as its own task: it outlives a restart of this actor.
-        Box::pin(run::run(
-            self.client.clone(),
-            msg,
-            self.cfg,
-            ctx.address().recipient(),
-            Arc::clone(&self.stats),
-        ))
+        Box::pin(run::run(self.client.clone(), msg, self.cfg, ctx.address().recipient(), Arc::clone(&self.stats)))
     }
 }
 

@@ -47,18 +47,7 @@ async fn deliver(tx: &mpsc::Sender<Bytes>, out: &mut Vec<Bytes>) -> bool {
 
 /// Pumps the stream to its end, then reports the outcome and records usage.
 pub(super) async fn pump(mut body: Source, tx: mpsc::Sender<Bytes>, f: Finish) {
-    let Finish {
-        mut ctx,
-        lease,
-        mut adapter,
-        ttfb,
-        t0,
-        status,
-        mut chunks,
-        faults,
-        stats,
-        idle,
-    } = f;
+    let Finish { mut ctx, lease, mut adapter, ttfb, t0, status, mut chunks, faults, stats, idle } = f;
     let mut out = Vec::new();
     let end = loop {
         let next = tokio::select! {
@@ -70,16 +59,10 @@ pub(super) async fn pump(mut body: Source, tx: mpsc::Sender<Bytes>, f: Finish) {
             Err(_) => break End::Broken(OutcomeKind::Timeout, "the upstream stalled mid-stream"),
             Ok(None) if adapter.terminated() => break End::Clean,
             Ok(None) => {
-                break End::Broken(
-                    OutcomeKind::ProtocolError,
-                    "the upstream stream ended before it was complete",
-                );
+                break End::Broken(OutcomeKind::ProtocolError, "the upstream stream ended before it was complete");
             }
             Ok(Some(Err(_))) => {
-                break End::Broken(
-                    OutcomeKind::ConnectError,
-                    "the upstream connection broke mid-stream",
-                );
+                break End::Broken(OutcomeKind::ConnectError, "the upstream connection broke mid-stream");
             }
             Ok(Some(Ok(chunk))) => {
                 chunks += 1;
@@ -93,10 +76,7 @@ pub(super) async fn pump(mut body: Source, tx: mpsc::Sender<Bytes>, f: Finish) {
                 match pushed {
                     Ok(()) => {}
                     Err(AdapterError::Malformed(_) | AdapterError::Empty) => {
-                        break End::Broken(
-                            OutcomeKind::ProtocolError,
-                            "the upstream sent a malformed stream",
-                        );
+                        break End::Broken(OutcomeKind::ProtocolError, "the upstream sent a malformed stream");
                     }
                 }
                 if !deliver(&tx, &mut out).await {
@@ -110,11 +90,7 @@ pub(super) async fn pump(mut body: Source, tx: mpsc::Sender<Bytes>, f: Finish) {
     let (kind, client_status, error) = match end {
         End::Clean => (OutcomeKind::Success, status, None),
         End::Broken(kind, msg) => (kind, status, Some(msg.to_string())),
-        End::ClientGone => (
-            OutcomeKind::Cancelled,
-            499,
-            Some("the client disconnected".to_string()),
-        ),
+        End::ClientGone => (OutcomeKind::Cancelled, 499, Some("the client disconnected".to_string())),
     };
     if !matches!(end, End::ClientGone) {
         let err = error.clone();

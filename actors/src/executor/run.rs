@@ -14,10 +14,7 @@ use tokio::time::timeout;
 
 use super::actor::{ExecutorStats, Fault};
 use super::pump::{self, Finish};
-use super::{
-    AdapterError, Completed, ExecContext, ExecOutcome, Execute, ExecutorConfig, Failure, Started,
-    Target,
-};
+use super::{AdapterError, Completed, ExecContext, ExecOutcome, Execute, ExecutorConfig, Failure, Started, Target};
 use crate::account::messages::AccountOutcome;
 use crate::breaker::messages::BreakerOutcome;
 use crate::outcome::{OutcomeKind, classify_status, parse_retry_after, retry_hint_from_text};
@@ -41,10 +38,7 @@ pub(super) enum SourceError {
 /// Tells the account and breaker actors what happened.
 pub(super) fn report(lease: &LeaseGrant, kind: OutcomeKind, model: &str) {
     if let Some(a) = &lease.account {
-        a.do_send(AccountOutcome {
-            kind,
-            model: model.to_string(),
-        });
+        a.do_send(AccountOutcome { kind, model: model.to_string() });
     }
     if let Some(b) = &lease.breaker {
         b.do_send(BreakerOutcome { kind });
@@ -52,13 +46,7 @@ pub(super) fn report(lease: &LeaseGrant, kind: OutcomeKind, model: &str) {
 }
 
 /// Appends this attempt to the trace.
-pub(super) fn trace(
-    ctx: &mut ExecContext,
-    lease: &LeaseGrant,
-    kind: OutcomeKind,
-    status: Option<u16>,
-    since: Instant,
-) {
+pub(super) fn trace(ctx: &mut ExecContext, lease: &LeaseGrant, kind: OutcomeKind, status: Option<u16>, since: Instant) {
     ctx.attempts.push(AttemptTrace {
         provider: lease.provider.to_string(),
         account: lease.account_name.to_string(),
@@ -110,13 +98,7 @@ struct Fail {
 
 impl Fail {
     fn new(kind: OutcomeKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            status: None,
-            message: message.into(),
-            retry_after: None,
-            body: None,
-        }
+        Self { kind, status: None, message: message.into(), retry_after: None, body: None }
     }
 }
 
@@ -145,13 +127,9 @@ pub(super) fn guarded<T>(
         Ok(r) => r,
         Err(_) => {
             let _ = stats;
-            tracing::error!(
-                "stream translation panicked: failing this attempt and restarting the executor"
-            );
+            tracing::error!("stream translation panicked: failing this attempt and restarting the executor");
             faults.do_send(Fault);
-            Err(AdapterError::Malformed(
-                "internal fault while translating the upstream response".into(),
-            ))
+            Err(AdapterError::Malformed("internal fault while translating the upstream response".into()))
         }
     }
 }
@@ -167,43 +145,28 @@ async fn send_http(
             let body: Source = Box::pin(r.body.map(Ok));
             return Ok((r.status, None, body));
         }
-        Target::Http {
-            method,
-            url,
-            headers,
-            body,
-        } => {
+        Target::Http { method, url, headers, body } => {
             let mut req = client.request(method, url.as_str()).no_decompress();
             for (k, v) in &headers {
                 req = req.insert_header((k.as_str(), v.as_str()));
             }
             match timeout(cfg.first_byte, req.send_body(body)).await {
                 Err(_) => {
-                    return Err(Fail::new(
-                        OutcomeKind::Timeout,
-                        "the upstream did not answer in time",
-                    ));
+                    return Err(Fail::new(OutcomeKind::Timeout, "the upstream did not answer in time"));
                 }
                 Ok(Err(e)) => {
                     let kind = match e {
                         awc::error::SendRequestError::Timeout => OutcomeKind::Timeout,
                         _ => OutcomeKind::ConnectError,
                     };
-                    return Err(Fail::new(
-                        kind,
-                        format!("cannot reach the upstream: {}", short_send_error(&e)),
-                    ));
+                    return Err(Fail::new(kind, format!("cannot reach the upstream: {}", short_send_error(&e))));
                 }
                 Ok(Ok(r)) => r,
             }
         }
     };
     let status = reply.status().as_u16();
-    let retry_after = reply
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_retry_after);
+    let retry_after = reply.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
     let body: Source = Box::pin(reply.map(|r| r.map_err(|_| SourceError::Broken)));
     Ok((status, retry_after, body))
 }
@@ -230,24 +193,15 @@ async fn read_limited(body: &mut Source, limit: usize, idle: Duration) -> Result
     loop {
         match timeout(idle, body.next()).await {
             Err(_) => {
-                return Err(Fail::new(
-                    OutcomeKind::Timeout,
-                    "the upstream stalled while sending its response",
-                ));
+                return Err(Fail::new(OutcomeKind::Timeout, "the upstream stalled while sending its response"));
             }
             Ok(None) => return Ok(buf.freeze()),
             Ok(Some(Err(_))) => {
-                return Err(Fail::new(
-                    OutcomeKind::ConnectError,
-                    "the upstream connection broke",
-                ));
+                return Err(Fail::new(OutcomeKind::ConnectError, "the upstream connection broke"));
             }
             Ok(Some(Ok(chunk))) => {
                 if buf.len() + chunk.len() > limit {
-                    return Err(Fail::new(
-                        OutcomeKind::ProtocolError,
-                        "the upstream response is too large",
-                    ));
+                    return Err(Fail::new(OutcomeKind::ProtocolError, "the upstream response is too large"));
                 }
                 buf.extend_from_slice(&chunk);
             }
@@ -273,17 +227,9 @@ pub(super) async fn run(
     drop(client);
 
     if !(200..300).contains(&status) {
-        let err_body = read_limited(&mut body, ERROR_BODY_LIMIT, cfg.idle)
-            .await
-            .unwrap_or_default();
+        let err_body = read_limited(&mut body, ERROR_BODY_LIMIT, cfg.idle).await.unwrap_or_default();
         let text = String::from_utf8_lossy(&err_body);
-        let hint = retry_after.or_else(|| {
-            if status == 429 {
-                retry_hint_from_text(&text)
-            } else {
-                None
-            }
-        });
+        let hint = retry_after.or_else(|| if status == 429 { retry_hint_from_text(&text) } else { None });
         let kind = classify_status(status, hint);
         let f = Fail {
             kind,
@@ -307,33 +253,13 @@ pub(super) async fn run(
                 let mut ctx = ctx;
                 report(&lease, OutcomeKind::Success, &ctx.upstream_model);
                 trace(&mut ctx, &lease, OutcomeKind::Success, Some(status), t0);
-                record(
-                    &ctx,
-                    &lease,
-                    200,
-                    None,
-                    usage,
-                    Some(ctx.started.elapsed()),
-                    false,
-                );
-                ExecOutcome::Complete(Completed {
-                    body: client_body,
-                    upstream_ms: ms(t0),
-                    usage,
-                })
+                record(&ctx, &lease, 200, None, usage, Some(ctx.started.elapsed()), false);
+                ExecOutcome::Complete(Completed { body: client_body, upstream_ms: ms(t0), usage })
             }
-            Err(AdapterError::Empty) => failed(
-                ctx,
-                lease,
-                Fail::new(
-                    OutcomeKind::EmptyResponse,
-                    "the upstream returned an empty response",
-                ),
-                t0,
-            ),
-            Err(AdapterError::Malformed(m)) => {
-                failed(ctx, lease, Fail::new(OutcomeKind::ProtocolError, m), t0)
+            Err(AdapterError::Empty) => {
+                failed(ctx, lease, Fail::new(OutcomeKind::EmptyResponse, "the upstream returned an empty response"), t0)
             }
+            Err(AdapterError::Malformed(m)) => failed(ctx, lease, Fail::new(OutcomeKind::ProtocolError, m), t0),
         };
     }
 
@@ -345,31 +271,18 @@ pub(super) async fn run(
         let left = deadline.saturating_duration_since(Instant::now());
         match timeout(left, body.next()).await {
             Err(_) => {
-                return failed(
-                    ctx,
-                    lease,
-                    Fail::new(OutcomeKind::Timeout, "the upstream sent no content in time"),
-                    t0,
-                );
+                return failed(ctx, lease, Fail::new(OutcomeKind::Timeout, "the upstream sent no content in time"), t0);
             }
             Ok(None) => {
                 return failed(
                     ctx,
                     lease,
-                    Fail::new(
-                        OutcomeKind::EmptyResponse,
-                        "the upstream stream ended without content",
-                    ),
+                    Fail::new(OutcomeKind::EmptyResponse, "the upstream stream ended without content"),
                     t0,
                 );
             }
             Ok(Some(Err(_))) => {
-                return failed(
-                    ctx,
-                    lease,
-                    Fail::new(OutcomeKind::ConnectError, "the upstream connection broke"),
-                    t0,
-                );
+                return failed(ctx, lease, Fail::new(OutcomeKind::ConnectError, "the upstream connection broke"), t0);
             }
             Ok(Some(Ok(chunk))) => {
                 chunks += 1;
@@ -383,10 +296,7 @@ pub(super) async fn run(
                         return failed(
                             ctx,
                             lease,
-                            Fail::new(
-                                OutcomeKind::EmptyResponse,
-                                "the upstream returned no content",
-                            ),
+                            Fail::new(OutcomeKind::EmptyResponse, "the upstream returned no content"),
                             t0,
                         );
                     }
@@ -405,23 +315,9 @@ pub(super) async fn run(
     for b in pending {
         let _ = tx.try_send(b);
     }
-    let finish = Finish {
-        ctx,
-        lease,
-        adapter,
-        ttfb,
-        t0,
-        status,
-        chunks,
-        faults,
-        stats,
-        idle: cfg.idle,
-    };
+    let finish = Finish { ctx, lease, adapter, ttfb, t0, status, chunks, faults, stats, idle: cfg.idle };
     actix_rt::spawn(pump::pump(body, tx, finish));
-    ExecOutcome::Started(Started {
-        body: rx,
-        upstream_ms,
-    })
+    ExecOutcome::Started(Started { body: rx, upstream_ms })
 }
 
 fn ms(t0: Instant) -> f64 {

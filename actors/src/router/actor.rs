@@ -2,9 +2,7 @@
 
 use actix::{Actor, Context, Handler, MessageResult};
 
-use super::messages::{
-    AccountChanged, AccountStatus, BreakerChanged, GetRoutingView, Lease, LeaseGrant, Reload,
-};
+use super::messages::{AccountChanged, AccountStatus, BreakerChanged, GetRoutingView, Lease, LeaseGrant, Reload};
 use super::slot::SlotGuard;
 use super::table::{RoutingTable, Unavailable};
 use crate::clock::now_ms;
@@ -19,10 +17,7 @@ pub struct RouterActor {
 impl RouterActor {
     /// An empty router; send `Reload` to fill it.
     pub fn new(sticky_limit: u32) -> Self {
-        Self {
-            table: RoutingTable::default(),
-            sticky_limit,
-        }
+        Self { table: RoutingTable::default(), sticky_limit }
     }
 }
 
@@ -40,21 +35,9 @@ impl Handler<Lease> for RouterActor {
 
     fn handle(&mut self, msg: Lease, _: &mut Context<Self>) -> Self::Result {
         let now = now_ms();
-        let picked = self.table.lease(
-            &msg.provider,
-            &msg.model,
-            &msg.exclude,
-            now,
-            &mut rand::rng(),
-        )?;
-        let a = self
-            .table
-            .account(picked.index)
-            .ok_or(Unavailable::NoAccounts)?;
-        let breaker = self
-            .table
-            .provider(&msg.provider)
-            .and_then(|p| p.addr.clone());
+        let picked = self.table.lease(&msg.provider, &msg.model, &msg.exclude, now, &mut rand::rng())?;
+        let a = self.table.account(picked.index).ok_or(Unavailable::NoAccounts)?;
+        let breaker = self.table.provider(&msg.provider).and_then(|p| p.addr.clone());
         Ok(LeaseGrant {
             account_id: a.id,
             account_name: a.name.clone(),
@@ -103,11 +86,7 @@ impl Handler<GetRoutingView> for RouterActor {
             .accounts()
             .iter()
             .map(|a| {
-                let b = self
-                    .table
-                    .provider(&a.provider)
-                    .map(|p| p.breaker)
-                    .unwrap_or_default();
+                let b = self.table.provider(&a.provider).map(|p| p.breaker).unwrap_or_default();
                 AccountStatus {
                     id: a.id,
                     provider: a.provider.to_string(),
@@ -116,17 +95,9 @@ impl Handler<GetRoutingView> for RouterActor {
                     priority: a.priority,
                     in_flight: a.slot.in_flight(),
                     leases: a.slot.leases(),
-                    cooldown_until: if a.health.cooldown_until > now {
-                        a.health.cooldown_until
-                    } else {
-                        0
-                    },
+                    cooldown_until: if a.health.cooldown_until > now { a.health.cooldown_until } else { 0 },
                     backoff_level: a.health.backoff_level,
-                    reason: a
-                        .health
-                        .reason
-                        .clone()
-                        .filter(|_| a.health.cooldown_until > now),
+                    reason: a.health.reason.clone().filter(|_| a.health.cooldown_until > now),
                     model_locks: a
                         .health
                         .model_locks

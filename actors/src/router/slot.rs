@@ -62,10 +62,7 @@ mod tests {
     fn guard_releases_on_drop_even_when_unwinding() {
         let slot = Arc::new(Slot::default());
         let g = SlotGuard::take(&slot, 5);
-        assert_eq!(
-            (slot.in_flight(), slot.last_leased(), slot.leases()),
-            (1, 5, 1)
-        );
+        assert_eq!((slot.in_flight(), slot.last_leased(), slot.leases()), (1, 5, 1));
         let s2 = Arc::clone(&slot);
         let r = std::panic::catch_unwind(move || {
             let _g = SlotGuard::take(&s2, 6);

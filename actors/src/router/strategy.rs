@@ -37,16 +37,9 @@ impl Strategy {
 
     /// Parses the config spelling.
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::FillFirst,
-            Self::RoundRobin,
-            Self::P2c,
-            Self::Random,
-            Self::LeastUsed,
-            Self::CostOptimized,
-        ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
+        [Self::FillFirst, Self::RoundRobin, Self::P2c, Self::Random, Self::LeastUsed, Self::CostOptimized]
+            .into_iter()
+            .find(|x| x.as_str() == s)
     }
 }
 
@@ -89,9 +82,7 @@ pub fn choose(
     }
     let idx = match strategy {
         Strategy::FillFirst => min_by_key(c, |x| (x.priority, x.id)),
-        Strategy::CostOptimized => {
-            min_by_key(c, |x| (x.priority, x.in_flight, x.last_leased, x.id))
-        }
+        Strategy::CostOptimized => min_by_key(c, |x| (x.priority, x.in_flight, x.last_leased, x.id)),
         Strategy::LeastUsed => min_by_key(c, |x| (x.last_leased, x.backoff_level, x.id)),
         Strategy::Random => weighted(c, rng),
         Strategy::P2c => {
@@ -116,11 +107,7 @@ pub fn choose(
 }
 
 fn min_by_key<K: Ord>(c: &[Candidate], key: impl Fn(&Candidate) -> K) -> usize {
-    c.iter()
-        .enumerate()
-        .min_by_key(|(_, x)| key(x))
-        .map(|(i, _)| i)
-        .unwrap_or(0)
+    c.iter().enumerate().min_by_key(|(_, x)| key(x)).map(|(i, _)| i).unwrap_or(0)
 }
 
 fn weighted(c: &[Candidate], rng: &mut impl rand::Rng) -> usize {
@@ -146,15 +133,9 @@ fn round_robin(c: &[Candidate], cursor: &mut Cursor, sticky_limit: u32) -> usize
     }
     // Healthiest first: an account that just came out of a cooldown waits for a clean rotation.
     let best = c.iter().map(|x| x.backoff_level).min().unwrap_or(0);
-    let pool: Vec<usize> = (0..c.len())
-        .filter(|&i| c[i].backoff_level == best)
-        .collect();
+    let pool: Vec<usize> = (0..c.len()).filter(|&i| c[i].backoff_level == best).collect();
     let next = match cursor.last {
-        Some(last) => pool
-            .iter()
-            .copied()
-            .find(|&i| c[i].id > last)
-            .unwrap_or(pool[0]),
+        Some(last) => pool.iter().copied().find(|&i| c[i].id > last).unwrap_or(pool[0]),
         None => pool[0],
     };
     cursor.last = Some(c[next].id);
@@ -167,22 +148,13 @@ mod tests {
     use super::*;
 
     fn cand(id: i64, priority: i32) -> Candidate {
-        Candidate {
-            id,
-            priority,
-            weight: 1,
-            in_flight: 0,
-            backoff_level: 0,
-            last_leased: 0,
-        }
+        Candidate { id, priority, weight: 1, in_flight: 0, backoff_level: 0, last_leased: 0 }
     }
 
     fn pick_ids(s: Strategy, c: &[Candidate], n: usize) -> Vec<i64> {
         let mut cur = Cursor::default();
         let mut rng = rand::rng();
-        (0..n)
-            .map(|_| c[choose(s, c, &mut cur, 3, &mut rng).unwrap_or(0)].id)
-            .collect()
+        (0..n).map(|_| c[choose(s, c, &mut cur, 3, &mut rng).unwrap_or(0)].id).collect()
     }
 
     #[test]
@@ -194,15 +166,11 @@ mod tests {
     #[test]
     fn round_robin_is_sticky_for_the_limit_then_rotates() {
         let c = [cand(1, 1), cand(2, 1), cand(3, 1)];
-        assert_eq!(
-            pick_ids(Strategy::RoundRobin, &c, 9),
-            vec![1, 1, 1, 2, 2, 2, 3, 3, 3]
-        );
+        assert_eq!(pick_ids(Strategy::RoundRobin, &c, 9), vec![1, 1, 1, 2, 2, 2, 3, 3, 3]);
         let mut cur = Cursor::default();
         let mut rng = rand::rng();
-        let ids: Vec<i64> = (0..4)
-            .map(|_| c[choose(Strategy::RoundRobin, &c, &mut cur, 1, &mut rng).unwrap_or(0)].id)
-            .collect();
+        let ids: Vec<i64> =
+            (0..4).map(|_| c[choose(Strategy::RoundRobin, &c, &mut cur, 1, &mut rng).unwrap_or(0)].id).collect();
         assert_eq!(ids, vec![1, 2, 3, 1]);
     }
 

@@ -103,26 +103,14 @@ pub struct RoutingTable {
 
 impl RoutingTable {
     /// A table over these accounts and providers (accounts of unknown providers get defaults).
-    pub fn new(
-        accounts: Vec<AccountEntry>,
-        providers: HashMap<String, ProviderEntry>,
-        sticky_limit: u32,
-    ) -> Self {
-        let mut t = Self {
-            accounts: Vec::new(),
-            by_id: HashMap::new(),
-            providers,
-            by_provider: HashMap::new(),
-            sticky_limit,
-        };
+    pub fn new(accounts: Vec<AccountEntry>, providers: HashMap<String, ProviderEntry>, sticky_limit: u32) -> Self {
+        let mut t =
+            Self { accounts: Vec::new(), by_id: HashMap::new(), providers, by_provider: HashMap::new(), sticky_limit };
         let mut accounts = accounts;
         accounts.sort_by_key(|a| a.id);
         for (i, a) in accounts.iter().enumerate() {
             t.by_id.insert(a.id, i);
-            t.by_provider
-                .entry(a.provider.to_string())
-                .or_default()
-                .push(i);
+            t.by_provider.entry(a.provider.to_string()).or_default().push(i);
             t.providers.entry(a.provider.to_string()).or_default();
         }
         t.accounts = accounts;
@@ -174,11 +162,7 @@ impl RoutingTable {
         let Some(p) = self.providers.get_mut(provider) else {
             return Err(Unavailable::NoAccounts);
         };
-        let enabled: Vec<usize> = indexes
-            .iter()
-            .copied()
-            .filter(|&i| self.accounts[i].enabled)
-            .collect();
+        let enabled: Vec<usize> = indexes.iter().copied().filter(|&i| self.accounts[i].enabled).collect();
         if enabled.is_empty() {
             return Err(Unavailable::NoAccounts);
         }
@@ -186,26 +170,16 @@ impl RoutingTable {
         match p.breaker.phase_at(now) {
             BreakerPhase::Closed => {}
             BreakerPhase::Open => {
-                return Err(Unavailable::BreakerOpen {
-                    retry_after_ms: (p.breaker.open_until - now).max(1),
-                });
+                return Err(Unavailable::BreakerOpen { retry_after_ms: (p.breaker.open_until - now).max(1) });
             }
             BreakerPhase::HalfOpen => {
-                if p.probe_granted_at
-                    .is_some_and(|t| now - t < PROBE_WINDOW_MS)
-                {
-                    return Err(Unavailable::BreakerOpen {
-                        retry_after_ms: 1_000,
-                    });
+                if p.probe_granted_at.is_some_and(|t| now - t < PROBE_WINDOW_MS) {
+                    return Err(Unavailable::BreakerOpen { retry_after_ms: 1_000 });
                 }
                 probe = true;
             }
         }
-        let fresh: Vec<usize> = enabled
-            .iter()
-            .copied()
-            .filter(|i| !exclude.contains(&self.accounts[*i].id))
-            .collect();
+        let fresh: Vec<usize> = enabled.iter().copied().filter(|i| !exclude.contains(&self.accounts[*i].id)).collect();
         if fresh.is_empty() {
             return Err(Unavailable::AllTried);
         }
@@ -213,20 +187,10 @@ impl RoutingTable {
             let lock = a.health.model_locks.get(model).copied().unwrap_or(0);
             a.health.cooldown_until.max(lock)
         };
-        let healthy: Vec<usize> = fresh
-            .iter()
-            .copied()
-            .filter(|&i| blocked_until(&self.accounts[i]) <= now)
-            .collect();
+        let healthy: Vec<usize> = fresh.iter().copied().filter(|&i| blocked_until(&self.accounts[i]) <= now).collect();
         if healthy.is_empty() {
-            let soonest = fresh
-                .iter()
-                .map(|&i| blocked_until(&self.accounts[i]))
-                .min()
-                .unwrap_or(now);
-            return Err(Unavailable::Cooling {
-                retry_after_ms: (soonest - now).max(1),
-            });
+            let soonest = fresh.iter().map(|&i| blocked_until(&self.accounts[i])).min().unwrap_or(now);
+            return Err(Unavailable::Cooling { retry_after_ms: (soonest - now).max(1) });
         }
         let free: Vec<usize> = healthy
             .iter()
@@ -253,15 +217,11 @@ impl RoutingTable {
                 }
             })
             .collect();
-        let pick = strategy::choose(p.strategy, &cands, &mut p.cursor, self.sticky_limit, rng)
-            .unwrap_or(0);
+        let pick = strategy::choose(p.strategy, &cands, &mut p.cursor, self.sticky_limit, rng).unwrap_or(0);
         if probe {
             p.probe_granted_at = Some(now);
         }
-        Ok(Picked {
-            index: free[pick],
-            probe,
-        })
+        Ok(Picked { index: free[pick], probe })
     }
 }
 
@@ -296,68 +256,31 @@ mod tests {
         let mut t = table(vec![acc(1, "p"), acc(2, "p"), acc(3, "p")]);
         let mut rng = rand::rng();
         let mut h = AccountHealth::default();
-        h.apply(
-            OutcomeKind::RateLimited { retry_after: None },
-            100,
-            &ResiliencePolicy::default(),
-        );
+        h.apply(OutcomeKind::RateLimited { retry_after: None }, 100, &ResiliencePolicy::default());
         t.set_health(1, h);
         let mut h = AccountHealth::default();
         h.model_locks.insert("m".into(), 10_000);
         t.set_health(2, h);
-        let got = t
-            .lease("p", "m", &[], 200, &mut rng)
-            .map(|p| t.accounts()[p.index].id);
+        let got = t.lease("p", "m", &[], 200, &mut rng).map(|p| t.accounts()[p.index].id);
         assert_eq!(got, Ok(3));
-        assert_eq!(
-            t.lease("p", "m", &[3], 200, &mut rng).err(),
-            Some(Unavailable::Cooling {
-                retry_after_ms: 900
-            })
-        );
-        assert_eq!(
-            t.lease("p", "other", &[3], 200, &mut rng)
-                .map(|p| t.accounts()[p.index].id),
-            Ok(2)
-        );
-        assert_eq!(
-            t.lease("p", "m", &[1, 2, 3], 200, &mut rng).err(),
-            Some(Unavailable::AllTried)
-        );
-        assert_eq!(
-            t.lease("q", "m", &[], 200, &mut rng).err(),
-            Some(Unavailable::NoAccounts)
-        );
+        assert_eq!(t.lease("p", "m", &[3], 200, &mut rng).err(), Some(Unavailable::Cooling { retry_after_ms: 900 }));
+        assert_eq!(t.lease("p", "other", &[3], 200, &mut rng).map(|p| t.accounts()[p.index].id), Ok(2));
+        assert_eq!(t.lease("p", "m", &[1, 2, 3], 200, &mut rng).err(), Some(Unavailable::AllTried));
+        assert_eq!(t.lease("q", "m", &[], 200, &mut rng).err(), Some(Unavailable::NoAccounts));
     }
 
     #[test]
     fn open_breaker_refuses_then_admits_one_probe() {
         let mut t = table(vec![acc(1, "p")]);
         let mut rng = rand::rng();
-        let open = BreakerState {
-            phase: BreakerPhase::Open,
-            failures: 0,
-            open_until: 1_000,
-            trips: 1,
-        };
+        let open = BreakerState { phase: BreakerPhase::Open, failures: 0, open_until: 1_000, trips: 1 };
         t.set_breaker("p", open);
-        assert_eq!(
-            t.lease("p", "m", &[], 500, &mut rng).err(),
-            Some(Unavailable::BreakerOpen {
-                retry_after_ms: 500
-            })
-        );
+        assert_eq!(t.lease("p", "m", &[], 500, &mut rng).err(), Some(Unavailable::BreakerOpen { retry_after_ms: 500 }));
         let first = t.lease("p", "m", &[], 1_000, &mut rng);
         assert!(first.as_ref().is_ok_and(|p| p.probe));
-        assert!(matches!(
-            t.lease("p", "m", &[], 1_001, &mut rng),
-            Err(Unavailable::BreakerOpen { .. })
-        ));
+        assert!(matches!(t.lease("p", "m", &[], 1_001, &mut rng), Err(Unavailable::BreakerOpen { .. })));
         t.set_breaker("p", BreakerState::default());
-        assert!(
-            t.lease("p", "m", &[], 1_002, &mut rng)
-                .is_ok_and(|p| !p.probe)
-        );
+        assert!(t.lease("p", "m", &[], 1_002, &mut rng).is_ok_and(|p| !p.probe));
     }
 
     #[test]
@@ -368,9 +291,6 @@ mod tests {
         let mut rng = rand::rng();
         let p = t.lease("p", "m", &[], 0, &mut rng).expect("first");
         let _g = super::super::slot::SlotGuard::take(&t.accounts()[p.index].slot, 0);
-        assert_eq!(
-            t.lease("p", "m", &[], 0, &mut rng).err(),
-            Some(Unavailable::Busy)
-        );
+        assert_eq!(t.lease("p", "m", &[], 0, &mut rng).err(), Some(Unavailable::Busy));
     }
 }

@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use actix::{
-    Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, ResponseActFuture, WrapFuture,
-};
+use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, ResponseActFuture, WrapFuture};
 use entities::{request_log, usage};
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 
@@ -45,11 +43,7 @@ pub struct UsageWriter {
 impl UsageWriter {
     /// A writer over `db`.
     pub fn new(db: DatabaseConnection, cfg: WriterConfig) -> Self {
-        Self {
-            db,
-            buf: Vec::with_capacity(cfg.batch_size),
-            cfg,
-        }
+        Self { db, buf: Vec::with_capacity(cfg.batch_size), cfg }
     }
 
     fn flush(&mut self, ctx: &mut Context<Self>) {
@@ -72,7 +66,8 @@ async fn write(db: &DatabaseConnection, batch: Vec<UsageEvent>) -> Result<(), (u
     let mut usage_rows = Vec::with_capacity(n);
     let mut log_rows = Vec::with_capacity(n);
     for e in batch {
-        let detail = serde_json::json!({ "attempts": e.attempts, "error": e.error, "client_dialect": e.client_dialect });
+        let detail =
+            serde_json::json!({ "attempts": e.attempts, "error": e.error, "client_dialect": e.client_dialect });
         log_rows.push(request_log::ActiveModel {
             ts: Set(e.ts),
             request_id: Set(e.request_id.clone()),
@@ -110,26 +105,14 @@ async fn write(db: &DatabaseConnection, batch: Vec<UsageEvent>) -> Result<(), (u
             ..Default::default()
         });
     }
-    usage::Entity::insert_many(usage_rows)
-        .exec(db)
-        .await
-        .map_err(|e| (n, e))?;
-    request_log::Entity::insert_many(log_rows)
-        .exec(db)
-        .await
-        .map_err(|e| (n, e))?;
+    usage::Entity::insert_many(usage_rows).exec(db).await.map_err(|e| (n, e))?;
+    request_log::Entity::insert_many(log_rows).exec(db).await.map_err(|e| (n, e))?;
     Ok(())
 }
 
 async fn prune(db: &DatabaseConnection, before: i64) -> Result<u64, DbErr> {
-    let a = usage::Entity::delete_many()
-        .filter(usage::Column::Ts.lt(before))
-        .exec(db)
-        .await?;
-    let b = request_log::Entity::delete_many()
-        .filter(request_log::Column::Ts.lt(before))
-        .exec(db)
-        .await?;
+    let a = usage::Entity::delete_many().filter(usage::Column::Ts.lt(before)).exec(db).await?;
+    let b = request_log::Entity::delete_many().filter(request_log::Column::Ts.lt(before)).exec(db).await?;
     Ok(a.rows_affected + b.rows_affected)
 }
 
@@ -189,13 +172,7 @@ mod tests {
 
     #[test]
     fn cost_counts_cache_at_its_own_price() {
-        let u = TokenUsage {
-            input: 1_000_000,
-            output: 1_000_000,
-            cache_read: 500_000,
-            cache_write: 0,
-            reasoning: 0,
-        };
+        let u = TokenUsage { input: 1_000_000, output: 1_000_000, cache_read: 500_000, cache_write: 0, reasoning: 0 };
         let c = u.cost(&[2.0, 8.0, 0.5]);
         assert!((c - (1.0 + 8.0 + 0.25)).abs() < 1e-9, "{c}");
         assert_eq!(u.cost(&[]), 0.0);

@@ -38,13 +38,8 @@ impl TokenUsage {
         let output = p(1).unwrap_or(0.0);
         let read = p(2).unwrap_or(input);
         let write = p(3).unwrap_or(input);
-        let plain = self
-            .input
-            .saturating_sub(self.cache_read + self.cache_write) as f64;
-        (plain * input
-            + self.output as f64 * output
-            + self.cache_read as f64 * read
-            + self.cache_write as f64 * write)
+        let plain = self.input.saturating_sub(self.cache_read + self.cache_write) as f64;
+        (plain * input + self.output as f64 * output + self.cache_read as f64 * read + self.cache_write as f64 * write)
             / 1_000_000.0
     }
 }

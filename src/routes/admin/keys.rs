@@ -29,18 +29,12 @@ pub(super) struct NewKey {
 }
 
 /// `POST /api/keys {"name", "models"?}` → `{"name", "key"}`; the key is never shown again.
-pub(super) async fn create(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> HttpResponse {
+pub(super) async fn create(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
     if let Err(r) = guarded(&req, &state) {
         return *r;
     }
     let Ok(new) = serde_json::from_slice::<NewKey>(&body) else {
-        return fail(GatewayError::BadRequest(
-            "expected JSON {\"name\": \"...\", \"models\": [...]}".into(),
-        ));
+        return fail(GatewayError::BadRequest("expected JSON {\"name\": \"...\", \"models\": [...]}".into()));
     };
     if new.name.trim().is_empty() {
         return fail(GatewayError::BadRequest("name must not be empty".into()));
@@ -48,22 +42,9 @@ pub(super) async fn create(
     let models = new.models.unwrap_or_else(|| vec!["*".into()]);
     let key = generate_key();
     let digest = state.sealer.digest(&key);
-    if let Err(e) = keys::insert(
-        &state.db,
-        &new.name,
-        &digest,
-        &display_prefix(&key),
-        &models,
-        "api",
-    )
-    .await
-    {
-        if matches!(keys::list(&state.db).await, Ok(rows) if rows.iter().any(|r| r.name == new.name))
-        {
-            return fail(GatewayError::BadRequest(format!(
-                "a key named `{}` already exists",
-                new.name
-            )));
+    if let Err(e) = keys::insert(&state.db, &new.name, &digest, &display_prefix(&key), &models, "api").await {
+        if matches!(keys::list(&state.db).await, Ok(rows) if rows.iter().any(|r| r.name == new.name)) {
+            return fail(GatewayError::BadRequest(format!("a key named `{}` already exists", new.name)));
         }
         return db_fail(e);
     }
@@ -74,11 +55,7 @@ pub(super) async fn create(
 }
 
 /// `DELETE /api/keys/{name}`
-pub(super) async fn revoke(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    name: web::Path<String>,
-) -> HttpResponse {
+pub(super) async fn revoke(req: HttpRequest, state: web::Data<AppState>, name: web::Path<String>) -> HttpResponse {
     if let Err(r) = guarded(&req, &state) {
         return *r;
     }
@@ -89,9 +66,7 @@ pub(super) async fn revoke(
             }
             HttpResponse::Ok().json(json!({ "revoked": name.into_inner() }))
         }
-        Ok(false) => fail(GatewayError::NotFound(format!(
-            "no active key named `{name}`"
-        ))),
+        Ok(false) => fail(GatewayError::NotFound(format!("no active key named `{name}`"))),
         Err(e) => db_fail(e),
     }
 }

@@ -23,10 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/keys/{name}", web::delete().to(keys::revoke))
             .route("/accounts", web::get().to(state::accounts))
             .route("/accounts/{id}/reset", web::post().to(state::reset_account))
-            .route(
-                "/providers/{id}/reset-breaker",
-                web::post().to(state::reset_breaker),
-            )
+            .route("/providers/{id}/reset-breaker", web::post().to(state::reset_breaker))
             .route("/usage", web::get().to(state::recent_usage))
             .route("/status", web::get().to(state::status))
             .default_service(web::to(api_not_found)),
@@ -53,9 +50,5 @@ async fn api_not_found(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
     if let Err(r) = guarded(&req, &state) {
         return *r;
     }
-    fail(GatewayError::NotFound(format!(
-        "no admin route {} {}",
-        req.method(),
-        req.path()
-    )))
+    fail(GatewayError::NotFound(format!("no admin route {} {}", req.method(), req.path())))
 }

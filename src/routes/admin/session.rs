@@ -20,20 +20,11 @@ pub(super) struct Login {
 }
 
 /// `POST /api/login {"password": "..."}` → sets the session cookie.
-pub(super) async fn login(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> HttpResponse {
+pub(super) async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
     let Ok(login) = serde_json::from_slice::<Login>(&body) else {
-        return fail(GatewayError::BadRequest(
-            "expected JSON {\"password\": \"...\"}".into(),
-        ));
+        return fail(GatewayError::BadRequest("expected JSON {\"password\": \"...\"}".into()));
     };
-    let ip = req
-        .peer_addr()
-        .map(|a| a.ip())
-        .unwrap_or([0, 0, 0, 0].into());
+    let ip = req.peer_addr().map(|a| a.ip()).unwrap_or([0, 0, 0, 0].into());
     if let Some(wait) = state.sessions.locked_out(ip) {
         return fail(GatewayError::RateLimited {
             message: "too many failed logins; wait before trying again".into(),
@@ -47,9 +38,7 @@ pub(super) async fn login(
     let password = login.password;
     // Argon2 takes tens of milliseconds: keep it off the worker's event loop.
     let ok = match hash {
-        Some(h) => web::block(move || verify_password(&password, &h))
-            .await
-            .unwrap_or(false),
+        Some(h) => web::block(move || verify_password(&password, &h)).await.unwrap_or(false),
         None => false,
     };
     state.sessions.record_login(ip, ok);
@@ -65,9 +54,7 @@ pub(super) async fn login(
         .same_site(SameSite::Strict)
         .max_age(time::Duration::milliseconds(ttl_ms))
         .finish();
-    HttpResponse::Ok()
-        .cookie(cookie)
-        .json(json!({ "ok": true }))
+    HttpResponse::Ok().cookie(cookie).json(json!({ "ok": true }))
 }
 
 /// `POST /api/logout` → ends the session.

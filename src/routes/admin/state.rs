@@ -26,11 +26,7 @@ pub(super) async fn accounts(req: HttpRequest, state: web::Data<AppState>) -> Ht
 }
 
 /// `POST /api/accounts/{id}/reset`: clears an account's cooldown.
-pub(super) async fn reset_account(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> HttpResponse {
+pub(super) async fn reset_account(req: HttpRequest, state: web::Data<AppState>, id: web::Path<i64>) -> HttpResponse {
     if let Err(r) = guarded(&req, &state) {
         return *r;
     }
@@ -44,11 +40,7 @@ pub(super) async fn reset_account(
 }
 
 /// `POST /api/providers/{id}/reset-breaker`: closes a provider's breaker.
-pub(super) async fn reset_breaker(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> HttpResponse {
+pub(super) async fn reset_breaker(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse {
     if let Err(r) = guarded(&req, &state) {
         return *r;
     }
@@ -57,9 +49,7 @@ pub(super) async fn reset_breaker(
             b.do_send(ResetBreaker);
             HttpResponse::Ok().json(json!({ "reset": id.into_inner() }))
         }
-        None => fail(GatewayError::NotFound(format!(
-            "no breaker for provider `{id}`"
-        ))),
+        None => fail(GatewayError::NotFound(format!("no breaker for provider `{id}`"))),
     }
 }
 

@@ -4,7 +4,7 @@ use serde_json::{Map, Value, json};
 
 use crate::protocol::Dialect;
 use crate::translate::canonical::{MediaSource, Message, Part, Reasoning, Request, Role, Tool, ToolChoice};
-use crate::translate::json::{arr, args_object, f64_of, str_of, strings, u32_of};
+use crate::translate::json::{args_object, arr, f64_of, str_of, strings, u32_of};
 use crate::translate::openai_chat::request::push;
 
 fn source_of(s: &Value) -> Result<MediaSource, String> {
@@ -38,7 +38,10 @@ fn blocks(content: Option<&Value>) -> Result<Vec<Part>, String> {
                 if str_of(&b["source"], "type") == Some("text") {
                     out.push(Part::Text(str_of(&b["source"], "data").unwrap_or_default().to_string()));
                 } else {
-                    out.push(Part::File { source: source_of(&b["source"])?, filename: str_of(b, "title").map(str::to_string) });
+                    out.push(Part::File {
+                        source: source_of(&b["source"])?,
+                        filename: str_of(b, "title").map(str::to_string),
+                    });
                 }
             }
             Some("tool_use") => out.push(Part::ToolCall {
@@ -123,8 +126,13 @@ pub fn decode(body: &Value) -> Result<Request, String> {
     req.stop = strings(body.get("stop_sequences"));
     if let Some(t) = body.get("thinking") {
         match str_of(t, "type") {
-            Some("enabled") => req.reasoning = Some(Reasoning { effort: None, budget_tokens: u32_of(t, "budget_tokens"), include: true }),
-            Some("adaptive") => req.reasoning = Some(Reasoning { effort: Some("medium".into()), budget_tokens: None, include: true }),
+            Some("enabled") => {
+                req.reasoning =
+                    Some(Reasoning { effort: None, budget_tokens: u32_of(t, "budget_tokens"), include: true })
+            }
+            Some("adaptive") => {
+                req.reasoning = Some(Reasoning { effort: Some("medium".into()), budget_tokens: None, include: true })
+            }
             _ => {}
         }
     }
@@ -164,7 +172,9 @@ fn block(p: &Part) -> Option<Value> {
         Part::Text(_) => None,
         Part::Image { source, .. } => Some(media_block("image", source)),
         Part::File { source, .. } => Some(media_block("document", source)),
-        Part::ToolCall { id, name, arguments } => Some(json!({"type": "tool_use", "id": id, "name": name, "input": args_object(arguments)})),
+        Part::ToolCall { id, name, arguments } => {
+            Some(json!({"type": "tool_use", "id": id, "name": name, "input": args_object(arguments)}))
+        }
         Part::ToolResult { call_id, content, is_error, .. } => {
             let mut b = json!({"type": "tool_result", "tool_use_id": call_id, "content": result_content(content)});
             if *is_error {
@@ -176,7 +186,9 @@ fn block(p: &Part) -> Option<Value> {
         Part::Reasoning { text, signature: Some(sig), origin: Some(Dialect::Anthropic), .. } => {
             Some(json!({"type": "thinking", "thinking": text, "signature": sig}))
         }
-        Part::Reasoning { opaque: Some(data), origin: Some(Dialect::Anthropic), .. } => Some(json!({"type": "redacted_thinking", "data": data})),
+        Part::Reasoning { opaque: Some(data), origin: Some(Dialect::Anthropic), .. } => {
+            Some(json!({"type": "redacted_thinking", "data": data}))
+        }
         Part::Reasoning { .. } => None,
     }
 }

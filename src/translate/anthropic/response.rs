@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use super::{stop_from, stop_to, usage_from, usage_to};
 use crate::protocol::Dialect;
 use crate::translate::canonical::{Part, Response, Stop, new_id};
-use crate::translate::json::{arr, args_object, str_of};
+use crate::translate::json::{args_object, arr, str_of};
 
 /// Decodes a non-streamed Messages body.
 pub fn decode(body: &Value) -> Result<Response, String> {
@@ -55,9 +55,13 @@ pub fn encode(r: &Response) -> Value {
             Part::Text(t) => Some(json!({"type": "text", "text": t})),
             Part::Reasoning { text, signature, opaque, .. } => match opaque {
                 Some(data) if text.is_empty() => Some(json!({"type": "redacted_thinking", "data": data})),
-                _ => Some(json!({"type": "thinking", "thinking": text, "signature": signature.clone().unwrap_or_default()})),
+                _ => Some(
+                    json!({"type": "thinking", "thinking": text, "signature": signature.clone().unwrap_or_default()}),
+                ),
             },
-            Part::ToolCall { id, name, arguments } => Some(json!({"type": "tool_use", "id": id, "name": name, "input": args_object(arguments)})),
+            Part::ToolCall { id, name, arguments } => {
+                Some(json!({"type": "tool_use", "id": id, "name": name, "input": args_object(arguments)}))
+            }
             Part::Image { .. } | Part::File { .. } | Part::ToolResult { .. } => None,
         })
         .collect();

@@ -66,11 +66,16 @@ impl StreamDecoder for Decoder {
                 let d = &v["delta"];
                 match str_of(d, "type") {
                     Some("text_delta") => out.push(Event::Text(str_of(d, "text").unwrap_or_default().to_string())),
-                    Some("thinking_delta") => out.push(Event::Reasoning(str_of(d, "thinking").unwrap_or_default().to_string())),
-                    Some("signature_delta") => out.push(Event::ReasoningSignature(str_of(d, "signature").unwrap_or_default().to_string())),
+                    Some("thinking_delta") => {
+                        out.push(Event::Reasoning(str_of(d, "thinking").unwrap_or_default().to_string()))
+                    }
+                    Some("signature_delta") => {
+                        out.push(Event::ReasoningSignature(str_of(d, "signature").unwrap_or_default().to_string()))
+                    }
                     Some("input_json_delta") => {
                         let frag = str_of(d, "partial_json").unwrap_or_default();
-                        if let (false, Some(&i)) = (frag.is_empty(), self.tools.get(&v["index"].as_u64().unwrap_or(0))) {
+                        if let (false, Some(&i)) = (frag.is_empty(), self.tools.get(&v["index"].as_u64().unwrap_or(0)))
+                        {
                             out.push(Event::ToolArgs { index: i, delta: frag.to_string() });
                         }
                     }
@@ -131,7 +136,15 @@ impl Encoder {
     /// An encoder; `input_estimate` fills `message_start.usage.input_tokens` when the upstream
     /// reports usage only at the end.
     pub fn new(model: &str, input_estimate: u64) -> Self {
-        Self { id: new_id("msg_"), model: model.to_string(), input_estimate, started: false, next_index: 0, open: None, stop: None }
+        Self {
+            id: new_id("msg_"),
+            model: model.to_string(),
+            input_estimate,
+            started: false,
+            next_index: 0,
+            open: None,
+            stop: None,
+        }
     }
 
     fn emit(out: &mut Vec<Bytes>, v: Value) {
@@ -144,11 +157,14 @@ impl Encoder {
             return;
         }
         self.started = true;
-        Self::emit(out, json!({"type": "message_start", "message": {
-            "id": self.id, "type": "message", "role": "assistant", "model": self.model, "content": [],
-            "stop_reason": null, "stop_sequence": null,
-            "usage": {"input_tokens": self.input_estimate, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 1}
-        }}));
+        Self::emit(
+            out,
+            json!({"type": "message_start", "message": {
+                "id": self.id, "type": "message", "role": "assistant", "model": self.model, "content": [],
+                "stop_reason": null, "stop_sequence": null,
+                "usage": {"input_tokens": self.input_estimate, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 1}
+            }}),
+        );
     }
 
     fn close(&mut self, out: &mut Vec<Bytes>) {
@@ -225,7 +241,10 @@ impl StreamEncoder for Encoder {
             self.event(&Event::Error(e.to_string()), out);
         }
         let stop = self.stop.unwrap_or(Stop::End);
-        Self::emit(out, json!({"type": "message_delta", "delta": {"stop_reason": stop_to(stop), "stop_sequence": null}, "usage": usage_to(&usage)}));
+        Self::emit(
+            out,
+            json!({"type": "message_delta", "delta": {"stop_reason": stop_to(stop), "stop_sequence": null}, "usage": usage_to(&usage)}),
+        );
         Self::emit(out, json!({"type": "message_stop"}));
     }
 }

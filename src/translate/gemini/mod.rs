@@ -16,8 +16,15 @@ use crate::translate::json::u64_of;
 pub fn stop_from(reason: &str) -> Stop {
     match reason {
         "MAX_TOKENS" => Stop::MaxTokens,
-        "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII" | "IMAGE_SAFETY" | "IMAGE_PROHIBITED_CONTENT"
-        | "IMAGE_RECITATION" | "LANGUAGE" => Stop::ContentFilter,
+        "SAFETY"
+        | "RECITATION"
+        | "BLOCKLIST"
+        | "PROHIBITED_CONTENT"
+        | "SPII"
+        | "IMAGE_SAFETY"
+        | "IMAGE_PROHIBITED_CONTENT"
+        | "IMAGE_RECITATION"
+        | "LANGUAGE" => Stop::ContentFilter,
         _ => Stop::End,
     }
 }

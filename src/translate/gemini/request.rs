@@ -6,12 +6,18 @@ use serde_json::{Map, Value, json};
 
 use super::schema::clean;
 use crate::protocol::Dialect;
-use crate::translate::canonical::{MediaSource, Part, Reasoning, Request, ResponseFormat, Role, Tool, ToolChoice, text_of};
-use crate::translate::json::{arr, args_object, f64_of, str_of, strings, u32_of};
+use crate::translate::canonical::{
+    MediaSource, Part, Reasoning, Request, ResponseFormat, Role, Tool, ToolChoice, text_of,
+};
+use crate::translate::json::{args_object, arr, f64_of, str_of, strings, u32_of};
 use crate::translate::openai_chat::request::push;
 
 fn media(mime: &str, source: MediaSource) -> Part {
-    if mime.starts_with("image/") { Part::Image { source, detail: None } } else { Part::File { source, filename: None } }
+    if mime.starts_with("image/") {
+        Part::Image { source, detail: None }
+    } else {
+        Part::File { source, filename: None }
+    }
 }
 
 /// Decodes a generateContent body. Gemini has no call ids: ids are made up in order and results
@@ -44,7 +50,10 @@ pub fn decode(body: &Value, stream: bool) -> Result<Request, String> {
                 }
             } else if let Some(d) = p.get("inlineData") {
                 let mime = str_of(d, "mimeType").unwrap_or("application/octet-stream");
-                parts.push(media(mime, MediaSource::Base64 { media_type: mime.into(), data: str_of(d, "data").unwrap_or_default().into() }));
+                parts.push(media(
+                    mime,
+                    MediaSource::Base64 { media_type: mime.into(), data: str_of(d, "data").unwrap_or_default().into() },
+                ));
             } else if let Some(d) = p.get("fileData") {
                 let mime = str_of(d, "mimeType").unwrap_or("application/octet-stream");
                 parts.push(media(mime, MediaSource::Url(str_of(d, "fileUri").unwrap_or_default().into())));
@@ -53,7 +62,11 @@ pub fn decode(body: &Value, stream: bool) -> Result<Request, String> {
                 let name = str_of(f, "name").unwrap_or_default().to_string();
                 let id = str_of(f, "id").map(str::to_string).unwrap_or_else(|| format!("call_{calls}"));
                 pending.entry(name.clone()).or_default().push_back(id.clone());
-                parts.push(Part::ToolCall { id, name, arguments: f.get("args").map(|a| a.to_string()).unwrap_or_else(|| "{}".into()) });
+                parts.push(Part::ToolCall {
+                    id,
+                    name,
+                    arguments: f.get("args").map(|a| a.to_string()).unwrap_or_else(|| "{}".into()),
+                });
             } else if let Some(f) = p.get("functionResponse") {
                 let name = str_of(f, "name").unwrap_or_default().to_string();
                 let id = str_of(f, "id")
@@ -70,7 +83,12 @@ pub fn decode(body: &Value, stream: bool) -> Result<Request, String> {
                     Value::String(s) => s.clone(),
                     v => v.to_string(),
                 };
-                parts.push(Part::ToolResult { call_id: id, name: Some(name), content: vec![Part::Text(text)], is_error });
+                parts.push(Part::ToolResult {
+                    call_id: id,
+                    name: Some(name),
+                    content: vec![Part::Text(text)],
+                    is_error,
+                });
             }
         }
         if !parts.is_empty() {
@@ -169,7 +187,9 @@ pub fn encode(req: &Request, max_output: Option<u32>) -> Value {
             match p {
                 Part::Text(t) if !t.is_empty() => parts.push(json!({"text": t})),
                 Part::Image { source, .. } | Part::File { source, .. } => parts.push(media_part(source)),
-                Part::ToolCall { name, arguments, .. } => parts.push(json!({"functionCall": {"name": name, "args": args_object(arguments)}})),
+                Part::ToolCall { name, arguments, .. } => {
+                    parts.push(json!({"functionCall": {"name": name, "args": args_object(arguments)}}))
+                }
                 Part::ToolResult { call_id, name, content, is_error } => {
                     let name = name.as_deref().or_else(|| names.get(call_id.as_str()).copied()).unwrap_or("tool");
                     let text = text_of(content);

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use super::{stop_from, stop_to, usage_from, usage_to};
 use crate::translate::canonical::{Part, Response, Stop, new_id};
-use crate::translate::json::{arr, args_object, str_of};
+use crate::translate::json::{args_object, arr, str_of};
 
 /// The parts of one response (or stream chunk), canonical; tool calls get fresh ids.
 pub fn parts_of(candidate: &Value) -> Vec<Part> {
@@ -33,7 +33,11 @@ pub fn decode(body: &Value) -> Result<Response, String> {
     let candidate = arr(body, "candidates").first().cloned().unwrap_or(Value::Null);
     let parts = parts_of(&candidate);
     let blocked = body["promptFeedback"].get("blockReason").is_some();
-    let mut stop = str_of(&candidate, "finishReason").map(stop_from).unwrap_or(if blocked { Stop::ContentFilter } else { Stop::End });
+    let mut stop = str_of(&candidate, "finishReason").map(stop_from).unwrap_or(if blocked {
+        Stop::ContentFilter
+    } else {
+        Stop::End
+    });
     if stop == Stop::End && parts.iter().any(|p| matches!(p, Part::ToolCall { .. })) {
         stop = Stop::ToolUse;
     }
@@ -51,7 +55,9 @@ pub fn part(p: &Part) -> Option<Value> {
     match p {
         Part::Text(t) => Some(json!({"text": t})),
         Part::Reasoning { text, .. } if !text.is_empty() => Some(json!({"text": text, "thought": true})),
-        Part::ToolCall { name, arguments, .. } => Some(json!({"functionCall": {"name": name, "args": args_object(arguments)}})),
+        Part::ToolCall { name, arguments, .. } => {
+            Some(json!({"functionCall": {"name": name, "args": args_object(arguments)}}))
+        }
         Part::Reasoning { .. } | Part::Image { .. } | Part::File { .. } | Part::ToolResult { .. } => None,
     }
 }

@@ -6,8 +6,27 @@
 use serde_json::{Map, Value};
 
 const KEEP: &[&str] = &[
-    "type", "format", "title", "description", "nullable", "enum", "items", "properties", "required", "minItems", "maxItems",
-    "minProperties", "maxProperties", "minLength", "maxLength", "pattern", "minimum", "maximum", "default", "example", "anyOf",
+    "type",
+    "format",
+    "title",
+    "description",
+    "nullable",
+    "enum",
+    "items",
+    "properties",
+    "required",
+    "minItems",
+    "maxItems",
+    "minProperties",
+    "maxProperties",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minimum",
+    "maximum",
+    "default",
+    "example",
+    "anyOf",
     "propertyOrdering",
 ];
 
@@ -53,7 +72,8 @@ fn clean_node(node: &Value, defs: &Value, depth: usize) -> Value {
             "type" => {}
             "properties" => {
                 if let Value::Object(props) = v {
-                    let cleaned: Map<String, Value> = props.iter().map(|(name, p)| (name.clone(), clean_node(p, defs, depth + 1))).collect();
+                    let cleaned: Map<String, Value> =
+                        props.iter().map(|(name, p)| (name.clone(), clean_node(p, defs, depth + 1))).collect();
                     out.insert(k.clone(), Value::Object(cleaned));
                 }
             }
@@ -73,14 +93,14 @@ fn clean_node(node: &Value, defs: &Value, depth: usize) -> Value {
                     out.insert("anyOf".into(), Value::Array(cleaned));
                 }
             }
-            "enum" => {
-                if is_string {
-                    let strings: Vec<Value> = v.as_array().into_iter().flatten().filter(|e| e.is_string()).cloned().collect();
-                    if !strings.is_empty() {
-                        out.insert(k.clone(), Value::Array(strings));
-                    }
+            "enum" if is_string => {
+                let strings: Vec<Value> =
+                    v.as_array().into_iter().flatten().filter(|e| e.is_string()).cloned().collect();
+                if !strings.is_empty() {
+                    out.insert(k.clone(), Value::Array(strings));
                 }
             }
+            "enum" => {}
             "const" => {
                 if let Some(s) = v.as_str() {
                     out.insert("enum".into(), Value::Array(vec![Value::String(s.into())]));
@@ -147,18 +167,21 @@ mod tests {
             "$defs": {"Inner": {"type": "object", "properties": {"x": {"type": "string"}}, "additionalProperties": false}}
         });
         let c = clean(&s);
-        assert_eq!(c, json!({
-            "type": "object",
-            "properties": {
-                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-                "level": {"type": "integer"},
-                "maybe": {"type": "string", "nullable": true},
-                "kind": {"type": "string", "enum": ["fixed"]},
-                "nested": {"type": "object", "properties": {"x": {"type": "string"}}},
-                "list": {"type": "array", "items": {"type": "object", "properties": {"a": {"type": "number", "format": "double"}}}},
-                "either": {"anyOf": [{"type": "string"}], "nullable": true}
-            },
-            "required": ["unit"]
-        }));
+        assert_eq!(
+            c,
+            json!({
+                "type": "object",
+                "properties": {
+                    "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+                    "level": {"type": "integer"},
+                    "maybe": {"type": "string", "nullable": true},
+                    "kind": {"type": "string", "enum": ["fixed"]},
+                    "nested": {"type": "object", "properties": {"x": {"type": "string"}}},
+                    "list": {"type": "array", "items": {"type": "object", "properties": {"a": {"type": "number", "format": "double"}}}},
+                    "either": {"anyOf": [{"type": "string"}], "nullable": true}
+                },
+                "required": ["unit"]
+            })
+        );
     }
 }

@@ -108,8 +108,11 @@ impl Encoder {
         if self.tools.is_empty() {
             return;
         }
-        let parts: Vec<Value> =
-            self.tools.drain(..).map(|(name, args)| json!({"functionCall": {"name": name, "args": args_object(&args)}})).collect();
+        let parts: Vec<Value> = self
+            .tools
+            .drain(..)
+            .map(|(name, args)| json!({"functionCall": {"name": name, "args": args_object(&args)}}))
+            .collect();
         self.chunk(parts, out);
     }
 }

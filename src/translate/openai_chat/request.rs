@@ -2,7 +2,9 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::translate::canonical::{MediaSource, Message, Part, Reasoning, Request, ResponseFormat, Role, Tool, ToolChoice};
+use crate::translate::canonical::{
+    MediaSource, Message, Part, Reasoning, Request, ResponseFormat, Role, Tool, ToolChoice,
+};
 use crate::translate::json::{arr, f64_of, str_of, strings, text_content, u32_of};
 
 fn user_parts(content: Option<&Value>) -> Result<Vec<Part>, String> {
@@ -20,12 +22,18 @@ fn user_parts(content: Option<&Value>) -> Result<Vec<Part>, String> {
                     Some("image_url") => {
                         let iu = &p["image_url"];
                         let url = iu.as_str().or_else(|| str_of(iu, "url")).ok_or("image_url part without a url")?;
-                        out.push(Part::Image { source: MediaSource::from_url(url), detail: str_of(iu, "detail").map(str::to_string) });
+                        out.push(Part::Image {
+                            source: MediaSource::from_url(url),
+                            detail: str_of(iu, "detail").map(str::to_string),
+                        });
                     }
                     Some("file") => {
                         let f = &p["file"];
                         if let Some(data) = str_of(f, "file_data") {
-                            out.push(Part::File { source: MediaSource::from_url(data), filename: str_of(f, "filename").map(str::to_string) });
+                            out.push(Part::File {
+                                source: MediaSource::from_url(data),
+                                filename: str_of(f, "filename").map(str::to_string),
+                            });
                         } else {
                             return Err("file parts must carry `file_data` (file ids cannot be translated)".into());
                         }
@@ -62,7 +70,8 @@ pub fn decode(body: &Value) -> Result<Request, String> {
             }
             Some("assistant") => {
                 let mut parts = Vec::new();
-                let reasoning = str_of(m, "reasoning_content").or_else(|| str_of(m, "reasoning")).filter(|r| !r.is_empty());
+                let reasoning =
+                    str_of(m, "reasoning_content").or_else(|| str_of(m, "reasoning")).filter(|r| !r.is_empty());
                 if let Some(r) = reasoning {
                     parts.push(Part::Reasoning { text: r.to_string(), signature: None, opaque: None, origin: None });
                 }
@@ -99,7 +108,8 @@ pub fn decode(body: &Value) -> Result<Request, String> {
                     Some(Value::Array(_)) => user_parts(m.get("content"))?,
                     other => vec![Part::Text(text_content(other))],
                 };
-                let part = Part::ToolResult { call_id, name: str_of(m, "name").map(str::to_string), content, is_error: false };
+                let part =
+                    Part::ToolResult { call_id, name: str_of(m, "name").map(str::to_string), content, is_error: false };
                 push(&mut req.messages, Role::User, vec![part]);
             }
             Some(other) => return Err(format!("unsupported message role `{other}`")),
@@ -113,7 +123,10 @@ pub fn decode(body: &Value) -> Result<Request, String> {
                 req.tools.push(Tool {
                     name: str_of(f, "name").ok_or("a tool needs a function name")?.to_string(),
                     description: str_of(f, "description").map(str::to_string),
-                    parameters: f.get("parameters").cloned().unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+                    parameters: f
+                        .get("parameters")
+                        .cloned()
+                        .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
                 });
             }
             Some(other) => return Err(format!("tool type `{other}` cannot be translated; only function tools can")),
@@ -227,7 +240,8 @@ pub fn encode(req: &Request, model: &str) -> Value {
                         messages.push(json!({"role": "tool", "tool_call_id": call_id, "content": text}));
                     }
                 }
-                let rest: Vec<Part> = m.parts.iter().filter(|p| !matches!(p, Part::ToolResult { .. })).cloned().collect();
+                let rest: Vec<Part> =
+                    m.parts.iter().filter(|p| !matches!(p, Part::ToolResult { .. })).cloned().collect();
                 if rest.iter().any(|p| part_json(p).is_some()) {
                     messages.push(json!({"role": "user", "content": content_value(&rest)}));
                 }
@@ -248,7 +262,8 @@ pub fn encode(req: &Request, model: &str) -> Value {
                 if text.is_empty() && calls.is_empty() {
                     continue;
                 }
-                let mut msg = json!({"role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(text) }});
+                let mut msg =
+                    json!({"role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(text) }});
                 if !calls.is_empty() {
                     msg["tool_calls"] = Value::Array(calls);
                 }
@@ -309,7 +324,10 @@ pub fn encode(req: &Request, model: &str) -> Value {
             out.insert("response_format".into(), json!({"type": "json_object"}));
         }
         Some(ResponseFormat::JsonSchema { name, schema }) => {
-            out.insert("response_format".into(), json!({"type": "json_schema", "json_schema": {"name": name, "schema": schema}}));
+            out.insert(
+                "response_format".into(),
+                json!({"type": "json_schema", "json_schema": {"name": name, "schema": schema}}),
+            );
         }
         None => {}
     }

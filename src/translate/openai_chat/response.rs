@@ -11,7 +11,10 @@ use crate::translate::think::split_whole;
 
 /// Usage of a Chat body (`usage` object), canonical.
 pub fn usage_of(v: &Value) -> Option<TokenUsage> {
-    v.get("usage").filter(|u| u.is_object()).and_then(|u| serde_json::from_value::<OpenAiUsage>(u.clone()).ok()).map(|u| u.canonical())
+    v.get("usage")
+        .filter(|u| u.is_object())
+        .and_then(|u| serde_json::from_value::<OpenAiUsage>(u.clone()).ok())
+        .map(|u| u.canonical())
 }
 
 /// Decodes a non-streamed Chat Completions body.
@@ -71,8 +74,7 @@ pub fn encode(r: &Response) -> Value {
     let calls: Vec<Value> = r
         .parts
         .iter()
-        .enumerate()
-        .filter_map(|(_, p)| match p {
+        .filter_map(|p| match p {
             Part::ToolCall { id, name, arguments } => Some(json!({
                 "id": id, "type": "function", "function": {"name": name, "arguments": if arguments.is_empty() { "{}" } else { arguments }}
             })),

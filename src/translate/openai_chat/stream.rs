@@ -60,7 +60,8 @@ impl StreamDecoder for Decoder {
         for choice in arr(&v, "choices") {
             let d = &choice["delta"];
             // Reasoning first: a chunk carrying both becomes two events.
-            if let Some(r) = str_of(d, "reasoning_content").or_else(|| str_of(d, "reasoning")).filter(|r| !r.is_empty()) {
+            if let Some(r) = str_of(d, "reasoning_content").or_else(|| str_of(d, "reasoning")).filter(|r| !r.is_empty())
+            {
                 out.push(Event::Reasoning(r.to_string()));
             }
             if let Some(t) = str_of(d, "content").filter(|t| !t.is_empty()) {
@@ -123,7 +124,15 @@ pub struct Encoder {
 impl Encoder {
     /// An encoder; `include_usage` when the client asked for the usage chunk.
     pub fn new(model: &str, include_usage: bool) -> Self {
-        Self { id: new_id("chatcmpl-"), model: model.to_string(), created: actors::clock::now_ms() / 1000, started: false, finish_sent: false, stop: None, include_usage }
+        Self {
+            id: new_id("chatcmpl-"),
+            model: model.to_string(),
+            created: actors::clock::now_ms() / 1000,
+            started: false,
+            finish_sent: false,
+            stop: None,
+            include_usage,
+        }
     }
 
     fn chunk(&self, delta: Value, finish: Option<&str>) -> Bytes {
@@ -175,7 +184,9 @@ impl StreamEncoder for Encoder {
                 }
             }
             Event::Error(msg) => {
-                out.push(data_event(&json!({"error": {"message": msg, "type": "api_error", "code": "upstream_error"}}).to_string()));
+                out.push(data_event(
+                    &json!({"error": {"message": msg, "type": "api_error", "code": "upstream_error"}}).to_string(),
+                ));
             }
             Event::ReasoningSignature(_) | Event::ReasoningOpaque(_) | Event::Usage(_) => {}
         }

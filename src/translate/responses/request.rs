@@ -3,7 +3,9 @@
 use serde_json::{Map, Value, json};
 
 use crate::protocol::Dialect;
-use crate::translate::canonical::{MediaSource, Part, Reasoning, Request, ResponseFormat, Role, Tool, ToolChoice, new_id};
+use crate::translate::canonical::{
+    MediaSource, Part, Reasoning, Request, ResponseFormat, Role, Tool, ToolChoice, new_id,
+};
 use crate::translate::json::{arr, f64_of, str_of, u32_of};
 use crate::translate::openai_chat::request::push;
 
@@ -21,12 +23,21 @@ fn parts_of(content: Option<&Value>) -> Result<Vec<Part>, String> {
                     }
                     Some("refusal") => out.push(Part::Text(str_of(p, "refusal").unwrap_or_default().to_string())),
                     Some("input_image") => {
-                        let url = str_of(p, "image_url").ok_or("input_image needs `image_url` (file ids cannot be translated)")?;
-                        out.push(Part::Image { source: MediaSource::from_url(url), detail: str_of(p, "detail").map(str::to_string) });
+                        let url = str_of(p, "image_url")
+                            .ok_or("input_image needs `image_url` (file ids cannot be translated)")?;
+                        out.push(Part::Image {
+                            source: MediaSource::from_url(url),
+                            detail: str_of(p, "detail").map(str::to_string),
+                        });
                     }
                     Some("input_file") => {
-                        let data = str_of(p, "file_data").or_else(|| str_of(p, "file_url")).ok_or("input_file needs `file_data`")?;
-                        out.push(Part::File { source: MediaSource::from_url(data), filename: str_of(p, "filename").map(str::to_string) });
+                        let data = str_of(p, "file_data")
+                            .or_else(|| str_of(p, "file_url"))
+                            .ok_or("input_file needs `file_data`")?;
+                        out.push(Part::File {
+                            source: MediaSource::from_url(data),
+                            filename: str_of(p, "filename").map(str::to_string),
+                        });
                     }
                     None => {}
                     Some(other) => return Err(format!("content part type `{other}` cannot be translated")),
@@ -73,7 +84,11 @@ pub fn decode(body: &Value) -> Result<Request, String> {
                                 push(&mut req.messages, Role::Assistant, p);
                             }
                         }
-                        _ => return Err("an input message needs a `role` of user, assistant, system or developer".into()),
+                        _ => {
+                            return Err(
+                                "an input message needs a `role` of user, assistant, system or developer".into()
+                            );
+                        }
                     },
                     Some("function_call") => push(
                         &mut req.messages,

@@ -19,7 +19,9 @@ pub fn decode(body: &Value) -> Result<Response, String> {
             Some("message") => {
                 for c in arr(it, "content") {
                     match str_of(c, "type") {
-                        Some("output_text") => parts.push(Part::Text(str_of(c, "text").unwrap_or_default().to_string())),
+                        Some("output_text") => {
+                            parts.push(Part::Text(str_of(c, "text").unwrap_or_default().to_string()))
+                        }
                         Some("refusal") => parts.push(Part::Text(str_of(c, "refusal").unwrap_or_default().to_string())),
                         _ => {}
                     }
@@ -31,7 +33,8 @@ pub fn decode(body: &Value) -> Result<Response, String> {
                 arguments: str_of(it, "arguments").unwrap_or_default().to_string(),
             }),
             Some("reasoning") => {
-                let text: Vec<&str> = arr(it, "summary").iter().chain(arr(it, "content")).filter_map(|s| str_of(s, "text")).collect();
+                let text: Vec<&str> =
+                    arr(it, "summary").iter().chain(arr(it, "content")).filter_map(|s| str_of(s, "text")).collect();
                 parts.push(Part::Reasoning {
                     text: text.join("\n"),
                     signature: None,
@@ -66,9 +69,14 @@ pub fn item(p: &Part) -> Option<Value> {
             "id": new_id("fc_"), "type": "function_call", "status": "completed", "call_id": id, "name": name, "arguments": arguments
         })),
         Part::Reasoning { text, opaque, .. } => {
-            let summary: Vec<Value> = if text.is_empty() { vec![] } else { vec![json!({"type": "summary_text", "text": text})] };
+            let summary: Vec<Value> =
+                if text.is_empty() { vec![] } else { vec![json!({"type": "summary_text", "text": text})] };
             let mut v = json!({"id": new_id("rs_"), "type": "reasoning", "summary": summary});
-            if let Some(enc) = opaque.as_deref().and_then(|o| serde_json::from_str::<Value>(o).ok()).and_then(|o| o.get("encrypted_content").cloned()) {
+            if let Some(enc) = opaque
+                .as_deref()
+                .and_then(|o| serde_json::from_str::<Value>(o).ok())
+                .and_then(|o| o.get("encrypted_content").cloned())
+            {
                 v["encrypted_content"] = enc;
             }
             Some(v)
@@ -84,7 +92,15 @@ pub fn message_item(id: &str, text: &str, status: &str) -> Value {
 }
 
 /// A full Response object.
-pub fn envelope(id: &str, model: &str, created: i64, status: &str, stop: Option<Stop>, output: Vec<Value>, usage: Option<Value>) -> Value {
+pub fn envelope(
+    id: &str,
+    model: &str,
+    created: i64,
+    status: &str,
+    stop: Option<Stop>,
+    output: Vec<Value>,
+    usage: Option<Value>,
+) -> Value {
     let incomplete = match (status, stop) {
         ("incomplete", Some(Stop::ContentFilter)) => json!({"reason": "content_filter"}),
         ("incomplete", _) => json!({"reason": "max_output_tokens"}),
@@ -113,5 +129,13 @@ pub fn status_of(stop: Stop) -> &'static str {
 pub fn encode(r: &Response) -> Value {
     let output: Vec<Value> = r.parts.iter().filter_map(item).collect();
     let id = if r.id.starts_with("resp_") { r.id.clone() } else { new_id("resp_") };
-    envelope(&id, &r.model, actors::clock::now_ms() / 1000, status_of(r.stop), Some(r.stop), output, Some(usage_to(&r.usage)))
+    envelope(
+        &id,
+        &r.model,
+        actors::clock::now_ms() / 1000,
+        status_of(r.stop),
+        Some(r.stop),
+        output,
+        Some(usage_to(&r.usage)),
+    )
 }

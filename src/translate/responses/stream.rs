@@ -123,7 +123,17 @@ pub struct Encoder {
 impl Encoder {
     /// An encoder for a client that asked for `model`.
     pub fn new(model: &str) -> Self {
-        Self { id: new_id("resp_"), model: model.to_string(), created: actors::clock::now_ms() / 1000, seq: 0, started: false, current: None, done_items: Vec::new(), stop: None, failed: None }
+        Self {
+            id: new_id("resp_"),
+            model: model.to_string(),
+            created: actors::clock::now_ms() / 1000,
+            seq: 0,
+            started: false,
+            current: None,
+            done_items: Vec::new(),
+            stop: None,
+            failed: None,
+        }
     }
 
     fn emit(&mut self, mut v: Value, out: &mut Vec<Bytes>) {
@@ -174,7 +184,11 @@ impl Encoder {
                     self.emit(json!({"type": "response.reasoning_summary_part.done", "item_id": id, "output_index": oi, "summary_index": 0, "part": part}), out);
                     item["summary"] = json!([part]);
                 }
-                if let Some(enc) = opaque.as_deref().and_then(|o| serde_json::from_str::<Value>(o).ok()).and_then(|o| o.get("encrypted_content").cloned()) {
+                if let Some(enc) = opaque
+                    .as_deref()
+                    .and_then(|o| serde_json::from_str::<Value>(o).ok())
+                    .and_then(|o| o.get("encrypted_content").cloned())
+                {
                     item["encrypted_content"] = enc;
                 }
                 item
@@ -241,7 +255,13 @@ impl StreamEncoder for Encoder {
                 let oi = self.index();
                 let item = json!({"id": id, "type": "function_call", "status": "in_progress", "arguments": "", "call_id": call_id, "name": name});
                 self.emit(json!({"type": "response.output_item.added", "output_index": oi, "item": item}), out);
-                self.current = Some(Item::Function { id, call_id: call_id.clone(), name: name.clone(), args: String::new(), index: *index });
+                self.current = Some(Item::Function {
+                    id,
+                    call_id: call_id.clone(),
+                    name: name.clone(),
+                    args: String::new(),
+                    index: *index,
+                });
             }
             Event::ToolArgs { index, delta } => {
                 let oi = self.index();

@@ -26,17 +26,10 @@ pub fn pg_admin_url() -> Option<String> {
 /// A new empty PostgreSQL database on the test server; its URL.
 pub async fn fresh_pg_database(admin_url: &str) -> String {
     let name = format!("og_{}", uuid::Uuid::new_v4().simple());
-    let conn = sea_orm::Database::connect(admin_url)
-        .await
-        .expect("connect to test PostgreSQL");
-    conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create database");
+    let conn = sea_orm::Database::connect(admin_url).await.expect("connect to test PostgreSQL");
+    conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");
     conn.close().await.ok();
-    let base = admin_url
-        .rsplit_once('/')
-        .map(|(b, _)| b)
-        .unwrap_or(admin_url);
+    let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin_url);
     format!("{base}/{name}")
 }
 
@@ -116,8 +109,7 @@ where
     S: futures_util::Stream<Item = Result<bytes::Bytes, awc::error::PayloadError>> + Unpin,
 {
     let body = resp.body().limit(64 * 1024 * 1024).await.expect("body");
-    serde_json::from_slice(&body)
-        .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&body)))
+    serde_json::from_slice(&body).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&body)))
 }
 
 /// The issue's example configuration, with the mock provider at `mock_base`.
@@ -167,9 +159,7 @@ models = ["mock-model"]
 "#
     );
     for (name, key) in accounts {
-        s.push_str(&format!(
-            "\n[[accounts]]\nprovider = \"mock\"\nname = \"{name}\"\napi_key = \"{key}\"\n"
-        ));
+        s.push_str(&format!("\n[[accounts]]\nprovider = \"mock\"\nname = \"{name}\"\napi_key = \"{key}\"\n"));
     }
     // Sections must come before the arrays of tables in TOML, so `extra` goes first.
     format!("{extra}\n{s}")
@@ -180,9 +170,8 @@ pub async fn post(
     app: &Running,
     path: &str,
     body: serde_json::Value,
-) -> awc::ClientResponse<
-    impl futures_util::Stream<Item = Result<bytes::Bytes, awc::error::PayloadError>> + Unpin + use<>,
-> {
+) -> awc::ClientResponse<impl futures_util::Stream<Item = Result<bytes::Bytes, awc::error::PayloadError>> + Unpin + use<>>
+{
     client()
         .post(format!("{}{path}", base(app)))
         .bearer_auth("sk-og-ci-0001")
@@ -204,38 +193,24 @@ where
 pub fn sse_data(text: &str) -> Vec<serde_json::Value> {
     text.split("\n\n")
         .filter_map(|ev| ev.lines().find_map(|l| l.strip_prefix("data: ")))
-        .map(|d| {
-            serde_json::from_str(d).unwrap_or_else(|_| serde_json::Value::String(d.to_string()))
-        })
+        .map(|d| serde_json::from_str(d).unwrap_or_else(|_| serde_json::Value::String(d.to_string())))
         .collect()
 }
 
 /// A header of a response as a string.
 pub fn header<S>(resp: &awc::ClientResponse<S>, name: &str) -> String {
-    resp.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string()
+    resp.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
 }
 
 /// GETs an admin route with the management token.
 pub async fn admin_get(app: &Running, env: &TestEnv, path: &str) -> serde_json::Value {
-    let mut r = client()
-        .get(format!("{}{path}", base(app)))
-        .bearer_auth(&env.admin_token)
-        .send()
-        .await
-        .expect("send");
+    let mut r = client().get(format!("{}{path}", base(app))).bearer_auth(&env.admin_token).send().await.expect("send");
     assert_eq!(r.status(), 200, "GET {path}");
     json_body(&mut r).await
 }
 
 /// Waits until `f` holds (polling), up to `secs`.
-pub async fn eventually<F: FnMut() -> Fut, Fut: std::future::Future<Output = bool>>(
-    secs: u64,
-    mut f: F,
-) -> bool {
+pub async fn eventually<F: FnMut() -> Fut, Fut: std::future::Future<Output = bool>>(secs: u64, mut f: F) -> bool {
     let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     while std::time::Instant::now() < until {
         if f().await {
@@ -250,9 +225,5 @@ pub async fn eventually<F: FnMut() -> Fut, Fut: std::future::Future<Output = boo
 pub async fn usage_rows(app: &Running) -> Vec<entities::usage::Model> {
     app.state.runtime.flush_usage().await;
     use sea_orm::{EntityTrait, QueryOrder};
-    entities::usage::Entity::find()
-        .order_by_asc(entities::usage::Column::Id)
-        .all(&app.state.db)
-        .await
-        .expect("usage")
+    entities::usage::Entity::find().order_by_asc(entities::usage::Column::Id).all(&app.state.db).await.expect("usage")
 }
