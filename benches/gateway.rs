@@ -131,6 +131,12 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// An Anthropic Messages body for the translated run.
+fn anthropic_body(stream: bool) -> Value {
+    json!({"model": "mock/mock-model", "stream": stream, "max_tokens": 64, "system": "You are terse.",
+           "messages": [{"role": "user", "content": "Say hello to the benchmark."}]})
+}
+
 fn body(stream: bool) -> Value {
     json!({"model": "mock-model", "stream": stream, "max_tokens": 64,
            "messages": [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say hello to the benchmark."}]})
@@ -206,11 +212,16 @@ async fn max_throughput(url: &str, conc: usize, secs: u64, payload: &Value) -> (
 
 /// Time to the first body byte of `n` sequential streaming requests, in ms (sorted).
 async fn ttfb(url: &str, n: usize) -> Vec<f64> {
+    ttfb_with(url, n, &body(true)).await
+}
+
+/// The same with a given body.
+async fn ttfb_with(url: &str, n: usize, payload: &Value) -> Vec<f64> {
     let c = client();
     let mut v = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
-        let mut r = c.post(url).bearer_auth(KEY).send_json(&body(true)).await.expect("stream");
+        let mut r = c.post(url).bearer_auth(KEY).send_json(payload).await.expect("stream");
         let first = r.next().await;
         assert!(matches!(first, Some(Ok(_))));
         v.push(t.elapsed().as_secs_f64() * 1000.0);
@@ -352,6 +363,23 @@ fn main() {
         results.insert("usage_recording".into(), json!({"on_rps": g_rps, "off_rps": n_rps, "cost_pct": 100.0 * (1.0 - g_rps / n_rps)}));
         results.insert("rss_after_load_mib".into(), json!(busy_rss));
 
+        // Translated: an Anthropic client (/v1/messages) in front of the OpenAI-dialect mock.
+        let gw = Gateway::start(&mock_base, true);
+        let messages = format!("http://127.0.0.1:{}/v1/messages", gw.port);
+        let _ = max_throughput(&messages, 16, 2, &anthropic_body(false)).await;
+        let d = fixed_rate(&direct, 1000, secs, &body(false)).await;
+        let cpu0 = cpu_secs(gw.pid());
+        let g = fixed_rate(&messages, 1000, secs, &anthropic_body(false)).await;
+        let cpu_us = (cpu_secs(gw.pid()) - cpu0) * 1e6 / g.lat_ms.len().max(1) as f64;
+        let (t_rps, _) = max_throughput(&messages, 64, secs, &anthropic_body(false)).await;
+        println!(
+            "\ntranslated (Anthropic client -> OpenAI upstream) at 1000 req/s: added p50 {:.3} / p99 {:.3} ms, gateway CPU {cpu_us:.0} µs/req; max {t_rps:.0} req/s ({:.1} % of direct); errors {}",
+            pct(&g.lat_ms, 0.5) - pct(&d.lat_ms, 0.5), pct(&g.lat_ms, 0.99) - pct(&d.lat_ms, 0.99), 100.0 * t_rps / d_rps, g.errors
+        );
+        results.insert("translated".into(), json!({"added_p50_ms": pct(&g.lat_ms, 0.5) - pct(&d.lat_ms, 0.5),
+            "added_p99_ms": pct(&g.lat_ms, 0.99) - pct(&d.lat_ms, 0.99), "gateway_cpu_us_per_req": cpu_us, "max_rps": t_rps}));
+        drop(gw);
+
         // Streaming: time to first byte, then 1,000 concurrent streams.
         let stream_mock = start_mock(Duration::ZERO, 16);
         let gw = Gateway::start(&stream_mock, true);
@@ -363,6 +391,10 @@ fn main() {
             pct(&d, 0.5), pct(&d, 0.99), pct(&g, 0.5), pct(&g, 0.99), pct(&g, 0.5) - pct(&d, 0.5)
         );
         results.insert("ttfb".into(), json!({"direct_p50_ms": pct(&d, 0.5), "direct_p99_ms": pct(&d, 0.99), "gateway_p50_ms": pct(&g, 0.5), "gateway_p99_ms": pct(&g, 0.99), "added_p50_ms": pct(&g, 0.5) - pct(&d, 0.5)}));
+        let messages = format!("http://127.0.0.1:{}/v1/messages", gw.port);
+        let t = ttfb_with(&messages, 300, &anthropic_body(true)).await;
+        println!("translated streaming TTFB (Anthropic client -> OpenAI upstream): p50 {:.3} / p99 {:.3} ms, added p50 {:.3} ms", pct(&t, 0.5), pct(&t, 0.99), pct(&t, 0.5) - pct(&d, 0.5));
+        results.insert("translated_ttfb".into(), json!({"p50_ms": pct(&t, 0.5), "p99_ms": pct(&t, 0.99), "added_p50_ms": pct(&t, 0.5) - pct(&d, 0.5)}));
         drop(gw);
 
         let slow_mock = start_mock(Duration::from_millis(500), 10);

@@ -300,6 +300,7 @@ impl Running {
             tracing::error!(error = %e, "server stopped with an error");
         }
         self.state.runtime.flush_usage().await;
+        self.state.runtime.stop();
         if let Err(e) = self.db.checkpoint().await {
             tracing::warn!(error = %e, "WAL checkpoint failed");
         }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use actix::{Actor, Addr, Supervisor};
+use actix::{Actor, Addr, Arbiter, Supervisor};
 use actors::account::actor::AccountActor;
 use actors::breaker::actor::BreakerActor;
 use actors::executor::ExecutorConfig;
@@ -37,6 +37,7 @@ pub struct Runtime {
     pub accounts: HashMap<i64, Addr<AccountActor>>,
     /// Breaker actors by provider id.
     pub breakers: HashMap<String, Addr<BreakerActor>>,
+    router_arbiter: Arbiter,
 }
 
 /// The resilience policy of a config.
@@ -57,7 +58,11 @@ impl Runtime {
     /// Starts every actor. Must run inside an actix System.
     pub async fn start(cfg: &Config, db: &DatabaseConnection, registry: Registry) -> Result<Arc<Self>, DbErr> {
         let policy = policy(cfg);
-        let router = RouterActor::new(cfg.routing.sticky_limit).start();
+        // The router answers every request's `Lease`: it gets a thread of its own, so database
+        // work and batch inserts on the main arbiter never queue in front of a lease.
+        let router_arbiter = Arbiter::new();
+        let sticky = cfg.routing.sticky_limit;
+        let router = RouterActor::start_in_arbiter(&router_arbiter.handle(), move |_| RouterActor::new(sticky));
         let mut health = persist::load_accounts(db).await?;
         let mut breaker_states = persist::load_breakers(db).await?;
 
@@ -133,6 +138,7 @@ impl Runtime {
             executor_cfg,
             accounts,
             breakers,
+            router_arbiter,
         }))
     }
 
@@ -149,5 +155,10 @@ impl Runtime {
         if let Some(u) = &self.usage {
             let _ = u.send(Flush).await;
         }
+    }
+
+    /// Stops the router's thread (after the server stopped).
+    pub fn stop(&self) {
+        self.router_arbiter.stop();
     }
 }

@@ -7,8 +7,13 @@ use toml::{Table, Value};
 use super::Config;
 
 /// Environment variables read elsewhere (secrets and bootstrap), never config keys.
-const RESERVED_ENV: &[&str] =
-    &["OMNIGATE_CONFIG", "OMNIGATE_MASTER_KEY", "OMNIGATE_ADMIN_PASSWORD", "OMNIGATE_ADMIN_TOKEN"];
+const RESERVED_ENV: &[&str] = &[
+    "OMNIGATE_CONFIG",
+    "OMNIGATE_MASTER_KEY",
+    "OMNIGATE_ADMIN_PASSWORD",
+    "OMNIGATE_ADMIN_TOKEN",
+    "OMNIGATE_ALLOCATOR_TUNED",
+];
 
 /// Short environment names for the most used keys, besides `OMNIGATE_<SECTION>__<KEY>`.
 const SHORTHAND_ENV: &[(&str, &str)] = &[

@@ -98,8 +98,8 @@ impl ResponseAdapter for Translating {
         self.encoder.finish(error, usage, out);
     }
 
-    fn complete(&mut self, body: &[u8]) -> Result<Bytes, AdapterError> {
-        let v = parse_body(body)?;
+    fn complete(&mut self, body: Bytes) -> Result<Bytes, AdapterError> {
+        let v = parse_body(&body)?;
         let mut r = decode_response(self.upstream, &v).map_err(AdapterError::Malformed)?;
         if r.parts.is_empty() && r.stop != Stop::ContentFilter {
             return Err(AdapterError::Empty);
@@ -192,8 +192,8 @@ impl ResponseAdapter for SsePassthrough {
         }
     }
 
-    fn complete(&mut self, body: &[u8]) -> Result<Bytes, AdapterError> {
-        let v = parse_body(body)?;
+    fn complete(&mut self, body: Bytes) -> Result<Bytes, AdapterError> {
+        let v = parse_body(&body)?;
         let r = decode_response(self.dialect, &v).map_err(AdapterError::Malformed)?;
         if r.parts.is_empty() && r.stop != Stop::ContentFilter {
             return Err(AdapterError::Empty);
@@ -201,7 +201,7 @@ impl ResponseAdapter for SsePassthrough {
         self.content = true;
         self.acc.parts = r.parts;
         self.acc.usage = (!r.usage.is_empty()).then_some(r.usage);
-        Ok(Bytes::copy_from_slice(body))
+        Ok(body)
     }
 
     fn has_content(&self) -> bool {

@@ -159,8 +159,8 @@ impl ResponseAdapter for ChatPassthrough {
         self.done = true;
     }
 
-    fn complete(&mut self, body: &[u8]) -> Result<Bytes, AdapterError> {
-        let probe: ChunkProbe = serde_json::from_slice(body).map_err(|_| {
+    fn complete(&mut self, body: Bytes) -> Result<Bytes, AdapterError> {
+        let probe: ChunkProbe = serde_json::from_slice(&body).map_err(|_| {
             if body.iter().all(u8::is_ascii_whitespace) {
                 AdapterError::Empty
             } else {
@@ -174,7 +174,7 @@ impl ResponseAdapter for ChatPassthrough {
             return Err(AdapterError::Empty);
         }
         self.content = true;
-        Ok(Bytes::copy_from_slice(body))
+        Ok(body)
     }
 
     fn has_content(&self) -> bool {
@@ -211,8 +211,8 @@ impl ResponseAdapter for EmbeddingsPassthrough {
 
     fn finish(&mut self, _: Option<&str>, _: &mut Vec<Bytes>) {}
 
-    fn complete(&mut self, body: &[u8]) -> Result<Bytes, AdapterError> {
-        let p: EmbeddingsProbe = serde_json::from_slice(body)
+    fn complete(&mut self, body: Bytes) -> Result<Bytes, AdapterError> {
+        let p: EmbeddingsProbe = serde_json::from_slice(&body)
             .map_err(|_| AdapterError::Malformed("the upstream returned invalid JSON".into()))?;
         if p.data.is_empty() {
             return Err(AdapterError::Empty);
@@ -220,7 +220,7 @@ impl ResponseAdapter for EmbeddingsPassthrough {
         if let Some(u) = p.usage {
             self.usage = u.canonical();
         }
-        Ok(Bytes::copy_from_slice(body))
+        Ok(body)
     }
 
     fn has_content(&self) -> bool {
@@ -247,13 +247,13 @@ impl ResponseAdapter for CountTokensPassthrough {
 
     fn finish(&mut self, _: Option<&str>, _: &mut Vec<Bytes>) {}
 
-    fn complete(&mut self, body: &[u8]) -> Result<Bytes, AdapterError> {
-        let v: serde_json::Value = serde_json::from_slice(body)
+    fn complete(&mut self, body: Bytes) -> Result<Bytes, AdapterError> {
+        let v: serde_json::Value = serde_json::from_slice(&body)
             .map_err(|_| AdapterError::Malformed("the upstream returned invalid JSON".into()))?;
         if v.get("input_tokens").and_then(serde_json::Value::as_u64).is_none() {
             return Err(AdapterError::Malformed("the upstream count has no input_tokens".into()));
         }
-        Ok(Bytes::copy_from_slice(body))
+        Ok(body)
     }
 
     fn has_content(&self) -> bool {
@@ -312,8 +312,8 @@ mod tests {
         let mut out = Vec::new();
         a.push(b"data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n", &mut out).ok();
         assert!(!a.has_content());
-        assert_eq!(a.complete(b""), Err(AdapterError::Empty));
-        assert_eq!(a.complete(br#"{"choices":[]}"#), Err(AdapterError::Empty));
-        assert!(matches!(a.complete(b"<html>"), Err(AdapterError::Malformed(_))));
+        assert_eq!(a.complete(Bytes::new()), Err(AdapterError::Empty));
+        assert_eq!(a.complete(Bytes::from_static(br#"{"choices":[]}"#)), Err(AdapterError::Empty));
+        assert!(matches!(a.complete(Bytes::from_static(b"<html>")), Err(AdapterError::Malformed(_))));
     }
 }

@@ -185,7 +185,7 @@ fn the_4x4_matrix_carries_text_tools_reasoning_and_usage() {
                     &decode_response(upstream, &serde_json::from_str(&body).expect("json")).expect("upstream decodes"),
                 );
                 let mut a = adapter(client, upstream, false);
-                let out = a.complete(body.as_bytes()).expect("adapts");
+                let out = a.complete(bytes::Bytes::from(body.clone())).expect("adapts");
                 let got_v: Value = serde_json::from_slice(&out).expect("client body is JSON");
                 let got = of_response(&decode_response(client, &got_v).expect("client decodes"));
                 let ctx = format!("{up_name} -> {} ({kind}, whole)", dir(client));

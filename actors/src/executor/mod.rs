@@ -39,8 +39,8 @@ pub trait ResponseAdapter: Send + 'static {
     /// Streaming: the upstream ended, cleanly (`None`) or not; appends the client's terminal
     /// events (an error event first when `error` is set).
     fn finish(&mut self, error: Option<&str>, out: &mut Vec<Bytes>);
-    /// Non-streaming: the whole upstream body → the client body.
-    fn complete(&mut self, body: &[u8]) -> Result<Bytes, AdapterError>;
+    /// Non-streaming: the whole upstream body → the client body (a passthrough returns it as is).
+    fn complete(&mut self, body: Bytes) -> Result<Bytes, AdapterError>;
     /// Whether real content (text, tool call, reasoning) has been seen.
     fn has_content(&self) -> bool;
     /// Whether the upstream's own end of stream (`[DONE]`, `message_stop`, a finish reason, ...)

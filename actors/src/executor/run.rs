@@ -35,12 +35,14 @@ pub(super) enum SourceError {
     Broken,
 }
 
-/// Tells the account and breaker actors what happened.
+/// Tells the account and breaker actors what happened. A success on an account and a breaker
+/// that had nothing to reset changes nothing, so it is not sent (no cross-thread wake-up).
 pub(super) fn report(lease: &LeaseGrant, kind: OutcomeKind, model: &str) {
-    if let Some(a) = &lease.account {
+    let success = kind == OutcomeKind::Success;
+    if let Some(a) = lease.account.as_ref().filter(|_| !(success && lease.account_clean)) {
         a.do_send(AccountOutcome { kind, model: model.to_string() });
     }
-    if let Some(b) = &lease.breaker {
+    if let Some(b) = lease.breaker.as_ref().filter(|_| !(success && lease.breaker_clean)) {
         b.do_send(BreakerOutcome { kind });
     }
 }
@@ -189,21 +191,31 @@ fn short_send_error(e: &awc::error::SendRequestError) -> &'static str {
 }
 
 async fn read_limited(body: &mut Source, limit: usize, idle: Duration) -> Result<Bytes, Fail> {
+    // Most bodies arrive in one chunk: keep it as it is, copy only when there are several.
+    let mut first: Option<Bytes> = None;
     let mut buf = BytesMut::new();
     loop {
         match timeout(idle, body.next()).await {
             Err(_) => {
                 return Err(Fail::new(OutcomeKind::Timeout, "the upstream stalled while sending its response"));
             }
-            Ok(None) => return Ok(buf.freeze()),
+            Ok(None) => return Ok(if buf.is_empty() { first.unwrap_or_default() } else { buf.freeze() }),
             Ok(Some(Err(_))) => {
                 return Err(Fail::new(OutcomeKind::ConnectError, "the upstream connection broke"));
             }
             Ok(Some(Ok(chunk))) => {
-                if buf.len() + chunk.len() > limit {
+                let have = first.as_ref().map_or(0, Bytes::len) + buf.len();
+                if have + chunk.len() > limit {
                     return Err(Fail::new(OutcomeKind::ProtocolError, "the upstream response is too large"));
                 }
-                buf.extend_from_slice(&chunk);
+                if first.is_none() && buf.is_empty() {
+                    first = Some(chunk);
+                } else {
+                    if let Some(p) = first.take() {
+                        buf.extend_from_slice(&p);
+                    }
+                    buf.extend_from_slice(&chunk);
+                }
             }
         }
     }
@@ -246,7 +258,7 @@ pub(super) async fn run(
             Ok(b) => b,
             Err(f) => return failed(ctx, lease, f, t0),
         };
-        let converted = guarded(&faults, &stats, || adapter.complete(&whole));
+        let converted = guarded(&faults, &stats, || adapter.complete(whole));
         return match converted {
             Ok(client_body) => {
                 let usage = adapter.usage();

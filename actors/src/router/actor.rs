@@ -5,6 +5,7 @@ use actix::{Actor, Context, Handler, MessageResult};
 use super::messages::{AccountChanged, AccountStatus, BreakerChanged, GetRoutingView, Lease, LeaseGrant, Reload};
 use super::slot::SlotGuard;
 use super::table::{RoutingTable, Unavailable};
+use crate::breaker::BreakerState;
 use crate::clock::now_ms;
 
 /// The one router.
@@ -37,7 +38,9 @@ impl Handler<Lease> for RouterActor {
         let now = now_ms();
         let picked = self.table.lease(&msg.provider, &msg.model, &msg.exclude, now, &mut rand::rng())?;
         let a = self.table.account(picked.index).ok_or(Unavailable::NoAccounts)?;
-        let breaker = self.table.provider(&msg.provider).and_then(|p| p.addr.clone());
+        let provider = self.table.provider(&msg.provider);
+        let breaker = provider.and_then(|p| p.addr.clone());
+        let breaker_clean = provider.is_none_or(|p| p.breaker == BreakerState::default());
         Ok(LeaseGrant {
             account_id: a.id,
             account_name: a.name.clone(),
@@ -45,6 +48,8 @@ impl Handler<Lease> for RouterActor {
             base_url: a.base_url.clone(),
             credential: a.credential.clone(),
             probe: picked.probe,
+            account_clean: a.health.backoff_level == 0 && a.health.reason.is_none() && a.health.model_locks.is_empty(),
+            breaker_clean,
             account: a.addr.clone(),
             breaker,
             guard: SlotGuard::take(&a.slot, now),

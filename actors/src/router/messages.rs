@@ -41,6 +41,10 @@ pub struct LeaseGrant {
     pub credential: Option<Credential>,
     /// Whether this is a half-open breaker's probe.
     pub probe: bool,
+    /// The account had nothing to reset when leased: a success need not be reported to it.
+    pub account_clean: bool,
+    /// The breaker was closed without failures when leased: a success need not be reported.
+    pub breaker_clean: bool,
     /// The account's actor, told the outcome.
     pub account: Option<Addr<AccountActor>>,
     /// The provider's breaker, told the outcome.

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, ResponseActFuture, WrapFuture};
 use entities::{request_log, usage};
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
+    Statement, Value,
+};
 
 use super::UsageEvent;
 use crate::clock::now_ms;
@@ -61,52 +64,110 @@ impl UsageWriter {
     }
 }
 
+/// Usage columns, in the order of the values `write` binds.
+const USAGE_COLUMNS: [&str; 20] = [
+    "ts",
+    "request_id",
+    "key_name",
+    "client_dialect",
+    "provider",
+    "account",
+    "model",
+    "status",
+    "error",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+    "cost",
+    "latency_ms",
+    "ttfb_ms",
+    "streamed",
+    "attempts",
+];
+
+/// One multi-row INSERT for the usage rows, prepared once per batch size by the driver. Usage is
+/// the one write on the request path's wake: going through `Statement` skips building an
+/// ActiveModel and a sea-query tree per row, which cost ~20 % of the gateway's throughput.
+fn usage_insert(backend: DbBackend, rows: usize) -> String {
+    let cols = USAGE_COLUMNS.len();
+    let mut sql = format!("INSERT INTO usage ({}) VALUES ", USAGE_COLUMNS.join(", "));
+    let mut n = 0;
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            n += 1;
+            match backend {
+                DbBackend::Postgres => sql.push_str(&format!("${n}")),
+                _ => sql.push('?'),
+            }
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 async fn write(db: &DatabaseConnection, batch: Vec<UsageEvent>) -> Result<(), (usize, DbErr)> {
     let n = batch.len();
-    let mut usage_rows = Vec::with_capacity(n);
-    let mut log_rows = Vec::with_capacity(n);
+    let mut values: Vec<Value> = Vec::with_capacity(n * USAGE_COLUMNS.len());
+    let mut log_rows = Vec::new();
     for e in batch {
-        let detail =
-            serde_json::json!({ "attempts": e.attempts, "error": e.error, "client_dialect": e.client_dialect });
-        log_rows.push(request_log::ActiveModel {
-            ts: Set(e.ts),
-            request_id: Set(e.request_id.clone()),
-            method: Set(e.method.clone()),
-            path: Set(e.path.clone()),
-            status: Set(i32::from(e.status)),
-            key_name: Set(e.key_name.clone()),
-            model: Set(e.model.clone()),
-            detail: Set(detail.to_string()),
-            ..Default::default()
-        });
+        // The usage row says everything about a clean single-attempt request; the request log
+        // keeps the detail of the others (errors, fallbacks, cancellations).
+        if e.error.is_some() || e.attempts.len() > 1 || e.status >= 300 {
+            let detail =
+                serde_json::json!({ "attempts": e.attempts, "error": e.error, "client_dialect": e.client_dialect });
+            log_rows.push(request_log::ActiveModel {
+                ts: Set(e.ts),
+                request_id: Set(e.request_id.clone()),
+                method: Set(e.method.clone()),
+                path: Set(e.path.clone()),
+                status: Set(i32::from(e.status)),
+                key_name: Set(e.key_name.clone()),
+                model: Set(e.model.clone()),
+                detail: Set(detail.to_string()),
+                ..Default::default()
+            });
+        }
         let t = e.tokens;
-        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        usage_rows.push(usage::ActiveModel {
-            ts: Set(e.ts),
-            request_id: Set(e.request_id),
-            key_name: Set(e.key_name),
-            client_dialect: Set(e.client_dialect),
-            provider: Set(e.provider),
-            account: Set(e.account),
-            model: Set(e.model),
-            status: Set(i32::from(e.status)),
-            error: Set(e.error),
-            input_tokens: Set(n(t.input)),
-            output_tokens: Set(n(t.output)),
-            cache_read_tokens: Set(n(t.cache_read)),
-            cache_write_tokens: Set(n(t.cache_write)),
-            reasoning_tokens: Set(n(t.reasoning)),
-            total_tokens: Set(n(t.total())),
-            cost: Set(e.cost),
-            latency_ms: Set(e.latency_ms),
-            ttfb_ms: Set(e.ttfb_ms),
-            streamed: Set(e.streamed),
-            attempts: Set(i32::try_from(e.attempts.len()).unwrap_or(i32::MAX)),
-            ..Default::default()
-        });
+        let big = |v: u64| Value::from(i64::try_from(v).unwrap_or(i64::MAX));
+        values.extend([
+            Value::from(e.ts),
+            Value::from(e.request_id),
+            Value::from(e.key_name),
+            Value::from(e.client_dialect),
+            Value::from(e.provider),
+            Value::from(e.account),
+            Value::from(e.model),
+            Value::from(i32::from(e.status)),
+            Value::from(e.error),
+            big(t.input),
+            big(t.output),
+            big(t.cache_read),
+            big(t.cache_write),
+            big(t.reasoning),
+            big(t.total()),
+            Value::from(e.cost),
+            Value::from(e.latency_ms),
+            Value::from(e.ttfb_ms),
+            Value::from(e.streamed),
+            Value::from(i32::try_from(e.attempts.len()).unwrap_or(i32::MAX)),
+        ]);
     }
-    usage::Entity::insert_many(usage_rows).exec(db).await.map_err(|e| (n, e))?;
-    request_log::Entity::insert_many(log_rows).exec(db).await.map_err(|e| (n, e))?;
+    let backend = db.get_database_backend();
+    let stmt = Statement::from_sql_and_values(backend, usage_insert(backend, n), values);
+    db.execute_raw(stmt).await.map_err(|e| (n, e))?;
+    if !log_rows.is_empty() {
+        request_log::Entity::insert_many(log_rows).exec(db).await.map_err(|e| (n, e))?;
+    }
     Ok(())
 }
 
