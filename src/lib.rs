@@ -1,13 +1,35 @@
 //! Omnigate: a self-hosted AI gateway, as an actor system.
 //!
 //! # Request flow
-//! 1. `routes::*` parses the body in the client's dialect and checks the gateway key against the
-//!    in-memory `keys::KeyTable` (never the database on the hot path).
+//! 1. `routes::{openai, anthropic, responses, gemini}` read the body (bounded, errors in the
+//!    caller's own shape) and check the gateway key against the in-memory `keys::KeyTable` (an
+//!    HMAC digest lookup; never the database on the hot path).
+//! 2. `pipeline::resolve` turns the model into ordered targets: combo → its targets (priority,
+//!    round-robin or random order); alias (exact or wildcard, `x/*` keeps the name) → target;
+//!    `provider/model` (id or alias prefix) → itself; a bare model served by one provider → it.
+//!    The key's patterns filter the targets (a combo or alias name allowed means all its targets).
+//! 3. For each target, `Lease` goes to the `RouterActor` (its own thread): it picks an account by
+//!    strategy from its routing table (cooldowns, model locks, breaker, concurrency caps) and
+//!    answers with a lease holding an in-flight slot that frees itself on drop.
+//! 4. `pipeline::plan` builds the attempt: same dialect on both sides → passthrough (only `model`
+//!    rewritten, unknown fields and `cache_control` survive; OpenAI streams ask for usage and hide
+//!    that chunk); otherwise the client body is decoded once to `translate::canonical` and encoded
+//!    for the provider's dialect, with a `translate::adapter::Translating` response adapter.
+//! 5. `Execute` goes to this worker thread's supervised `ExecutorActor` (its own awc client). It
+//!    answers `Started` only once content arrived (connect, first-byte and idle timeouts are ours),
+//!    `Complete` for whole bodies, or `Failed`; a retryable failure excludes the account and the
+//!    pipeline tries the next account, then the next target.
+//! 6. The stream is pumped as an independent task: upstream bytes → adapter → client, cancelled
+//!    the moment the client goes away; it always ends with the client dialect's terminal events
+//!    (an error event first when the upstream broke). Outcomes go to the account and breaker
+//!    actors (only when they change something) and one usage event per request to the
+//!    `UsageWriter`, which batches inserts. Nothing on the response path waits for the database.
 //!
 //! # Start-up (`app::start`)
 //! config (defaults → file → env → flags) → validate against the catalog → open the database
 //! (SQLite lock, migrations) → unlock the master key → upsert config entries → bootstrap admin
-//! password and first key → serve. On stop: drain, checkpoint the WAL, close.
+//! password and first key → build the registry and the actors (`runtime`) → serve. On stop:
+//! drain in-flight requests, flush usage, stop the router, checkpoint the WAL, close.
 
 pub mod app;
 pub mod auth;

@@ -5,14 +5,17 @@
 //!
 //! | actor | how many | owns | hears | tells |
 //! |---|---|---|---|---|
-//! | `RouterActor` | 1 | routing table: every account's health and in-flight slot, every provider's breaker and cursor | `Lease`, `AccountChanged`, `BreakerChanged`, `Reload`, `GetRoutingView` | — |
+//! | `RouterActor` | 1, on its own arbiter (thread) | routing table: every account's health and in-flight slot, every provider's breaker and cursor | `Lease`, `AccountChanged`, `BreakerChanged`, `Reload`, `GetRoutingView` | — |
 //! | `AccountActor` | 1 per account, supervised | cooldown, backoff, model locks | `AccountOutcome`, `ResetAccount`, `GetAccount` | `AccountChanged` → router; writes `account_state` |
 //! | `BreakerActor` | 1 per provider, supervised | closed / open / half-open | `BreakerOutcome`, `ResetBreaker`, `GetBreaker` | `BreakerChanged` → router; writes `breaker_state` |
 //! | `ExecutorActor` | 1 per HTTP worker thread, supervised | that thread's `awc::Client` | `Execute`, `Fault` | outcomes → account and breaker; `Record` → usage writer |
 //! | `UsageWriter` | 1 | a buffer of usage rows and request logs; retention pruning | `Record`, `Flush` | — |
 //!
 //! Only `Lease` is awaited on the hot path; outcomes and usage are `do_send`. A lease holds an
-//! in-flight slot (`router::slot`) that it frees on drop. Each actor's logic is a plain struct
+//! in-flight slot (`router::slot`) that it frees on drop, and says whether its account and breaker
+//! had anything to reset, so a success on healthy ones sends nothing (no cross-thread wake-up).
+//! The router has a thread of its own so database work never delays a lease; account, breaker and
+//! usage actors share the main arbiter, where the database pool lives. Each actor's logic is a plain struct
 //! (`account::AccountHealth`, `breaker::BreakerState`, `router::table::RoutingTable`) tested with an
 //! explicit clock; the actor shells only receive messages and persist changes.
 
