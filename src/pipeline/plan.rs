@@ -89,39 +89,26 @@ impl Plan {
         requested: &str,
         stream: bool,
     ) -> Result<UpstreamCall, GatewayError> {
-        if self.op == Op::Embeddings {
-            if provider.dialect != Dialect::OpenaiChat || provider.local {
-                return Err(GatewayError::BadRequest(format!("provider `{}` does not serve embeddings", provider.id)));
+        // Embeddings and token counts exist in one dialect each: forwarded as they are.
+        let single = match self.op {
+            Op::Embeddings => Some((Dialect::OpenaiChat, Operation::Embeddings, "serve embeddings")),
+            Op::CountTokens => Some((Dialect::Anthropic, Operation::CountTokens, "count tokens")),
+            Op::Generate => None,
+        };
+        if let Some((dialect, operation, what)) = single {
+            if provider.dialect != dialect || provider.local {
+                return Err(GatewayError::BadRequest(format!("provider `{}` cannot {what}", provider.id)));
             }
             let mut body = self.body.clone();
             body.set("model", &model);
-            let target = http_target(
-                provider,
-                &lease.base_url,
-                lease.credential.as_ref(),
-                Operation::Embeddings,
-                model,
-                false,
-                Bytes::from(body.to_vec()),
-            );
-            return Ok(UpstreamCall { target, stream: false, adapter: Box::new(EmbeddingsPassthrough::default()) });
-        }
-        if self.op == Op::CountTokens {
-            if provider.dialect != Dialect::Anthropic || provider.local {
-                return Err(GatewayError::BadRequest(format!("provider `{}` cannot count tokens", provider.id)));
-            }
-            let mut body = self.body.clone();
-            body.set("model", &model);
-            let target = http_target(
-                provider,
-                &lease.base_url,
-                lease.credential.as_ref(),
-                Operation::CountTokens,
-                model,
-                false,
-                Bytes::from(body.to_vec()),
-            );
-            return Ok(UpstreamCall { target, stream: false, adapter: Box::new(CountTokensPassthrough) });
+            let bytes = Bytes::from(body.to_vec());
+            let target =
+                http_target(provider, &lease.base_url, lease.credential.as_ref(), operation, model, false, bytes);
+            let adapter: Box<dyn ResponseAdapter> = match self.op {
+                Op::CountTokens => Box::new(CountTokensPassthrough),
+                Op::Embeddings | Op::Generate => Box::new(EmbeddingsPassthrough::default()),
+            };
+            return Ok(UpstreamCall { target, stream: false, adapter });
         }
         let passthrough =
             provider.dialect == self.client && (self.client != Dialect::Gemini || !stream || self.gemini_sse);

@@ -6,9 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actors::executor::actor::ExecutorActor;
 use serde_json::{Value, json};
 
-use super::common::{meta, read_body};
-use super::openai::parse_object;
-use crate::auth::client_key;
+use super::common::{intake, meta};
 use crate::error::GatewayError;
 use crate::pipeline::resolve::resolve;
 use crate::pipeline::{self, Inbound, Op, Plan};
@@ -19,12 +17,6 @@ use crate::translate::decode_request;
 
 const D: Dialect = Dialect::Anthropic;
 
-fn model_of(o: &crate::protocol::raw::RawObject) -> Result<String, GatewayError> {
-    o.parse::<String>("model")
-        .filter(|m| !m.trim().is_empty())
-        .ok_or_else(|| GatewayError::BadRequest("model: Field required".into()))
-}
-
 /// `POST /v1/messages`
 pub async fn messages(
     req: HttpRequest,
@@ -32,21 +24,17 @@ pub async fn messages(
     exec: web::Data<Addr<ExecutorActor>>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let key = match client_key(&req, &state) {
-        Ok(k) => k,
+    let inp = match intake(&req, &state, payload, D, false).await {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let model = match inp.model() {
+        Ok(m) => m,
         Err(e) => return e.response(D),
     };
-    let body = match read_body(payload, &state).await {
-        Ok(b) => b,
-        Err(e) => return e.response(D),
-    };
-    let (object, model) = match parse_object(&body).and_then(|o| model_of(&o).map(|m| (o, m))) {
-        Ok(v) => v,
-        Err(e) => return e.response(D),
-    };
-    let stream = object.parse::<bool>("stream").unwrap_or(false);
-    let inbound = Inbound { model, stream, plan: Plan::new(D, Op::Generate, object), pinned: None };
-    pipeline::serve(&state, &exec, meta(&req, key), inbound).await
+    let stream = inp.stream();
+    let inbound = Inbound { model, stream, plan: Plan::new(D, Op::Generate, inp.object), pinned: None };
+    pipeline::serve(&state, &exec, meta(&req, inp.key), inbound).await
 }
 
 /// `POST /v1/messages/count_tokens`: the upstream's own count when the model is served by an
@@ -57,16 +45,12 @@ pub async fn count_tokens(
     exec: web::Data<Addr<ExecutorActor>>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let key = match client_key(&req, &state) {
-        Ok(k) => k,
-        Err(e) => return e.response(D),
+    let inp = match intake(&req, &state, payload, D, false).await {
+        Ok(i) => i,
+        Err(r) => return r,
     };
-    let body = match read_body(payload, &state).await {
-        Ok(b) => b,
-        Err(e) => return e.response(D),
-    };
-    let (object, model) = match parse_object(&body).and_then(|o| model_of(&o).map(|m| (o, m))) {
-        Ok(v) => v,
+    let model = match inp.model() {
+        Ok(m) => m,
         Err(e) => return e.response(D),
     };
     let reg = state.runtime.registry();
@@ -74,7 +58,7 @@ pub async fn count_tokens(
         Ok(t) => t,
         Err(e) => return e.response(D),
     };
-    if let Some(k) = &key
+    if let Some(k) = &inp.key
         && !k.allows(&model)
         && !targets.iter().any(|t| k.allows(&t.label()))
     {
@@ -85,14 +69,10 @@ pub async fn count_tokens(
         .and_then(|t| reg.provider(&t.provider))
         .is_some_and(|p| p.dialect == Dialect::Anthropic && !p.local && reg.is_served(&p.id));
     if upstream_counts {
-        let inbound = Inbound { model, stream: false, plan: Plan::new(D, Op::CountTokens, object), pinned: None };
-        return pipeline::serve(&state, &exec, meta(&req, key), inbound).await;
+        let inbound = Inbound { model, stream: false, plan: Plan::new(D, Op::CountTokens, inp.object), pinned: None };
+        return pipeline::serve(&state, &exec, meta(&req, inp.key), inbound).await;
     }
-    let v: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => return GatewayError::BadRequest(e.to_string()).response(D),
-    };
-    // count_tokens bodies carry no max_tokens; decoding does not need one.
+    let v: Value = serde_json::from_slice(&inp.body).unwrap_or(Value::Null);
     match decode_request(D, &v, false) {
         Ok(r) => HttpResponse::Ok().json(json!({ "input_tokens": estimate_request(&r) })),
         Err(e) => GatewayError::BadRequest(e).response(D),

@@ -2,13 +2,16 @@
 
 use std::time::Instant;
 
-use actix_web::{HttpRequest, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::BytesMut;
 use futures_util::StreamExt;
 
+use crate::auth::client_key;
 use crate::error::GatewayError;
 use crate::keys::KeyInfo;
 use crate::pipeline::RequestMeta;
+use crate::protocol::Dialect;
+use crate::protocol::raw::RawObject;
 use crate::state::AppState;
 
 /// Reads the body up to `server.max_body_mib`, answering 413 (in the caller's shape) beyond.
@@ -56,4 +59,56 @@ fn inject_panic(req: &HttpRequest) -> bool {
 #[cfg(not(feature = "fault-injection"))]
 fn inject_panic(_: &HttpRequest) -> bool {
     false
+}
+
+/// A client request past its gateway key, bounded read and top-level JSON parse.
+pub struct Intake {
+    /// The caller's key.
+    pub key: Option<KeyInfo>,
+    /// The raw body.
+    pub body: bytes::Bytes,
+    /// The body's top level.
+    pub object: RawObject,
+}
+
+impl Intake {
+    /// The body's `model`, required to be a non-empty string.
+    pub fn model(&self) -> Result<String, GatewayError> {
+        self.object
+            .parse::<String>("model")
+            .filter(|m| !m.trim().is_empty())
+            .ok_or_else(|| GatewayError::BadRequest("`model` is required and must be a string".into()))
+    }
+
+    /// The body's `stream` flag.
+    pub fn stream(&self) -> bool {
+        self.object.parse::<bool>("stream").unwrap_or(false)
+    }
+}
+
+/// Checks the key, reads and parses the body; any failure is answered in `dialect`'s shape.
+/// An empty body is an empty object when `empty_ok` (Gemini's countTokens), else an error.
+pub async fn intake(
+    req: &HttpRequest,
+    state: &AppState,
+    payload: web::Payload,
+    dialect: Dialect,
+    empty_ok: bool,
+) -> Result<Intake, HttpResponse> {
+    let run = async {
+        let key = client_key(req, state)?;
+        let body = read_body(payload, state).await?;
+        let object = if empty_ok && body.is_empty() { RawObject::default() } else { parse_object(&body)? };
+        Ok::<_, GatewayError>(Intake { key, body, object })
+    };
+    run.await.map_err(|e| e.response(dialect))
+}
+
+/// Parses a body's top level as a JSON object.
+pub fn parse_object(body: &[u8]) -> Result<RawObject, GatewayError> {
+    if body.is_empty() {
+        return Err(GatewayError::BadRequest("the request body is empty; expected a JSON object".into()));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| GatewayError::BadRequest(format!("the request body is not a valid JSON object: {e}")))
 }

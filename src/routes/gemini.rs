@@ -8,13 +8,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actors::executor::actor::ExecutorActor;
 use serde_json::{Value, json};
 
-use super::common::{meta, read_body};
-use super::openai::{parse_object, visible_models};
+use super::common::{intake, meta};
+use super::openai::visible_models;
 use crate::auth::client_key;
 use crate::error::GatewayError;
 use crate::pipeline::{self, Inbound, Op, Plan};
 use crate::protocol::Dialect;
-use crate::protocol::raw::RawObject;
 use crate::state::AppState;
 use crate::translate::canonical::estimate_request;
 use crate::translate::decode_request;
@@ -30,33 +29,24 @@ pub async fn call(
     tail: web::Path<(String, String)>,
 ) -> HttpResponse {
     let (_, tail) = tail.into_inner();
-    let key = match client_key(&req, &state) {
-        Ok(k) => k,
-        Err(e) => return e.response(D),
+    let inp = match intake(&req, &state, payload, D, true).await {
+        Ok(i) => i,
+        Err(r) => return r,
     };
     let Some((model, method)) = tail.rsplit_once(':') else {
         return GatewayError::NotFound(format!("expected models/{{model}}:generateContent, got `{tail}`")).response(D);
     };
     let model = model.strip_prefix("models/").unwrap_or(model).to_string();
-    let body = match read_body(payload, &state).await {
-        Ok(b) => b,
-        Err(e) => return e.response(D),
-    };
-    let object = if body.is_empty() { Ok(RawObject::default()) } else { parse_object(&body) };
-    let object = match object {
-        Ok(o) => o,
-        Err(e) => return e.response(D),
-    };
     let stream = match method {
         "generateContent" => false,
         "streamGenerateContent" => true,
-        "countTokens" => return count_tokens(&body),
+        "countTokens" => return count_tokens(&inp.body),
         other => return GatewayError::NotFound(format!("method `{other}` is not supported")).response(D),
     };
-    let mut plan = Plan::new(D, Op::Generate, object);
+    let mut plan = Plan::new(D, Op::Generate, inp.object);
     plan.gemini_sse = req.query_string().split('&').any(|kv| kv == "alt=sse");
     let inbound = Inbound { model, stream, plan, pinned: None };
-    pipeline::serve(&state, &exec, meta(&req, key), inbound).await
+    pipeline::serve(&state, &exec, meta(&req, inp.key), inbound).await
 }
 
 fn count_tokens(body: &[u8]) -> HttpResponse {

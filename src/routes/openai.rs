@@ -6,57 +6,39 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actors::executor::actor::ExecutorActor;
 use serde_json::json;
 
-use super::common::{meta, read_body};
+use super::common::{intake, meta};
 use crate::auth::client_key;
-use crate::error::GatewayError;
 use crate::pipeline::{self, Inbound, Op, Plan};
 use crate::protocol::Dialect;
-use crate::protocol::raw::RawObject;
 use crate::state::AppState;
 
-pub(crate) fn parse_object(body: &[u8]) -> Result<RawObject, GatewayError> {
-    if body.is_empty() {
-        return Err(GatewayError::BadRequest("the request body is empty; expected a JSON object".into()));
-    }
-    serde_json::from_slice(body)
-        .map_err(|e| GatewayError::BadRequest(format!("the request body is not a valid JSON object: {e}")))
-}
+const D: Dialect = Dialect::OpenaiChat;
 
-fn model_of(o: &RawObject) -> Result<String, GatewayError> {
-    match o.parse::<String>("model") {
-        Some(m) if !m.trim().is_empty() => Ok(m),
-        _ => Err(GatewayError::BadRequest("`model` is required and must be a string".into())),
-    }
-}
-
-async fn chat(
+async fn serve_op(
     req: HttpRequest,
     state: web::Data<AppState>,
     exec: web::Data<Addr<ExecutorActor>>,
     payload: web::Payload,
+    op: Op,
     pinned: Option<String>,
 ) -> HttpResponse {
-    let key = match client_key(&req, &state) {
-        Ok(k) => k,
-        Err(e) => return e.response(Dialect::OpenaiChat),
+    let inp = match intake(&req, &state, payload, D, false).await {
+        Ok(i) => i,
+        Err(r) => return r,
     };
-    let body = match read_body(payload, &state).await {
-        Ok(b) => b,
-        Err(e) => return e.response(Dialect::OpenaiChat),
+    let model = match inp.model() {
+        Ok(m) => m,
+        Err(e) => return e.response(D),
     };
-    let parsed = parse_object(&body).and_then(|o| model_of(&o).map(|m| (o, m)));
-    let (object, model) = match parsed {
-        Ok(v) => v,
-        Err(e) => return e.response(Dialect::OpenaiChat),
-    };
-    let stream = object.parse::<bool>("stream").unwrap_or(false);
-    let client_wants_usage = object
+    let stream = op == Op::Generate && inp.stream();
+    let client_wants_usage = inp
+        .object
         .parse::<serde_json::Value>("stream_options")
         .is_some_and(|o| o.get("include_usage").and_then(|v| v.as_bool()) == Some(true));
-    let mut plan = Plan::new(Dialect::OpenaiChat, Op::Generate, object);
+    let mut plan = Plan::new(D, op, inp.object);
     plan.client_wants_usage = client_wants_usage;
     let inbound = Inbound { model, stream, plan, pinned };
-    pipeline::serve(&state, &exec, meta(&req, key), inbound).await
+    pipeline::serve(&state, &exec, meta(&req, inp.key), inbound).await
 }
 
 /// `POST /v1/chat/completions`
@@ -66,7 +48,7 @@ pub async fn chat_completions(
     exec: web::Data<Addr<ExecutorActor>>,
     payload: web::Payload,
 ) -> HttpResponse {
-    chat(req, state, exec, payload, None).await
+    serve_op(req, state, exec, payload, Op::Generate, None).await
 }
 
 /// `POST /v1/providers/{provider}/chat/completions`
@@ -77,7 +59,7 @@ pub async fn provider_chat_completions(
     payload: web::Payload,
     provider: web::Path<String>,
 ) -> HttpResponse {
-    chat(req, state, exec, payload, Some(provider.into_inner())).await
+    serve_op(req, state, exec, payload, Op::Generate, Some(provider.into_inner())).await
 }
 
 /// `POST /v1/embeddings`
@@ -87,21 +69,7 @@ pub async fn embeddings(
     exec: web::Data<Addr<ExecutorActor>>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let key = match client_key(&req, &state) {
-        Ok(k) => k,
-        Err(e) => return e.response(Dialect::OpenaiChat),
-    };
-    let body = match read_body(payload, &state).await {
-        Ok(b) => b,
-        Err(e) => return e.response(Dialect::OpenaiChat),
-    };
-    let (object, model) = match parse_object(&body).and_then(|o| model_of(&o).map(|m| (o, m))) {
-        Ok(v) => v,
-        Err(e) => return e.response(Dialect::OpenaiChat),
-    };
-    let inbound =
-        Inbound { model, stream: false, plan: Plan::new(Dialect::OpenaiChat, Op::Embeddings, object), pinned: None };
-    pipeline::serve(&state, &exec, meta(&req, key), inbound).await
+    serve_op(req, state, exec, payload, Op::Embeddings, None).await
 }
 
 /// The model ids a key may see: served providers' models, combos and exact aliases.
@@ -129,7 +97,7 @@ pub fn visible_models(state: &AppState, key: Option<&crate::keys::KeyInfo>) -> V
 pub async fn models(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let key = match client_key(&req, &state) {
         Ok(k) => k,
-        Err(e) => return e.response(Dialect::OpenaiChat),
+        Err(e) => return e.response(D),
     };
     let data: Vec<_> = visible_models(&state, key.as_ref())
         .into_iter()

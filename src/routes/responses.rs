@@ -6,8 +6,7 @@ use actix::Addr;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actors::executor::actor::ExecutorActor;
 
-use super::common::{meta, read_body};
-use super::openai::parse_object;
+use super::common::{intake, meta};
 use crate::auth::client_key;
 use crate::error::GatewayError;
 use crate::pipeline::{self, Inbound, Op, Plan};
@@ -23,24 +22,17 @@ pub async fn create(
     exec: web::Data<Addr<ExecutorActor>>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let key = match client_key(&req, &state) {
-        Ok(k) => k,
+    let inp = match intake(&req, &state, payload, D, false).await {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let model = match inp.model() {
+        Ok(m) => m,
         Err(e) => return e.response(D),
     };
-    let body = match read_body(payload, &state).await {
-        Ok(b) => b,
-        Err(e) => return e.response(D),
-    };
-    let object = match parse_object(&body) {
-        Ok(o) => o,
-        Err(e) => return e.response(D),
-    };
-    let Some(model) = object.parse::<String>("model").filter(|m| !m.trim().is_empty()) else {
-        return GatewayError::BadRequest("`model` is required".into()).response(D);
-    };
-    let stream = object.parse::<bool>("stream").unwrap_or(false);
-    let inbound = Inbound { model, stream, plan: Plan::new(D, Op::Generate, object), pinned: None };
-    pipeline::serve(&state, &exec, meta(&req, key), inbound).await
+    let stream = inp.stream();
+    let inbound = Inbound { model, stream, plan: Plan::new(D, Op::Generate, inp.object), pinned: None };
+    pipeline::serve(&state, &exec, meta(&req, inp.key), inbound).await
 }
 
 /// `GET /v1/responses/{id}`: nothing is stored.

@@ -39,6 +39,21 @@ fn is_content(ev: &Event) -> bool {
     }
 }
 
+/// Hands decoded events to the accumulator and an encoder, noting whether content came.
+fn feed(
+    canon: &mut Vec<Event>,
+    acc: &mut Accumulator,
+    content: &mut bool,
+    enc: &mut dyn StreamEncoder,
+    out: &mut Vec<Bytes>,
+) {
+    for ce in canon.drain(..) {
+        *content |= is_content(&ce);
+        acc.apply(&ce);
+        enc.event(&ce, out);
+    }
+}
+
 /// Translates between two different dialects.
 pub struct Translating {
     client: Dialect,
@@ -76,11 +91,7 @@ impl Translating {
         for ev in std::mem::take(&mut self.events) {
             self.decoder.event(&ev, &mut self.canon);
         }
-        for ce in std::mem::take(&mut self.canon) {
-            self.content |= is_content(&ce);
-            self.acc.apply(&ce);
-            self.encoder.event(&ce, out);
-        }
+        feed(&mut self.canon, &mut self.acc, &mut self.content, self.encoder.as_mut(), out);
     }
 }
 
@@ -167,11 +178,7 @@ impl SsePassthrough {
             self.decoder.event(&ev, &mut self.canon);
             out.push(ev.raw.clone());
         }
-        for ce in std::mem::take(&mut self.canon) {
-            self.content |= is_content(&ce);
-            self.acc.apply(&ce);
-            self.shadow.event(&ce, &mut self.discard);
-        }
+        feed(&mut self.canon, &mut self.acc, &mut self.content, self.shadow.as_mut(), &mut self.discard);
         self.discard.clear();
     }
 }
