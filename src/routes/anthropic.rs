@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actors::executor::actor::ExecutorActor;
 use serde_json::{Value, json};
 
-use super::common::{intake, meta};
+use super::common::{intake_model, meta};
 use crate::error::GatewayError;
 use crate::pipeline::resolve::resolve;
 use crate::pipeline::{self, Inbound, Op, Plan};
@@ -24,13 +24,9 @@ pub async fn messages(
     exec: web::Data<Addr<ExecutorActor>>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let inp = match intake(&req, &state, payload, D, false).await {
-        Ok(i) => i,
+    let (inp, model) = match intake_model(&req, &state, payload, D).await {
+        Ok(v) => v,
         Err(r) => return r,
-    };
-    let model = match inp.model() {
-        Ok(m) => m,
-        Err(e) => return e.response(D),
     };
     let stream = inp.stream();
     let inbound = Inbound { model, stream, plan: Plan::new(D, Op::Generate, inp.object), pinned: None };
@@ -45,13 +41,9 @@ pub async fn count_tokens(
     exec: web::Data<Addr<ExecutorActor>>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let inp = match intake(&req, &state, payload, D, false).await {
-        Ok(i) => i,
+    let (inp, model) = match intake_model(&req, &state, payload, D).await {
+        Ok(v) => v,
         Err(r) => return r,
-    };
-    let model = match inp.model() {
-        Ok(m) => m,
-        Err(e) => return e.response(D),
     };
     let reg = state.runtime.registry();
     let targets = match resolve(&reg, &model, None) {

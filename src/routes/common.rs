@@ -112,3 +112,15 @@ pub fn parse_object(body: &[u8]) -> Result<RawObject, GatewayError> {
     serde_json::from_slice(body)
         .map_err(|e| GatewayError::BadRequest(format!("the request body is not a valid JSON object: {e}")))
 }
+
+/// `intake` plus the required `model`, both failures answered in `dialect`'s shape.
+pub async fn intake_model(
+    req: &HttpRequest,
+    state: &AppState,
+    payload: web::Payload,
+    dialect: Dialect,
+) -> Result<(Intake, String), HttpResponse> {
+    let inp = intake(req, state, payload, dialect, false).await?;
+    let model = inp.model().map_err(|e| e.response(dialect))?;
+    Ok((inp, model))
+}

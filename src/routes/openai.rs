@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actors::executor::actor::ExecutorActor;
 use serde_json::json;
 
-use super::common::{intake, meta};
+use super::common::{intake_model, meta};
 use crate::auth::client_key;
 use crate::pipeline::{self, Inbound, Op, Plan};
 use crate::protocol::Dialect;
@@ -22,13 +22,9 @@ async fn serve_op(
     op: Op,
     pinned: Option<String>,
 ) -> HttpResponse {
-    let inp = match intake(&req, &state, payload, D, false).await {
-        Ok(i) => i,
+    let (inp, model) = match intake_model(&req, &state, payload, D).await {
+        Ok(v) => v,
         Err(r) => return r,
-    };
-    let model = match inp.model() {
-        Ok(m) => m,
-        Err(e) => return e.response(D),
     };
     let stream = op == Op::Generate && inp.stream();
     let client_wants_usage = inp

@@ -6,7 +6,7 @@ use actix::Addr;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actors::executor::actor::ExecutorActor;
 
-use super::common::{intake, meta};
+use super::common::{intake_model, meta};
 use crate::auth::client_key;
 use crate::error::GatewayError;
 use crate::pipeline::{self, Inbound, Op, Plan};
@@ -22,13 +22,9 @@ pub async fn create(
     exec: web::Data<Addr<ExecutorActor>>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let inp = match intake(&req, &state, payload, D, false).await {
-        Ok(i) => i,
+    let (inp, model) = match intake_model(&req, &state, payload, D).await {
+        Ok(v) => v,
         Err(r) => return r,
-    };
-    let model = match inp.model() {
-        Ok(m) => m,
-        Err(e) => return e.response(D),
     };
     let stream = inp.stream();
     let inbound = Inbound { model, stream, plan: Plan::new(D, Op::Generate, inp.object), pinned: None };
