@@ -16,8 +16,6 @@ use actors::executor::{ExecContext, ExecOutcome, Execute, Failure};
 use actors::outcome::OutcomeKind;
 use actors::router::messages::Lease;
 use actors::router::table::Unavailable;
-use actors::usage::actor::Record;
-use actors::usage::{TokenUsage, UsageEvent};
 use futures_util::StreamExt;
 
 use crate::error::GatewayError;
@@ -72,13 +70,49 @@ fn authorize(key: Option<&KeyInfo>, requested: &str, targets: Vec<Target>) -> Re
     Ok(allowed)
 }
 
-/// Serves one request end to end, answering in the client's dialect.
+/// The request's context while no answer has reached the client: if the client goes away in
+/// that time (the handler future is dropped), the usage row is written as a 499 on drop. While an
+/// attempt is with the executor the guard is disarmed: the executor (or an unreceived `Failure`)
+/// records instead.
+struct Unanswered {
+    ctx: ExecContext,
+    armed: bool,
+}
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        if self.armed {
+            self.ctx.record_unserved(499, "the client disconnected before a response".into());
+        }
+    }
+}
+
+/// Serves one request end to end, answering in the client's dialect. Exactly one usage row is
+/// written per request: by the executor for answers that reached the client, here otherwise.
 pub async fn serve(state: &AppState, exec: &Addr<ExecutorActor>, meta: RequestMeta, inbound: Inbound) -> HttpResponse {
     let dialect = inbound.plan.client_dialect();
-    match serve_inner(state, exec, &meta, inbound).await {
+    let ctx = ExecContext {
+        request_id: meta.request_id.clone(),
+        key_name: meta.key.as_ref().map(|k| k.name.clone()),
+        client_dialect: dialect.as_str().to_string(),
+        method: meta.method.clone(),
+        path: meta.path.clone(),
+        model_label: inbound.model.clone(),
+        upstream_model: String::new(),
+        started: meta.started,
+        ts: meta.ts,
+        attempts: Vec::new(),
+        price: Vec::new(),
+        usage: state.runtime.usage.clone().map(|a| a.recipient()),
+        inject_panic: meta.inject_panic,
+    };
+    let mut guard = Unanswered { ctx, armed: true };
+    let result = serve_inner(state, exec, &meta, inbound, &mut guard).await;
+    guard.armed = false;
+    match result {
         Ok(resp) => resp,
-        Err((err, trace)) => {
-            record_failure(state, &meta, &err, trace);
+        Err(err) => {
+            guard.ctx.record_unserved(err.status().as_u16(), err.to_string());
             let mut resp = err.response(dialect);
             if let Ok(v) = HeaderValue::from_str(&meta.request_id) {
                 resp.headers_mut().insert(actix_web::http::header::HeaderName::from_static("x-request-id"), v);
@@ -86,39 +120,6 @@ pub async fn serve(state: &AppState, exec: &Addr<ExecutorActor>, meta: RequestMe
             resp
         }
     }
-}
-
-/// What a failed request leaves for its usage row.
-struct FailTrace {
-    ctx: Option<ExecContext>,
-    model: String,
-}
-
-fn record_failure(state: &AppState, meta: &RequestMeta, err: &GatewayError, trace: FailTrace) {
-    let Some(usage) = &state.runtime.usage else {
-        return;
-    };
-    let attempts = trace.ctx.as_ref().map(|c| c.attempts.clone()).unwrap_or_default();
-    let last = attempts.last();
-    usage.do_send(Record(UsageEvent {
-        ts: meta.ts,
-        request_id: meta.request_id.clone(),
-        key_name: meta.key.as_ref().map(|k| k.name.clone()),
-        client_dialect: trace.ctx.as_ref().map(|c| c.client_dialect.clone()).unwrap_or_default(),
-        method: meta.method.clone(),
-        path: meta.path.clone(),
-        provider: last.map(|a| a.provider.clone()),
-        account: last.map(|a| a.account.clone()),
-        model: trace.ctx.as_ref().map(|c| c.model_label.clone()).filter(|m| !m.is_empty()).unwrap_or(trace.model),
-        status: err.status().as_u16(),
-        error: Some(err.to_string()),
-        tokens: TokenUsage::default(),
-        cost: 0.0,
-        latency_ms: meta.started.elapsed().as_millis() as i64,
-        ttfb_ms: None,
-        streamed: false,
-        attempts,
-    }));
 }
 
 /// The message of an upstream client error, without echoing secrets.
@@ -201,27 +202,11 @@ async fn serve_inner(
     exec: &Addr<ExecutorActor>,
     meta: &RequestMeta,
     inbound: Inbound,
-) -> Result<HttpResponse, (GatewayError, FailTrace)> {
-    let fail = |e: GatewayError, ctx: Option<ExecContext>| (e, FailTrace { ctx, model: inbound.model.clone() });
+    guard: &mut Unanswered,
+) -> Result<HttpResponse, GatewayError> {
     let reg = state.runtime.registry();
-    let targets = resolve::resolve(&reg, &inbound.model, inbound.pinned.as_deref()).map_err(|e| fail(e, None))?;
-    let targets = authorize(meta.key.as_ref(), &inbound.model, targets).map_err(|e| fail(e, None))?;
-    let dialect = inbound.plan.client_dialect();
-    let mut ctx = ExecContext {
-        request_id: meta.request_id.clone(),
-        key_name: meta.key.as_ref().map(|k| k.name.clone()),
-        client_dialect: dialect.as_str().to_string(),
-        method: meta.method.clone(),
-        path: meta.path.clone(),
-        model_label: String::new(),
-        upstream_model: String::new(),
-        started: meta.started,
-        ts: meta.ts,
-        attempts: Vec::new(),
-        price: Vec::new(),
-        usage: state.runtime.usage.clone().map(|a| a.recipient()),
-        inject_panic: meta.inject_panic,
-    };
+    let targets = resolve::resolve(&reg, &inbound.model, inbound.pinned.as_deref())?;
+    let targets = authorize(meta.key.as_ref(), &inbound.model, targets)?;
     let max_attempts = state.config.routing.max_attempts;
     let mut attempts = 0u32;
     let mut unavailable = Vec::new();
@@ -242,28 +227,21 @@ async fn serve_inner(
                     unavailable.push(u);
                     continue 'targets;
                 }
-                Err(_) => {
-                    return Err(fail(GatewayError::Internal("the router is not running".into()), Some(ctx)));
-                }
+                Err(_) => return Err(GatewayError::Internal("the router is not running".into())),
             };
             attempts += 1;
             let info = reg.model(&t.provider, &t.model);
-            let call = inbound
-                .plan
-                .build(provider, info, &grant, &t.model, &inbound.model, inbound.stream)
-                .map_err(|e| fail(e, Some(ctx.clone())))?;
+            let call = inbound.plan.build(provider, info, &grant, &t.model, &inbound.model, inbound.stream)?;
+            let ctx = &mut guard.ctx;
             ctx.model_label = t.label();
             ctx.upstream_model = t.model.clone();
             ctx.price = info.map(|m| m.price.clone()).unwrap_or_default();
             let served_by = (grant.provider.to_string(), grant.account_name.to_string());
             let secret = grant.credential.as_ref().map(|c| c.expose().to_string());
-            let sent = exec.send(Execute { call, lease: grant, ctx: ctx.clone() }).await;
-            let outcome = match sent {
-                Ok(o) => o,
-                Err(_) => {
-                    return Err(fail(GatewayError::Internal("the executor is not running".into()), Some(ctx)));
-                }
-            };
+            let execute = Execute { call, lease: grant, ctx: ctx.clone() };
+            guard.armed = false;
+            let outcome =
+                exec.send(execute).await.map_err(|_| GatewayError::Internal("the executor is not running".into()))?;
             match outcome {
                 ExecOutcome::Started(s) => {
                     let mut rx = s.body;
@@ -281,12 +259,16 @@ async fn serve_inner(
                     headers(&mut resp, meta, &served_by, attempts, c.upstream_ms);
                     return Ok(resp.body(c.body));
                 }
-                ExecOutcome::Failed(f) => {
-                    ctx = f.ctx.clone();
+                ExecOutcome::Failed(mut f) => {
+                    f.received = true;
+                    guard.ctx = f.ctx.clone();
+                    guard.armed = true;
                     if !f.kind.is_retryable() {
                         let status = f.status.unwrap_or(502);
-                        let e = GatewayError::Upstream { status, message: upstream_message(&f, secret.as_deref()) };
-                        return Err(fail(e, Some(ctx)));
+                        return Err(GatewayError::Upstream {
+                            status,
+                            message: upstream_message(&f, secret.as_deref()),
+                        });
                     }
                     exclude.push(f.account_id);
                     last = Some(f);
@@ -296,7 +278,7 @@ async fn serve_inner(
     }
     let e = final_error(last.as_deref(), &unavailable, attempts);
     tracing::warn!(request_id = %meta.request_id, model = %inbound.model, attempts, error = %e, "request failed");
-    Err(fail(e, Some(ctx)))
+    Err(e)
 }
 
 fn headers(

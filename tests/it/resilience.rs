@@ -373,3 +373,24 @@ async fn concurrency_limits_and_in_flight_counts_hold_under_parallel_streams() {
     assert_eq!((accounts.get("a"), accounts.get("b")), (Some(&2), Some(&2)), "{accounts:?}");
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn a_client_that_leaves_before_any_answer_still_gets_exactly_one_usage_row() {
+    let mock = MockUpstream::start().await;
+    mock.always("ka", Reply::Stall);
+    let env = TestEnv::new().await;
+    let app = env.start(&mock_config(&mock.base(), &[("a", "ka")], "[upstream]\nfirst_byte_timeout_ms = 700\n")).await;
+    let url = format!("{}/v1/chat/completions", crate::support::base(&app));
+    let c = awc::Client::builder().timeout(Duration::from_millis(150)).finish();
+    let r = c.post(url).bearer_auth("sk-og-ci-0001").send_json(&chat(false)).await;
+    assert!(r.is_err(), "the client gave up first");
+    // The executor's attempt times out after the client left; its failure is recorded once.
+    actix_rt::time::sleep(Duration::from_millis(1200)).await;
+    let rows = usage_rows(&app).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    // 499 when the server noticed the client leaving; actix's HTTP/1 dispatcher notices only on
+    // write, in which case the row carries the answer the client would have got (504).
+    assert!(matches!(rows[0].status, 499 | 504), "{rows:?}");
+    assert_eq!((rows[0].attempts, rows[0].account.as_deref()), (1, Some("a")));
+    app.stop().await;
+}

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use crate::outcome::OutcomeKind;
 use crate::router::messages::LeaseGrant;
 use crate::usage::actor::Record;
-use crate::usage::{AttemptTrace, TokenUsage};
+use crate::usage::{AttemptTrace, TokenUsage, UsageEvent};
 
 /// Why an adapter could not use an upstream body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,6 +183,45 @@ pub struct Failure {
     pub account_id: i64,
     /// The request context, with this attempt appended to its trace.
     pub ctx: ExecContext,
+    /// Set by the caller once it holds the failure; a failure nobody received (the client left
+    /// while it was on its way) records the request's usage row itself.
+    pub received: bool,
+}
+
+impl Drop for Failure {
+    fn drop(&mut self) {
+        if !self.received {
+            self.ctx.record_unserved(499, "the client disconnected before a response".into());
+        }
+    }
+}
+
+impl ExecContext {
+    /// Records the usage row of a request that ends without an upstream answer reaching the
+    /// client (a final failure, or a client that left first).
+    pub fn record_unserved(&self, status: u16, error: String) {
+        let Some(sink) = &self.usage else { return };
+        let last = self.attempts.last();
+        sink.do_send(Record(UsageEvent {
+            ts: self.ts,
+            request_id: self.request_id.clone(),
+            key_name: self.key_name.clone(),
+            client_dialect: self.client_dialect.clone(),
+            method: self.method.clone(),
+            path: self.path.clone(),
+            provider: last.map(|a| a.provider.clone()),
+            account: last.map(|a| a.account.clone()),
+            model: self.model_label.clone(),
+            status,
+            error: Some(error),
+            tokens: TokenUsage::default(),
+            cost: 0.0,
+            latency_ms: self.started.elapsed().as_millis() as i64,
+            ttfb_ms: None,
+            streamed: false,
+            attempts: self.attempts.clone(),
+        }));
+    }
 }
 
 /// The answer to `Execute`.

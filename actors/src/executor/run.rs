@@ -116,6 +116,7 @@ fn failed(mut ctx: ExecContext, lease: LeaseGrant, f: Fail, since: Instant) -> E
         upstream_body: f.body,
         account_id: lease.account_id,
         ctx,
+        received: false,
     }))
 }
 
