@@ -81,11 +81,11 @@ fn of_stream(d: Dialect, text: &str) -> (Essence, bool) {
     (essence(&acc.parts, acc.stop.unwrap_or(Stop::End), u), dec.terminated())
 }
 
-fn adapter(client: Dialect, upstream: Dialect, stream: bool) -> Box<dyn ResponseAdapter> {
+/// The adapter the plan picks for a pair (same dialect: passthrough; else translation).
+fn adapter(client: Dialect, upstream: Dialect) -> Box<dyn ResponseAdapter> {
     let opts = EncodeOptions { include_usage: true, gemini_sse: true, input_estimate: 7 };
     match (client == upstream, client) {
         (true, Dialect::OpenaiChat) => Box::new(ChatPassthrough::new(false)),
-        (true, d) if stream => Box::new(SsePassthrough::new(d, "client-model", opts)),
         (true, d) => Box::new(SsePassthrough::new(d, "client-model", opts)),
         (false, _) => Box::new(Translating::new(client, upstream, "client-model", opts)),
     }
@@ -164,7 +164,7 @@ fn anthropic_thinking_signature_survives_byte_for_byte() {
     assert_eq!(out["content"][0]["signature"], json!(sig));
     // Streamed: the signature delta comes through unchanged to an Anthropic client.
     let frames = sse_events(&fixture("anthropic", "stream_reasoning.sse"));
-    let mut a = adapter(Dialect::Anthropic, Dialect::Anthropic, true);
+    let mut a = adapter(Dialect::Anthropic, Dialect::Anthropic);
     let text = run_stream(a.as_mut(), &frames, None);
     let want = parse_sse(&fixture("anthropic", "stream_reasoning.sse"))
         .iter()
@@ -184,7 +184,7 @@ fn the_4x4_matrix_carries_text_tools_reasoning_and_usage() {
                 let want = of_response(
                     &decode_response(upstream, &serde_json::from_str(&body).expect("json")).expect("upstream decodes"),
                 );
-                let mut a = adapter(client, upstream, false);
+                let mut a = adapter(client, upstream);
                 let out = a.complete(bytes::Bytes::from(body.clone())).expect("adapts");
                 let got_v: Value = serde_json::from_slice(&out).expect("client body is JSON");
                 let got = of_response(&decode_response(client, &got_v).expect("client decodes"));
@@ -200,7 +200,7 @@ fn the_4x4_matrix_carries_text_tools_reasoning_and_usage() {
                 // Streams, one upstream event per chunk.
                 let frames = sse_events(&fixture(up_name, &format!("stream_{kind}.sse")));
                 let (want, _) = of_stream(upstream, &fixture(up_name, &format!("stream_{kind}.sse")));
-                let mut a = adapter(client, upstream, true);
+                let mut a = adapter(client, upstream);
                 let text = run_stream(a.as_mut(), &frames, None);
                 assert!(
                     a.has_content() && a.terminated(),
@@ -266,7 +266,7 @@ fn an_abrupt_upstream_end_gives_an_error_then_the_terminal_events() {
         let frames = sse_events(&fixture(up_name, "stream_text.sse"));
         let cut = &frames[..frames.len() / 2];
         for (_, client) in ALL {
-            let mut a = adapter(client, upstream, true);
+            let mut a = adapter(client, upstream);
             let text = run_stream(a.as_mut(), cut, Some("the upstream connection broke"));
             let ctx = format!("{up_name} -> {client:?} (cut)");
             let events = parse_sse(&text);
