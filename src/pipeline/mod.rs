@@ -211,6 +211,7 @@ async fn serve_inner(
     let mut attempts = 0u32;
     let mut unavailable = Vec::new();
     let mut last: Option<Box<Failure>> = None;
+    let mut refused: Option<GatewayError> = None;
     'targets: for t in &targets {
         let Some(provider) = reg.provider(&t.provider) else {
             continue;
@@ -264,17 +265,21 @@ async fn serve_inner(
                     guard.ctx = f.ctx.clone();
                     guard.armed = true;
                     if !f.kind.is_retryable() {
+                        // A refusal of the request itself: no other account of this provider will
+                        // differ, but a later combo target (another provider) may accept it.
                         let status = f.status.unwrap_or(502);
-                        return Err(GatewayError::Upstream {
-                            status,
-                            message: upstream_message(&f, secret.as_deref()),
-                        });
+                        refused =
+                            Some(GatewayError::Upstream { status, message: upstream_message(&f, secret.as_deref()) });
+                        continue 'targets;
                     }
                     exclude.push(f.account_id);
                     last = Some(f);
                 }
             }
         }
+    }
+    if let Some(e) = refused {
+        return Err(e);
     }
     let e = final_error(last.as_deref(), &unavailable, attempts);
     tracing::warn!(request_id = %meta.request_id, model = %inbound.model, attempts, error = %e, "request failed");

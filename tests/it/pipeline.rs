@@ -340,3 +340,34 @@ target = "mock/*"
     assert_eq!(mock.requests().last().map(|q| q.body["model"].clone()), Some(json!("gpt-4o")));
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn a_combo_moves_past_a_target_that_refuses_the_request() {
+    let mock = MockUpstream::start().await;
+    mock.always(
+        "k",
+        Reply::Json { status: 400, body: json!({"error": {"message": "unsupported parameter"}}), retry_after: None },
+    );
+    let env = TestEnv::new().await;
+    let extra = "[[combos]]\nname = \"chain\"\nmodels = [\"mock/mock-model\", \"demo/echo\"]\n";
+    let mut cfg = env.config(&mock_config(&mock.base(), &[("a", "k"), ("b", "k")], extra));
+    cfg.server.demo = true;
+    let app = env.start_with(cfg, env.bootstrap()).await;
+    let mut r =
+        post(&app, "/v1/chat/completions", json!({"model": "chain", "messages": [{"role": "user", "content": "hi"}]}))
+            .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!((header(&r, "x-omnigate-provider"), header(&r, "x-omnigate-attempts")), ("demo".into(), "2".into()));
+    assert_eq!(json_body(&mut r).await["choices"][0]["message"]["content"], "Echo: hi");
+    assert_eq!(mock.hits(), 1, "the refusing provider's other account is not tried");
+    // Without a next target the refusal is passed on as it is.
+    let mut r = post(
+        &app,
+        "/v1/chat/completions",
+        json!({"model": "mock/mock-model", "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    assert!(json_body(&mut r).await["error"]["message"].as_str().unwrap_or_default().contains("unsupported parameter"));
+    app.stop().await;
+}
