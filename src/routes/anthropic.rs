@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actors::executor::actor::ExecutorActor;
 use serde_json::{Value, json};
 
-use super::common::{intake_model, meta};
+use super::common::{generate, intake_model, meta};
 use crate::error::GatewayError;
 use crate::pipeline::resolve::resolve;
 use crate::pipeline::{self, Inbound, Op, Plan};
@@ -24,13 +24,7 @@ pub async fn messages(
     exec: web::Data<Addr<ExecutorActor>>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let (inp, model) = match intake_model(&req, &state, payload, D).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let stream = inp.stream();
-    let inbound = Inbound { model, stream, plan: Plan::new(D, Op::Generate, inp.object), pinned: None };
-    pipeline::serve(&state, &exec, meta(&req, inp.key), inbound).await
+    generate(req, state, exec, payload, D).await
 }
 
 /// `POST /v1/messages/count_tokens`: the upstream's own count when the model is served by an

@@ -124,3 +124,21 @@ pub async fn intake_model(
     let model = inp.model().map_err(|e| e.response(dialect))?;
     Ok((inp, model))
 }
+
+/// A generation request of `dialect` (body with `model` and `stream`) served through the pipeline.
+pub async fn generate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    exec: web::Data<actix::Addr<actors::executor::actor::ExecutorActor>>,
+    payload: web::Payload,
+    dialect: Dialect,
+) -> HttpResponse {
+    let (inp, model) = match intake_model(&req, &state, payload, dialect).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let stream = inp.stream();
+    let plan = crate::pipeline::Plan::new(dialect, crate::pipeline::Op::Generate, inp.object);
+    let inbound = crate::pipeline::Inbound { model, stream, plan, pinned: None };
+    crate::pipeline::serve(&state, &exec, meta(&req, inp.key), inbound).await
+}

@@ -6,10 +6,9 @@ use actix::Addr;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actors::executor::actor::ExecutorActor;
 
-use super::common::{intake_model, meta};
+use super::common::generate;
 use crate::auth::client_key;
 use crate::error::GatewayError;
-use crate::pipeline::{self, Inbound, Op, Plan};
 use crate::protocol::Dialect;
 use crate::state::AppState;
 
@@ -22,13 +21,7 @@ pub async fn create(
     exec: web::Data<Addr<ExecutorActor>>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let (inp, model) = match intake_model(&req, &state, payload, D).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let stream = inp.stream();
-    let inbound = Inbound { model, stream, plan: Plan::new(D, Op::Generate, inp.object), pinned: None };
-    pipeline::serve(&state, &exec, meta(&req, inp.key), inbound).await
+    generate(req, state, exec, payload, D).await
 }
 
 /// `GET /v1/responses/{id}`: nothing is stored.

@@ -7,7 +7,7 @@ use actors::usage::TokenUsage;
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::canonical::{Accumulator, Event, Stop, estimate_tokens};
+use super::canonical::{Accumulator, Event, Response, Stop, estimate_tokens};
 use super::{EncodeOptions, StreamDecoder, StreamEncoder, decode_response, decoder, encode_response, encoder};
 use crate::protocol::Dialect;
 use crate::sse::{SseEvent, SseParser};
@@ -24,11 +24,21 @@ fn merged_usage(acc: &Accumulator, input_estimate: u64) -> TokenUsage {
     u
 }
 
-fn parse_body(body: &[u8]) -> Result<Value, AdapterError> {
+/// Decodes a whole upstream body into `acc` (parts and usage); an answer without content (and not
+/// filtered) is empty, so the executor can fall over to another account.
+fn decode_whole(dialect: Dialect, body: &[u8], acc: &mut Accumulator) -> Result<Response, AdapterError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(AdapterError::Empty);
     }
-    serde_json::from_slice(body).map_err(|_| AdapterError::Malformed("the upstream returned invalid JSON".into()))
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|_| AdapterError::Malformed("the upstream returned invalid JSON".into()))?;
+    let r = decode_response(dialect, &v).map_err(AdapterError::Malformed)?;
+    if r.parts.is_empty() && r.stop != Stop::ContentFilter {
+        return Err(AdapterError::Empty);
+    }
+    acc.parts.clone_from(&r.parts);
+    acc.usage = (!r.usage.is_empty()).then_some(r.usage);
+    Ok(r)
 }
 
 fn is_content(ev: &Event) -> bool {
@@ -110,16 +120,8 @@ impl ResponseAdapter for Translating {
     }
 
     fn complete(&mut self, body: Bytes) -> Result<Bytes, AdapterError> {
-        let v = parse_body(&body)?;
-        let mut r = decode_response(self.upstream, &v).map_err(AdapterError::Malformed)?;
-        if r.parts.is_empty() && r.stop != Stop::ContentFilter {
-            return Err(AdapterError::Empty);
-        }
+        let mut r = decode_whole(self.upstream, &body, &mut self.acc)?;
         self.content = true;
-        for p in &r.parts {
-            self.acc.parts.push(p.clone());
-        }
-        self.acc.usage = (!r.usage.is_empty()).then_some(r.usage);
         r.usage = merged_usage(&self.acc, self.input_estimate);
         if r.model.is_empty() {
             r.model.clone_from(&self.model);
@@ -200,14 +202,8 @@ impl ResponseAdapter for SsePassthrough {
     }
 
     fn complete(&mut self, body: Bytes) -> Result<Bytes, AdapterError> {
-        let v = parse_body(&body)?;
-        let r = decode_response(self.dialect, &v).map_err(AdapterError::Malformed)?;
-        if r.parts.is_empty() && r.stop != Stop::ContentFilter {
-            return Err(AdapterError::Empty);
-        }
+        decode_whole(self.dialect, &body, &mut self.acc)?;
         self.content = true;
-        self.acc.parts = r.parts;
-        self.acc.usage = (!r.usage.is_empty()).then_some(r.usage);
         Ok(body)
     }
 

@@ -342,6 +342,12 @@ pub fn text_of(parts: &[Part]) -> String {
         .join("")
 }
 
+/// The text of a tool result for dialects without an error flag: an error says so in its text.
+pub fn result_text(content: &[Part], is_error: bool) -> String {
+    let text = text_of(content);
+    if is_error && !text.to_ascii_lowercase().starts_with("error") { format!("Error: {text}") } else { text }
+}
+
 /// Accumulates stream events into a whole response (for encoders that must repeat the full output
 /// at the end, and for non-streamed answers built from streams).
 #[derive(Debug, Default, Clone)]

@@ -233,10 +233,7 @@ pub fn encode(req: &Request, model: &str) -> Value {
             Role::User => {
                 for p in &m.parts {
                     if let Part::ToolResult { call_id, content, is_error, .. } = p {
-                        let mut text = crate::translate::canonical::text_of(content);
-                        if *is_error && !text.to_ascii_lowercase().starts_with("error") {
-                            text = format!("Error: {text}");
-                        }
+                        let text = crate::translate::canonical::result_text(content, *is_error);
                         messages.push(json!({"role": "tool", "tool_call_id": call_id, "content": text}));
                     }
                 }
