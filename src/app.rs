@@ -236,10 +236,11 @@ pub async fn start(cfg: Config, boot: Bootstrap) -> Result<Running, StartError> 
     let data = web::Data::new(state.clone());
     let max_body = cfg.server.max_body_mib * 1024 * 1024;
     let (exec_cfg, exec_stats) = (runtime.executor_cfg, Arc::clone(&runtime.executor_stats));
+    let drain = runtime.drain.subscribe();
     let mut server = HttpServer::new(move || {
         // One supervised executor per worker thread, owning that thread's upstream client.
-        let stats = Arc::clone(&exec_stats);
-        let executor = Supervisor::start(move |_| ExecutorActor::new(exec_cfg, stats));
+        let (stats, drain) = (Arc::clone(&exec_stats), drain.clone());
+        let executor = Supervisor::start(move |_| ExecutorActor::new(exec_cfg, stats, drain.clone()));
         App::new()
             .app_data(data.clone())
             .app_data(web::Data::new(executor))
@@ -288,10 +289,33 @@ impl Running {
         self.handle.clone()
     }
 
-    /// Stops accepting, lets in-flight requests finish, then shuts down cleanly.
+    /// Stops accepting, lets in-flight requests finish within the grace period, then shuts down
+    /// cleanly (see `graceful_stop`).
     pub async fn stop(self) {
-        self.handle.stop(true).await;
+        self.graceful_stop().await;
         self.wait().await;
+    }
+
+    /// Stops accepting and lets in-flight requests finish for `server.shutdown_grace_secs`. Shortly
+    /// before the grace ends, every attempt still running is told to end: streams close with their
+    /// dialect's error event and terminator (never a cut body), waiting requests answer 503, and
+    /// each one's usage row is recorded before the writer's last flush.
+    pub fn graceful_stop(&self) -> impl std::future::Future<Output = ()> + 'static {
+        let handle = self.handle.clone();
+        let runtime = Arc::clone(&self.state.runtime);
+        let grace = Duration::from_secs(self.state.config.server.shutdown_grace_secs);
+        async move {
+            let margin = (grace / 4).min(Duration::from_secs(1));
+            let stop = handle.stop(true);
+            tokio::pin!(stop);
+            tokio::select! {
+                () = &mut stop => return,
+                () = actix_rt::time::sleep(grace.saturating_sub(margin)) => {}
+            }
+            tracing::info!("shutdown grace nearly over: ending the requests still running");
+            runtime.drain.send_replace(true);
+            stop.await;
+        }
     }
 
     /// Waits until the server stops (after `handle().stop(..)`), then flushes and checkpoints.

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::GatewayError;
 use crate::keys::KeyInfo;
+use crate::protocol::Dialect;
 use crate::secrets::{ct_eq, hex, random_token};
 use crate::state::AppState;
 use crate::store::now_ms;
@@ -18,28 +19,34 @@ use crate::store::now_ms;
 /// Name of the dashboard session cookie.
 pub const SESSION_COOKIE: &str = "omnigate_session";
 
-/// The credential a client presented: `Authorization: Bearer`, `x-api-key`, `x-goog-api-key`
-/// or `?key=`.
-pub fn presented_key(req: &HttpRequest) -> Option<&str> {
-    let h = req.headers();
-    if let Some(v) = h.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        let v = v.trim();
-        if let Some(k) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")) {
-            return Some(k.trim());
-        }
+/// The token of an `Authorization: Bearer` header.
+pub fn bearer(req: &HttpRequest) -> Option<&str> {
+    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")).map(str::trim)
+}
+
+/// The credential a client presented: `Authorization: Bearer`, `x-api-key`, `x-goog-api-key`,
+/// and `?key=` only where the dialect itself puts keys in the URL (`query_ok`: the Gemini routes),
+/// since URLs end up in proxy logs and browser history.
+pub fn presented_key(req: &HttpRequest, query_ok: bool) -> Option<&str> {
+    if let Some(k) = bearer(req) {
+        return Some(k);
     }
     for name in ["x-api-key", "x-goog-api-key"] {
-        if let Some(v) = h.get(name).and_then(|v| v.to_str().ok()) {
+        if let Some(v) = req.headers().get(name).and_then(|v| v.to_str().ok()) {
             return Some(v.trim());
         }
+    }
+    if !query_ok {
+        return None;
     }
     req.query_string().split('&').find_map(|kv| kv.strip_prefix("key=")).filter(|k| !k.is_empty())
 }
 
-/// Checks the gateway key of a client request. `Ok(None)` only when keys are not required and
-/// none was sent.
-pub fn client_key(req: &HttpRequest, state: &AppState) -> Result<Option<KeyInfo>, GatewayError> {
-    match presented_key(req) {
+/// Checks the gateway key of a client request of `dialect`. `Ok(None)` only when keys are not
+/// required and none was sent.
+pub fn client_key(req: &HttpRequest, state: &AppState, dialect: Dialect) -> Result<Option<KeyInfo>, GatewayError> {
+    match presented_key(req, dialect == Dialect::Gemini) {
         Some(k) => state
             .keys
             .check(&state.sealer, k)
@@ -88,26 +95,26 @@ impl Sessions {
         self.by_digest.remove(&token_digest(token));
     }
 
-    /// Whether this address must wait before trying another password; the wait in seconds.
-    pub fn locked_out(&self, ip: IpAddr) -> Option<u64> {
-        let now = now_ms();
-        let e = self.failures.get(&ip)?;
-        let (count, since) = *e.value();
-        (count >= MAX_FAILURES && now - since < LOCKOUT_MS).then(|| ((LOCKOUT_MS - (now - since)) / 1000).max(1) as u64)
-    }
-
-    /// Records a login result from an address.
-    pub fn record_login(&self, ip: IpAddr, ok: bool) {
-        if ok {
-            self.failures.remove(&ip);
-            return;
-        }
+    /// Admits one password check from `ip`, counting it as a failure until `login_succeeded`
+    /// says otherwise. The check and the count are one step under the map's entry lock, so
+    /// parallel attempts cannot all pass the check before any is counted. `Err` is the wait in
+    /// seconds once `MAX_FAILURES` attempts were made within the window.
+    pub fn begin_login(&self, ip: IpAddr) -> Result<(), u64> {
         let now = now_ms();
         let mut e = self.failures.entry(ip).or_insert((0, now));
         if now - e.1 >= LOCKOUT_MS {
             *e = (0, now);
         }
+        if e.0 >= MAX_FAILURES {
+            return Err(((LOCKOUT_MS - (now - e.1)) / 1000).max(1) as u64);
+        }
         e.0 += 1;
+        Ok(())
+    }
+
+    /// A password check from `ip` succeeded: its failures are forgotten.
+    pub fn login_succeeded(&self, ip: IpAddr) {
+        self.failures.remove(&ip);
     }
 }
 
@@ -116,17 +123,26 @@ pub fn session_token(req: &HttpRequest) -> Option<String> {
     req.cookie(SESSION_COOKIE).map(|c| c.value().to_string())
 }
 
+/// How an admin request was authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminAuth {
+    /// A dashboard session cookie (ambient: a browser sends it by itself, so CSRF checks apply).
+    Session,
+    /// The management token as `Authorization: Bearer` (never a query parameter or other header).
+    Token,
+}
+
 /// Admits an admin request: a valid session cookie, or the management token as a Bearer.
-pub fn admin(req: &HttpRequest, state: &AppState) -> Result<(), GatewayError> {
+pub fn admin(req: &HttpRequest, state: &AppState) -> Result<AdminAuth, GatewayError> {
     if let Some(token) = session_token(req)
         && state.sessions.valid(&token)
     {
-        return Ok(());
+        return Ok(AdminAuth::Session);
     }
-    if let (Some(expected), Some(given)) = (&state.admin_token, presented_key(req))
+    if let (Some(expected), Some(given)) = (&state.admin_token, bearer(req))
         && ct_eq(expected.as_bytes(), given.as_bytes())
     {
-        return Ok(());
+        return Ok(AdminAuth::Token);
     }
     Err(GatewayError::Unauthorized(
         "admin authentication required: log in at /dashboard or send the management token".into(),
@@ -150,15 +166,16 @@ mod tests {
     }
 
     #[test]
-    fn login_lockout_after_failures() {
+    fn login_lockout_counts_attempts_before_they_are_checked() {
         let s = Sessions::default();
         let ip: IpAddr = [127, 0, 0, 1].into();
         for _ in 0..MAX_FAILURES {
-            assert!(s.locked_out(ip).is_none());
-            s.record_login(ip, false);
+            assert!(s.begin_login(ip).is_ok());
         }
-        assert!(s.locked_out(ip).is_some());
-        s.record_login(ip, true);
-        assert!(s.locked_out(ip).is_none());
+        assert!(s.begin_login(ip).is_err_and(|wait| (1..=60).contains(&wait)));
+        s.login_succeeded(ip);
+        assert!(s.begin_login(ip).is_ok());
+        let other: IpAddr = [127, 0, 0, 2].into();
+        assert!(s.begin_login(other).is_ok(), "another address is not affected");
     }
 }

@@ -99,11 +99,11 @@ async fn serve(cfg: Config) -> ExitCode {
         }
     };
     announce(&running.first_start, running.addr);
-    let handle = running.handle();
+    let stop = running.graceful_stop();
     actix_rt::spawn(async move {
         wait_for_signal().await;
         tracing::info!("shutdown requested: draining in-flight requests");
-        handle.stop(true).await;
+        stop.await;
     });
     running.wait().await;
     ExitCode::SUCCESS

@@ -86,10 +86,46 @@ fn sqlite_path(url: &str) -> Option<PathBuf> {
     Some(PathBuf::from(path))
 }
 
+/// Opens (creating when missing) a data file readable by its owner only.
+fn private_file(path: &Path) -> std::io::Result<File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let f = o.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(f)
+}
+
+/// Creates the SQLite file owner-only before SQLite opens it (SQLite gives its `-wal` and `-shm`
+/// files the main file's mode), and tightens files an older version left readable.
+fn secure_sqlite_files(db: &Path) -> Result<(), DbError> {
+    private_file(db).map_err(|source| DbError::Io { path: db.to_path_buf(), source })?;
+    #[cfg(unix)]
+    for suffix in ["-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mut p = db.as_os_str().to_owned();
+        p.push(suffix);
+        let p = PathBuf::from(p);
+        if p.exists() {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
+                .map_err(|source| DbError::Io { path: p.clone(), source })?;
+        }
+    }
+    Ok(())
+}
+
 fn lock_file(db: &Path) -> Result<File, DbError> {
     let lock = db.with_extension("lock");
     let io = |source| DbError::Io { path: lock.clone(), source };
-    let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock).map_err(io)?;
+    let f = private_file(&lock).map_err(io)?;
     match f.try_lock() {
         Ok(()) => Ok(f),
         Err(std::fs::TryLockError::WouldBlock) => Err(DbError::Locked { db: db.to_path_buf(), lock }),
@@ -115,7 +151,9 @@ pub async fn connect(url: &str, max_connections: u32, lock: bool) -> Result<Data
                 if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir).map_err(|source| DbError::Io { path: dir.into(), source })?;
                 }
-                if lock { Some(lock_file(p)?) } else { None }
+                let lock = if lock { Some(lock_file(p)?) } else { None };
+                secure_sqlite_files(p)?;
+                lock
             }
             None => None,
         };

@@ -28,6 +28,12 @@ pub enum GatewayError {
     /// The body exceeds the configured limit.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The client did not send its body within `server.body_timeout_secs`; the connection closes.
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// A state-changing admin request whose body is not JSON.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// Every account is cooling down or rate limited.
     #[error("{message}")]
     RateLimited {
@@ -75,6 +81,8 @@ impl GatewayError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Upstream { status, .. } => StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY),
@@ -93,6 +101,8 @@ impl GatewayError {
             | Self::Forbidden(_)
             | Self::NotFound(_)
             | Self::PayloadTooLarge(_)
+            | Self::RequestTimeout(_)
+            | Self::UnsupportedMediaType(_)
             | Self::Upstream { .. }
             | Self::BadGateway(_)
             | Self::Timeout(_)
@@ -104,7 +114,7 @@ impl GatewayError {
     /// OpenAI's `error.type` for this status.
     fn openai_type(status: StatusCode) -> &'static str {
         match status.as_u16() {
-            400 | 404 | 413 | 422 => "invalid_request_error",
+            400 | 404 | 408 | 413 | 415 | 422 => "invalid_request_error",
             401 => "authentication_error",
             403 => "permission_error",
             429 => "rate_limit_error",
@@ -134,6 +144,7 @@ impl GatewayError {
             401 => "UNAUTHENTICATED",
             403 => "PERMISSION_DENIED",
             404 => "NOT_FOUND",
+            408 => "DEADLINE_EXCEEDED",
             409 => "ALREADY_EXISTS",
             429 => "RESOURCE_EXHAUSTED",
             501 => "UNIMPLEMENTED",
@@ -175,6 +186,8 @@ impl GatewayError {
             Self::Forbidden(_) => "model_not_allowed",
             Self::NotFound(_) => "not_found",
             Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::RequestTimeout(_) => "request_timeout",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable { .. } => "no_available_account",
             Self::Upstream { .. } => "upstream_error",
@@ -190,6 +203,10 @@ impl GatewayError {
         let mut b = HttpResponseBuilder::new(self.status());
         if let Some(ra) = self.retry_after() {
             b.insert_header(("retry-after", ra.as_secs().max(1).to_string()));
+        }
+        if matches!(self, Self::RequestTimeout(_)) {
+            // The rest of a half-sent body would be read as the next request: close instead.
+            b.force_close();
         }
         b.json(self.body(dialect))
     }

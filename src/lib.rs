@@ -43,6 +43,7 @@ pub mod logging;
 pub mod pipeline;
 pub mod protocol;
 pub mod providers;
+pub mod redact;
 pub mod routes;
 pub mod runtime;
 pub mod secrets;

@@ -37,6 +37,8 @@ pub struct Runtime {
     pub accounts: HashMap<i64, Addr<AccountActor>>,
     /// Breaker actors by provider id.
     pub breakers: HashMap<String, Addr<BreakerActor>>,
+    /// Set when the shutdown grace is nearly over: running streams end in their client's dialect.
+    pub drain: tokio::sync::watch::Sender<bool>,
     router_arbiter: Arbiter,
 }
 
@@ -127,6 +129,7 @@ impl Runtime {
             connect: Duration::from_millis(u.connect_timeout_ms),
             first_byte: Duration::from_millis(u.first_byte_timeout_ms),
             idle: Duration::from_millis(u.idle_timeout_ms),
+            total: Duration::from_millis(u.total_timeout_ms),
             max_connections: u.max_connections,
             max_response_bytes: u.max_response_mib.saturating_mul(1024 * 1024),
         };
@@ -138,6 +141,7 @@ impl Runtime {
             executor_cfg,
             accounts,
             breakers,
+            drain: tokio::sync::watch::Sender::new(false),
             router_arbiter,
         }))
     }

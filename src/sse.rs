@@ -12,6 +12,17 @@ pub struct SseEvent {
     pub data: String,
     /// The raw bytes of the event block, blank line included (for byte-exact passthrough).
     pub raw: Bytes,
+    /// Every line of the block was a known field (`data`, `event`, `id`, `retry`) or a comment,
+    /// so `raw` may be forwarded as it is; otherwise the event must be framed anew.
+    pub clean: bool,
+}
+
+impl SseEvent {
+    /// Whether `data` is one JSON value (what every dialect's frames carry, `[DONE]` aside).
+    pub fn data_is_json(&self) -> bool {
+        let d = self.data.trim_start();
+        (d.starts_with('{') || d.starts_with('[')) && serde_json::from_str::<serde::de::IgnoredAny>(&self.data).is_ok()
+    }
 }
 
 /// Splits a byte stream into events.
@@ -27,12 +38,21 @@ pub struct SseParser {
     event: Option<String>,
     data: String,
     has_data: bool,
+    /// The current block had a line with an unknown field.
+    dirty: bool,
+    /// Lines with unknown fields seen so far (dropped, never forwarded).
+    garbage: u64,
 }
 
 impl SseParser {
     /// A new parser.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Lines that were neither a known field nor a comment, so far.
+    pub fn garbage_lines(&self) -> u64 {
+        self.garbage
     }
 
     /// Feeds bytes; appends complete events to `out`.
@@ -92,6 +112,7 @@ impl SseParser {
                 if self.has_data || self.event.is_some() {
                     self.dispatch(raw, out);
                 }
+                self.dirty = false;
                 continue;
             }
             let line = &self.buf[line_start..line_end];
@@ -115,14 +136,19 @@ impl SseParser {
                     self.has_data = true;
                 }
                 b"event" => self.event = Some(value.into_owned()),
-                _ => {}
+                b"id" | b"retry" => {}
+                _ => {
+                    self.dirty = true;
+                    self.garbage += 1;
+                }
             }
         }
     }
 
     fn dispatch(&mut self, raw: Bytes, out: &mut Vec<SseEvent>) {
-        out.push(SseEvent { event: self.event.take(), data: std::mem::take(&mut self.data), raw });
+        out.push(SseEvent { event: self.event.take(), data: std::mem::take(&mut self.data), raw, clean: !self.dirty });
         self.has_data = false;
+        self.dirty = false;
     }
 }
 
@@ -177,6 +203,21 @@ mod tests {
         assert_eq!(ev[0].data, "a\nb");
         assert_eq!(ev[1].event.as_deref(), Some("message_stop"));
         assert_eq!(ev[1].data, "{}");
+    }
+
+    #[test]
+    fn garbage_lines_mark_the_event_and_are_counted() {
+        let mut p = SseParser::new();
+        let mut out = Vec::new();
+        p.push(b"data: {\"a\":1}\n\nhello there\ndata: {\"b\":2}\n\nnonsense\n\nid: 7\ndata: {}\n\n", &mut out);
+        p.finish(&mut out);
+        assert_eq!(out.len(), 3, "a block of garbage alone is no event");
+        assert!(out[0].clean && !out[1].clean && out[2].clean);
+        assert_eq!(out[1].data, "{\"b\":2}");
+        assert_eq!(p.garbage_lines(), 2);
+        assert!(out[0].data_is_json());
+        let ev = SseEvent { event: None, data: "{not json".into(), raw: Bytes::new(), clean: true };
+        assert!(!ev.data_is_json());
     }
 
     #[test]

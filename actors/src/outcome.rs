@@ -88,9 +88,11 @@ impl OutcomeKind {
     }
 }
 
-/// Classifies an upstream HTTP status (non-2xx).
+/// Classifies an upstream HTTP status (non-2xx). A 3xx is the provider's fault (redirects are
+/// never followed), so it falls over and counts against the breaker like a malformed answer.
 pub fn classify_status(status: u16, retry_after: Option<Duration>) -> OutcomeKind {
     match status {
+        300..=399 => OutcomeKind::ProtocolError,
         429 => OutcomeKind::RateLimited { retry_after },
         401 | 403 => OutcomeKind::AuthFailed,
         408 => OutcomeKind::Timeout,
@@ -159,6 +161,7 @@ mod tests {
         assert_eq!(classify_status(503, None), OutcomeKind::ServerError);
         assert_eq!(classify_status(401, None), OutcomeKind::AuthFailed);
         assert_eq!(classify_status(400, None), OutcomeKind::ClientError);
+        assert_eq!(classify_status(307, None), OutcomeKind::ProtocolError);
         assert!(!OutcomeKind::RateLimited { retry_after: None }.trips_breaker());
         assert!(OutcomeKind::EmptyResponse.trips_breaker());
         assert!(!OutcomeKind::ClientError.is_retryable());

@@ -64,6 +64,8 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Largest accepted request body, in MiB.
     pub max_body_mib: usize,
+    /// Seconds a client has to send its whole request body (after the headers); then 408.
+    pub body_timeout_secs: u64,
     /// Seconds in-flight requests get to finish on shutdown.
     pub shutdown_grace_secs: u64,
     /// Add the built-in local `demo` provider (an echo model, no network).
@@ -78,6 +80,7 @@ impl Default for ServerConfig {
             data_dir: None,
             workers: 0,
             max_body_mib: 32,
+            body_timeout_secs: 30,
             shutdown_grace_secs: 30,
             demo: false,
         }
@@ -202,6 +205,8 @@ pub struct UpstreamConfig {
     pub first_byte_timeout_ms: u64,
     /// Longest silence between two chunks of a response, in ms.
     pub idle_timeout_ms: u64,
+    /// Longest time a non-streamed response may take in all (request sent → last byte), in ms.
+    pub total_timeout_ms: u64,
     /// Pooled connections per worker thread (0: unlimited).
     pub max_connections: usize,
     /// Largest non-streaming upstream response accepted, in MiB.
@@ -214,6 +219,7 @@ impl Default for UpstreamConfig {
             connect_timeout_ms: 10_000,
             first_byte_timeout_ms: 300_000,
             idle_timeout_ms: 120_000,
+            total_timeout_ms: 600_000,
             max_connections: 0,
             max_response_mib: 64,
         }

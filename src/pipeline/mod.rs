@@ -58,7 +58,7 @@ pub struct Inbound {
 
 /// Keeps the targets the key may use: all of them when the requested name (a combo, an alias or
 /// a model) is allowed, else those whose `provider/model` is.
-fn authorize(key: Option<&KeyInfo>, requested: &str, targets: Vec<Target>) -> Result<Vec<Target>, GatewayError> {
+pub fn authorize(key: Option<&KeyInfo>, requested: &str, targets: Vec<Target>) -> Result<Vec<Target>, GatewayError> {
     let Some(key) = key else { return Ok(targets) };
     if key.allows(requested) {
         return Ok(targets);
@@ -129,9 +129,13 @@ fn upstream_message(f: &Failure, secret: Option<&str>) -> String {
         let e = v.get("error")?;
         e.get("message").and_then(|m| m.as_str()).map(str::to_string).or_else(|| e.as_str().map(str::to_string))
     });
-    let mut msg = from_json.unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(300).collect());
-    if let Some(s) = secret.filter(|s| s.len() >= 4) {
-        msg = msg.replace(s, "***");
+    // Redact the whole text first, then shorten: a cut must never leave half a secret behind.
+    let mut msg = from_json.unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    if let Some(s) = secret {
+        msg = crate::redact::redact(&msg, s);
+    }
+    if msg.chars().count() > 500 {
+        msg = msg.chars().take(500).chain(std::iter::once('…')).collect();
     }
     if msg.trim().is_empty() { f.message.clone() } else { format!("upstream error: {}", msg.trim()) }
 }
@@ -264,6 +268,12 @@ async fn serve_inner(
                     f.received = true;
                     guard.ctx = f.ctx.clone();
                     guard.armed = true;
+                    if f.kind == OutcomeKind::Cancelled {
+                        return Err(GatewayError::Unavailable {
+                            message: "the gateway is shutting down; retry shortly".into(),
+                            retry_after: Some(Duration::from_secs(1)),
+                        });
+                    }
                     if !f.kind.is_retryable() {
                         // A refusal of the request itself: no other account of this provider will
                         // differ, but a later combo target (another provider) may accept it.

@@ -35,3 +35,4 @@ impl Dialect {
 
 pub mod openai;
 pub mod raw;
+pub mod shape;

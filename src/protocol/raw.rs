@@ -54,9 +54,23 @@ impl<'de> Deserialize<'de> for RawObject {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<RawObject, A::Error> {
-                let mut v = Vec::with_capacity(m.size_hint().unwrap_or(8));
+                let mut v: Vec<(String, Box<RawValue>)> = Vec::with_capacity(m.size_hint().unwrap_or(8));
+                // A duplicate key would give two views of one body (checked on the first, run by
+                // the upstream on the last): refused. Linear scans while small, a set beyond.
+                let mut seen: Option<std::collections::HashSet<String>> = None;
                 while let Some((k, val)) = m.next_entry::<String, Box<RawValue>>()? {
+                    let dup = match &mut seen {
+                        Some(set) => !set.insert(k.clone()),
+                        None => v.iter().any(|(old, _)| *old == k),
+                    };
+                    if dup {
+                        let shown: String = k.chars().take(64).collect();
+                        return Err(serde::de::Error::custom(format_args!("duplicate key `{shown}`")));
+                    }
                     v.push((k, val));
+                    if seen.is_none() && v.len() >= 32 {
+                        seen = Some(v.iter().map(|(k, _)| k.clone()).collect());
+                    }
                 }
                 Ok(RawObject(v))
             }
@@ -91,5 +105,17 @@ mod tests {
         assert_eq!(out["x_unknown"]["a"][1], 2);
         assert_eq!(out["stream_options"]["include_usage"], true);
         assert!(serde_json::from_str::<RawObject>("[1]").is_err());
+    }
+
+    #[test]
+    fn duplicate_top_level_keys_are_refused_small_and_large() {
+        let e = serde_json::from_str::<RawObject>(r#"{"model":"a","x":1,"model":"b"}"#).err();
+        assert!(e.is_some_and(|e| e.to_string().contains("duplicate key `model`")));
+        let mut many: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
+        assert!(serde_json::from_str::<RawObject>(&format!("{{{}}}", many.join(","))).is_ok());
+        many.push("\"k3\":0".into());
+        assert!(serde_json::from_str::<RawObject>(&format!("{{{}}}", many.join(","))).is_err());
+        // Nested objects are values: their keys are not top-level keys.
+        assert!(serde_json::from_str::<RawObject>(r#"{"a":{"model":1},"model":2}"#).is_ok());
     }
 }

@@ -6,11 +6,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actors::executor::actor::ExecutorActor;
 use serde_json::{Value, json};
 
-use super::common::{generate, intake_model, meta};
+use super::common::{generate, intake_model, meta, permitted_targets};
 use crate::error::GatewayError;
-use crate::pipeline::resolve::resolve;
 use crate::pipeline::{self, Inbound, Op, Plan};
 use crate::protocol::Dialect;
+use crate::protocol::shape::Surface;
 use crate::state::AppState;
 use crate::translate::canonical::estimate_request;
 use crate::translate::decode_request;
@@ -35,21 +35,14 @@ pub async fn count_tokens(
     exec: web::Data<Addr<ExecutorActor>>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let (inp, model) = match intake_model(&req, &state, payload, D).await {
+    let (inp, model) = match intake_model(&req, &state, payload, Surface::Generate(D)).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let reg = state.runtime.registry();
-    let targets = match resolve(&reg, &model, None) {
-        Ok(t) => t,
+    let (reg, targets) = match permitted_targets(&state, inp.key.as_ref(), &model) {
+        Ok(v) => v,
         Err(e) => return e.response(D),
     };
-    if let Some(k) = &inp.key
-        && !k.allows(&model)
-        && !targets.iter().any(|t| k.allows(&t.label()))
-    {
-        return GatewayError::Forbidden(format!("this API key may not use model `{model}`")).response(D);
-    }
     let upstream_counts = targets
         .first()
         .and_then(|t| reg.provider(&t.provider))

@@ -12,23 +12,76 @@ use crate::keys::KeyInfo;
 use crate::pipeline::RequestMeta;
 use crate::protocol::Dialect;
 use crate::protocol::raw::RawObject;
+use crate::protocol::shape::{self, Surface};
 use crate::state::AppState;
 
-/// Reads the body up to `server.max_body_mib`, answering 413 (in the caller's shape) beyond.
-pub async fn read_body(mut payload: web::Payload, state: &AppState) -> Result<bytes::Bytes, GatewayError> {
-    let limit = state.config.server.max_body_mib.saturating_mul(1024 * 1024);
-    let mut buf = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
+/// Longest `model` (and other client identifiers that reach logs and the database), in bytes.
+pub const MAX_IDENT_BYTES: usize = 256;
+
+/// Reads the body up to `limit` bytes (413 beyond) within `server.body_timeout_secs` (408 and
+/// the connection closed after). A declared `Content-Length` over the limit is refused before a
+/// byte is read; an honest one sizes the buffer once, so a large body is not copied while growing.
+pub async fn read_body_limited(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    state: &AppState,
+    limit: usize,
+) -> Result<bytes::Bytes, GatewayError> {
+    let too_large = || GatewayError::PayloadTooLarge(format!("the request body exceeds {}", human_bytes(limit)));
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let secs = state.config.server.body_timeout_secs.max(1);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let mut buf = BytesMut::with_capacity(declared.unwrap_or(0));
+    loop {
+        let next = match tokio::time::timeout_at(deadline, payload.next()).await {
+            Ok(n) => n,
+            Err(_) => {
+                return Err(GatewayError::RequestTimeout(format!("the request body did not arrive within {secs} s")));
+            }
+        };
+        let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|_| GatewayError::BadRequest("the request body could not be read".into()))?;
         if buf.len() + chunk.len() > limit {
-            return Err(GatewayError::PayloadTooLarge(format!(
-                "the request body exceeds {} MiB",
-                state.config.server.max_body_mib
-            )));
+            return Err(too_large());
         }
         buf.extend_from_slice(&chunk);
     }
     Ok(buf.freeze())
+}
+
+/// Reads a client request body up to `server.max_body_mib`.
+pub async fn read_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<bytes::Bytes, GatewayError> {
+    read_body_limited(req, payload, state, state.config.server.max_body_mib.saturating_mul(1024 * 1024)).await
+}
+
+fn human_bytes(n: usize) -> String {
+    if n >= 1024 * 1024 && n % (1024 * 1024) == 0 {
+        format!("{} MiB", n / (1024 * 1024))
+    } else if n >= 1024 && n % 1024 == 0 {
+        format!("{} KiB", n / 1024)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// At most `max` characters of client input, for echoing in an error message.
+pub fn echo(input: &str, max: usize) -> String {
+    let mut out: String = input.chars().take(max).filter(|c| !c.is_control()).collect();
+    if input.chars().count() > max {
+        out.push('…');
+    }
+    out
 }
 
 /// Request metadata: id (the client's `x-request-id` when sane, else a new UUIDv7), key, timing.
@@ -72,12 +125,15 @@ pub struct Intake {
 }
 
 impl Intake {
-    /// The body's `model`, required to be a non-empty string.
+    /// The body's `model`: a non-empty string of at most `MAX_IDENT_BYTES` bytes.
     pub fn model(&self) -> Result<String, GatewayError> {
-        self.object
+        let model = self
+            .object
             .parse::<String>("model")
             .filter(|m| !m.trim().is_empty())
-            .ok_or_else(|| GatewayError::BadRequest("`model` is required and must be a string".into()))
+            .ok_or_else(|| GatewayError::BadRequest("`model` is required and must be a string".into()))?;
+        check_model_name(&model)?;
+        Ok(model)
     }
 
     /// The body's `stream` flag.
@@ -86,19 +142,37 @@ impl Intake {
     }
 }
 
-/// Checks the key, reads and parses the body; any failure is answered in `dialect`'s shape.
-/// An empty body is an empty object when `empty_ok` (Gemini's countTokens), else an error.
+/// Refuses a model name longer than `MAX_IDENT_BYTES` (it would reach logs and usage rows).
+pub fn check_model_name(model: &str) -> Result<(), GatewayError> {
+    if model.len() > MAX_IDENT_BYTES {
+        return Err(GatewayError::BadRequest(format!(
+            "`model` is {} bytes long; at most {MAX_IDENT_BYTES} are allowed (it starts `{}`)",
+            model.len(),
+            echo(model, 32)
+        )));
+    }
+    Ok(())
+}
+
+/// Checks the key (before a byte of the body is read), reads and parses the body and checks the
+/// types of its well-known fields; any failure is answered in `dialect`'s shape. An empty body is
+/// an empty object when `empty_ok` (Gemini's countTokens), else an error.
 pub async fn intake(
     req: &HttpRequest,
     state: &AppState,
     payload: web::Payload,
-    dialect: Dialect,
+    surface: Surface,
     empty_ok: bool,
 ) -> Result<Intake, HttpResponse> {
+    let dialect = match surface {
+        Surface::Generate(d) => d,
+        Surface::Embeddings => Dialect::OpenaiChat,
+    };
     let run = async {
-        let key = client_key(req, state)?;
-        let body = read_body(payload, state).await?;
+        let key = client_key(req, state, dialect)?;
+        let body = read_body(req, payload, state).await?;
         let object = if empty_ok && body.is_empty() { RawObject::default() } else { parse_object(&body)? };
+        shape::check(surface, &object).map_err(GatewayError::BadRequest)?;
         Ok::<_, GatewayError>(Intake { key, body, object })
     };
     run.await.map_err(|e| e.response(dialect))
@@ -109,18 +183,35 @@ pub fn parse_object(body: &[u8]) -> Result<RawObject, GatewayError> {
     if body.is_empty() {
         return Err(GatewayError::BadRequest("the request body is empty; expected a JSON object".into()));
     }
-    serde_json::from_slice(body)
-        .map_err(|e| GatewayError::BadRequest(format!("the request body is not a valid JSON object: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        GatewayError::BadRequest(format!("the request body is not a valid JSON object: {}", echo(&e.to_string(), 160)))
+    })
 }
 
-/// `intake` plus the required `model`, both failures answered in `dialect`'s shape.
+/// The targets `model` resolves to that `key` may use (403 when none; 404 for an unknown model).
+pub fn permitted_targets(
+    state: &AppState,
+    key: Option<&KeyInfo>,
+    model: &str,
+) -> Result<(std::sync::Arc<crate::providers::Registry>, Vec<crate::pipeline::resolve::Target>), GatewayError> {
+    let reg = state.runtime.registry();
+    let targets = crate::pipeline::resolve::resolve(&reg, model, None)?;
+    let targets = crate::pipeline::authorize(key, model, targets)?;
+    Ok((reg, targets))
+}
+
+/// `intake` plus the required `model`, both failures answered in the surface's shape.
 pub async fn intake_model(
     req: &HttpRequest,
     state: &AppState,
     payload: web::Payload,
-    dialect: Dialect,
+    surface: Surface,
 ) -> Result<(Intake, String), HttpResponse> {
-    let inp = intake(req, state, payload, dialect, false).await?;
+    let dialect = match surface {
+        Surface::Generate(d) => d,
+        Surface::Embeddings => Dialect::OpenaiChat,
+    };
+    let inp = intake(req, state, payload, surface, false).await?;
     let model = inp.model().map_err(|e| e.response(dialect))?;
     Ok((inp, model))
 }
@@ -133,7 +224,7 @@ pub async fn generate(
     payload: web::Payload,
     dialect: Dialect,
 ) -> HttpResponse {
-    let (inp, model) = match intake_model(&req, &state, payload, dialect).await {
+    let (inp, model) = match intake_model(&req, &state, payload, Surface::Generate(dialect)).await {
         Ok(v) => v,
         Err(r) => return r,
     };

@@ -8,12 +8,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actors::executor::actor::ExecutorActor;
 use serde_json::{Value, json};
 
-use super::common::{intake, meta};
+use super::common::{check_model_name, echo, intake, meta, permitted_targets};
 use super::openai::visible_models;
 use crate::auth::client_key;
 use crate::error::GatewayError;
 use crate::pipeline::{self, Inbound, Op, Plan};
 use crate::protocol::Dialect;
+use crate::protocol::shape::Surface;
 use crate::state::AppState;
 use crate::translate::canonical::estimate_request;
 use crate::translate::decode_request;
@@ -29,19 +30,31 @@ pub async fn call(
     tail: web::Path<(String, String)>,
 ) -> HttpResponse {
     let (_, tail) = tail.into_inner();
-    let inp = match intake(&req, &state, payload, D, true).await {
+    let inp = match intake(&req, &state, payload, Surface::Generate(D), true).await {
         Ok(i) => i,
         Err(r) => return r,
     };
     let Some((model, method)) = tail.rsplit_once(':') else {
-        return GatewayError::NotFound(format!("expected models/{{model}}:generateContent, got `{tail}`")).response(D);
+        return GatewayError::NotFound(format!("expected models/{{model}}:generateContent, got `{}`", echo(&tail, 64)))
+            .response(D);
     };
     let model = model.strip_prefix("models/").unwrap_or(model).to_string();
+    if let Err(e) = check_model_name(&model) {
+        return e.response(D);
+    }
     let stream = match method {
         "generateContent" => false,
         "streamGenerateContent" => true,
-        "countTokens" => return count_tokens(&inp.body),
-        other => return GatewayError::NotFound(format!("method `{other}` is not supported")).response(D),
+        "countTokens" => {
+            // Counting is answered locally, but only for a model this key may use.
+            if let Err(e) = permitted_targets(&state, inp.key.as_ref(), &model) {
+                return e.response(D);
+            }
+            return count_tokens(&inp.body);
+        }
+        other => {
+            return GatewayError::NotFound(format!("method `{}` is not supported", echo(other, 64))).response(D);
+        }
     };
     let mut plan = Plan::new(D, Op::Generate, inp.object);
     plan.gemini_sse = req.query_string().split('&').any(|kv| kv == "alt=sse");
@@ -61,7 +74,7 @@ fn count_tokens(body: &[u8]) -> HttpResponse {
 
 /// `GET /{version}/models`
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let key = match client_key(&req, &state) {
+    let key = match client_key(&req, &state, D) {
         Ok(k) => k,
         Err(e) => return e.response(D),
     };

@@ -9,24 +9,40 @@ pub mod health;
 pub mod openai;
 pub mod responses;
 
-use actix_web::{HttpResponse, web};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{HttpResponse, Route, guard, web};
 
 use crate::error::GatewayError;
 use crate::protocol::Dialect;
 
+/// A route for `GET` that answers `HEAD` too (actix-http sends the head without the body).
+pub fn get() -> Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
+/// Headers every dashboard and admin API response carries: no framing (clickjacking), no
+/// referrer leaks, no MIME sniffing, no caching of admin data.
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("x-frame-options", "DENY"))
+        .add(("referrer-policy", "no-referrer"))
+        .add(("x-content-type-options", "nosniff"))
+        .add(("cache-control", "no-store"))
+}
+
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health::health))
+    cfg.route("/health", get().to(health::health))
         .route("/v1/chat/completions", web::post().to(openai::chat_completions))
         .route("/v1/embeddings", web::post().to(openai::embeddings))
-        .route("/v1/models", web::get().to(openai::models))
+        .route("/v1/models", get().to(openai::models))
         .route("/v1/providers/{provider}/chat/completions", web::post().to(openai::provider_chat_completions))
         .route("/v1/messages", web::post().to(anthropic::messages))
         .route("/v1/messages/count_tokens", web::post().to(anthropic::count_tokens))
         .route("/v1/responses", web::post().to(responses::create))
-        .route("/v1/responses/{id}", web::get().to(responses::retrieve))
+        .route("/v1/responses/{id}", get().to(responses::retrieve))
         .route("/{version:v1beta|v1}/models/{tail:.*}", web::post().to(gemini::call))
-        .route("/v1beta/models", web::get().to(gemini::list));
+        .route("/v1beta/models", get().to(gemini::list));
     dashboard::configure(cfg);
     admin::configure(cfg);
 }

@@ -10,6 +10,7 @@ use super::common::{intake_model, meta};
 use crate::auth::client_key;
 use crate::pipeline::{self, Inbound, Op, Plan};
 use crate::protocol::Dialect;
+use crate::protocol::shape::Surface;
 use crate::state::AppState;
 
 const D: Dialect = Dialect::OpenaiChat;
@@ -22,7 +23,8 @@ async fn serve_op(
     op: Op,
     pinned: Option<String>,
 ) -> HttpResponse {
-    let (inp, model) = match intake_model(&req, &state, payload, D).await {
+    let surface = if op == Op::Embeddings { Surface::Embeddings } else { Surface::Generate(D) };
+    let (inp, model) = match intake_model(&req, &state, payload, surface).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -91,7 +93,7 @@ pub fn visible_models(state: &AppState, key: Option<&crate::keys::KeyInfo>) -> V
 
 /// `GET /v1/models`
 pub async fn models(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let key = match client_key(&req, &state) {
+    let key = match client_key(&req, &state, D) {
         Ok(k) => k,
         Err(e) => return e.response(D),
     };

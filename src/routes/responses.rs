@@ -26,7 +26,7 @@ pub async fn create(
 
 /// `GET /v1/responses/{id}`: nothing is stored.
 pub async fn retrieve(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse {
-    if let Err(e) = client_key(&req, &state) {
+    if let Err(e) = client_key(&req, &state, D) {
         return e.response(D);
     }
     GatewayError::NotFound(format!(

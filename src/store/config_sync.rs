@@ -176,6 +176,9 @@ async fn sync_keys(db: &impl ConnectionTrait, cfg: &Config, sealer: &Sealer, r: 
                     && e.enabled == k.enabled
                     && e.revoked_at.is_none()
                     && e.source == CONFIG => {}
+            // A revocation survives restarts: the file brings a revoked key back only with a new
+            // key value (a new secret is a new key).
+            Some(e) if e.revoked_at.is_some() && e.digest == digest => {}
             Some(e) => {
                 let mut am: api_key::ActiveModel = e.clone().into();
                 am.digest = Set(digest);

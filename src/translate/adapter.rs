@@ -77,6 +77,7 @@ pub struct Translating {
     content: bool,
     events: Vec<SseEvent>,
     canon: Vec<Event>,
+    invalid: u64,
 }
 
 impl Translating {
@@ -94,11 +95,16 @@ impl Translating {
             content: false,
             events: Vec::new(),
             canon: Vec::new(),
+            invalid: 0,
         }
     }
 
     fn drain(&mut self, out: &mut Vec<Bytes>) {
         for ev in std::mem::take(&mut self.events) {
+            if !ev.data.trim_start().starts_with(['{', '[']) {
+                self.invalid += 1;
+                continue;
+            }
             self.decoder.event(&ev, &mut self.canon);
         }
         feed(&mut self.canon, &mut self.acc, &mut self.content, self.encoder.as_mut(), out);
@@ -140,6 +146,10 @@ impl ResponseAdapter for Translating {
     fn usage(&self) -> TokenUsage {
         merged_usage(&self.acc, self.input_estimate)
     }
+
+    fn dropped_frames(&self) -> u64 {
+        self.invalid + self.sse.garbage_lines()
+    }
 }
 
 /// Same-dialect stream passthrough for Anthropic, Responses and Gemini (`alt=sse`; a Gemini client
@@ -156,6 +166,7 @@ pub struct SsePassthrough {
     events: Vec<SseEvent>,
     canon: Vec<Event>,
     discard: Vec<Bytes>,
+    invalid: u64,
 }
 
 impl SsePassthrough {
@@ -172,16 +183,30 @@ impl SsePassthrough {
             events: Vec::new(),
             canon: Vec::new(),
             discard: Vec::new(),
+            invalid: 0,
         }
     }
 
     fn drain(&mut self, out: &mut Vec<Bytes>) {
         for ev in std::mem::take(&mut self.events) {
+            // Every frame of these dialects is JSON: anything else is dropped, never forwarded.
+            if !ev.data_is_json() {
+                self.invalid += 1;
+                continue;
+            }
             self.decoder.event(&ev, &mut self.canon);
-            out.push(ev.raw.clone());
+            out.push(if ev.clean { ev.raw } else { reframe(&ev) });
         }
         feed(&mut self.canon, &mut self.acc, &mut self.content, self.shadow.as_mut(), &mut self.discard);
         self.discard.clear();
+    }
+}
+
+/// A valid event whose block also held garbage lines, framed anew from its fields.
+pub fn reframe(ev: &SseEvent) -> Bytes {
+    match &ev.event {
+        Some(name) => crate::sse::named_event(name, &ev.data),
+        None => crate::sse::data_event(&ev.data),
     }
 }
 
@@ -217,5 +242,9 @@ impl ResponseAdapter for SsePassthrough {
 
     fn usage(&self) -> TokenUsage {
         merged_usage(&self.acc, self.input_estimate)
+    }
+
+    fn dropped_frames(&self) -> u64 {
+        self.invalid + self.sse.garbage_lines()
     }
 }

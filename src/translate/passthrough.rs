@@ -91,6 +91,7 @@ pub struct ChatPassthrough {
     content: bool,
     finished: bool,
     usage: TokenUsage,
+    invalid: u64,
 }
 
 impl ChatPassthrough {
@@ -107,7 +108,9 @@ impl ChatPassthrough {
             }
             return;
         }
-        if ev.data.is_empty() {
+        // Every chunk is JSON: anything else (garbage, a cut frame) is dropped, never forwarded.
+        if !ev.data_is_json() {
+            self.invalid += 1;
             return;
         }
         // Full parse until content shows up; afterwards only chunks that mention usage or finish.
@@ -128,7 +131,7 @@ impl ChatPassthrough {
                 }
             }
         }
-        out.push(ev.raw);
+        out.push(if ev.clean { ev.raw } else { data_event(&ev.data) });
     }
 }
 
@@ -187,6 +190,10 @@ impl ResponseAdapter for ChatPassthrough {
 
     fn usage(&self) -> TokenUsage {
         self.usage
+    }
+
+    fn dropped_frames(&self) -> u64 {
+        self.invalid + self.sse.garbage_lines()
     }
 }
 
@@ -296,6 +303,23 @@ mod tests {
         assert_eq!(a.usage().total(), 4);
         let mut a = ChatPassthrough::new(false);
         assert!(run(&mut a, &chunks, None).contains("prompt_tokens"));
+    }
+
+    #[test]
+    fn garbage_lines_and_frames_are_dropped_and_counted_not_forwarded() {
+        let chunks = [
+            "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n",
+            "GARBAGE LINE\ndata: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}\n\n",
+            "data: {this is not json\n\n",
+            "<html>oops</html>\n\n",
+            "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n",
+        ];
+        let mut a = ChatPassthrough::new(false);
+        let s = run(&mut a, &chunks, None);
+        assert!(!s.contains("GARBAGE") && !s.contains("not json") && !s.contains("html"), "{s}");
+        assert!(s.contains("\"content\":\"a\"") && s.contains("\"content\":\"b\""), "{s}");
+        assert_eq!(a.dropped_frames(), 3, "one garbage line, one bad frame, one block of garbage");
+        assert!(s.ends_with("data: [DONE]\n\n"));
     }
 
     #[test]

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Message, ResponseFuture, Supervised};
 
+use tokio::sync::watch;
+
 use super::{ExecOutcome, Execute, ExecutorConfig, run};
 
 /// Counters shared by every executor, for status pages and tests.
@@ -18,6 +20,8 @@ pub struct ExecutorStats {
     pub restarts: AtomicU64,
     /// Faults caught (panics in provider-facing code).
     pub faults: AtomicU64,
+    /// Invalid upstream stream frames dropped instead of forwarded.
+    pub dropped_frames: AtomicU64,
 }
 
 /// A fault the executor cannot carry: it stops so its supervisor restarts it.
@@ -30,6 +34,7 @@ pub struct ExecutorActor {
     cfg: ExecutorConfig,
     client: awc::Client,
     stats: Arc<ExecutorStats>,
+    drain: watch::Receiver<bool>,
 }
 
 impl std::fmt::Debug for ExecutorActor {
@@ -44,14 +49,17 @@ fn build_client(cfg: &ExecutorConfig) -> awc::Client {
         .limit(cfg.max_connections)
         .conn_keep_alive(Duration::from_secs(60))
         .conn_lifetime(Duration::from_secs(600));
-    // No total timeout: streams may last minutes. First-byte and idle limits are ours.
-    awc::Client::builder().connector(connector).disable_timeout().finish()
+    // No total timeout: streams may last minutes. First-byte, idle and (non-streamed) total limits
+    // are ours. Redirects are never followed: a 307 would replay the prompt, credentials and all,
+    // to whatever host the upstream names.
+    awc::Client::builder().connector(connector).disable_timeout().disable_redirects().finish()
 }
 
 impl ExecutorActor {
-    /// An executor with a fresh client.
-    pub fn new(cfg: ExecutorConfig, stats: Arc<ExecutorStats>) -> Self {
-        Self { client: build_client(&cfg), cfg, stats }
+    /// An executor with a fresh client. `drain` turns true when the daemon's shutdown grace is
+    /// nearly over: every attempt still running then ends cleanly in its client's dialect.
+    pub fn new(cfg: ExecutorConfig, stats: Arc<ExecutorStats>, drain: watch::Receiver<bool>) -> Self {
+        Self { client: build_client(&cfg), cfg, stats, drain }
     }
 }
 
@@ -72,7 +80,13 @@ impl Handler<Execute> for ExecutorActor {
 
     fn handle(&mut self, msg: Execute, ctx: &mut Context<Self>) -> Self::Result {
         // `ResponseFuture` runs as its own task: it outlives a restart of this actor.
-        Box::pin(run::run(self.client.clone(), msg, self.cfg, ctx.address().recipient(), Arc::clone(&self.stats)))
+        let env = run::RunEnv {
+            cfg: self.cfg,
+            faults: ctx.address().recipient(),
+            stats: Arc::clone(&self.stats),
+            drain: self.drain.clone(),
+        };
+        Box::pin(run::run(self.client.clone(), msg, env))
     }
 }
 

@@ -48,6 +48,11 @@ pub trait ResponseAdapter: Send + 'static {
     fn terminated(&self) -> bool;
     /// Token usage seen so far.
     fn usage(&self) -> TokenUsage;
+    /// Upstream frames that were not valid for the dialect (garbage lines, unparseable data),
+    /// dropped instead of being forwarded.
+    fn dropped_frames(&self) -> u64 {
+        0
+    }
 }
 
 /// A built-in upstream that needs no network (the demo provider).
@@ -244,6 +249,8 @@ pub struct ExecutorConfig {
     pub first_byte: Duration,
     /// Between two chunks.
     pub idle: Duration,
+    /// Request sent → last byte of a non-streamed response (a slow trickle cannot hold it forever).
+    pub total: Duration,
     /// Pooled connections (0: unlimited).
     pub max_connections: usize,
     /// Largest non-streaming body.

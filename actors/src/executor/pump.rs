@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use actix::Recipient;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::timeout;
 
 use super::actor::{ExecutorStats, Fault};
-use super::run::{Source, fault_injection_panic, guarded, record, report, trace};
+use super::run::{Source, drained, fault_injection_panic, guarded, record, report, trace};
 use super::{AdapterError, ExecContext, ResponseAdapter};
 use crate::outcome::OutcomeKind;
 use crate::router::messages::LeaseGrant;
@@ -28,12 +28,15 @@ pub(super) struct Finish {
     pub faults: Recipient<Fault>,
     pub stats: Arc<ExecutorStats>,
     pub idle: Duration,
+    pub drain: watch::Receiver<bool>,
 }
 
 enum End {
     Clean,
     Broken(OutcomeKind, &'static str),
     ClientGone,
+    /// The shutdown grace is nearly over: the stream ends now, cleanly framed, with an error event.
+    Shutdown,
 }
 
 async fn deliver(tx: &mpsc::Sender<Bytes>, out: &mut Vec<Bytes>) -> bool {
@@ -47,12 +50,15 @@ async fn deliver(tx: &mpsc::Sender<Bytes>, out: &mut Vec<Bytes>) -> bool {
 
 /// Pumps the stream to its end, then reports the outcome and records usage.
 pub(super) async fn pump(mut body: Source, tx: mpsc::Sender<Bytes>, f: Finish) {
-    let Finish { mut ctx, lease, mut adapter, ttfb, t0, status, mut chunks, faults, stats, idle } = f;
+    let Finish { mut ctx, lease, mut adapter, ttfb, t0, status, mut chunks, faults, stats, idle, drain } = f;
     let mut out = Vec::new();
+    let drained = drained(drain);
+    tokio::pin!(drained);
     let end = loop {
         let next = tokio::select! {
             biased;
             _ = tx.closed() => break End::ClientGone,
+            () = &mut drained => break End::Shutdown,
             n = timeout(idle, body.next()) => n,
         };
         match next {
@@ -91,6 +97,10 @@ pub(super) async fn pump(mut body: Source, tx: mpsc::Sender<Bytes>, f: Finish) {
         End::Clean => (OutcomeKind::Success, status, None),
         End::Broken(kind, msg) => (kind, status, Some(msg.to_string())),
         End::ClientGone => (OutcomeKind::Cancelled, 499, Some("the client disconnected".to_string())),
+        // Nobody's fault: no health changes, but the client and the usage row say what happened.
+        End::Shutdown => {
+            (OutcomeKind::Cancelled, status, Some("the gateway shut down before the stream ended".to_string()))
+        }
     };
     if !matches!(end, End::ClientGone) {
         let err = error.clone();
@@ -108,6 +118,11 @@ pub(super) async fn pump(mut body: Source, tx: mpsc::Sender<Bytes>, f: Finish) {
         report(&lease, kind, &ctx.upstream_model);
     }
     trace(&mut ctx, &lease, kind, Some(status), t0);
+    let dropped = adapter.dropped_frames();
+    if dropped > 0 {
+        stats.dropped_frames.fetch_add(dropped, std::sync::atomic::Ordering::Relaxed);
+        tracing::debug!(request_id = %ctx.request_id, dropped, "invalid upstream frames dropped");
+    }
     let usage = adapter.usage();
     tracing::debug!(request_id = %ctx.request_id, chunks, outcome = kind.label(), "stream finished");
     record(&ctx, &lease, client_status, error, usage, Some(ttfb), true);

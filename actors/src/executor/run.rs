@@ -9,12 +9,15 @@ use actix::Recipient;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use futures_util::stream::LocalBoxStream;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::timeout;
 
 use super::actor::{ExecutorStats, Fault};
 use super::pump::{self, Finish};
-use super::{AdapterError, Completed, ExecContext, ExecOutcome, Execute, ExecutorConfig, Failure, Started, Target};
+use super::{
+    AdapterError, Completed, ExecContext, ExecOutcome, Execute, ExecutorConfig, Failure, ResponseAdapter, Started,
+    Target,
+};
 use crate::account::messages::AccountOutcome;
 use crate::breaker::messages::BreakerOutcome;
 use crate::outcome::{OutcomeKind, classify_status, parse_retry_after, retry_hint_from_text};
@@ -191,12 +194,19 @@ fn short_send_error(e: &awc::error::SendRequestError) -> &'static str {
     }
 }
 
-async fn read_limited(body: &mut Source, limit: usize, idle: Duration) -> Result<Bytes, Fail> {
+async fn read_limited(body: &mut Source, limit: usize, idle: Duration, deadline: Instant) -> Result<Bytes, Fail> {
     // Most bodies arrive in one chunk: keep it as it is, copy only when there are several.
     let mut first: Option<Bytes> = None;
     let mut buf = BytesMut::new();
     loop {
-        match timeout(idle, body.next()).await {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match timeout(idle.min(left), body.next()).await {
+            Err(_) if left <= idle => {
+                return Err(Fail::new(
+                    OutcomeKind::Timeout,
+                    "the upstream response took longer than the total timeout",
+                ));
+            }
             Err(_) => {
                 return Err(Fail::new(OutcomeKind::Timeout, "the upstream stalled while sending its response"));
             }
@@ -222,57 +232,69 @@ async fn read_limited(body: &mut Source, limit: usize, idle: Duration) -> Result
     }
 }
 
-/// Runs one attempt.
-pub(super) async fn run(
+/// What every attempt runs with, besides its message.
+pub(crate) struct RunEnv {
+    /// Timeouts and limits.
+    pub cfg: ExecutorConfig,
+    /// Where a caught fault stops the executor.
+    pub faults: Recipient<Fault>,
+    /// Shared counters.
+    pub stats: Arc<ExecutorStats>,
+    /// Turns true when the shutdown grace is nearly over.
+    pub drain: watch::Receiver<bool>,
+}
+
+/// Resolves once the daemon drains (never, if the flag's sender is gone).
+pub(super) async fn drained(mut drain: watch::Receiver<bool>) {
+    if drain.wait_for(|d| *d).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// An attempt that got past its status and first content.
+enum Ready {
+    /// A whole response, converted for the client.
+    Whole(Bytes),
+    /// A stream: what the client gets first, and the rest of the upstream body.
+    Stream { body: Source, pending: Vec<Bytes>, chunks: usize },
+}
+
+/// Sends the call and reads until the verdict: a converted whole body, a stream with content, or
+/// the failure that lets the caller try another account.
+async fn attempt(
     client: awc::Client,
-    msg: Execute,
-    cfg: ExecutorConfig,
-    faults: Recipient<Fault>,
-    stats: Arc<ExecutorStats>,
-) -> ExecOutcome {
-    let Execute { call, lease, ctx } = msg;
-    let t0 = Instant::now();
-    let mut adapter = call.adapter;
-    let (status, retry_after, mut body) = match send_http(&client, call.target, &cfg).await {
-        Ok(r) => r,
-        Err(f) => return failed(ctx, lease, f, t0),
-    };
+    target: Target,
+    stream: bool,
+    adapter: &mut Box<dyn ResponseAdapter>,
+    env: &RunEnv,
+    t0: Instant,
+) -> Result<(u16, Ready), Fail> {
+    let cfg = &env.cfg;
+    let (status, retry_after, mut body) = send_http(&client, target, cfg).await?;
     drop(client);
 
+    let deadline = t0 + cfg.total;
     if !(200..300).contains(&status) {
-        let err_body = read_limited(&mut body, ERROR_BODY_LIMIT, cfg.idle).await.unwrap_or_default();
+        let err_body = read_limited(&mut body, ERROR_BODY_LIMIT, cfg.idle, deadline).await.unwrap_or_default();
         let text = String::from_utf8_lossy(&err_body);
         let hint = retry_after.or_else(|| if status == 429 { retry_hint_from_text(&text) } else { None });
         let kind = classify_status(status, hint);
-        let f = Fail {
-            kind,
-            status: Some(status),
-            message: format!("the upstream answered {status}"),
-            retry_after: hint,
-            body: Some(err_body),
+        let message = if (300..400).contains(&status) {
+            format!("the upstream answered a redirect ({status}), which is never followed")
+        } else {
+            format!("the upstream answered {status}")
         };
-        return failed(ctx, lease, f, t0);
+        return Err(Fail { kind, status: Some(status), message, retry_after: hint, body: Some(err_body) });
     }
 
-    if !call.stream {
-        let whole = match read_limited(&mut body, cfg.max_response_bytes, cfg.idle).await {
-            Ok(b) => b,
-            Err(f) => return failed(ctx, lease, f, t0),
-        };
-        let converted = guarded(&faults, &stats, || adapter.complete(whole));
-        return match converted {
-            Ok(client_body) => {
-                let usage = adapter.usage();
-                let mut ctx = ctx;
-                report(&lease, OutcomeKind::Success, &ctx.upstream_model);
-                trace(&mut ctx, &lease, OutcomeKind::Success, Some(status), t0);
-                record(&ctx, &lease, 200, None, usage, Some(ctx.started.elapsed()), false);
-                ExecOutcome::Complete(Completed { body: client_body, upstream_ms: ms(t0), usage })
-            }
+    if !stream {
+        let whole = read_limited(&mut body, cfg.max_response_bytes, cfg.idle, deadline).await?;
+        return match guarded(&env.faults, &env.stats, || adapter.complete(whole)) {
+            Ok(client_body) => Ok((status, Ready::Whole(client_body))),
             Err(AdapterError::Empty) => {
-                failed(ctx, lease, Fail::new(OutcomeKind::EmptyResponse, "the upstream returned an empty response"), t0)
+                Err(Fail::new(OutcomeKind::EmptyResponse, "the upstream returned an empty response"))
             }
-            Err(AdapterError::Malformed(m)) => failed(ctx, lease, Fail::new(OutcomeKind::ProtocolError, m), t0),
+            Err(AdapterError::Malformed(m)) => Err(Fail::new(OutcomeKind::ProtocolError, m)),
         };
     }
 
@@ -282,55 +304,63 @@ pub(super) async fn run(
     let mut chunks = 0usize;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        match timeout(left, body.next()).await {
-            Err(_) => {
-                return failed(ctx, lease, Fail::new(OutcomeKind::Timeout, "the upstream sent no content in time"), t0);
-            }
-            Ok(None) => {
-                return failed(
-                    ctx,
-                    lease,
-                    Fail::new(OutcomeKind::EmptyResponse, "the upstream stream ended without content"),
-                    t0,
-                );
-            }
-            Ok(Some(Err(_))) => {
-                return failed(ctx, lease, Fail::new(OutcomeKind::ConnectError, "the upstream connection broke"), t0);
-            }
-            Ok(Some(Ok(chunk))) => {
-                chunks += 1;
-                let pushed = guarded(&faults, &stats, || adapter.push(&chunk, &mut pending));
-                match pushed {
-                    Ok(()) => {}
-                    Err(AdapterError::Malformed(m)) => {
-                        return failed(ctx, lease, Fail::new(OutcomeKind::ProtocolError, m), t0);
-                    }
-                    Err(AdapterError::Empty) => {
-                        return failed(
-                            ctx,
-                            lease,
-                            Fail::new(OutcomeKind::EmptyResponse, "the upstream returned no content"),
-                            t0,
-                        );
-                    }
-                }
-                if adapter.has_content() {
-                    break;
-                }
+        let chunk = match timeout(left, body.next()).await {
+            Err(_) => return Err(Fail::new(OutcomeKind::Timeout, "the upstream sent no content in time")),
+            Ok(None) => return Err(Fail::new(OutcomeKind::EmptyResponse, "the upstream stream ended without content")),
+            Ok(Some(Err(_))) => return Err(Fail::new(OutcomeKind::ConnectError, "the upstream connection broke")),
+            Ok(Some(Ok(chunk))) => chunk,
+        };
+        chunks += 1;
+        match guarded(&env.faults, &env.stats, || adapter.push(&chunk, &mut pending)) {
+            Ok(()) => {}
+            Err(AdapterError::Malformed(m)) => return Err(Fail::new(OutcomeKind::ProtocolError, m)),
+            Err(AdapterError::Empty) => {
+                return Err(Fail::new(OutcomeKind::EmptyResponse, "the upstream returned no content"));
             }
         }
+        if adapter.has_content() {
+            return Ok((status, Ready::Stream { body, pending, chunks }));
+        }
     }
+}
 
-    let upstream_ms = ms(t0);
-    let ttfb = ctx.started.elapsed();
-    report(&lease, OutcomeKind::Success, &ctx.upstream_model);
-    let (tx, rx) = mpsc::channel(pending.len().max(1) + 32);
-    for b in pending {
-        let _ = tx.try_send(b);
+/// Runs one attempt. A shutdown that reaches the end of its grace while the attempt still waits
+/// for its verdict ends it as cancelled (the caller answers "shutting down").
+pub(super) async fn run(client: awc::Client, msg: Execute, env: RunEnv) -> ExecOutcome {
+    let Execute { call, lease, ctx } = msg;
+    let t0 = Instant::now();
+    let mut adapter = call.adapter;
+    let verdict = tokio::select! {
+        v = attempt(client, call.target, call.stream, &mut adapter, &env, t0) => v,
+        () = drained(env.drain.clone()) => Err(Fail::new(OutcomeKind::Cancelled, "the gateway is shutting down")),
+    };
+    let (status, ready) = match verdict {
+        Ok(v) => v,
+        Err(f) => return failed(ctx, lease, f, t0),
+    };
+    match ready {
+        Ready::Whole(client_body) => {
+            let usage = adapter.usage();
+            let mut ctx = ctx;
+            report(&lease, OutcomeKind::Success, &ctx.upstream_model);
+            trace(&mut ctx, &lease, OutcomeKind::Success, Some(status), t0);
+            record(&ctx, &lease, 200, None, usage, Some(ctx.started.elapsed()), false);
+            ExecOutcome::Complete(Completed { body: client_body, upstream_ms: ms(t0), usage })
+        }
+        Ready::Stream { body, pending, chunks } => {
+            let upstream_ms = ms(t0);
+            let ttfb = ctx.started.elapsed();
+            report(&lease, OutcomeKind::Success, &ctx.upstream_model);
+            let (tx, rx) = mpsc::channel(pending.len().max(1) + 32);
+            for b in pending {
+                let _ = tx.try_send(b);
+            }
+            let RunEnv { cfg, faults, stats, drain } = env;
+            let finish = Finish { ctx, lease, adapter, ttfb, t0, status, chunks, faults, stats, idle: cfg.idle, drain };
+            actix_rt::spawn(pump::pump(body, tx, finish));
+            ExecOutcome::Started(Started { body: rx, upstream_ms })
+        }
     }
-    let finish = Finish { ctx, lease, adapter, ttfb, t0, status, chunks, faults, stats, idle: cfg.idle };
-    actix_rt::spawn(pump::pump(body, tx, finish));
-    ExecOutcome::Started(Started { body: rx, upstream_ms })
 }
 
 fn ms(t0: Instant) -> f64 {

@@ -204,7 +204,9 @@ impl Handler<Record> for UsageWriter {
     type Result = ();
 
     fn handle(&mut self, msg: Record, ctx: &mut Context<Self>) {
-        self.buf.push(msg.0);
+        let mut event = msg.0;
+        event.bound_fields();
+        self.buf.push(event);
         if self.buf.len() >= self.cfg.batch_size {
             self.flush(ctx);
         }

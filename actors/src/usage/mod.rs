@@ -97,3 +97,52 @@ pub struct UsageEvent {
     /// Upstream attempts.
     pub attempts: Vec<AttemptTrace>,
 }
+
+/// Shortens `s` to at most `max` bytes on a character boundary.
+fn bound(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+}
+
+impl UsageEvent {
+    /// Caps every text field, so no client input makes a usage or request-log row large.
+    pub fn bound_fields(&mut self) {
+        bound(&mut self.request_id, 128);
+        bound(&mut self.client_dialect, 32);
+        bound(&mut self.method, 16);
+        bound(&mut self.path, 512);
+        bound(&mut self.model, 256);
+        for s in [&mut self.key_name, &mut self.provider, &mut self.account].into_iter().flatten() {
+            bound(s, 128);
+        }
+        if let Some(e) = &mut self.error {
+            bound(e, 1024);
+        }
+        self.attempts.truncate(32);
+    }
+}
+
+#[cfg(test)]
+mod bound_tests {
+    use super::*;
+
+    #[test]
+    fn long_fields_are_capped_on_char_boundaries() {
+        let mut e = UsageEvent {
+            model: "é".repeat(300),
+            path: "/x".repeat(1000),
+            error: Some("e".repeat(5000)),
+            key_name: Some("k".repeat(500)),
+            ..UsageEvent::default()
+        };
+        e.bound_fields();
+        assert_eq!((e.model.len(), e.path.len()), (256, 512));
+        assert_eq!(e.error.as_deref().map(str::len), Some(1024));
+        assert_eq!(e.key_name.as_deref().map(str::len), Some(128));
+    }
+}

@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{db_fail, fail, guarded};
+use super::{db_fail, fail, guarded, json_body};
 use crate::error::GatewayError;
 use crate::keys::generate_key;
 use crate::state::AppState;
@@ -29,12 +29,13 @@ pub(super) struct NewKey {
 }
 
 /// `POST /api/keys {"name", "models"?}` → `{"name", "key"}`; the key is never shown again.
-pub(super) async fn create(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+pub(super) async fn create(req: HttpRequest, state: web::Data<AppState>, payload: web::Payload) -> HttpResponse {
     if let Err(r) = guarded(&req, &state) {
         return *r;
     }
-    let Ok(new) = serde_json::from_slice::<NewKey>(&body) else {
-        return fail(GatewayError::BadRequest("expected JSON {\"name\": \"...\", \"models\": [...]}".into()));
+    let new: NewKey = match json_body(&req, payload, &state, "{\"name\": \"...\", \"models\": [...]}").await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     if new.name.trim().is_empty() {
         return fail(GatewayError::BadRequest("name must not be empty".into()));

@@ -5,34 +5,110 @@ mod keys;
 mod session;
 mod state;
 
+use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
+use serde::de::DeserializeOwned;
 
+use super::get;
+use crate::auth::AdminAuth;
 use crate::error::GatewayError;
 use crate::protocol::Dialect;
 use crate::state::AppState;
+
+/// Largest admin request body.
+const ADMIN_BODY_LIMIT: usize = 1024 * 1024;
 
 /// Registers the admin routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api")
+            .wrap(super::security_headers())
             .route("/login", web::post().to(session::login))
             .route("/logout", web::post().to(session::logout))
-            .route("/session", web::get().to(session::whoami))
-            .route("/keys", web::get().to(keys::list))
+            .route("/session", get().to(session::whoami))
+            .route("/keys", get().to(keys::list))
             .route("/keys", web::post().to(keys::create))
             .route("/keys/{name}", web::delete().to(keys::revoke))
-            .route("/accounts", web::get().to(state::accounts))
+            .route("/accounts", get().to(state::accounts))
             .route("/accounts/{id}/reset", web::post().to(state::reset_account))
             .route("/providers/{id}/reset-breaker", web::post().to(state::reset_breaker))
-            .route("/usage", web::get().to(state::recent_usage))
-            .route("/status", web::get().to(state::status))
+            .route("/usage", get().to(state::recent_usage))
+            .route("/status", get().to(state::status))
             .default_service(web::to(api_not_found)),
     );
 }
 
-/// Admits an admin request, or gives the 401 response to return.
-pub(crate) fn guarded(req: &HttpRequest, state: &AppState) -> Result<(), Box<HttpResponse>> {
+/// Whether a method changes state.
+fn changes_state(m: &Method) -> bool {
+    !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// CSRF: a state-changing request that a browser marks as coming from another site (by
+/// `Sec-Fetch-Site`, or an `Origin` that is not this scheme, host and port) is refused. Requests
+/// without either header come from non-browser clients, which carry no ambient cookie to abuse.
+fn same_origin(req: &HttpRequest) -> Result<(), GatewayError> {
+    let h = req.headers();
+    if let Some(site) = h.get("sec-fetch-site").and_then(|v| v.to_str().ok())
+        && !matches!(site, "same-origin" | "none")
+    {
+        return Err(GatewayError::Forbidden(format!("cross-site request refused (Sec-Fetch-Site: {site})")));
+    }
+    if let Some(origin) = h.get(header::ORIGIN) {
+        let info = req.connection_info();
+        let expected = format!("{}://{}", info.scheme(), info.host());
+        let ok = origin.to_str().is_ok_and(|o| o.eq_ignore_ascii_case(&expected));
+        if !ok {
+            return Err(GatewayError::Forbidden("cross-origin request refused: Origin is not this dashboard".into()));
+        }
+    }
+    Ok(())
+}
+
+/// A state-changing admin request carries JSON or nothing: an HTML form (the classic CSRF
+/// vehicle) cannot send `application/json`.
+fn json_or_empty(req: &HttpRequest) -> Result<(), GatewayError> {
+    let h = req.headers();
+    let has_body = h.contains_key(header::TRANSFER_ENCODING)
+        || h.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() != "0");
+    match h.get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or_default()) {
+        Some(ct) if ct.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")) => Ok(()),
+        None if !has_body => Ok(()),
+        Some(_) | None => {
+            Err(GatewayError::UnsupportedMediaType("admin requests that change state take `application/json`".into()))
+        }
+    }
+}
+
+/// The checks every state-changing admin request passes before authentication is even looked at.
+pub(crate) fn state_change_checks(req: &HttpRequest) -> Result<(), GatewayError> {
+    if changes_state(req.method()) {
+        same_origin(req)?;
+        json_or_empty(req)?;
+    }
+    Ok(())
+}
+
+/// Admits an admin request (and, when it changes state, checks its origin and content type), or
+/// gives the error response to return.
+pub(crate) fn guarded(req: &HttpRequest, state: &AppState) -> Result<AdminAuth, Box<HttpResponse>> {
+    state_change_checks(req).map_err(|e| Box::new(fail(e)))?;
     crate::auth::admin(req, state).map_err(|e| Box::new(e.response(Dialect::OpenaiChat)))
+}
+
+/// Reads an admin JSON body (at most 1 MiB) after `guarded` admitted the request.
+pub(crate) async fn json_body<T: DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    expected: &str,
+) -> Result<T, HttpResponse> {
+    let body = super::common::read_body_limited(req, payload, state, ADMIN_BODY_LIMIT).await.map_err(fail)?;
+    serde_json::from_slice(&body).map_err(|e| {
+        fail(GatewayError::BadRequest(format!(
+            "expected JSON {expected}: {}",
+            super::common::echo(&e.to_string(), 120)
+        )))
+    })
 }
 
 /// An admin error in the admin API's (OpenAI-like) shape.

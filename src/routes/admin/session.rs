@@ -7,9 +7,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{db_fail, fail, guarded};
+use super::{db_fail, fail, guarded, state_change_checks};
 use crate::auth::{SESSION_COOKIE, session_token};
 use crate::error::GatewayError;
+use crate::routes::common::read_body_limited;
 use crate::secrets::verify_password;
 use crate::state::AppState;
 use crate::store::settings;
@@ -19,18 +20,29 @@ pub(super) struct Login {
     password: String,
 }
 
-/// `POST /api/login {"password": "..."}` → sets the session cookie.
-pub(super) async fn login(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
-    let Ok(login) = serde_json::from_slice::<Login>(&body) else {
-        return fail(GatewayError::BadRequest("expected JSON {\"password\": \"...\"}".into()));
-    };
+/// Largest login body: a password, not a payload.
+const LOGIN_BODY_LIMIT: usize = 4 * 1024;
+
+/// `POST /api/login {"password": "..."}` → sets the session cookie. The attempt is counted
+/// against the caller's address before its body is read or its password checked.
+pub(super) async fn login(req: HttpRequest, state: web::Data<AppState>, payload: web::Payload) -> HttpResponse {
+    if let Err(e) = state_change_checks(&req) {
+        return fail(e);
+    }
     let ip = req.peer_addr().map(|a| a.ip()).unwrap_or([0, 0, 0, 0].into());
-    if let Some(wait) = state.sessions.locked_out(ip) {
+    if let Err(wait) = state.sessions.begin_login(ip) {
         return fail(GatewayError::RateLimited {
             message: "too many failed logins; wait before trying again".into(),
             retry_after: Some(Duration::from_secs(wait)),
         });
     }
+    let login: Login = match read_body_limited(&req, payload, &state, LOGIN_BODY_LIMIT).await {
+        Ok(body) => match serde_json::from_slice(&body) {
+            Ok(l) => l,
+            Err(_) => return fail(GatewayError::BadRequest("expected JSON {\"password\": \"...\"}".into())),
+        },
+        Err(e) => return fail(e),
+    };
     let hash = match settings::get(&state.db, settings::ADMIN_PASSWORD_HASH).await {
         Ok(h) => h,
         Err(e) => return db_fail(e),
@@ -41,16 +53,22 @@ pub(super) async fn login(req: HttpRequest, state: web::Data<AppState>, body: we
         Some(h) => web::block(move || verify_password(&password, &h)).await.unwrap_or(false),
         None => false,
     };
-    state.sessions.record_login(ip, ok);
+    if ok {
+        state.sessions.login_succeeded(ip);
+    }
     if !ok {
         tracing::warn!(%ip, "failed admin login");
         return fail(GatewayError::Unauthorized("wrong password".into()));
     }
     let ttl_ms = (state.config.auth.session_ttl_hours * 3_600_000) as i64;
     let token = state.sessions.open(ttl_ms);
+    // `Secure` when the browser reached us over HTTPS (directly, or through a proxy that says so
+    // in `Forwarded` / `X-Forwarded-Proto`).
+    let https = req.connection_info().scheme() == "https";
     let cookie = Cookie::build(SESSION_COOKIE, token)
         .path("/")
         .http_only(true)
+        .secure(https)
         .same_site(SameSite::Strict)
         .max_age(time::Duration::milliseconds(ttl_ms))
         .finish();
@@ -59,6 +77,9 @@ pub(super) async fn login(req: HttpRequest, state: web::Data<AppState>, body: we
 
 /// `POST /api/logout` → ends the session.
 pub(super) async fn logout(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if let Err(e) = state_change_checks(&req) {
+        return fail(e);
+    }
     if let Some(t) = session_token(&req) {
         state.sessions.close(&t);
     }

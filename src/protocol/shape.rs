@@ -1,0 +1,184 @@
+//! The JSON type each well-known top-level request field must have, per dialect, checked at
+//! intake from the raw value's first byte (no parse). A request the upstream would refuse for a
+//! wrong type is the client's mistake: it gets a 400 here instead of reaching a provider (whose
+//! answer, sometimes a 500, could count against the provider's breaker). Unknown fields pass.
+
+use serde_json::value::RawValue;
+
+use super::Dialect;
+use super::raw::RawObject;
+
+/// The JSON kinds a field may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `{...}`
+    Object,
+    /// `[...]`
+    Array,
+    /// `"..."`
+    String,
+    /// A number.
+    Number,
+    /// An integer (a number without fraction or exponent).
+    Integer,
+    /// `true` / `false`
+    Bool,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Object => "an object",
+            Self::Array => "an array",
+            Self::String => "a string",
+            Self::Number => "a number",
+            Self::Integer => "an integer",
+            Self::Bool => "a boolean",
+        }
+    }
+
+    fn matches(self, raw: &RawValue) -> bool {
+        let text = raw.get();
+        let Some(first) = text.bytes().next() else { return false };
+        match self {
+            Self::Object => first == b'{',
+            Self::Array => first == b'[',
+            Self::String => first == b'"',
+            Self::Bool => first == b't' || first == b'f',
+            Self::Number => first == b'-' || first.is_ascii_digit(),
+            Self::Integer => {
+                (first == b'-' || first.is_ascii_digit()) && !text.bytes().any(|b| matches!(b, b'.' | b'e' | b'E'))
+            }
+        }
+    }
+}
+
+use Kind::{Array, Bool, Integer, Number, Object, String as Str};
+
+/// Fields shared by every generation surface.
+const COMMON: &[(&str, &[Kind])] = &[("model", &[Str]), ("stream", &[Bool])];
+
+const OPENAI_CHAT: &[(&str, &[Kind])] = &[
+    ("messages", &[Array]),
+    ("max_tokens", &[Integer]),
+    ("max_completion_tokens", &[Integer]),
+    ("temperature", &[Number]),
+    ("top_p", &[Number]),
+    ("n", &[Integer]),
+    ("seed", &[Integer]),
+    ("presence_penalty", &[Number]),
+    ("frequency_penalty", &[Number]),
+    ("tools", &[Array]),
+    ("tool_choice", &[Str, Object]),
+    ("parallel_tool_calls", &[Bool]),
+    ("stream_options", &[Object]),
+    ("stop", &[Str, Array]),
+    ("response_format", &[Object]),
+    ("reasoning_effort", &[Str]),
+    ("logprobs", &[Bool]),
+    ("user", &[Str]),
+    ("metadata", &[Object]),
+];
+
+const ANTHROPIC: &[(&str, &[Kind])] = &[
+    ("messages", &[Array]),
+    ("max_tokens", &[Integer]),
+    ("system", &[Str, Array]),
+    ("tools", &[Array]),
+    ("tool_choice", &[Object]),
+    ("temperature", &[Number]),
+    ("top_p", &[Number]),
+    ("top_k", &[Integer]),
+    ("stop_sequences", &[Array]),
+    ("metadata", &[Object]),
+    ("thinking", &[Object]),
+];
+
+const RESPONSES: &[(&str, &[Kind])] = &[
+    ("input", &[Str, Array]),
+    ("instructions", &[Str]),
+    ("tools", &[Array]),
+    ("tool_choice", &[Str, Object]),
+    ("max_output_tokens", &[Integer]),
+    ("temperature", &[Number]),
+    ("top_p", &[Number]),
+    ("reasoning", &[Object]),
+    ("previous_response_id", &[Str]),
+    ("store", &[Bool]),
+    ("include", &[Array]),
+    ("text", &[Object]),
+    ("parallel_tool_calls", &[Bool]),
+    ("metadata", &[Object]),
+];
+
+const GEMINI: &[(&str, &[Kind])] = &[
+    ("contents", &[Array]),
+    ("systemInstruction", &[Object, Str]),
+    ("system_instruction", &[Object, Str]),
+    ("generationConfig", &[Object]),
+    ("generation_config", &[Object]),
+    ("tools", &[Array]),
+    ("toolConfig", &[Object]),
+    ("tool_config", &[Object]),
+    ("safetySettings", &[Array]),
+    ("safety_settings", &[Array]),
+];
+
+const EMBEDDINGS: &[(&str, &[Kind])] = &[("input", &[Str, Array]), ("dimensions", &[Integer])];
+
+/// Which request a body is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// A generation request of a dialect.
+    Generate(Dialect),
+    /// OpenAI embeddings.
+    Embeddings,
+}
+
+/// Checks the well-known fields of `body`; `null` is accepted for any of them (SDKs send it for
+/// "not given"). The error names the field and the expected type.
+pub fn check(surface: Surface, body: &RawObject) -> Result<(), String> {
+    let specific = match surface {
+        Surface::Generate(Dialect::OpenaiChat) => OPENAI_CHAT,
+        Surface::Generate(Dialect::Anthropic) => ANTHROPIC,
+        Surface::Generate(Dialect::OpenaiResponses) => RESPONSES,
+        Surface::Generate(Dialect::Gemini) => GEMINI,
+        Surface::Embeddings => EMBEDDINGS,
+    };
+    for (key, value) in &body.0 {
+        let Some((_, kinds)) = COMMON.iter().chain(specific).find(|(k, _)| k == key) else {
+            continue;
+        };
+        if value.get() == "null" || kinds.iter().any(|k| k.matches(value)) {
+            continue;
+        }
+        let expected: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+        return Err(format!("`{key}` must be {}", expected.join(" or ")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(s: &str) -> RawObject {
+        serde_json::from_str(s).unwrap_or_default()
+    }
+
+    #[test]
+    fn wrong_types_are_named_and_right_ones_pass() {
+        let chat = Surface::Generate(Dialect::OpenaiChat);
+        assert_eq!(check(chat, &body(r#"{"stream":"yes"}"#)), Err("`stream` must be a boolean".into()));
+        assert_eq!(check(chat, &body(r#"{"messages":"hi"}"#)), Err("`messages` must be an array".into()));
+        assert_eq!(check(chat, &body(r#"{"max_tokens":1.5}"#)), Err("`max_tokens` must be an integer".into()));
+        assert_eq!(check(chat, &body(r#"{"stop":5}"#)), Err("`stop` must be a string or an array".into()));
+        let ok = r#"{"model":"m","messages":[],"stream":false,"max_tokens":10,"temperature":0.5,"tools":null,"x":"y"}"#;
+        assert_eq!(check(chat, &body(ok)), Ok(()));
+        let anthropic = Surface::Generate(Dialect::Anthropic);
+        assert!(check(anthropic, &body(r#"{"max_tokens":"100"}"#)).is_err());
+        assert!(check(anthropic, &body(r#"{"system":[{"type":"text","text":"x"}],"max_tokens":-1}"#)).is_ok());
+        assert!(check(Surface::Generate(Dialect::Gemini), &body(r#"{"contents":{}}"#)).is_err());
+        assert!(check(Surface::Embeddings, &body(r#"{"input":["a"],"dimensions":2e3}"#)).is_err());
+    }
+}
