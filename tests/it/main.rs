@@ -10,6 +10,7 @@ mod support;
 mod browser;
 mod clients;
 mod foundation;
+mod hardening;
 mod pipeline;
 mod resilience;
 mod translate_http;

@@ -27,6 +27,8 @@ pub enum Reply {
     Sse { frames: Vec<String>, first_delay: Duration, delay: Duration, drop_after: Option<usize> },
     /// Never answer (until the client gives up).
     Stall,
+    /// A redirect (`status` 3xx) to `location`.
+    Redirect { status: u16, location: String },
     /// 200 with an empty body.
     Empty,
     /// The golden fixture of the request's dialect: `response_<kind>.json`, or
@@ -292,6 +294,11 @@ async fn respond(reply: Reply, path: &str, stream: bool, req: &Value, state: Arc
             HttpResponse::Ok().finish()
         }
         Reply::Empty => HttpResponse::Ok().content_type("application/json").finish(),
+        Reply::Redirect { status, location } => {
+            HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+                .insert_header(("location", location))
+                .finish()
+        }
         Reply::Fixture { kind, delay } => {
             let dialect = dialect_of(path);
             if path.ends_with("/count_tokens") {

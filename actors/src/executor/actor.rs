@@ -45,6 +45,7 @@ impl std::fmt::Debug for ExecutorActor {
 
 fn build_client(cfg: &ExecutorConfig) -> awc::Client {
     let connector = awc::Connector::new()
+        .connector(super::eof_body::EofAwareConnector::default())
         .timeout(cfg.connect)
         .limit(cfg.max_connections)
         .conn_keep_alive(Duration::from_secs(60))

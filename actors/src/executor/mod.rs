@@ -7,6 +7,7 @@
 //! the caller may try another account).
 
 pub mod actor;
+pub mod eof_body;
 mod pump;
 mod run;
 

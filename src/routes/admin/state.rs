@@ -98,6 +98,7 @@ pub(super) async fn status(req: HttpRequest, state: web::Data<AppState>) -> Http
         "uptime_secs": state.started.elapsed().as_secs(),
         "executor_restarts": s.restarts.load(Ordering::Relaxed),
         "executor_faults": s.faults.load(Ordering::Relaxed),
+        "dropped_frames": s.dropped_frames.load(Ordering::Relaxed),
         "accounts": reg.accounts.len(),
         "combos": reg.combos.len(),
     }))
