@@ -189,8 +189,10 @@ impl SsePassthrough {
 
     fn drain(&mut self, out: &mut Vec<Bytes>) {
         for ev in std::mem::take(&mut self.events) {
-            // Every frame of these dialects is JSON: anything else is dropped, never forwarded.
-            if !ev.data_is_json() {
+            // Every frame of these dialects is JSON: anything else is dropped, never forwarded;
+            // so is anything after the upstream's own terminal event (`message_stop`, `error`,
+            // `response.completed`, ...), which no client expects.
+            if !ev.data_is_json() || self.decoder.terminated() {
                 self.invalid += 1;
                 continue;
             }

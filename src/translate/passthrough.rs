@@ -101,11 +101,14 @@ impl ChatPassthrough {
     }
 
     fn on_event(&mut self, ev: SseEvent, out: &mut Vec<Bytes>) {
+        if self.done {
+            // Nothing follows `[DONE]` for a client.
+            self.invalid += 1;
+            return;
+        }
         if ev.data == "[DONE]" {
-            if !self.done {
-                self.done = true;
-                out.push(ev.raw);
-            }
+            self.done = true;
+            out.push(ev.raw);
             return;
         }
         // Every chunk is JSON: anything else (garbage, a cut frame) is dropped, never forwarded.

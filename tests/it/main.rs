@@ -13,5 +13,6 @@ mod foundation;
 mod hardening;
 mod pipeline;
 mod resilience;
+mod stops;
 mod translate_http;
 mod translation;
