@@ -249,6 +249,10 @@ pub async fn start(cfg: Config, boot: Bootstrap) -> Result<Running, StartError> 
             .default_service(web::to(routes::not_found))
     })
     .disable_signals()
+    // A client that closes its connection while its request waits for an upstream answer must
+    // end that request at once (actix otherwise keeps half-closed connections open): the handler
+    // is dropped, and with it the upstream call and the lease.
+    .h1_allow_half_closed(false)
     .shutdown_timeout(cfg.server.shutdown_grace_secs);
     if cfg.server.workers > 0 {
         server = server.workers(cfg.server.workers);

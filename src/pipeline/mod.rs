@@ -243,7 +243,10 @@ async fn serve_inner(
             ctx.price = info.map(|m| m.price.clone()).unwrap_or_default();
             let served_by = (grant.provider.to_string(), grant.account_name.to_string());
             let secret = grant.credential.as_ref().map(|c| c.expose().to_string());
-            let execute = Execute { call, lease: grant, ctx: ctx.clone() };
+            // Held while the attempt runs: if this handler is dropped (the client left), the
+            // executor sees the sender go and stops the upstream call at once.
+            let (_present, caller) = tokio::sync::oneshot::channel::<()>();
+            let execute = Execute { call, lease: grant, ctx: ctx.clone(), caller };
             guard.armed = false;
             let outcome =
                 exec.send(execute).await.map_err(|_| GatewayError::Internal("the executor is not running".into()))?;

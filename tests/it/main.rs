@@ -9,6 +9,7 @@ mod support;
 
 mod browser;
 mod clients;
+mod fidelity;
 mod foundation;
 mod hardening;
 mod pipeline;

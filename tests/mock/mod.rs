@@ -167,6 +167,8 @@ impl MockUpstream {
         })
         .workers(workers)
         .disable_signals()
+        // Notice a gateway that gives up on a request (it closes the connection).
+        .h1_allow_half_closed(false)
         .backlog(4096)
         .max_connections(100_000)
         .bind(("127.0.0.1", 0))
@@ -290,6 +292,8 @@ async fn respond(reply: Reply, path: &str, stream: bool, req: &Value, state: Arc
         }
         Reply::Sse { frames, first_delay, delay, drop_after } => sse(frames, first_delay, delay, drop_after, state),
         Reply::Stall => {
+            // Counted as cancelled when the gateway gives up and the connection goes.
+            let _guard = StreamGuard { state, done: false };
             actix_rt::time::sleep(Duration::from_secs(3600)).await;
             HttpResponse::Ok().finish()
         }

@@ -150,6 +150,9 @@ pub struct Execute {
     pub lease: LeaseGrant,
     /// Request context.
     pub ctx: ExecContext,
+    /// Resolves when the caller gave up (its sender was dropped: the client went away before an
+    /// answer): the attempt stops at once, freeing its upstream connection and its lease.
+    pub caller: tokio::sync::oneshot::Receiver<()>,
 }
 
 /// A stream whose first content arrived.

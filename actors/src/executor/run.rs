@@ -327,12 +327,14 @@ async fn attempt(
 /// Runs one attempt. A shutdown that reaches the end of its grace while the attempt still waits
 /// for its verdict ends it as cancelled (the caller answers "shutting down").
 pub(super) async fn run(client: awc::Client, msg: Execute, env: RunEnv) -> ExecOutcome {
-    let Execute { call, lease, ctx } = msg;
+    let Execute { call, lease, ctx, caller } = msg;
     let t0 = Instant::now();
     let mut adapter = call.adapter;
     let verdict = tokio::select! {
         v = attempt(client, call.target, call.stream, &mut adapter, &env, t0) => v,
         () = drained(env.drain.clone()) => Err(Fail::new(OutcomeKind::Cancelled, "the gateway is shutting down")),
+        // The caller only ever drops its sender, so any wake-up here means it is gone.
+        _ = caller => Err(Fail::new(OutcomeKind::Cancelled, "the client disconnected before a response")),
     };
     let (status, ready) = match verdict {
         Ok(v) => v,
