@@ -9,6 +9,7 @@ use actix_web::{HttpResponse, HttpResponseBuilder};
 use serde_json::json;
 
 use crate::protocol::Dialect;
+use crate::translate::errors::UpstreamError;
 
 /// An error answered to a client.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -50,13 +51,16 @@ pub enum GatewayError {
         /// When to try again.
         retry_after: Option<Duration>,
     },
-    /// The upstream refused the request with a client error, passed on with its status.
+    /// An error the upstream reported, passed on with its status and (when it said) its own
+    /// error class, type and code, rendered in the caller's dialect.
     #[error("{message}")]
     Upstream {
-        /// Upstream status (4xx).
+        /// Upstream status.
         status: u16,
         /// The upstream's message, redacted.
         message: String,
+        /// The upstream's error as it said it (type, code, param), if it said it in a known shape.
+        detail: Option<Box<UpstreamError>>,
     },
     /// The upstream failed or answered something unusable.
     #[error("{0}")]
@@ -157,6 +161,11 @@ impl GatewayError {
 
     /// The error body in `dialect`'s shape.
     pub fn body(&self, dialect: Dialect) -> serde_json::Value {
+        if let Self::Upstream { message, detail: Some(d), .. } = self {
+            let mut d = d.as_ref().clone();
+            d.message.clone_from(message);
+            return d.body(dialect);
+        }
         let status = self.status();
         let message = self.to_string();
         match dialect {
@@ -229,7 +238,7 @@ mod tests {
         let r = e.response(Dialect::OpenaiChat);
         assert_eq!(r.status(), 429);
         assert_eq!(r.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("3"));
-        let e = GatewayError::Upstream { status: 422, message: "bad".into() };
+        let e = GatewayError::Upstream { status: 422, message: "bad".into(), detail: None };
         assert_eq!(e.status().as_u16(), 422);
         assert_eq!(e.body(Dialect::Gemini)["error"]["status"], "INVALID_ARGUMENT");
     }

@@ -140,7 +140,24 @@ fn upstream_message(f: &Failure, secret: Option<&str>) -> String {
     if msg.trim().is_empty() { f.message.clone() } else { format!("upstream error: {}", msg.trim()) }
 }
 
-fn final_error(last: Option<&Failure>, unavailable: &[Unavailable], attempts: u32) -> GatewayError {
+/// An error the upstream reported, for the client: its status, its redacted message, and its own
+/// error class / type / code when the body says them in `dialect`'s shape.
+fn upstream_error(f: &Failure, dialect: crate::protocol::Dialect, secret: Option<&str>) -> GatewayError {
+    let detail = f
+        .upstream_body
+        .as_deref()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+        .and_then(|v| crate::translate::errors::parse(dialect, &v, f.status))
+        .map(Box::new);
+    GatewayError::Upstream { status: f.status.unwrap_or(502), message: upstream_message(f, secret), detail }
+}
+
+fn final_error(
+    last: Option<&Failure>,
+    last_upstream: Option<GatewayError>,
+    unavailable: &[Unavailable],
+    attempts: u32,
+) -> GatewayError {
     let soonest = |pred: fn(&Unavailable) -> Option<i64>| unavailable.iter().filter_map(pred).min();
     let cooling = soonest(|u| match u {
         Unavailable::Cooling { retry_after_ms } => Some(*retry_after_ms),
@@ -163,6 +180,21 @@ fn final_error(last: Option<&Failure>, unavailable: &[Unavailable], attempts: u3
             OutcomeKind::AuthFailed => GatewayError::BadGateway(format!(
                 "the upstream refused the account credentials ({attempts} attempt(s)); check the accounts' API keys"
             )),
+            // The upstream said what went wrong (an overloaded_error, a 500 with a body): the status
+            // stays ours (every attempt failed: 502), the class, type and code are the upstream's,
+            // in the client's dialect.
+            OutcomeKind::ServerError
+                if matches!(last_upstream, Some(GatewayError::Upstream { detail: Some(_), .. })) =>
+            {
+                match last_upstream {
+                    Some(GatewayError::Upstream { message, detail, .. }) => GatewayError::Upstream {
+                        status: 502,
+                        message: format!("all upstream attempts failed ({attempts} attempt(s)); last: {message}"),
+                        detail,
+                    },
+                    _ => GatewayError::BadGateway(format!("all upstream attempts failed ({attempts} attempt(s))")),
+                }
+            }
             OutcomeKind::ServerError
             | OutcomeKind::ConnectError
             | OutcomeKind::EmptyResponse
@@ -215,6 +247,7 @@ async fn serve_inner(
     let mut attempts = 0u32;
     let mut unavailable = Vec::new();
     let mut last: Option<Box<Failure>> = None;
+    let mut last_upstream: Option<GatewayError> = None;
     let mut refused: Option<GatewayError> = None;
     'targets: for t in &targets {
         let Some(provider) = reg.provider(&t.provider) else {
@@ -280,11 +313,11 @@ async fn serve_inner(
                     if !f.kind.is_retryable() {
                         // A refusal of the request itself: no other account of this provider will
                         // differ, but a later combo target (another provider) may accept it.
-                        let status = f.status.unwrap_or(502);
-                        refused =
-                            Some(GatewayError::Upstream { status, message: upstream_message(&f, secret.as_deref()) });
+                        refused = Some(upstream_error(&f, provider.dialect, secret.as_deref()));
                         continue 'targets;
                     }
+                    last_upstream =
+                        f.upstream_body.is_some().then(|| upstream_error(&f, provider.dialect, secret.as_deref()));
                     exclude.push(f.account_id);
                     last = Some(f);
                 }
@@ -294,7 +327,7 @@ async fn serve_inner(
     if let Some(e) = refused {
         return Err(e);
     }
-    let e = final_error(last.as_deref(), &unavailable, attempts);
+    let e = final_error(last.as_deref(), last_upstream, &unavailable, attempts);
     tracing::warn!(request_id = %meta.request_id, model = %inbound.model, attempts, error = %e, "request failed");
     Err(e)
 }

@@ -128,7 +128,9 @@ impl Plan {
                 Dialect::Anthropic | Dialect::OpenaiResponses => body.set("model", &model),
             }
             let adapter: Box<dyn ResponseAdapter> = match self.client {
-                Dialect::OpenaiChat => Box::new(ChatPassthrough::new(stream && !self.client_wants_usage)),
+                Dialect::OpenaiChat => {
+                    Box::new(ChatPassthrough::new(stream && !self.client_wants_usage, self.input_estimate()))
+                }
                 d => Box::new(SsePassthrough::new(d, requested, self.options())),
             };
             (Bytes::from(body.to_vec()), adapter)

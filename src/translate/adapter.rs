@@ -1,13 +1,16 @@
 //! Response adapters for the executor: `Translating` (upstream dialect → canonical → client
 //! dialect) and `SsePassthrough` (same dialect, bytes forwarded; a shadow encoder only supplies
-//! the terminal events when the upstream ended abruptly).
+//! the terminal events when the upstream ended abruptly). Both treat an upstream error inside a
+//! 200 stream as a failure: before any content it lets the executor fall over to another account;
+//! after content it is relayed once, in the client's dialect, and ends the stream.
 
-use actors::executor::{AdapterError, ResponseAdapter};
+use actors::executor::{AdapterError, ResponseAdapter, StreamEnd, UpstreamFault};
+use actors::outcome::OutcomeKind;
 use actors::usage::TokenUsage;
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::canonical::{Accumulator, Event, Response, Stop, estimate_tokens};
+use super::canonical::{Accumulator, ErrorKind, Event, Response, Stop, UpstreamError, estimate_tokens};
 use super::{EncodeOptions, StreamDecoder, StreamEncoder, decode_response, decoder, encode_response, encoder};
 use crate::protocol::Dialect;
 use crate::sse::{SseEvent, SseParser};
@@ -24,44 +27,146 @@ fn merged_usage(acc: &Accumulator, input_estimate: u64) -> TokenUsage {
     u
 }
 
+/// An upstream error as the executor counts it.
+pub fn fault_of(e: &UpstreamError) -> UpstreamFault {
+    UpstreamFault {
+        kind: e.kind.outcome(),
+        status: e.kind.http_status(),
+        message: e.message.clone(),
+        body: Bytes::from(e.body(e.dialect).to_string()),
+    }
+}
+
+/// The executor's reason for ending a stream, as an error the client can read.
+pub fn end_error(end: StreamEnd<'_>) -> UpstreamError {
+    let kind = match end.kind {
+        OutcomeKind::Timeout => ErrorKind::Timeout,
+        OutcomeKind::Cancelled => ErrorKind::Overloaded,
+        OutcomeKind::RateLimited { .. } => ErrorKind::RateLimit,
+        OutcomeKind::AuthFailed => ErrorKind::Authentication,
+        OutcomeKind::ClientError => ErrorKind::InvalidRequest,
+        OutcomeKind::Success
+        | OutcomeKind::ServerError
+        | OutcomeKind::ConnectError
+        | OutcomeKind::EmptyResponse
+        | OutcomeKind::ProtocolError => ErrorKind::Server,
+    };
+    UpstreamError::gateway(kind, end.message)
+}
+
 /// Decodes a whole upstream body into `acc` (parts and usage); an answer without content (and not
-/// filtered) is empty, so the executor can fall over to another account.
+/// filtered) is empty, so the executor can fall over to another account; an error object in a
+/// 200 answer is the upstream's error.
 fn decode_whole(dialect: Dialect, body: &[u8], acc: &mut Accumulator) -> Result<Response, AdapterError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(AdapterError::Empty);
     }
     let v: Value = serde_json::from_slice(body)
         .map_err(|_| AdapterError::Malformed("the upstream returned invalid JSON".into()))?;
-    let r = decode_response(dialect, &v).map_err(AdapterError::Malformed)?;
+    if let Some(e) = error_in_answer(dialect, &v) {
+        return Err(AdapterError::Upstream(fault_of(&e)));
+    }
+    let mut r = decode_response(dialect, &v).map_err(AdapterError::Malformed)?;
     if r.parts.is_empty() && r.stop != Stop::ContentFilter {
         return Err(AdapterError::Empty);
     }
+    normalize_tool_args(&mut r.parts);
     acc.parts.clone_from(&r.parts);
     acc.usage = (!r.usage.is_empty()).then_some(r.usage);
     Ok(r)
 }
 
-fn is_content(ev: &Event) -> bool {
-    match ev {
-        Event::Text(t) | Event::Reasoning(t) => !t.is_empty(),
-        Event::ToolStart { .. } | Event::Error(_) | Event::ReasoningOpaque(_) | Event::ReasoningSignature(_) => true,
-        Event::Start { .. } | Event::ToolArgs { .. } | Event::Usage(_) | Event::Stop(_) => false,
+/// A 200 body that is an error object rather than an answer.
+pub fn error_in_answer(dialect: Dialect, v: &Value) -> Option<UpstreamError> {
+    v.get("error").filter(|e| e.is_object() || e.is_string())?;
+    let answer = ["choices", "content", "candidates", "output"].iter().any(|k| v.get(k).is_some_and(|x| !x.is_null()));
+    if answer {
+        return None;
+    }
+    super::errors::parse(dialect, v, None)
+}
+
+/// A tool call without arguments carries `{}` (never an empty string a client cannot parse).
+fn normalize_tool_args(parts: &mut [super::canonical::Part]) {
+    for p in parts {
+        if let super::canonical::Part::ToolCall { arguments, .. } = p
+            && arguments.trim().is_empty()
+        {
+            *arguments = "{}".into();
+        }
     }
 }
 
-/// Hands decoded events to the accumulator and an encoder, noting whether content came.
-fn feed(
-    canon: &mut Vec<Event>,
-    acc: &mut Accumulator,
-    content: &mut bool,
-    enc: &mut dyn StreamEncoder,
-    out: &mut Vec<Bytes>,
-) {
-    for ce in canon.drain(..) {
-        *content |= is_content(&ce);
-        acc.apply(&ce);
-        enc.event(&ce, out);
+fn is_content(ev: &Event) -> bool {
+    match ev {
+        Event::Text(t) | Event::Reasoning(t) => !t.is_empty(),
+        Event::ToolStart { .. } | Event::ReasoningOpaque(_) | Event::ReasoningSignature(_) => true,
+        Event::Start { .. } | Event::ToolArgs { .. } | Event::Usage(_) | Event::Stop(_) | Event::Error(_) => false,
     }
+}
+
+/// What the stream has shown so far, shared by both adapters.
+#[derive(Debug, Default)]
+struct Progress {
+    content: bool,
+    fault: Option<UpstreamFault>,
+    /// Per canonical tool index: whether any argument text came.
+    tool_args: Vec<bool>,
+}
+
+impl Progress {
+    /// Looks at one canonical event before it is encoded. `Err` for an upstream error that came
+    /// before any content (the attempt fails and another account may serve).
+    fn observe(&mut self, ev: &Event) -> Result<(), AdapterError> {
+        match ev {
+            Event::Error(e) => {
+                let fault = fault_of(e);
+                if !self.content {
+                    return Err(AdapterError::Upstream(fault));
+                }
+                self.fault = Some(fault);
+            }
+            Event::ToolStart { index, .. } => {
+                if self.tool_args.len() <= *index {
+                    self.tool_args.resize(*index + 1, false);
+                }
+            }
+            Event::ToolArgs { index, delta } if !delta.trim().is_empty() => {
+                if let Some(seen) = self.tool_args.get_mut(*index) {
+                    *seen = true;
+                }
+            }
+            _ => {}
+        }
+        self.content |= is_content(ev);
+        Ok(())
+    }
+
+    /// `{}` for every tool call that got no arguments, before the stream's stop.
+    fn missing_args(&mut self) -> Vec<Event> {
+        let out = self
+            .tool_args
+            .iter()
+            .enumerate()
+            .filter(|(_, seen)| !**seen)
+            .map(|(index, _)| Event::ToolArgs { index, delta: "{}".into() })
+            .collect();
+        self.tool_args.iter_mut().for_each(|s| *s = true);
+        out
+    }
+}
+
+/// Hands one canonical event to the accumulator and an encoder (tool calls without arguments get
+/// `{}` before the stop).
+fn feed(ev: Event, p: &mut Progress, acc: &mut Accumulator, enc: &mut dyn StreamEncoder, out: &mut Vec<Bytes>) {
+    if matches!(ev, Event::Stop(_)) {
+        for fix in p.missing_args() {
+            acc.apply(&fix);
+            enc.event(&fix, out);
+        }
+    }
+    acc.apply(&ev);
+    enc.event(&ev, out);
 }
 
 /// Translates between two different dialects.
@@ -74,7 +179,7 @@ pub struct Translating {
     encoder: Box<dyn StreamEncoder>,
     acc: Accumulator,
     input_estimate: u64,
-    content: bool,
+    progress: Progress,
     events: Vec<SseEvent>,
     canon: Vec<Event>,
     invalid: u64,
@@ -92,14 +197,14 @@ impl Translating {
             encoder: encoder(client, model, opts),
             acc: Accumulator::default(),
             input_estimate: opts.input_estimate,
-            content: false,
+            progress: Progress::default(),
             events: Vec::new(),
             canon: Vec::new(),
             invalid: 0,
         }
     }
 
-    fn drain(&mut self, out: &mut Vec<Bytes>) {
+    fn drain(&mut self, out: &mut Vec<Bytes>) -> Result<(), AdapterError> {
         for ev in std::mem::take(&mut self.events) {
             if !ev.data.trim_start().starts_with(['{', '[']) {
                 self.invalid += 1;
@@ -107,27 +212,40 @@ impl Translating {
             }
             self.decoder.event(&ev, &mut self.canon);
         }
-        feed(&mut self.canon, &mut self.acc, &mut self.content, self.encoder.as_mut(), out);
+        for ce in std::mem::take(&mut self.canon) {
+            if self.progress.fault.is_some() {
+                break;
+            }
+            self.progress.observe(&ce)?;
+            feed(ce, &mut self.progress, &mut self.acc, self.encoder.as_mut(), out);
+        }
+        Ok(())
     }
 }
 
 impl ResponseAdapter for Translating {
     fn push(&mut self, chunk: &[u8], out: &mut Vec<Bytes>) -> Result<(), AdapterError> {
         self.sse.push(chunk, &mut self.events);
-        self.drain(out);
-        Ok(())
+        self.drain(out)
     }
 
-    fn finish(&mut self, error: Option<&str>, out: &mut Vec<Bytes>) {
+    fn finish(&mut self, end: Option<StreamEnd<'_>>, out: &mut Vec<Bytes>) {
         self.sse.finish(&mut self.events);
-        self.drain(out);
+        let _ = self.drain(out);
+        if self.progress.fault.is_none() {
+            for fix in self.progress.missing_args() {
+                self.acc.apply(&fix);
+                self.encoder.event(&fix, out);
+            }
+        }
         let usage = merged_usage(&self.acc, self.input_estimate);
-        self.encoder.finish(error, usage, out);
+        let error = end.filter(|_| self.progress.fault.is_none()).map(end_error);
+        self.encoder.finish(error.as_ref(), usage, out);
     }
 
     fn complete(&mut self, body: Bytes) -> Result<Bytes, AdapterError> {
         let mut r = decode_whole(self.upstream, &body, &mut self.acc)?;
-        self.content = true;
+        self.progress.content = true;
         r.usage = merged_usage(&self.acc, self.input_estimate);
         if r.model.is_empty() {
             r.model.clone_from(&self.model);
@@ -136,11 +254,11 @@ impl ResponseAdapter for Translating {
     }
 
     fn has_content(&self) -> bool {
-        self.content
+        self.progress.content
     }
 
     fn terminated(&self) -> bool {
-        self.decoder.terminated()
+        self.decoder.terminated() || self.progress.fault.is_some()
     }
 
     fn usage(&self) -> TokenUsage {
@@ -149,6 +267,10 @@ impl ResponseAdapter for Translating {
 
     fn dropped_frames(&self) -> u64 {
         self.invalid + self.sse.garbage_lines()
+    }
+
+    fn fault(&self) -> Option<&UpstreamFault> {
+        self.progress.fault.as_ref()
     }
 }
 
@@ -162,7 +284,7 @@ pub struct SsePassthrough {
     shadow: Box<dyn StreamEncoder>,
     acc: Accumulator,
     input_estimate: u64,
-    content: bool,
+    progress: Progress,
     events: Vec<SseEvent>,
     canon: Vec<Event>,
     discard: Vec<Bytes>,
@@ -179,7 +301,7 @@ impl SsePassthrough {
             shadow: encoder(dialect, model, opts),
             acc: Accumulator::default(),
             input_estimate: opts.input_estimate,
-            content: false,
+            progress: Progress::default(),
             events: Vec::new(),
             canon: Vec::new(),
             discard: Vec::new(),
@@ -187,20 +309,24 @@ impl SsePassthrough {
         }
     }
 
-    fn drain(&mut self, out: &mut Vec<Bytes>) {
+    fn drain(&mut self, out: &mut Vec<Bytes>) -> Result<(), AdapterError> {
         for ev in std::mem::take(&mut self.events) {
             // Every frame of these dialects is JSON: anything else is dropped, never forwarded;
             // so is anything after the upstream's own terminal event (`message_stop`, `error`,
             // `response.completed`, ...), which no client expects.
-            if !ev.data_is_json() || self.decoder.terminated() {
+            if !ev.data_is_json() || self.decoder.terminated() || self.progress.fault.is_some() {
                 self.invalid += 1;
                 continue;
             }
             self.decoder.event(&ev, &mut self.canon);
+            for ce in std::mem::take(&mut self.canon) {
+                self.progress.observe(&ce)?;
+                feed(ce, &mut self.progress, &mut self.acc, self.shadow.as_mut(), &mut self.discard);
+            }
+            self.discard.clear();
             out.push(if ev.clean { ev.raw } else { reframe(&ev) });
         }
-        feed(&mut self.canon, &mut self.acc, &mut self.content, self.shadow.as_mut(), &mut self.discard);
-        self.discard.clear();
+        Ok(())
     }
 }
 
@@ -215,31 +341,33 @@ pub fn reframe(ev: &SseEvent) -> Bytes {
 impl ResponseAdapter for SsePassthrough {
     fn push(&mut self, chunk: &[u8], out: &mut Vec<Bytes>) -> Result<(), AdapterError> {
         self.sse.push(chunk, &mut self.events);
-        self.drain(out);
-        Ok(())
+        self.drain(out)
     }
 
-    fn finish(&mut self, error: Option<&str>, out: &mut Vec<Bytes>) {
+    fn finish(&mut self, end: Option<StreamEnd<'_>>, out: &mut Vec<Bytes>) {
         self.sse.finish(&mut self.events);
-        self.drain(out);
-        if !self.decoder.terminated() || error.is_some() {
+        let _ = self.drain(out);
+        // The upstream's own terminal events went through as they were; the shadow encoder (which
+        // saw every event, errors included) supplies the end only when they are missing.
+        if !self.decoder.terminated() || end.is_some() {
             let usage = merged_usage(&self.acc, self.input_estimate);
-            self.shadow.finish(error, usage, out);
+            let error = end.filter(|_| self.progress.fault.is_none()).map(end_error);
+            self.shadow.finish(error.as_ref(), usage, out);
         }
     }
 
     fn complete(&mut self, body: Bytes) -> Result<Bytes, AdapterError> {
         decode_whole(self.dialect, &body, &mut self.acc)?;
-        self.content = true;
+        self.progress.content = true;
         Ok(body)
     }
 
     fn has_content(&self) -> bool {
-        self.content
+        self.progress.content
     }
 
     fn terminated(&self) -> bool {
-        self.decoder.terminated()
+        self.decoder.terminated() || self.progress.fault.is_some()
     }
 
     fn usage(&self) -> TokenUsage {
@@ -248,5 +376,9 @@ impl ResponseAdapter for SsePassthrough {
 
     fn dropped_frames(&self) -> u64 {
         self.invalid + self.sse.garbage_lines()
+    }
+
+    fn fault(&self) -> Option<&UpstreamFault> {
+        self.progress.fault.as_ref()
     }
 }

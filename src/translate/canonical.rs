@@ -6,6 +6,7 @@ use actors::usage::TokenUsage;
 use serde_json::Value;
 
 use crate::protocol::Dialect;
+pub use crate::translate::errors::{ErrorKind, UpstreamError};
 
 /// Where an image or file comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -287,7 +288,7 @@ pub enum Event {
     /// Why it stopped.
     Stop(Stop),
     /// The upstream reported an error inside the stream.
-    Error(String),
+    Error(UpstreamError),
 }
 
 /// Rough token count of a text (about four characters per token), for estimates only.

@@ -6,6 +6,7 @@
 pub mod adapter;
 pub mod anthropic;
 pub mod canonical;
+pub mod errors;
 pub mod gemini;
 pub mod json;
 pub mod openai_chat;
@@ -19,7 +20,7 @@ use serde_json::Value;
 
 use crate::protocol::Dialect;
 use crate::sse::SseEvent;
-use canonical::{Event, Request, Response};
+use canonical::{Event, Request, Response, UpstreamError};
 
 /// Reads one upstream dialect's stream events into canonical events.
 pub trait StreamDecoder: Send {
@@ -34,8 +35,10 @@ pub trait StreamEncoder: Send {
     /// One canonical event.
     fn event(&mut self, ev: &Event, out: &mut Vec<Bytes>);
     /// The end: closes what is open and emits the dialect's terminal events with `usage`; an
-    /// `error` is reported first.
-    fn finish(&mut self, error: Option<&str>, usage: TokenUsage, out: &mut Vec<Bytes>);
+    /// `error` is reported first, and then the stream ends as its dialect ends a failed one (never
+    /// with a normal stop reason). An encoder that already relayed an `Event::Error` ends the same
+    /// way without a second error.
+    fn finish(&mut self, error: Option<&UpstreamError>, usage: TokenUsage, out: &mut Vec<Bytes>);
 }
 
 /// Client-side options of a stream encoder.

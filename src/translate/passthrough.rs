@@ -2,18 +2,34 @@
 //! came; the adapter only watches for content and usage, drops the usage chunk the gateway asked
 //! for on the client's behalf, and guarantees the `[DONE]` terminator.
 
-use actors::executor::{AdapterError, ResponseAdapter};
+use actors::executor::{AdapterError, ResponseAdapter, StreamEnd, UpstreamFault};
 use actors::usage::TokenUsage;
 use bytes::Bytes;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::json;
 
+use crate::protocol::Dialect;
 use crate::protocol::openai::OpenAiUsage;
 use crate::sse::{SseEvent, SseParser, data_event};
+use crate::translate::adapter::{end_error, fault_of};
 
 /// The `[DONE]` terminator.
 pub const DONE: &[u8] = b"data: [DONE]\n\n";
+
+#[derive(Deserialize)]
+struct FunctionProbe {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    arguments: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ToolCallProbe {
+    #[serde(default)]
+    function: Option<FunctionProbe>,
+}
 
 #[derive(Deserialize)]
 struct DeltaProbe {
@@ -24,7 +40,7 @@ struct DeltaProbe {
     #[serde(default)]
     reasoning: Option<String>,
     #[serde(default)]
-    tool_calls: Option<Vec<IgnoredAny>>,
+    tool_calls: Option<Vec<ToolCallProbe>>,
     #[serde(default)]
     refusal: Option<String>,
 }
@@ -66,18 +82,24 @@ impl ChoiceProbe {
                 || d.refusal.as_deref().is_some_and(|s| !s.is_empty())
         })
     }
-}
 
-/// Whether a chunk carries a usage object (not `"usage": null`, which every chunk has once
-/// `include_usage` is on).
-fn mentions_usage(data: &[u8]) -> bool {
-    memchr::memmem::find(data, b"\"usage\":{").is_some() || memchr::memmem::find(data, b"\"usage\": {").is_some()
-}
-
-/// Whether a chunk carries a finish reason (not `"finish_reason": null`).
-fn mentions_finish(data: &[u8]) -> bool {
-    memchr::memmem::find(data, b"\"finish_reason\":\"").is_some()
-        || memchr::memmem::find(data, b"\"finish_reason\": \"").is_some()
+    /// Characters of output this choice carries (for an estimate when no usage comes).
+    fn output_chars(&self) -> usize {
+        let Some(d) = &self.delta else { return 0 };
+        let text = match &d.content {
+            Some(serde_json::Value::String(s)) => s.chars().count(),
+            _ => 0,
+        };
+        let reasoning = d.reasoning_content.as_deref().or(d.reasoning.as_deref()).map_or(0, |s| s.chars().count());
+        let tools: usize = d
+            .tool_calls
+            .iter()
+            .flatten()
+            .filter_map(|t| t.function.as_ref())
+            .map(|f| f.name.as_deref().map_or(0, str::len) + f.arguments.as_deref().map_or(0, str::len))
+            .sum();
+        text + reasoning + tools
+    }
 }
 
 /// OpenAI Chat Completions passthrough.
@@ -91,50 +113,63 @@ pub struct ChatPassthrough {
     content: bool,
     finished: bool,
     usage: TokenUsage,
+    /// Output characters seen, and the input estimate, for when the upstream reports no usage.
+    output_chars: usize,
+    input_estimate: u64,
+    fault: Option<UpstreamFault>,
     invalid: u64,
 }
 
 impl ChatPassthrough {
-    /// A passthrough; `strip_usage_chunk` when the gateway added `stream_options.include_usage`.
-    pub fn new(strip_usage_chunk: bool) -> Self {
-        Self { strip_usage_chunk, ..Self::default() }
+    /// A passthrough; `strip_usage_chunk` when the gateway added `stream_options.include_usage`;
+    /// `input_estimate` counts the prompt when the upstream reports no usage.
+    pub fn new(strip_usage_chunk: bool, input_estimate: u64) -> Self {
+        Self { strip_usage_chunk, input_estimate, ..Self::default() }
     }
 
-    fn on_event(&mut self, ev: SseEvent, out: &mut Vec<Bytes>) {
-        if self.done {
-            // Nothing follows `[DONE]` for a client.
+    fn on_event(&mut self, ev: SseEvent, out: &mut Vec<Bytes>) -> Result<(), AdapterError> {
+        if self.done || self.fault.is_some() {
+            // Nothing follows `[DONE]` (or the upstream's error) for a client.
             self.invalid += 1;
-            return;
+            return Ok(());
         }
         if ev.data == "[DONE]" {
             self.done = true;
             out.push(ev.raw);
-            return;
+            return Ok(());
         }
         // Every chunk is JSON: anything else (garbage, a cut frame) is dropped, never forwarded.
         if !ev.data_is_json() {
             self.invalid += 1;
-            return;
+            return Ok(());
         }
-        // Full parse until content shows up; afterwards only chunks that mention usage or finish.
-        let inspect = !self.content || mentions_usage(ev.data.as_bytes()) || mentions_finish(ev.data.as_bytes());
-        if inspect && let Ok(p) = serde_json::from_str::<ChunkProbe>(&ev.data) {
-            {
-                if p.choices.iter().any(|c| c.has_content() || c.finish_reason.is_some()) || p.error.is_some() {
-                    self.content = true;
-                }
-                if p.choices.iter().any(|c| c.finish_reason.is_some()) {
-                    self.finished = true;
-                }
-                if let Some(u) = &p.usage {
-                    self.usage = u.canonical();
-                    if self.strip_usage_chunk && p.choices.is_empty() {
-                        return;
+        if let Ok(p) = serde_json::from_str::<ChunkProbe>(&ev.data) {
+            if p.error.is_some() {
+                let v: serde_json::Value = serde_json::from_str(&ev.data).unwrap_or_default();
+                if let Some(e) = crate::translate::errors::parse(Dialect::OpenaiChat, &v, None) {
+                    let fault = fault_of(&e);
+                    if !self.content {
+                        return Err(AdapterError::Upstream(fault));
                     }
+                    self.fault = Some(fault);
+                }
+            }
+            if p.choices.iter().any(|c| c.has_content() || c.finish_reason.is_some()) {
+                self.content = true;
+            }
+            if p.choices.iter().any(|c| c.finish_reason.is_some()) {
+                self.finished = true;
+            }
+            self.output_chars += p.choices.iter().map(ChoiceProbe::output_chars).sum::<usize>();
+            if let Some(u) = &p.usage {
+                self.usage = u.canonical();
+                if self.strip_usage_chunk && p.choices.is_empty() {
+                    return Ok(());
                 }
             }
         }
         out.push(if ev.clean { ev.raw } else { data_event(&ev.data) });
+        Ok(())
     }
 }
 
@@ -143,23 +178,23 @@ impl ResponseAdapter for ChatPassthrough {
         self.sse.push(chunk, &mut self.events);
         let events = std::mem::take(&mut self.events);
         for ev in events {
-            self.on_event(ev, out);
+            self.on_event(ev, out)?;
         }
         Ok(())
     }
 
-    fn finish(&mut self, error: Option<&str>, out: &mut Vec<Bytes>) {
+    fn finish(&mut self, end: Option<StreamEnd<'_>>, out: &mut Vec<Bytes>) {
         let mut tail = Vec::new();
         self.sse.finish(&mut tail);
         for ev in tail {
-            self.on_event(ev, out);
+            let _ = self.on_event(ev, out);
         }
         if self.done {
             return;
         }
-        if let Some(msg) = error {
-            let body = json!({ "error": { "message": msg, "type": "api_error", "code": "upstream_stream_error" } });
-            out.push(data_event(&body.to_string()));
+        if let Some(end) = end.filter(|_| self.fault.is_none()) {
+            let e = end_error(end);
+            out.push(data_event(&json!({"error": e.object(Dialect::OpenaiChat)}).to_string()));
         }
         out.push(Bytes::from_static(DONE));
         self.done = true;
@@ -173,12 +208,19 @@ impl ResponseAdapter for ChatPassthrough {
                 AdapterError::Malformed("the upstream returned invalid JSON".into())
             }
         })?;
+        if probe.error.is_some() && probe.choices.is_empty() {
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            if let Some(e) = crate::translate::errors::parse(Dialect::OpenaiChat, &v, None) {
+                return Err(AdapterError::Upstream(fault_of(&e)));
+            }
+        }
         if let Some(u) = &probe.usage {
             self.usage = u.canonical();
         }
         if !probe.choices.iter().any(|c| c.has_content()) {
             return Err(AdapterError::Empty);
         }
+        self.output_chars = probe.choices.iter().map(ChoiceProbe::output_chars).sum();
         self.content = true;
         Ok(body)
     }
@@ -188,15 +230,26 @@ impl ResponseAdapter for ChatPassthrough {
     }
 
     fn terminated(&self) -> bool {
-        self.done || self.finished
+        self.done || self.finished || self.fault.is_some()
     }
 
     fn usage(&self) -> TokenUsage {
-        self.usage
+        let mut u = self.usage;
+        if u.input == 0 {
+            u.input = self.input_estimate;
+        }
+        if u.output == 0 {
+            u.output = (self.output_chars as u64).div_ceil(4);
+        }
+        u
     }
 
     fn dropped_frames(&self) -> u64 {
         self.invalid + self.sse.garbage_lines()
+    }
+
+    fn fault(&self) -> Option<&UpstreamFault> {
+        self.fault.as_ref()
     }
 }
 
@@ -219,7 +272,7 @@ impl ResponseAdapter for EmbeddingsPassthrough {
         Err(AdapterError::Malformed("embeddings are not streamed".into()))
     }
 
-    fn finish(&mut self, _: Option<&str>, _: &mut Vec<Bytes>) {}
+    fn finish(&mut self, _: Option<StreamEnd<'_>>, _: &mut Vec<Bytes>) {}
 
     fn complete(&mut self, body: Bytes) -> Result<Bytes, AdapterError> {
         let p: EmbeddingsProbe = serde_json::from_slice(&body)
@@ -255,7 +308,7 @@ impl ResponseAdapter for CountTokensPassthrough {
         Err(AdapterError::Malformed("token counts are not streamed".into()))
     }
 
-    fn finish(&mut self, _: Option<&str>, _: &mut Vec<Bytes>) {}
+    fn finish(&mut self, _: Option<StreamEnd<'_>>, _: &mut Vec<Bytes>) {}
 
     fn complete(&mut self, body: Bytes) -> Result<Bytes, AdapterError> {
         let v: serde_json::Value = serde_json::from_slice(&body)
@@ -288,7 +341,7 @@ mod tests {
         for c in chunks {
             a.push(c.as_bytes(), &mut out).ok();
         }
-        a.finish(err, &mut out);
+        a.finish(err.map(|message| StreamEnd { kind: actors::outcome::OutcomeKind::ProtocolError, message }), &mut out);
         out.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect()
     }
 
@@ -299,12 +352,12 @@ mod tests {
             "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n",
             "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1,\"total_tokens\":4}}\n\ndata: [DONE]\n\n",
         ];
-        let mut a = ChatPassthrough::new(true);
+        let mut a = ChatPassthrough::new(true, 0);
         let s = run(&mut a, &chunks, None);
         assert!(!s.contains("prompt_tokens"), "{s}");
         assert!(s.ends_with("data: [DONE]\n\n") && s.matches("[DONE]").count() == 1);
         assert_eq!(a.usage().total(), 4);
-        let mut a = ChatPassthrough::new(false);
+        let mut a = ChatPassthrough::new(false, 0);
         assert!(run(&mut a, &chunks, None).contains("prompt_tokens"));
     }
 
@@ -317,7 +370,7 @@ mod tests {
             "<html>oops</html>\n\n",
             "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n",
         ];
-        let mut a = ChatPassthrough::new(false);
+        let mut a = ChatPassthrough::new(false, 0);
         let s = run(&mut a, &chunks, None);
         assert!(!s.contains("GARBAGE") && !s.contains("not json") && !s.contains("html"), "{s}");
         assert!(s.contains("\"content\":\"a\"") && s.contains("\"content\":\"b\""), "{s}");
@@ -327,7 +380,7 @@ mod tests {
 
     #[test]
     fn abrupt_end_gets_an_error_chunk_and_done() {
-        let mut a = ChatPassthrough::new(false);
+        let mut a = ChatPassthrough::new(false, 0);
         let s = run(&mut a, &["data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n"], Some("broke"));
         assert!(a.has_content());
         assert!(s.contains("\"error\"") && s.contains("broke") && s.ends_with("data: [DONE]\n\n"), "{s}");
@@ -335,7 +388,7 @@ mod tests {
 
     #[test]
     fn role_only_chunk_is_not_content_and_empty_bodies_are_empty() {
-        let mut a = ChatPassthrough::new(false);
+        let mut a = ChatPassthrough::new(false, 0);
         let mut out = Vec::new();
         a.push(b"data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n", &mut out).ok();
         assert!(!a.has_content());

@@ -8,7 +8,9 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::mock::{MockUpstream, Reply};
-use crate::support::{TestEnv, admin_get, eventually, mock_config, usage_rows};
+use crate::support::{
+    TestEnv, admin_get, eventually, header, json_body, mock_config, post, sse_data, text_body, usage_rows,
+};
 
 #[actix_web::test]
 async fn a_client_that_leaves_before_the_first_byte_frees_the_upstream_and_the_lease_within_two_seconds() {
@@ -53,5 +55,194 @@ async fn a_client_that_leaves_before_the_first_byte_frees_the_upstream_and_the_l
     let rows = usage_rows(&app).await;
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|r| r.status == 499), "{:?}", rows.iter().map(|r| r.status).collect::<Vec<_>>());
+    app.stop().await;
+}
+
+fn sse(frames: Vec<String>) -> Reply {
+    Reply::Sse { frames, first_delay: Duration::ZERO, delay: Duration::ZERO, drop_after: None }
+}
+
+fn named(name: &str, v: serde_json::Value) -> String {
+    format!("event: {name}\ndata: {v}\n\n")
+}
+
+fn anthropic_start() -> Vec<String> {
+    vec![named(
+        "message_start",
+        json!({"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "model": "m",
+               "content": [], "stop_reason": null, "usage": {"input_tokens": 5, "output_tokens": 1}}}),
+    )]
+}
+
+fn overloaded() -> String {
+    named("error", json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}))
+}
+
+/// One OpenAI-dialect provider `mock` (accounts a/b) and one Anthropic-dialect provider `anth`
+/// (accounts c/d), all on `mock`.
+fn two_dialects(mock: &MockUpstream, extra: &str) -> String {
+    let anth = "[[providers]]\nid = \"anth\"\ndialect = \"anthropic\"\nbase_url = \"BASE\"\nmodels = [\"m\"]\n\
+                [[accounts]]\nprovider = \"anth\"\nname = \"c\"\napi_key = \"kc\"\n\
+                [[accounts]]\nprovider = \"anth\"\nname = \"d\"\napi_key = \"kd\"\n"
+        .replace("BASE", &mock.base());
+    format!("{}\n{anth}", mock_config(&mock.base(), &[("a", "ka"), ("b", "kb")], extra))
+}
+
+#[actix_web::test]
+async fn an_error_event_before_any_content_falls_over_to_the_next_account() {
+    let mock = MockUpstream::start().await;
+    let err_chunk =
+        format!("data: {}\n\n", json!({"error": {"message": "upstream overloaded", "type": "server_error"}}));
+    mock.always("ka", sse(vec![err_chunk]));
+    let mut frames = anthropic_start();
+    frames.push(overloaded());
+    mock.always("kc", sse(frames));
+    mock.always("kd", Reply::Fixture { kind: "text", delay: Duration::ZERO });
+    let env = TestEnv::new().await;
+    let app = env.start(&two_dialects(&mock, "")).await;
+
+    let body = json!({"model": "mock/mock-model", "stream": true, "messages": [{"role": "user", "content": "x"}]});
+    let mut r = post(&app, "/v1/chat/completions", body).await;
+    assert_eq!(header(&r, "x-omnigate-attempts"), "2");
+    let text = text_body(&mut r).await;
+    assert!(!text.contains("upstream overloaded") && text.contains("Hello"), "the second account answered: {text}");
+
+    let body =
+        json!({"model": "anth/m", "max_tokens": 20, "stream": true, "messages": [{"role": "user", "content": "x"}]});
+    let mut r = post(&app, "/v1/messages", body).await;
+    assert_eq!(header(&r, "x-omnigate-account"), "d");
+    let text = text_body(&mut r).await;
+    assert!(!text.contains("overloaded_error") && text.contains("message_stop"), "{text}");
+
+    // A 200 whose body is an error object is a failure too.
+    mock.always(
+        "ka",
+        Reply::Json {
+            status: 200,
+            body: json!({"error": {"message": "busy", "type": "server_error"}}),
+            retry_after: None,
+        },
+    );
+    let r = post(
+        &app,
+        "/v1/chat/completions",
+        json!({"model": "mock/mock-model", "messages": [{"role": "user", "content": "x"}]}),
+    )
+    .await;
+    assert_eq!((r.status().as_u16(), header(&r, "x-omnigate-account")), (200, "b".to_string()));
+    let rows = usage_rows(&app).await;
+    assert!(
+        rows.iter().all(|r| r.status == 200 && r.attempts == 2),
+        "{:?}",
+        rows.iter().map(|r| (r.status, r.attempts)).collect::<Vec<_>>()
+    );
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn an_error_event_after_content_ends_the_stream_with_the_upstreams_error_type() {
+    let mock = MockUpstream::start().await;
+    let mut frames = anthropic_start();
+    frames.push(named(
+        "content_block_start",
+        json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+    ));
+    frames.push(named(
+        "content_block_delta",
+        json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "partial answer"}}),
+    ));
+    frames.push(overloaded());
+    mock.always("kc", sse(frames.clone()));
+    mock.always("kd", sse(frames));
+    let env = TestEnv::new().await;
+    let app = env.start(&two_dialects(&mock, "[resilience]\nbreaker_threshold = 3\n")).await;
+
+    // Same dialect: the upstream's own error event, once, and nothing claiming a normal end.
+    let body =
+        json!({"model": "anth/m", "max_tokens": 20, "stream": true, "messages": [{"role": "user", "content": "x"}]});
+    let text = text_body(&mut post(&app, "/v1/messages", body).await).await;
+    assert!(text.contains("partial answer"), "{text}");
+    assert_eq!(text.matches("overloaded_error").count(), 1, "{text}");
+    assert!(
+        text.trim_end().ends_with("\"type\":\"error\"}")
+            && !text.contains("end_turn")
+            && !text.contains("message_stop"),
+        "{text}"
+    );
+
+    // Translated: an OpenAI error chunk with the upstream's class and code, then [DONE]; no
+    // finish_reason "stop".
+    let body = json!({"model": "anth/m", "stream": true, "messages": [{"role": "user", "content": "x"}]});
+    let text = text_body(&mut post(&app, "/v1/chat/completions", body).await).await;
+    let data = sse_data(&text);
+    let err = data.iter().find(|d| d.get("error").is_some()).expect("an error chunk");
+    assert_eq!(
+        (err["error"]["type"].as_str(), err["error"]["code"].as_str()),
+        (Some("server_error"), Some("overloaded_error"))
+    );
+    assert!(!text.contains("\"finish_reason\":\"stop\""), "{text}");
+    assert_eq!(data.last(), Some(&json!("[DONE]")));
+
+    // Recorded as failures: usage rows say so, and the breaker counted both.
+    let rows = usage_rows(&app).await;
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.error.as_deref().is_some_and(|e| e.contains("Overloaded"))), "{rows:?}");
+    let body =
+        json!({"model": "anth/m", "max_tokens": 20, "stream": true, "messages": [{"role": "user", "content": "x"}]});
+    text_body(&mut post(&app, "/v1/messages", body).await).await;
+    let accounts = admin_get(&app, &env, "/api/accounts").await;
+    let anth = accounts["accounts"].as_array().expect("accounts").iter().find(|a| a["provider"] == "anth").cloned();
+    assert_eq!(anth.map(|a| a["breaker"].clone()), Some(json!("open")), "three in-stream failures open the breaker");
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn upstream_error_codes_and_types_survive_into_the_clients_dialect() {
+    let mock = MockUpstream::start().await;
+    let too_long = json!({"error": {"message": "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.",
+                                    "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}});
+    for k in ["ka", "kb"] {
+        mock.always(k, Reply::Json { status: 400, body: too_long.clone(), retry_after: None });
+    }
+    let overloaded = json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}});
+    for k in ["kc", "kd"] {
+        mock.always(k, Reply::Json { status: 529, body: overloaded.clone(), retry_after: None });
+    }
+    let env = TestEnv::new().await;
+    let app = env.start(&two_dialects(&mock, "")).await;
+    let chat = json!({"model": "mock/mock-model", "messages": [{"role": "user", "content": "x"}]});
+    let mut r = post(&app, "/v1/chat/completions", chat).await;
+    assert_eq!(r.status(), 400);
+    let e = json_body(&mut r).await;
+    assert_eq!(
+        (e["error"]["code"].as_str(), e["error"]["param"].as_str(), e["error"]["type"].as_str()),
+        (Some("context_length_exceeded"), Some("messages"), Some("invalid_request_error")),
+        "{e}"
+    );
+    let msgs = json!({"model": "mock/mock-model", "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]});
+    let mut r = post(&app, "/v1/messages", msgs).await;
+    assert_eq!(r.status(), 400);
+    let e = json_body(&mut r).await;
+    assert_eq!(e["error"]["type"], "invalid_request_error", "{e}");
+    assert!(e["error"]["message"].as_str().is_some_and(|m| m.contains("maximum context length")), "{e}");
+    let mut r = crate::support::client()
+        .post(format!("{}/v1beta/models/mock/mock-model:generateContent", crate::support::base(&app)))
+        .insert_header(("x-goog-api-key", "sk-og-ci-0001"))
+        .send_json(&json!({"contents": [{"role": "user", "parts": [{"text": "x"}]}]}))
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 400);
+    assert_eq!(json_body(&mut r).await["error"]["status"], "INVALID_ARGUMENT");
+
+    // Overloaded on every account: the Anthropic client sees overloaded_error, the OpenAI client
+    // its code.
+    let msgs = json!({"model": "anth/m", "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]});
+    let mut r = post(&app, "/v1/messages", msgs).await;
+    let e = json_body(&mut r).await;
+    assert_eq!((r.status().as_u16(), e["error"]["type"].as_str()), (502, Some("overloaded_error")), "{e}");
+    let chat = json!({"model": "anth/m", "messages": [{"role": "user", "content": "x"}]});
+    let mut r = post(&app, "/v1/chat/completions", chat).await;
+    let e = json_body(&mut r).await;
+    assert_eq!(e["error"]["code"], "overloaded_error", "{e}");
     app.stop().await;
 }

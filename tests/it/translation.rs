@@ -3,7 +3,8 @@
 //! pair of the 4 × 4 matrix carries text, tool calls, reasoning, stop reason and usage through a
 //! stream and a whole body; requests carry system prompts, history, tools, results and images.
 
-use actors::executor::ResponseAdapter;
+use actors::executor::{ResponseAdapter, StreamEnd};
+use actors::outcome::OutcomeKind;
 use omnigate::protocol::Dialect;
 use omnigate::sse::{SseEvent, SseParser};
 use omnigate::translate::adapter::{SsePassthrough, Translating};
@@ -85,7 +86,7 @@ fn of_stream(d: Dialect, text: &str) -> (Essence, bool) {
 fn adapter(client: Dialect, upstream: Dialect) -> Box<dyn ResponseAdapter> {
     let opts = EncodeOptions { include_usage: true, gemini_sse: true, input_estimate: 7 };
     match (client == upstream, client) {
-        (true, Dialect::OpenaiChat) => Box::new(ChatPassthrough::new(false)),
+        (true, Dialect::OpenaiChat) => Box::new(ChatPassthrough::new(false, 0)),
         (true, d) => Box::new(SsePassthrough::new(d, "client-model", opts)),
         (false, _) => Box::new(Translating::new(client, upstream, "client-model", opts)),
     }
@@ -96,7 +97,7 @@ fn run_stream(a: &mut dyn ResponseAdapter, frames: &[String], error: Option<&str
     for f in frames {
         a.push(f.as_bytes(), &mut out).expect("push");
     }
-    a.finish(error, &mut out);
+    a.finish(error.map(|message| StreamEnd { kind: OutcomeKind::ProtocolError, message }), &mut out);
     out.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect()
 }
 
@@ -274,11 +275,20 @@ fn an_abrupt_upstream_end_gives_an_error_then_the_terminal_events() {
                 .iter()
                 .position(|e| e.data.contains("the upstream connection broke"))
                 .unwrap_or_else(|| panic!("{ctx}: error event\n{text}"));
-            assert!(err_at < events.len() - 1 || client == Dialect::OpenaiResponses, "{ctx}: error before the end");
+            // Each dialect ends a failed stream its own way, never with a normal stop reason.
+            let stops = ["\"finish_reason\":\"stop\"", "end_turn", "\"STOP\"", "response.completed"];
+            assert!(events[err_at..].iter().all(|e| stops.iter().all(|s| !e.data.contains(s))), "{ctx}: {text}");
             match client {
-                Dialect::OpenaiChat => assert_eq!(events.last().map(|e| e.data.as_str()), Some("[DONE]"), "{ctx}"),
+                Dialect::OpenaiChat => {
+                    assert_eq!(events.last().map(|e| e.data.as_str()), Some("[DONE]"), "{ctx}");
+                    let after: Vec<&str> = events[err_at + 1..].iter().map(|e| e.data.as_str()).collect();
+                    assert!(
+                        after.len() <= 2 && after[..after.len() - 1].iter().all(|d| d.contains("\"usage\"")),
+                        "{ctx}: the error chunk, the usage chunk, [DONE]: {after:?}"
+                    );
+                }
                 Dialect::Anthropic => {
-                    assert_eq!(events.last().and_then(|e| e.event.as_deref()), Some("message_stop"), "{ctx}")
+                    assert_eq!(events.last().and_then(|e| e.event.as_deref()), Some("error"), "{ctx}")
                 }
                 Dialect::OpenaiResponses => {
                     let v: Value = serde_json::from_str(&events.last().expect("last").data).expect("json");
@@ -287,7 +297,7 @@ fn an_abrupt_upstream_end_gives_an_error_then_the_terminal_events() {
                 }
                 Dialect::Gemini => {
                     let v: Value = serde_json::from_str(&events.last().expect("last").data).expect("json");
-                    assert_eq!(v["candidates"][0]["finishReason"], "OTHER", "{ctx}");
+                    assert_eq!(v["error"]["status"], "INTERNAL", "{ctx}: the error object ends the stream");
                 }
             }
         }
@@ -452,6 +462,6 @@ fn null_and_empty_parts_never_crash_and_never_reach_providers() {
         "m",
         EncodeOptions { gemini_sse: true, ..Default::default() },
     );
-    let out = run_stream(&mut a, &[frame.to_string()], Some("ended"));
+    let out = run_stream(&mut a, &[frame.to_string()], None);
     assert!(out.contains("finishReason"), "{out}");
 }

@@ -10,7 +10,8 @@
 
 mod shapes;
 
-use actors::executor::ResponseAdapter;
+use actors::executor::{ResponseAdapter, StreamEnd};
+use actors::outcome::OutcomeKind;
 use bytes::Bytes;
 use omnigate::protocol::Dialect;
 use omnigate::sse::{SseEvent, SseParser};
@@ -51,7 +52,7 @@ fn adapter(client: Dialect, upstream: Dialect, gemini_sse: bool) -> Box<dyn Resp
     let opts = EncodeOptions { include_usage: true, gemini_sse, input_estimate: 7 };
     let same = client == upstream && (client != Dialect::Gemini || gemini_sse);
     match (same, client) {
-        (true, Dialect::OpenaiChat) => Box::new(ChatPassthrough::new(false)),
+        (true, Dialect::OpenaiChat) => Box::new(ChatPassthrough::new(false, 0)),
         (true, d) => Box::new(SsePassthrough::new(d, "m", opts)),
         (false, _) => Box::new(Translating::new(client, upstream, "m", opts)),
     }
@@ -63,8 +64,8 @@ fn check_client_stream(client: Dialect, gemini_sse: bool, out: &[Bytes]) -> Resu
     if client == Dialect::Gemini && !gemini_sse {
         let arr: Vec<Value> = serde_json::from_str(&text).map_err(|e| format!("not a JSON array ({e}): {text}"))?;
         let last = arr.last().ok_or("an empty array")?;
-        if last["candidates"][0]["finishReason"].as_str().is_none() {
-            return Err(format!("the last chunk has no finishReason: {text}"));
+        if last["candidates"][0]["finishReason"].as_str().is_none() && last["error"]["status"].as_str().is_none() {
+            return Err(format!("the last chunk has no finishReason (nor is it an error): {text}"));
         }
         return Ok(());
     }
@@ -86,7 +87,10 @@ fn check_client_stream(client: Dialect, gemini_sse: bool, out: &[Bytes]) -> Resu
             last_json["type"].as_str(),
             Some("response.completed" | "response.incomplete" | "response.failed" | "error")
         ),
-        Dialect::Gemini => last_json["candidates"][0]["finishReason"].as_str().is_some(),
+        // An error object is the last chunk of a failed Gemini stream.
+        Dialect::Gemini => {
+            last_json["candidates"][0]["finishReason"].as_str().is_some() || last_json["error"]["status"].is_string()
+        }
     };
     if ok { Ok(()) } else { Err(format!("{client:?} stream does not end with its terminal event: {text}")) }
 }
@@ -108,7 +112,7 @@ fn run_adapter(
             break;
         }
     }
-    a.finish(error.or(broke), &mut out);
+    a.finish(error.or(broke).map(|message| StreamEnd { kind: OutcomeKind::ProtocolError, message }), &mut out);
     let _ = (a.has_content(), a.terminated(), a.usage(), a.dropped_frames());
     out
 }

@@ -1,7 +1,11 @@
 //! The account actor: one per provider account. Applies outcomes to its health, writes changes
-//! through SeaORM and tells the router; after a supervised restart it reloads from the database.
+//! through SeaORM and tells the router. A panic in the state machine is caught (a panic would
+//! otherwise drop the actor for good, mailbox and all): the actor stops, its `Supervisor` restarts
+//! it, and `started()` reloads the persisted health, discarding the half-updated one.
 
-use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Recipient, Supervised, WrapFuture};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use actix::{Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Recipient, Supervised, WrapFuture};
 use sea_orm::DatabaseConnection;
 
 use super::AccountHealth;
@@ -20,6 +24,9 @@ pub struct AccountActor {
     db: Option<DatabaseConnection>,
     router: Recipient<AccountChanged>,
     reload_on_start: bool,
+    /// Test hook: the next guarded step scrambles the health and panics.
+    #[cfg(feature = "fault-injection")]
+    panic_next: bool,
 }
 
 impl AccountActor {
@@ -31,8 +38,46 @@ impl AccountActor {
         db: Option<DatabaseConnection>,
         router: Recipient<AccountChanged>,
     ) -> Self {
-        Self { id, health, policy, db, router, reload_on_start: false }
+        Self {
+            id,
+            health,
+            policy,
+            db,
+            router,
+            reload_on_start: false,
+            #[cfg(feature = "fault-injection")]
+            panic_next: false,
+        }
     }
+
+    /// Runs one state-machine step under `catch_unwind`. On a panic the health may be half
+    /// updated: log it and stop, so the supervisor restarts this actor from the persisted state.
+    fn guarded(&mut self, ctx: &mut Context<Self>, step: impl FnOnce(&mut Self)) {
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            self.injected_fault();
+            step(self)
+        }));
+        if let Err(payload) = caught {
+            tracing::error!(
+                account = self.id,
+                panic = panic_message(payload.as_ref()),
+                "account actor panicked: restarting it from its persisted state"
+            );
+            ctx.stop();
+        }
+    }
+
+    #[cfg(feature = "fault-injection")]
+    fn injected_fault(&mut self) {
+        if std::mem::take(&mut self.panic_next) {
+            // What a bug half-way through `apply` leaves behind: a state nobody persisted.
+            self.health = AccountHealth::default();
+            panic!("injected account actor fault");
+        }
+    }
+
+    #[cfg(not(feature = "fault-injection"))]
+    fn injected_fault(&mut self) {}
 
     fn publish(&self) {
         self.router.do_send(AccountChanged { id: self.id, health: self.health.clone() });
@@ -77,26 +122,30 @@ impl Supervised for AccountActor {
 impl Handler<AccountOutcome> for AccountActor {
     type Result = ();
 
-    fn handle(&mut self, msg: AccountOutcome, _: &mut Context<Self>) {
-        if self.health.apply(msg.kind, now_ms(), &self.policy) {
-            tracing::debug!(
-                account = self.id,
-                outcome = msg.kind.label(),
-                cooldown_until = self.health.cooldown_until,
-                "account health changed"
-            );
-            self.publish();
-        }
+    fn handle(&mut self, msg: AccountOutcome, ctx: &mut Context<Self>) {
+        self.guarded(ctx, |act| {
+            if act.health.apply(msg.kind, now_ms(), &act.policy) {
+                tracing::debug!(
+                    account = act.id,
+                    outcome = msg.kind.label(),
+                    cooldown_until = act.health.cooldown_until,
+                    "account health changed"
+                );
+                act.publish();
+            }
+        });
     }
 }
 
 impl Handler<ResetAccount> for AccountActor {
     type Result = ();
 
-    fn handle(&mut self, _: ResetAccount, _: &mut Context<Self>) {
-        let last = self.health.last_used_at;
-        self.health = AccountHealth { last_used_at: last, ..AccountHealth::default() };
-        self.publish();
+    fn handle(&mut self, _: ResetAccount, ctx: &mut Context<Self>) {
+        self.guarded(ctx, |act| {
+            let last = act.health.last_used_at;
+            act.health = AccountHealth { last_used_at: last, ..AccountHealth::default() };
+            act.publish();
+        });
     }
 }
 
@@ -106,4 +155,22 @@ impl Handler<GetAccount> for AccountActor {
     fn handle(&mut self, _: GetAccount, _: &mut Context<Self>) -> Self::Result {
         actix::MessageResult(self.health.clone())
     }
+}
+
+#[cfg(feature = "fault-injection")]
+impl Handler<super::messages::InjectPanic> for AccountActor {
+    type Result = ();
+
+    fn handle(&mut self, _: super::messages::InjectPanic, _: &mut Context<Self>) {
+        self.panic_next = true;
+    }
+}
+
+/// The text of a panic payload (`panic!` with a literal or a formatted message).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("non-text panic payload")
 }

@@ -24,3 +24,10 @@ pub struct ResetAccount;
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "AccountHealth")]
 pub struct GetAccount;
+
+/// Test hook (fault-injection builds only): the next outcome or reset panics inside the state
+/// machine after scrambling the in-memory health, as a bug there would.
+#[cfg(feature = "fault-injection")]
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct InjectPanic;

@@ -1,7 +1,13 @@
 //! The breaker actor: one per provider. Applies outcomes, writes changes through SeaORM and tells
-//! the router; after a supervised restart it reloads from the database.
+//! the router. A panic in the state machine is caught: the actor stops, its `Supervisor` restarts
+//! it, and `started()` reloads the persisted breaker, discarding the half-updated one.
 
-use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, MessageResult, Recipient, Supervised, WrapFuture};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use actix::{
+    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, MessageResult, Recipient, Supervised,
+    WrapFuture,
+};
 use sea_orm::DatabaseConnection;
 
 use super::BreakerState;
@@ -20,6 +26,9 @@ pub struct BreakerActor {
     db: Option<DatabaseConnection>,
     router: Recipient<BreakerChanged>,
     reload_on_start: bool,
+    /// Test hook: the next guarded step scrambles the state and panics.
+    #[cfg(feature = "fault-injection")]
+    panic_next: bool,
 }
 
 impl BreakerActor {
@@ -31,8 +40,46 @@ impl BreakerActor {
         db: Option<DatabaseConnection>,
         router: Recipient<BreakerChanged>,
     ) -> Self {
-        Self { provider, state, policy, db, router, reload_on_start: false }
+        Self {
+            provider,
+            state,
+            policy,
+            db,
+            router,
+            reload_on_start: false,
+            #[cfg(feature = "fault-injection")]
+            panic_next: false,
+        }
     }
+
+    /// Runs one state-machine step under `catch_unwind`. On a panic the state may be half
+    /// updated: log it and stop, so the supervisor restarts this actor from the persisted state.
+    fn guarded(&mut self, ctx: &mut Context<Self>, step: impl FnOnce(&mut Self)) {
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            self.injected_fault();
+            step(self)
+        }));
+        if let Err(payload) = caught {
+            tracing::error!(
+                provider = %self.provider,
+                panic = crate::account::actor::panic_message(payload.as_ref()),
+                "breaker actor panicked: restarting it from its persisted state"
+            );
+            ctx.stop();
+        }
+    }
+
+    #[cfg(feature = "fault-injection")]
+    fn injected_fault(&mut self) {
+        if std::mem::take(&mut self.panic_next) {
+            // What a bug half-way through `apply` leaves behind: a state nobody persisted.
+            self.state = BreakerState::default();
+            panic!("injected breaker actor fault");
+        }
+    }
+
+    #[cfg(not(feature = "fault-injection"))]
+    fn injected_fault(&mut self) {}
 
     fn publish(&self) {
         self.router.do_send(BreakerChanged { provider: self.provider.clone(), state: self.state });
@@ -75,25 +122,29 @@ impl Supervised for BreakerActor {
 impl Handler<BreakerOutcome> for BreakerActor {
     type Result = ();
 
-    fn handle(&mut self, msg: BreakerOutcome, _: &mut Context<Self>) {
-        let now = now_ms();
-        let was = self.state.phase_at(now);
-        if self.state.apply(msg.kind, now, &self.policy) {
-            let is = self.state.phase_at(now);
-            if was != is {
-                tracing::warn!(provider = %self.provider, from = was.as_str(), to = is.as_str(), "circuit breaker changed");
+    fn handle(&mut self, msg: BreakerOutcome, ctx: &mut Context<Self>) {
+        self.guarded(ctx, |act| {
+            let now = now_ms();
+            let was = act.state.phase_at(now);
+            if act.state.apply(msg.kind, now, &act.policy) {
+                let is = act.state.phase_at(now);
+                if was != is {
+                    tracing::warn!(provider = %act.provider, from = was.as_str(), to = is.as_str(), "circuit breaker changed");
+                }
+                act.publish();
             }
-            self.publish();
-        }
+        });
     }
 }
 
 impl Handler<ResetBreaker> for BreakerActor {
     type Result = ();
 
-    fn handle(&mut self, _: ResetBreaker, _: &mut Context<Self>) {
-        self.state.reset();
-        self.publish();
+    fn handle(&mut self, _: ResetBreaker, ctx: &mut Context<Self>) {
+        self.guarded(ctx, |act| {
+            act.state.reset();
+            act.publish();
+        });
     }
 }
 
@@ -102,5 +153,14 @@ impl Handler<GetBreaker> for BreakerActor {
 
     fn handle(&mut self, _: GetBreaker, _: &mut Context<Self>) -> Self::Result {
         MessageResult(self.state)
+    }
+}
+
+#[cfg(feature = "fault-injection")]
+impl Handler<super::messages::InjectPanic> for BreakerActor {
+    type Result = ();
+
+    fn handle(&mut self, _: super::messages::InjectPanic, _: &mut Context<Self>) {
+        self.panic_next = true;
     }
 }

@@ -22,3 +22,10 @@ pub struct ResetBreaker;
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "BreakerState")]
 pub struct GetBreaker;
+
+/// Test hook (fault-injection builds only): the next outcome or reset panics inside the state
+/// machine after scrambling the in-memory state, as a bug there would.
+#[cfg(feature = "fault-injection")]
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct InjectPanic;

@@ -30,6 +30,32 @@ pub enum AdapterError {
     Empty,
     /// The upstream broke its protocol.
     Malformed(String),
+    /// The upstream reported an error inside a 200 answer (an error event before any content,
+    /// or an error object instead of an answer).
+    Upstream(UpstreamFault),
+}
+
+/// An error the upstream reported inside a 200 answer, classified by the adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamFault {
+    /// How it counts (a server error falls over and trips the breaker, an invalid request is
+    /// passed on, ...).
+    pub kind: OutcomeKind,
+    /// The HTTP status the same error would have had as a plain answer.
+    pub status: u16,
+    /// Its message.
+    pub message: String,
+    /// The upstream's error object, in its own dialect (for passing its type and code on).
+    pub body: Bytes,
+}
+
+/// Why the executor ends a stream early (the adapter closes it in the client's dialect).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamEnd<'a> {
+    /// What happened.
+    pub kind: OutcomeKind,
+    /// Words for the client.
+    pub message: &'a str,
 }
 
 /// Turns upstream bytes into client bytes (same dialect: a light passthrough; otherwise a
@@ -38,8 +64,9 @@ pub trait ResponseAdapter: Send + 'static {
     /// Streaming: one chunk of the upstream body; appends what the client should get now.
     fn push(&mut self, chunk: &[u8], out: &mut Vec<Bytes>) -> Result<(), AdapterError>;
     /// Streaming: the upstream ended, cleanly (`None`) or not; appends the client's terminal
-    /// events (an error event first when `error` is set).
-    fn finish(&mut self, error: Option<&str>, out: &mut Vec<Bytes>);
+    /// events (an error event first when `error` is set and the adapter has not already relayed
+    /// the upstream's own).
+    fn finish(&mut self, error: Option<StreamEnd<'_>>, out: &mut Vec<Bytes>);
     /// Non-streaming: the whole upstream body → the client body (a passthrough returns it as is).
     fn complete(&mut self, body: Bytes) -> Result<Bytes, AdapterError>;
     /// Whether real content (text, tool call, reasoning) has been seen.
@@ -53,6 +80,11 @@ pub trait ResponseAdapter: Send + 'static {
     /// dropped instead of being forwarded.
     fn dropped_frames(&self) -> u64 {
         0
+    }
+    /// An error the upstream reported after content had reached the client (already relayed to
+    /// the client in its dialect): the stream is over, and the attempt counts as this failure.
+    fn fault(&self) -> Option<&UpstreamFault> {
+        None
     }
 }
 

@@ -12,7 +12,7 @@ use tokio::time::timeout;
 
 use super::actor::{ExecutorStats, Fault};
 use super::run::{Source, drained, fault_injection_panic, guarded, record, report, trace};
-use super::{AdapterError, ExecContext, ResponseAdapter};
+use super::{AdapterError, ExecContext, ResponseAdapter, StreamEnd};
 use crate::outcome::OutcomeKind;
 use crate::router::messages::LeaseGrant;
 
@@ -34,6 +34,8 @@ pub(super) struct Finish {
 enum End {
     Clean,
     Broken(OutcomeKind, &'static str),
+    /// The upstream reported an error after content; the adapter already relayed it.
+    Upstream(OutcomeKind, String),
     ClientGone,
     /// The shutdown grace is nearly over: the stream ends now, cleanly framed, with an error event.
     Shutdown,
@@ -84,18 +86,23 @@ pub(super) async fn pump(mut body: Source, tx: mpsc::Sender<Bytes>, f: Finish) {
                     Err(AdapterError::Malformed(_) | AdapterError::Empty) => {
                         break End::Broken(OutcomeKind::ProtocolError, "the upstream sent a malformed stream");
                     }
+                    Err(AdapterError::Upstream(f)) => break End::Upstream(f.kind, f.message),
                 }
                 if !deliver(&tx, &mut out).await {
                     break End::ClientGone;
+                }
+                if let Some(f) = adapter.fault() {
+                    break End::Upstream(f.kind, f.message.clone());
                 }
             }
         }
     };
     // Stop reading the upstream now: dropping the body closes the connection.
     drop(body);
-    let (kind, client_status, error) = match end {
+    let (kind, client_status, error) = match &end {
         End::Clean => (OutcomeKind::Success, status, None),
-        End::Broken(kind, msg) => (kind, status, Some(msg.to_string())),
+        End::Broken(kind, msg) => (*kind, status, Some(msg.to_string())),
+        End::Upstream(kind, msg) => (*kind, status, Some(format!("the upstream reported an error: {msg}"))),
         End::ClientGone => (OutcomeKind::Cancelled, 499, Some("the client disconnected".to_string())),
         // Nobody's fault: no health changes, but the client and the usage row say what happened.
         End::Shutdown => {
@@ -103,9 +110,16 @@ pub(super) async fn pump(mut body: Source, tx: mpsc::Sender<Bytes>, f: Finish) {
         }
     };
     if !matches!(end, End::ClientGone) {
-        let err = error.clone();
+        // The adapter relays an upstream error itself; only our own reasons are passed in.
+        let reason = match &end {
+            End::Broken(kind, msg) => Some(StreamEnd { kind: *kind, message: msg }),
+            End::Shutdown => {
+                Some(StreamEnd { kind: OutcomeKind::Cancelled, message: error.as_deref().unwrap_or_default() })
+            }
+            End::Clean | End::Upstream(..) | End::ClientGone => None,
+        };
         let closed = guarded(&faults, &stats, || {
-            adapter.finish(err.as_deref(), &mut out);
+            adapter.finish(reason, &mut out);
             Ok(())
         });
         if closed.is_ok() {
@@ -113,10 +127,7 @@ pub(super) async fn pump(mut body: Source, tx: mpsc::Sender<Bytes>, f: Finish) {
         }
     }
     drop(tx);
-    if kind != OutcomeKind::Success {
-        // Success was reported when the stream started; tell the health actors about the break.
-        report(&lease, kind, &ctx.upstream_model);
-    }
+    report(&lease, kind, &ctx.upstream_model);
     trace(&mut ctx, &lease, kind, Some(status), t0);
     let dropped = adapter.dropped_frames();
     if dropped > 0 {

@@ -105,6 +105,17 @@ impl Fail {
     fn new(kind: OutcomeKind, message: impl Into<String>) -> Self {
         Self { kind, status: None, message: message.into(), retry_after: None, body: None }
     }
+
+    /// An adapter's verdict on an answer that reached it before any content went to the client.
+    fn adapter(e: AdapterError, empty: &str) -> Self {
+        match e {
+            AdapterError::Empty => Self::new(OutcomeKind::EmptyResponse, empty),
+            AdapterError::Malformed(m) => Self::new(OutcomeKind::ProtocolError, m),
+            AdapterError::Upstream(f) => {
+                Self { kind: f.kind, status: Some(f.status), message: f.message, retry_after: None, body: Some(f.body) }
+            }
+        }
+    }
 }
 
 fn failed(mut ctx: ExecContext, lease: LeaseGrant, f: Fail, since: Instant) -> ExecOutcome {
@@ -291,10 +302,7 @@ async fn attempt(
         let whole = read_limited(&mut body, cfg.max_response_bytes, cfg.idle, deadline).await?;
         return match guarded(&env.faults, &env.stats, || adapter.complete(whole)) {
             Ok(client_body) => Ok((status, Ready::Whole(client_body))),
-            Err(AdapterError::Empty) => {
-                Err(Fail::new(OutcomeKind::EmptyResponse, "the upstream returned an empty response"))
-            }
-            Err(AdapterError::Malformed(m)) => Err(Fail::new(OutcomeKind::ProtocolError, m)),
+            Err(e) => Err(Fail::adapter(e, "the upstream returned an empty response")),
         };
     }
 
@@ -311,12 +319,8 @@ async fn attempt(
             Ok(Some(Ok(chunk))) => chunk,
         };
         chunks += 1;
-        match guarded(&env.faults, &env.stats, || adapter.push(&chunk, &mut pending)) {
-            Ok(()) => {}
-            Err(AdapterError::Malformed(m)) => return Err(Fail::new(OutcomeKind::ProtocolError, m)),
-            Err(AdapterError::Empty) => {
-                return Err(Fail::new(OutcomeKind::EmptyResponse, "the upstream returned no content"));
-            }
+        if let Err(e) = guarded(&env.faults, &env.stats, || adapter.push(&chunk, &mut pending)) {
+            return Err(Fail::adapter(e, "the upstream returned no content"));
         }
         if adapter.has_content() {
             return Ok((status, Ready::Stream { body, pending, chunks }));
@@ -350,9 +354,10 @@ pub(super) async fn run(client: awc::Client, msg: Execute, env: RunEnv) -> ExecO
             ExecOutcome::Complete(Completed { body: client_body, upstream_ms: ms(t0), usage })
         }
         Ready::Stream { body, pending, chunks } => {
+            // The verdict on a stream comes at its end (an error event after content is a failure,
+            // and a success must not reset the breaker before it is one).
             let upstream_ms = ms(t0);
             let ttfb = ctx.started.elapsed();
-            report(&lease, OutcomeKind::Success, &ctx.upstream_model);
             let (tx, rx) = mpsc::channel(pending.len().max(1) + 32);
             for b in pending {
                 let _ = tx.try_send(b);

@@ -14,6 +14,9 @@ use sea_orm::{
 use super::UsageEvent;
 use crate::clock::now_ms;
 
+/// How often rows older than the retention are pruned (besides once at start).
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
 /// Records one request's usage.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
@@ -31,7 +34,7 @@ pub struct WriterConfig {
     pub batch_size: usize,
     /// Longest wait before a partial batch is written.
     pub flush_interval: Duration,
-    /// Rows older than this many days are pruned (0: never).
+    /// Rows older than this many days are pruned at start and hourly (0: never).
     pub retention_days: u32,
 }
 
@@ -47,6 +50,19 @@ impl UsageWriter {
     /// A writer over `db`.
     pub fn new(db: DatabaseConnection, cfg: WriterConfig) -> Self {
         Self { db, buf: Vec::with_capacity(cfg.batch_size), cfg }
+    }
+
+    /// Deletes usage rows and request logs older than the retention, off the mailbox.
+    fn prune_expired(&self) {
+        let db = self.db.clone();
+        let before = now_ms() - i64::from(self.cfg.retention_days) * 86_400_000;
+        actix_rt::spawn(async move {
+            match prune(&db, before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, "pruned old usage rows and request logs"),
+                Err(e) => tracing::warn!(error = %e, "pruning usage failed"),
+            }
+        });
     }
 
     fn flush(&mut self, ctx: &mut Context<Self>) {
@@ -183,19 +199,9 @@ impl Actor for UsageWriter {
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.run_interval(self.cfg.flush_interval, |act, ctx| act.flush(ctx));
         if self.cfg.retention_days > 0 {
-            ctx.run_interval(Duration::from_secs(3600), |act, _| {
-                let db = act.db.clone();
-                let before = now_ms() - i64::from(act.cfg.retention_days) * 86_400_000;
-                actix_rt::spawn(async move {
-                    match prune(&db, before).await {
-                        Ok(n) if n > 0 => {
-                            tracing::info!(rows = n, "pruned old usage rows and request logs")
-                        }
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "pruning usage failed"),
-                    }
-                });
-            });
+            // Once at start, then hourly: a daemon restarted more often than hourly still prunes.
+            self.prune_expired();
+            ctx.run_interval(PRUNE_EVERY, |act, _| act.prune_expired());
         }
     }
 }

@@ -7,8 +7,10 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::{stop_from, stop_to, usage_from, usage_to};
+use crate::protocol::Dialect;
 use crate::sse::{SseEvent, named_event};
-use crate::translate::canonical::{Event, Stop, new_id};
+use crate::translate::canonical::{ErrorKind, Event, Stop, UpstreamError, new_id};
+use crate::translate::errors::parse as parse_error;
 use crate::translate::json::str_of;
 use crate::translate::{StreamDecoder, StreamEncoder};
 
@@ -100,8 +102,9 @@ impl StreamDecoder for Decoder {
             }
             Some("message_stop") => self.stopped = true,
             Some("error") => {
-                let e = &v["error"];
-                out.push(Event::Error(str_of(e, "message").unwrap_or("upstream error").to_string()));
+                let e = parse_error(Dialect::Anthropic, &v, None)
+                    .unwrap_or_else(|| UpstreamError::gateway(ErrorKind::Server, "the upstream reported an error"));
+                out.push(Event::Error(e));
                 self.stopped = true;
             }
             _ => {}
@@ -130,6 +133,7 @@ pub struct Encoder {
     next_index: usize,
     open: Option<Block>,
     stop: Option<Stop>,
+    errored: bool,
 }
 
 impl Encoder {
@@ -144,6 +148,7 @@ impl Encoder {
             next_index: 0,
             open: None,
             stop: None,
+            errored: false,
         }
     }
 
@@ -226,20 +231,26 @@ impl StreamEncoder for Encoder {
                 }
             }
             Event::Stop(s) => self.stop = Some(*s),
-            Event::Error(msg) => {
+            Event::Error(e) => {
+                // As the Messages API does: the error event ends the stream (no stop reason, no
+                // `message_stop`, which would claim the answer ended normally).
                 self.ensure_started(out);
-                Self::emit(out, json!({"type": "error", "error": {"type": "api_error", "message": msg}}));
+                self.errored = true;
+                Self::emit(out, e.body(Dialect::Anthropic));
             }
             Event::Usage(_) => {}
         }
     }
 
-    fn finish(&mut self, error: Option<&str>, usage: TokenUsage, out: &mut Vec<Bytes>) {
+    fn finish(&mut self, error: Option<&UpstreamError>, usage: TokenUsage, out: &mut Vec<Bytes>) {
         self.ensure_started(out);
-        self.close(out);
-        if let Some(e) = error {
-            self.event(&Event::Error(e.to_string()), out);
+        if let Some(e) = error.filter(|_| !self.errored) {
+            self.event(&Event::Error(e.clone()), out);
         }
+        if self.errored {
+            return;
+        }
+        self.close(out);
         let stop = self.stop.unwrap_or(Stop::End);
         Self::emit(
             out,

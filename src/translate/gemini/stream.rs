@@ -7,8 +7,10 @@ use serde_json::{Value, json};
 
 use super::response::parts_of;
 use super::{stop_from, stop_to, usage_from, usage_to};
+use crate::protocol::Dialect;
 use crate::sse::SseEvent;
-use crate::translate::canonical::{Event, Part, Stop, new_id};
+use crate::translate::canonical::{ErrorKind, Event, Part, Stop, UpstreamError, new_id};
+use crate::translate::errors::parse as parse_error;
 use crate::translate::json::{args_object, arr, str_of};
 use crate::translate::{StreamDecoder, StreamEncoder};
 
@@ -23,8 +25,10 @@ pub struct Decoder {
 impl StreamDecoder for Decoder {
     fn event(&mut self, ev: &SseEvent, out: &mut Vec<Event>) {
         let Ok(v) = serde_json::from_str::<Value>(&ev.data) else { return };
-        if let Some(e) = v.get("error") {
-            out.push(Event::Error(str_of(e, "message").unwrap_or("upstream error").to_string()));
+        if v.get("error").is_some() {
+            let e = parse_error(Dialect::Gemini, &v, None)
+                .unwrap_or_else(|| UpstreamError::gateway(ErrorKind::Server, "the upstream reported an error"));
+            out.push(Event::Error(e));
             self.finished = true;
             return;
         }
@@ -78,12 +82,21 @@ pub struct Encoder {
     /// Tool calls are sent whole, so their arguments are gathered first.
     tools: Vec<(String, String)>,
     stop: Option<Stop>,
+    errored: bool,
 }
 
 impl Encoder {
     /// An encoder; `sse` for `alt=sse`, else a JSON array.
     pub fn new(model: &str, sse: bool) -> Self {
-        Self { id: new_id("gen-"), model: model.to_string(), sse, chunks: 0, tools: Vec::new(), stop: None }
+        Self {
+            id: new_id("gen-"),
+            model: model.to_string(),
+            sse,
+            chunks: 0,
+            tools: Vec::new(),
+            stop: None,
+            errored: false,
+        }
     }
 
     fn frame(&mut self, v: Value, out: &mut Vec<Bytes>) {
@@ -135,25 +148,32 @@ impl StreamEncoder for Encoder {
                 }
             }
             Event::Stop(s) => self.stop = Some(*s),
-            Event::Error(msg) => {
-                let v = json!({"error": {"code": 500, "message": msg, "status": "INTERNAL"}});
-                self.frame(v, out);
+            Event::Error(e) => {
+                // As the Gemini API does: an error object is the last thing in the stream. A tool
+                // call still being gathered is unusable and goes with it.
+                self.errored = true;
+                self.tools.clear();
+                self.frame(e.body(Dialect::Gemini), out);
             }
             Event::Start { .. } | Event::ReasoningSignature(_) | Event::ReasoningOpaque(_) | Event::Usage(_) => {}
         }
     }
 
-    fn finish(&mut self, error: Option<&str>, usage: TokenUsage, out: &mut Vec<Bytes>) {
-        self.flush_tools(out);
-        if let Some(e) = error {
-            self.event(&Event::Error(e.to_string()), out);
+    fn finish(&mut self, error: Option<&UpstreamError>, usage: TokenUsage, out: &mut Vec<Bytes>) {
+        if !self.errored {
+            self.flush_tools(out);
         }
-        let reason = if error.is_some() { "OTHER" } else { stop_to(self.stop.unwrap_or(Stop::End)) };
-        let v = json!({
-            "candidates": [{"content": {"role": "model", "parts": [{"text": ""}]}, "finishReason": reason, "index": 0}],
-            "usageMetadata": usage_to(&usage), "modelVersion": self.model, "responseId": self.id,
-        });
-        self.frame(v, out);
+        if let Some(e) = error.filter(|_| !self.errored) {
+            self.event(&Event::Error(e.clone()), out);
+        }
+        if !self.errored {
+            let reason = stop_to(self.stop.unwrap_or(Stop::End));
+            let v = json!({
+                "candidates": [{"content": {"role": "model", "parts": [{"text": ""}]}, "finishReason": reason, "index": 0}],
+                "usageMetadata": usage_to(&usage), "modelVersion": self.model, "responseId": self.id,
+            });
+            self.frame(v, out);
+        }
         if !self.sse {
             out.push(Bytes::from_static(b"]"));
         }

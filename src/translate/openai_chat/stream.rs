@@ -8,9 +8,11 @@ use serde_json::{Value, json};
 
 use super::response::usage_of;
 use super::{stop_from, stop_to};
+use crate::protocol::Dialect;
 use crate::protocol::openai::OpenAiUsage;
 use crate::sse::{SseEvent, data_event};
-use crate::translate::canonical::{Event, Stop, new_id};
+use crate::translate::canonical::{ErrorKind, Event, Stop, UpstreamError, new_id};
+use crate::translate::errors::parse as parse_error;
 use crate::translate::json::{arr, str_of};
 use crate::translate::think::{Piece, ThinkSplitter};
 use crate::translate::{StreamDecoder, StreamEncoder};
@@ -45,9 +47,11 @@ impl StreamDecoder for Decoder {
             return;
         }
         let Ok(v) = serde_json::from_str::<Value>(&ev.data) else { return };
-        if let Some(e) = v.get("error").filter(|e| !e.is_null()) {
-            let msg = str_of(e, "message").map(str::to_string).unwrap_or_else(|| e.to_string());
-            out.push(Event::Error(msg));
+        if v.get("error").is_some_and(|e| !e.is_null()) {
+            let e = parse_error(Dialect::OpenaiChat, &v, None)
+                .unwrap_or_else(|| UpstreamError::gateway(ErrorKind::Server, "the upstream reported an error"));
+            out.push(Event::Error(e));
+            self.done = true;
             return;
         }
         if !self.started {
@@ -119,6 +123,7 @@ pub struct Encoder {
     finish_sent: bool,
     stop: Option<Stop>,
     include_usage: bool,
+    errored: bool,
 }
 
 impl Encoder {
@@ -132,6 +137,7 @@ impl Encoder {
             finish_sent: false,
             stop: None,
             include_usage,
+            errored: false,
         }
     }
 
@@ -183,21 +189,21 @@ impl StreamEncoder for Encoder {
                     out.push(self.chunk(json!({}), Some(stop_to(*s))));
                 }
             }
-            Event::Error(msg) => {
-                out.push(data_event(
-                    &json!({"error": {"message": msg, "type": "api_error", "code": "upstream_error"}}).to_string(),
-                ));
+            Event::Error(e) => {
+                // The SDKs raise on an `error` chunk; no finish reason follows it.
+                self.errored = true;
+                out.push(data_event(&json!({"error": e.object(Dialect::OpenaiChat)}).to_string()));
             }
             Event::ReasoningSignature(_) | Event::ReasoningOpaque(_) | Event::Usage(_) => {}
         }
     }
 
-    fn finish(&mut self, error: Option<&str>, usage: TokenUsage, out: &mut Vec<Bytes>) {
+    fn finish(&mut self, error: Option<&UpstreamError>, usage: TokenUsage, out: &mut Vec<Bytes>) {
         self.ensure_started(out);
-        if let Some(e) = error {
-            self.event(&Event::Error(e.to_string()), out);
+        if let Some(e) = error.filter(|_| !self.errored) {
+            self.event(&Event::Error(e.clone()), out);
         }
-        if !self.finish_sent {
+        if !self.finish_sent && !self.errored {
             self.finish_sent = true;
             out.push(self.chunk(json!({}), Some(stop_to(self.stop.unwrap_or(Stop::End)))));
         }

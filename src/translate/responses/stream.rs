@@ -10,8 +10,9 @@ use serde_json::{Value, json};
 
 use super::response::{envelope, message_item, status_of};
 use super::{opaque_of, usage_from, usage_to};
+use crate::protocol::Dialect;
 use crate::sse::{SseEvent, named_event};
-use crate::translate::canonical::{Event, Stop, new_id};
+use crate::translate::canonical::{ErrorKind, Event, Stop, UpstreamError, new_id};
 use crate::translate::json::str_of;
 use crate::translate::{StreamDecoder, StreamEncoder};
 
@@ -22,6 +23,21 @@ pub struct Decoder {
     tools: HashMap<String, usize>,
     saw_tool: bool,
     done: bool,
+    errored: bool,
+}
+
+/// A Responses error (`{code, message, param}`: an `error` event or `response.error`).
+fn event_error(e: &Value, fallback: &str) -> UpstreamError {
+    let code = str_of(e, "code").map(str::to_string);
+    let kind = code.as_deref().map(crate::translate::errors::kind_of_code).unwrap_or(ErrorKind::Server);
+    UpstreamError {
+        kind,
+        message: str_of(e, "message").unwrap_or(fallback).to_string(),
+        dialect: Dialect::OpenaiResponses,
+        kind_text: None,
+        code,
+        param: str_of(e, "param").map(str::to_string),
+    }
 }
 
 impl StreamDecoder for Decoder {
@@ -82,13 +98,15 @@ impl StreamDecoder for Decoder {
                 self.done = true;
             }
             Some("response.failed") => {
-                let msg = v["response"]["error"]["message"].as_str().unwrap_or("the upstream response failed");
-                out.push(Event::Error(msg.to_string()));
+                if !self.errored {
+                    out.push(Event::Error(event_error(&v["response"]["error"], "the upstream response failed")));
+                }
                 self.done = true;
             }
             Some("error") => {
-                let msg = str_of(&v, "message").or_else(|| v["error"]["message"].as_str()).unwrap_or("upstream error");
-                out.push(Event::Error(msg.to_string()));
+                self.errored = true;
+                let e = if v.get("error").is_some_and(Value::is_object) { &v["error"] } else { &v };
+                out.push(Event::Error(event_error(e, "the upstream reported an error")));
             }
             _ => {}
         }
@@ -274,20 +292,21 @@ impl StreamEncoder for Encoder {
                 }
             }
             Event::Stop(s) => self.stop = Some(*s),
-            Event::Error(msg) => {
+            Event::Error(e) => {
                 self.ensure_started(out);
-                self.failed = Some(msg.clone());
-                self.emit(json!({"type": "error", "code": "upstream_error", "message": msg, "param": null}), out);
+                self.failed = Some(e.message.clone());
+                let code = e.openai_code().unwrap_or_else(|| e.kind.openai_type().to_string());
+                self.emit(json!({"type": "error", "code": code, "message": e.message, "param": e.param}), out);
             }
             Event::ReasoningSignature(_) | Event::Usage(_) => {}
         }
     }
 
-    fn finish(&mut self, error: Option<&str>, usage: TokenUsage, out: &mut Vec<Bytes>) {
+    fn finish(&mut self, error: Option<&UpstreamError>, usage: TokenUsage, out: &mut Vec<Bytes>) {
         self.ensure_started(out);
         self.close(out);
-        if let Some(e) = error {
-            self.event(&Event::Error(e.to_string()), out);
+        if let Some(e) = error.filter(|_| self.failed.is_none()) {
+            self.event(&Event::Error(e.clone()), out);
         }
         let usage = Some(usage_to(&usage));
         if self.failed.is_some() {
