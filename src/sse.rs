@@ -25,8 +25,12 @@ impl SseEvent {
     }
 }
 
-/// Splits a byte stream into events.
-#[derive(Debug, Default)]
+/// Largest event (its lines and data together) the parser holds, by default.
+pub const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// Splits a byte stream into events. An event that grows past its bound is an error (the
+/// stream is broken), never unbounded memory.
+#[derive(Debug)]
 pub struct SseParser {
     buf: BytesMut,
     /// Offset of the first unparsed byte in `buf`.
@@ -42,12 +46,42 @@ pub struct SseParser {
     dirty: bool,
     /// Lines with unknown fields seen so far (dropped, never forwarded).
     garbage: u64,
+    limit: usize,
+    overflow: bool,
+}
+
+impl Default for SseParser {
+    fn default() -> Self {
+        Self::with_limit(MAX_EVENT_BYTES)
+    }
 }
 
 impl SseParser {
-    /// A new parser.
+    /// A new parser with the default bound.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A parser whose events may hold at most `limit` bytes.
+    pub fn with_limit(limit: usize) -> Self {
+        Self {
+            buf: BytesMut::new(),
+            pos: 0,
+            start: 0,
+            scanned: 0,
+            event: None,
+            data: String::new(),
+            has_data: false,
+            dirty: false,
+            garbage: 0,
+            limit,
+            overflow: false,
+        }
+    }
+
+    /// Whether an event outgrew the bound (everything after it was discarded).
+    pub fn overflowed(&self) -> bool {
+        self.overflow
     }
 
     /// Lines that were neither a known field nor a comment, so far.
@@ -57,12 +91,26 @@ impl SseParser {
 
     /// Feeds bytes; appends complete events to `out`.
     pub fn push(&mut self, chunk: &[u8], out: &mut Vec<SseEvent>) {
+        if self.overflow {
+            return;
+        }
         self.buf.extend_from_slice(chunk);
         self.parse(false, out);
+        if self.buf.len() - self.start + self.data.len() > self.limit {
+            self.overflow = true;
+            self.buf = BytesMut::new();
+            self.data = String::new();
+            self.pos = 0;
+            self.start = 0;
+            self.scanned = 0;
+        }
     }
 
     /// The stream ended: dispatches a last event that lacked its blank line.
     pub fn finish(&mut self, out: &mut Vec<SseEvent>) {
+        if self.overflow {
+            return;
+        }
         if self.buf.len() > self.pos {
             // Terminate a last line that lacks its line end.
             self.buf.extend_from_slice(b"\n");
@@ -218,6 +266,24 @@ mod tests {
         assert!(out[0].data_is_json());
         let ev = SseEvent { event: None, data: "{not json".into(), raw: Bytes::new(), clean: true };
         assert!(!ev.data_is_json());
+    }
+
+    #[test]
+    fn an_event_past_the_bound_is_an_overflow_not_memory_growth() {
+        let mut p = SseParser::with_limit(64);
+        let mut out = Vec::new();
+        p.push(b"data: small\n\n", &mut out);
+        assert!(!p.overflowed() && out.len() == 1);
+        for _ in 0..100 {
+            p.push(&[b'x'; 10], &mut out);
+        }
+        assert!(p.overflowed(), "a line of 1000 bytes with no end");
+        assert_eq!(out.len(), 1);
+        let mut p = SseParser::with_limit(64);
+        for _ in 0..20 {
+            p.push(b"data: 0123456789\n", &mut out);
+        }
+        assert!(p.overflowed(), "many data lines of one event");
     }
 
     #[test]

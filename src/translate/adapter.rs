@@ -27,6 +27,14 @@ fn merged_usage(acc: &Accumulator, input_estimate: u64) -> TokenUsage {
     u
 }
 
+/// An upstream event past the parser's bound: the stream is broken.
+pub fn overflow() -> AdapterError {
+    AdapterError::Malformed(format!(
+        "an upstream stream event exceeds {} MiB",
+        crate::sse::MAX_EVENT_BYTES / (1024 * 1024)
+    ))
+}
+
 /// An upstream error as the executor counts it.
 pub fn fault_of(e: &UpstreamError) -> UpstreamFault {
     UpstreamFault {
@@ -169,6 +177,70 @@ fn feed(ev: Event, p: &mut Progress, acc: &mut Accumulator, enc: &mut dyn Stream
     enc.event(&ev, out);
 }
 
+/// Keeps tool blocks one after another for a client whose blocks cannot interleave (Anthropic,
+/// Responses) while the upstream (OpenAI Chat) may interleave fragments of several calls. The
+/// first call streams live; from the moment anything else arrives while it is open (another
+/// call, text), everything but that call's own fragments is held and released at the stop, each
+/// held call whole.
+#[derive(Debug, Default)]
+struct ToolOrder {
+    live: Option<usize>,
+    holding: bool,
+    held: Vec<Event>,
+}
+
+impl ToolOrder {
+    /// Passes an event on now (`Some`) or holds it.
+    fn route(&mut self, ev: Event) -> Option<Event> {
+        match &ev {
+            Event::ToolArgs { index, .. } if self.live == Some(*index) => return Some(ev),
+            Event::ToolStart { index, .. } if !self.holding && self.live.is_none() => {
+                self.live = Some(*index);
+                return Some(ev);
+            }
+            Event::Usage(_) | Event::Start { .. } => return Some(ev),
+            // An error ends the stream now; calls still held were never complete.
+            Event::Error(_) => {
+                self.held.clear();
+                return Some(ev);
+            }
+            _ => {}
+        }
+        if self.live.is_some() || self.holding {
+            self.holding = true;
+            self.held.push(ev);
+            return None;
+        }
+        Some(ev)
+    }
+
+    /// The held events in order, each held call whole (`{}` when it got no arguments).
+    fn release(&mut self) -> Vec<Event> {
+        let held = std::mem::take(&mut self.held);
+        let mut args: std::collections::HashMap<usize, String> = std::collections::HashMap::new();
+        for ev in &held {
+            if let Event::ToolArgs { index, delta } = ev {
+                args.entry(*index).or_default().push_str(delta);
+            }
+        }
+        let mut out = Vec::new();
+        for ev in held {
+            match ev {
+                Event::ToolArgs { .. } => {}
+                Event::ToolStart { index, id, name } => {
+                    let a = args.remove(&index).filter(|a| !a.trim().is_empty()).unwrap_or_else(|| "{}".into());
+                    out.push(Event::ToolStart { index, id, name });
+                    out.push(Event::ToolArgs { index, delta: a });
+                }
+                other => out.push(other),
+            }
+        }
+        self.holding = false;
+        self.live = None;
+        out
+    }
+}
+
 /// Translates between two different dialects.
 pub struct Translating {
     client: Dialect,
@@ -183,6 +255,8 @@ pub struct Translating {
     events: Vec<SseEvent>,
     canon: Vec<Event>,
     invalid: u64,
+    /// `Some` when tool blocks must be kept apart (see `ToolOrder`).
+    order: Option<ToolOrder>,
 }
 
 impl Translating {
@@ -201,6 +275,8 @@ impl Translating {
             events: Vec::new(),
             canon: Vec::new(),
             invalid: 0,
+            order: (upstream == Dialect::OpenaiChat && matches!(client, Dialect::Anthropic | Dialect::OpenaiResponses))
+                .then(ToolOrder::default),
         }
     }
 
@@ -217,15 +293,37 @@ impl Translating {
                 break;
             }
             self.progress.observe(&ce)?;
+            if matches!(ce, Event::Stop(_)) {
+                self.release_tools(out);
+            }
+            let ce = match self.order.as_mut() {
+                Some(o) => match o.route(ce) {
+                    Some(ev) => ev,
+                    None => continue,
+                },
+                None => ce,
+            };
             feed(ce, &mut self.progress, &mut self.acc, self.encoder.as_mut(), out);
         }
         Ok(())
+    }
+
+    fn release_tools(&mut self, out: &mut Vec<Bytes>) {
+        let Some(o) = self.order.as_mut() else { return };
+        for ev in o.release() {
+            self.progress.observe(&ev).ok();
+            self.acc.apply(&ev);
+            self.encoder.event(&ev, out);
+        }
     }
 }
 
 impl ResponseAdapter for Translating {
     fn push(&mut self, chunk: &[u8], out: &mut Vec<Bytes>) -> Result<(), AdapterError> {
         self.sse.push(chunk, &mut self.events);
+        if self.sse.overflowed() {
+            return Err(overflow());
+        }
         self.drain(out)
     }
 
@@ -233,6 +331,7 @@ impl ResponseAdapter for Translating {
         self.sse.finish(&mut self.events);
         let _ = self.drain(out);
         if self.progress.fault.is_none() {
+            self.release_tools(out);
             for fix in self.progress.missing_args() {
                 self.acc.apply(&fix);
                 self.encoder.event(&fix, out);
@@ -341,6 +440,9 @@ pub fn reframe(ev: &SseEvent) -> Bytes {
 impl ResponseAdapter for SsePassthrough {
     fn push(&mut self, chunk: &[u8], out: &mut Vec<Bytes>) -> Result<(), AdapterError> {
         self.sse.push(chunk, &mut self.events);
+        if self.sse.overflowed() {
+            return Err(overflow());
+        }
         self.drain(out)
     }
 

@@ -176,6 +176,9 @@ impl ChatPassthrough {
 impl ResponseAdapter for ChatPassthrough {
     fn push(&mut self, chunk: &[u8], out: &mut Vec<Bytes>) -> Result<(), AdapterError> {
         self.sse.push(chunk, &mut self.events);
+        if self.sse.overflowed() {
+            return Err(crate::translate::adapter::overflow());
+        }
         let events = std::mem::take(&mut self.events);
         for ev in events {
             self.on_event(ev, out)?;

@@ -26,6 +26,12 @@ pub struct Decoder {
     think: ThinkSplitter,
     /// Upstream tool index → canonical tool index.
     tools: HashMap<u64, usize>,
+    /// Upstream call id → canonical tool index (for fragments that carry no index).
+    tool_ids: HashMap<String, usize>,
+    /// The tool call the last fragment belonged to.
+    last_tool: Option<usize>,
+    /// Tool calls started so far.
+    tool_count: usize,
     saw_tool: bool,
 }
 
@@ -38,11 +44,57 @@ impl Decoder {
             });
         }
     }
+
+    /// What a `<think>` splitter still holds back, once the text is over.
+    fn flush_think(&mut self, out: &mut Vec<Event>) {
+        for p in self.think.finish() {
+            out.push(match p {
+                Piece::Reasoning(r) => Event::Reasoning(r),
+                Piece::Content(c) => Event::Text(c),
+            });
+        }
+    }
+
+    /// The canonical index of a tool-call fragment: by its own `index`, else by its call id,
+    /// else the call the previous fragment belonged to; a new call starts when none matches.
+    fn tool_index(&mut self, c: &Value, out: &mut Vec<Event>) -> usize {
+        let up = c["index"].as_u64();
+        let id = str_of(c, "id").filter(|i| !i.is_empty());
+        let known = up
+            .and_then(|i| self.tools.get(&i).copied())
+            .or_else(|| id.and_then(|i| self.tool_ids.get(i).copied()))
+            .or_else(|| if up.is_none() && id.is_none() { self.last_tool } else { None });
+        let idx = match known {
+            Some(i) => i,
+            None => {
+                let next = self.tool_count;
+                self.tool_count += 1;
+                let call_id = id.map(str::to_string).unwrap_or_else(|| new_id("call_"));
+                out.push(Event::ToolStart {
+                    index: next,
+                    id: call_id.clone(),
+                    name: str_of(&c["function"], "name").unwrap_or_default().to_string(),
+                });
+                self.tool_ids.insert(call_id, next);
+                next
+            }
+        };
+        if let Some(i) = up {
+            self.tools.insert(i, idx);
+        }
+        if let Some(i) = id {
+            self.tool_ids.insert(i.to_string(), idx);
+        }
+        self.last_tool = Some(idx);
+        idx
+    }
 }
 
 impl StreamDecoder for Decoder {
     fn event(&mut self, ev: &SseEvent, out: &mut Vec<Event>) {
         if ev.data == "[DONE]" {
+            // A stream may end with `[DONE]` alone: what the splitter held back is text too.
+            self.flush_think(out);
             self.done = true;
             return;
         }
@@ -73,28 +125,14 @@ impl StreamDecoder for Decoder {
                 self.text(&t, out);
             }
             for c in arr(d, "tool_calls") {
-                let up = c["index"].as_u64().unwrap_or(0);
-                let next = self.tools.len();
-                let idx = *self.tools.entry(up).or_insert_with(|| {
-                    out.push(Event::ToolStart {
-                        index: next,
-                        id: str_of(c, "id").map(str::to_string).unwrap_or_else(|| new_id("call_")),
-                        name: str_of(&c["function"], "name").unwrap_or_default().to_string(),
-                    });
-                    next
-                });
+                let idx = self.tool_index(c, out);
                 self.saw_tool = true;
                 if let Some(a) = str_of(&c["function"], "arguments").filter(|a| !a.is_empty()) {
                     out.push(Event::ToolArgs { index: idx, delta: a.to_string() });
                 }
             }
             if let Some(f) = str_of(choice, "finish_reason") {
-                for p in self.think.finish() {
-                    out.push(match p {
-                        Piece::Reasoning(r) => Event::Reasoning(r),
-                        Piece::Content(c) => Event::Text(c),
-                    });
-                }
+                self.flush_think(out);
                 let mut stop = stop_from(f);
                 if stop == Stop::End && self.saw_tool {
                     stop = Stop::ToolUse;

@@ -21,9 +21,22 @@ use crate::translate::{StreamDecoder, StreamEncoder};
 pub struct Decoder {
     /// Function-call item id → canonical tool index.
     tools: HashMap<String, usize>,
+    /// Canonical tool indexes whose arguments arrived (as deltas or whole).
+    args_seen: std::collections::HashSet<usize>,
     saw_tool: bool,
     done: bool,
     errored: bool,
+}
+
+impl Decoder {
+    /// Whole arguments from a `*.done` event, for a call whose deltas never came.
+    fn whole_args(&mut self, item_id: &str, args: Option<&str>, out: &mut Vec<Event>) {
+        if let (Some(&i), Some(a)) = (self.tools.get(item_id), args.filter(|a| !a.is_empty()))
+            && self.args_seen.insert(i)
+        {
+            out.push(Event::ToolArgs { index: i, delta: a.to_string() });
+        }
+    }
 }
 
 /// A Responses error (`{code, message, param}`: an `error` event or `response.error`).
@@ -60,6 +73,7 @@ impl StreamDecoder for Decoder {
                         name: str_of(it, "name").unwrap_or_default().to_string(),
                     });
                     if let Some(a) = str_of(it, "arguments").filter(|a| !a.is_empty()) {
+                        self.args_seen.insert(n);
                         out.push(Event::ToolArgs { index: n, delta: a.to_string() });
                     }
                 }
@@ -70,13 +84,24 @@ impl StreamDecoder for Decoder {
             Some("response.reasoning_summary_text.delta") | Some("response.reasoning_text.delta") => {
                 out.push(Event::Reasoning(str_of(&v, "delta").unwrap_or_default().to_string()))
             }
+            Some("response.function_call_arguments.done") => {
+                let item = str_of(&v, "item_id").unwrap_or_default().to_string();
+                self.whole_args(&item, str_of(&v, "arguments"), out);
+            }
             Some("response.function_call_arguments.delta") => {
                 if let Some(&i) = self.tools.get(str_of(&v, "item_id").unwrap_or_default()) {
+                    if str_of(&v, "delta").is_some_and(|d| !d.is_empty()) {
+                        self.args_seen.insert(i);
+                    }
                     out.push(Event::ToolArgs { index: i, delta: str_of(&v, "delta").unwrap_or_default().to_string() });
                 }
             }
             Some("response.output_item.done") => {
                 let it = &v["item"];
+                if str_of(it, "type") == Some("function_call") {
+                    let item = str_of(it, "id").unwrap_or_default().to_string();
+                    self.whole_args(&item, str_of(it, "arguments"), out);
+                }
                 if str_of(it, "type") == Some("reasoning")
                     && let Some(o) = opaque_of(it)
                 {
