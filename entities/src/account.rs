@@ -26,6 +26,8 @@ pub struct Model {
     pub max_concurrent: Option<i32>,
     /// `config` or `api`.
     pub source: String,
+    /// Options read as a whole (JSON object), e.g. `{"forward_org_headers": true}`.
+    pub options: String,
     pub created_at: i64,
     pub updated_at: i64,
 }

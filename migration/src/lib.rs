@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_core;
+mod m20261206_000002_account_options;
 
 /// Runs Omnigate's migrations in order.
 pub struct Migrator;
@@ -10,7 +11,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_core::Migration)]
+        vec![Box::new(m20261123_000001_core::Migration), Box::new(m20261206_000002_account_options::Migration)]
     }
 }
 

@@ -359,6 +359,9 @@ pub struct AccountEntry {
     /// Most requests in flight at once (unset: unlimited).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrent: Option<u32>,
+    /// Pass the client's `OpenAI-Organization` / `OpenAI-Project` headers on to this account.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forward_org_headers: bool,
 }
 
 /// Order in which a combo tries its targets.

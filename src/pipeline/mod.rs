@@ -269,7 +269,8 @@ async fn serve_inner(
             };
             attempts += 1;
             let info = reg.model(&t.provider, &t.model);
-            let call = inbound.plan.build(provider, info, &grant, &t.model, &inbound.model, inbound.stream)?;
+            let account = reg.account(grant.account_id).map(|a| &a.options);
+            let call = inbound.plan.build(provider, info, &grant, account, &t.model, &inbound.model, inbound.stream)?;
             let ctx = &mut guard.ctx;
             ctx.model_label = t.label();
             ctx.upstream_model = t.model.clone();

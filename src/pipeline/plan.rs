@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 use crate::error::GatewayError;
 use crate::protocol::Dialect;
 use crate::protocol::raw::RawObject;
-use crate::providers::call::{Operation, http_target};
+use crate::providers::call::{CONTEXT_MANAGEMENT_BETA, Operation, http_target, passed_on};
 use crate::providers::demo::Echo;
-use crate::providers::{ModelInfo, ProviderInfo};
+use crate::providers::{AccountOptions, ModelInfo, ProviderInfo};
 use crate::translate::adapter::{SsePassthrough, Translating};
 use crate::translate::canonical::{Request, estimate_request};
 use crate::translate::passthrough::{ChatPassthrough, CountTokensPassthrough, EmbeddingsPassthrough};
@@ -44,13 +44,23 @@ pub struct Plan {
     pub client_wants_usage: bool,
     /// Gemini: the client asked for `alt=sse`.
     pub gemini_sse: bool,
+    /// The client's forwardable headers (`providers::call::FORWARDABLE`).
+    pub client_headers: Vec<(String, String)>,
     canonical: OnceCell<Result<Request, String>>,
 }
 
 impl Plan {
     /// A plan for a client body.
     pub fn new(client: Dialect, op: Op, body: RawObject) -> Self {
-        Self { client, op, body, client_wants_usage: false, gemini_sse: true, canonical: OnceCell::new() }
+        Self {
+            client,
+            op,
+            body,
+            client_wants_usage: false,
+            gemini_sse: true,
+            client_headers: Vec::new(),
+            canonical: OnceCell::new(),
+        }
     }
 
     /// The dialect the client speaks.
@@ -85,6 +95,7 @@ impl Plan {
         provider: &ProviderInfo,
         info: Option<&ModelInfo>,
         lease: &LeaseGrant,
+        account: Option<&AccountOptions>,
         model: &str,
         requested: &str,
         stream: bool,
@@ -102,8 +113,17 @@ impl Plan {
             let mut body = self.body.clone();
             body.set("model", &model);
             let bytes = Bytes::from(body.to_vec());
-            let target =
-                http_target(provider, &lease.base_url, lease.credential.as_ref(), operation, model, false, bytes);
+            let extra = passed_on(&self.client_headers, self.client, provider.dialect, account, &[]);
+            let target = http_target(
+                provider,
+                &lease.base_url,
+                lease.credential.as_ref(),
+                operation,
+                model,
+                false,
+                bytes,
+                extra,
+            );
             let adapter: Box<dyn ResponseAdapter> = match self.op {
                 Op::CountTokens => Box::new(CountTokensPassthrough),
                 Op::Embeddings | Op::Generate => Box::new(EmbeddingsPassthrough::default()),
@@ -112,6 +132,10 @@ impl Plan {
         }
         let passthrough =
             provider.dialect == self.client && (self.client != Dialect::Gemini || !stream || self.gemini_sse);
+        let mut required_betas: Vec<&str> = Vec::new();
+        if passthrough && self.body.get("context_management").is_some() {
+            required_betas.push(CONTEXT_MANAGEMENT_BETA);
+        }
         let (bytes, adapter): (Bytes, Box<dyn ResponseAdapter>) = if passthrough {
             let mut body = self.body.clone();
             match self.client {
@@ -144,7 +168,17 @@ impl Plan {
         let target = if provider.local {
             ExecTarget::Local(Box::new(Echo::new(&bytes, model)))
         } else {
-            http_target(provider, &lease.base_url, lease.credential.as_ref(), Operation::Generate, model, stream, bytes)
+            let extra = passed_on(&self.client_headers, self.client, provider.dialect, account, &required_betas);
+            http_target(
+                provider,
+                &lease.base_url,
+                lease.credential.as_ref(),
+                Operation::Generate,
+                model,
+                stream,
+                bytes,
+                extra,
+            )
         };
         Ok(UpstreamCall { target, stream, adapter })
     }

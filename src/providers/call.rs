@@ -5,7 +5,7 @@ use actors::credential::Credential;
 use actors::executor::Target;
 use bytes::Bytes;
 
-use super::ProviderInfo;
+use super::{AccountOptions, ProviderInfo};
 use crate::config::AuthStyle;
 use crate::protocol::Dialect;
 
@@ -20,8 +20,89 @@ pub enum Operation {
     CountTokens,
 }
 
-/// The `anthropic-version` header value sent upstream.
+/// The `anthropic-version` header value sent upstream when the client sent none.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// The beta that Claude Code's `context_management` body field needs (the API refuses the field
+/// without it: "context_management: Extra inputs are not permitted").
+pub const CONTEXT_MANAGEMENT_BETA: &str = "context-management-2025-06-27";
+
+/// Client headers that change an upstream's behaviour: the only client headers ever passed on
+/// (never hop-by-hop headers, never credentials), each only to an upstream of its own family.
+pub const FORWARDABLE: [&str; 6] = [
+    "anthropic-beta",
+    "anthropic-version",
+    "openai-beta",
+    "openai-organization",
+    "openai-project",
+    "x-goog-user-project",
+];
+
+/// The forwardable headers of a client request (lower-case names; sane values only).
+pub fn forwardable(headers: &awc::http::header::HeaderMap) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for name in FORWARDABLE {
+        for v in headers.get_all(name) {
+            if let Ok(s) = v.to_str()
+                && !s.is_empty()
+                && s.len() <= 1024
+            {
+                out.push((name.to_string(), s.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// The headers one attempt adds for the client: Anthropic betas (the client's, merged with what
+/// the provider and the body need) and version to Anthropic upstreams, `OpenAI-Beta` (and the
+/// organization headers when the account allows) to OpenAI upstreams, `x-goog-user-project` to
+/// Gemini upstreams — and only when the client speaks that family too.
+pub fn passed_on(
+    client_headers: &[(String, String)],
+    client: Dialect,
+    upstream: Dialect,
+    account: Option<&AccountOptions>,
+    required_betas: &[&str],
+) -> Vec<(String, String)> {
+    fn values<'a>(headers: &'a [(String, String)], name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        headers.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+    let get_all = |n: &'static str| values(client_headers, n);
+    let mut out = Vec::new();
+    let openai = |d: Dialect| matches!(d, Dialect::OpenaiChat | Dialect::OpenaiResponses);
+    match upstream {
+        Dialect::Anthropic => {
+            let mut betas: Vec<String> = Vec::new();
+            let from_client = if client == Dialect::Anthropic { get_all("anthropic-beta").collect() } else { vec![] };
+            for b in
+                from_client.into_iter().flat_map(|v| v.split(',')).map(str::trim).chain(required_betas.iter().copied())
+            {
+                if !b.is_empty() && !betas.iter().any(|x| x == b) {
+                    betas.push(b.to_string());
+                }
+            }
+            if !betas.is_empty() {
+                out.push(("anthropic-beta".into(), betas.join(",")));
+            }
+            let version = (client == Dialect::Anthropic).then(|| get_all("anthropic-version").next()).flatten();
+            out.push(("anthropic-version".into(), version.unwrap_or(ANTHROPIC_VERSION).to_string()));
+        }
+        d if openai(d) && openai(client) => {
+            out.extend(get_all("openai-beta").map(|v| ("openai-beta".to_string(), v.to_string())));
+            if account.is_some_and(|a| a.forward_org_headers) {
+                for n in ["openai-organization", "openai-project"] {
+                    out.extend(get_all(n).map(|v| (n.to_string(), v.to_string())));
+                }
+            }
+        }
+        Dialect::Gemini if client == Dialect::Gemini => {
+            out.extend(get_all("x-goog-user-project").map(|v| ("x-goog-user-project".to_string(), v.to_string())));
+        }
+        Dialect::OpenaiChat | Dialect::OpenaiResponses | Dialect::Gemini => {}
+    }
+    out
+}
 
 /// The endpoint URL of an operation.
 pub fn endpoint(dialect: Dialect, base_url: &str, op: Operation, model: &str, stream: bool) -> String {
@@ -49,6 +130,7 @@ pub fn http_target(
     model: &str,
     stream: bool,
     body: Bytes,
+    extra: Vec<(String, String)>,
 ) -> Target {
     let mut url = endpoint(provider.dialect, base_url, op, model, stream);
     let mut headers: Vec<(String, String)> = vec![
@@ -56,9 +138,10 @@ pub fn http_target(
         ("accept".into(), if stream { "text/event-stream" } else { "application/json" }.into()),
         ("user-agent".into(), concat!("omnigate/", env!("CARGO_PKG_VERSION")).into()),
     ];
-    if provider.dialect == Dialect::Anthropic {
+    if provider.dialect == Dialect::Anthropic && !extra.iter().any(|(k, _)| k == "anthropic-version") {
         headers.push(("anthropic-version".into(), ANTHROPIC_VERSION.into()));
     }
+    headers.extend(extra);
     if let Some(c) = credential {
         let secret = c.expose();
         match provider.auth {

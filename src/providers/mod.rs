@@ -4,9 +4,11 @@
 pub mod call;
 pub mod catalog;
 pub mod demo;
+pub mod options;
 pub mod registry;
 
 pub use catalog::{Catalog, CatalogModel, CatalogProvider};
+pub use options::AccountOptions;
 pub use registry::{AccountInfo, ModelInfo, ProviderInfo, Registry};
 
 use crate::config::AuthStyle;

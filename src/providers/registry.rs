@@ -72,6 +72,8 @@ pub struct AccountInfo {
     pub enabled: bool,
     /// Concurrency cap.
     pub max_concurrent: Option<u32>,
+    /// Options beyond the credential.
+    pub options: super::AccountOptions,
 }
 
 /// A combo.
@@ -162,6 +164,7 @@ impl Registry {
                 weight: 1,
                 enabled: true,
                 max_concurrent: None,
+                options: super::AccountOptions::default(),
             });
         }
         for a in &rows.accounts {
@@ -182,6 +185,7 @@ impl Registry {
                 weight: u32::try_from(a.weight).unwrap_or(1).max(1),
                 enabled: a.enabled,
                 max_concurrent: a.max_concurrent.and_then(|m| u32::try_from(m).ok()),
+                options: super::AccountOptions::from_json(&a.options),
             });
         }
         for (c, targets) in &rows.combos {
@@ -229,6 +233,11 @@ impl Registry {
     /// Whether a provider has at least one enabled account.
     pub fn is_served(&self, provider: &str) -> bool {
         self.accounts.iter().any(|a| a.provider == provider && a.enabled)
+    }
+
+    /// An account by id.
+    pub fn account(&self, id: i64) -> Option<&AccountInfo> {
+        self.accounts.iter().find(|a| a.id == id)
     }
 
     /// A provider's known model.

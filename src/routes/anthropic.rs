@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::common::{generate, intake_model, meta, permitted_targets};
 use crate::error::GatewayError;
-use crate::pipeline::{self, Inbound, Op, Plan};
+use crate::pipeline::{self, Inbound, Op};
 use crate::protocol::Dialect;
 use crate::protocol::shape::Surface;
 use crate::state::AppState;
@@ -48,8 +48,9 @@ pub async fn count_tokens(
         .and_then(|t| reg.provider(&t.provider))
         .is_some_and(|p| p.dialect == Dialect::Anthropic && !p.local && reg.is_served(&p.id));
     if upstream_counts {
-        let inbound = Inbound { model, stream: false, plan: Plan::new(D, Op::CountTokens, inp.object), pinned: None };
-        return pipeline::serve(&state, &exec, meta(&req, inp.key), inbound).await;
+        let key = inp.key.clone();
+        let inbound = Inbound { model, stream: false, plan: inp.plan(D, Op::CountTokens), pinned: None };
+        return pipeline::serve(&state, &exec, meta(&req, key), inbound).await;
     }
     let v: Value = serde_json::from_slice(&inp.body).unwrap_or(Value::Null);
     match decode_request(D, &v, false) {

@@ -122,6 +122,17 @@ pub struct Intake {
     pub body: bytes::Bytes,
     /// The body's top level.
     pub object: RawObject,
+    /// The client headers an upstream may see (`providers::call::FORWARDABLE`).
+    pub headers: Vec<(String, String)>,
+}
+
+impl Intake {
+    /// A plan for this request (its body and forwardable headers).
+    pub fn plan(self, dialect: Dialect, op: crate::pipeline::Op) -> crate::pipeline::Plan {
+        let mut plan = crate::pipeline::Plan::new(dialect, op, self.object);
+        plan.client_headers = self.headers;
+        plan
+    }
 }
 
 impl Intake {
@@ -173,7 +184,8 @@ pub async fn intake(
         let body = read_body(req, payload, state).await?;
         let object = if empty_ok && body.is_empty() { RawObject::default() } else { parse_object(&body)? };
         shape::check(surface, &object).map_err(GatewayError::BadRequest)?;
-        Ok::<_, GatewayError>(Intake { key, body, object })
+        let headers = crate::providers::call::forwardable(req.headers());
+        Ok::<_, GatewayError>(Intake { key, body, object, headers })
     };
     run.await.map_err(|e| e.response(dialect))
 }
@@ -229,7 +241,8 @@ pub async fn generate(
         Err(r) => return r,
     };
     let stream = inp.stream();
-    let plan = crate::pipeline::Plan::new(dialect, crate::pipeline::Op::Generate, inp.object);
+    let key = inp.key.clone();
+    let plan = inp.plan(dialect, crate::pipeline::Op::Generate);
     let inbound = crate::pipeline::Inbound { model, stream, plan, pinned: None };
-    crate::pipeline::serve(&state, &exec, meta(&req, inp.key), inbound).await
+    crate::pipeline::serve(&state, &exec, meta(&req, key), inbound).await
 }

@@ -12,7 +12,7 @@ use super::common::{check_model_name, echo, intake, meta, permitted_targets};
 use super::openai::visible_models;
 use crate::auth::client_key;
 use crate::error::GatewayError;
-use crate::pipeline::{self, Inbound, Op, Plan};
+use crate::pipeline::{self, Inbound, Op};
 use crate::protocol::Dialect;
 use crate::protocol::shape::Surface;
 use crate::state::AppState;
@@ -56,10 +56,11 @@ pub async fn call(
             return GatewayError::NotFound(format!("method `{}` is not supported", echo(other, 64))).response(D);
         }
     };
-    let mut plan = Plan::new(D, Op::Generate, inp.object);
+    let key = inp.key.clone();
+    let mut plan = inp.plan(D, Op::Generate);
     plan.gemini_sse = req.query_string().split('&').any(|kv| kv == "alt=sse");
     let inbound = Inbound { model, stream, plan, pinned: None };
-    pipeline::serve(&state, &exec, meta(&req, inp.key), inbound).await
+    pipeline::serve(&state, &exec, meta(&req, key), inbound).await
 }
 
 fn count_tokens(body: &[u8]) -> HttpResponse {

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::common::{intake_model, meta};
 use crate::auth::client_key;
-use crate::pipeline::{self, Inbound, Op, Plan};
+use crate::pipeline::{self, Inbound, Op};
 use crate::protocol::Dialect;
 use crate::protocol::shape::Surface;
 use crate::state::AppState;
@@ -33,10 +33,11 @@ async fn serve_op(
         .object
         .parse::<serde_json::Value>("stream_options")
         .is_some_and(|o| o.get("include_usage").and_then(|v| v.as_bool()) == Some(true));
-    let mut plan = Plan::new(D, op, inp.object);
+    let key = inp.key.clone();
+    let mut plan = inp.plan(D, op);
     plan.client_wants_usage = client_wants_usage;
     let inbound = Inbound { model, stream, plan, pinned };
-    pipeline::serve(&state, &exec, meta(&req, inp.key), inbound).await
+    pipeline::serve(&state, &exec, meta(&req, key), inbound).await
 }
 
 /// `POST /v1/chat/completions`

@@ -107,6 +107,7 @@ async fn sync_accounts(
     for a in &cfg.accounts {
         let weight = i32::try_from(a.weight).unwrap_or(i32::MAX);
         let max_concurrent = a.max_concurrent.map(|m| i32::try_from(m).unwrap_or(i32::MAX));
+        let options = crate::providers::AccountOptions { forward_org_headers: a.forward_org_headers }.to_json();
         match existing.iter().find(|e| e.provider == a.provider && e.name == a.name) {
             Some(e) => {
                 let old_secret = e.secret.as_deref().and_then(|s| sealer.open(ACCOUNT_SECRET, s).ok());
@@ -116,6 +117,7 @@ async fn sync_accounts(
                     && e.weight == weight
                     && e.enabled == a.enabled
                     && e.max_concurrent == max_concurrent
+                    && e.options == options
                     && e.source == CONFIG;
                 if !same {
                     let mut am: account::ActiveModel = e.clone().into();
@@ -127,6 +129,7 @@ async fn sync_accounts(
                     am.weight = Set(weight);
                     am.enabled = Set(a.enabled);
                     am.max_concurrent = Set(max_concurrent);
+                    am.options = Set(options.clone());
                     am.source = Set(CONFIG.into());
                     am.updated_at = Set(now);
                     am.update(db).await?;
@@ -143,6 +146,7 @@ async fn sync_accounts(
                     weight: Set(weight),
                     enabled: Set(a.enabled),
                     max_concurrent: Set(max_concurrent),
+                    options: Set(options.clone()),
                     source: Set(CONFIG.into()),
                     created_at: Set(now),
                     updated_at: Set(now),

@@ -246,3 +246,99 @@ async fn upstream_error_codes_and_types_survive_into_the_clients_dialect() {
     assert_eq!(e["error"]["code"], "overloaded_error", "{e}");
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn client_headers_that_change_upstream_behaviour_are_passed_on_by_family_and_nothing_else() {
+    let mock = MockUpstream::start().await;
+    mock.strict();
+    let env = TestEnv::new().await;
+    let extra = "[[providers]]\nid = \"gem\"\ndialect = \"gemini\"\nbase_url = \"GEM\"\nmodels = [\"m\"]\n\
+                 [[accounts]]\nprovider = \"gem\"\nname = \"g\"\napi_key = \"kg\"\n\
+                 [[accounts]]\nprovider = \"mock\"\nname = \"org\"\napi_key = \"korg\"\nforward_org_headers = true\npriority = 5\n"
+        .replace("GEM", &format!("http://{}/v1beta", mock.addr));
+    let app = env.start(&format!("{}\n{extra}", two_dialects(&mock, ""))).await;
+    let b = crate::support::base(&app);
+    let c = crate::support::client();
+
+    // Claude Code: its betas, plus the one its context_management field needs, merged once.
+    let body = json!({"model": "anth/m", "max_tokens": 20, "messages": [{"role": "user", "content": "x"}],
+                      "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]}});
+    let r = c
+        .post(format!("{b}/v1/messages"))
+        .insert_header(("x-api-key", "sk-og-ci-0001"))
+        .insert_header(("anthropic-beta", "claude-code-20250219,interleaved-thinking-2025-05-14"))
+        .insert_header(("anthropic-version", "2023-06-01"))
+        .insert_header(("te", "trailers"))
+        .insert_header(("x-app", "cli"))
+        .send_json(&body)
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200, "the strict mock accepted it");
+    let sent = mock.requests().pop().expect("sent");
+    assert_eq!(
+        sent.headers["anthropic-beta"],
+        "claude-code-20250219,interleaved-thinking-2025-05-14,context-management-2025-06-27"
+    );
+    assert_eq!(sent.headers["anthropic-version"], "2023-06-01");
+    assert_eq!(sent.headers["x-api-key"], "kc", "the account's key, never the client's");
+    assert!(!sent.headers.contains_key("te") && !sent.headers.contains_key("x-app"), "{:?}", sent.headers);
+    // Without any beta header from the client, the body's field still gets its beta.
+    let r = c
+        .post(format!("{b}/v1/messages"))
+        .insert_header(("x-api-key", "sk-og-ci-0001"))
+        .send_json(&body)
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    assert_eq!(mock.requests().pop().expect("sent").headers["anthropic-beta"], "context-management-2025-06-27");
+
+    // OpenAI clients: OpenAI-Beta always; the organization only to an account that allows it.
+    let chat = json!({"model": "mock/mock-model", "messages": [{"role": "user", "content": "x"}]});
+    let send = |chat: serde_json::Value| {
+        c.post(format!("{b}/v1/chat/completions"))
+            .bearer_auth("sk-og-ci-0001")
+            .insert_header(("openai-beta", "assistants=v2"))
+            .insert_header(("openai-organization", "org-client"))
+            .insert_header(("anthropic-beta", "not-for-openai"))
+            .send_json(&chat)
+    };
+    assert_eq!(send(chat.clone()).await.expect("send").status(), 200);
+    let sent = mock.requests().pop().expect("sent");
+    assert_eq!(
+        (sent.headers.get("openai-beta").map(String::as_str), sent.headers.get("openai-organization")),
+        (Some("assistants=v2"), None)
+    );
+    assert!(!sent.headers.contains_key("anthropic-beta"));
+    mock.always("ka", Reply::status(500));
+    mock.always("kb", Reply::status(500));
+    let r = send(chat).await.expect("send");
+    assert_eq!(header(&r, "x-omnigate-account"), "org");
+    let sent = mock.requests().pop().expect("sent");
+    assert_eq!(sent.headers.get("openai-organization").map(String::as_str), Some("org-client"));
+
+    // Gemini: x-goog-user-project.
+    let r = c
+        .post(format!("{b}/v1beta/models/gem/m:generateContent"))
+        .insert_header(("x-goog-api-key", "sk-og-ci-0001"))
+        .insert_header(("x-goog-user-project", "my-project"))
+        .send_json(&json!({"contents": [{"role": "user", "parts": [{"text": "x"}]}]}))
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let sent = mock.requests().pop().expect("sent");
+    assert_eq!(sent.headers.get("x-goog-user-project").map(String::as_str), Some("my-project"));
+    assert_eq!(sent.headers.get("x-goog-api-key").map(String::as_str), Some("kg"));
+
+    // Translated: an Anthropic client's betas mean nothing to an OpenAI upstream.
+    let msgs = json!({"model": "mock/mock-model", "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]});
+    mock.always("ka", Reply::Text("hi".into()));
+    c.post(format!("{b}/v1/messages"))
+        .insert_header(("x-api-key", "sk-og-ci-0001"))
+        .insert_header(("anthropic-beta", "claude-code-20250219"))
+        .send_json(&msgs)
+        .await
+        .expect("send");
+    let sent = mock.requests().pop().expect("sent");
+    assert!(!sent.headers.contains_key("anthropic-beta") && sent.path.ends_with("/chat/completions"));
+    app.stop().await;
+}

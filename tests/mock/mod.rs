@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod strict;
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -144,6 +146,10 @@ pub struct MockState {
     /// Streams that ran to their end.
     pub completed: AtomicUsize,
     record: std::sync::atomic::AtomicBool,
+    /// Refuse what the real APIs refuse (`strict.rs`).
+    strict: std::sync::atomic::AtomicBool,
+    /// Requests refused by the strict mode.
+    pub refused: AtomicUsize,
 }
 
 /// A running mock upstream.
@@ -201,6 +207,11 @@ impl MockUpstream {
         self.state.always.lock().unwrap().insert(credential.to_string(), reply);
     }
 
+    /// From now on, refuse what the real APIs refuse, with their status and error shape.
+    pub fn strict(&self) {
+        self.state.strict.store(true, Ordering::Relaxed);
+    }
+
     /// Requests received so far.
     pub fn requests(&self) -> Vec<Recorded> {
         self.state.requests.lock().unwrap().clone()
@@ -242,8 +253,13 @@ async fn handle(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<MockSta
     };
     let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let cred = credential_of(&headers, &path).unwrap_or_default();
+    let refusal = if state.strict.load(Ordering::Relaxed) { strict::check(&path, &json, &headers) } else { None };
     if state.record.load(Ordering::Relaxed) {
         state.requests.lock().unwrap().push(Recorded { path: path.clone(), headers, body: json.clone() });
+    }
+    if let Some((status, body)) = refusal {
+        state.refused.fetch_add(1, Ordering::SeqCst);
+        return HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).json(body);
     }
     let scripted = state.script.lock().unwrap().get_mut(&cred).and_then(VecDeque::pop_front);
     let reply = scripted.or_else(|| state.always.lock().unwrap().get(&cred).cloned()).unwrap_or_else(|| {

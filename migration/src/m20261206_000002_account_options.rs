@@ -1,0 +1,30 @@
+//! Per-account options that are read, not queried (JSON): which client headers an account
+//! passes on, and later settings of the same kind.
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum Accounts {
+    Table,
+    Options,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table(Accounts::Table)
+                .add_column(ColumnDef::new(Accounts::Options).text().not_null().default("{}"))
+                .take(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(Table::alter().table(Accounts::Table).drop_column(Accounts::Options).take()).await
+    }
+}
