@@ -117,6 +117,8 @@ impl SseParser {
         }
         self.parse(true, out);
         if self.has_data || self.event.is_some() {
+            // The blank line the stream never sent, so the raw event can be forwarded as it is.
+            self.buf.extend_from_slice(b"\n");
             let raw = self.buf.split_to(self.buf.len()).freeze();
             self.dispatch(raw, out);
         }
@@ -251,6 +253,7 @@ mod tests {
         assert_eq!(ev[0].data, "a\nb");
         assert_eq!(ev[1].event.as_deref(), Some("message_stop"));
         assert_eq!(ev[1].data, "{}");
+        assert_eq!(&ev[1].raw[..], b"event: message_stop\ndata: {}\n\n", "forwardable as it is");
     }
 
     #[test]
