@@ -269,8 +269,17 @@ async fn serve_inner(
             };
             attempts += 1;
             let info = reg.model(&t.provider, &t.model);
-            let account = reg.account(grant.account_id).map(|a| &a.options);
-            let call = inbound.plan.build(provider, info, &grant, account, &t.model, &inbound.model, inbound.stream)?;
+            let rules = crate::translate::rules::Rules::of(&reg.rules, provider.dialect, &t.model);
+            let call = inbound.plan.build(&plan::Attempt {
+                provider,
+                info,
+                lease: &grant,
+                account: reg.account(grant.account_id).map(|a| &a.options),
+                rules: &rules,
+                model: &t.model,
+                requested: &inbound.model,
+                stream: inbound.stream,
+            })?;
             let ctx = &mut guard.ctx;
             ctx.model_label = t.label();
             ctx.upstream_model = t.model.clone();

@@ -12,13 +12,35 @@ use serde_json::{Value, json};
 use crate::error::GatewayError;
 use crate::protocol::Dialect;
 use crate::protocol::raw::RawObject;
-use crate::providers::call::{CONTEXT_MANAGEMENT_BETA, Operation, http_target, passed_on};
+use crate::providers::call::{CONTEXT_MANAGEMENT_BETA, Operation, Outgoing, http_target, passed_on};
 use crate::providers::demo::Echo;
 use crate::providers::{AccountOptions, ModelInfo, ProviderInfo};
 use crate::translate::adapter::{SsePassthrough, Translating};
 use crate::translate::canonical::{Request, estimate_request};
 use crate::translate::passthrough::{ChatPassthrough, CountTokensPassthrough, EmbeddingsPassthrough};
+use crate::translate::rules::{self, Rules, candidates};
 use crate::translate::{EncodeOptions, decode_request, encode_request};
+
+/// Where one attempt goes: the provider and model, their catalog facts and rules, the lease.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    /// The provider.
+    pub provider: &'a ProviderInfo,
+    /// The model's catalog entry, if known.
+    pub info: Option<&'a ModelInfo>,
+    /// The account leased.
+    pub lease: &'a LeaseGrant,
+    /// The account's options.
+    pub account: Option<&'a AccountOptions>,
+    /// The model family's request rules.
+    pub rules: &'a Rules,
+    /// The upstream model id.
+    pub model: &'a str,
+    /// What the client asked for (echoed in translated answers).
+    pub requested: &'a str,
+    /// Whether the client wants a stream.
+    pub stream: bool,
+}
 
 /// What the client asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,18 +110,9 @@ impl Plan {
         }
     }
 
-    /// Builds one attempt for `provider` / `model` under `lease`; `requested` is the model name
-    /// the client used (echoed in translated responses).
-    pub fn build(
-        &self,
-        provider: &ProviderInfo,
-        info: Option<&ModelInfo>,
-        lease: &LeaseGrant,
-        account: Option<&AccountOptions>,
-        model: &str,
-        requested: &str,
-        stream: bool,
-    ) -> Result<UpstreamCall, GatewayError> {
+    /// Builds one attempt (see `Attempt`).
+    pub fn build(&self, a: &Attempt<'_>) -> Result<UpstreamCall, GatewayError> {
+        let Attempt { provider, info, lease, account, rules, model, requested, stream } = *a;
         // Embeddings and token counts exist in one dialect each: forwarded as they are.
         let single = match self.op {
             Op::Embeddings => Some((Dialect::OpenaiChat, Operation::Embeddings, "serve embeddings")),
@@ -114,16 +127,8 @@ impl Plan {
             body.set("model", &model);
             let bytes = Bytes::from(body.to_vec());
             let extra = passed_on(&self.client_headers, self.client, provider.dialect, account, &[]);
-            let target = http_target(
-                provider,
-                &lease.base_url,
-                lease.credential.as_ref(),
-                operation,
-                model,
-                false,
-                bytes,
-                extra,
-            );
+            let out = Outgoing { op: operation, model, stream: false, body: bytes, extra };
+            let target = http_target(provider, &lease.base_url, lease.credential.as_ref(), out);
             let adapter: Box<dyn ResponseAdapter> = match self.op {
                 Op::CountTokens => Box::new(CountTokensPassthrough),
                 Op::Embeddings | Op::Generate => Box::new(EmbeddingsPassthrough::default()),
@@ -132,6 +137,15 @@ impl Plan {
         }
         let passthrough =
             provider.dialect == self.client && (self.client != Dialect::Gemini || !stream || self.gemini_sse);
+        let max_output = info.and_then(|m| m.max_output);
+        // One answer per request is all a translation carries; more only where the model can.
+        let n = candidates(&self.body);
+        if n > 1 && (!passthrough || rules.max_candidates.is_some_and(|m| n > u64::from(m))) {
+            return Err(GatewayError::BadRequest(format!(
+                "{n} answers per request (`n` / `candidateCount`) cannot be served by `{}/{model}`; ask for one",
+                provider.id
+            )));
+        }
         let mut required_betas: Vec<&str> = Vec::new();
         if passthrough && self.body.get("context_management").is_some() {
             required_betas.push(CONTEXT_MANAGEMENT_BETA);
@@ -151,6 +165,7 @@ impl Plan {
                 }
                 Dialect::Anthropic | Dialect::OpenaiResponses => body.set("model", &model),
             }
+            rules::apply(provider.dialect, rules, max_output, false, &mut body);
             let adapter: Box<dyn ResponseAdapter> = match self.client {
                 Dialect::OpenaiChat => {
                     Box::new(ChatPassthrough::new(stream && !self.client_wants_usage, self.input_estimate()))
@@ -161,7 +176,10 @@ impl Plan {
         } else {
             let mut req = self.canonical(stream)?.clone();
             req.stream = stream;
-            let body = encode_request(provider.dialect, &req, model, info.and_then(|m| m.max_output));
+            let mut body = encode_request(provider.dialect, &req, model, max_output);
+            if let Some(map) = body.as_object_mut() {
+                rules::apply(provider.dialect, rules, max_output, true, map);
+            }
             let adapter = Box::new(Translating::new(self.client, provider.dialect, requested, self.options()));
             (Bytes::from(body.to_string()), adapter)
         };
@@ -169,16 +187,8 @@ impl Plan {
             ExecTarget::Local(Box::new(Echo::new(&bytes, model)))
         } else {
             let extra = passed_on(&self.client_headers, self.client, provider.dialect, account, &required_betas);
-            http_target(
-                provider,
-                &lease.base_url,
-                lease.credential.as_ref(),
-                Operation::Generate,
-                model,
-                stream,
-                bytes,
-                extra,
-            )
+            let out = Outgoing { op: Operation::Generate, model, stream, body: bytes, extra };
+            http_target(provider, &lease.base_url, lease.credential.as_ref(), out)
         };
         Ok(UpstreamCall { target, stream, adapter })
     }

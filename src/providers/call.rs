@@ -121,17 +121,29 @@ pub fn endpoint(dialect: Dialect, base_url: &str, op: Operation, model: &str, st
     }
 }
 
+/// What one attempt sends.
+#[derive(Debug)]
+pub struct Outgoing<'a> {
+    /// The operation.
+    pub op: Operation,
+    /// The upstream model id.
+    pub model: &'a str,
+    /// Whether the answer streams.
+    pub stream: bool,
+    /// The body.
+    pub body: Bytes,
+    /// Headers passed on for the client (`passed_on`).
+    pub extra: Vec<(String, String)>,
+}
+
 /// Builds the HTTP target of one attempt.
 pub fn http_target(
     provider: &ProviderInfo,
     base_url: &str,
     credential: Option<&Credential>,
-    op: Operation,
-    model: &str,
-    stream: bool,
-    body: Bytes,
-    extra: Vec<(String, String)>,
+    o: Outgoing<'_>,
 ) -> Target {
+    let Outgoing { op, model, stream, body, extra } = o;
     let mut url = endpoint(provider.dialect, base_url, op, model, stream);
     let mut headers: Vec<(String, String)> = vec![
         ("content-type".into(), "application/json".into()),

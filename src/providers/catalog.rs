@@ -4,6 +4,7 @@ use serde::Deserialize;
 
 use crate::config::AuthStyle;
 use crate::protocol::Dialect;
+use crate::translate::rules::ModelRule;
 
 const CATALOG_TOML: &str = include_str!("../../config/providers.toml");
 
@@ -45,12 +46,15 @@ pub struct CatalogProvider {
 #[serde(deny_unknown_fields)]
 struct CatalogFile {
     provider: Vec<CatalogProvider>,
+    #[serde(default)]
+    rule: Vec<ModelRule>,
 }
 
-/// All built-in providers.
+/// All built-in providers, and the request rules of model families.
 #[derive(Debug, Clone)]
 pub struct Catalog {
     providers: Vec<CatalogProvider>,
+    rules: Vec<ModelRule>,
 }
 
 impl Catalog {
@@ -59,13 +63,18 @@ impl Catalog {
     /// error is returned for the caller to report.
     pub fn builtin() -> Result<Self, String> {
         toml::from_str::<CatalogFile>(CATALOG_TOML)
-            .map(|f| Self { providers: f.provider })
+            .map(|f| Self { providers: f.provider, rules: f.rule })
             .map_err(|e| format!("embedded provider catalog is invalid: {e}"))
     }
 
     /// All providers.
     pub fn providers(&self) -> &[CatalogProvider] {
         &self.providers
+    }
+
+    /// The request rules of model families (`translate::rules`).
+    pub fn rules(&self) -> &[ModelRule] {
+        &self.rules
     }
 
     /// A provider by id or alias.

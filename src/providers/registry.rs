@@ -100,6 +100,8 @@ pub struct Registry {
     pub combos: HashMap<String, Combo>,
     /// Aliases in declaration order: exact ones first, then wildcard ones.
     pub aliases: Vec<(String, String)>,
+    /// Request rules of model families (from the catalog).
+    pub rules: Vec<crate::translate::rules::ModelRule>,
 }
 
 fn models_from_json(json: &str) -> Vec<ModelInfo> {
@@ -113,7 +115,7 @@ fn models_from_json(json: &str) -> Vec<ModelInfo> {
 impl Registry {
     /// Builds the snapshot; fails only when a sealed credential cannot be opened.
     pub fn build(catalog: &Catalog, rows: &RuntimeRows, sealer: &Sealer, demo: bool) -> Result<Self, SecretError> {
-        let mut r = Self::default();
+        let mut r = Self { rules: catalog.rules().to_vec(), ..Self::default() };
         for p in catalog.providers() {
             r.insert_provider(ProviderInfo {
                 id: p.id.clone(),

@@ -134,10 +134,8 @@ impl Progress {
                 }
                 self.fault = Some(fault);
             }
-            Event::ToolStart { index, .. } => {
-                if self.tool_args.len() <= *index {
-                    self.tool_args.resize(*index + 1, false);
-                }
+            Event::ToolStart { index, .. } if self.tool_args.len() <= *index => {
+                self.tool_args.resize(*index + 1, false);
             }
             Event::ToolArgs { index, delta } if !delta.trim().is_empty() => {
                 if let Some(seen) = self.tool_args.get_mut(*index) {

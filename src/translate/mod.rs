@@ -12,6 +12,7 @@ pub mod json;
 pub mod openai_chat;
 pub mod passthrough;
 pub mod responses;
+pub mod rules;
 pub mod think;
 
 use actors::usage::TokenUsage;

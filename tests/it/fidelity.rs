@@ -342,3 +342,101 @@ async fn client_headers_that_change_upstream_behaviour_are_passed_on_by_family_a
     assert!(!sent.headers.contains_key("anthropic-beta") && sent.path.ends_with("/chat/completions"));
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn each_model_familys_request_rules_make_bodies_the_real_api_accepts() {
+    let mock = MockUpstream::start().await;
+    mock.strict();
+    let env = TestEnv::new().await;
+    let v1 = mock.base();
+    let gem = format!("http://{}/v1beta", mock.addr);
+    let cfg = format!(
+        r#"
+[[keys]]
+name = "ci"
+key = "sk-og-ci-0001"
+[[providers]]
+id = "up"
+dialect = "openai-chat"
+base_url = "{v1}"
+models = ["o3", "gpt-4o", "deepseek-chat"]
+[[accounts]]
+provider = "up"
+name = "o"
+api_key = "ko"
+[[providers]]
+id = "gem"
+dialect = "gemini"
+base_url = "{gem}"
+models = ["gemini-3-pro-preview"]
+[[accounts]]
+provider = "gem"
+name = "g"
+api_key = "kg"
+[[accounts]]
+provider = "anthropic"
+name = "a"
+api_key = "ka"
+base_url = "{v1}"
+"#
+    );
+    let app = env.start(&cfg).await;
+    let last = || mock.requests().pop().expect("a request reached the mock").body;
+
+    // OpenAI reasoning model: max_tokens renamed, sampling dropped (passthrough).
+    let body = json!({"model": "up/o3", "max_tokens": 100, "temperature": 0.2, "top_p": 0.5, "messages": [{"role": "user", "content": "x"}]});
+    assert_eq!(post(&app, "/v1/chat/completions", body).await.status(), 200);
+    let sent = last();
+    assert_eq!(
+        (sent["max_completion_tokens"].as_u64(), sent.get("max_tokens"), sent.get("temperature")),
+        (Some(100), None, None)
+    );
+    // ... and a non-reasoning model keeps them.
+    let body = json!({"model": "up/gpt-4o", "max_tokens": 100, "temperature": 0.2, "messages": [{"role": "user", "content": "x"}]});
+    assert_eq!(post(&app, "/v1/chat/completions", body).await.status(), 200);
+    assert_eq!((last()["max_tokens"].as_u64(), last()["temperature"].as_f64()), (Some(100), Some(0.2)));
+
+    // Claude: temperature or top_p (passthrough and translated); no max_tokens → the model's own.
+    let body = json!({"model": "anthropic/claude-sonnet-4-5", "max_tokens": 50, "temperature": 0.3, "top_p": 0.9, "messages": [{"role": "user", "content": "x"}]});
+    assert_eq!(post(&app, "/v1/messages", body).await.status(), 200);
+    assert!(last().get("top_p").is_none());
+    let body = json!({"model": "anthropic/claude-sonnet-4-5", "temperature": 0.3, "top_p": 0.9, "messages": [{"role": "user", "content": "x"}]});
+    assert_eq!(post(&app, "/v1/chat/completions", body).await.status(), 200);
+    let sent = last();
+    assert_eq!((sent["max_tokens"].as_u64(), sent.get("top_p")), (Some(64000), None), "{sent}");
+
+    // DeepSeek: reasoning_content on tool-call turns, even when the client dropped it.
+    let history = json!([
+        {"role": "user", "content": "weather?"},
+        {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}
+    ]);
+    let tools = json!([{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]);
+    let body = json!({"model": "up/deepseek-chat", "messages": history, "tools": tools});
+    assert_eq!(post(&app, "/v1/chat/completions", body).await.status(), 200);
+    assert_eq!(last()["messages"][1]["reasoning_content"], "");
+
+    // Gemini 3 from an OpenAI client's history: the function call gets the placeholder signature.
+    let body = json!({"model": "gem/gemini-3-pro-preview", "messages": history, "tools": tools});
+    let mut r = post(&app, "/v1/chat/completions", body).await;
+    assert_eq!(r.status(), 200, "{}", json_body(&mut r).await);
+    let sent = last();
+    let call = sent["contents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|c| c["parts"].as_array().cloned().unwrap_or_default())
+        .find(|p| p.get("functionCall").is_some())
+        .expect("a function call");
+    assert_eq!(call["thoughtSignature"], "skip_thought_signature_validator");
+
+    // n > 1 where it cannot be honoured: a clear 400, nothing sent.
+    let before = mock.hits();
+    let body = json!({"model": "anthropic/claude-sonnet-4-5", "n": 2, "messages": [{"role": "user", "content": "x"}]});
+    let mut r = post(&app, "/v1/chat/completions", body).await;
+    assert_eq!(r.status(), 400);
+    assert!(json_body(&mut r).await["error"]["message"].as_str().is_some_and(|m| m.contains("2 answers")));
+    assert_eq!(mock.hits(), before);
+    assert_eq!(mock.state.refused.load(std::sync::atomic::Ordering::SeqCst), 0, "the strict mock refused nothing");
+    app.stop().await;
+}

@@ -123,7 +123,7 @@ proptest! {
         bytes in prop::collection::vec(any::<u8>(), 0..2048),
         cuts in prop::collection::vec(any::<usize>(), 0..16),
     ) {
-        let whole = parse_all(&[bytes.clone()]);
+        let whole = parse_all(std::slice::from_ref(&bytes));
         let parts = parse_all(&split(&bytes, &cuts));
         let key = |e: &SseEvent| (e.event.clone(), e.data.clone());
         prop_assert_eq!(whole.iter().map(key).collect::<Vec<_>>(), parts.iter().map(key).collect::<Vec<_>>());

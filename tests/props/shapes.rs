@@ -200,7 +200,10 @@ fn responses_frames() -> impl Strategy<Value = Vec<String>> {
     ];
     let status = prop_oneof![Just("completed"), Just("incomplete"), Just("failed")];
     (prop::collection::vec(item, 0..4), status, small(), small()).prop_map(|(items, status, input, output)| {
-        let ev = |v: Value| named(&v["type"].as_str().unwrap_or("x").to_string(), v);
+        let ev = |v: Value| {
+            let name = v["type"].as_str().unwrap_or("x").to_string();
+            named(&name, v)
+        };
         let mut f = vec![ev(json!({"type": "response.created", "response": {"id": "resp_1", "model": "m", "status": "in_progress", "output": []}}))];
         for (oi, (kind, call_id, n, deltas)) in items.into_iter().enumerate() {
             let item_id = format!("it_{oi}");
@@ -307,8 +310,8 @@ pub fn requests() -> impl Strategy<Value = [Value; 4]> {
             let later = texts.last().cloned().unwrap_or_default();
             let img = "iVBORw0KGgo=";
             let mut chat_user = json!([{"type": "text", "text": user}]);
-            if with_image {
-                chat_user.as_array_mut().map(|a| a.push(json!({"type": "image_url", "image_url": {"url": format!("data:image/png;base64,{img}")}})));
+            if with_image && let Some(a) = chat_user.as_array_mut() {
+                a.push(json!({"type": "image_url", "image_url": {"url": format!("data:image/png;base64,{img}")}}));
             }
             let mut chat = json!({"model": "m", "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": chat_user}]});
             let mut anthropic = json!({"model": "m", "max_tokens": max.unwrap_or(1024), "system": [{"type": "text", "text": "be brief", "cache_control": {"type": "ephemeral"}}],
@@ -316,18 +319,18 @@ pub fn requests() -> impl Strategy<Value = [Value; 4]> {
             let mut responses = json!({"model": "m", "instructions": "be brief", "input": [{"role": "user", "content": [{"type": "input_text", "text": user}]}]});
             let mut gemini = json!({"systemInstruction": {"parts": [{"text": "be brief"}]}, "contents": [{"role": "user", "parts": [{"text": user}]}]});
             if with_image {
-                anthropic["messages"][0]["content"].as_array_mut().map(|a| a.push(json!({"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": img}})));
-                responses["input"][0]["content"].as_array_mut().map(|a| a.push(json!({"type": "input_image", "image_url": format!("data:image/png;base64,{img}")})));
-                gemini["contents"][0]["parts"].as_array_mut().map(|a| a.push(json!({"inlineData": {"mimeType": "image/png", "data": img}})));
+                if let Some(a) = anthropic["messages"][0]["content"].as_array_mut() { a.push(json!({"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": img}})); }
+                if let Some(a) = responses["input"][0]["content"].as_array_mut() { a.push(json!({"type": "input_image", "image_url": format!("data:image/png;base64,{img}")})); }
+                if let Some(a) = gemini["contents"][0]["parts"].as_array_mut() { a.push(json!({"inlineData": {"mimeType": "image/png", "data": img}})); }
             }
             if with_tools {
                 chat["tools"] = json!([{"type": "function", "function": {"name": tool, "parameters": schema}}]);
-                chat["messages"].as_array_mut().map(|m| {
+                if let Some(m) = chat["messages"].as_array_mut() {
                     m.push(json!({"role": "assistant", "content": null, "tool_calls": [{"id": call_id, "type": "function", "function": {"name": tool, "arguments": args}}]}));
                     m.push(json!({"role": "tool", "tool_call_id": call_id, "content": later}));
-                });
+                }
                 anthropic["tools"] = json!([{"name": tool, "input_schema": schema}]);
-                anthropic["messages"].as_array_mut().map(|m| {
+                if let Some(m) = anthropic["messages"].as_array_mut() {
                     let mut blocks = vec![];
                     if with_reasoning {
                         blocks.push(json!({"type": "thinking", "thinking": "hmm", "signature": "c2ln"}));
@@ -335,20 +338,20 @@ pub fn requests() -> impl Strategy<Value = [Value; 4]> {
                     blocks.push(json!({"type": "tool_use", "id": call_id, "name": tool, "input": {"a": args}}));
                     m.push(json!({"role": "assistant", "content": blocks}));
                     m.push(json!({"role": "user", "content": [{"type": "tool_result", "tool_use_id": call_id, "content": later, "is_error": with_image}]}));
-                });
+                }
                 responses["tools"] = json!([{"type": "function", "name": tool, "parameters": schema}]);
-                responses["input"].as_array_mut().map(|m| {
+                if let Some(m) = responses["input"].as_array_mut() {
                     if with_reasoning {
                         m.push(json!({"type": "reasoning", "summary": [{"type": "summary_text", "text": "hmm"}], "encrypted_content": "gAAA"}));
                     }
                     m.push(json!({"type": "function_call", "call_id": call_id, "name": tool, "arguments": args}));
                     m.push(json!({"type": "function_call_output", "call_id": call_id, "output": later}));
-                });
+                }
                 gemini["tools"] = json!([{"functionDeclarations": [{"name": tool, "parameters": schema}]}]);
-                gemini["contents"].as_array_mut().map(|m| {
+                if let Some(m) = gemini["contents"].as_array_mut() {
                     m.push(json!({"role": "model", "parts": [{"functionCall": {"name": tool, "args": {"a": args}}, "thoughtSignature": "c2ln"}]}));
                     m.push(json!({"role": "user", "parts": [{"functionResponse": {"name": tool, "response": {"result": later}}}]}));
-                });
+                }
             }
             if let Some(n) = max {
                 chat["max_tokens"] = json!(n);

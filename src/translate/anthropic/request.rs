@@ -224,8 +224,10 @@ pub fn encode(req: &Request, model: &str, max_output: Option<u32>) -> Value {
     if !req.system.is_empty() {
         out.insert("system".into(), json!(req.system.join("\n\n")));
     }
+    // The model's own limit when the client gave none (the field is required); 8192 for a model
+    // the catalog does not know.
     let limit = max_output.unwrap_or(64_000);
-    let mut max_tokens = req.max_tokens.unwrap_or_else(|| limit.min(8_192)).min(limit);
+    let mut max_tokens = req.max_tokens.unwrap_or(max_output.unwrap_or(8_192)).min(limit);
     let named = matches!(req.tool_choice, Some(ToolChoice::Required) | Some(ToolChoice::Named(_)));
     // Thinking is incompatible with a forced tool: the forced tool wins.
     if let Some(r) = req.reasoning.as_ref().filter(|_| !named) {

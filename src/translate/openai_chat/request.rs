@@ -261,6 +261,18 @@ pub fn encode(req: &Request, model: &str) -> Value {
                 }
                 let mut msg =
                     json!({"role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(text) }});
+                // Kept for models that need it back (`translate::rules` strips it elsewhere).
+                let reasoning: String = m
+                    .parts
+                    .iter()
+                    .filter_map(|p| match p {
+                        Part::Reasoning { text, .. } if !text.is_empty() => Some(text.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                if !reasoning.is_empty() {
+                    msg["reasoning_content"] = json!(reasoning);
+                }
                 if !calls.is_empty() {
                     msg["tool_calls"] = Value::Array(calls);
                 }
