@@ -165,6 +165,10 @@ impl Plan {
                 }
                 Dialect::Anthropic | Dialect::OpenaiResponses => body.set("model", &model),
             }
+            crate::translate::envelope::strip_foreign(provider.dialect, &mut body);
+            if provider.dialect == Dialect::Anthropic {
+                crate::translate::anthropic::request::fit_thinking(&mut body);
+            }
             rules::apply(provider.dialect, rules, max_output, false, &mut body);
             let adapter: Box<dyn ResponseAdapter> = match self.client {
                 Dialect::OpenaiChat => {
@@ -198,6 +202,7 @@ impl Plan {
             include_usage: self.client_wants_usage,
             gemini_sse: self.gemini_sse,
             input_estimate: self.input_estimate(),
+            upstream: None,
         }
     }
 }

@@ -109,7 +109,12 @@ fn is_content(ev: &Event) -> bool {
     match ev {
         Event::Text(t) | Event::Reasoning(t) => !t.is_empty(),
         Event::ToolStart { .. } | Event::ReasoningOpaque(_) | Event::ReasoningSignature(_) => true,
-        Event::Start { .. } | Event::ToolArgs { .. } | Event::Usage(_) | Event::Stop(_) | Event::Error(_) => false,
+        Event::Start { .. }
+        | Event::ToolArgs { .. }
+        | Event::ToolSignature { .. }
+        | Event::Usage(_)
+        | Event::Stop(_)
+        | Event::Error(_) => false,
     }
 }
 
@@ -260,6 +265,7 @@ pub struct Translating {
 impl Translating {
     /// An adapter from `upstream` to `client`; `model` is what the client asked for.
     pub fn new(client: Dialect, upstream: Dialect, model: &str, opts: EncodeOptions) -> Self {
+        let opts = EncodeOptions { upstream: Some(upstream), ..opts };
         Self {
             client,
             upstream,
@@ -391,6 +397,7 @@ pub struct SsePassthrough {
 impl SsePassthrough {
     /// A passthrough for `dialect`.
     pub fn new(dialect: Dialect, model: &str, opts: EncodeOptions) -> Self {
+        let opts = EncodeOptions { upstream: Some(dialect), ..opts };
         Self {
             dialect,
             sse: SseParser::new(),

@@ -70,6 +70,8 @@ pub enum Part {
         name: String,
         /// Arguments as a JSON text.
         arguments: String,
+        /// Gemini's thought signature of this call (only Gemini reads it back).
+        signature: Option<String>,
     },
     /// The result of a tool call.
     ToolResult {
@@ -283,6 +285,13 @@ pub enum Event {
         /// Fragment.
         delta: String,
     },
+    /// Gemini's thought signature of a tool call (after its start).
+    ToolSignature {
+        /// Position among this answer's tool calls.
+        index: usize,
+        /// The signature.
+        signature: String,
+    },
     /// Usage so far (the latest wins).
     Usage(TokenUsage),
     /// Why it stopped.
@@ -402,13 +411,25 @@ impl Accumulator {
                     self.tool_slots.resize(*index + 1, usize::MAX);
                 }
                 self.tool_slots[*index] = self.parts.len();
-                self.parts.push(Part::ToolCall { id: id.clone(), name: name.clone(), arguments: String::new() });
+                self.parts.push(Part::ToolCall {
+                    id: id.clone(),
+                    name: name.clone(),
+                    arguments: String::new(),
+                    signature: None,
+                });
             }
             Event::ToolArgs { index, delta } => {
                 if let Some(&slot) = self.tool_slots.get(*index)
                     && let Some(Part::ToolCall { arguments, .. }) = self.parts.get_mut(slot)
                 {
                     arguments.push_str(delta);
+                }
+            }
+            Event::ToolSignature { index, signature: sig } => {
+                if let Some(&slot) = self.tool_slots.get(*index)
+                    && let Some(Part::ToolCall { signature, .. }) = self.parts.get_mut(slot)
+                {
+                    *signature = Some(sig.clone());
                 }
             }
             Event::Usage(u) => self.usage = Some(*u),

@@ -6,6 +6,7 @@
 pub mod adapter;
 pub mod anthropic;
 pub mod canonical;
+pub mod envelope;
 pub mod errors;
 pub mod gemini;
 pub mod json;
@@ -51,6 +52,9 @@ pub struct EncodeOptions {
     pub gemini_sse: bool,
     /// Estimated input tokens, for dialects that report input before the upstream does.
     pub input_estimate: u64,
+    /// The upstream's dialect (set by the adapter): reasoning signatures and opaque data from
+    /// another dialect are marked (`envelope`) so they only ever go back to their own provider.
+    pub upstream: Option<Dialect>,
 }
 
 /// Decodes a client request body of `dialect`.
@@ -113,8 +117,8 @@ pub fn decoder(dialect: Dialect) -> Box<dyn StreamDecoder> {
 pub fn encoder(dialect: Dialect, model: &str, opts: EncodeOptions) -> Box<dyn StreamEncoder> {
     match dialect {
         Dialect::OpenaiChat => Box::new(openai_chat::stream::Encoder::new(model, opts.include_usage)),
-        Dialect::OpenaiResponses => Box::new(responses::stream::Encoder::new(model)),
-        Dialect::Anthropic => Box::new(anthropic::stream::Encoder::new(model, opts.input_estimate)),
-        Dialect::Gemini => Box::new(gemini::stream::Encoder::new(model, opts.gemini_sse)),
+        Dialect::OpenaiResponses => Box::new(responses::stream::Encoder::new(model).from(opts.upstream)),
+        Dialect::Anthropic => Box::new(anthropic::stream::Encoder::new(model, opts.input_estimate).from(opts.upstream)),
+        Dialect::Gemini => Box::new(gemini::stream::Encoder::new(model, opts.gemini_sse).from(opts.upstream)),
     }
 }

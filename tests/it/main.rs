@@ -13,6 +13,7 @@ mod fidelity;
 mod foundation;
 mod hardening;
 mod pipeline;
+mod reasoning;
 mod resilience;
 mod stops;
 mod streams;

@@ -11,7 +11,7 @@ use omnigate::translate::adapter::Translating;
 use serde_json::{Value, json};
 
 fn run(client: Dialect, upstream: Dialect, frames: &[String]) -> (String, Result<(), AdapterError>) {
-    let opts = EncodeOptions { include_usage: false, gemini_sse: true, input_estimate: 3 };
+    let opts = EncodeOptions { include_usage: false, gemini_sse: true, input_estimate: 3, upstream: None };
     let mut a = Translating::new(client, upstream, "m", opts);
     let mut out = Vec::new();
     let mut res = Ok(());

@@ -4,6 +4,7 @@ use serde_json::{Map, Value, json};
 
 use crate::protocol::Dialect;
 use crate::translate::canonical::{MediaSource, Message, Part, Reasoning, Request, Role, Tool, ToolChoice};
+use crate::translate::envelope::{self, Sealed};
 use crate::translate::json::{args_object, arr, f64_of, str_of, strings, u32_of};
 use crate::translate::openai_chat::request::push;
 
@@ -26,6 +27,7 @@ fn blocks(content: Option<&Value>) -> Result<Vec<Part>, String> {
         _ => return Ok(vec![]),
     };
     let mut out = Vec::new();
+    let mut sigs: Vec<(String, String)> = Vec::new();
     for b in items {
         match str_of(b, "type") {
             Some("text") => {
@@ -48,6 +50,7 @@ fn blocks(content: Option<&Value>) -> Result<Vec<Part>, String> {
                 id: str_of(b, "id").unwrap_or_default().to_string(),
                 name: str_of(b, "name").unwrap_or_default().to_string(),
                 arguments: b.get("input").map(|i| i.to_string()).unwrap_or_else(|| "{}".into()),
+                signature: None,
             }),
             Some("tool_result") => out.push(Part::ToolResult {
                 call_id: str_of(b, "tool_use_id").unwrap_or_default().to_string(),
@@ -55,12 +58,25 @@ fn blocks(content: Option<&Value>) -> Result<Vec<Part>, String> {
                 content: blocks(b.get("content"))?,
                 is_error: b["is_error"].as_bool().unwrap_or(false),
             }),
-            Some("thinking") => out.push(Part::Reasoning {
-                text: str_of(b, "thinking").unwrap_or_default().to_string(),
-                signature: str_of(b, "signature").map(str::to_string),
-                opaque: None,
-                origin: Some(Dialect::Anthropic),
-            }),
+            Some("thinking") => {
+                let text = str_of(b, "thinking").unwrap_or_default();
+                let signature = str_of(b, "signature").unwrap_or_default();
+                match envelope::open(signature) {
+                    // Someone else's reasoning, carried in the signature: only its maker reads it.
+                    Some(Sealed::Reasoning { origin, payload, redacted }) => {
+                        out.push(envelope::part(text, origin, payload, redacted))
+                    }
+                    Some(Sealed::ToolSignature { call_id, signature }) => sigs.push((call_id, signature)),
+                    // An empty signature proves nothing: the block is not Anthropic's.
+                    None if signature.is_empty() => out.push(envelope::part(text, None, String::new(), false)),
+                    None => out.push(Part::Reasoning {
+                        text: text.to_string(),
+                        signature: Some(signature.to_string()),
+                        opaque: None,
+                        origin: Some(Dialect::Anthropic),
+                    }),
+                }
+            }
             Some("redacted_thinking") => out.push(Part::Reasoning {
                 text: String::new(),
                 signature: None,
@@ -71,6 +87,7 @@ fn blocks(content: Option<&Value>) -> Result<Vec<Part>, String> {
             Some(other) => return Err(format!("content block type `{other}` cannot be translated")),
         }
     }
+    envelope::attach_tool_signatures(&mut out, &sigs);
     Ok(out)
 }
 
@@ -172,7 +189,7 @@ fn block(p: &Part) -> Option<Value> {
         Part::Text(_) => None,
         Part::Image { source, .. } => Some(media_block("image", source)),
         Part::File { source, .. } => Some(media_block("document", source)),
-        Part::ToolCall { id, name, arguments } => {
+        Part::ToolCall { id, name, arguments, .. } => {
             Some(json!({"type": "tool_use", "id": id, "name": name, "input": args_object(arguments)}))
         }
         Part::ToolResult { call_id, content, is_error, .. } => {
@@ -190,6 +207,29 @@ fn block(p: &Part) -> Option<Value> {
             Some(json!({"type": "redacted_thinking", "data": data}))
         }
         Part::Reasoning { .. } => None,
+    }
+}
+
+/// Whether thinking may be on for these messages: not when the last assistant turn calls tools
+/// without opening with a thinking block (Anthropic refuses such a turn once thinking is on).
+pub fn thinking_allowed(messages: &[Value]) -> bool {
+    let Some(last) = messages.iter().rev().find(|m| m["role"] == "assistant") else { return true };
+    let blocks = last["content"].as_array().map_or(&[][..], Vec::as_slice);
+    !blocks.iter().any(|b| b["type"] == "tool_use")
+        || matches!(blocks.first().and_then(|b| b["type"].as_str()), Some("thinking" | "redacted_thinking"))
+}
+
+/// A client's own Messages body for an Anthropic upstream: thinking is switched off when its
+/// history cannot carry it (after `envelope::strip_foreign`).
+pub fn fit_thinking(body: &mut crate::protocol::raw::RawObject) {
+    let on = body.parse::<Value>("thinking").is_some_and(|t| t["type"] == "enabled" || t["type"] == "adaptive");
+    if !on || body.get("messages").is_none_or(|m| !m.get().contains("tool_use")) {
+        return;
+    }
+    if let Some(messages) = body.parse::<Vec<Value>>("messages")
+        && !thinking_allowed(&messages)
+    {
+        body.remove("thinking");
     }
 }
 
@@ -229,8 +269,12 @@ pub fn encode(req: &Request, model: &str, max_output: Option<u32>) -> Value {
     let limit = max_output.unwrap_or(64_000);
     let mut max_tokens = req.max_tokens.unwrap_or(max_output.unwrap_or(8_192)).min(limit);
     let named = matches!(req.tool_choice, Some(ToolChoice::Required) | Some(ToolChoice::Named(_)));
-    // Thinking is incompatible with a forced tool: the forced tool wins.
-    if let Some(r) = req.reasoning.as_ref().filter(|_| !named) {
+    // Thinking is incompatible with a forced tool (the forced tool wins), with an effort of none
+    // or minimal, and with a tool loop whose last assistant turn has no signed thinking block to
+    // open it (the API refuses that turn).
+    let off = |r: &Reasoning| matches!(r.effort.as_deref(), Some("none" | "minimal"));
+    let carried = thinking_allowed(out.get("messages").and_then(Value::as_array).map_or(&[][..], Vec::as_slice));
+    if let Some(r) = req.reasoning.as_ref().filter(|r| !named && !off(r) && carried) {
         let budget = r.budget().max(1_024);
         if max_tokens <= budget {
             max_tokens = (budget + 4_096).min(limit.max(budget + 1));

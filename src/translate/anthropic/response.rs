@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 use super::{stop_from, stop_to, usage_from, usage_to};
 use crate::protocol::Dialect;
 use crate::translate::canonical::{Part, Response, Stop, new_id};
+use crate::translate::envelope;
 use crate::translate::json::{args_object, arr, str_of};
 
 /// Decodes a non-streamed Messages body.
@@ -32,6 +33,7 @@ pub fn decode(body: &Value) -> Result<Response, String> {
                 id: str_of(b, "id").unwrap_or_default().to_string(),
                 name: str_of(b, "name").unwrap_or_default().to_string(),
                 arguments: b.get("input").map(|i| i.to_string()).unwrap_or_else(|| "{}".into()),
+                signature: None,
             }),
             _ => {}
         }
@@ -46,25 +48,35 @@ pub fn decode(body: &Value) -> Result<Response, String> {
     })
 }
 
+/// Reasoning as a client's thinking block: Anthropic's own as it came; anyone else's with its
+/// opaque data marked (`envelope`) in the signature, so it can only ever go back to its maker and
+/// the client never sees an empty signature.
+pub fn thinking_block(p: &Part) -> Option<Value> {
+    let Part::Reasoning { text, signature, opaque, origin } = p else { return None };
+    Some(match (origin, signature, opaque) {
+        (Some(Dialect::Anthropic), Some(sig), _) => json!({"type": "thinking", "thinking": text, "signature": sig}),
+        (Some(Dialect::Anthropic), None, Some(data)) => json!({"type": "redacted_thinking", "data": data}),
+        _ => json!({"type": "thinking", "thinking": text, "signature": envelope::seal(p).unwrap_or_default()}),
+    })
+}
+
 /// Encodes a canonical response as a Messages body.
 pub fn encode(r: &Response) -> Value {
-    let mut content: Vec<Value> = r
-        .parts
-        .iter()
-        .filter_map(|p| match p {
-            Part::Text(t) => Some(json!({"type": "text", "text": t})),
-            Part::Reasoning { text, signature, opaque, .. } => match opaque {
-                Some(data) if text.is_empty() => Some(json!({"type": "redacted_thinking", "data": data})),
-                _ => Some(
-                    json!({"type": "thinking", "thinking": text, "signature": signature.clone().unwrap_or_default()}),
-                ),
-            },
-            Part::ToolCall { id, name, arguments } => {
-                Some(json!({"type": "tool_use", "id": id, "name": name, "input": args_object(arguments)}))
+    let mut content: Vec<Value> = Vec::new();
+    for p in &r.parts {
+        match p {
+            Part::Text(t) => content.push(json!({"type": "text", "text": t})),
+            Part::Reasoning { .. } => content.extend(thinking_block(p)),
+            Part::ToolCall { id, name, arguments, signature } => {
+                content.push(json!({"type": "tool_use", "id": id, "name": name, "input": args_object(arguments)}));
+                if let Some(s) = signature {
+                    let sealed = envelope::tool_signature(id, s);
+                    content.push(json!({"type": "thinking", "thinking": "", "signature": sealed}));
+                }
             }
-            Part::Image { .. } | Part::File { .. } | Part::ToolResult { .. } => None,
-        })
-        .collect();
+            Part::Image { .. } | Part::File { .. } | Part::ToolResult { .. } => {}
+        }
+    }
     if content.is_empty() {
         content.push(json!({"type": "text", "text": ""}));
     }

@@ -119,7 +119,11 @@ impl StreamDecoder for Decoder {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Block {
     Text,
-    Thinking,
+    /// A thinking block; whether it got its signature.
+    Thinking {
+        signed: bool,
+    },
+    Redacted,
     Tool(usize),
 }
 
@@ -134,6 +138,10 @@ pub struct Encoder {
     open: Option<Block>,
     stop: Option<Stop>,
     errored: bool,
+    /// The upstream's dialect: another's signatures and opaque reasoning are marked (`envelope`).
+    upstream: Option<Dialect>,
+    /// Call ids by tool index (for Gemini tool signatures).
+    tool_ids: std::collections::HashMap<usize, String>,
 }
 
 impl Encoder {
@@ -149,7 +157,36 @@ impl Encoder {
             open: None,
             stop: None,
             errored: false,
+            upstream: None,
+            tool_ids: std::collections::HashMap::new(),
         }
+    }
+
+    /// The upstream's dialect.
+    pub fn from(mut self, upstream: Option<Dialect>) -> Self {
+        self.upstream = upstream;
+        self
+    }
+
+    /// Whether reasoning data comes from somewhere other than Anthropic.
+    fn foreign(&self) -> bool {
+        self.upstream.is_some_and(|u| u != Dialect::Anthropic)
+    }
+
+    fn open_thinking(&mut self, out: &mut Vec<Bytes>) {
+        if !matches!(self.open, Some(Block::Thinking { signed: false })) {
+            self.open(
+                Block::Thinking { signed: false },
+                json!({"type": "thinking", "thinking": "", "signature": ""}),
+                out,
+            );
+        }
+    }
+
+    fn sign(&mut self, signature: &str, out: &mut Vec<Bytes>) {
+        self.delta(json!({"type": "signature_delta", "signature": signature}), out);
+        self.open = Some(Block::Thinking { signed: true });
+        self.close(out);
     }
 
     fn emit(out: &mut Vec<Bytes>, v: Value) {
@@ -173,6 +210,12 @@ impl Encoder {
     }
 
     fn close(&mut self, out: &mut Vec<Bytes>) {
+        // A thinking block never ends unsigned: reasoning that came without a signature (plain
+        // reasoning text from another provider) is marked as such.
+        if self.open == Some(Block::Thinking { signed: false }) {
+            let mark = crate::translate::envelope::reasoning(self.upstream.filter(|u| *u != Dialect::Anthropic), "");
+            self.delta(json!({"type": "signature_delta", "signature": mark}), out);
+        }
         if self.open.take().is_some() {
             Self::emit(out, json!({"type": "content_block_stop", "index": self.next_index - 1}));
         }
@@ -203,27 +246,42 @@ impl StreamEncoder for Encoder {
             }
             Event::Reasoning(t) => {
                 self.ensure_started(out);
-                if self.open != Some(Block::Thinking) {
-                    self.open(Block::Thinking, json!({"type": "thinking", "thinking": "", "signature": ""}), out);
-                }
+                self.open_thinking(out);
                 self.delta(json!({"type": "thinking_delta", "thinking": t}), out);
             }
             Event::ReasoningSignature(s) => {
                 self.ensure_started(out);
-                if self.open != Some(Block::Thinking) {
-                    self.open(Block::Thinking, json!({"type": "thinking", "thinking": "", "signature": ""}), out);
-                }
-                self.delta(json!({"type": "signature_delta", "signature": s}), out);
-                self.close(out);
+                self.open_thinking(out);
+                let sig =
+                    if self.foreign() { crate::translate::envelope::reasoning(self.upstream, s) } else { s.clone() };
+                self.sign(&sig, out);
+            }
+            Event::ReasoningOpaque(d) if self.foreign() => {
+                // Another provider's opaque reasoning (a Responses item): the signature carries it.
+                self.ensure_started(out);
+                self.open_thinking(out);
+                let sig = crate::translate::envelope::reasoning(self.upstream, d);
+                self.sign(&sig, out);
             }
             Event::ReasoningOpaque(d) => {
                 self.ensure_started(out);
-                self.open(Block::Thinking, json!({"type": "redacted_thinking", "data": d}), out);
+                self.open(Block::Redacted, json!({"type": "redacted_thinking", "data": d}), out);
                 self.close(out);
             }
             Event::ToolStart { index, id, name } => {
                 self.ensure_started(out);
+                self.tool_ids.insert(*index, id.clone());
                 self.open(Block::Tool(*index), json!({"type": "tool_use", "id": id, "name": name, "input": {}}), out);
+            }
+            Event::ToolSignature { index, signature } => {
+                // A Gemini call's signature, in a thinking block of its own after the call.
+                let id = self.tool_ids.get(index).cloned().unwrap_or_default();
+                self.open(
+                    Block::Thinking { signed: false },
+                    json!({"type": "thinking", "thinking": "", "signature": ""}),
+                    out,
+                );
+                self.sign(&crate::translate::envelope::tool_signature(&id, signature), out);
             }
             Event::ToolArgs { index, delta } => {
                 if self.open == Some(Block::Tool(*index)) {

@@ -66,6 +66,7 @@ pub fn decode(body: &Value, stream: bool) -> Result<Request, String> {
                     id,
                     name,
                     arguments: f.get("args").map(|a| a.to_string()).unwrap_or_else(|| "{}".into()),
+                    signature: str_of(p, "thoughtSignature").map(str::to_string),
                 });
             } else if let Some(f) = p.get("functionResponse") {
                 let name = str_of(f, "name").unwrap_or_default().to_string();
@@ -187,8 +188,12 @@ pub fn encode(req: &Request, max_output: Option<u32>) -> Value {
             match p {
                 Part::Text(t) if !t.is_empty() => parts.push(json!({"text": t})),
                 Part::Image { source, .. } | Part::File { source, .. } => parts.push(media_part(source)),
-                Part::ToolCall { name, arguments, .. } => {
-                    parts.push(json!({"functionCall": {"name": name, "args": args_object(arguments)}}))
+                Part::ToolCall { name, arguments, signature, .. } => {
+                    let mut v = json!({"functionCall": {"name": name, "args": args_object(arguments)}});
+                    if let Some(s) = signature {
+                        v["thoughtSignature"] = json!(s);
+                    }
+                    parts.push(v)
                 }
                 Part::ToolResult { call_id, name, content, is_error } => {
                     let name = name.as_deref().or_else(|| names.get(call_id.as_str()).copied()).unwrap_or("tool");
@@ -198,7 +203,9 @@ pub fn encode(req: &Request, max_output: Option<u32>) -> Value {
                     parts.push(json!({"functionResponse": {"name": name, "response": response}}));
                 }
                 // Thought signatures go back only on thought parts, and only Gemini's own.
-                Part::Reasoning { text, signature, origin: Some(Dialect::Gemini), .. } if !text.is_empty() => {
+                Part::Reasoning { text, signature, origin: Some(Dialect::Gemini), .. }
+                    if !text.is_empty() || signature.is_some() =>
+                {
                     let mut v = json!({"text": text, "thought": true});
                     if let Some(s) = signature {
                         v["thoughtSignature"] = json!(s);
@@ -262,7 +269,8 @@ pub fn encode(req: &Request, max_output: Option<u32>) -> Value {
     if !req.stop.is_empty() {
         g.insert("stopSequences".into(), json!(req.stop));
     }
-    if let Some(r) = &req.reasoning {
+    // An effort of none or minimal never turns thinking on.
+    if let Some(r) = req.reasoning.as_ref().filter(|r| !matches!(r.effort.as_deref(), Some("none" | "minimal"))) {
         g.insert("thinkingConfig".into(), json!({"thinkingBudget": r.budget(), "includeThoughts": true}));
     }
     match &req.response_format {

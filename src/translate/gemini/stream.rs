@@ -43,12 +43,22 @@ impl StreamDecoder for Decoder {
         for p in parts_of(&candidate) {
             match p {
                 Part::Text(t) => out.push(Event::Text(t)),
-                Part::Reasoning { text, .. } => out.push(Event::Reasoning(text)),
-                Part::ToolCall { id, name, arguments } => {
+                Part::Reasoning { text, signature, .. } => {
+                    if !text.is_empty() {
+                        out.push(Event::Reasoning(text));
+                    }
+                    if let Some(s) = signature {
+                        out.push(Event::ReasoningSignature(s));
+                    }
+                }
+                Part::ToolCall { id, name, arguments, signature } => {
                     let index = self.tools;
                     self.tools += 1;
                     out.push(Event::ToolStart { index, id, name });
                     out.push(Event::ToolArgs { index, delta: arguments });
+                    if let Some(signature) = signature {
+                        out.push(Event::ToolSignature { index, signature });
+                    }
                 }
                 Part::Image { .. } | Part::File { .. } | Part::ToolResult { .. } => {}
             }
@@ -79,13 +89,21 @@ pub struct Encoder {
     model: String,
     sse: bool,
     chunks: usize,
-    /// Tool calls are sent whole, so their arguments are gathered first.
-    tools: Vec<(String, String)>,
+    /// Tool calls are sent whole, so their arguments (and signature) are gathered first.
+    tools: Vec<(String, String, Option<String>)>,
+    /// The upstream's dialect: signatures are Gemini's own only when it is Gemini.
+    upstream: Option<Dialect>,
     stop: Option<Stop>,
     errored: bool,
 }
 
 impl Encoder {
+    /// The upstream's dialect.
+    pub fn from(mut self, upstream: Option<Dialect>) -> Self {
+        self.upstream = upstream;
+        self
+    }
+
     /// An encoder; `sse` for `alt=sse`, else a JSON array.
     pub fn new(model: &str, sse: bool) -> Self {
         Self {
@@ -94,6 +112,7 @@ impl Encoder {
             sse,
             chunks: 0,
             tools: Vec::new(),
+            upstream: None,
             stop: None,
             errored: false,
         }
@@ -124,7 +143,13 @@ impl Encoder {
         let parts: Vec<Value> = self
             .tools
             .drain(..)
-            .map(|(name, args)| json!({"functionCall": {"name": name, "args": args_object(&args)}}))
+            .map(|(name, args, sig)| {
+                let mut p = json!({"functionCall": {"name": name, "args": args_object(&args)}});
+                if let Some(s) = sig {
+                    p["thoughtSignature"] = json!(s);
+                }
+                p
+            })
             .collect();
         self.chunk(parts, out);
     }
@@ -141,10 +166,15 @@ impl StreamEncoder for Encoder {
                 self.flush_tools(out);
                 self.chunk(vec![json!({"text": t, "thought": true})], out);
             }
-            Event::ToolStart { name, .. } => self.tools.push((name.clone(), String::new())),
+            Event::ToolStart { name, .. } => self.tools.push((name.clone(), String::new(), None)),
             Event::ToolArgs { delta, .. } => {
-                if let Some((_, args)) = self.tools.last_mut() {
+                if let Some((_, args, _)) = self.tools.last_mut() {
                     args.push_str(delta);
+                }
+            }
+            Event::ToolSignature { signature, .. } => {
+                if let Some((_, _, sig)) = self.tools.last_mut() {
+                    *sig = Some(signature.clone());
                 }
             }
             Event::Stop(s) => self.stop = Some(*s),
@@ -154,6 +184,11 @@ impl StreamEncoder for Encoder {
                 self.errored = true;
                 self.tools.clear();
                 self.frame(e.body(Dialect::Gemini), out);
+            }
+            // A thought signature travels on an empty thought part, as Gemini streams do.
+            Event::ReasoningSignature(s) if self.upstream.is_none_or(|u| u == Dialect::Gemini) => {
+                self.flush_tools(out);
+                self.chunk(vec![json!({"text": "", "thought": true, "thoughtSignature": s})], out);
             }
             Event::Start { .. } | Event::ReasoningSignature(_) | Event::ReasoningOpaque(_) | Event::Usage(_) => {}
         }

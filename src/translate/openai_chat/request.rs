@@ -85,6 +85,7 @@ pub fn decode(body: &Value) -> Result<Request, String> {
                         id: str_of(c, "id").unwrap_or_default().to_string(),
                         name: str_of(f, "name").unwrap_or_default().to_string(),
                         arguments: arguments_text(f.get("arguments")),
+                        signature: super::response::google_signature(c),
                     });
                 }
                 if let Some(f) = m.get("function_call").filter(|f| f.is_object()) {
@@ -93,6 +94,7 @@ pub fn decode(body: &Value) -> Result<Request, String> {
                         id: format!("call_fn_{legacy_calls}"),
                         name: str_of(f, "name").unwrap_or_default().to_string(),
                         arguments: arguments_text(f.get("arguments")),
+                        signature: None,
                     });
                 }
                 if !parts.is_empty() {
@@ -249,7 +251,7 @@ pub fn encode(req: &Request, model: &str) -> Value {
                     .parts
                     .iter()
                     .filter_map(|p| match p {
-                        Part::ToolCall { id, name, arguments } => Some(json!({
+                        Part::ToolCall { id, name, arguments, .. } => Some(json!({
                             "id": id, "type": "function",
                             "function": {"name": name, "arguments": if arguments.is_empty() { "{}" } else { arguments }}
                         })),

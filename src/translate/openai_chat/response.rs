@@ -45,6 +45,7 @@ pub fn decode(body: &Value) -> Result<Response, String> {
                 Some(v) => v.to_string(),
                 None => String::new(),
             },
+            signature: google_signature(c),
         });
     }
     let mut stop = str_of(choice, "finish_reason").map(stop_from).unwrap_or(Stop::End);
@@ -58,6 +59,17 @@ pub fn decode(body: &Value) -> Result<Response, String> {
         stop,
         usage: usage_of(body).unwrap_or_default(),
     })
+}
+
+/// A Gemini thought signature as the Gemini API's own OpenAI-compatible endpoint carries it on a
+/// tool call (`extra_content.google.thought_signature`), which clients echo back unchanged.
+pub fn google_extra(signature: &str) -> Value {
+    json!({"google": {"thought_signature": signature}})
+}
+
+/// The Gemini thought signature of an OpenAI tool call, if it carries one.
+pub fn google_signature(call: &Value) -> Option<String> {
+    str_of(&call["extra_content"]["google"], "thought_signature").map(str::to_string)
 }
 
 /// Encodes a canonical response as a Chat Completions body.
@@ -75,9 +87,15 @@ pub fn encode(r: &Response) -> Value {
         .parts
         .iter()
         .filter_map(|p| match p {
-            Part::ToolCall { id, name, arguments } => Some(json!({
-                "id": id, "type": "function", "function": {"name": name, "arguments": if arguments.is_empty() { "{}" } else { arguments }}
-            })),
+            Part::ToolCall { id, name, arguments, signature } => {
+                let mut call = json!({
+                    "id": id, "type": "function", "function": {"name": name, "arguments": if arguments.is_empty() { "{}" } else { arguments }}
+                });
+                if let Some(s) = signature {
+                    call["extra_content"] = google_extra(s);
+                }
+                Some(call)
+            }
             _ => None,
         })
         .collect();

@@ -219,6 +219,10 @@ impl StreamEncoder for Encoder {
             Event::ToolArgs { index, delta } => {
                 out.push(self.chunk(json!({"tool_calls": [{"index": index, "function": {"arguments": delta}}]}), None));
             }
+            Event::ToolSignature { index, signature } => {
+                let extra = super::response::google_extra(signature);
+                out.push(self.chunk(json!({"tool_calls": [{"index": index, "extra_content": extra}]}), None));
+            }
             Event::Stop(s) => {
                 self.ensure_started(out);
                 self.stop = Some(*s);

@@ -6,6 +6,7 @@ use crate::protocol::Dialect;
 use crate::translate::canonical::{
     MediaSource, Part, Reasoning, Request, ResponseFormat, Role, Tool, ToolChoice, new_id,
 };
+use crate::translate::envelope::{self, Sealed};
 use crate::translate::json::{arr, f64_of, str_of, u32_of};
 use crate::translate::openai_chat::request::push;
 
@@ -60,6 +61,7 @@ pub fn decode(body: &Value) -> Result<Request, String> {
     if let Some(i) = str_of(body, "instructions").filter(|i| !i.is_empty()) {
         req.system.push(i.to_string());
     }
+    let mut sigs: Vec<(String, String)> = Vec::new();
     match body.get("input") {
         Some(Value::String(s)) => push(&mut req.messages, Role::User, vec![Part::Text(s.clone())]),
         Some(Value::Array(items)) => {
@@ -101,6 +103,7 @@ pub fn decode(body: &Value) -> Result<Request, String> {
                                 Some(v) => v.to_string(),
                                 None => String::new(),
                             },
+                            signature: None,
                         }],
                     ),
                     Some("function_call_output") => {
@@ -120,16 +123,24 @@ pub fn decode(body: &Value) -> Result<Request, String> {
                     }
                     Some("reasoning") => {
                         let text: Vec<&str> = arr(it, "summary").iter().filter_map(|s| str_of(s, "text")).collect();
-                        push(
-                            &mut req.messages,
-                            Role::Assistant,
-                            vec![Part::Reasoning {
-                                text: text.join("\n"),
+                        let text = text.join("\n");
+                        let part = match str_of(it, "encrypted_content").and_then(envelope::open) {
+                            // Another provider's reasoning, carried in the item: only its maker reads it.
+                            Some(Sealed::Reasoning { origin, payload, redacted }) => {
+                                envelope::part(&text, origin, payload, redacted)
+                            }
+                            Some(Sealed::ToolSignature { call_id, signature }) => {
+                                sigs.push((call_id, signature));
+                                continue;
+                            }
+                            None => Part::Reasoning {
+                                text,
                                 signature: None,
                                 opaque: super::opaque_of(it),
                                 origin: Some(Dialect::OpenaiResponses),
-                            }],
-                        );
+                            },
+                        };
+                        push(&mut req.messages, Role::Assistant, vec![part]);
                     }
                     Some(other) => return Err(format!("input item type `{other}` cannot be translated")),
                 }
@@ -180,6 +191,9 @@ pub fn decode(body: &Value) -> Result<Request, String> {
         }),
         _ => None,
     };
+    for m in &mut req.messages {
+        envelope::attach_tool_signatures(&mut m.parts, &sigs);
+    }
     if req.messages.is_empty() {
         return Err("`input` must contain at least one message".into());
     }
@@ -228,7 +242,7 @@ pub fn encode(req: &Request, model: &str) -> Value {
                         Part::Text(t) if !t.is_empty() => input.push(json!({
                             "type": "message", "role": "assistant", "content": [{"type": "output_text", "text": t}]
                         })),
-                        Part::ToolCall { id, name, arguments } => input.push(json!({
+                        Part::ToolCall { id, name, arguments, .. } => input.push(json!({
                             "type": "function_call", "call_id": id, "name": name, "arguments": if arguments.is_empty() { "{}" } else { arguments }
                         })),
                         Part::Reasoning { opaque: Some(o), origin: Some(Dialect::OpenaiResponses), text, .. } => {

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 use super::{opaque_of, usage_from, usage_to};
 use crate::protocol::Dialect;
 use crate::translate::canonical::{Part, Response, Stop, new_id};
+use crate::translate::envelope;
 use crate::translate::json::{arr, str_of};
 
 /// Decodes a non-streamed Responses body (or the `response` of a terminal event).
@@ -31,6 +32,7 @@ pub fn decode(body: &Value) -> Result<Response, String> {
                 id: str_of(it, "call_id").map(str::to_string).unwrap_or_else(|| new_id("call_")),
                 name: str_of(it, "name").unwrap_or_default().to_string(),
                 arguments: str_of(it, "arguments").unwrap_or_default().to_string(),
+                signature: None,
             }),
             Some("reasoning") => {
                 let text: Vec<&str> =
@@ -61,27 +63,46 @@ pub fn decode(body: &Value) -> Result<Response, String> {
     })
 }
 
-/// One output item of a canonical part (`None` for parts that are not output).
-pub fn item(p: &Part) -> Option<Value> {
+/// The `encrypted_content` a client keeps for a reasoning part: the Responses API's own, or
+/// another provider's signature or opaque data, marked (`envelope`).
+pub fn encrypted_content(p: &Part) -> Option<Value> {
+    let Part::Reasoning { signature, opaque, origin, .. } = p else { return None };
+    match origin {
+        Some(Dialect::OpenaiResponses) => opaque
+            .as_deref()
+            .and_then(|o| serde_json::from_str::<Value>(o).ok())
+            .and_then(|o| o.get("encrypted_content").cloned()),
+        _ if signature.is_some() || opaque.is_some() => envelope::seal(p).map(Value::String),
+        _ => None,
+    }
+}
+
+/// The output items of a canonical part (none for parts that are not output; a Gemini call's
+/// signature rides in a reasoning item just before it).
+pub fn items(p: &Part) -> Vec<Value> {
     match p {
-        Part::Text(t) => Some(message_item(&new_id("msg_"), t, "completed")),
-        Part::ToolCall { id, name, arguments } => Some(json!({
-            "id": new_id("fc_"), "type": "function_call", "status": "completed", "call_id": id, "name": name, "arguments": arguments
-        })),
-        Part::Reasoning { text, opaque, .. } => {
+        Part::Text(t) => vec![message_item(&new_id("msg_"), t, "completed")],
+        Part::ToolCall { id, name, arguments, signature } => {
+            let mut out = Vec::new();
+            if let Some(s) = signature {
+                out.push(json!({"id": new_id("rs_"), "type": "reasoning", "summary": [],
+                                "encrypted_content": envelope::tool_signature(id, s)}));
+            }
+            out.push(json!({
+                "id": new_id("fc_"), "type": "function_call", "status": "completed", "call_id": id, "name": name, "arguments": arguments
+            }));
+            out
+        }
+        Part::Reasoning { text, .. } => {
             let summary: Vec<Value> =
                 if text.is_empty() { vec![] } else { vec![json!({"type": "summary_text", "text": text})] };
             let mut v = json!({"id": new_id("rs_"), "type": "reasoning", "summary": summary});
-            if let Some(enc) = opaque
-                .as_deref()
-                .and_then(|o| serde_json::from_str::<Value>(o).ok())
-                .and_then(|o| o.get("encrypted_content").cloned())
-            {
+            if let Some(enc) = encrypted_content(p) {
                 v["encrypted_content"] = enc;
             }
-            Some(v)
+            vec![v]
         }
-        Part::Image { .. } | Part::File { .. } | Part::ToolResult { .. } => None,
+        Part::Image { .. } | Part::File { .. } | Part::ToolResult { .. } => vec![],
     }
 }
 
@@ -127,7 +148,7 @@ pub fn status_of(stop: Stop) -> &'static str {
 
 /// Encodes a canonical response as a Responses body.
 pub fn encode(r: &Response) -> Value {
-    let output: Vec<Value> = r.parts.iter().filter_map(item).collect();
+    let output: Vec<Value> = r.parts.iter().flat_map(items).collect();
     let id = if r.id.starts_with("resp_") { r.id.clone() } else { new_id("resp_") };
     envelope(
         &id,

@@ -161,9 +161,33 @@ pub struct Encoder {
     done_items: Vec<Value>,
     stop: Option<Stop>,
     failed: Option<String>,
+    /// The upstream's dialect: another's signatures and opaque reasoning are marked.
+    upstream: Option<Dialect>,
+    /// Call ids by tool index (for Gemini tool signatures).
+    tool_ids: HashMap<usize, String>,
 }
 
 impl Encoder {
+    /// The upstream's dialect.
+    pub fn from(mut self, upstream: Option<Dialect>) -> Self {
+        self.upstream = upstream;
+        self
+    }
+
+    fn foreign(&self) -> bool {
+        self.upstream.is_some_and(|u| u != Dialect::OpenaiResponses)
+    }
+
+    /// A reasoning item that carries only `encrypted_content`.
+    fn opaque_item(&mut self, encrypted: String, out: &mut Vec<Bytes>) {
+        self.close(out);
+        let oi = self.index();
+        let item = json!({"id": new_id("rs_"), "type": "reasoning", "summary": [], "encrypted_content": encrypted});
+        self.emit(json!({"type": "response.output_item.added", "output_index": oi, "item": item}), out);
+        self.emit(json!({"type": "response.output_item.done", "output_index": oi, "item": item}), out);
+        self.done_items.push(item);
+    }
+
     /// An encoder for a client that asked for `model`.
     pub fn new(model: &str) -> Self {
         Self {
@@ -176,6 +200,8 @@ impl Encoder {
             done_items: Vec::new(),
             stop: None,
             failed: None,
+            upstream: None,
+            tool_ids: HashMap::new(),
         }
     }
 
@@ -286,13 +312,35 @@ impl StreamEncoder for Encoder {
                     self.emit(json!({"type": "response.reasoning_summary_text.delta", "item_id": id, "output_index": oi, "summary_index": 0, "delta": t}), out);
                 }
             }
-            Event::ReasoningOpaque(o) => {
+            Event::ReasoningOpaque(o) if !self.foreign() => {
                 if let Some(Item::Reasoning { opaque, .. }) = &mut self.current {
                     *opaque = Some(o.clone());
                 }
             }
+            // Another provider's reasoning data: kept, marked, in the item's encrypted content.
+            Event::ReasoningOpaque(data) | Event::ReasoningSignature(data) => {
+                self.ensure_started(out);
+                let marked = if matches!(ev, Event::ReasoningOpaque(_)) && self.upstream == Some(Dialect::Anthropic) {
+                    crate::translate::envelope::redacted(data)
+                } else {
+                    crate::translate::envelope::reasoning(self.upstream, data)
+                };
+                match &mut self.current {
+                    Some(Item::Reasoning { opaque, .. }) if opaque.is_none() => {
+                        *opaque = Some(json!({"encrypted_content": marked}).to_string());
+                        self.close(out);
+                    }
+                    _ => self.opaque_item(marked, out),
+                }
+            }
+            Event::ToolSignature { index, signature } => {
+                let id = self.tool_ids.get(index).cloned().unwrap_or_default();
+                self.ensure_started(out);
+                self.opaque_item(crate::translate::envelope::tool_signature(&id, signature), out);
+            }
             Event::ToolStart { index, id: call_id, name } => {
                 self.ensure_started(out);
+                self.tool_ids.insert(*index, call_id.clone());
                 self.close(out);
                 let id = new_id("fc_");
                 let oi = self.index();
@@ -323,7 +371,7 @@ impl StreamEncoder for Encoder {
                 let code = e.openai_code().unwrap_or_else(|| e.kind.openai_type().to_string());
                 self.emit(json!({"type": "error", "code": code, "message": e.message, "param": e.param}), out);
             }
-            Event::ReasoningSignature(_) | Event::Usage(_) => {}
+            Event::Usage(_) => {}
         }
     }
 
