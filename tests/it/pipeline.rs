@@ -24,8 +24,8 @@ async fn non_streaming_passthrough_keeps_unknown_fields_both_ways() {
     assert_eq!(header(&r, "x-omnigate-provider"), "mock");
     assert_eq!(header(&r, "x-omnigate-account"), "a");
     assert_eq!(header(&r, "x-omnigate-attempts"), "1");
-    let overhead: f64 = header(&r, "x-omnigate-overhead-ms").parse().expect("overhead is a number");
-    assert!(overhead >= 0.0);
+    // The overhead header's bounds are checked against a slow upstream in upstream_answers.rs.
+    assert!(header(&r, "x-omnigate-overhead-ms").parse::<f64>().is_ok(), "overhead is a number");
     assert!(!header(&r, "x-request-id").is_empty());
     let body = json_body(&mut r).await;
     assert_eq!(body["choices"][0]["message"]["content"], "Hello from mock");

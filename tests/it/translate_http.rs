@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::clients::{python, run_script};
+use crate::clients::{run_script, sdk_python};
 use crate::mock::{MockUpstream, Reply};
 use crate::support::{TestEnv, base, client, header, json_body, sse_data, text_body, usage_rows};
 
@@ -33,8 +33,9 @@ fn fx(kind: &'static str) -> Reply {
 }
 
 #[actix_web::test]
+#[ignore = "needs the Python SDKs: run through scripts/test"]
 async fn anthropic_sdk_streams_tools_and_thinking_from_an_openai_upstream() {
-    let Some(py) = python() else { return };
+    let py = sdk_python();
     let mock = MockUpstream::start().await;
     mock.script("k-chat", vec![fx("tools"), fx("reasoning"), fx("text")]);
     let env = TestEnv::new().await;
@@ -65,8 +66,9 @@ async fn anthropic_sdk_streams_tools_and_thinking_from_an_openai_upstream() {
 }
 
 #[actix_web::test]
+#[ignore = "needs the Python SDKs: run through scripts/test"]
 async fn openai_sdk_responses_stream_from_an_anthropic_upstream() {
-    let Some(py) = python() else { return };
+    let py = sdk_python();
     let mock = MockUpstream::start().await;
     mock.script("k-anth", vec![fx("text"), fx("tools"), fx("text")]);
     let env = TestEnv::new().await;
@@ -107,8 +109,9 @@ async fn openai_sdk_responses_stream_from_an_anthropic_upstream() {
 }
 
 #[actix_web::test]
+#[ignore = "needs the Python SDKs: run through scripts/test"]
 async fn openai_sdk_chat_tools_from_a_gemini_upstream() {
-    let Some(py) = python() else { return };
+    let py = sdk_python();
     let mock = MockUpstream::start().await;
     mock.script("k-gem", vec![fx("tools")]);
     let env = TestEnv::new().await;

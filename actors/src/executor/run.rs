@@ -342,7 +342,14 @@ pub(super) async fn run(client: awc::Client, msg: Execute, env: RunEnv) -> ExecO
     };
     let (status, ready) = match verdict {
         Ok(v) => v,
-        Err(f) => return failed(ctx, lease, f, t0),
+        Err(f) => {
+            // Invalid frames of an attempt that failed over count too.
+            let dropped = adapter.dropped_frames();
+            if dropped > 0 {
+                env.stats.dropped_frames.fetch_add(dropped, std::sync::atomic::Ordering::Relaxed);
+            }
+            return failed(ctx, lease, f, t0);
+        }
     };
     match ready {
         Ready::Whole(client_body) => {
