@@ -47,6 +47,8 @@ pub struct Config {
     pub combos: Vec<ComboEntry>,
     /// Model aliases declared as code.
     pub aliases: Vec<AliasEntry>,
+    /// Thinking policies per provider/model (first match wins; a request header overrides).
+    pub thinking: Vec<ThinkingEntry>,
 }
 
 /// `[server]`
@@ -414,6 +416,32 @@ pub struct AliasEntry {
     pub alias: String,
     /// `provider/model` it resolves to.
     pub target: String,
+}
+
+/// What a thinking policy does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ThinkingMode {
+    /// As the client asked.
+    #[default]
+    Passthrough,
+    /// Never asked for.
+    Off,
+    /// Always on, with `budget` tokens.
+    Budget,
+}
+
+/// `[[thinking]]`: the thinking policy of some models.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThinkingEntry {
+    /// `provider/model` patterns (`*`, `?`).
+    pub models: Vec<String>,
+    /// What to do.
+    pub mode: ThinkingMode,
+    /// Tokens of thinking, for `mode = "budget"` (at least 1024).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<u32>,
 }
 
 impl Config {

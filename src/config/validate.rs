@@ -37,6 +37,24 @@ pub fn validate(cfg: &Config, catalog: &Catalog) -> Result<(), ConfigError> {
         return Err(bad("database.url".into(), "must start with sqlite:, postgres:// or postgresql://"));
     }
 
+    for (i, t) in cfg.thinking.iter().enumerate() {
+        if t.models.is_empty() {
+            return Err(bad(format!("thinking[{i}].models"), "must list at least one provider/model pattern"));
+        }
+        match (t.mode, t.budget) {
+            (crate::config::ThinkingMode::Budget, None) => {
+                return Err(bad(format!("thinking[{i}].budget"), "is required with mode = \"budget\""));
+            }
+            (crate::config::ThinkingMode::Budget, Some(b)) if b < 1024 => {
+                return Err(bad(format!("thinking[{i}].budget"), "must be at least 1024"));
+            }
+            (crate::config::ThinkingMode::Passthrough | crate::config::ThinkingMode::Off, Some(_)) => {
+                return Err(bad(format!("thinking[{i}].budget"), "only goes with mode = \"budget\""));
+            }
+            _ => {}
+        }
+    }
+
     let mut names = HashSet::new();
     for (i, k) in cfg.keys.iter().enumerate() {
         if k.name.trim().is_empty() || !names.insert(k.name.as_str()) {

@@ -276,6 +276,11 @@ async fn serve_inner(
                 lease: &grant,
                 account: reg.account(grant.account_id).map(|a| &a.options),
                 rules: &rules,
+                thinking: crate::translate::thinking::Policy::pick(
+                    inbound.plan.thinking_header.as_deref(),
+                    &state.config.thinking,
+                    &t.label(),
+                ),
                 model: &t.model,
                 requested: &inbound.model,
                 stream: inbound.stream,

@@ -19,6 +19,7 @@ use crate::translate::adapter::{SsePassthrough, Translating};
 use crate::translate::canonical::{Request, estimate_request};
 use crate::translate::passthrough::{ChatPassthrough, CountTokensPassthrough, EmbeddingsPassthrough};
 use crate::translate::rules::{self, Rules, candidates};
+use crate::translate::thinking::Policy;
 use crate::translate::{EncodeOptions, decode_request, encode_request};
 
 /// Where one attempt goes: the provider and model, their catalog facts and rules, the lease.
@@ -34,6 +35,8 @@ pub struct Attempt<'a> {
     pub account: Option<&'a AccountOptions>,
     /// The model family's request rules.
     pub rules: &'a Rules,
+    /// The thinking policy for this provider/model (and request).
+    pub thinking: Policy,
     /// The upstream model id.
     pub model: &'a str,
     /// What the client asked for (echoed in translated answers).
@@ -68,6 +71,8 @@ pub struct Plan {
     pub gemini_sse: bool,
     /// The client's forwardable headers (`providers::call::FORWARDABLE`).
     pub client_headers: Vec<(String, String)>,
+    /// The client's `x-omnigate-thinking` header.
+    pub thinking_header: Option<String>,
     canonical: OnceCell<Result<Request, String>>,
 }
 
@@ -81,6 +86,7 @@ impl Plan {
             client_wants_usage: false,
             gemini_sse: true,
             client_headers: Vec::new(),
+            thinking_header: None,
             canonical: OnceCell::new(),
         }
     }
@@ -112,7 +118,7 @@ impl Plan {
 
     /// Builds one attempt (see `Attempt`).
     pub fn build(&self, a: &Attempt<'_>) -> Result<UpstreamCall, GatewayError> {
-        let Attempt { provider, info, lease, account, rules, model, requested, stream } = *a;
+        let Attempt { provider, info, lease, account, rules, thinking, model, requested, stream } = *a;
         // Embeddings and token counts exist in one dialect each: forwarded as they are.
         let single = match self.op {
             Op::Embeddings => Some((Dialect::OpenaiChat, Operation::Embeddings, "serve embeddings")),
@@ -166,6 +172,7 @@ impl Plan {
                 Dialect::Anthropic | Dialect::OpenaiResponses => body.set("model", &model),
             }
             crate::translate::envelope::strip_foreign(provider.dialect, &mut body);
+            thinking.apply_raw(provider.dialect, &mut body);
             if provider.dialect == Dialect::Anthropic {
                 crate::translate::anthropic::request::fit_thinking(&mut body);
             }
@@ -180,6 +187,7 @@ impl Plan {
         } else {
             let mut req = self.canonical(stream)?.clone();
             req.stream = stream;
+            thinking.apply(&mut req);
             let mut body = encode_request(provider.dialect, &req, model, max_output);
             if let Some(map) = body.as_object_mut() {
                 rules::apply(provider.dialect, rules, max_output, true, map);

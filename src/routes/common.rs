@@ -124,6 +124,8 @@ pub struct Intake {
     pub object: RawObject,
     /// The client headers an upstream may see (`providers::call::FORWARDABLE`).
     pub headers: Vec<(String, String)>,
+    /// The request's `x-omnigate-thinking` header.
+    pub thinking: Option<String>,
 }
 
 impl Intake {
@@ -131,6 +133,7 @@ impl Intake {
     pub fn plan(self, dialect: Dialect, op: crate::pipeline::Op) -> crate::pipeline::Plan {
         let mut plan = crate::pipeline::Plan::new(dialect, op, self.object);
         plan.client_headers = self.headers;
+        plan.thinking_header = self.thinking;
         plan
     }
 }
@@ -185,7 +188,9 @@ pub async fn intake(
         let object = if empty_ok && body.is_empty() { RawObject::default() } else { parse_object(&body)? };
         shape::check(surface, &object).map_err(GatewayError::BadRequest)?;
         let headers = crate::providers::call::forwardable(req.headers());
-        Ok::<_, GatewayError>(Intake { key, body, object, headers })
+        let thinking =
+            req.headers().get(crate::translate::thinking::HEADER).and_then(|v| v.to_str().ok()).map(|s| echo(s, 32));
+        Ok::<_, GatewayError>(Intake { key, body, object, headers, thinking })
     };
     run.await.map_err(|e| e.response(dialect))
 }

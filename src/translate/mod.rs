@@ -15,6 +15,7 @@ pub mod passthrough;
 pub mod responses;
 pub mod rules;
 pub mod think;
+pub mod thinking;
 
 use actors::usage::TokenUsage;
 use bytes::Bytes;

@@ -323,3 +323,46 @@ async fn thinking_stays_off_where_the_history_cannot_carry_it() {
     assert_eq!(mock.state.refused.load(std::sync::atomic::Ordering::SeqCst), 0);
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn the_thinking_policy_of_a_model_and_the_request_header_decide_thinking() {
+    let mock = MockUpstream::start().await;
+    mock.strict();
+    let env = TestEnv::new().await;
+    let policy = "[[thinking]]\nmodels = [\"anth/*\"]\nmode = \"budget\"\nbudget = 3000\n\
+                  [[thinking]]\nmodels = [\"gem/*\"]\nmode = \"off\"\n";
+    let app = env.start(&format!("{}\n{policy}", config(&mock))).await;
+    let ask = json!([{"role": "user", "content": "x"}]);
+    // Configured budget, for a client that asked for none (translated and passed through).
+    post(&app, "/v1/chat/completions", json!({"model": "anth/claude-sonnet-4-5", "messages": ask})).await;
+    let sent = mock.requests().pop().unwrap().body;
+    assert_eq!(
+        (sent["thinking"]["budget_tokens"].as_u64(), sent["max_tokens"].as_u64().is_some_and(|m| m > 3000)),
+        (Some(3000), true)
+    );
+    post(&app, "/v1/messages", json!({"model": "anth/claude-sonnet-4-5", "max_tokens": 100, "messages": ask})).await;
+    let sent = mock.requests().pop().unwrap().body;
+    assert_eq!((sent["thinking"]["budget_tokens"].as_u64(), sent["max_tokens"].as_u64()), (Some(3000), Some(7096)));
+    // Configured off, for a client that asked for it.
+    let body = json!({"contents": [{"role": "user", "parts": [{"text": "x"}]}], "generationConfig": {"thinkingConfig": {"thinkingBudget": 4000}}});
+    crate::support::client()
+        .post(format!("{}/v1beta/models/gem/gemini-3-pro-preview:generateContent", crate::support::base(&app)))
+        .insert_header(("x-goog-api-key", "sk-og-ci-0001"))
+        .send_json(&body)
+        .await
+        .expect("send");
+    assert!(mock.requests().pop().unwrap().body["generationConfig"].get("thinkingConfig").is_none());
+    // The request header overrides the configuration.
+    let r = crate::support::client()
+        .post(format!("{}/v1/messages", crate::support::base(&app)))
+        .insert_header(("x-api-key", "sk-og-ci-0001"))
+        .insert_header(("x-omnigate-thinking", "off"))
+        .send_json(&json!({"model": "anth/claude-sonnet-4-5", "max_tokens": 100, "messages": ask, "thinking": {"type": "enabled", "budget_tokens": 2000}}))
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let sent = mock.requests().pop().unwrap().body;
+    assert!(sent.get("thinking").is_none(), "{sent}");
+    assert_eq!(mock.state.refused.load(std::sync::atomic::Ordering::SeqCst), 0);
+    app.stop().await;
+}
