@@ -73,6 +73,9 @@ pub struct Plan {
     pub client_headers: Vec<(String, String)>,
     /// The client's `x-omnigate-thinking` header.
     pub thinking_header: Option<String>,
+    /// The dialect the body is written in, when it is not the one the client wants back (Cursor's
+    /// agent mode posts a Responses body to `/chat/completions` and reads a Chat answer).
+    pub request_dialect: Dialect,
     canonical: OnceCell<Result<Request, String>>,
 }
 
@@ -87,6 +90,7 @@ impl Plan {
             gemini_sse: true,
             client_headers: Vec::new(),
             thinking_header: None,
+            request_dialect: client,
             canonical: OnceCell::new(),
         }
     }
@@ -101,7 +105,7 @@ impl Plan {
         self.canonical
             .get_or_init(|| {
                 let v: Value = serde_json::from_slice(&self.body.to_vec()).map_err(|e| e.to_string())?;
-                decode_request(self.client, &v, stream)
+                decode_request(self.request_dialect, &v, stream)
             })
             .as_ref()
             .map_err(|e| GatewayError::BadRequest(e.clone()))
@@ -141,8 +145,9 @@ impl Plan {
             };
             return Ok(UpstreamCall { target, stream: false, adapter });
         }
-        let passthrough =
-            provider.dialect == self.client && (self.client != Dialect::Gemini || !stream || self.gemini_sse);
+        let passthrough = provider.dialect == self.client
+            && self.request_dialect == self.client
+            && (self.client != Dialect::Gemini || !stream || self.gemini_sse);
         let max_output = info.and_then(|m| m.max_output);
         // One answer per request is all a translation carries; more only where the model can.
         let n = candidates(&self.body);
@@ -172,6 +177,7 @@ impl Plan {
                 Dialect::Anthropic | Dialect::OpenaiResponses => body.set("model", &model),
             }
             crate::translate::envelope::strip_foreign(provider.dialect, &mut body);
+            crate::translate::sanitize::mend(provider.dialect, &mut body);
             thinking.apply_raw(provider.dialect, &mut body);
             if provider.dialect == Dialect::Anthropic {
                 crate::translate::anthropic::request::fit_thinking(&mut body);
@@ -192,7 +198,10 @@ impl Plan {
             if let Some(map) = body.as_object_mut() {
                 rules::apply(provider.dialect, rules, max_output, true, map);
             }
-            let adapter = Box::new(Translating::new(self.client, provider.dialect, requested, self.options()));
+            let kinds = crate::translate::canonical::tool_kinds(&req.tools);
+            let adapter = Box::new(
+                Translating::new(self.client, provider.dialect, requested, self.options()).with_tool_kinds(kinds),
+            );
             (Bytes::from(body.to_string()), adapter)
         };
         let target = if provider.local {

@@ -42,7 +42,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/responses", web::post().to(responses::create))
         .route("/v1/responses/{id}", get().to(responses::retrieve))
         .route("/{version:v1beta|v1}/models/{tail:.*}", web::post().to(gemini::call))
-        .route("/v1beta/models", get().to(gemini::list));
+        .route("/v1beta/models", get().to(gemini::list))
+        // The same surfaces without `/v1`, for clients whose base URL is the bare host (DeepSeek's
+        // and Anthropic's own SDK conventions, among others).
+        .route("/chat/completions", web::post().to(openai::chat_completions))
+        .route("/embeddings", web::post().to(openai::embeddings))
+        .route("/models", get().to(openai::models))
+        .route("/messages", web::post().to(anthropic::messages))
+        .route("/messages/count_tokens", web::post().to(anthropic::count_tokens))
+        .route("/responses", web::post().to(responses::create));
     dashboard::configure(cfg);
     admin::configure(cfg);
 }

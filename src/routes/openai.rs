@@ -34,8 +34,14 @@ async fn serve_op(
         .parse::<serde_json::Value>("stream_options")
         .is_some_and(|o| o.get("include_usage").and_then(|v| v.as_bool()) == Some(true));
     let key = inp.key.clone();
+    // Cursor's agent mode: a Responses body (`input`, no `messages`) on the Chat path.
+    let responses_body =
+        op == Op::Generate && inp.object.get("messages").is_none() && inp.object.get("input").is_some();
     let mut plan = inp.plan(D, op);
     plan.client_wants_usage = client_wants_usage;
+    if responses_body {
+        plan.request_dialect = Dialect::OpenaiResponses;
+    }
     let inbound = Inbound { model, stream, plan, pinned };
     pipeline::serve(&state, &exec, meta(&req, key), inbound).await
 }

@@ -260,6 +260,8 @@ pub struct Translating {
     invalid: u64,
     /// `Some` when tool blocks must be kept apart (see `ToolOrder`).
     order: Option<ToolOrder>,
+    /// Tools the client declared as something other than a function.
+    kinds: Vec<(String, super::canonical::ToolKind)>,
 }
 
 impl Translating {
@@ -281,7 +283,16 @@ impl Translating {
             invalid: 0,
             order: (upstream == Dialect::OpenaiChat && matches!(client, Dialect::Anthropic | Dialect::OpenaiResponses))
                 .then(ToolOrder::default),
+            kinds: Vec::new(),
         }
+    }
+
+    /// The tools the client declared as something other than a function (Codex's `custom` and
+    /// `local_shell`): their calls go back to it as its own items.
+    pub fn with_tool_kinds(mut self, kinds: Vec<(String, super::canonical::ToolKind)>) -> Self {
+        self.encoder.declare_tools(&kinds);
+        self.kinds = kinds;
+        self
     }
 
     fn drain(&mut self, out: &mut Vec<Bytes>) -> Result<(), AdapterError> {
@@ -353,7 +364,11 @@ impl ResponseAdapter for Translating {
         if r.model.is_empty() {
             r.model.clone_from(&self.model);
         }
-        Ok(Bytes::from(encode_response(self.client, &r).to_string()))
+        let body = match self.client {
+            Dialect::OpenaiResponses => super::responses::response::encode_with(&r, &self.kinds),
+            other => encode_response(other, &r),
+        };
+        Ok(Bytes::from(body.to_string()))
     }
 
     fn has_content(&self) -> bool {

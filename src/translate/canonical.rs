@@ -125,6 +125,28 @@ pub struct Tool {
     pub description: Option<String>,
     /// JSON schema of the arguments.
     pub parameters: Value,
+    /// What the client declared it as (Codex's non-function tools travel as functions and come
+    /// back to it as its own items).
+    pub kind: ToolKind,
+}
+
+/// How a client declared a tool.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ToolKind {
+    /// A function with JSON arguments.
+    #[default]
+    Function,
+    /// A Responses `custom` tool: free-form text input (Codex's `apply_patch`); as a function it
+    /// takes `{"input": "..."}`.
+    Custom,
+    /// A Responses `local_shell` tool: as a function it takes `{"command": [...], "workdir",
+    /// "timeout_ms"}`.
+    LocalShell,
+}
+
+/// The tool names a client declared as something other than a function.
+pub fn tool_kinds(tools: &[Tool]) -> Vec<(String, ToolKind)> {
+    tools.iter().filter(|t| t.kind != ToolKind::Function).map(|t| (t.name.clone(), t.kind)).collect()
 }
 
 /// Which tool use is asked for.
@@ -457,5 +479,42 @@ impl Accumulator {
             }
         }
         s
+    }
+}
+
+/// A tool-call id a target accepts: `[A-Za-z0-9_-]` only and at most `max` characters. An id
+/// that already fits is kept; another is mended the same way every time (so a call and its
+/// result still match), with a short hash of the original so two ids never collide.
+pub fn safe_id(id: &str, max: usize) -> String {
+    let fits = |s: &str| {
+        !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    if fits(id) {
+        return id.to_string();
+    }
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        hash = (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let cleaned: String =
+        id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect();
+    let keep = max.saturating_sub(9).min(cleaned.len());
+    format!("{}_{:08x}", &cleaned[..keep], hash as u32)
+}
+
+#[cfg(test)]
+mod id_tests {
+    use super::safe_id;
+
+    #[test]
+    fn ids_are_mended_consistently_and_without_collisions() {
+        assert_eq!(safe_id("toolu_01ABC", 64), "toolu_01ABC");
+        let a = safe_id("functions.get_weather:0", 64);
+        assert!(a.starts_with("functions_get_weather_0_") && a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+        assert_eq!(a, safe_id("functions.get_weather:0", 64), "deterministic");
+        assert_ne!(safe_id("a.b", 64), safe_id("a:b", 64), "no collision");
+        let long = "read_file__read_file_1733456789012_0_extra_long_suffix";
+        assert!(safe_id(long, 40).len() <= 40);
+        assert_eq!(safe_id("", 40).len(), 9);
     }
 }

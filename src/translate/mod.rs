@@ -14,6 +14,7 @@ pub mod openai_chat;
 pub mod passthrough;
 pub mod responses;
 pub mod rules;
+pub mod sanitize;
 pub mod think;
 pub mod thinking;
 
@@ -35,6 +36,11 @@ pub trait StreamDecoder: Send {
 
 /// Writes canonical events as one client dialect's stream.
 pub trait StreamEncoder: Send {
+    /// The tools the client declared as something other than a function (only the Responses
+    /// encoder has other kinds of items to give back).
+    fn declare_tools(&mut self, kinds: &[(String, canonical::ToolKind)]) {
+        let _ = kinds;
+    }
     /// One canonical event.
     fn event(&mut self, ev: &Event, out: &mut Vec<Bytes>);
     /// The end: closes what is open and emits the dialect's terminal events with `usage`; an

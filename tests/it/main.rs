@@ -14,6 +14,7 @@ mod foundation;
 mod hardening;
 mod pipeline;
 mod reasoning;
+mod replay;
 mod resilience;
 mod stops;
 mod streams;

@@ -287,17 +287,17 @@ async fn errors_come_back_in_each_surfaces_own_shape() {
         .expect("send");
     assert_eq!(r.status(), 400);
     assert_eq!(json_body(&mut r).await["error"]["status"], "INVALID_ARGUMENT");
-    // Responses: a non-function tool cannot be translated → 400 OpenAI-shaped, nothing sent upstream.
+    // Responses: a tool no other provider can stand in for → 400 OpenAI-shaped, nothing sent upstream.
     let before = mock.hits();
     let mut r = c
         .post(format!("{}/v1/responses", base(&app)))
         .bearer_auth("sk-og-ci-0001")
-        .send_json(&json!({"model": "up-anth/m", "input": "x", "tools": [{"type": "web_search"}]}))
+        .send_json(&json!({"model": "up-anth/m", "input": "x", "tools": [{"type": "computer_use_preview"}]}))
         .await
         .expect("send");
     assert_eq!(r.status(), 400);
     let e = json_body(&mut r).await;
-    assert!(e["error"]["message"].as_str().unwrap_or_default().contains("web_search"), "{e}");
+    assert!(e["error"]["message"].as_str().unwrap_or_default().contains("computer_use_preview"), "{e}");
     assert_eq!(mock.hits(), before);
     app.stop().await;
 }

@@ -3,7 +3,12 @@
 use serde_json::{Map, Value, json};
 
 use crate::protocol::Dialect;
-use crate::translate::canonical::{MediaSource, Message, Part, Reasoning, Request, Role, Tool, ToolChoice};
+use crate::translate::canonical::{
+    MediaSource, Message, Part, Reasoning, Request, Role, Tool, ToolChoice, ToolKind, safe_id,
+};
+
+/// The longest tool-use id we send (Anthropic's pattern is `^[a-zA-Z0-9_-]+$`).
+const ID_MAX: usize = 64;
 use crate::translate::envelope::{self, Sealed};
 use crate::translate::json::{args_object, arr, f64_of, str_of, strings, u32_of};
 use crate::translate::openai_chat::request::push;
@@ -124,6 +129,7 @@ pub fn decode(body: &Value) -> Result<Request, String> {
             name: str_of(t, "name").ok_or("a tool needs a `name`")?.to_string(),
             description: str_of(t, "description").map(str::to_string),
             parameters: t.get("input_schema").cloned().unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+            kind: ToolKind::Function,
         });
     }
     if let Some(tc) = body.get("tool_choice") {
@@ -189,11 +195,12 @@ fn block(p: &Part) -> Option<Value> {
         Part::Text(_) => None,
         Part::Image { source, .. } => Some(media_block("image", source)),
         Part::File { source, .. } => Some(media_block("document", source)),
+        // Ids from other providers (`functions.get:0`) are mended to the pattern Anthropic requires.
         Part::ToolCall { id, name, arguments, .. } => {
-            Some(json!({"type": "tool_use", "id": id, "name": name, "input": args_object(arguments)}))
+            Some(json!({"type": "tool_use", "id": safe_id(id, ID_MAX), "name": name, "input": args_object(arguments)}))
         }
         Part::ToolResult { call_id, content, is_error, .. } => {
-            let mut b = json!({"type": "tool_result", "tool_use_id": call_id, "content": result_content(content)});
+            let mut b = json!({"type": "tool_result", "tool_use_id": safe_id(call_id, ID_MAX), "content": result_content(content)});
             if *is_error {
                 b["is_error"] = json!(true);
             }

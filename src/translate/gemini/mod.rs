@@ -1,6 +1,7 @@
 //! Google Gemini (generateContent) ↔ canonical: request, response and stream, both directions,
 //! plus the tool-schema cleaning Gemini needs.
 
+pub mod keys;
 pub mod request;
 pub mod response;
 pub mod schema;

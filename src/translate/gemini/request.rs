@@ -4,10 +4,10 @@ use std::collections::{HashMap, VecDeque};
 
 use serde_json::{Map, Value, json};
 
-use super::schema::clean;
+use super::schema::{clean, to_json_schema};
 use crate::protocol::Dialect;
 use crate::translate::canonical::{
-    MediaSource, Part, Reasoning, Request, ResponseFormat, Role, Tool, ToolChoice, text_of,
+    MediaSource, Part, Reasoning, Request, ResponseFormat, Role, Tool, ToolChoice, ToolKind, text_of,
 };
 use crate::translate::json::{args_object, arr, f64_of, str_of, strings, u32_of};
 use crate::translate::openai_chat::request::push;
@@ -23,6 +23,8 @@ fn media(mime: &str, source: MediaSource) -> Part {
 /// Decodes a generateContent body. Gemini has no call ids: ids are made up in order and results
 /// are matched to calls by name.
 pub fn decode(body: &Value, stream: bool) -> Result<Request, String> {
+    // snake_case field names (accepted by the REST API) read like camelCase ones.
+    let body = &super::keys::camel(body);
     let mut req = Request { stream, ..Default::default() };
     let sys: Vec<&str> = arr(&body["systemInstruction"], "parts").iter().filter_map(|p| str_of(p, "text")).collect();
     if !sys.is_empty() {
@@ -106,11 +108,14 @@ pub fn decode(body: &Value, stream: bool) -> Result<Request, String> {
             req.tools.push(Tool {
                 name: str_of(d, "name").ok_or("a function declaration needs a `name`")?.to_string(),
                 description: str_of(d, "description").map(str::to_string),
+                // `parametersJsonSchema` is JSON Schema already; `parameters` is Gemini's
+                // OpenAPI style (upper-case types, `nullable`), turned into JSON Schema.
                 parameters: d
                     .get("parametersJsonSchema")
-                    .or_else(|| d.get("parameters"))
                     .cloned()
+                    .or_else(|| d.get("parameters").map(to_json_schema))
                     .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+                kind: ToolKind::Function,
             });
         }
     }
@@ -141,7 +146,7 @@ pub fn decode(body: &Value, stream: bool) -> Result<Request, String> {
     }
     if str_of(g, "responseMimeType") == Some("application/json") {
         req.response_format = Some(match g.get("responseSchema").or_else(|| g.get("responseJsonSchema")) {
-            Some(s) => ResponseFormat::JsonSchema { name: "response".into(), schema: s.clone() },
+            Some(s) => ResponseFormat::JsonSchema { name: "response".into(), schema: to_json_schema(s) },
             None => ResponseFormat::JsonObject,
         });
     }

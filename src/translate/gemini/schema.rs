@@ -30,6 +30,50 @@ const KEEP: &[&str] = &[
     "propertyOrdering",
 ];
 
+/// A standard JSON Schema from a Gemini one (google-genai writes the OpenAPI style: upper-case
+/// `OBJECT`, `nullable`, `anyOf` with a null member), for dialects that want JSON Schema.
+pub fn to_json_schema(schema: &Value) -> Value {
+    let Value::Object(obj) = schema else { return schema.clone() };
+    let mut out = Map::new();
+    let nullable = obj.get("nullable").and_then(Value::as_bool) == Some(true);
+    for (k, v) in obj {
+        match k.as_str() {
+            "type" => {
+                let t = v.as_str().map(str::to_ascii_lowercase).map_or_else(|| v.clone(), Value::String);
+                let t = match (nullable, t) {
+                    (true, Value::String(s)) if s != "null" => Value::Array(vec![Value::String(s), "null".into()]),
+                    (_, t) => t,
+                };
+                out.insert(k.clone(), t);
+            }
+            "nullable" | "propertyOrdering" => {}
+            "properties" => {
+                if let Value::Object(props) = v {
+                    let p = props.iter().map(|(n, s)| (n.clone(), to_json_schema(s))).collect();
+                    out.insert(k.clone(), Value::Object(p));
+                }
+            }
+            "items" => {
+                out.insert(k.clone(), to_json_schema(v));
+            }
+            "anyOf" => {
+                let alts: Vec<Value> = v.as_array().into_iter().flatten().map(to_json_schema).collect();
+                out.insert(k.clone(), Value::Array(alts));
+            }
+            _ => {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    if nullable
+        && !obj.contains_key("type")
+        && let Some(Value::Array(alts)) = out.get_mut("anyOf")
+    {
+        alts.push(serde_json::json!({"type": "null"}));
+    }
+    Value::Object(out)
+}
+
 /// A schema Gemini will accept.
 pub fn clean(schema: &Value) -> Value {
     let defs = schema.get("$defs").or_else(|| schema.get("definitions")).cloned().unwrap_or(Value::Null);
@@ -134,6 +178,12 @@ fn clean_node(node: &Value, defs: &Value, depth: usize) -> Value {
             }
             _ => {}
         }
+    }
+    // Gemini refuses an array schema without `items`; JSON Schema allows it (any item).
+    if ty.as_ref().and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("array"))
+        && !out.contains_key("items")
+    {
+        out.insert("items".into(), serde_json::json!({"type": "string"}));
     }
     if let Some(t) = ty {
         out.insert("type".into(), t);

@@ -3,8 +3,11 @@
 use serde_json::{Map, Value, json};
 
 use crate::translate::canonical::{
-    MediaSource, Message, Part, Reasoning, Request, ResponseFormat, Role, Tool, ToolChoice,
+    MediaSource, Message, Part, Reasoning, Request, ResponseFormat, Role, Tool, ToolChoice, ToolKind, safe_id,
 };
+
+/// The longest tool-call id OpenAI accepts ("Expected a string with maximum length 40").
+const ID_MAX: usize = 40;
 use crate::translate::json::{arr, f64_of, str_of, strings, text_content, u32_of};
 
 fn user_parts(content: Option<&Value>) -> Result<Vec<Part>, String> {
@@ -129,6 +132,7 @@ pub fn decode(body: &Value) -> Result<Request, String> {
                         .get("parameters")
                         .cloned()
                         .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+                    kind: ToolKind::Function,
                 });
             }
             Some(other) => return Err(format!("tool type `{other}` cannot be translated; only function tools can")),
@@ -139,6 +143,7 @@ pub fn decode(body: &Value) -> Result<Request, String> {
             name: str_of(f, "name").unwrap_or_default().to_string(),
             description: str_of(f, "description").map(str::to_string),
             parameters: f.get("parameters").cloned().unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+            kind: ToolKind::Function,
         });
     }
     req.tool_choice = match body.get("tool_choice").or_else(|| body.get("function_call")) {
@@ -236,7 +241,8 @@ pub fn encode(req: &Request, model: &str) -> Value {
                 for p in &m.parts {
                     if let Part::ToolResult { call_id, content, is_error, .. } = p {
                         let text = crate::translate::canonical::result_text(content, *is_error);
-                        messages.push(json!({"role": "tool", "tool_call_id": call_id, "content": text}));
+                        messages
+                            .push(json!({"role": "tool", "tool_call_id": safe_id(call_id, ID_MAX), "content": text}));
                     }
                 }
                 let rest: Vec<Part> =
@@ -252,7 +258,7 @@ pub fn encode(req: &Request, model: &str) -> Value {
                     .iter()
                     .filter_map(|p| match p {
                         Part::ToolCall { id, name, arguments, .. } => Some(json!({
-                            "id": id, "type": "function",
+                            "id": safe_id(id, ID_MAX), "type": "function",
                             "function": {"name": name, "arguments": if arguments.is_empty() { "{}" } else { arguments }}
                         })),
                         _ => None,

@@ -4,7 +4,7 @@ use serde_json::{Map, Value, json};
 
 use crate::protocol::Dialect;
 use crate::translate::canonical::{
-    MediaSource, Part, Reasoning, Request, ResponseFormat, Role, Tool, ToolChoice, new_id,
+    MediaSource, Part, Reasoning, Request, ResponseFormat, Role, Tool, ToolChoice, ToolKind, new_id,
 };
 use crate::translate::envelope::{self, Sealed};
 use crate::translate::json::{arr, f64_of, str_of, u32_of};
@@ -142,6 +142,20 @@ pub fn decode(body: &Value) -> Result<Request, String> {
                         };
                         push(&mut req.messages, Role::Assistant, vec![part]);
                     }
+                    Some("custom_tool_call") | Some("local_shell_call") => {
+                        push(&mut req.messages, Role::Assistant, vec![super::tools::call_part(it)]);
+                    }
+                    Some("custom_tool_call_output") => {
+                        let part = Part::ToolResult {
+                            call_id: str_of(it, "call_id").unwrap_or_default().to_string(),
+                            name: None,
+                            content: vec![Part::Text(crate::translate::json::text_content(it.get("output")))],
+                            is_error: false,
+                        };
+                        push(&mut req.messages, Role::User, vec![part]);
+                    }
+                    // A hosted search that already ran: its results are in the text that follows.
+                    Some("web_search_call") | Some("file_search_call") | Some("image_generation_call") => {}
                     Some(other) => return Err(format!("input item type `{other}` cannot be translated")),
                 }
             }
@@ -154,7 +168,13 @@ pub fn decode(body: &Value) -> Result<Request, String> {
                 name: str_of(t, "name").ok_or("a function tool needs a `name`")?.to_string(),
                 description: str_of(t, "description").map(str::to_string),
                 parameters: t.get("parameters").cloned().unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+                kind: ToolKind::Function,
             }),
+            Some("custom") => req.tools.push(super::tools::custom(t)?),
+            Some("local_shell") => req.tools.push(super::tools::local_shell()),
+            // Hosted tools run on OpenAI's side: another provider cannot run them; the model
+            // answers without them.
+            Some("web_search" | "web_search_preview" | "file_search" | "code_interpreter" | "image_generation") => {}
             Some(other) => return Err(format!("tool type `{other}` cannot be translated; only function tools can")),
             None => return Err("every tool needs a `type`".into()),
         }

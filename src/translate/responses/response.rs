@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use super::{opaque_of, usage_from, usage_to};
 use crate::protocol::Dialect;
-use crate::translate::canonical::{Part, Response, Stop, new_id};
+use crate::translate::canonical::{Part, Response, Stop, ToolKind, new_id};
 use crate::translate::envelope;
 use crate::translate::json::{arr, str_of};
 
@@ -80,6 +80,12 @@ pub fn encrypted_content(p: &Part) -> Option<Value> {
 /// The output items of a canonical part (none for parts that are not output; a Gemini call's
 /// signature rides in a reasoning item just before it).
 pub fn items(p: &Part) -> Vec<Value> {
+    items_with(p, &[])
+}
+
+/// `items`, with calls of tools the client declared as `custom` or `local_shell` given back as
+/// those items.
+pub fn items_with(p: &Part, kinds: &[(String, ToolKind)]) -> Vec<Value> {
     match p {
         Part::Text(t) => vec![message_item(&new_id("msg_"), t, "completed")],
         Part::ToolCall { id, name, arguments, signature } => {
@@ -88,9 +94,7 @@ pub fn items(p: &Part) -> Vec<Value> {
                 out.push(json!({"id": new_id("rs_"), "type": "reasoning", "summary": [],
                                 "encrypted_content": envelope::tool_signature(id, s)}));
             }
-            out.push(json!({
-                "id": new_id("fc_"), "type": "function_call", "status": "completed", "call_id": id, "name": name, "arguments": arguments
-            }));
+            out.push(super::tools::item(super::tools::kind_of(kinds, name), id, name, arguments));
             out
         }
         Part::Reasoning { text, .. } => {
@@ -148,7 +152,12 @@ pub fn status_of(stop: Stop) -> &'static str {
 
 /// Encodes a canonical response as a Responses body.
 pub fn encode(r: &Response) -> Value {
-    let output: Vec<Value> = r.parts.iter().flat_map(items).collect();
+    encode_with(r, &[])
+}
+
+/// `encode`, giving calls of the client's `custom` / `local_shell` tools back as their items.
+pub fn encode_with(r: &Response, kinds: &[(String, ToolKind)]) -> Value {
+    let output: Vec<Value> = r.parts.iter().flat_map(|p| items_with(p, kinds)).collect();
     let id = if r.id.starts_with("resp_") { r.id.clone() } else { new_id("resp_") };
     envelope(
         &id,

@@ -12,7 +12,7 @@ use super::response::{envelope, message_item, status_of};
 use super::{opaque_of, usage_from, usage_to};
 use crate::protocol::Dialect;
 use crate::sse::{SseEvent, named_event};
-use crate::translate::canonical::{ErrorKind, Event, Stop, UpstreamError, new_id};
+use crate::translate::canonical::{ErrorKind, Event, Stop, ToolKind, UpstreamError, new_id};
 use crate::translate::json::str_of;
 use crate::translate::{StreamDecoder, StreamEncoder};
 
@@ -144,9 +144,30 @@ impl StreamDecoder for Decoder {
 
 #[derive(Debug)]
 enum Item {
-    Message { id: String, text: String },
-    Reasoning { id: String, text: String, opaque: Option<String> },
-    Function { id: String, call_id: String, name: String, args: String, index: usize },
+    Message {
+        id: String,
+        text: String,
+    },
+    Reasoning {
+        id: String,
+        text: String,
+        opaque: Option<String>,
+    },
+    Function {
+        id: String,
+        call_id: String,
+        name: String,
+        args: String,
+        index: usize,
+    },
+    /// A call of a tool the client declared as `custom` or `local_shell`: sent whole when done.
+    Special {
+        kind: ToolKind,
+        call_id: String,
+        name: String,
+        args: String,
+        index: usize,
+    },
 }
 
 /// Canonical events → Responses events for a client.
@@ -165,6 +186,8 @@ pub struct Encoder {
     upstream: Option<Dialect>,
     /// Call ids by tool index (for Gemini tool signatures).
     tool_ids: HashMap<usize, String>,
+    /// Tools the client declared as something other than a function.
+    kinds: Vec<(String, ToolKind)>,
 }
 
 impl Encoder {
@@ -202,6 +225,7 @@ impl Encoder {
             failed: None,
             upstream: None,
             tool_ids: HashMap::new(),
+            kinds: Vec::new(),
         }
     }
 
@@ -262,6 +286,11 @@ impl Encoder {
                 }
                 item
             }
+            Item::Special { kind, call_id, name, args, .. } => {
+                let item = super::tools::item(kind, &call_id, &name, &args);
+                self.emit(json!({"type": "response.output_item.added", "output_index": oi, "item": item}), out);
+                item
+            }
             Item::Function { id, call_id, name, args, .. } => {
                 self.emit(json!({"type": "response.function_call_arguments.done", "item_id": id, "output_index": oi, "name": name, "arguments": args}), out);
                 json!({"id": id, "type": "function_call", "status": "completed", "call_id": call_id, "name": name, "arguments": args})
@@ -273,6 +302,10 @@ impl Encoder {
 }
 
 impl StreamEncoder for Encoder {
+    fn declare_tools(&mut self, kinds: &[(String, ToolKind)]) {
+        self.kinds = kinds.to_vec();
+    }
+
     fn event(&mut self, ev: &Event, out: &mut Vec<Bytes>) {
         match ev {
             Event::Start { .. } => self.ensure_started(out),
@@ -337,6 +370,26 @@ impl StreamEncoder for Encoder {
                 let id = self.tool_ids.get(index).cloned().unwrap_or_default();
                 self.ensure_started(out);
                 self.opaque_item(crate::translate::envelope::tool_signature(&id, signature), out);
+            }
+            Event::ToolStart { index, id: call_id, name }
+                if super::tools::kind_of(&self.kinds, name) != ToolKind::Function =>
+            {
+                self.ensure_started(out);
+                self.tool_ids.insert(*index, call_id.clone());
+                self.close(out);
+                let kind = super::tools::kind_of(&self.kinds, name);
+                self.current = Some(Item::Special {
+                    kind,
+                    call_id: call_id.clone(),
+                    name: name.clone(),
+                    args: String::new(),
+                    index: *index,
+                });
+            }
+            Event::ToolArgs { index, delta } if matches!(&self.current, Some(Item::Special { index: i, .. }) if i == index) => {
+                if let Some(Item::Special { args, .. }) = &mut self.current {
+                    args.push_str(delta);
+                }
             }
             Event::ToolStart { index, id: call_id, name } => {
                 self.ensure_started(out);
