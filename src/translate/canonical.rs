@@ -374,6 +374,16 @@ pub fn text_of(parts: &[Part]) -> String {
         .join("")
 }
 
+/// The images and documents of a tool result.
+pub fn media_of(content: &[Part]) -> Vec<Part> {
+    content.iter().filter(|p| matches!(p, Part::Image { .. } | Part::File { .. })).cloned().collect()
+}
+
+/// A note standing for media a tool returned, in dialects whose tool results are text only.
+pub fn media_note(call_id: &str, n: usize) -> String {
+    format!("[the tool returned {n} image(s) or file(s); they follow in the next user message (call {call_id})]")
+}
+
 /// The text of a tool result for dialects without an error flag: an error says so in its text.
 pub fn result_text(content: &[Part], is_error: bool) -> String {
     let text = text_of(content);

@@ -408,6 +408,58 @@ fn error_tool_results_and_detail_survive_where_the_target_has_them() {
 }
 
 #[test]
+fn images_and_documents_a_tool_returns_reach_every_upstream() {
+    // A screenshot tool, as Claude Code's computer-use and browser tools answer.
+    let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+    let body = json!({"model": "x", "max_tokens": 100, "messages": [
+        {"role": "user", "content": "look"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "screenshot", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": [
+            {"type": "text", "text": "captured"},
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}},
+            {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="}}
+        ]}]}
+    ]});
+    let req = decode_request(Dialect::Anthropic, &body, false).expect("decodes");
+    let media_in = |r: &Request| -> usize {
+        r.messages
+            .iter()
+            .flat_map(|m| m.parts.iter())
+            .map(|p| match p {
+                Part::ToolResult { content, .. } => {
+                    content.iter().filter(|c| matches!(c, Part::Image { .. } | Part::File { .. })).count()
+                }
+                Part::Image { .. } | Part::File { .. } => 1,
+                _ => 0,
+            })
+            .sum()
+    };
+    assert_eq!(media_in(&req), 2);
+    for (_, d) in ALL {
+        let wire = encode_request(d, &req, "m", None);
+        let text = wire.to_string();
+        assert!(text.contains(png), "{d:?}: the image reaches the upstream: {text}");
+        assert!(text.contains("JVBERi0="), "{d:?}: the document reaches the upstream");
+        assert!(text.contains("captured"), "{d:?}: the result's text too");
+        let back = decode_request(d, &wire, false).expect("decodes");
+        assert_eq!(media_in(&back), 2, "{d:?}: both survive a round trip");
+    }
+    // Chat tool messages are text only: the media follow in a user message, and the tool says so.
+    let chat = encode_request(Dialect::OpenaiChat, &req, "m", None);
+    let msgs = chat["messages"].as_array().expect("messages");
+    let tool = msgs.iter().position(|m| m["role"] == "tool").expect("a tool message");
+    assert!(msgs[tool]["content"].as_str().expect("text").contains("next user message"));
+    assert_eq!(msgs[tool + 1]["role"], "user");
+    assert_eq!(msgs[tool + 1]["content"][0]["type"], "image_url");
+    // Responses carries them inside the function_call_output.
+    let resp = encode_request(Dialect::OpenaiResponses, &req, "m", None);
+    let out = resp["input"].as_array().expect("input").iter().find(|i| i["type"] == "function_call_output").cloned();
+    let out = out.expect("an output");
+    assert_eq!(out["output"][1]["type"], "input_image", "{out}");
+    assert_eq!(out["output"][2]["type"], "input_file", "{out}");
+}
+
+#[test]
 fn max_tokens_is_clamped_to_the_model_limit() {
     let body = json!({"model": "x", "max_tokens": 500_000, "messages": [{"role": "user", "content": "hi"}]});
     let req = decode_request(Dialect::OpenaiChat, &body, false).expect("decodes");

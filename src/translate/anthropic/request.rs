@@ -179,6 +179,7 @@ fn result_content(parts: &[Part]) -> Value {
         .filter_map(|p| match p {
             Part::Text(t) if !t.is_empty() => Some(json!({"type": "text", "text": t})),
             Part::Image { source, .. } => Some(media_block("image", source)),
+            Part::File { source, .. } => Some(media_block("document", source)),
             _ => None,
         })
         .collect();

@@ -86,12 +86,19 @@ pub fn decode(body: &Value, stream: bool) -> Result<Request, String> {
                     Value::String(s) => s.clone(),
                     v => v.to_string(),
                 };
-                parts.push(Part::ToolResult {
-                    call_id: id,
-                    name: Some(name),
-                    content: vec![Part::Text(text)],
-                    is_error,
-                });
+                // Gemini 3 multimodal function responses: media nested in the response's own parts.
+                let mut content = vec![Part::Text(text)];
+                for d in arr(f, "parts").iter().filter_map(|fp| fp.get("inlineData")) {
+                    let mime = str_of(d, "mimeType").unwrap_or("application/octet-stream");
+                    content.push(media(
+                        mime,
+                        MediaSource::Base64 {
+                            media_type: mime.into(),
+                            data: str_of(d, "data").unwrap_or_default().into(),
+                        },
+                    ));
+                }
+                parts.push(Part::ToolResult { call_id: id, name: Some(name), content, is_error });
             }
         }
         if !parts.is_empty() {
@@ -206,6 +213,12 @@ pub fn encode(req: &Request, max_output: Option<u32>) -> Value {
                     let value = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
                     let response = if *is_error { json!({"error": value}) } else { json!({"output": value}) };
                     parts.push(json!({"functionResponse": {"name": name, "response": response}}));
+                    // Media a tool returned rides beside its response, which every Gemini model reads.
+                    for m in crate::translate::canonical::media_of(content) {
+                        if let Part::Image { source, .. } | Part::File { source, .. } = &m {
+                            parts.push(media_part(source));
+                        }
+                    }
                 }
                 // Thought signatures go back only on thought parts, and only Gemini's own.
                 Part::Reasoning { text, signature, origin: Some(Dialect::Gemini), .. }

@@ -238,15 +238,25 @@ pub fn encode(req: &Request, model: &str) -> Value {
     for m in &req.messages {
         match m.role {
             Role::User => {
+                // Chat tool messages carry text only: a result's images and files follow in a user message.
+                let mut media = Vec::new();
                 for p in &m.parts {
                     if let Part::ToolResult { call_id, content, is_error, .. } = p {
-                        let text = crate::translate::canonical::result_text(content, *is_error);
+                        let mut text = crate::translate::canonical::result_text(content, *is_error);
+                        let found = crate::translate::canonical::media_of(content);
+                        if !found.is_empty() {
+                            let note = crate::translate::canonical::media_note(call_id, found.len());
+                            text = if text.is_empty() { note } else { format!("{text}\n{note}") };
+                            media.extend(found);
+                        }
                         messages
                             .push(json!({"role": "tool", "tool_call_id": safe_id(call_id, ID_MAX), "content": text}));
                     }
                 }
-                let rest: Vec<Part> =
-                    m.parts.iter().filter(|p| !matches!(p, Part::ToolResult { .. })).cloned().collect();
+                let rest: Vec<Part> = media
+                    .into_iter()
+                    .chain(m.parts.iter().filter(|p| !matches!(p, Part::ToolResult { .. })).cloned())
+                    .collect();
                 if rest.iter().any(|p| part_json(p).is_some()) {
                     messages.push(json!({"role": "user", "content": content_value(&rest)}));
                 }

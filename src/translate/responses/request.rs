@@ -248,7 +248,15 @@ pub fn encode(req: &Request, model: &str) -> Value {
                 for p in &m.parts {
                     if let Part::ToolResult { call_id, content, is_error, .. } = p {
                         let text = crate::translate::canonical::result_text(content, *is_error);
-                        input.push(json!({"type": "function_call_output", "call_id": call_id, "output": text}));
+                        let media = crate::translate::canonical::media_of(content);
+                        // Images and files ride in the output itself, as input content parts.
+                        let output = if media.is_empty() {
+                            json!(text)
+                        } else {
+                            let text = (!text.is_empty()).then(|| json!({"type": "input_text", "text": text}));
+                            Value::Array(text.into_iter().chain(media.iter().filter_map(input_part)).collect())
+                        };
+                        input.push(json!({"type": "function_call_output", "call_id": call_id, "output": output}));
                     }
                 }
                 let parts: Vec<Value> = m.parts.iter().filter_map(input_part).collect();
