@@ -61,6 +61,9 @@ pub struct ModelRule {
     /// Most answers per request (`n`, `candidateCount`).
     #[serde(default)]
     pub max_candidates: Option<u32>,
+    /// Anthropic: the model has no constrained decoding; a JSON schema goes into the system prompt.
+    #[serde(default)]
+    pub json_by_prompt: bool,
 }
 
 impl ModelRule {
@@ -85,6 +88,8 @@ pub struct Rules {
     pub thought_signatures: bool,
     /// Most answers per request.
     pub max_candidates: Option<u32>,
+    /// A JSON schema goes into the system prompt.
+    pub json_by_prompt: bool,
 }
 
 impl Rules {
@@ -100,6 +105,7 @@ impl Rules {
             r.replay = rule.reasoning_replay.or(r.replay);
             r.thought_signatures |= rule.thought_signatures;
             r.max_candidates = rule.max_candidates.or(r.max_candidates);
+            r.json_by_prompt |= rule.json_by_prompt;
         }
         r
     }
@@ -214,6 +220,23 @@ pub fn apply(dialect: Dialect, rules: &Rules, max_output: Option<u32>, translate
     }
     if dialect == Dialect::Gemini && rules.thought_signatures {
         sign_function_calls(body);
+    }
+    if dialect == Dialect::Anthropic && rules.json_by_prompt {
+        json_by_prompt(body);
+    }
+}
+
+/// Anthropic models without constrained decoding: `output_config.format` becomes an instruction.
+fn json_by_prompt(body: &mut impl Fields) {
+    let Some(config) = body.take("output_config") else { return };
+    let mut m = Map::new();
+    m.insert("output_config".into(), config);
+    if let Some(s) = body.take("system") {
+        m.insert("system".into(), s);
+    }
+    crate::translate::anthropic::structured::to_prompt(&mut m);
+    for (k, v) in m {
+        body.put(&k, v);
     }
 }
 

@@ -329,3 +329,61 @@ async fn a_broken_translated_stream_still_ends_with_the_clients_terminal_events(
     assert!(text.contains("\"type\":\"api_error\""), "{text}");
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn json_schemas_reach_claude_as_structured_outputs_or_as_an_instruction_for_older_models() {
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let cfg = format!(
+        "[[keys]]\nname = \"ci\"\nkey = \"sk-og-ci-0001\"\n\n[[providers]]\nid = \"my-claude\"\ndialect = \"anthropic\"\n\
+         base_url = \"{}\"\nmodels = [\"claude-sonnet-4-5\", \"claude-3-5-haiku-20241022\"]\n\n[[accounts]]\n\
+         provider = \"my-claude\"\nname = \"a\"\napi_key = \"k-anth\"\n\n[[providers]]\nid = \"my-gpt\"\ndialect = \"openai-chat\"\n\
+         base_url = \"{}\"\nmodels = [\"gpt-4.1\"]\n\n[[accounts]]\nprovider = \"my-gpt\"\nname = \"a\"\napi_key = \"k-chat\"\n",
+        mock.base(),
+        mock.base()
+    );
+    let app = env.start(&cfg).await;
+    let schema =
+        json!({"type": "object", "properties": {"city": {"type": "string", "maxLength": 40}}, "required": ["city"]});
+    let ask = |model: &str| {
+        json!({"model": model, "messages": [{"role": "user", "content": "Where?"}],
+               "response_format": {"type": "json_schema", "json_schema": {"name": "place", "schema": schema.clone()}}})
+    };
+    for model in ["my-claude/claude-sonnet-4-5", "my-claude/claude-3-5-haiku-20241022"] {
+        let r = client()
+            .post(format!("{}/v1/chat/completions", base(&app)))
+            .bearer_auth("sk-og-ci-0001")
+            .send_json(&ask(model))
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 200, "{model}");
+    }
+    let sent = mock.requests();
+    // Claude 4.5: constrained decoding, the schema in the subset the API accepts.
+    let native = &sent[0].body;
+    assert_eq!(native["output_config"]["format"]["type"], "json_schema", "{native}");
+    let s = &native["output_config"]["format"]["schema"];
+    assert_eq!(s["additionalProperties"], false, "{s}");
+    assert_eq!(s["properties"]["city"]["description"], "(maxLength: 40)");
+    assert!(native.get("system").is_none());
+    // Claude 3.5 Haiku has no structured outputs: the schema becomes an instruction.
+    let old = &sent[1].body;
+    assert!(old.get("output_config").is_none(), "{old}");
+    let sys = old["system"].as_str().unwrap_or_default();
+    assert!(sys.contains("JSON Schema") && sys.contains("\"city\""), "{sys}");
+    // And the other way: a Claude client's output_config.format reaches an OpenAI upstream.
+    let r = client()
+        .post(format!("{}/v1/messages", base(&app)))
+        .insert_header(("x-api-key", "sk-og-ci-0001"))
+        .send_json(
+            &json!({"model": "my-gpt/gpt-4.1", "max_tokens": 50, "messages": [{"role": "user", "content": "Where?"}],
+                           "output_config": {"format": {"type": "json_schema", "schema": schema}}}),
+        )
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let chat = &mock.requests()[2].body;
+    assert_eq!(chat["response_format"]["type"], "json_schema", "{chat}");
+    assert_eq!(chat["response_format"]["json_schema"]["schema"]["required"], json!(["city"]));
+    app.stop().await;
+}

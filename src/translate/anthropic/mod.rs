@@ -3,6 +3,7 @@
 pub mod request;
 pub mod response;
 pub mod stream;
+pub mod structured;
 
 use actors::usage::TokenUsage;
 use serde_json::{Value, json};

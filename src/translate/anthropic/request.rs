@@ -154,11 +154,15 @@ pub fn decode(body: &Value) -> Result<Request, String> {
                     Some(Reasoning { effort: None, budget_tokens: u32_of(t, "budget_tokens"), include: true })
             }
             Some("adaptive") => {
-                req.reasoning = Some(Reasoning { effort: Some("medium".into()), budget_tokens: None, include: true })
+                // Adaptive thinking's depth is `output_config.effort` (high when absent).
+                let effort = body.get("output_config").and_then(|c| str_of(c, "effort")).unwrap_or("high");
+                let effort = if effort == "max" || effort == "xhigh" { "high" } else { effort };
+                req.reasoning = Some(Reasoning { effort: Some(effort.into()), budget_tokens: None, include: true })
             }
             _ => {}
         }
     }
+    req.response_format = super::structured::decode(body);
     if req.messages.is_empty() {
         return Err("`messages` must not be empty".into());
     }
@@ -332,6 +336,9 @@ pub fn encode(req: &Request, model: &str, max_output: Option<u32>) -> Value {
     }
     if let Some(c) = choice {
         out.insert("tool_choice".into(), c);
+    }
+    if let Some(f) = &req.response_format {
+        super::structured::encode(f, &mut out);
     }
     if req.stream {
         out.insert("stream".into(), json!(true));
