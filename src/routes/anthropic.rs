@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actors::executor::actor::ExecutorActor;
 use serde_json::{Value, json};
 
-use super::common::{generate, intake_model, meta, permitted_targets};
+use super::common::{generate, intake_model, meta, permitted_targets, refuse};
 use crate::error::GatewayError;
 use crate::pipeline::{self, Inbound, Op};
 use crate::protocol::Dialect;
@@ -41,7 +41,7 @@ pub async fn count_tokens(
     };
     let (reg, targets) = match permitted_targets(&state, inp.key.as_ref(), &model) {
         Ok(v) => v,
-        Err(e) => return e.response(D),
+        Err(e) => return refuse(&req, &state, inp.key.as_ref(), &model, D, e),
     };
     let upstream_counts = targets
         .first()

@@ -182,17 +182,50 @@ pub async fn intake(
         Surface::Generate(d) => d,
         Surface::Embeddings => Dialect::OpenaiChat,
     };
+    let key = client_key(req, state, dialect).map_err(|e| refuse(req, state, None, "", dialect, e))?;
     let run = async {
-        let key = client_key(req, state, dialect)?;
         let body = read_body(req, payload, state).await?;
         let object = if empty_ok && body.is_empty() { RawObject::default() } else { parse_object(&body)? };
         shape::check(surface, &object).map_err(GatewayError::BadRequest)?;
-        let headers = crate::providers::call::forwardable(req.headers());
-        let thinking =
-            req.headers().get(crate::translate::thinking::HEADER).and_then(|v| v.to_str().ok()).map(|s| echo(s, 32));
-        Ok::<_, GatewayError>(Intake { key, body, object, headers, thinking })
+        Ok::<_, GatewayError>((body, object))
     };
-    run.await.map_err(|e| e.response(dialect))
+    let (body, object) = run.await.map_err(|e| refuse(req, state, key.as_ref(), "", dialect, e))?;
+    let headers = crate::providers::call::forwardable(req.headers());
+    let thinking =
+        req.headers().get(crate::translate::thinking::HEADER).and_then(|v| v.to_str().ok()).map(|s| echo(s, 32));
+    Ok(Intake { key, body, object, headers, thinking })
+}
+
+/// Answers a request refused before the pipeline in `dialect`'s shape, and records its usage row
+/// (status and error, the key when known, the model when read): every request leaves one.
+pub fn refuse(
+    req: &HttpRequest,
+    state: &AppState,
+    key: Option<&KeyInfo>,
+    model: &str,
+    dialect: Dialect,
+    err: GatewayError,
+) -> HttpResponse {
+    let m = meta(req, key.cloned());
+    if let Some(sink) = &state.runtime.usage {
+        sink.do_send(actors::usage::actor::Record(actors::usage::UsageEvent {
+            ts: m.ts,
+            request_id: m.request_id.clone(),
+            key_name: key.map(|k| k.name.clone()),
+            client_dialect: dialect.as_str().to_string(),
+            method: m.method,
+            path: m.path,
+            model: model.to_string(),
+            status: err.status().as_u16(),
+            error: Some(err.to_string()),
+            ..Default::default()
+        }));
+    }
+    let mut resp = err.response(dialect);
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&m.request_id) {
+        resp.headers_mut().insert(actix_web::http::header::HeaderName::from_static("x-request-id"), v);
+    }
+    resp
 }
 
 /// Parses a body's top level as a JSON object.
@@ -229,7 +262,7 @@ pub async fn intake_model(
         Surface::Embeddings => Dialect::OpenaiChat,
     };
     let inp = intake(req, state, payload, surface, false).await?;
-    let model = inp.model().map_err(|e| e.response(dialect))?;
+    let model = inp.model().map_err(|e| refuse(req, state, inp.key.as_ref(), "", dialect, e))?;
     Ok((inp, model))
 }
 

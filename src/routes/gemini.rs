@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use actors::executor::actor::ExecutorActor;
 use serde_json::{Value, json};
 
-use super::common::{check_model_name, echo, intake, meta, permitted_targets};
+use super::common::{check_model_name, echo, intake, meta, permitted_targets, refuse};
 use super::openai::visible_models;
 use crate::auth::client_key;
 use crate::error::GatewayError;
@@ -35,12 +35,12 @@ pub async fn call(
         Err(r) => return r,
     };
     let Some((model, method)) = tail.rsplit_once(':') else {
-        return GatewayError::NotFound(format!("expected models/{{model}}:generateContent, got `{}`", echo(&tail, 64)))
-            .response(D);
+        let e = GatewayError::NotFound(format!("expected models/{{model}}:generateContent, got `{}`", echo(&tail, 64)));
+        return refuse(&req, &state, inp.key.as_ref(), "", D, e);
     };
     let model = model.strip_prefix("models/").unwrap_or(model).to_string();
     if let Err(e) = check_model_name(&model) {
-        return e.response(D);
+        return refuse(&req, &state, inp.key.as_ref(), "", D, e);
     }
     let stream = match method {
         "generateContent" => false,
@@ -48,12 +48,13 @@ pub async fn call(
         "countTokens" => {
             // Counting is answered locally, but only for a model this key may use.
             if let Err(e) = permitted_targets(&state, inp.key.as_ref(), &model) {
-                return e.response(D);
+                return refuse(&req, &state, inp.key.as_ref(), &model, D, e);
             }
             return count_tokens(&inp.body);
         }
         other => {
-            return GatewayError::NotFound(format!("method `{}` is not supported", echo(other, 64))).response(D);
+            let e = GatewayError::NotFound(format!("method `{}` is not supported", echo(other, 64)));
+            return refuse(&req, &state, inp.key.as_ref(), &model, D, e);
         }
     };
     let key = inp.key.clone();

@@ -202,3 +202,85 @@ async fn with_usage_disabled_requests_are_served_and_nothing_is_recorded() {
     assert_eq!(counts(&app).await, (0, 0));
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn requests_refused_at_intake_leave_a_usage_row_with_the_key_when_known() {
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let app = env.start(&mock_config(&mock.base(), &[("a", "ka")], "[server]\nmax_body_mib = 1\n")).await;
+    let c = client();
+    let url = format!("{}/v1/chat/completions", base(&app));
+    // No key: 401, nobody to charge.
+    let r = c.post(&url).send_json(&chat(false)).await.expect("send");
+    assert_eq!(r.status(), 401);
+    let unauth = header(&r, "x-request-id");
+    // Not JSON: 400 on the caller's key.
+    let r = c.post(&url).bearer_auth("sk-og-ci-0001").insert_header(("content-type", "application/json"));
+    let r = r.send_body("{nope").await.expect("send");
+    assert_eq!(r.status(), 400);
+    // Too large: 413.
+    let big = json!({"model": "mock/mock-model", "messages": [{"role": "user", "content": "x".repeat(2 << 20)}]});
+    let r = c.post(&url).bearer_auth("sk-og-ci-0001").send_json(&big).await.expect("send");
+    assert_eq!(r.status(), 413);
+    // No model, and an unknown model (Anthropic and Gemini surfaces).
+    let r = c.post(&url).bearer_auth("sk-og-ci-0001").send_json(&json!({"messages": []})).await.expect("send");
+    assert_eq!(r.status(), 400);
+    let r = c
+        .post(format!("{}/v1beta/models/nope:fly", base(&app)))
+        .insert_header(("x-goog-api-key", "sk-og-ci-0001"))
+        .send_json(&json!({}))
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 404);
+    let rows = crate::support::usage_rows(&app).await;
+    let got: Vec<(i32, Option<&str>, &str, &str)> =
+        rows.iter().map(|r| (r.status, r.key_name.as_deref(), r.client_dialect.as_str(), r.model.as_str())).collect();
+    assert_eq!(
+        got,
+        vec![
+            (401, None, "openai-chat", ""),
+            (400, Some("ci"), "openai-chat", ""),
+            (413, Some("ci"), "openai-chat", ""),
+            (400, Some("ci"), "openai-chat", ""),
+            (404, Some("ci"), "gemini", "nope"),
+        ]
+    );
+    assert_eq!(rows[0].request_id, unauth, "the row carries the id the client was given");
+    assert!(rows.iter().all(|r| r.error.as_deref().is_some_and(|e| !e.is_empty()) && r.provider.is_none()));
+    assert_eq!(mock.hits(), 0);
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn a_custom_providers_models_can_be_priced_and_limited_in_the_config() {
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let cfg = format!(
+        "[[keys]]\nname = \"ci\"\nkey = \"sk-og-ci-0001\"\n\n[[providers]]\nid = \"lab\"\ndialect = \"openai-chat\"\n\
+         base_url = \"{}\"\nmodels = [\"free-model\", {{ id = \"paid-model\", max_output = 100, price = [3.0, 15.0] }}]\n\n\
+         [[accounts]]\nprovider = \"lab\"\nname = \"a\"\napi_key = \"ka\"\n",
+        mock.base()
+    );
+    let app = env.start(&cfg).await;
+    for model in ["lab/paid-model", "lab/free-model"] {
+        let body = json!({"model": model, "max_tokens": 5000, "messages": [{"role": "user", "content": "hello"}]});
+        let mut r = post(&app, "/v1/chat/completions", body).await;
+        assert_eq!(r.status(), 200, "{model}");
+        text_body(&mut r).await;
+    }
+    let sent = mock.requests();
+    assert_eq!(sent[0].body["max_tokens"], 100, "clamped to the configured limit");
+    assert_eq!(sent[1].body["max_tokens"], 5000, "no limit configured");
+    let rows = crate::support::usage_rows(&app).await;
+    let (paid, free) = (&rows[0], &rows[1]);
+    assert!(paid.input_tokens > 0 && paid.output_tokens > 0, "the mock reports usage");
+    let want = (paid.input_tokens as f64 * 3.0 + paid.output_tokens as f64 * 15.0) / 1e6;
+    assert!((paid.cost - want).abs() < 1e-12, "cost {} want {want}", paid.cost);
+    assert_eq!(free.cost, 0.0);
+    // A price that is not [input, output(, cache read(, cache write))] is refused with its place named.
+    let bad = cfg.replace("price = [3.0, 15.0]", "price = [3.0]");
+    let catalog = omnigate::providers::Catalog::builtin().expect("catalog");
+    let err = omnigate::config::parse_str(&bad).and_then(|c| omnigate::config::validate(&c, &catalog)).err();
+    assert!(format!("{err:?}").contains("providers[0].models[1].price"), "{err:?}");
+    app.stop().await;
+}
