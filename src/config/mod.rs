@@ -324,15 +324,43 @@ pub struct ProviderEntry {
     pub dialect: Dialect,
     /// Base URL (the dialect's path is appended, e.g. `/chat/completions`).
     pub base_url: String,
-    /// Models it serves.
+    /// Models it serves: ids, or `{ id, max_output, price }` to limit and price them.
     #[serde(default)]
-    pub models: Vec<String>,
+    pub models: Vec<ModelSpec>,
     /// Credential style (default: the dialect's usual one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthStyle>,
     /// Account strategy for this provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy: Option<Strategy>,
+}
+
+/// A model of a custom provider: its id alone, or with its output limit and price.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ModelSpec {
+    /// Just the id: no known limit, no cost recorded.
+    Id(String),
+    /// The id with what the catalog knows of its own models.
+    Full {
+        /// Model id as the upstream names it.
+        id: String,
+        /// Most output tokens the upstream accepts (requests are clamped to it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_output: Option<u32>,
+        /// USD per million tokens: input, output[, cache read[, cache write]].
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        price: Vec<f64>,
+    },
+}
+
+impl ModelSpec {
+    /// The model id.
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Id(id) | Self::Full { id, .. } => id,
+        }
+    }
 }
 
 /// `[[accounts]]`: one provider account.

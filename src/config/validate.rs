@@ -85,6 +85,26 @@ pub fn validate(cfg: &Config, catalog: &Catalog) -> Result<(), ConfigError> {
         if !valid_base_url(&p.base_url) {
             return Err(bad(format!("providers[{i}].base_url"), "must be an http:// or https:// URL"));
         }
+        for (j, m) in p.models.iter().enumerate() {
+            let at = format!("providers[{i}].models[{j}]");
+            if m.id().trim().is_empty() {
+                return Err(bad(at, "needs an `id`"));
+            }
+            if let crate::config::ModelSpec::Full { max_output, price, .. } = m {
+                if *max_output == Some(0) {
+                    return Err(bad(format!("{at}.max_output"), "must be at least 1"));
+                }
+                if !price.is_empty() && !(2..=4).contains(&price.len()) {
+                    return Err(bad(
+                        format!("{at}.price"),
+                        "give USD per million tokens: [input, output] or [input, output, cache read(, cache write)]",
+                    ));
+                }
+                if price.iter().any(|x| !x.is_finite() || *x < 0.0) {
+                    return Err(bad(format!("{at}.price"), "prices must be finite and not negative"));
+                }
+            }
+        }
     }
 
     let mut accounts = HashSet::new();

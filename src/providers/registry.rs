@@ -104,11 +104,15 @@ pub struct Registry {
     pub rules: Vec<crate::translate::rules::ModelRule>,
 }
 
+/// A custom provider's stored models (ids, or ids with limit and price).
 fn models_from_json(json: &str) -> Vec<ModelInfo> {
-    serde_json::from_str::<Vec<String>>(json)
+    serde_json::from_str::<Vec<crate::config::ModelSpec>>(json)
         .unwrap_or_default()
         .into_iter()
-        .map(|id| ModelInfo { id, max_output: None, price: Vec::new() })
+        .map(|m| match m {
+            crate::config::ModelSpec::Id(id) => ModelInfo { id, max_output: None, price: Vec::new() },
+            crate::config::ModelSpec::Full { id, max_output, price } => ModelInfo { id, max_output, price },
+        })
         .collect()
 }
 
