@@ -184,9 +184,10 @@ impl Plan {
             }
             rules::apply(provider.dialect, rules, max_output, false, &mut body);
             let adapter: Box<dyn ResponseAdapter> = match self.client {
-                Dialect::OpenaiChat => {
-                    Box::new(ChatPassthrough::new(stream && !self.client_wants_usage, self.input_estimate()))
-                }
+                Dialect::OpenaiChat => Box::new(
+                    ChatPassthrough::new(stream && !self.client_wants_usage, self.input_estimate())
+                        .after_tool_result(self.after_tool_result()),
+                ),
                 d => Box::new(SsePassthrough::new(d, requested, self.options())),
             };
             (Bytes::from(body.to_vec()), adapter)
@@ -220,6 +221,38 @@ impl Plan {
             gemini_sse: self.gemini_sse,
             input_estimate: self.input_estimate(),
             upstream: None,
+            after_tool_result: self.after_tool_result(),
         }
+    }
+
+    /// Whether the request ends with a tool result (read from the canonical form when there is
+    /// one, else from the last message of the raw body).
+    fn after_tool_result(&self) -> bool {
+        if let Some(Ok(r)) = self.canonical.get() {
+            return crate::translate::canonical::ends_with_tool_result(r);
+        }
+        raw_ends_with_tool_result(self.request_dialect, &self.body)
+    }
+}
+
+/// Whether a raw client body's last message carries a tool result; only that message is parsed.
+fn raw_ends_with_tool_result(dialect: Dialect, body: &RawObject) -> bool {
+    let key = match dialect {
+        Dialect::OpenaiChat | Dialect::Anthropic => "messages",
+        Dialect::OpenaiResponses => "input",
+        Dialect::Gemini => "contents",
+    };
+    let Some(items) = body.parse::<Vec<&serde_json::value::RawValue>>(key) else { return false };
+    let Some(last) = items.last().and_then(|l| serde_json::from_str::<Value>(l.get()).ok()) else { return false };
+    match dialect {
+        Dialect::OpenaiChat => last["role"] == "tool",
+        Dialect::Anthropic => {
+            last["role"] == "user"
+                && last["content"].as_array().is_some_and(|c| c.iter().any(|b| b["type"] == "tool_result"))
+        }
+        Dialect::OpenaiResponses => last["type"].as_str().is_some_and(|t| t.ends_with("_call_output")),
+        Dialect::Gemini => last["parts"].as_array().is_some_and(|p| {
+            p.iter().any(|x| x.get("functionResponse").is_some() || x.get("function_response").is_some())
+        }),
     }
 }

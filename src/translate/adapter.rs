@@ -10,7 +10,7 @@ use actors::usage::TokenUsage;
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::canonical::{Accumulator, ErrorKind, Event, Response, Stop, UpstreamError, estimate_tokens};
+use super::canonical::{Accumulator, ErrorKind, Event, Response, UpstreamError, estimate_tokens};
 use super::{EncodeOptions, StreamDecoder, StreamEncoder, decode_response, decoder, encode_response, encoder};
 use crate::protocol::Dialect;
 use crate::sse::{SseEvent, SseParser};
@@ -65,7 +65,12 @@ pub fn end_error(end: StreamEnd<'_>) -> UpstreamError {
 /// Decodes a whole upstream body into `acc` (parts and usage); an answer without content (and not
 /// filtered) is empty, so the executor can fall over to another account; an error object in a
 /// 200 answer is the upstream's error.
-fn decode_whole(dialect: Dialect, body: &[u8], acc: &mut Accumulator) -> Result<Response, AdapterError> {
+fn decode_whole(
+    dialect: Dialect,
+    body: &[u8],
+    acc: &mut Accumulator,
+    after_tool_result: bool,
+) -> Result<Response, AdapterError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(AdapterError::Empty);
     }
@@ -75,7 +80,7 @@ fn decode_whole(dialect: Dialect, body: &[u8], acc: &mut Accumulator) -> Result<
         return Err(AdapterError::Upstream(fault_of(&e)));
     }
     let mut r = decode_response(dialect, &v).map_err(AdapterError::Malformed)?;
-    if r.parts.is_empty() && r.stop != Stop::ContentFilter {
+    if r.parts.is_empty() && !super::canonical::explains_empty(r.stop, after_tool_result) {
         return Err(AdapterError::Empty);
     }
     normalize_tool_args(&mut r.parts);
@@ -122,6 +127,8 @@ fn is_content(ev: &Event) -> bool {
 #[derive(Debug, Default)]
 struct Progress {
     content: bool,
+    /// The request ends with a tool result (an empty `end_turn` is an answer).
+    after_tool_result: bool,
     fault: Option<UpstreamFault>,
     /// Per canonical tool index: whether any argument text came.
     tool_args: Vec<bool>,
@@ -147,6 +154,8 @@ impl Progress {
                     *seen = true;
                 }
             }
+            // A stop that explains an empty answer makes it one: the client gets it as it is.
+            Event::Stop(s) if super::canonical::explains_empty(*s, self.after_tool_result) => self.content = true,
             _ => {}
         }
         self.content |= is_content(ev);
@@ -277,7 +286,7 @@ impl Translating {
             encoder: encoder(client, model, opts),
             acc: Accumulator::default(),
             input_estimate: opts.input_estimate,
-            progress: Progress::default(),
+            progress: Progress { after_tool_result: opts.after_tool_result, ..Progress::default() },
             events: Vec::new(),
             canon: Vec::new(),
             invalid: 0,
@@ -358,7 +367,7 @@ impl ResponseAdapter for Translating {
     }
 
     fn complete(&mut self, body: Bytes) -> Result<Bytes, AdapterError> {
-        let mut r = decode_whole(self.upstream, &body, &mut self.acc)?;
+        let mut r = decode_whole(self.upstream, &body, &mut self.acc, self.progress.after_tool_result)?;
         self.progress.content = true;
         r.usage = merged_usage(&self.acc, self.input_estimate);
         if r.model.is_empty() {
@@ -420,7 +429,7 @@ impl SsePassthrough {
             shadow: encoder(dialect, model, opts),
             acc: Accumulator::default(),
             input_estimate: opts.input_estimate,
-            progress: Progress::default(),
+            progress: Progress { after_tool_result: opts.after_tool_result, ..Progress::default() },
             events: Vec::new(),
             canon: Vec::new(),
             discard: Vec::new(),
@@ -479,7 +488,7 @@ impl ResponseAdapter for SsePassthrough {
     }
 
     fn complete(&mut self, body: Bytes) -> Result<Bytes, AdapterError> {
-        decode_whole(self.dialect, &body, &mut self.acc)?;
+        decode_whole(self.dialect, &body, &mut self.acc, self.progress.after_tool_result)?;
         self.progress.content = true;
         Ok(body)
     }

@@ -374,6 +374,24 @@ pub fn text_of(parts: &[Part]) -> String {
         .join("")
 }
 
+/// Whether an answer without content is still an answer (not a failure to fall over from): the
+/// output limit was spent (on thinking, say), a filter or a stop sequence ended it, or the model had
+/// nothing to add after a tool result.
+pub fn explains_empty(stop: Stop, after_tool_result: bool) -> bool {
+    match stop {
+        Stop::MaxTokens | Stop::ContentFilter | Stop::StopSequence => true,
+        Stop::End => after_tool_result,
+        Stop::ToolUse => false,
+    }
+}
+
+/// Whether the request's last message carries a tool result.
+pub fn ends_with_tool_result(req: &Request) -> bool {
+    req.messages
+        .last()
+        .is_some_and(|m| m.role == Role::User && m.parts.iter().any(|p| matches!(p, Part::ToolResult { .. })))
+}
+
 /// The images and documents of a tool result.
 pub fn media_of(content: &[Part]) -> Vec<Part> {
     content.iter().filter(|p| matches!(p, Part::Image { .. } | Part::File { .. })).cloned().collect()

@@ -62,6 +62,8 @@ pub struct EncodeOptions {
     /// The upstream's dialect (set by the adapter): reasoning signatures and opaque data from
     /// another dialect are marked (`envelope`) so they only ever go back to their own provider.
     pub upstream: Option<Dialect>,
+    /// The request ends with a tool result: an empty `end_turn` is then the model's answer.
+    pub after_tool_result: bool,
 }
 
 /// Decodes a client request body of `dialect`.

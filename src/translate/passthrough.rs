@@ -116,6 +116,8 @@ pub struct ChatPassthrough {
     /// Output characters seen, and the input estimate, for when the upstream reports no usage.
     output_chars: usize,
     input_estimate: u64,
+    /// The request ends with a tool result (an empty `stop` is an answer).
+    after_tool_result: bool,
     fault: Option<UpstreamFault>,
     invalid: u64,
 }
@@ -125,6 +127,23 @@ impl ChatPassthrough {
     /// `input_estimate` counts the prompt when the upstream reports no usage.
     pub fn new(strip_usage_chunk: bool, input_estimate: u64) -> Self {
         Self { strip_usage_chunk, input_estimate, ..Self::default() }
+    }
+
+    /// Marks the request as ending with a tool result: an empty answer that stops is then one.
+    pub fn after_tool_result(mut self, yes: bool) -> Self {
+        self.after_tool_result = yes;
+        self
+    }
+
+    /// Whether a choice is an answer: content, or a finish reason that explains its absence.
+    fn answers(&self, c: &ChoiceProbe) -> bool {
+        c.has_content()
+            || c.finish_reason.as_deref().is_some_and(|r| {
+                crate::translate::canonical::explains_empty(
+                    crate::translate::openai_chat::stop_from(r),
+                    self.after_tool_result,
+                )
+            })
     }
 
     fn on_event(&mut self, ev: SseEvent, out: &mut Vec<Bytes>) -> Result<(), AdapterError> {
@@ -154,7 +173,7 @@ impl ChatPassthrough {
                     self.fault = Some(fault);
                 }
             }
-            if p.choices.iter().any(|c| c.has_content() || c.finish_reason.is_some()) {
+            if p.choices.iter().any(|c| self.answers(c)) {
                 self.content = true;
             }
             if p.choices.iter().any(|c| c.finish_reason.is_some()) {
@@ -220,7 +239,7 @@ impl ResponseAdapter for ChatPassthrough {
         if let Some(u) = &probe.usage {
             self.usage = u.canonical();
         }
-        if !probe.choices.iter().any(|c| c.has_content()) {
+        if !probe.choices.iter().any(|c| self.answers(c)) {
             return Err(AdapterError::Empty);
         }
         self.output_chars = probe.choices.iter().map(ChoiceProbe::output_chars).sum();

@@ -217,6 +217,78 @@ async fn an_empty_200_is_a_failure_that_falls_over() {
 }
 
 #[actix_web::test]
+async fn empty_answers_explained_by_their_finish_reason_are_answers_not_failures() {
+    let mock = MockUpstream::start().await;
+    // Account a answers with nothing; b would answer with text if a's answer were a failure.
+    let empty_whole = |finish: &str| Reply::Json {
+        status: 200,
+        body: json!({"id": "c1", "object": "chat.completion", "model": "mock-model",
+                     "choices": [{"index": 0, "message": {"role": "assistant", "content": ""}, "finish_reason": finish}],
+                     "usage": {"prompt_tokens": 12, "completion_tokens": 64, "total_tokens": 76}}),
+        retry_after: None,
+    };
+    let empty_stream = |finish: &str| {
+        Reply::Sse {
+        frames: vec![
+            "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"mock-model\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n".into(),
+            format!("data: {{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"mock-model\",\"choices\":[{{\"index\":0,\"delta\":{{}},\"finish_reason\":\"{finish}\"}}]}}\n\n"),
+            "data: [DONE]\n\n".into(),
+        ],
+        first_delay: Duration::ZERO,
+        delay: Duration::ZERO,
+        drop_after: None,
+    }
+    };
+    mock.always("kb", Reply::Text("from b".into()));
+    let env = TestEnv::new().await;
+    let app = env
+        .start(&mock_config(&mock.base(), &[("a", "ka"), ("b", "kb")], "[routing]\nstrategy = \"fill-first\"\n"))
+        .await;
+    // The output limit spent (on thinking, say): the answer is the empty one, whole or streamed.
+    mock.always("ka", empty_whole("length"));
+    let mut r = post(&app, "/v1/chat/completions", chat(false)).await;
+    assert_eq!((r.status().as_u16(), header(&r, "x-omnigate-account")), (200, "a".into()));
+    assert_eq!(json_body(&mut r).await["choices"][0]["finish_reason"], "length");
+    mock.always("ka", empty_stream("length"));
+    let mut r = post(&app, "/v1/chat/completions", chat(true)).await;
+    assert_eq!(header(&r, "x-omnigate-account"), "a");
+    let text = text_body(&mut r).await;
+    assert!(sse_data(&text).iter().any(|e| e["choices"][0]["finish_reason"] == "length"), "{text}");
+    // After a tool result, an empty end_turn is the model having nothing to add (Claude client,
+    // translated from the Chat upstream).
+    let after_tool = json!({"model": "mock/mock-model", "max_tokens": 100, "stream": true, "messages": [
+        {"role": "user", "content": "run it"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "run", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"}]}
+    ]});
+    mock.always("ka", empty_stream("stop"));
+    let mut r = post(&app, "/v1/messages", after_tool.clone()).await;
+    assert_eq!(header(&r, "x-omnigate-account"), "a");
+    let text = text_body(&mut r).await;
+    assert!(text.contains("\"stop_reason\":\"end_turn\""), "{text}");
+    assert!(!text.contains("text_delta"), "no text: {text}");
+    // But an empty end_turn to a plain question explains nothing: it falls over to b.
+    let mut plain = after_tool;
+    plain["messages"] = json!([{"role": "user", "content": "hello"}]);
+    let mut r = post(&app, "/v1/messages", plain).await;
+    assert_eq!(header(&r, "x-omnigate-account"), "b");
+    let text = text_body(&mut r).await;
+    let said: String = sse_data(&text).iter().filter_map(|e| e["delta"]["text"].as_str()).collect();
+    assert_eq!(said, "from b");
+    mock.always("ka", empty_whole("stop"));
+    let r = post(&app, "/v1/chat/completions", chat(false)).await;
+    assert_eq!(header(&r, "x-omnigate-account"), "b");
+    let rows = usage_rows(&app).await;
+    let statuses: Vec<(i32, Option<&str>)> = rows.iter().map(|r| (r.status, r.account.as_deref())).collect();
+    assert_eq!(
+        statuses,
+        vec![(200, Some("a")), (200, Some("a")), (200, Some("a")), (200, Some("b")), (200, Some("b"))]
+    );
+    assert_eq!(rows[0].output_tokens, 64, "the tokens spent are recorded");
+    app.stop().await;
+}
+
+#[actix_web::test]
 async fn a_stream_broken_after_the_first_byte_ends_with_an_error_event_and_is_not_retried() {
     let mock = MockUpstream::start().await;
     let mut frames = Reply::chat_frames(&["a", "b", "c", "d"], true);

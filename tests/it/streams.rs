@@ -11,7 +11,13 @@ use omnigate::translate::adapter::Translating;
 use serde_json::{Value, json};
 
 fn run(client: Dialect, upstream: Dialect, frames: &[String]) -> (String, Result<(), AdapterError>) {
-    let opts = EncodeOptions { include_usage: false, gemini_sse: true, input_estimate: 3, upstream: None };
+    let opts = EncodeOptions {
+        include_usage: false,
+        gemini_sse: true,
+        input_estimate: 3,
+        upstream: None,
+        after_tool_result: false,
+    };
     let mut a = Translating::new(client, upstream, "m", opts);
     let mut out = Vec::new();
     let mut res = Ok(());

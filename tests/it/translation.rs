@@ -84,7 +84,13 @@ fn of_stream(d: Dialect, text: &str) -> (Essence, bool) {
 
 /// The adapter the plan picks for a pair (same dialect: passthrough; else translation).
 fn adapter(client: Dialect, upstream: Dialect) -> Box<dyn ResponseAdapter> {
-    let opts = EncodeOptions { include_usage: true, gemini_sse: true, input_estimate: 7, upstream: None };
+    let opts = EncodeOptions {
+        include_usage: true,
+        gemini_sse: true,
+        input_estimate: 7,
+        upstream: None,
+        after_tool_result: false,
+    };
     match (client == upstream, client) {
         (true, Dialect::OpenaiChat) => Box::new(ChatPassthrough::new(false, 0)),
         (true, d) => Box::new(SsePassthrough::new(d, "client-model", opts)),

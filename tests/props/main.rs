@@ -49,7 +49,8 @@ fn parse_all(chunks: &[Vec<u8>]) -> Vec<SseEvent> {
 
 /// The adapter the executor would use for a client of `client` and an upstream of `upstream`.
 fn adapter(client: Dialect, upstream: Dialect, gemini_sse: bool) -> Box<dyn ResponseAdapter> {
-    let opts = EncodeOptions { include_usage: true, gemini_sse, input_estimate: 7, upstream: None };
+    let opts =
+        EncodeOptions { include_usage: true, gemini_sse, input_estimate: 7, upstream: None, after_tool_result: false };
     let same = client == upstream && (client != Dialect::Gemini || gemini_sse);
     match (same, client) {
         (true, Dialect::OpenaiChat) => Box::new(ChatPassthrough::new(false, 0)),
