@@ -466,6 +466,37 @@ fn images_and_documents_a_tool_returns_reach_every_upstream() {
 }
 
 #[test]
+fn cache_control_markers_stay_on_anthropic_and_gemini_calls_carry_no_ids() {
+    let body = json!({"model": "x", "max_tokens": 10,
+    "system": [{"type": "text", "text": "long prefix", "cache_control": {"type": "ephemeral"}}],
+    "messages": [
+        {"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}}]},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_9", "name": "f", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_9", "content": "ok"}]}
+    ]});
+    let req = decode_request(Dialect::Anthropic, &body, false).expect("decodes");
+    for d in [Dialect::OpenaiChat, Dialect::OpenaiResponses, Dialect::Gemini] {
+        let wire = encode_request(d, &req, "m", None).to_string();
+        assert!(!wire.contains("cache_control") && wire.contains("long prefix"), "{d:?}: {wire}");
+    }
+    let gem = encode_request(Dialect::Gemini, &req, "m", None);
+    assert!(!gem.to_string().contains("toolu_9"), "Gemini matches results by name and order: {gem}");
+    let back = decode_request(Dialect::Gemini, &gem, false).expect("decodes");
+    let ids: Vec<&str> = back
+        .messages
+        .iter()
+        .flat_map(|m| m.parts.iter())
+        .filter_map(|p| match p {
+            Part::ToolCall { id, .. } => Some(id.as_str()),
+            Part::ToolResult { call_id, .. } => Some(call_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(ids[0], ids[1], "the call and its result are paired again");
+}
+
+#[test]
 fn max_tokens_is_clamped_to_the_model_limit() {
     let body = json!({"model": "x", "max_tokens": 500_000, "messages": [{"role": "user", "content": "hi"}]});
     let req = decode_request(Dialect::OpenaiChat, &body, false).expect("decodes");
