@@ -1,9 +1,11 @@
 //! Omnigate: a self-hosted AI gateway, as an actor system.
 //!
 //! # Request flow
-//! 1. `routes::{openai, anthropic, responses, gemini}` read the body (bounded, errors in the
-//!    caller's own shape) and check the gateway key against the in-memory `keys::KeyTable` (an
-//!    HMAC digest lookup; never the database on the hot path).
+//! 1. `routes::{openai, anthropic, responses, gemini}` check the gateway key against the
+//!    in-memory `keys::KeyTable` (an HMAC digest lookup; never the database on the hot path) before
+//!    a byte of the body is read, then read it (bounded in size and time), refuse duplicate keys and
+//!    check the types of well-known fields (`protocol::shape`). A refusal is answered in the
+//!    caller's own shape and still leaves a usage row (`routes::common::refuse`).
 //! 2. `pipeline::resolve` turns the model into ordered targets: combo → its targets (priority,
 //!    round-robin or random order); alias (exact or wildcard, `x/*` keeps the name) → target;
 //!    `provider/model` (id or alias prefix) → itself; a bare model served by one provider → it.
@@ -14,11 +16,19 @@
 //! 4. `pipeline::plan` builds the attempt: same dialect on both sides → passthrough (only `model`
 //!    rewritten, unknown fields and `cache_control` survive; OpenAI streams ask for usage and hide
 //!    that chunk); otherwise the client body is decoded once to `translate::canonical` and encoded
-//!    for the provider's dialect, with a `translate::adapter::Translating` response adapter.
+//!    for the provider's dialect, with a `translate::adapter::Translating` response adapter. Both
+//!    then pass through the same edits: foreign reasoning signatures removed or unwrapped
+//!    (`translate::envelope`), bodies every provider of the dialect would refuse mended
+//!    (`translate::sanitize`), the thinking policy (`translate::thinking`), and the catalog's
+//!    per-family request rules (`translate::rules`); client headers are forwarded by allowlist
+//!    (`providers::call::passed_on`).
 //! 5. `Execute` goes to this worker thread's supervised `ExecutorActor` (its own awc client). It
-//!    answers `Started` only once content arrived (connect, first-byte and idle timeouts are ours),
-//!    `Complete` for whole bodies, or `Failed`; a retryable failure excludes the account and the
-//!    pipeline tries the next account, then the next target.
+//!    answers `Started` only once content arrived (or a finish reason that explains an empty
+//!    answer; connect, first-byte and idle timeouts are ours), `Complete` for whole bodies, or
+//!    `Failed` (an error event inside a 200 stream before content is one); a retryable failure
+//!    excludes the account and the pipeline tries the next account, then the next target. A
+//!    client that leaves before the first byte drops the request's cancel channel, which aborts
+//!    the upstream call and frees the lease.
 //! 6. The stream is pumped as an independent task: upstream bytes → adapter → client, cancelled
 //!    the moment the client goes away; it always ends with the client dialect's terminal events
 //!    (an error event first when the upstream broke). Outcomes go to the account and breaker
@@ -29,7 +39,9 @@
 //! config (defaults → file → env → flags) → validate against the catalog → open the database
 //! (SQLite lock, migrations) → unlock the master key → upsert config entries → bootstrap admin
 //! password and first key → build the registry and the actors (`runtime`) → serve. On stop:
-//! drain in-flight requests, flush usage, stop the router, checkpoint the WAL, close.
+//! drain in-flight requests (shortly before the grace ends, streams still running get their
+//! dialect's error and terminator, waiting requests a 503), flush usage, stop the router,
+//! checkpoint the WAL, close.
 
 pub mod app;
 pub mod auth;

@@ -8,7 +8,7 @@
 //! | `RouterActor` | 1, on its own arbiter (thread) | routing table: every account's health and in-flight slot, every provider's breaker and cursor | `Lease`, `AccountChanged`, `BreakerChanged`, `Reload`, `GetRoutingView` | — |
 //! | `AccountActor` | 1 per account, supervised | cooldown, backoff, model locks | `AccountOutcome`, `ResetAccount`, `GetAccount` | `AccountChanged` → router; writes `account_state` |
 //! | `BreakerActor` | 1 per provider, supervised | closed / open / half-open | `BreakerOutcome`, `ResetBreaker`, `GetBreaker` | `BreakerChanged` → router; writes `breaker_state` |
-//! | `ExecutorActor` | 1 per HTTP worker thread, supervised | that thread's `awc::Client` | `Execute`, `Fault` | outcomes → account and breaker; `Record` → usage writer |
+//! | `ExecutorActor` | 1 per HTTP worker thread, supervised | that thread's `awc::Client` (close-delimited HTTP/1.1 bodies read to EOF by `executor::eof_body`) | `Execute` (with a cancel channel the client's departure drops), `Fault`; a drain signal (watch channel) near the end of the shutdown grace | outcomes → account and breaker; `Record` → usage writer |
 //! | `UsageWriter` | 1 | a buffer of usage rows and request logs; retention pruning | `Record`, `Flush` | — |
 //!
 //! Only `Lease` is awaited on the hot path; outcomes and usage are `do_send`. A lease holds an
@@ -17,7 +17,9 @@
 //! The router has a thread of its own so database work never delays a lease; account, breaker and
 //! usage actors share the main arbiter, where the database pool lives. Each actor's logic is a plain struct
 //! (`account::AccountHealth`, `breaker::BreakerState`, `router::table::RoutingTable`) tested with an
-//! explicit clock; the actor shells only receive messages and persist changes.
+//! explicit clock; the actor shells only receive messages and persist changes. A panic inside an
+//! account's or breaker's handler is caught at the message, the actor stops and its supervisor
+//! restarts it from its last persisted state (`Supervised::restarting`), and the router keeps routing meanwhile.
 
 pub mod account;
 pub mod breaker;
