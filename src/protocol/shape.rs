@@ -158,6 +158,33 @@ pub fn check(surface: Surface, body: &RawObject) -> Result<(), String> {
     Ok(())
 }
 
+/// The fields a surface cannot do without: a chat or Messages request needs at least one message
+/// (the real APIs refuse an empty list; answering one would be a made-up 200), embeddings an input.
+pub fn required(surface: Surface, body: &RawObject) -> Result<(), String> {
+    match surface {
+        // Cursor sends Responses-shaped bodies (`input`) on the chat path.
+        Surface::Generate(Dialect::OpenaiChat) if body.get("messages").is_none() && body.get("input").is_some() => {
+            Ok(())
+        }
+        Surface::Generate(Dialect::OpenaiChat | Dialect::Anthropic) => non_empty(body, "messages", "message"),
+        Surface::Embeddings => match body.get("input") {
+            Some(v) if v.get() != "null" => Ok(()),
+            _ => Err("`input` is required".into()),
+        },
+        Surface::Generate(Dialect::OpenaiResponses | Dialect::Gemini) => Ok(()),
+    }
+}
+
+fn non_empty(body: &RawObject, key: &str, what: &str) -> Result<(), String> {
+    match body.get(key).map(|v| v.get()) {
+        None | Some("null") => Err(format!("`{key}` is required")),
+        Some(v) if v.strip_prefix('[').and_then(|r| r.strip_suffix(']')).is_some_and(|r| r.trim().is_empty()) => {
+            Err(format!("`{key}` must contain at least one {what}"))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,5 +207,19 @@ mod tests {
         assert!(check(anthropic, &body(r#"{"system":[{"type":"text","text":"x"}],"max_tokens":-1}"#)).is_ok());
         assert!(check(Surface::Generate(Dialect::Gemini), &body(r#"{"contents":{}}"#)).is_err());
         assert!(check(Surface::Embeddings, &body(r#"{"input":["a"],"dimensions":2e3}"#)).is_err());
+    }
+
+    #[test]
+    fn a_chat_without_messages_is_refused_and_cursors_input_body_is_not() {
+        let chat = Surface::Generate(Dialect::OpenaiChat);
+        assert_eq!(required(chat, &body(r#"{"model":"m"}"#)), Err("`messages` is required".into()));
+        assert_eq!(
+            required(chat, &body(r#"{"model":"m","messages":[ ]}"#)),
+            Err("`messages` must contain at least one message".into())
+        );
+        assert_eq!(required(chat, &body(r#"{"model":"m","input":"hi"}"#)), Ok(()));
+        assert!(required(Surface::Generate(Dialect::Anthropic), &body(r#"{"messages":null}"#)).is_err());
+        assert_eq!(required(Surface::Embeddings, &body(r#"{"model":"m"}"#)), Err("`input` is required".into()));
+        assert_eq!(required(Surface::Generate(Dialect::Gemini), &body("{}")), Ok(()));
     }
 }

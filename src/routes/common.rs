@@ -187,6 +187,9 @@ pub async fn intake(
         let body = read_body(req, payload, state).await?;
         let object = if empty_ok && body.is_empty() { RawObject::default() } else { parse_object(&body)? };
         shape::check(surface, &object).map_err(GatewayError::BadRequest)?;
+        if !empty_ok {
+            shape::required(surface, &object).map_err(GatewayError::BadRequest)?;
+        }
         Ok::<_, GatewayError>((body, object))
     };
     let (body, object) = run.await.map_err(|e| refuse(req, state, key.as_ref(), "", dialect, e))?;

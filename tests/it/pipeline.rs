@@ -221,8 +221,12 @@ async fn pinned_provider_route_refuses_other_providers_models() {
     .await;
     assert_eq!(r.status(), 200);
     assert_eq!(mock.requests()[0].body["model"], "mock-model");
-    let mut r =
-        post(&app, "/v1/providers/mock/chat/completions", json!({"model": "openai/gpt-4o", "messages": []})).await;
+    let mut r = post(
+        &app,
+        "/v1/providers/mock/chat/completions",
+        json!({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "x"}]}),
+    )
+    .await;
     assert_eq!(r.status(), 400);
     let e = json_body(&mut r).await;
     assert!(e["error"]["message"].as_str().unwrap_or_default().contains("belongs to provider `openai`"), "{e}");
@@ -253,11 +257,21 @@ async fn client_errors_come_back_in_openai_shape() {
     let e = json_body(&mut r).await;
     assert_eq!(e["error"]["type"], "invalid_request_error");
 
-    let mut r = post(&app, "/v1/chat/completions", json!({"messages": []})).await;
+    let one = json!([{"role": "user", "content": "x"}]);
+    let mut r = post(&app, "/v1/chat/completions", json!({"messages": one})).await;
     assert_eq!(r.status(), 400);
     assert!(json_body(&mut r).await["error"]["message"].as_str().unwrap_or_default().contains("`model`"));
+    // No messages: a 400 naming them, never an answer made up from nothing.
+    for body in [json!({"model": "mock-model"}), json!({"model": "mock-model", "messages": []})] {
+        let mut r = post(&app, "/v1/chat/completions", body).await;
+        assert_eq!(r.status(), 400);
+        assert!(json_body(&mut r).await["error"]["message"].as_str().unwrap_or_default().contains("`messages`"));
+    }
+    let mut r = post(&app, "/v1/messages", json!({"model": "mock-model", "max_tokens": 5, "messages": []})).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(json_body(&mut r).await["error"]["type"], "invalid_request_error");
 
-    let mut r = post(&app, "/v1/chat/completions", json!({"model": "nope-model", "messages": []})).await;
+    let mut r = post(&app, "/v1/chat/completions", json!({"model": "nope-model", "messages": one})).await;
     assert_eq!(r.status(), 404);
     assert_eq!(json_body(&mut r).await["error"]["code"], "not_found");
 
@@ -325,7 +339,12 @@ target = "mock/*"
 "#
     .replace("MOCK", &mock.base());
     let app = env.start(&mock_config(&mock.base(), &[("a", "k")], &extra)).await;
-    let mut r = post(&app, "/v1/chat/completions", json!({"model": "mock-model", "messages": []})).await;
+    let mut r = post(
+        &app,
+        "/v1/chat/completions",
+        json!({"model": "mock-model", "messages": [{"role": "user", "content": "x"}]}),
+    )
+    .await;
     assert_eq!(r.status(), 400);
     let m = json_body(&mut r).await["error"]["message"].as_str().unwrap_or_default().to_string();
     assert!(m.contains("mock/mock-model") && m.contains("mock2/mock-model"), "{m}");
