@@ -1,154 +1,178 @@
-// Omnigate dashboard: sign-in, accounts with their routing state, and the last requests.
-// Talks only to the admin JSON API under /api/ (session cookie set by /api/login).
+// Omnigate dashboard shell: sign-in, the sidebar, and a hash router that loads one page module at
+// a time (static/js/pages/*.js). A page exports `render(root, ctx)` and may return a cleanup
+// function (to stop its polling). Talks only to the admin JSON API under /api/.
 
-const REFRESH_MS = 2000;
+import { api, get, UNAUTHORIZED } from "./js/api.js";
+import { el, errorBox, fmtDuration, loading, mount } from "./js/dom.js";
+
+const PAGES = {
+  overview: "Overview",
+  providers: "Providers & accounts",
+  combos: "Combos & aliases",
+  keys: "Keys",
+  usage: "Usage",
+  requests: "Requests",
+  health: "Health",
+  settings: "Settings",
+  playground: "Playground",
+};
+const DEFAULT_PAGE = "overview";
+
 const $ = (sel) => document.querySelector(sel);
-let timer = null;
+let cleanup = null;
+let signedIn = false;
+let renderSeq = 0;
 
-async function api(path, options = {}) {
-  const res = await fetch(path, { credentials: "same-origin", ...options });
-  if (res.status === 401) {
-    showLogin();
-    throw new Error("unauthorized");
+/** The current route: page id and its query parameters (`#/requests?model=x`). */
+function route() {
+  const h = location.hash.replace(/^#\/?/, "");
+  const [path, q = ""] = h.split("?");
+  const page = PAGES[path] ? path : DEFAULT_PAGE;
+  return { page, params: new URLSearchParams(q) };
+}
+
+/** Navigates to `page` with `params` (an object), replacing the history entry when `replace`. */
+function navigate(page, params = {}, { replace = false } = {}) {
+  const q = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== "" && v !== undefined && v !== null)).toString();
+  const hash = `#/${page}${q ? `?${q}` : ""}`;
+  if (replace) {
+    history.replaceState(null, "", hash);
+    return;
   }
-  if (!res.ok) throw new Error(`${path}: ${res.status}`);
-  return res.json();
+  if (location.hash === hash) render();
+  else location.hash = hash;
 }
 
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") e.className = v;
-    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
-    else e.setAttribute(k, v);
+function setStatus(text) {
+  $("#page-status").textContent = text || "";
+}
+
+async function render() {
+  if (!signedIn) return;
+  const { page, params } = route();
+  const seq = ++renderSeq;
+  if (cleanup) {
+    try {
+      cleanup();
+    } catch (e) {
+      console.warn(e);
+    }
+    cleanup = null;
   }
-  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c ?? "")));
-  return e;
+  for (const a of document.querySelectorAll("#nav a")) {
+    if (a.dataset.page === page) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+  closeMenu();
+  document.title = `${PAGES[page]} · Omnigate`;
+  $("#page-title").textContent = PAGES[page];
+  setStatus("");
+  const root = $("#page");
+  root.dataset.page = page;
+  mount(root, loading());
+  try {
+    const mod = await import(`./js/pages/${page}.js`);
+    if (seq !== renderSeq) return;
+    const section = el("div", { class: "page", id: `page-${page}` });
+    mount(root, section);
+    const ctx = { params, navigate, setStatus, isCurrent: () => seq === renderSeq };
+    const c = await mod.render(section, ctx);
+    if (seq !== renderSeq) {
+      if (typeof c === "function") c();
+      return;
+    }
+    cleanup = typeof c === "function" ? c : null;
+  } catch (e) {
+    if (seq !== renderSeq) return;
+    console.error(e);
+    mount(root, errorBox(e, render));
+  }
 }
 
-function badge(text, kind) {
-  return el("span", { class: `badge ${kind}` }, text);
-}
-
-function duration(ms) {
-  if (ms <= 0) return "";
-  const s = Math.ceil(ms / 1000);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
-  return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
-}
+// ---- Sign-in and the session.
 
 function showLogin() {
-  clearInterval(timer);
-  timer = null;
-  $("#main-view").hidden = true;
-  $("#logout").hidden = true;
+  signedIn = false;
+  if (cleanup) cleanup();
+  cleanup = null;
+  for (const d of document.querySelectorAll("dialog")) d.remove();
+  $("#boot").hidden = true;
+  $("#app").hidden = true;
   $("#login-view").hidden = false;
   $("#password").focus();
 }
 
-function showMain() {
+function showApp() {
+  signedIn = true;
+  $("#boot").hidden = true;
   $("#login-view").hidden = true;
-  $("#main-view").hidden = false;
-  $("#logout").hidden = false;
-  refresh();
-  if (!timer) timer = setInterval(refresh, REFRESH_MS);
+  $("#app").hidden = false;
+  render();
+  loadVersion();
 }
 
-function renderAccounts(data) {
-  const body = $("#accounts tbody");
-  body.replaceChildren();
-  const now = data.now;
-  for (const a of data.accounts) {
-    const cooling = a.cooldown_until > now;
-    const state = !a.enabled ? badge("disabled", "bad") : cooling ? badge("cooling", "warn") : badge("ready", "ok");
-    const breakerKind = a.breaker === "closed" ? "ok" : a.breaker === "open" ? "bad" : "warn";
-    const reset = el("button", { class: "small", onclick: () => resetAccount(a.id) }, "Reset");
-    body.append(el("tr", { "data-account": `${a.provider}/${a.name}` },
-      el("td", {}, a.provider),
-      el("td", {}, a.name),
-      el("td", {}, state),
-      el("td", { class: "num" }, a.in_flight),
-      el("td", { title: a.reason ?? "" }, cooling ? `${duration(a.cooldown_until - now)} (${a.reason ?? ""})` : ""),
-      el("td", {}, badge(a.breaker, breakerKind)),
-      el("td", { class: "num" }, a.leases),
-      el("td", {}, cooling ? reset : ""),
-    ));
-  }
-  $("#accounts-empty").hidden = data.accounts.length > 0;
-  $("#accounts-updated").textContent = `updated ${new Date(now).toLocaleTimeString()}`;
-}
-
-function renderRequests(rows) {
-  const body = $("#requests tbody");
-  body.replaceChildren();
-  for (const r of rows) {
-    const kind = r.status < 300 ? "ok" : r.status === 499 || r.status === 429 ? "warn" : "bad";
-    body.append(el("tr", { title: r.error ?? "" },
-      el("td", {}, new Date(r.ts).toLocaleTimeString()),
-      el("td", {}, r.key_name ?? "—"),
-      el("td", {}, r.model),
-      el("td", {}, r.account ? `${r.provider}/${r.account}` : "—"),
-      el("td", {}, badge(r.status, kind)),
-      el("td", { class: "num" }, `${r.input_tokens} / ${r.output_tokens}`),
-      el("td", { class: "num" }, `$${r.cost.toFixed(6)}`),
-      el("td", { class: "num" }, `${r.latency_ms} ms`),
-      el("td", { class: "num" }, r.ttfb_ms == null ? "" : `${r.ttfb_ms} ms`),
-    ));
-  }
-  $("#requests-empty").hidden = rows.length > 0;
-}
-
-function renderStats(status, rows) {
-  const ok = rows.filter((r) => r.status < 300).length;
-  const tokens = rows.reduce((n, r) => n + r.total_tokens, 0);
-  const cost = rows.reduce((n, r) => n + r.cost, 0);
-  $("#stats").replaceChildren(
-    el("div", { class: "stat" }, el("b", {}, `${ok}/${rows.length}`), "recent requests OK"),
-    el("div", { class: "stat" }, el("b", {}, tokens), "recent tokens"),
-    el("div", { class: "stat" }, el("b", {}, `$${cost.toFixed(4)}`), "recent cost"),
-    el("div", { class: "stat" }, el("b", {}, status.executor_restarts), "executor restarts"),
-  );
-  $("#version").textContent = `v${status.version} · up ${duration(status.uptime_secs * 1000) || "0s"}`;
-}
-
-async function refresh() {
+async function loadVersion() {
   try {
-    const [accounts, rows, status] = await Promise.all([api("/api/accounts"), api("/api/usage?limit=50"), api("/api/status")]);
-    renderAccounts(accounts);
-    renderRequests(rows);
-    renderStats(status, rows);
-  } catch (e) {
-    if (e.message !== "unauthorized") console.warn(e);
+    const s = await get("/api/status");
+    $("#version").textContent = `v${s.version} · up ${fmtDuration(s.uptime_secs * 1000)}`;
+  } catch {
+    $("#version").textContent = "";
   }
-}
-
-async function resetAccount(id) {
-  await api(`/api/accounts/${id}/reset`, { method: "POST" });
-  refresh();
 }
 
 $("#login-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
+  const btn = $("#login-submit");
   $("#login-error").textContent = "";
-  const res = await fetch("/api/login", {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ password: $("#password").value }),
-  });
-  if (res.ok) {
+  btn.disabled = true;
+  try {
+    await api("/api/login", { method: "POST", body: { password: $("#password").value } });
     $("#password").value = "";
-    showMain();
-  } else {
-    const body = await res.json().catch(() => ({}));
-    $("#login-error").textContent = body?.error?.message ?? `sign-in failed (${res.status})`;
+    showApp();
+  } catch (e) {
+    const msg = e.message || "Sign-in failed.";
+    $("#login-error").textContent = `${msg.charAt(0).toUpperCase()}${msg.slice(1)}${/[.!?]$/.test(msg) ? "" : "."}`;
+    $("#password").select();
+  } finally {
+    btn.disabled = false;
   }
 });
 
 $("#logout").addEventListener("click", async () => {
-  await fetch("/api/logout", { method: "POST", credentials: "same-origin" });
+  try {
+    await api("/api/logout", { method: "POST" });
+  } catch {
+    /* signed out either way */
+  }
   showLogin();
 });
 
-fetch("/api/session", { credentials: "same-origin" }).then((r) => (r.ok ? showMain() : showLogin()), showLogin);
+window.addEventListener(UNAUTHORIZED, () => signedIn && showLogin());
+window.addEventListener("hashchange", render);
+
+// ---- The phone menu: the sidebar slides over the page.
+
+function closeMenu() {
+  document.body.classList.remove("menu-open");
+  $("#menu-toggle").setAttribute("aria-expanded", "false");
+  $("#scrim").hidden = true;
+}
+
+$("#menu-toggle").addEventListener("click", () => {
+  const open = !document.body.classList.contains("menu-open");
+  document.body.classList.toggle("menu-open", open);
+  $("#menu-toggle").setAttribute("aria-expanded", String(open));
+  $("#scrim").hidden = !open;
+  if (open) $("#nav a[aria-current]")?.focus();
+});
+$("#scrim").addEventListener("click", closeMenu);
+document.addEventListener("keydown", (ev) => {
+  if (ev.key === "Escape" && document.body.classList.contains("menu-open")) closeMenu();
+});
+
+// ---- Start: an existing session goes straight in.
+
+fetch("/api/session", { credentials: "same-origin" }).then(
+  (r) => (r.ok ? showApp() : showLogin()),
+  showLogin,
+);

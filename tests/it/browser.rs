@@ -1,192 +1,333 @@
-//! The dashboard in a real headless Chromium, driven over WebDriver (chromedriver): sign in,
-//! see the accounts with their state and the last requests, take a screenshot, sign out.
+//! The dashboard in a real headless Chromium, driven over WebDriver (chromedriver), used as an
+//! operator would: sign in, watch the overview, add a custom provider and an account against the
+//! mock upstream and test it, run a playground request, find it in Requests and in Usage, build a
+//! combo and reorder it by keyboard and buttons, add an alias, create and revoke a key, look at
+//! health and settings, then the same pages at phone width, and sign out. Each step asserts what a
+//! user would see; every page is saved as a PNG under `target/screenshots/`.
+//!
 //! Needs `chromium` and `chromedriver` (installed by `.ci/run`; `OG_TEST_CHROMIUM` and
 //! `OG_TEST_CHROMEDRIVER` override the ones on `PATH`). `#[ignore]`d so a plain `cargo test` lists
 //! it as ignored with the reason; `scripts/test` runs it whenever both exist and names it in its
 //! `skipped:` line when they do not. Run on purpose without them, it fails.
 
-use std::process::{Child, Command, Stdio};
+mod driver;
+
 use std::time::Duration;
 
-use base64::Engine;
 use serde_json::{Value, json};
 
+use self::driver::{ALT, ARROW_DOWN, ARROW_UP, Driver, ESCAPE};
 use crate::mock::{MockUpstream, Reply};
-use crate::support::{TestEnv, base, client, mock_config, post};
+use crate::support::{TestEnv, admin_get, base, client, json_body, mock_config, post};
 
-fn which(name: &str) -> Option<String> {
-    let out = Command::new("sh").arg("-c").arg(format!("command -v {name}")).output().ok()?;
-    let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (!p.is_empty()).then_some(p)
+/// The pages of the sidebar, in its order.
+const PAGES: [&str; 9] =
+    ["overview", "providers", "combos", "keys", "usage", "requests", "health", "settings", "playground"];
+
+/// Opens a page from the sidebar (a real click on its link) and waits for it to be drawn.
+async fn open(d: &Driver, page: &str) {
+    d.click(&format!("#nav a[data-page='{page}']")).await;
+    d.wait_with(
+        "const p = document.querySelector('#page-' + arguments[0]); return !!p && !document.querySelector('#page > .state.loading')",
+        json!([page]),
+        &format!("the {page} page"),
+    )
+    .await;
 }
 
-struct Driver {
-    child: Child,
-    url: String,
-    session: String,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Driver {
-    async fn start(chromium: &str, chromedriver: &str, profile: &std::path::Path) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
-        let child = Command::new(chromedriver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts");
-        let url = format!("http://127.0.0.1:{port}");
-        let c = client();
-        for _ in 0..100 {
-            if c.get(format!("{url}/status")).send().await.is_ok() {
-                break;
-            }
-            actix_rt::time::sleep(Duration::from_millis(100)).await;
-        }
-        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
-            "binary": chromium,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                     "--no-first-run", "--disable-component-update", "--disable-sync", "--disable-quic",
-                     format!("--user-data-dir={}", profile.display()), "--window-size=1280,900"]
-        }}}});
-        let mut d = Self { child, url, session: String::new() };
-        let v = d.call("POST", "/session", Some(caps)).await;
-        d.session = v["sessionId"].as_str().expect("session id").to_string();
-        d
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let url = if path == "/session" {
-            format!("{}{path}", self.url)
-        } else {
-            format!("{}/session/{}{path}", self.url, self.session)
-        };
-        let c = client();
-        let req = match method {
-            "GET" => c.get(url),
-            "DELETE" => c.delete(url),
-            _ => c.post(url),
-        };
-        let mut r = match body {
-            Some(b) => req.send_json(&b).await,
-            None if method == "POST" => req.send_json(&json!({})).await,
-            None => req.send().await,
-        }
-        .expect("webdriver call");
-        let v: Value = r.json().limit(64 * 1024 * 1024).await.expect("webdriver JSON");
-        assert!(v["value"]["error"].is_null(), "webdriver {method} {path}: {v}");
-        v["value"].clone()
-    }
-
-    async fn js(&self, script: &str) -> Value {
-        self.call("POST", "/execute/sync", Some(json!({"script": script, "args": []}))).await
-    }
-
-    async fn wait_for(&self, script: &str, what: &str) {
-        for _ in 0..100 {
-            if self.js(script).await == json!(true) {
-                return;
-            }
-            actix_rt::time::sleep(Duration::from_millis(100)).await;
-        }
-        let page = self.js("return document.body.innerText").await;
-        panic!("timed out waiting for {what}; page:\n{page}");
-    }
-}
-
-/// `OG_TEST_<var>`, else `name` on `PATH`; the test fails without it.
-fn tool(var: &str, name: &str) -> String {
-    std::env::var(format!("OG_TEST_{var}"))
-        .ok()
-        .filter(|s| !s.is_empty())
-        .or_else(|| which(name))
-        .unwrap_or_else(|| panic!("{name} is not installed (run .ci/run); scripts/test skips this test without it"))
+async fn sign_in(d: &Driver, app_base: &str, password: &str) {
+    d.goto(&format!("{app_base}/dashboard")).await;
+    d.wait("return !document.querySelector('#login-view').hidden", "the sign-in form").await;
+    // A wrong password shows the error in place and keeps the form.
+    d.type_into("#password", "wrong").await;
+    d.click("#login-submit").await;
+    d.wait_text("#login-error", "Wrong password").await;
+    d.type_into("#password", password).await;
+    d.click("#login-submit").await;
+    d.wait("return !document.querySelector('#app').hidden", "the dashboard after signing in").await;
 }
 
 #[actix_web::test]
 #[ignore = "needs Chromium and chromedriver: run through scripts/test"]
-async fn dashboard_login_accounts_requests_screenshot_logout() {
-    let (chromium, chromedriver) = (tool("CHROMIUM", "chromium"), tool("CHROMEDRIVER", "chromedriver"));
+async fn dashboard_walk_every_page_as_an_operator() {
     let mock = MockUpstream::start().await;
-    mock.always("ka", Reply::rate_limited("600"));
+    // The account added in the browser answers with a recognisable, streamed text.
+    mock.always(
+        "k-lab",
+        Reply::Sse {
+            frames: Reply::chat_frames(&["Hello", " from", " the", " lab"], true),
+            first_delay: Duration::from_millis(20),
+            delay: Duration::from_millis(20),
+            drop_after: None,
+        },
+    );
+    mock.always("k-broken", Reply::status(401));
     let env = TestEnv::new().await;
-    let app = env.start(&mock_config(&mock.base(), &[("a", "ka"), ("b", "kb")], "")).await;
+    // The config file declares provider `mock` with account `cfg-a`, and the key `ci`.
+    let app = env.start(&mock_config(&mock.base(), &[("cfg-a", "kc")], "")).await;
+    let b = base(&app);
     for _ in 0..3 {
         post(
             &app,
             "/v1/chat/completions",
-            json!({"model": "mock-model", "messages": [{"role": "user", "content": "hi"}]}),
+            json!({"model": "mock/mock-model", "messages": [{"role": "user", "content": "hi"}]}),
         )
         .await;
     }
     app.state.runtime.flush_usage().await;
 
-    let profile = tempfile::tempdir().expect("profile dir");
-    let d = Driver::start(&chromium, &chromedriver, profile.path()).await;
-    d.call("POST", "/url", Some(json!({"url": format!("{}/dashboard", base(&app))}))).await;
-    d.wait_for("return !document.querySelector('#login-view').hidden", "the sign-in form").await;
+    let d = Driver::start().await;
+    sign_in(&d, &b, &env.admin_password).await;
 
-    // A wrong password shows an error and keeps the form.
-    d.js("document.querySelector('#password').value = 'wrong'; document.querySelector('#login-form').requestSubmit(); return true").await;
-    d.wait_for(
-        "return document.querySelector('#login-error').textContent.includes('wrong password')",
-        "the login error",
-    )
-    .await;
+    // ---- Overview: live figures of the traffic so far.
+    d.wait("return !!document.querySelector('#page-overview')", "the overview").await;
+    d.wait_text("#overview-stats [data-stat='rpm']", "Requests / min").await;
+    d.wait_text("#top-models", "mock/mock-model").await;
+    d.wait_text("#overview-accounts", "mock/cfg-a").await;
+    for page in PAGES {
+        assert!(d.text("#nav").await.contains(&page_title(page)), "the sidebar links {page}");
+    }
+    d.screenshot("overview").await;
 
-    let pw = serde_json::to_string(&env.admin_password).expect("json");
-    d.js(&format!("document.querySelector('#password').value = {pw}; document.querySelector('#login-form').requestSubmit(); return true")).await;
-    d.wait_for("return !document.querySelector('#main-view').hidden", "the main view").await;
-    d.wait_for("return document.querySelectorAll('#accounts tbody tr').length === 2", "two accounts").await;
-    d.wait_for(
-        "const r = document.querySelector('tr[data-account=\"mock/a\"]'); return !!r && r.innerText.includes('cooling') && r.innerText.includes('429')",
-        "account a cooling after its 429",
+    // ---- Providers & accounts: add a custom provider and an account against the mock, test it.
+    open(&d, "providers").await;
+    d.wait_text("[data-provider='mock']", "cfg-a").await;
+    d.wait_text("[data-provider='mock']", "config file").await;
+    d.click("#add-provider").await;
+    d.type_into("#provider-form input[name=id]", "lab").await;
+    d.choose("#provider-form select[name=dialect]", "openai-chat").await;
+    d.type_into("#provider-form input[name=base_url]", &mock.base()).await;
+    d.type_into("#provider-form textarea[name=models]", "lab-model").await;
+    d.click_button("#provider-form", "Add provider").await;
+    d.wait_text("[data-provider='lab']", "No accounts for this provider").await;
+    d.click_button("[data-provider='lab'] .card-head", "Add an account to lab").await;
+    d.wait(
+        "return document.querySelector('#account-form select[name=provider]').value === 'lab'",
+        "the account form for lab",
     )
     .await;
-    d.wait_for(
-        "const r = document.querySelector('tr[data-account=\"mock/b\"]'); return !!r && r.innerText.includes('ready')",
-        "account b ready",
-    )
-    .await;
-    d.wait_for("return document.querySelectorAll('#requests tbody tr').length === 3", "three requests").await;
-    let rows = d.js("return document.querySelector('#requests tbody').innerText").await;
-    let rows = rows.as_str().unwrap_or_default();
+    d.type_into("#account-form input[name=name]", "lab-1").await;
+    d.type_into("#account-form input[name=api_key]", "k-lab").await;
+    d.click_button("#account-form", "Add account").await;
+    d.wait_text("tr[data-account='lab/lab-1']", "ready").await;
+    d.click_button("tr[data-account='lab/lab-1']", "Test account lab/lab-1").await;
+    d.wait_text("tr[data-account='lab/lab-1'] .test-result", "OK").await;
+    // A second account whose upstream refuses its key: the test says why, in its row.
+    d.click_button("[data-provider='lab'] .card-head", "Add an account to lab").await;
+    d.type_into("#account-form input[name=name]", "lab-broken").await;
+    d.type_into("#account-form input[name=api_key]", "k-broken").await;
+    d.type_into("#account-form input[name=priority]", "9").await;
+    d.click_button("#account-form", "Add account").await;
+    d.click_button("tr[data-account='lab/lab-broken']", "Test account lab/lab-broken").await;
+    d.wait_text("tr[data-account='lab/lab-broken'] .test-result", "401").await;
+    d.click_button("tr[data-account='lab/lab-broken']", "Disable account lab/lab-broken").await;
+    d.wait_text("tr[data-account='lab/lab-broken']", "disabled").await;
+    // An account from the config file cannot be edited here: the 409 shows in its card.
+    d.click_button("tr[data-account='mock/cfg-a']", "Disable account mock/cfg-a").await;
+    d.wait_text("[data-provider='mock'] .form-msg.error", "config file").await;
+    d.screenshot("providers").await;
+
+    // ---- Playground: a streamed answer, and the upstream body the gateway built.
+    open(&d, "playground").await;
+    d.choose("#playground-form select[name=dialect]", "anthropic").await;
+    d.type_into("#playground-form input[name=model]", "lab/lab-model").await;
+    d.type_into("#playground-form textarea[name=message]", "Say hello").await;
+    d.click("#playground-send").await;
+    d.wait_text("#playground-answer", "Hello from the lab").await;
+    d.wait_text("#playground-meta", "via lab/lab-1").await;
+    d.wait_text("#playground-upstream-body", "\"model\": \"lab-model\"").await;
+    d.wait_text("#playground-upstream", "anthropic → openai-chat").await;
+    d.screenshot("playground").await;
+    let upstream: Vec<_> = mock.requests().into_iter().filter(|r| r.credential().as_deref() == Some("k-lab")).collect();
     assert!(
-        rows.contains("mock/mock-model") && rows.contains("mock/b") && rows.contains("200") && rows.contains("ci"),
-        "{rows}"
+        upstream.iter().any(|r| r.body["messages"].to_string().contains("Say hello")),
+        "the playground message reached the lab account upstream: {upstream:?}"
     );
 
-    // New traffic shows up without a reload.
-    post(
-        &app,
-        "/v1/chat/completions",
-        json!({"model": "mock-model", "messages": [{"role": "user", "content": "more"}]}),
+    // ---- Requests: the playground request is in the log; its drawer shows the attempt.
+    d.click("#playground-request-link").await;
+    d.wait_text("#request-detail", "Attempts (1)").await;
+    d.wait_text("#request-attempts", "lab/lab-1").await;
+    d.wait_text("#request-attempts", "success").await;
+    d.wait_text("#request-detail", "admin:playground").await;
+    d.screenshot("request-detail").await;
+    d.press(ESCAPE).await;
+    d.wait("return !document.querySelector('dialog[open]')", "the drawer closed").await;
+    d.wait_text("#requests-list", "lab/lab-model").await;
+    let rows = d.js("return document.querySelectorAll('#requests-list tbody tr').length").await;
+    assert!(
+        rows.as_u64().unwrap_or(0) >= 4,
+        "the three client requests and the playground's: {}",
+        d.text("#requests-list").await
+    );
+    d.type_into("#requests-filters input[name=model]", "lab/lab-model").await;
+    d.click_button("#requests-filters", "Apply").await;
+    d.wait("return document.querySelectorAll('#requests-list tbody tr').length === 1", "one request of lab/lab-model")
+        .await;
+    d.wait_text("#requests-list tbody tr", "admin:playground").await;
+    d.screenshot("requests").await;
+
+    // ---- Usage: the playground request counted under its model, drawn as bars.
+    open(&d, "usage").await;
+    d.click_button("#page-usage .segmented", "1h").await;
+    d.choose("#page-usage select[name=by]", "model").await;
+    d.wait_text("#usage-groups tr[data-group='lab/lab-model']", "1").await;
+    d.wait_text("#usage-groups", "mock/mock-model").await;
+    d.wait("return document.querySelectorAll('#usage-charts svg rect').length >= 2", "bars in the usage charts").await;
+    d.wait_text("#usage-totals [data-stat='requests']", "5").await;
+    d.screenshot("usage").await;
+
+    // ---- Combos: create one, reorder it by keyboard and by the buttons, save; add an alias.
+    open(&d, "combos").await;
+    d.click("#new-combo").await;
+    d.type_into("#combo-editor input[name=name]", "team").await;
+    d.type_into("#combo-targets li:nth-child(1) input[name=model]", "lab/lab-model").await;
+    d.click("#combo-add-target").await;
+    d.type_into("#combo-targets li:nth-child(2) input[name=model]", "mock/mock-model").await;
+    d.click("#combo-save").await;
+    d.wait_text("tr[data-combo='team']", "lab/lab-model").await;
+    assert_eq!(combo_models(&app, &env).await, json!(["lab/lab-model", "mock/mock-model"]));
+    d.click_button("tr[data-combo='team']", "Edit combo team").await;
+    d.find("#combo-targets li:nth-child(2)").await;
+    d.js("document.querySelector('#combo-targets li:nth-child(2)').focus(); return true").await;
+    d.chord(ALT, ARROW_UP).await;
+    d.wait(
+        "return document.querySelector('#combo-targets li:nth-child(1) input[name=model]').value === 'mock/mock-model'",
+        "mock/mock-model moved up by Alt+ArrowUp",
     )
     .await;
-    d.wait_for(
-        "return document.querySelectorAll('#requests tbody tr').length === 4",
-        "the new request after a refresh",
+    d.wait_text("#combo-announce", "moved to position 1 of 2").await;
+    // Focus stayed on the moved row, so a second chord moves it back down, and once more up.
+    d.chord(ALT, ARROW_DOWN).await;
+    d.wait(
+        "return document.querySelector('#combo-targets li:nth-child(2) input[name=model]').value === 'mock/mock-model'",
+        "mock/mock-model moved back down by Alt+ArrowDown",
     )
     .await;
+    d.click_button("#combo-targets li:nth-child(2)", "Move up").await;
+    d.wait(
+        "return document.querySelector('#combo-targets li:nth-child(1) input[name=model]').value === 'mock/mock-model'",
+        "mock/mock-model first again by the Move up button",
+    )
+    .await;
+    d.click("#combo-save").await;
+    d.wait("return !document.querySelector('#combo-editor')", "the editor closed after saving").await;
+    d.wait(
+        "const r = document.querySelector(\"tr[data-combo='team']\"); return !!r && r.innerText.indexOf('mock/mock-model') < r.innerText.indexOf('lab/lab-model')",
+        "the new order in the combo list",
+    )
+    .await;
+    assert_eq!(combo_models(&app, &env).await, json!(["mock/mock-model", "lab/lab-model"]), "the saved order");
+    d.type_into("#alias-form input[name=alias]", "fast").await;
+    d.type_into("#alias-form input[name=target]", "lab/lab-model").await;
+    d.click_button("#alias-form", "Add alias").await;
+    d.wait_text("tr[data-alias='fast']", "lab/lab-model").await;
+    d.screenshot("combos").await;
+    // The combo answers clients, through its first target.
+    let mut r =
+        post(&app, "/v1/chat/completions", json!({"model": "team", "messages": [{"role": "user", "content": "hi"}]}))
+            .await;
+    assert_eq!(r.status(), 200, "{}", json_body(&mut r).await);
 
-    let shot = d.call("GET", "/screenshot", None).await;
-    let png = base64::engine::general_purpose::STANDARD.decode(shot.as_str().unwrap_or_default()).expect("png base64");
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "a real screenshot ({} bytes)", png.len());
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-    std::fs::create_dir_all(&dir).ok();
-    std::fs::write(dir.join("dashboard.png"), &png).expect("write screenshot");
+    // ---- Keys: create one (shown once, with a copy button), use it, revoke it.
+    open(&d, "keys").await;
+    d.wait_text("tr[data-key='ci']", "config").await;
+    d.type_into("#key-form input[name=name]", "browser").await;
+    d.type_into("#key-form input[name=models]", "lab/*, team").await;
+    d.click_button("#key-form", "Create key").await;
+    d.wait_text("#key-created", "will not be shown again").await;
+    let secret = d.js("return document.querySelector('#new-key-secret').value").await;
+    let secret = secret.as_str().unwrap_or_default().to_string();
+    assert!(secret.starts_with("sk-og-"), "the new key is shown: {secret}");
+    d.click("#copy-key").await;
+    d.wait_text("#key-created", "Cop").await;
+    d.wait_text("tr[data-key='browser']", "lab/*, team").await;
+    d.screenshot("keys").await;
+    assert_eq!(models_status(&b, &secret).await, 200, "the new key works");
+    d.click_button("tr[data-key='browser']", "Revoke").await;
+    d.click_button("dialog.confirm", "Revoke").await;
+    d.wait("return !document.querySelector(\"tr[data-key='browser']\")", "the revoked key gone from the list").await;
+    assert_eq!(models_status(&b, &secret).await, 401, "the revoked key is refused");
+    d.click("#show-revoked").await;
+    d.wait_text("tr[data-key='browser']", "revoked").await;
 
-    d.js("document.querySelector('#logout').click(); return true").await;
-    d.wait_for("return !document.querySelector('#login-view').hidden", "the sign-in form after logout").await;
-    let r = client().get(format!("{}/api/accounts", base(&app))).send().await.expect("send");
+    // ---- Health: breakers, latency of what ran, and a reset button per breaker.
+    open(&d, "health").await;
+    d.wait_text("tr[data-breaker='lab']", "closed").await;
+    d.wait_text("tr[data-breaker='mock']", "closed").await;
+    d.wait_text("#health-latency tr[data-latency='lab']", "lab").await;
+    d.wait_text("#health-cooldowns", "No account is cooling down").await;
+    d.screenshot("health").await;
+
+    // ---- Settings: the runtime form, and the config file's entries read-only.
+    open(&d, "settings").await;
+    settings_step(&d, &app, &env).await;
+    d.screenshot("settings").await;
+
+    // ---- Every page at phone width: no sideways scrolling, the menu opens the sidebar.
+    d.viewport(390, 844, true).await;
+    for page in PAGES {
+        d.goto(&format!("{b}/dashboard#/{page}")).await;
+        d.wait_with("return !!document.querySelector('#page-' + arguments[0])", json!([page]), page).await;
+        d.wait("return !document.querySelector('#page .state.loading')", "the page loaded").await;
+        let overflow = d.js("return document.documentElement.scrollWidth - window.innerWidth").await;
+        assert!(overflow.as_i64().unwrap_or(99) <= 0, "{page} scrolls sideways at 390 px by {overflow} px");
+        if matches!(page, "overview" | "providers" | "requests" | "combos") {
+            d.screenshot(&format!("phone-{page}")).await;
+        }
+    }
+    d.wait(
+        "return getComputedStyle(document.querySelector('#sidebar')).transform !== 'none'",
+        "the sidebar hidden on a phone",
+    )
+    .await;
+    d.click("#menu-toggle").await;
+    d.wait("return document.body.classList.contains('menu-open')", "the menu open").await;
+    d.click("#nav a[data-page='keys']").await;
+    d.wait(
+        "return !!document.querySelector('#page-keys') && !document.body.classList.contains('menu-open')",
+        "keys, menu closed",
+    )
+    .await;
+    d.desktop().await;
+
+    // ---- No script error anywhere on the way; sign out.
+    let errors = d.js_errors().await;
+    assert!(errors.is_empty(), "JavaScript errors: {errors:#?}");
+    d.click("#logout").await;
+    d.wait("return !document.querySelector('#login-view').hidden", "the sign-in form after logout").await;
+    let r = client().get(format!("{b}/api/accounts")).send().await.expect("send");
     assert_eq!(r.status(), 401);
-    d.call("DELETE", "", None).await;
+    d.quit().await;
     app.stop().await;
+}
+
+fn page_title(page: &str) -> String {
+    match page {
+        "providers" => "Providers & accounts".into(),
+        "combos" => "Combos & aliases".into(),
+        p => format!("{}{}", p[..1].to_uppercase(), &p[1..]),
+    }
+}
+
+/// The saved targets of combo `team`, as the API has them.
+async fn combo_models(app: &omnigate::app::Running, env: &TestEnv) -> Value {
+    let c = admin_get(app, env, "/api/combos/team").await;
+    let models: Vec<Value> = c["models"]
+        .as_array()
+        .expect("models")
+        .iter()
+        .map(|m| m.get("model").cloned().unwrap_or_else(|| m.clone()))
+        .collect();
+    Value::Array(models)
+}
+
+/// The status of `GET /v1/models` with gateway key `key`.
+async fn models_status(base: &str, key: &str) -> u16 {
+    client().get(format!("{base}/v1/models")).bearer_auth(key).send().await.expect("send").status().as_u16()
+}
+
+/// The settings page: runtime settings editable, the config file's entries read-only.
+async fn settings_step(d: &Driver, _app: &omnigate::app::Running, _env: &TestEnv) {
+    d.wait("return !!document.querySelector('#settings-form')", "the settings form").await;
 }

@@ -8,6 +8,7 @@ mod mock;
 mod support;
 
 mod browser;
+mod browser_assets;
 mod clients;
 mod fidelity;
 mod foundation;

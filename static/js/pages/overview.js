@@ -1,0 +1,172 @@
+// Overview page: requests per minute, error rate, tokens and cost today, requests in flight, top
+// models and the accounts at a glance; refreshed every few seconds while shown.
+
+import { get } from "../api.js";
+import { barList, sparkline } from "../chart.js";
+import {
+  badge, card, el, empty, errorBox, fmtCompact, fmtCost, fmtDuration, fmtNum, fmtPct, loading, mount, poll,
+  startOfToday, statusBadge, table, timeEl,
+} from "../dom.js";
+
+const REFRESH_MS = 3000;
+const MINUTE = 60_000;
+
+export function render(root, ctx) {
+  const stats = el("div", { class: "stats", id: "overview-stats" }, loading());
+  const top = el("div", { id: "top-models" }, loading());
+  const accounts = el("div", { id: "overview-accounts" }, loading());
+  const errors = el("div", { id: "recent-errors" }, loading());
+  const problem = el("div");
+  mount(
+    root,
+    problem,
+    stats,
+    el(
+      "div",
+      { class: "grid two" },
+      card("Top models today", { actions: [el("a", { href: "#/usage" }, "Usage →")] }, top),
+      card("Accounts", { actions: [el("a", { href: "#/providers" }, "Providers →")] }, accounts),
+    ),
+    card("Recent errors", { actions: [el("a", { href: "#/requests?status=error" }, "All requests →")] }, errors),
+  );
+
+  async function refresh() {
+    try {
+      const [status, acc, traffic] = await Promise.all([get("/api/status"), get("/api/accounts"), loadTraffic()]);
+      problem.replaceChildren();
+      drawStats(status, acc, traffic);
+      drawTop(traffic.models);
+      drawAccounts(acc);
+      drawErrors(traffic.errors);
+      ctx.setStatus(`updated ${new Date().toLocaleTimeString()}`);
+    } catch (e) {
+      mount(problem, errorBox(e, refresh));
+    }
+  }
+
+  /** Traffic figures: 5-minute buckets of the last 24 h by model, plus the last minute's requests. */
+  async function loadTraffic() {
+    const today = startOfToday();
+    const now = Date.now();
+    const [s, recent, failed] = await Promise.all([
+      get("/api/usage/summary", { window: "24h", bucket: "5m", by: "model" }),
+      get("/api/requests", { since: "60s", limit: 500 }),
+      get("/api/requests", { status: "error", limit: 8 }),
+    ]);
+    const buckets = s.buckets || [];
+    const out = {
+      lastMin: recent.items.length,
+      lastMinMore: recent.next_cursor != null,
+      perMinute: buckets.slice(-24).map((b) => b.requests / 5),
+      hour: 0,
+      hourErrors: 0,
+      tokens: 0,
+      cost: 0,
+      models: [],
+      errors: failed.items,
+    };
+    for (const b of buckets) {
+      if (b.ts >= now - 60 * MINUTE) {
+        out.hour += b.requests;
+        out.hourErrors += b.errors;
+      }
+      if (b.ts >= today) {
+        out.tokens += (b.input_tokens || 0) + (b.output_tokens || 0);
+        out.cost += Number(b.cost) || 0;
+      }
+    }
+    for (const g of s.groups || []) {
+      const m = { model: g.key ?? "(none)", requests: 0, cost: 0 };
+      for (const b of g.buckets || []) {
+        if (b.ts < today) continue;
+        m.requests += b.requests;
+        m.cost += Number(b.cost) || 0;
+      }
+      if (m.requests) out.models.push(m);
+    }
+    out.models.sort((a, b) => b.requests - a.requests);
+    out.models = out.models.slice(0, 8);
+    return out;
+  }
+
+  function drawStats(status, acc, t) {
+    const inFlight = acc.accounts.reduce((n, a) => n + (a.in_flight || 0), 0);
+    const errRate = t.hour ? t.hourErrors / t.hour : null;
+    const stat = (label, value, note, extra, id) =>
+      el("div", { class: "stat", "data-stat": id }, el("span", { class: "label" }, label), el("span", { class: "value" }, value), note ? el("span", { class: "note" }, note) : null, extra);
+    mount(
+      stats,
+      stat("Requests / min", `${fmtNum(t.lastMin)}${t.lastMinMore ? "+" : ""}`, "last minute · 2-hour trend", sparkline(t.perMinute, { label: "requests per minute, 5-minute averages over the last 2 hours" }), "rpm"),
+      stat("Error rate", fmtPct(errRate), t.hour ? `${fmtNum(t.hourErrors)} of ${fmtNum(t.hour)} in the last hour` : "no requests in the last hour", null, "errors"),
+      stat("Tokens today", fmtCompact(t.tokens), "since midnight, in + out", null, "tokens"),
+      stat("Cost today", fmtCost(t.cost), "since midnight", null, "cost"),
+      stat("In flight", fmtNum(inFlight), `${acc.accounts.length} accounts`, null, "inflight"),
+      stat("Uptime", fmtDuration(status.uptime_secs * 1000), `v${status.version} · ${fmtNum(status.executor_restarts)} executor restarts`, null, "uptime"),
+    );
+  }
+
+  function drawTop(models) {
+    if (!models.length) {
+      mount(top, empty("No requests today yet.", el("a", { href: "#/playground" }, "Try the playground")));
+      return;
+    }
+    mount(
+      top,
+      barList(models.map((m, i) => ({ label: m.model, value: m.requests, text: `${fmtNum(m.requests)} req · ${fmtCost(m.cost)}`, color: i })), { label: "Requests per model today" }),
+    );
+  }
+
+  function drawAccounts(acc) {
+    const list = acc.accounts;
+    if (!list.length) {
+      mount(accounts, empty("No accounts yet.", el("a", { href: "#/providers" }, "Add one")));
+      return;
+    }
+    const now = acc.now;
+    const cooling = list.filter((a) => a.cooldown_until > now).length;
+    const disabled = list.filter((a) => !a.enabled).length;
+    const openBreakers = new Set(list.filter((a) => a.breaker !== "closed").map((a) => a.provider)).size;
+    mount(
+      accounts,
+      el(
+        "p",
+        { class: "provider-head" },
+        badge(`${list.length - cooling - disabled} ready`, "ok"),
+        cooling ? badge(`${cooling} cooling`, "warn") : null,
+        disabled ? badge(`${disabled} disabled`, "") : null,
+        openBreakers ? badge(`${openBreakers} breaker${openBreakers > 1 ? "s" : ""} not closed`, "bad") : null,
+      ),
+      table(
+        [
+          { label: "Account", cell: (a) => `${a.provider}/${a.name}` },
+          { label: "State", cell: (a) => (!a.enabled ? badge("disabled") : a.cooldown_until > now ? badge("cooling", "warn") : badge("ready", "ok")) },
+          { label: "In flight", cls: "num", cell: (a) => fmtNum(a.in_flight) },
+          { label: "Leases", cls: "num", cell: (a) => fmtNum(a.leases) },
+        ],
+        list.slice(0, 8),
+      ),
+      list.length > 8 ? el("p", { class: "muted" }, `and ${list.length - 8} more`) : null,
+    );
+  }
+
+  function drawErrors(rows) {
+    if (!rows.length) {
+      mount(errors, empty("No failed requests recently."));
+      return;
+    }
+    mount(
+      errors,
+      table(
+        [
+          { label: "Time", cell: (r) => timeEl(r.ts) },
+          { label: "Model", cell: (r) => r.model },
+          { label: "Status", cell: (r) => statusBadge(r.status) },
+          { label: "Error", cls: "wrap", cell: (r) => r.error || "—" },
+        ],
+        rows,
+      ),
+    );
+  }
+
+  return poll(refresh, REFRESH_MS);
+}
