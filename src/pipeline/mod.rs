@@ -152,11 +152,30 @@ fn upstream_error(f: &Failure, dialect: crate::protocol::Dialect, secret: Option
     GatewayError::Upstream { status: f.status.unwrap_or(502), message: upstream_message(f, secret), detail }
 }
 
+/// What each failed attempt ran into, by provider and account, for the client's error message.
+/// (An upstream's words may quote a key: every key this request used is redacted.)
+fn attempts_in_words(f: &Failure, secrets: &[String]) -> String {
+    let parts: Vec<String> = f
+        .ctx
+        .attempts
+        .iter()
+        .map(|a| {
+            let mut cause = a.error.clone().unwrap_or_else(|| a.outcome.to_string());
+            for s in secrets {
+                cause = crate::redact::redact(&cause, s);
+            }
+            format!("{}/{}: {cause}", a.provider, a.account)
+        })
+        .collect();
+    parts.join("; ")
+}
+
 fn final_error(
     last: Option<&Failure>,
     last_upstream: Option<GatewayError>,
     unavailable: &[Unavailable],
     attempts: u32,
+    secrets: &[String],
 ) -> GatewayError {
     let soonest = |pred: fn(&Unavailable) -> Option<i64>| unavailable.iter().filter_map(pred).min();
     let cooling = soonest(|u| match u {
@@ -171,14 +190,15 @@ fn final_error(
     match last {
         Some(f) => match f.kind {
             OutcomeKind::RateLimited { retry_after } => GatewayError::RateLimited {
-                message: format!("every account is rate limited ({attempts} attempt(s))"),
+                message: format!("every account is rate limited ({attempts} attempt(s): {})", attempts_in_words(f, secrets)),
                 retry_after: retry_after.or_else(|| cooling.and_then(ms)),
             },
             OutcomeKind::Timeout => {
-                GatewayError::Timeout(format!("the upstream did not answer in time ({attempts} attempt(s))"))
+                GatewayError::Timeout(format!("no upstream answered in time ({attempts} attempt(s): {})", attempts_in_words(f, secrets)))
             }
             OutcomeKind::AuthFailed => GatewayError::BadGateway(format!(
-                "the upstream refused the account credentials ({attempts} attempt(s)); check the accounts' API keys"
+                "the upstream refused the account credentials ({attempts} attempt(s): {}); check the accounts' API keys",
+                attempts_in_words(f, secrets)
             )),
             // The upstream said what went wrong (an overloaded_error, a 500 with a body): the status
             // stays ours (every attempt failed: 502), the class, type and code are the upstream's,
@@ -189,7 +209,10 @@ fn final_error(
                 match last_upstream {
                     Some(GatewayError::Upstream { message, detail, .. }) => GatewayError::Upstream {
                         status: 502,
-                        message: format!("all upstream attempts failed ({attempts} attempt(s)); last: {message}"),
+                        message: format!(
+                            "all upstream attempts failed ({attempts} attempt(s): {}); last: {message}",
+                            attempts_in_words(f, secrets)
+                        ),
                         detail,
                     },
                     _ => GatewayError::BadGateway(format!("all upstream attempts failed ({attempts} attempt(s))")),
@@ -202,9 +225,8 @@ fn final_error(
             | OutcomeKind::ClientError
             | OutcomeKind::Cancelled
             | OutcomeKind::Success => GatewayError::BadGateway(format!(
-                "all upstream attempts failed ({attempts} attempt(s); last: {}{})",
-                f.kind.label(),
-                f.status.map(|s| format!(" {s}")).unwrap_or_default()
+                "all upstream attempts failed ({attempts} attempt(s): {})",
+                attempts_in_words(f, secrets)
             )),
         },
         None => {
@@ -249,6 +271,7 @@ async fn serve_inner(
     let mut last: Option<Box<Failure>> = None;
     let mut last_upstream: Option<GatewayError> = None;
     let mut refused: Option<GatewayError> = None;
+    let mut secrets: Vec<String> = Vec::new();
     'targets: for t in &targets {
         let Some(provider) = reg.provider(&t.provider) else {
             continue;
@@ -334,6 +357,7 @@ async fn serve_inner(
                     last_upstream =
                         f.upstream_body.is_some().then(|| upstream_error(&f, provider.dialect, secret.as_deref()));
                     exclude.push(f.account_id);
+                    secrets.extend(secret);
                     last = Some(f);
                 }
             }
@@ -342,7 +366,7 @@ async fn serve_inner(
     if let Some(e) = refused {
         return Err(e);
     }
-    let e = final_error(last.as_deref(), last_upstream, &unavailable, attempts);
+    let e = final_error(last.as_deref(), last_upstream, &unavailable, attempts, &secrets);
     tracing::warn!(request_id = %meta.request_id, model = %inbound.model, attempts, error = %e, "request failed");
     Err(e)
 }

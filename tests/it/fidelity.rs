@@ -440,3 +440,39 @@ base_url = "{v1}"
     assert_eq!(mock.state.refused.load(std::sync::atomic::Ordering::SeqCst), 0, "the strict mock refused nothing");
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn when_every_attempt_fails_the_error_names_each_account_and_its_cause_without_secrets() {
+    let mock = MockUpstream::start().await;
+    // The upstream quotes the refused key back, as some do.
+    mock.always(
+        "sk-live-a-77f2",
+        Reply::Json {
+            status: 401,
+            body: json!({"error": {"message": "Incorrect API key provided: sk-live-a-77f2", "type": "invalid_request_error"}}),
+            retry_after: None,
+        },
+    );
+    // Port 1 on loopback: nothing listens, the connection is refused.
+    let extra = "[routing]\nstrategy = \"fill-first\"\n\n[[accounts]]\nprovider = \"mock\"\nname = \"b\"\napi_key = \"kb\"\nbase_url = \"http://127.0.0.1:1/v1\"\npriority = 2\n";
+    // Each dialect on a fresh daemon: a refused key cools its account down, and this is about the
+    // error of a request that tried both.
+    for (path, body) in [
+        ("/v1/chat/completions", json!({"model": "mock/mock-model", "messages": [{"role": "user", "content": "x"}]})),
+        ("/v1/messages", json!({"model": "mock/mock-model", "max_tokens": 9, "messages": [{"role": "user", "content": "x"}]})),
+    ] {
+        let env = TestEnv::new().await;
+        let app = env.start(&mock_config(&mock.base(), &[("a", "sk-live-a-77f2")], extra)).await;
+        let mut r = post(&app, path, body).await;
+        assert_eq!(r.status(), 502, "{path}");
+        let e = json_body(&mut r).await;
+        let msg = e["error"]["message"].as_str().unwrap_or_default();
+        assert!(msg.contains("mock/a: the upstream refused the key (401)"), "{path}: {msg}");
+        assert!(msg.contains("mock/b: connection refused at 127.0.0.1:1"), "{path}: {msg}");
+        assert!(!e.to_string().contains("sk-live-a-77f2"), "{path}: the key leaked: {e}");
+        if path == "/v1/messages" {
+            assert_eq!(e["type"], "error", "Anthropic's envelope: {e}");
+        }
+        app.stop().await;
+    }
+}

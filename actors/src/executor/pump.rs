@@ -128,7 +128,7 @@ pub(super) async fn pump(mut body: Source, tx: mpsc::Sender<Bytes>, f: Finish) {
     }
     drop(tx);
     report(&lease, kind, &ctx.upstream_model);
-    trace(&mut ctx, &lease, kind, Some(status), t0);
+    trace(&mut ctx, &lease, kind, Some(status), t0, error.as_deref());
     let dropped = adapter.dropped_frames();
     if dropped > 0 {
         stats.dropped_frames.fetch_add(dropped, std::sync::atomic::Ordering::Relaxed);

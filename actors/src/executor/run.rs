@@ -51,13 +51,21 @@ pub(super) fn report(lease: &LeaseGrant, kind: OutcomeKind, model: &str) {
 }
 
 /// Appends this attempt to the trace.
-pub(super) fn trace(ctx: &mut ExecContext, lease: &LeaseGrant, kind: OutcomeKind, status: Option<u16>, since: Instant) {
+pub(super) fn trace(
+    ctx: &mut ExecContext,
+    lease: &LeaseGrant,
+    kind: OutcomeKind,
+    status: Option<u16>,
+    since: Instant,
+    error: Option<&str>,
+) {
     ctx.attempts.push(AttemptTrace {
         provider: lease.provider.to_string(),
         account: lease.account_name.to_string(),
         outcome: kind.label(),
         status,
         ms: since.elapsed().as_millis() as i64,
+        error: error.map(str::to_string),
     });
 }
 
@@ -120,7 +128,7 @@ impl Fail {
 
 fn failed(mut ctx: ExecContext, lease: LeaseGrant, f: Fail, since: Instant) -> ExecOutcome {
     report(&lease, f.kind, &ctx.upstream_model);
-    trace(&mut ctx, &lease, f.kind, f.status, since);
+    trace(&mut ctx, &lease, f.kind, f.status, since, Some(&f.message));
     tracing::debug!(provider = %lease.provider, account = %lease.account_name, outcome = f.kind.label(), status = ?f.status, "upstream attempt failed");
     ExecOutcome::Failed(Box::new(Failure {
         kind: f.kind,
@@ -169,14 +177,18 @@ async fn send_http(
             }
             match timeout(cfg.first_byte, req.send_body(body)).await {
                 Err(_) => {
-                    return Err(Fail::new(OutcomeKind::Timeout, "the upstream did not answer in time"));
+                    let secs = cfg.first_byte.as_secs();
+                    return Err(Fail::new(
+                        OutcomeKind::Timeout,
+                        format!("timed out after {secs} s waiting for the first byte from {}", host_of(&url)),
+                    ));
                 }
                 Ok(Err(e)) => {
                     let kind = match e {
                         awc::error::SendRequestError::Timeout => OutcomeKind::Timeout,
                         _ => OutcomeKind::ConnectError,
                     };
-                    return Err(Fail::new(kind, format!("cannot reach the upstream: {}", short_send_error(&e))));
+                    return Err(Fail::new(kind, send_error_words(&e, &host_of(&url))));
                 }
                 Ok(Ok(r)) => r,
             }
@@ -188,20 +200,49 @@ async fn send_http(
     Ok((status, retry_after, body))
 }
 
-fn short_send_error(e: &awc::error::SendRequestError) -> &'static str {
-    use awc::error::SendRequestError as E;
+/// `host:port` of an upstream URL (never its path or query, which may carry a key).
+fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host.contains(':') && !host.ends_with(']') {
+        host.to_string()
+    } else {
+        let port = if url.starts_with("https://") { 443 } else { 80 };
+        format!("{host}:{port}")
+    }
+}
+
+/// Why an upstream could not be reached, in words a person can act on.
+fn send_error_words(e: &awc::error::SendRequestError, host: &str) -> String {
+    use awc::error::{ConnectError as C, SendRequestError as E};
     match e {
-        E::Url(_) => "invalid URL",
-        E::Connect(_) => "connection failed",
-        E::Send(_) => "connection broke while sending",
-        E::Response(_) => "invalid response",
-        E::Http(_) => "invalid request",
-        E::H2(_) => "HTTP/2 error",
-        E::Timeout => "timed out",
-        E::TunnelNotSupported => "tunnel not supported",
-        E::Body(_) => "request body error",
-        E::Custom(_, _) => "request failed",
-        _ => "request failed",
+        E::Connect(c) => match c {
+            C::Io(io) => match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => format!("connection refused at {host}"),
+                std::io::ErrorKind::TimedOut => format!("connecting to {host} timed out"),
+                std::io::ErrorKind::ConnectionReset => format!("{host} reset the connection"),
+                _ => format!("cannot connect to {host}: {}", io.kind()),
+            },
+            C::Resolver(_) | C::NoRecords | C::Unresolved => format!("cannot resolve the host of {host}"),
+            C::Timeout => format!("connecting to {host} timed out"),
+            C::SslIsNotSupported => format!("TLS is not available to reach {host}"),
+            C::H2(_) => format!("HTTP/2 error talking to {host}"),
+            C::Disconnected => format!("the connection pool to {host} closed"),
+            #[allow(unreachable_patterns)]
+            _ => format!("cannot connect to {host} (TLS or connection error)"),
+        },
+        E::Url(_) => format!("the upstream URL for {host} is invalid"),
+        E::Send(_) => format!("the connection to {host} broke while sending the request"),
+        E::Response(_) => format!("{host} sent a response that is not valid HTTP"),
+        E::Http(_) => "the upstream request could not be built".into(),
+        E::H2(_) => format!("HTTP/2 error talking to {host}"),
+        E::Timeout => format!("{host} did not answer in time"),
+        E::TunnelNotSupported => "tunnelling is not supported".into(),
+        E::Body(_) => format!("sending the request body to {host} failed"),
+        E::Custom(_, _) => format!("the request to {host} failed"),
+        #[allow(unreachable_patterns)]
+        _ => format!("the request to {host} failed"),
     }
 }
 
@@ -219,7 +260,11 @@ async fn read_limited(body: &mut Source, limit: usize, idle: Duration, deadline:
                 ));
             }
             Err(_) => {
-                return Err(Fail::new(OutcomeKind::Timeout, "the upstream stalled while sending its response"));
+                let secs = idle.as_secs();
+                return Err(Fail::new(
+                    OutcomeKind::Timeout,
+                    format!("the upstream stalled for {secs} s while sending its response"),
+                ));
             }
             Ok(None) => return Ok(if buf.is_empty() { first.unwrap_or_default() } else { buf.freeze() }),
             Ok(Some(Err(_))) => {
@@ -290,10 +335,12 @@ async fn attempt(
         let text = String::from_utf8_lossy(&err_body);
         let hint = retry_after.or_else(|| if status == 429 { retry_hint_from_text(&text) } else { None });
         let kind = classify_status(status, hint);
-        let message = if (300..400).contains(&status) {
-            format!("the upstream answered a redirect ({status}), which is never followed")
-        } else {
-            format!("the upstream answered {status}")
+        let message = match status {
+            300..=399 => format!("the upstream answered a redirect ({status}), which is never followed"),
+            401 | 403 => format!("the upstream refused the key ({status})"),
+            429 => "the upstream rate-limited the account (429)".to_string(),
+            500..=599 => format!("the upstream failed ({status})"),
+            _ => format!("the upstream answered {status}"),
         };
         return Err(Fail { kind, status: Some(status), message, retry_after: hint, body: Some(err_body) });
     }
@@ -313,7 +360,10 @@ async fn attempt(
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let chunk = match timeout(left, body.next()).await {
-            Err(_) => return Err(Fail::new(OutcomeKind::Timeout, "the upstream sent no content in time")),
+            Err(_) => {
+                let secs = cfg.first_byte.as_secs();
+                return Err(Fail::new(OutcomeKind::Timeout, format!("the upstream sent no content within {secs} s")));
+            }
             Ok(None) => return Err(Fail::new(OutcomeKind::EmptyResponse, "the upstream stream ended without content")),
             Ok(Some(Err(_))) => return Err(Fail::new(OutcomeKind::ConnectError, "the upstream connection broke")),
             Ok(Some(Ok(chunk))) => chunk,
@@ -356,7 +406,7 @@ pub(super) async fn run(client: awc::Client, msg: Execute, env: RunEnv) -> ExecO
             let usage = adapter.usage();
             let mut ctx = ctx;
             report(&lease, OutcomeKind::Success, &ctx.upstream_model);
-            trace(&mut ctx, &lease, OutcomeKind::Success, Some(status), t0);
+            trace(&mut ctx, &lease, OutcomeKind::Success, Some(status), t0, None);
             record(&ctx, &lease, 200, None, usage, Some(ctx.started.elapsed()), false);
             ExecOutcome::Complete(Completed { body: client_body, upstream_ms: ms(t0), usage })
         }

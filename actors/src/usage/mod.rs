@@ -57,6 +57,9 @@ pub struct AttemptTrace {
     pub status: Option<u16>,
     /// Time spent, ms.
     pub ms: i64,
+    /// Why it failed, in words safe to show (no upstream secrets); `None` for a success.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Everything recorded about one client request.
@@ -124,6 +127,9 @@ impl UsageEvent {
             bound(e, 1024);
         }
         self.attempts.truncate(32);
+        for e in self.attempts.iter_mut().filter_map(|a| a.error.as_mut()) {
+            bound(e, 300);
+        }
     }
 }
 
