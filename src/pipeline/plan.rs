@@ -122,7 +122,7 @@ impl Plan {
 
     /// Builds one attempt (see `Attempt`).
     pub fn build(&self, a: &Attempt<'_>) -> Result<UpstreamCall, GatewayError> {
-        let Attempt { provider, info, lease, account, rules, thinking, model, requested, stream } = *a;
+        let Attempt { provider, info, lease, account, rules, thinking, model, requested: _, stream } = *a;
         // Embeddings and token counts exist in one dialect each: forwarded as they are.
         let single = match self.op {
             Op::Embeddings => Some((Dialect::OpenaiChat, Operation::Embeddings, "serve embeddings")),
@@ -188,7 +188,7 @@ impl Plan {
                     ChatPassthrough::new(stream && !self.client_wants_usage, self.input_estimate())
                         .after_tool_result(self.after_tool_result()),
                 ),
-                d => Box::new(SsePassthrough::new(d, requested, self.options())),
+                d => Box::new(SsePassthrough::new(d, model, self.options())),
             };
             (Bytes::from(body.to_vec()), adapter)
         } else {
@@ -201,7 +201,7 @@ impl Plan {
             }
             let kinds = crate::translate::canonical::tool_kinds(&req.tools);
             let adapter = Box::new(
-                Translating::new(self.client, provider.dialect, requested, self.options()).with_tool_kinds(kinds),
+                Translating::new(self.client, provider.dialect, model, self.options()).with_tool_kinds(kinds),
             );
             (Bytes::from(body.to_string()), adapter)
         };

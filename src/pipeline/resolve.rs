@@ -1,5 +1,6 @@
 //! Model resolution: a combo name → its targets; an alias (exact or wildcard) → its target;
-//! `provider/model` → itself; a bare model served by exactly one provider → that provider.
+//! `provider/model` → itself; a bare model served by exactly one provider → that provider; a bare
+//! Claude id no catalog lists → the served providers of Claude models.
 
 use std::sync::atomic::Ordering;
 
@@ -69,7 +70,32 @@ pub fn resolve(reg: &Registry, requested: &str, pinned: Option<&str>) -> Result<
         }
         return Ok(out);
     }
-    Ok(vec![resolve_single(reg, requested)?])
+    match resolve_single(reg, requested) {
+        Ok(t) => Ok(vec![t]),
+        Err(GatewayError::NotFound(m)) => claude_family(reg, requested).ok_or(GatewayError::NotFound(m)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Claude Code asks for dated Claude ids (`claude-sonnet-4-5-20250929`, `claude-haiku-4-5-…` for
+/// its background calls) that no catalog lists one by one: a bare `claude-…` name goes, as it is,
+/// to every served Anthropic-dialect provider that serves Claude models, in id order (the next is
+/// the fallback), so Claude Code works without a hand-written alias.
+fn claude_family(reg: &Registry, name: &str) -> Option<Vec<Target>> {
+    if !name.starts_with("claude-") || name.contains('/') {
+        return None;
+    }
+    let mut out: Vec<Target> = reg
+        .providers()
+        .filter(|p| {
+            reg.is_served(&p.id)
+                && p.dialect == crate::protocol::Dialect::Anthropic
+                && p.models.iter().any(|m| m.id.starts_with("claude-"))
+        })
+        .map(|p| Target { provider: p.id.clone(), model: name.to_string() })
+        .collect();
+    out.sort_by(|a, b| a.provider.cmp(&b.provider));
+    (!out.is_empty()).then_some(out)
 }
 
 fn resolve_single(reg: &Registry, name: &str) -> Result<Target, GatewayError> {

@@ -390,3 +390,32 @@ async fn a_combo_moves_past_a_target_that_refuses_the_request() {
     assert!(json_body(&mut r).await["error"]["message"].as_str().unwrap_or_default().contains("unsupported parameter"));
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn claude_codes_dated_model_ids_reach_the_configured_anthropic_account_without_an_alias() {
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    // The built-in `anthropic` provider, its one account pointed at the mock.
+    let cfg = format!(
+        "[[keys]]\nname = \"ci\"\nkey = \"sk-og-ci-0001\"\n\n[[accounts]]\nprovider = \"anthropic\"\nname = \"me\"\napi_key = \"k-anth\"\nbase_url = \"{}\"\n",
+        mock.base()
+    );
+    let app = env.start(&cfg).await;
+    // What Claude Code sends: its main model and its background (haiku) model, dated.
+    for model in ["claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001"] {
+        let mut r = client()
+            .post(format!("{}/v1/messages", base(&app)))
+            .insert_header(("x-api-key", "sk-og-ci-0001"))
+            .insert_header(("anthropic-version", "2023-06-01"))
+            .send_json(&json!({"model": model, "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}))
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 200, "{model}: {}", text_body(&mut r).await);
+        assert_eq!(header(&r, "x-omnigate-provider"), "anthropic");
+        assert_eq!(mock.requests().last().map(|q| q.body["model"].clone()), Some(json!(model)), "sent as it is");
+    }
+    // A name that is not Claude's still needs a provider.
+    let r = post(&app, "/v1/chat/completions", json!({"model": "gpt-9", "messages": [{"role": "user", "content": "x"}]})).await;
+    assert_eq!(r.status(), 404);
+    app.stop().await;
+}

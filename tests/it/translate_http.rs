@@ -387,3 +387,48 @@ async fn json_schemas_reach_claude_as_structured_outputs_or_as_an_instruction_fo
     assert_eq!(chat["response_format"]["json_schema"]["schema"]["required"], json!(["city"]));
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn streamed_and_whole_answers_name_the_model_the_same_way_in_every_dialect() {
+    // The rule: the model as the upstream reports it (a dated snapshot here), streamed or whole,
+    // translated or passed through.
+    let mock = MockUpstream::start().await;
+    mock.always("k-chat", fx("text"));
+    let env = TestEnv::new().await;
+    let app = env.start(&config(&mock)).await;
+    let c = client();
+    let served = "gpt-4.1-2025-04-14";
+    for stream in [false, true] {
+        let ask = json!({"model": "up-chat/m", "max_tokens": 50, "stream": stream, "messages": [{"role": "user", "content": "x"}]});
+        let mut r = c
+            .post(format!("{}/v1/messages", base(&app)))
+            .insert_header(("x-api-key", "sk-og-ci-0001"))
+            .send_json(&ask)
+            .await
+            .expect("send");
+        let named = if stream {
+            let text = text_body(&mut r).await;
+            sse_data(&text).iter().find_map(|e| e["message"]["model"].as_str().map(str::to_string))
+        } else {
+            json_body(&mut r).await["model"].as_str().map(str::to_string)
+        };
+        assert_eq!(named.as_deref(), Some(served), "Anthropic client, stream={stream}");
+        let mut r = c
+            .post(format!("{}/v1/chat/completions", base(&app)))
+            .bearer_auth("sk-og-ci-0001")
+            .send_json(&ask)
+            .await
+            .expect("send");
+        let named = if stream {
+            let text = text_body(&mut r).await;
+            let models: Vec<String> =
+                sse_data(&text).iter().filter_map(|e| e["model"].as_str().map(str::to_string)).collect();
+            assert!(models.iter().all(|m| m == served), "{models:?}");
+            models.first().cloned()
+        } else {
+            json_body(&mut r).await["model"].as_str().map(str::to_string)
+        };
+        assert_eq!(named.as_deref(), Some(served), "Chat client (passthrough), stream={stream}");
+    }
+    app.stop().await;
+}

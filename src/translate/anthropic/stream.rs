@@ -236,7 +236,13 @@ impl Encoder {
 impl StreamEncoder for Encoder {
     fn event(&mut self, ev: &Event, out: &mut Vec<Bytes>) {
         match ev {
-            Event::Start { .. } => self.ensure_started(out),
+            // The answer names the model as the upstream reports it, streamed or whole.
+            Event::Start { model, .. } => {
+                if !self.started && !model.is_empty() {
+                    self.model.clone_from(model);
+                }
+                self.ensure_started(out)
+            }
             Event::Text(t) => {
                 self.ensure_started(out);
                 if self.open != Some(Block::Text) {

@@ -190,6 +190,8 @@ impl StreamEncoder for Encoder {
                 self.flush_tools(out);
                 self.chunk(vec![json!({"text": "", "thought": true, "thoughtSignature": s})], out);
             }
+            // The answer names the model as the upstream reports it, streamed or whole.
+            Event::Start { model, .. } if !model.is_empty() => self.model.clone_from(model),
             Event::Start { .. } | Event::ReasoningSignature(_) | Event::ReasoningOpaque(_) | Event::Usage(_) => {}
         }
     }
