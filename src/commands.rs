@@ -144,7 +144,27 @@ async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// A command that works on an existing installation refuses to make a fresh, empty one (whose
+/// keys no daemon would know): the SQLite file must exist where the daemon keeps it.
+fn existing_database(cfg: &Config) -> Result<(), String> {
+    if cfg.database.url.is_some() {
+        return Ok(());
+    }
+    let path = cfg.data_dir().join("omnigate.db");
+    if path.exists() {
+        Ok(())
+    } else {
+        Err(format!(
+            "no Omnigate database at {}; pass --data-dir (or OMNIGATE_DATA_DIR, or the config's server.data_dir) or start the daemon first",
+            path.display()
+        ))
+    }
+}
+
 async fn keys(cfg: Config, action: KeysAction) -> ExitCode {
+    if let Err(e) = existing_database(&cfg) {
+        return fail(e);
+    }
     let opened = match app::open(&cfg, &Bootstrap::from_env(), false).await {
         Ok(o) => o,
         Err(e) => return fail(e),
@@ -195,6 +215,9 @@ async fn keys(cfg: Config, action: KeysAction) -> ExitCode {
 }
 
 async fn reset_admin_password(cfg: Config) -> ExitCode {
+    if let Err(e) = existing_database(&cfg) {
+        return fail(e);
+    }
     let boot = Bootstrap::from_env();
     let opened = match app::open(&cfg, &boot, false).await {
         Ok(o) => o,

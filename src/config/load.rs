@@ -90,16 +90,30 @@ pub fn load(opts: &LoadOptions) -> Result<Config, ConfigError> {
         None => Table::new(),
     };
     let defaults = Value::try_from(Config::default()).unwrap_or(Value::Table(Table::new()));
+    let mut from_env: Vec<(String, &str)> = Vec::new();
     for (name, raw) in &opts.env {
         if let Some(path) = env_key(name)? {
             let value = typed_value(&defaults, &path, raw);
             set_path(&mut table, &path, value);
+            from_env.push((path, name));
         }
     }
     for (path, value) in &opts.overrides {
         set_path(&mut table, path, value.clone());
     }
-    deserialize(table)
+    deserialize(table).map_err(|e| match e {
+        // A bad key that came from the environment names the variable a person typed.
+        ConfigError::Key { key, message } => {
+            let var = from_env.iter().find(|(path, _)| {
+                *path == key || path.starts_with(&format!("{key}.")) || key.starts_with(&format!("{path}."))
+            });
+            match var {
+                Some((_, name)) => ConfigError::Key { key, message: format!("{message} (set by {name})") },
+                None => ConfigError::Key { key, message },
+            }
+        }
+        other @ (ConfigError::Read { .. } | ConfigError::Syntax { .. } | ConfigError::UnknownEnv { .. }) => other,
+    })
 }
 
 fn parse_table(text: &str, path: &Path) -> Result<Table, ConfigError> {
@@ -232,6 +246,17 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(err.contains("server.prot"), "{err}");
+        // A misspelt section names the variable too, not only the key derived from it.
+        let err = load(&LoadOptions { env: env(&[("OMNIGATE_ROUTNG__STRATEGY", "p2c")]), ..Default::default() })
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("OMNIGATE_ROUTNG__STRATEGY"), "{err}");
+        let err = load(&LoadOptions { env: env(&[("OMNIGATE_SERVER__PORT", "http")]), ..Default::default() })
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("OMNIGATE_SERVER__PORT") && err.contains("server.port"), "{err}");
     }
 
     #[test]

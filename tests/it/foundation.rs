@@ -298,6 +298,14 @@ fn keys_cli_creates_lists_and_revokes() {
     let run = |args: &[&str]| {
         Command::new(BIN).args(args).arg("--data-dir").arg(dir.path()).env_remove("DATABASE_URL").output().expect("run")
     };
+    // A data dir with no database: refused, never a fresh database with a key no daemon knows.
+    let out = run(&["keys", "create", "--name", "laptop"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no Omnigate database at") && err.contains("--data-dir"), "{err}");
+    assert!(!dir.path().join("omnigate.db").exists(), "nothing was created");
+    let out = run(&["migrate"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = run(&["keys", "create", "--name", "laptop", "--models", "mock/*,openai/gpt-4?"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let key = String::from_utf8_lossy(&out.stdout).trim().to_string();
