@@ -432,3 +432,25 @@ async fn streamed_and_whole_answers_name_the_model_the_same_way_in_every_dialect
     }
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn message_start_carries_the_real_input_count_when_the_upstream_gives_it_before_content() {
+    let mock = MockUpstream::start().await;
+    mock.always("k-gem", fx("text"));
+    let env = TestEnv::new().await;
+    let app = env.start(&config(&mock)).await;
+    let mut r = client()
+        .post(format!("{}/v1/messages", base(&app)))
+        .insert_header(("x-api-key", "sk-og-ci-0001"))
+        .send_json(&json!({"model": "up-gem/m", "max_tokens": 50, "stream": true, "messages": [{"role": "user", "content": "x"}]}))
+        .await
+        .expect("send");
+    let text = text_body(&mut r).await;
+    let events = sse_data(&text);
+    let start = events.iter().find(|e| e["type"] == "message_start").map(|e| e["message"]["usage"]["input_tokens"].clone());
+    let end = events.iter().rev().find(|e| e["type"] == "message_delta").map(|e| e["usage"]["input_tokens"].clone());
+    // The Gemini fixture's promptTokenCount, from its first chunk on.
+    assert_eq!(start, Some(json!(51)), "{text}");
+    assert_eq!(start, end, "message_start and the final usage agree");
+    app.stop().await;
+}

@@ -133,6 +133,8 @@ pub struct Encoder {
     id: String,
     model: String,
     input_estimate: u64,
+    /// The upstream's usage, when it came before the stream started.
+    known: Option<TokenUsage>,
     started: bool,
     next_index: usize,
     open: Option<Block>,
@@ -152,6 +154,7 @@ impl Encoder {
             id: new_id("msg_"),
             model: model.to_string(),
             input_estimate,
+            known: None,
             started: false,
             next_index: 0,
             open: None,
@@ -204,9 +207,22 @@ impl Encoder {
             json!({"type": "message_start", "message": {
                 "id": self.id, "type": "message", "role": "assistant", "model": self.model, "content": [],
                 "stop_reason": null, "stop_sequence": null,
-                "usage": {"input_tokens": self.input_estimate, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 1}
+                "usage": self.start_usage()
             }}),
         );
+    }
+
+    /// `message_start`'s usage: the upstream's own input count when it came before any content,
+    /// else the estimate (the final counts follow in `message_delta`).
+    fn start_usage(&self) -> Value {
+        match &self.known {
+            Some(u) => {
+                let mut v = usage_to(u);
+                v["output_tokens"] = json!(1);
+                v
+            }
+            None => json!({"input_tokens": self.input_estimate, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 1}),
+        }
     }
 
     fn close(&mut self, out: &mut Vec<Bytes>) {
@@ -237,11 +253,12 @@ impl StreamEncoder for Encoder {
     fn event(&mut self, ev: &Event, out: &mut Vec<Bytes>) {
         match ev {
             // The answer names the model as the upstream reports it, streamed or whole.
+            // `message_start` waits for the first content (or the upstream's usage, which may come
+            // just before it): nothing reaches the client before content anyway.
             Event::Start { model, .. } => {
                 if !self.started && !model.is_empty() {
                     self.model.clone_from(model);
                 }
-                self.ensure_started(out)
             }
             Event::Text(t) => {
                 self.ensure_started(out);
@@ -302,6 +319,7 @@ impl StreamEncoder for Encoder {
                 self.errored = true;
                 Self::emit(out, e.body(Dialect::Anthropic));
             }
+            Event::Usage(u) if !self.started && u.input > 0 => self.known = Some(*u),
             Event::Usage(_) => {}
         }
     }

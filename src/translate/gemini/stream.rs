@@ -39,6 +39,11 @@ impl StreamDecoder for Decoder {
                 model: str_of(&v, "modelVersion").unwrap_or_default().to_string(),
             });
         }
+        // Usage first: Gemini counts the prompt from the first chunk on, so a client whose stream
+        // opens with the input count (Anthropic's `message_start`) gets the real one.
+        if let Some(u) = v.get("usageMetadata") {
+            out.push(Event::Usage(usage_from(u)));
+        }
         let candidate = arr(&v, "candidates").first().cloned().unwrap_or(Value::Null);
         for p in parts_of(&candidate) {
             match p {
@@ -62,9 +67,6 @@ impl StreamDecoder for Decoder {
                 }
                 Part::Image { .. } | Part::File { .. } | Part::ToolResult { .. } => {}
             }
-        }
-        if let Some(u) = v.get("usageMetadata") {
-            out.push(Event::Usage(usage_from(u)));
         }
         let blocked = v["promptFeedback"].get("blockReason").is_some();
         if let Some(f) = str_of(&candidate, "finishReason").or(if blocked { Some("SAFETY") } else { None }) {
