@@ -175,8 +175,9 @@ export const empty = (...what) => el("div", { class: "state empty" }, what);
 
 /** An error shown in place, with an optional retry. */
 export function errorBox(err, retry) {
-  const msg = err?.message || String(err);
-  const hint = err?.missing ? " This server does not offer that admin route yet." : "";
+  let msg = err?.message || String(err);
+  if (err?.missing) msg = `${msg.replace(/[.\s]*$/, "")}. This server does not offer that admin route yet.`;
+  const hint = "";
   return el(
     "div",
     { class: "state error", role: "alert" },
@@ -380,6 +381,29 @@ export function poll(fn, ms) {
     clearInterval(timer);
     document.removeEventListener("visibilitychange", onVisible);
   };
+}
+
+/**
+ * Redraws part of a live page without losing the keyboard user's place: the focused control is
+ * found again after `redraw()` by its row (`data-*` attributes of the closest row) and label.
+ */
+export function keepFocus(root, redraw) {
+  const a = document.activeElement;
+  let want = null;
+  if (a && a !== document.body && root.contains(a)) {
+    const row = a.closest("tr, li, section");
+    const rowSel = row
+      ? [...row.attributes].filter((x) => x.name.startsWith("data-")).map((x) => `[${x.name}="${CSS.escape(x.value)}"]`).join("")
+      : "";
+    want = { rowSel: rowSel ? `${row.tagName.toLowerCase()}${rowSel}` : "", tag: a.tagName, label: a.getAttribute("aria-label") || a.textContent.trim(), name: a.getAttribute("name") };
+  }
+  redraw();
+  if (!want) return;
+  const scope = (want.rowSel && root.querySelector(want.rowSel)) || root;
+  const match = [...scope.querySelectorAll(want.tag)].find(
+    (e) => (want.name && e.getAttribute("name") === want.name) || (e.getAttribute("aria-label") || e.textContent.trim()) === want.label,
+  );
+  match?.focus({ preventScroll: true });
 }
 
 /** Buttons that run an async action show it: disabled and marked busy until it settles. */

@@ -3,8 +3,8 @@
 
 import { get, post, seg } from "../api.js";
 import {
-  badge, breakerBadge, busy, button, card, el, empty, errorBox, fmtDuration, fmtMs, fmtNum, fmtPct, loading, mount,
-  notify, poll, table,
+  badge, breakerBadge, busy, button, card, el, empty, errorBox, fmtDuration, fmtMs, fmtNum, fmtPct, keepFocus, loading,
+  mount, notify, poll, table,
 } from "../dom.js";
 
 const REFRESH_MS = 3000;
@@ -31,10 +31,12 @@ export function render(root, ctx) {
       const h = await get("/api/health");
       problem.replaceChildren();
       const now = h.now ?? Date.now();
-      drawBreakers(h.providers || [], now);
-      drawCooldowns(h.accounts || [], now);
-      drawLockouts(h.accounts || [], now);
-      drawLatency(h.providers || [], h.window_ms);
+      keepFocus(root, () => {
+        drawBreakers(h.providers || [], now);
+        drawCooldowns(h.accounts || [], now);
+        drawLockouts(h.accounts || [], now);
+        drawLatency(h.providers || [], h.window_ms);
+      });
       const x = h.executor || {};
       executor.textContent = `Executors: ${fmtNum(x.restarts)} restarts, ${fmtNum(x.faults)} faults; ${fmtNum(x.dropped_frames)} malformed upstream frames dropped.`;
       ctx.setStatus(`updated ${new Date().toLocaleTimeString()}`);

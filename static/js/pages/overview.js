@@ -4,7 +4,7 @@
 import { get } from "../api.js";
 import { barList, sparkline } from "../chart.js";
 import {
-  badge, card, el, empty, errorBox, fmtCompact, fmtCost, fmtDuration, fmtNum, fmtPct, loading, mount, poll,
+  badge, card, el, empty, errorBox, fmtCompact, fmtCost, fmtDuration, fmtNum, fmtPct, keepFocus, loading, mount, poll,
   startOfToday, statusBadge, table, timeEl,
 } from "../dom.js";
 
@@ -34,10 +34,12 @@ export function render(root, ctx) {
     try {
       const [status, acc, traffic] = await Promise.all([get("/api/status"), get("/api/accounts"), loadTraffic()]);
       problem.replaceChildren();
-      drawStats(status, acc, traffic);
-      drawTop(traffic.models);
-      drawAccounts(acc);
-      drawErrors(traffic.errors);
+      keepFocus(root, () => {
+        drawStats(status, acc, traffic);
+        drawTop(traffic.models);
+        drawAccounts(acc);
+        drawErrors(traffic.errors);
+      });
       ctx.setStatus(`updated ${new Date().toLocaleTimeString()}`);
     } catch (e) {
       mount(problem, errorBox(e, refresh));

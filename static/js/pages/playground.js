@@ -234,7 +234,10 @@ export function render(root, ctx) {
       }
     };
     await Promise.all([
-      tryGet("/api/providers", (list) => (list.items || list || []).forEach((pr) => (pr.models || []).forEach((m) => names.add(`${pr.id}/${typeof m === "string" ? m : m.id}`)))),
+      tryGet("/api/providers", (list) =>
+        (list.items || list || [])
+          .filter((pr) => pr.accounts > 0 || !pr.builtin)
+          .forEach((pr) => (pr.models || []).forEach((m) => names.add(`${pr.id}/${typeof m === "string" ? m : m.id}`)))),
       tryGet("/api/combos", (list) => (list.items || list || []).forEach((c) => names.add(c.name))),
       tryGet("/api/aliases", (list) => (list.items || list || []).forEach((a) => names.add(a.alias))),
       tryGet("/api/usage?limit=200", (rows) => rows.forEach((r) => r.status < 400 && names.add(r.model))),

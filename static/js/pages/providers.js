@@ -4,8 +4,8 @@
 
 import { del, get, patch, post, seg } from "../api.js";
 import {
-  badge, breakerBadge, busy, button, card, confirmAction, el, empty, errorBox, fmtDuration, fmtMs, fmtNum, loading,
-  messageSlot, mount, notify, poll, startOfToday, table, timeEl,
+  badge, breakerBadge, busy, button, card, confirmAction, el, empty, errorBox, fmtDuration, fmtMs, fmtNum, keepFocus,
+  loading, messageSlot, mount, notify, poll, startOfToday, table, timeEl,
 } from "../dom.js";
 import { accountForm, providerForm } from "./provider_forms.js";
 
@@ -25,6 +25,7 @@ export function render(root, ctx) {
   // Messages shown in place in a provider's card (e.g. a 409), by provider id.
   const notes = new Map();
   let first = true;
+  let lastSig = "";
 
   async function load() {
     try {
@@ -45,7 +46,12 @@ export function render(root, ctx) {
         lastError: lastErrors(failed?.items || []),
       };
       problem.replaceChildren();
-      draw();
+      // A refresh that changes nothing leaves the page (and the reader's place) alone.
+      const now = data.now;
+      const cooling = data.accounts.some((a) => cooldownUntil(live(a)) > now) || [...data.health.values()].some((h) => cooldownUntil(h) > now);
+      const sig = JSON.stringify([data.providers, data.accounts, [...data.health], [...data.today], [...data.lastError.keys()]]);
+      if (cooling || sig !== lastSig) keepFocus(root, draw);
+      lastSig = sig;
       ctx.setStatus(`updated ${new Date().toLocaleTimeString()}`);
     } catch (e) {
       mount(problem, errorBox(e, load));
@@ -118,7 +124,15 @@ export function render(root, ctx) {
     const now = data.now;
     return table(
       [
-        { label: "Account", cell: (a) => [el("strong", {}, a.name), a.base_url ? el("span", { class: "cell-sub" }, a.base_url) : null, a.source === "config" ? el("span", { class: "cell-sub" }, "config file") : null] },
+        {
+          label: "Account",
+          cell: (a) => [
+            el("strong", {}, a.name),
+            a.key_hint ? el("span", { class: "cell-sub mono" }, `key ${a.key_hint}`) : a.has_key === false ? el("span", { class: "cell-sub" }, "no key") : null,
+            a.base_url ? el("span", { class: "cell-sub" }, a.base_url) : null,
+            a.source === "config" ? el("span", { class: "cell-sub" }, "config file") : null,
+          ],
+        },
         { label: "State", cell: (a) => stateOf(a, now) },
         { label: "Cooldown", cls: "wrap", cell: (a) => cooldownOf(a, now) },
         { label: "In flight", cls: "num", cell: (a) => fmtNum(live(a).in_flight ?? 0) },
@@ -138,7 +152,10 @@ export function render(root, ctx) {
   function stateOf(a, now) {
     const h = live(a);
     if (!a.enabled) return badge("disabled");
+    if (a.routable === false) return badge("not routed", "bad");
     if (cooldownUntil(h) > now) return badge("cooling", "warn");
+    const breaker = data.breakers?.get(a.provider)?.state ?? a.breaker;
+    if (breaker === "open") return badge("breaker open", "bad");
     if (h.available === false) return badge("unavailable", "bad");
     return badge("ready", "ok");
   }

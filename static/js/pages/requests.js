@@ -3,7 +3,7 @@
 
 import { get, seg } from "../api.js";
 import {
-  badge, busy, button, card, el, empty, errorBox, field, fmtCost, fmtDateTime, fmtMs, fmtNum, input, loading, mount,
+  badge, busy, button, card, el, empty, errorBox, field, fmtCost, fmtDateTime, fmtMs, fmtNum, input, keepFocus, loading, mount,
   openDrawer, poll, select, statusBadge, table, timeEl,
 } from "../dom.js";
 
@@ -65,7 +65,7 @@ export function render(root, ctx) {
   async function load() {
     try {
       const res = await get("/api/requests", query());
-      draw(res);
+      keepFocus(root, () => draw(res));
     } catch (e) {
       mount(list, errorBox(e, load));
       pager.replaceChildren();

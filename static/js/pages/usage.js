@@ -4,7 +4,7 @@
 import { get } from "../api.js";
 import { legend, PALETTE_SIZE, stackedBars } from "../chart.js";
 import {
-  card, el, empty, errorBox, field, fmtCompact, fmtCost, fmtNum, fmtPct, loading, mount, poll, select, table,
+  card, el, empty, errorBox, field, fmtCompact, fmtCost, fmtNum, fmtPct, keepFocus, loading, mount, poll, select, table,
 } from "../dom.js";
 
 const WINDOWS = ["1h", "24h", "7d", "30d"];
@@ -40,7 +40,7 @@ export function render(root, ctx) {
   async function load() {
     try {
       const s = await get("/api/usage/summary", { window: win, by: by || undefined });
-      draw(s);
+      keepFocus(root, () => draw(s));
       ctx.setStatus(`${new Date(s.from).toLocaleString()} – ${new Date(s.to).toLocaleTimeString()}`);
     } catch (e) {
       mount(totals, errorBox(e, load));
