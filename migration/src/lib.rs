@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_core;
 mod m20261206_000002_account_options;
+mod m20261207_000003_usage_indexes;
 
 /// Runs Omnigate's migrations in order.
 pub struct Migrator;
@@ -11,7 +12,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_core::Migration), Box::new(m20261206_000002_account_options::Migration)]
+        vec![
+            Box::new(m20261123_000001_core::Migration),
+            Box::new(m20261206_000002_account_options::Migration),
+            Box::new(m20261207_000003_usage_indexes::Migration),
+        ]
     }
 }
 

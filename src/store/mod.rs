@@ -2,6 +2,7 @@
 
 pub mod config_sync;
 pub mod keys;
+pub mod observe;
 pub mod runtime;
 pub mod settings;
 pub mod usage;

@@ -7,6 +7,7 @@
 mod mock;
 mod support;
 
+mod admin_observe;
 mod browser;
 mod browser_assets;
 mod clients;

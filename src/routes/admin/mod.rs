@@ -1,9 +1,15 @@
 //! The admin JSON API under `/api/`: every route but login requires an admin session or the
 //! management token.
 
+mod health;
 mod keys;
+pub mod openapi;
+mod params;
+mod playground;
+mod requests;
 mod session;
 mod state;
+mod usage_summary;
 
 use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -21,9 +27,20 @@ const ADMIN_BODY_LIMIT: usize = 1024 * 1024;
 /// Registers the admin routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::scope("/api")
-            .wrap(super::security_headers())
-            .route("/login", web::post().to(session::login))
+        routes(web::scope("/api")).wrap(super::security_headers()).default_service(web::to(api_not_found)),
+    );
+}
+
+/// The paths of every `/api` route (relative to `/api`, one per registered route), as
+/// `configure` registers them: what the OpenAPI drift tests compare `openapi::SPEC` with.
+pub fn registered_paths() -> Vec<String> {
+    routes(openapi::Recorded::default()).0
+}
+
+/// Every `/api` route. Keep to `.route(path, method().to(handler))` here, and give each new
+/// route its line in `openapi::SPEC` (the drift tests fail otherwise).
+fn routes<R: openapi::Routes>(r: R) -> R {
+    r.route("/login", web::post().to(session::login))
             .route("/logout", web::post().to(session::logout))
             .route("/session", get().to(session::whoami))
             .route("/keys", get().to(keys::list))
@@ -34,8 +51,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/providers/{id}/reset-breaker", web::post().to(state::reset_breaker))
             .route("/usage", get().to(state::recent_usage))
             .route("/status", get().to(state::status))
-            .default_service(web::to(api_not_found)),
-    );
+            .route("/requests", get().to(requests::list))
+            .route("/requests/{id}", get().to(requests::detail))
+            .route("/usage/summary", get().to(usage_summary::summary))
+            .route("/health", get().to(health::health))
+            .route("/openapi.json", get().to(openapi::serve))
+            .route("/playground/preview", web::post().to(playground::preview))
+            .route("/playground/send", web::post().to(playground::send))
 }
 
 /// Whether a method changes state.
