@@ -28,6 +28,8 @@ pub mod credential;
 pub mod executor;
 pub mod outcome;
 pub mod persist;
+pub mod quota;
+pub mod refresher;
 pub mod router;
 pub mod usage;
 

@@ -1,0 +1,104 @@
+//! The quota poller: a task actor per subscription account whose provider has a usage endpoint.
+//! On a slow timer it asks the root crate's `UsageSource` for the account's windows and hands
+//! them to the account's quota tracker. A failed poll is logged and waits for the next tick.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use actix::{
+    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, ResponseActFuture, Supervised, WrapFuture,
+};
+use futures_util::future::LocalBoxFuture;
+
+use super::Observation;
+use super::actor::QuotaTracker;
+use super::messages::Observe;
+
+/// Reads an account's quota from its provider's usage endpoint (implemented by the root crate).
+pub trait UsageSource: 'static {
+    /// One poll.
+    fn poll(&self) -> LocalBoxFuture<'static, Result<Observation, String>>;
+}
+
+/// Polls now (the dashboard's refresh, tests); answers when the windows reached the tracker.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct PollNow;
+
+/// One account's usage poller.
+pub struct QuotaPoller {
+    account_id: i64,
+    source: Rc<dyn UsageSource>,
+    tracker: Addr<QuotaTracker>,
+    every: Duration,
+    busy: bool,
+}
+
+impl std::fmt::Debug for QuotaPoller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuotaPoller").field("account_id", &self.account_id).field("every", &self.every).finish()
+    }
+}
+
+impl QuotaPoller {
+    /// A poller asking `source` every `every` (plus a jitter of up to a tenth of it).
+    pub fn new(account_id: i64, source: Rc<dyn UsageSource>, tracker: Addr<QuotaTracker>, every: Duration) -> Self {
+        Self { account_id, source, tracker, every, busy: false }
+    }
+
+    fn tick(&mut self, ctx: &mut Context<Self>) {
+        if self.busy {
+            return;
+        }
+        self.busy = true;
+        let source = Rc::clone(&self.source);
+        ctx.spawn(async move { source.poll().await }.into_actor(self).map(|res, act, _| {
+            act.busy = false;
+            let _ = act.deliver(res);
+        }));
+    }
+
+    fn deliver(&self, res: Result<Observation, String>) -> Result<(), String> {
+        match res {
+            Ok(obs) => {
+                if !obs.is_empty() {
+                    self.tracker.do_send(Observe(obs));
+                }
+                Ok(())
+            }
+            Err(e) => {
+                tracing::debug!(account = self.account_id, error = %e, "polling the usage endpoint failed");
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Actor for QuotaPoller {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        use rand::RngExt;
+        let spread = u64::try_from(self.every.as_millis() / 10).unwrap_or(0).max(1);
+        let first = Duration::from_millis(rand::rng().random_range(0..spread));
+        ctx.run_later(first, |act, ctx| {
+            act.tick(ctx);
+            ctx.run_interval(act.every, |act, ctx| act.tick(ctx));
+        });
+    }
+}
+
+impl Supervised for QuotaPoller {
+    fn restarting(&mut self, _: &mut Self::Context) {
+        self.busy = false;
+    }
+}
+
+impl Handler<PollNow> for QuotaPoller {
+    type Result = ResponseActFuture<Self, Result<(), String>>;
+
+    fn handle(&mut self, _: PollNow, _: &mut Context<Self>) -> Self::Result {
+        let source = Rc::clone(&self.source);
+        Box::pin(async move { source.poll().await }.into_actor(self).map(|res, act, _| act.deliver(res)))
+    }
+}
