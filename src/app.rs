@@ -15,7 +15,7 @@ use crate::auth::Sessions;
 use crate::config::{Config, ConfigError};
 use crate::db::{self, Database, DbError};
 use crate::keys::{KeyTable, generate_key};
-use crate::providers::{Catalog, Registry};
+use crate::providers::Catalog;
 use crate::routes;
 use crate::runtime::Runtime;
 use crate::secrets::{self, KeySource, Sealer, SecretError};
@@ -217,9 +217,7 @@ pub async fn start(cfg: Config, boot: Bootstrap) -> Result<Running, StartError> 
     let keys = KeyTable::default();
     keys.reload(&key_store::list(&conn).await?);
 
-    let rows = store::runtime::load(&conn).await?;
-    let registry = Registry::build(&catalog, &rows, &sealer, cfg.server.demo)?;
-    let runtime = Runtime::start(&cfg, &conn, registry).await?;
+    let runtime = Runtime::start(&cfg, &conn, catalog, sealer.clone(), keys.clone()).await?;
 
     let state = AppState {
         config: Arc::new(cfg.clone()),
@@ -235,12 +233,12 @@ pub async fn start(cfg: Config, boot: Bootstrap) -> Result<Running, StartError> 
 
     let data = web::Data::new(state.clone());
     let max_body = cfg.server.max_body_mib * 1024 * 1024;
-    let (exec_cfg, exec_stats) = (runtime.executor_cfg, Arc::clone(&runtime.executor_stats));
+    let (exec_cfg, exec_stats) = (runtime.executor_config(), Arc::clone(&runtime.executor_stats));
     let drain = runtime.drain.subscribe();
     let mut server = HttpServer::new(move || {
         // One supervised executor per worker thread, owning that thread's upstream client.
-        let (stats, drain) = (Arc::clone(&exec_stats), drain.clone());
-        let executor = Supervisor::start(move |_| ExecutorActor::new(exec_cfg, stats, drain.clone()));
+        let (live, stats, drain) = (exec_cfg.clone(), Arc::clone(&exec_stats), drain.clone());
+        let executor = Supervisor::start(move |_| ExecutorActor::new(live, stats, drain));
         App::new()
             .app_data(data.clone())
             .app_data(web::Data::new(executor))

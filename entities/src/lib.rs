@@ -6,6 +6,7 @@
 pub mod account;
 pub mod account_state;
 pub mod api_key;
+pub mod audit_log;
 pub mod breaker_state;
 pub mod combo;
 pub mod combo_target;

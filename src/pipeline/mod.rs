@@ -265,7 +265,7 @@ async fn serve_inner(
     let reg = state.runtime.registry();
     let targets = resolve::resolve(&reg, &inbound.model, inbound.pinned.as_deref())?;
     let targets = authorize(meta.key.as_ref(), &inbound.model, targets)?;
-    let max_attempts = state.config.routing.max_attempts;
+    let max_attempts = state.runtime.max_attempts();
     let mut attempts = 0u32;
     let mut unavailable = Vec::new();
     let mut last: Option<Box<Failure>> = None;

@@ -83,8 +83,10 @@ pub struct Combo {
     pub name: String,
     /// Target order.
     pub strategy: ComboStrategy,
-    /// Targets (`provider/model` or aliases).
+    /// Targets (`provider/model` or aliases), in priority order.
     pub targets: Vec<String>,
+    /// Each target's share in a random order (same length as `targets`, each at least 1).
+    pub weights: Vec<u32>,
     /// Round-robin position.
     pub cursor: AtomicUsize,
 }
@@ -203,7 +205,8 @@ impl Registry {
                 Combo {
                     name: c.name.clone(),
                     strategy: ComboStrategy::parse(&c.strategy).unwrap_or_default(),
-                    targets: targets.clone(),
+                    targets: targets.iter().map(|t| t.model.clone()).collect(),
+                    weights: targets.iter().map(|t| t.weight.max(1)).collect(),
                     cursor: AtomicUsize::new(0),
                 },
             );

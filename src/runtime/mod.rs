@@ -1,79 +1,206 @@
-//! The running actor system: builds the router, account and breaker actors and the usage writer
-//! from the registry and the persisted state, and holds their addresses.
+//! The running actor system: the router, account and breaker actors and the usage writer, the
+//! registry snapshot the resolver reads, and the live settings. `Runtime::reload` brings all of
+//! it in line with the database (rows, stored setting overrides) in one idempotent step; start-up,
+//! every admin change and (later) the multi-instance change feed go through it.
 
-use std::collections::HashMap;
+pub mod settings;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use actix::{Actor, Addr, Arbiter, Supervisor};
 use actors::account::actor::AccountActor;
+use actors::account::messages::SetPolicy as AccountPolicy;
 use actors::breaker::actor::BreakerActor;
+use actors::breaker::messages::SetPolicy as BreakerPolicy;
 use actors::executor::ExecutorConfig;
 use actors::executor::actor::ExecutorStats;
-use actors::outcome::ResiliencePolicy;
 use actors::persist;
 use actors::router::actor::RouterActor;
 use actors::router::messages::Reload;
 use actors::router::slot::Slot;
 use actors::router::table::{AccountEntry, ProviderEntry};
-use actors::usage::actor::{Flush, UsageWriter, WriterConfig};
+use actors::usage::actor::{Flush, Reconfigure, UsageWriter};
+use dashmap::DashMap;
 use sea_orm::{DatabaseConnection, DbErr};
+use tokio::sync::watch;
 
-use crate::config::Config;
-use crate::providers::Registry;
+use crate::config::{Config, ConfigError};
+use crate::keys::KeyTable;
+use crate::providers::{Catalog, Registry};
+use crate::secrets::{Sealer, SecretError};
+use crate::store;
 
-/// Addresses of the long-lived actors and the registry they were built from.
+pub use settings::policy;
+
+/// Why the running system could not be brought in line with the database.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// Reading the rows failed.
+    #[error("database error while reloading: {0}")]
+    Db(#[from] DbErr),
+    /// A stored credential could not be opened.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// The stored setting overrides are not valid over this config file.
+    #[error("stored settings (set through /api/settings): {0}")]
+    Settings(#[from] ConfigError),
+    /// The router is gone (the daemon is stopping).
+    #[error("the router is not running")]
+    Router,
+}
+
+impl From<ReloadError> for crate::app::StartError {
+    fn from(e: ReloadError) -> Self {
+        match e {
+            ReloadError::Db(e) => Self::Store(e),
+            ReloadError::Secret(e) => Self::Secret(e),
+            ReloadError::Settings(e) => Self::Config(e),
+            ReloadError::Router => Self::Catalog("the router actor did not start".into()),
+        }
+    }
+}
+
+/// What one reload changed, for the log and the tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReloadReport {
+    /// Account actors started.
+    pub accounts_started: usize,
+    /// Account actors let go (they stop once their last lease ends).
+    pub accounts_stopped: usize,
+    /// Breaker actors started.
+    pub breakers_started: usize,
+    /// Breaker actors let go.
+    pub breakers_stopped: usize,
+}
+
+/// What a reload reads besides the database, fixed for the daemon's life.
+struct Inputs {
+    /// The config file as loaded at start (before stored overrides).
+    file: Arc<Config>,
+    catalog: Catalog,
+    sealer: Sealer,
+    keys: KeyTable,
+    db: DatabaseConnection,
+}
+
+/// Addresses of the long-lived actors, the registry they were built from, and the live settings.
 pub struct Runtime {
     registry: RwLock<Arc<Registry>>,
     /// The router.
     pub router: Addr<RouterActor>,
-    /// The usage writer (`None` when usage recording is off).
+    /// The usage writer (always running; it drops events while `usage.enabled` is off).
     pub usage: Option<Addr<UsageWriter>>,
     /// Counters shared by every executor.
     pub executor_stats: Arc<ExecutorStats>,
-    /// Settings every executor is built with.
-    pub executor_cfg: ExecutorConfig,
+    /// Upstream settings every executor reads before each attempt.
+    executor_cfg: watch::Sender<ExecutorConfig>,
     /// Account actors by account id.
-    pub accounts: HashMap<i64, Addr<AccountActor>>,
+    pub accounts: DashMap<i64, Addr<AccountActor>>,
     /// Breaker actors by provider id.
-    pub breakers: HashMap<String, Addr<BreakerActor>>,
+    pub breakers: DashMap<String, Addr<BreakerActor>>,
     /// Set when the shutdown grace is nearly over: running streams end in their client's dialect.
-    pub drain: tokio::sync::watch::Sender<bool>,
+    pub drain: watch::Sender<bool>,
+    /// The effective config: the file with the stored overrides applied.
+    live: RwLock<Arc<Config>>,
+    max_attempts: AtomicU32,
+    /// One reload at a time: two admin changes never interleave their actor bookkeeping.
+    reload_lock: tokio::sync::Mutex<()>,
+    inputs: Inputs,
     router_arbiter: Arbiter,
 }
 
-/// The resilience policy of a config.
-pub fn policy(cfg: &Config) -> ResiliencePolicy {
-    let r = &cfg.resilience;
-    let ms = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-    ResiliencePolicy {
-        cooldown_base_ms: ms(r.cooldown_base_ms),
-        cooldown_max_ms: ms(r.cooldown_max_ms),
-        retry_after_max_ms: ms(r.retry_after_max_secs.saturating_mul(1000)),
-        breaker_threshold: r.breaker_threshold.max(1),
-        breaker_open_ms: ms(r.breaker_open_ms),
-        breaker_open_max_ms: ms(r.breaker_open_max_ms),
+fn read<T: ?Sized>(lock: &RwLock<Arc<T>>) -> Arc<T> {
+    match lock.read() {
+        Ok(g) => Arc::clone(&g),
+        Err(p) => Arc::clone(&p.into_inner()),
+    }
+}
+
+fn write<T: ?Sized>(lock: &RwLock<Arc<T>>, value: Arc<T>) {
+    match lock.write() {
+        Ok(mut g) => *g = value,
+        Err(p) => *p.into_inner() = value,
     }
 }
 
 impl Runtime {
-    /// Starts every actor. Must run inside an actix System.
-    pub async fn start(cfg: &Config, db: &DatabaseConnection, registry: Registry) -> Result<Arc<Self>, DbErr> {
-        let policy = policy(cfg);
+    /// Starts every actor from the database and `file` (with the stored setting overrides).
+    /// Must run inside an actix System.
+    pub async fn start(
+        file: &Config,
+        db: &DatabaseConnection,
+        catalog: Catalog,
+        sealer: Sealer,
+        keys: KeyTable,
+    ) -> Result<Arc<Self>, ReloadError> {
+        let overrides = store::overrides::load(db).await?;
+        let cfg = settings::effective(file, &overrides, &catalog)?;
         // The router answers every request's `Lease`: it gets a thread of its own, so database
         // work and batch inserts on the main arbiter never queue in front of a lease.
         let router_arbiter = Arbiter::new();
         let sticky = cfg.routing.sticky_limit;
         let router = RouterActor::start_in_arbiter(&router_arbiter.handle(), move |_| RouterActor::new(sticky));
-        let mut health = persist::load_accounts(db).await?;
-        let mut breaker_states = persist::load_breakers(db).await?;
+        let usage = UsageWriter::new(db.clone(), settings::writer_config(&cfg)).start();
+        let runtime = Arc::new(Self {
+            registry: RwLock::new(Arc::new(Registry::default())),
+            router,
+            usage: Some(usage),
+            executor_stats: Arc::new(ExecutorStats::default()),
+            executor_cfg: watch::Sender::new(settings::executor_config(&cfg)),
+            accounts: DashMap::new(),
+            breakers: DashMap::new(),
+            drain: watch::Sender::new(false),
+            max_attempts: AtomicU32::new(cfg.routing.max_attempts),
+            live: RwLock::new(Arc::new(cfg)),
+            reload_lock: tokio::sync::Mutex::new(()),
+            inputs: Inputs { file: Arc::new(file.clone()), catalog, sealer, keys, db: db.clone() },
+            router_arbiter,
+        });
+        runtime.reload().await?;
+        Ok(runtime)
+    }
 
-        let mut accounts = HashMap::new();
-        let mut entries = Vec::new();
+    /// Brings the running system in line with the database: stored setting overrides, custom
+    /// providers, accounts, combos, aliases and keys. New accounts and providers get supervised
+    /// actors (from their persisted health), removed ones are let go (an actor stops once the
+    /// last lease on it ends, so a request in flight finishes normally), and the router gets the
+    /// new view while keeping every known account's in-flight slot and health. Idempotent: a
+    /// reload with nothing changed in the database changes nothing.
+    pub async fn reload(&self) -> Result<ReloadReport, ReloadError> {
+        let _one_at_a_time = self.reload_lock.lock().await;
+        let Inputs { file, catalog, sealer, keys, db } = &self.inputs;
+        let overrides = store::overrides::load(db).await?;
+        let cfg = settings::effective(file, &overrides, catalog)?;
+        let rows = store::runtime::load(db).await?;
+        let registry = Registry::build(catalog, &rows, sealer, file.server.demo)?;
+        let policy = settings::policy(&cfg);
+        let policy_changed = policy != settings::policy(&self.live());
+        let mut report = ReloadReport::default();
+
+        let fresh = registry.accounts.iter().any(|a| !self.accounts.contains_key(&a.id));
+        let mut health = if fresh { persist::load_accounts(db).await? } else { HashMap::new() };
+        let mut entries = Vec::with_capacity(registry.accounts.len());
         for a in &registry.accounts {
-            let h = health.remove(&a.id).unwrap_or_default();
-            let (id, h2, dbc, rr) = (a.id, h.clone(), db.clone(), router.clone().recipient());
-            let addr = Supervisor::start(move |_| AccountActor::new(id, h2, policy, Some(dbc), rr));
+            let known = self.accounts.get(&a.id).map(|r| r.value().clone());
+            let (addr, h) = match known {
+                Some(addr) => {
+                    if policy_changed {
+                        addr.do_send(AccountPolicy(policy));
+                    }
+                    // The router keeps its own, newer view of a known account's health.
+                    (addr, Default::default())
+                }
+                None => {
+                    let h = health.remove(&a.id).unwrap_or_default();
+                    let (id, h2, dbc, rr) = (a.id, h.clone(), db.clone(), self.router.clone().recipient());
+                    let addr = Supervisor::start(move |_| AccountActor::new(id, h2, policy, Some(dbc), rr));
+                    self.accounts.insert(a.id, addr.clone());
+                    report.accounts_started += 1;
+                    (addr, h)
+                }
+            };
             let slot = Arc::new(Slot::default());
             slot.set_last_leased(h.last_used_at);
             entries.push(AccountEntry {
@@ -88,17 +215,37 @@ impl Runtime {
                 credential: a.credential.clone(),
                 health: h,
                 slot,
-                addr: Some(addr.clone()),
+                addr: Some(addr),
             });
-            accounts.insert(a.id, addr);
         }
+        let wanted: HashSet<i64> = registry.accounts.iter().map(|a| a.id).collect();
+        let before = self.accounts.len();
+        // Dropping our address is all it takes: leases still out hold theirs until they end.
+        self.accounts.retain(|id, _| wanted.contains(id));
+        report.accounts_stopped = before - self.accounts.len();
 
-        let mut breakers = HashMap::new();
+        let served: HashSet<&str> = registry.accounts.iter().map(|a| a.provider.as_str()).collect();
+        let fresh = served.iter().any(|p| !self.breakers.contains_key(*p));
+        let mut breaker_states = if fresh { persist::load_breakers(db).await? } else { HashMap::new() };
         let mut providers = HashMap::new();
-        for p in registry.providers().filter(|p| registry.accounts.iter().any(|a| a.provider == p.id)) {
-            let state = breaker_states.remove(&p.id).unwrap_or_default();
-            let (pid, dbc, rr) = (p.id.clone(), db.clone(), router.clone().recipient());
-            let addr = Supervisor::start(move |_| BreakerActor::new(pid, state, policy, Some(dbc), rr));
+        for p in registry.providers().filter(|p| served.contains(p.id.as_str())) {
+            let known = self.breakers.get(&p.id).map(|r| r.value().clone());
+            let (addr, state) = match known {
+                Some(addr) => {
+                    if policy_changed {
+                        addr.do_send(BreakerPolicy(policy));
+                    }
+                    (addr, Default::default())
+                }
+                None => {
+                    let state = breaker_states.remove(&p.id).unwrap_or_default();
+                    let (pid, dbc, rr) = (p.id.clone(), db.clone(), self.router.clone().recipient());
+                    let addr = Supervisor::start(move |_| BreakerActor::new(pid, state, policy, Some(dbc), rr));
+                    self.breakers.insert(p.id.clone(), addr.clone());
+                    report.breakers_started += 1;
+                    (addr, state)
+                }
+            };
             providers.insert(
                 p.id.clone(),
                 ProviderEntry {
@@ -106,52 +253,75 @@ impl Runtime {
                     breaker: state,
                     probe_granted_at: None,
                     cursor: Default::default(),
-                    addr: Some(addr.clone()),
+                    addr: Some(addr),
                 },
             );
-            breakers.insert(p.id.clone(), addr);
         }
-        let _ = router.send(Reload { accounts: entries, providers }).await;
+        let before = self.breakers.len();
+        self.breakers.retain(|id, _| served.contains(id.as_str()));
+        report.breakers_stopped = before - self.breakers.len();
 
-        let usage = cfg.usage.enabled.then(|| {
-            UsageWriter::new(
-                db.clone(),
-                WriterConfig {
-                    batch_size: cfg.usage.batch_size,
-                    flush_interval: Duration::from_millis(cfg.usage.flush_interval_ms.max(10)),
-                    retention_days: cfg.usage.retention_days,
-                },
-            )
-            .start()
-        });
-        let u = &cfg.upstream;
-        let executor_cfg = ExecutorConfig {
-            connect: Duration::from_millis(u.connect_timeout_ms),
-            first_byte: Duration::from_millis(u.first_byte_timeout_ms),
-            idle: Duration::from_millis(u.idle_timeout_ms),
-            total: Duration::from_millis(u.total_timeout_ms),
-            max_connections: u.max_connections,
-            max_response_bytes: u.max_response_mib.saturating_mul(1024 * 1024),
-        };
-        Ok(Arc::new(Self {
-            registry: RwLock::new(Arc::new(registry)),
-            router,
-            usage,
-            executor_stats: Arc::new(ExecutorStats::default()),
-            executor_cfg,
-            accounts,
-            breakers,
-            drain: tokio::sync::watch::Sender::new(false),
-            router_arbiter,
-        }))
+        let reload = Reload { accounts: entries, providers, sticky_limit: cfg.routing.sticky_limit };
+        self.router.send(reload).await.map_err(|_| ReloadError::Router)?;
+        write(&self.registry, Arc::new(registry));
+        let exec = settings::executor_config(&cfg);
+        self.executor_cfg.send_if_modified(|c| std::mem::replace(c, exec) != exec);
+        if let Some(u) = &self.usage {
+            u.do_send(Reconfigure(settings::writer_config(&cfg)));
+        }
+        self.max_attempts.store(cfg.routing.max_attempts, Ordering::Relaxed);
+        keys.reload(&rows.keys);
+        write(&self.live, Arc::new(cfg));
+        if report != ReloadReport::default() {
+            tracing::info!(
+                accounts_started = report.accounts_started,
+                accounts_stopped = report.accounts_stopped,
+                breakers_started = report.breakers_started,
+                breakers_stopped = report.breakers_stopped,
+                "runtime reloaded"
+            );
+        }
+        Ok(report)
     }
 
     /// The current registry snapshot.
     pub fn registry(&self) -> Arc<Registry> {
-        match self.registry.read() {
-            Ok(g) => Arc::clone(&g),
-            Err(p) => Arc::clone(&p.into_inner()),
-        }
+        read(&self.registry)
+    }
+
+    /// The effective config: the file's values with the stored setting overrides applied.
+    pub fn live(&self) -> Arc<Config> {
+        read(&self.live)
+    }
+
+    /// The config file as loaded at start (what entries it declares, the values under overrides).
+    pub fn file(&self) -> &Config {
+        &self.inputs.file
+    }
+
+    /// The built-in provider catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.inputs.catalog
+    }
+
+    /// Upper bound on upstream attempts per request (`routing.max_attempts`, live).
+    pub fn max_attempts(&self) -> u32 {
+        self.max_attempts.load(Ordering::Relaxed)
+    }
+
+    /// A receiver of the upstream settings, for one executor.
+    pub fn executor_config(&self) -> watch::Receiver<ExecutorConfig> {
+        self.executor_cfg.subscribe()
+    }
+
+    /// The actor of an account, if it has one.
+    pub fn account_actor(&self, id: i64) -> Option<Addr<AccountActor>> {
+        self.accounts.get(&id).map(|r| r.value().clone())
+    }
+
+    /// The breaker actor of a provider, if it has one.
+    pub fn breaker_actor(&self, provider: &str) -> Option<Addr<BreakerActor>> {
+        self.breakers.get(provider).map(|r| r.value().clone())
     }
 
     /// Writes every buffered usage row (on shutdown).

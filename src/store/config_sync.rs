@@ -1,5 +1,7 @@
 //! Config as code: entries declared in the config file are upserted at start-up, marked
 //! `source = "config"`; config-sourced rows no longer declared are removed (keys are revoked).
+//! Rows made through the admin API (`source = "api"`) are never touched: a file entry with the
+//! same id is skipped with a warning (a revoked API key's name is free, so the file may take it).
 //! Running it twice with the same file changes nothing.
 
 use std::collections::HashSet;
@@ -10,14 +12,22 @@ use sea_orm::{
     QueryFilter, TransactionTrait,
 };
 
-use super::now_ms;
+use super::{SOURCE_API, SOURCE_CONFIG as CONFIG, now_ms};
 use crate::config::Config;
 use crate::secrets::Sealer;
 use crate::store::keys::display_prefix;
 
 /// Associated-data label of sealed account credentials.
 pub const ACCOUNT_SECRET: &str = "account.api_key";
-const CONFIG: &str = "config";
+
+/// Logs a file entry left alone because the admin API owns a row with the same id.
+fn owned_by_api(kind: &str, id: &str) {
+    tracing::warn!(
+        kind,
+        id,
+        "the config file declares an entry the admin API made: the API's one is kept (delete it through the API to let the file own it)"
+    );
+}
 
 /// What a sync changed, for the start-up log.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -51,6 +61,7 @@ async fn sync_providers(db: &impl ConnectionTrait, cfg: &Config, r: &mut SyncRep
         let auth = p.auth.unwrap_or_else(|| crate::providers::default_auth(p.dialect)).as_str().to_string();
         let strategy = p.strategy.map(|s| s.as_str().to_string());
         match existing.iter().find(|e| e.id == p.id) {
+            Some(e) if e.source == SOURCE_API => owned_by_api("provider", &p.id),
             Some(e)
                 if e.dialect == p.dialect.as_str()
                     && e.base_url == p.base_url
@@ -109,6 +120,7 @@ async fn sync_accounts(
         let max_concurrent = a.max_concurrent.map(|m| i32::try_from(m).unwrap_or(i32::MAX));
         let options = crate::providers::AccountOptions { forward_org_headers: a.forward_org_headers }.to_json();
         match existing.iter().find(|e| e.provider == a.provider && e.name == a.name) {
+            Some(e) if e.source == SOURCE_API => owned_by_api("account", &format!("{}/{}", a.provider, a.name)),
             Some(e) => {
                 let old_secret = e.secret.as_deref().and_then(|s| sealer.open(ACCOUNT_SECRET, s).ok());
                 let same = old_secret == a.api_key
@@ -174,6 +186,7 @@ async fn sync_keys(db: &impl ConnectionTrait, cfg: &Config, sealer: &Sealer, r: 
         let digest = sealer.digest(&k.key);
         let models = serde_json::to_string(&k.models).unwrap_or_else(|_| "[]".into());
         match existing.iter().find(|e| e.name == k.name) {
+            Some(e) if e.source == SOURCE_API && e.revoked_at.is_none() => owned_by_api("key", &k.name),
             Some(e)
                 if e.digest == digest
                     && e.models == models
@@ -230,6 +243,10 @@ async fn sync_combos(db: &impl ConnectionTrait, cfg: &Config, r: &mut SyncReport
     for c in &cfg.combos {
         let targets = combo_target::Entity::find();
         let (id, changed) = match existing.iter().find(|e| e.name == c.name) {
+            Some(e) if e.source == SOURCE_API => {
+                owned_by_api("combo", &c.name);
+                continue;
+            }
             Some(e) => {
                 let old: Vec<String> = targets
                     .filter(combo_target::Column::ComboId.eq(e.id))
@@ -296,6 +313,7 @@ async fn sync_aliases(db: &impl ConnectionTrait, cfg: &Config, r: &mut SyncRepor
     let existing = model_alias::Entity::find().all(db).await?;
     for a in &cfg.aliases {
         match existing.iter().find(|e| e.alias == a.alias) {
+            Some(e) if e.source == SOURCE_API => owned_by_api("alias", &a.alias),
             Some(e) if e.target == a.target && e.source == CONFIG => {}
             Some(e) => {
                 let mut am: model_alias::ActiveModel = e.clone().into();

@@ -71,6 +71,45 @@ pub async fn insert(
     Ok(())
 }
 
+/// The key row named `name` (active or revoked; names are unique).
+pub async fn get(db: &impl ConnectionTrait, name: &str) -> Result<Option<api_key::Model>, DbErr> {
+    api_key::Entity::find().filter(api_key::Column::Name.eq(name)).one(db).await
+}
+
+/// Issues a new key under the name of a revoked one: the row is reused (names are unique), so
+/// the old key's digest is gone and only the new key opens it. Its source becomes `source`.
+pub async fn reissue(
+    db: &impl ConnectionTrait,
+    revoked: api_key::Model,
+    digest: &str,
+    prefix: &str,
+    models: &[String],
+    source: &str,
+) -> Result<api_key::Model, DbErr> {
+    let mut am: api_key::ActiveModel = revoked.into();
+    am.digest = Set(digest.to_string());
+    am.prefix = Set(prefix.to_string());
+    am.models = Set(serde_json::to_string(models).unwrap_or_else(|_| "[]".into()));
+    am.enabled = Set(true);
+    am.source = Set(source.to_string());
+    am.created_at = Set(now_ms());
+    am.revoked_at = Set(None);
+    am.update(db).await
+}
+
+/// Changes a key's allowed models and whether it is accepted.
+pub async fn update(
+    db: &impl ConnectionTrait,
+    row: api_key::Model,
+    models: &[String],
+    enabled: bool,
+) -> Result<api_key::Model, DbErr> {
+    let mut am: api_key::ActiveModel = row.into();
+    am.models = Set(serde_json::to_string(models).unwrap_or_else(|_| "[]".into()));
+    am.enabled = Set(enabled);
+    am.update(db).await
+}
+
 /// All keys, revoked ones included, by name.
 pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<api_key::Model>, DbErr> {
     api_key::Entity::find().order_by_asc(api_key::Column::Name).all(db).await

@@ -1,10 +1,21 @@
 //! Query and mutation functions over the entities, grouped by table; handlers never build SQL.
 
+pub mod accounts;
+pub mod aliases;
+pub mod audit;
+pub mod combos;
 pub mod config_sync;
 pub mod keys;
+pub mod overrides;
+pub mod providers;
 pub mod observe;
 pub mod runtime;
 pub mod settings;
 pub mod usage;
 
 pub use actors::clock::now_ms;
+
+/// `source` of rows upserted from the config file (config as code: read-only through the API).
+pub const SOURCE_CONFIG: &str = "config";
+/// `source` of rows made through the admin API (never touched by the config upsert).
+pub const SOURCE_API: &str = "api";

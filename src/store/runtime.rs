@@ -3,6 +3,8 @@
 use entities::{account, api_key, combo, combo_target, model_alias, provider};
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, QueryOrder};
 
+use super::combos::TargetRow;
+
 /// Everything the registry is built from, as stored.
 #[derive(Debug, Default, Clone)]
 pub struct RuntimeRows {
@@ -11,7 +13,7 @@ pub struct RuntimeRows {
     /// Accounts.
     pub accounts: Vec<account::Model>,
     /// Combos with their targets in order.
-    pub combos: Vec<(combo::Model, Vec<String>)>,
+    pub combos: Vec<super::combos::ComboRows>,
     /// Model aliases.
     pub aliases: Vec<model_alias::Model>,
     /// Gateway keys.
@@ -31,7 +33,11 @@ pub async fn load(db: &impl ConnectionTrait) -> Result<RuntimeRows, DbErr> {
     let combos = combos
         .into_iter()
         .map(|c| {
-            let t = targets.iter().filter(|t| t.combo_id == c.id).map(|t| t.model.clone()).collect();
+            let t = targets
+                .iter()
+                .filter(|t| t.combo_id == c.id)
+                .map(|t| TargetRow { model: t.model.clone(), weight: u32::try_from(t.weight).unwrap_or(1).max(1) })
+                .collect();
             (c, t)
         })
         .collect();

@@ -8,6 +8,13 @@ mod mock;
 mod support;
 
 mod admin_observe;
+mod admin_write_accounts;
+mod admin_write_combos;
+mod admin_write_keys;
+mod admin_write_providers;
+mod admin_write_restart;
+mod admin_write_settings;
+mod admin_write_support;
 mod browser;
 mod browser_assets;
 mod clients;

@@ -52,7 +52,7 @@ async fn a_panicking_account_actor_restarts_with_its_persisted_cooldown_and_rout
     assert!(eventually(3, || async { persisted().await == Some(until) }).await, "the cooldown is persisted");
 
     // The next outcome panics inside the state machine after wiping the cooldown in memory.
-    let addr = app.state.runtime.accounts[&id].clone();
+    let addr = app.state.runtime.account_actor(id).expect("account actor");
     addr.send(AccountPanic).await.expect("hook armed");
     addr.do_send(AccountOutcome { kind: OutcomeKind::ServerError, model: "mock-model".into() });
     // Caught, stopped, restarted by its supervisor, reloaded: the cooldown is back to the millisecond.
@@ -104,7 +104,7 @@ async fn a_panicking_breaker_actor_restarts_still_open_and_keeps_the_upstream_sh
         "the open breaker is persisted"
     );
 
-    let addr = app.state.runtime.breakers["mock"].clone();
+    let addr = app.state.runtime.breaker_actor("mock").expect("breaker actor");
     addr.send(BreakerPanic).await.expect("hook armed");
     addr.do_send(BreakerOutcome { kind: OutcomeKind::ServerError });
     let b = addr.send(GetBreaker).await.expect("the restarted actor answers");

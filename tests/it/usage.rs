@@ -179,7 +179,7 @@ async fn with_usage_disabled_requests_are_served_and_nothing_is_recorded() {
     let env = TestEnv::new().await;
     let text = mock_config(&mock.base(), &[("a", "ka"), ("b", "kb")], "[usage]\nenabled = false\n");
     let app = env.start(&text).await;
-    assert!(app.state.runtime.usage.is_none(), "no usage writer is started");
+    // The writer runs (usage can be switched on live through /api/settings) but records nothing.
     let mut r = post(&app, "/v1/chat/completions", chat(false)).await;
     assert_eq!(r.status(), 200);
     assert!(text_body(&mut r).await.contains("Hello from mock"));

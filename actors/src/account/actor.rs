@@ -9,7 +9,7 @@ use actix::{Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler,
 use sea_orm::DatabaseConnection;
 
 use super::AccountHealth;
-use super::messages::{AccountOutcome, GetAccount, ResetAccount};
+use super::messages::{AccountOutcome, GetAccount, ResetAccount, SetPolicy};
 use crate::clock::now_ms;
 use crate::outcome::ResiliencePolicy;
 use crate::persist;
@@ -146,6 +146,15 @@ impl Handler<ResetAccount> for AccountActor {
             act.health = AccountHealth { last_used_at: last, ..AccountHealth::default() };
             act.publish();
         });
+    }
+}
+
+impl Handler<SetPolicy> for AccountActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetPolicy, _: &mut Context<Self>) {
+        // Kept across a supervised restart: the actor value itself survives it.
+        self.policy = msg.0;
     }
 }
 

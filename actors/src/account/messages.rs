@@ -3,7 +3,7 @@
 use actix::Message;
 
 use super::AccountHealth;
-use crate::outcome::OutcomeKind;
+use crate::outcome::{OutcomeKind, ResiliencePolicy};
 
 /// The outcome of an attempt on this account.
 #[derive(Debug, Clone, Message)]
@@ -19,6 +19,11 @@ pub struct AccountOutcome {
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
 pub struct ResetAccount;
+
+/// New cooldown tuning (settings edited at run time); the health itself is kept.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct SetPolicy(pub ResiliencePolicy);
 
 /// Returns the account's current health.
 #[derive(Debug, Clone, Message)]

@@ -11,7 +11,7 @@ use actix::{
 use sea_orm::DatabaseConnection;
 
 use super::BreakerState;
-use super::messages::{BreakerOutcome, GetBreaker, ResetBreaker};
+use super::messages::{BreakerOutcome, GetBreaker, ResetBreaker, SetPolicy};
 use crate::clock::now_ms;
 use crate::outcome::ResiliencePolicy;
 use crate::persist;
@@ -145,6 +145,15 @@ impl Handler<ResetBreaker> for BreakerActor {
             act.state.reset();
             act.publish();
         });
+    }
+}
+
+impl Handler<SetPolicy> for BreakerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetPolicy, _: &mut Context<Self>) {
+        // Kept across a supervised restart: the actor value itself survives it.
+        self.policy = msg.0;
     }
 }
 

@@ -3,7 +3,7 @@
 use actix::Message;
 
 use super::BreakerState;
-use crate::outcome::OutcomeKind;
+use crate::outcome::{OutcomeKind, ResiliencePolicy};
 
 /// The outcome of an attempt on one of this provider's accounts.
 #[derive(Debug, Clone, Copy, Message)]
@@ -17,6 +17,11 @@ pub struct BreakerOutcome {
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "()")]
 pub struct ResetBreaker;
+
+/// New breaker tuning (settings edited at run time); the state itself is kept.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct SetPolicy(pub ResiliencePolicy);
 
 /// Returns the breaker's state.
 #[derive(Debug, Clone, Copy, Message)]

@@ -32,6 +32,8 @@ pub struct Fault;
 /// One worker thread's executor.
 pub struct ExecutorActor {
     cfg: ExecutorConfig,
+    /// The settings as edited at run time; read (one atomic load) before each attempt.
+    live: watch::Receiver<ExecutorConfig>,
     client: awc::Client,
     stats: Arc<ExecutorStats>,
     drain: watch::Receiver<bool>,
@@ -59,8 +61,27 @@ fn build_client(cfg: &ExecutorConfig) -> awc::Client {
 impl ExecutorActor {
     /// An executor with a fresh client. `drain` turns true when the daemon's shutdown grace is
     /// nearly over: every attempt still running then ends cleanly in its client's dialect.
-    pub fn new(cfg: ExecutorConfig, stats: Arc<ExecutorStats>, drain: watch::Receiver<bool>) -> Self {
-        Self { client: build_client(&cfg), cfg, stats, drain }
+    /// `live` carries the upstream settings: an edit applies from the next attempt on (a new
+    /// connect timeout or pool size gets a new client; attempts running keep theirs).
+    pub fn new(
+        mut live: watch::Receiver<ExecutorConfig>,
+        stats: Arc<ExecutorStats>,
+        drain: watch::Receiver<bool>,
+    ) -> Self {
+        let cfg = *live.borrow_and_update();
+        Self { client: build_client(&cfg), cfg, live, stats, drain }
+    }
+
+    /// Takes up edited settings, if any.
+    fn refresh(&mut self) {
+        if !self.live.has_changed().unwrap_or(false) {
+            return;
+        }
+        let next = *self.live.borrow_and_update();
+        if next.connect != self.cfg.connect || next.max_connections != self.cfg.max_connections {
+            self.client = build_client(&next);
+        }
+        self.cfg = next;
     }
 }
 
@@ -80,6 +101,7 @@ impl Handler<Execute> for ExecutorActor {
     type Result = ResponseFuture<ExecOutcome>;
 
     fn handle(&mut self, msg: Execute, ctx: &mut Context<Self>) -> Self::Result {
+        self.refresh();
         // `ResponseFuture` runs as its own task: it outlives a restart of this actor.
         let env = run::RunEnv {
             cfg: self.cfg,

@@ -277,7 +277,7 @@ pub enum ExecOutcome {
 }
 
 /// Timeouts and limits of upstream calls.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExecutorConfig {
     /// TCP + TLS connect.
     pub connect: Duration,

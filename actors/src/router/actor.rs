@@ -77,7 +77,8 @@ impl Handler<Reload> for RouterActor {
     type Result = ();
 
     fn handle(&mut self, msg: Reload, _: &mut Context<Self>) {
-        self.table = RoutingTable::new(msg.accounts, msg.providers, self.sticky_limit);
+        self.sticky_limit = msg.sticky_limit;
+        self.table.reload(msg.accounts, msg.providers, msg.sticky_limit);
     }
 }
 

@@ -73,7 +73,10 @@ pub struct BreakerChanged {
     pub state: BreakerState,
 }
 
-/// Replaces the whole routing view (start-up, or after accounts were edited).
+/// Replaces the routing view (start-up, or after accounts, providers or settings were edited).
+/// Accounts and providers the router already knows keep what only it knows: an account's
+/// in-flight slot and health, a provider's breaker, probe and cursor. Sending the same `Reload`
+/// twice changes nothing.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct Reload {
@@ -81,6 +84,8 @@ pub struct Reload {
     pub accounts: Vec<AccountEntry>,
     /// Every provider with accounts.
     pub providers: HashMap<String, ProviderEntry>,
+    /// Round-robin: consecutive leases on one account before moving on.
+    pub sticky_limit: u32,
 }
 
 /// Returns every account's routing status, for the dashboard and the admin API.

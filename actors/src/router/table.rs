@@ -117,6 +117,32 @@ impl RoutingTable {
         t
     }
 
+    /// Replaces the table with these accounts and providers. An account already known keeps its
+    /// in-flight slot (leases out on it free that same slot) and its health; a provider already
+    /// known keeps its breaker, probe and cursor. Accounts left out are forgotten here, while
+    /// their outstanding leases run to their end on the slot they hold.
+    pub fn reload(
+        &mut self,
+        mut accounts: Vec<AccountEntry>,
+        mut providers: HashMap<String, ProviderEntry>,
+        sticky_limit: u32,
+    ) {
+        for a in &mut accounts {
+            if let Some(old) = self.by_id.get(&a.id).and_then(|&i| self.accounts.get(i)) {
+                a.health = old.health.clone();
+                a.slot = Arc::clone(&old.slot);
+            }
+        }
+        for (id, p) in &mut providers {
+            if let Some(old) = self.providers.get(id) {
+                p.breaker = old.breaker;
+                p.probe_granted_at = old.probe_granted_at;
+                p.cursor = old.cursor;
+            }
+        }
+        *self = Self::new(accounts, providers, sticky_limit);
+    }
+
     /// All accounts.
     pub fn accounts(&self) -> &[AccountEntry] {
         &self.accounts
@@ -281,6 +307,34 @@ mod tests {
         assert!(matches!(t.lease("p", "m", &[], 1_001, &mut rng), Err(Unavailable::BreakerOpen { .. })));
         t.set_breaker("p", BreakerState::default());
         assert!(t.lease("p", "m", &[], 1_002, &mut rng).is_ok_and(|p| !p.probe));
+    }
+
+    #[test]
+    fn reload_keeps_slots_health_and_breakers_of_known_entries() {
+        let mut t = table(vec![acc(1, "p"), acc(2, "p")]);
+        let mut rng = rand::rng();
+        let mut h = AccountHealth::default();
+        h.apply(OutcomeKind::RateLimited { retry_after: None }, 100, &ResiliencePolicy::default());
+        t.set_health(1, h.clone());
+        let open = BreakerState { phase: BreakerPhase::Open, failures: 0, open_until: 5_000, trips: 1 };
+        t.set_breaker("p", open);
+        let slot = Arc::clone(&t.accounts()[1].slot);
+        let held = super::super::slot::SlotGuard::take(&slot, 0);
+        // Account 2 is edited (new priority), account 1 removed, account 3 added.
+        let mut edited = acc(2, "p");
+        edited.priority = 7;
+        t.reload(vec![edited.clone(), acc(3, "p")], HashMap::from([("p".into(), ProviderEntry::default())]), 3);
+        assert_eq!(t.accounts().iter().map(|a| a.id).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(t.accounts()[0].priority, 7);
+        assert_eq!(t.accounts()[0].slot.in_flight(), 1, "the lease out on account 2 holds the same slot");
+        assert_eq!(t.provider("p").map(|p| p.breaker), Some(open));
+        drop(held);
+        assert_eq!(t.accounts()[0].slot.in_flight(), 0);
+        // Health survives a reload of the same account; a reload of the same input changes nothing.
+        t.set_health(3, h.clone());
+        t.reload(vec![edited, acc(3, "p")], HashMap::from([("p".into(), ProviderEntry::default())]), 3);
+        assert_eq!(t.accounts()[1].health, h);
+        assert!(matches!(t.lease("p", "m", &[], 6_000, &mut rng), Ok(Picked { probe: true, .. })));
     }
 
     #[test]

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, ResponseActFuture, WrapFuture};
+use actix::{
+    Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, ResponseActFuture, SpawnHandle, WrapFuture,
+};
 use entities::{request_log, usage};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
@@ -27,9 +29,16 @@ pub struct Record(pub UsageEvent);
 #[rtype(result = "()")]
 pub struct Flush;
 
+/// New batching settings (edited at run time): applied from the next row on.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Reconfigure(pub WriterConfig);
+
 /// Batching settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriterConfig {
+    /// Record rows at all (`usage.enabled`); when off, events are dropped on arrival.
+    pub enabled: bool,
     /// Rows per batch.
     pub batch_size: usize,
     /// Longest wait before a partial batch is written.
@@ -44,12 +53,28 @@ pub struct UsageWriter {
     db: DatabaseConnection,
     cfg: WriterConfig,
     buf: Vec<UsageEvent>,
+    timers: Vec<SpawnHandle>,
 }
 
 impl UsageWriter {
     /// A writer over `db`.
     pub fn new(db: DatabaseConnection, cfg: WriterConfig) -> Self {
-        Self { db, buf: Vec::with_capacity(cfg.batch_size), cfg }
+        Self { db, buf: Vec::with_capacity(cfg.batch_size), cfg, timers: Vec::new() }
+    }
+
+    /// (Re)starts the flush and prune timers for the current settings.
+    fn schedule(&mut self, ctx: &mut Context<Self>, prune_now: bool) {
+        for t in self.timers.drain(..) {
+            ctx.cancel_future(t);
+        }
+        self.timers.push(ctx.run_interval(self.cfg.flush_interval, |act, ctx| act.flush(ctx)));
+        if self.cfg.retention_days > 0 {
+            // Once at start, then hourly: a daemon restarted more often than hourly still prunes.
+            if prune_now {
+                self.prune_expired();
+            }
+            self.timers.push(ctx.run_interval(PRUNE_EVERY, |act, _| act.prune_expired()));
+        }
     }
 
     /// Deletes usage rows and request logs older than the retention, off the mailbox.
@@ -197,12 +222,22 @@ impl Actor for UsageWriter {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.run_interval(self.cfg.flush_interval, |act, ctx| act.flush(ctx));
-        if self.cfg.retention_days > 0 {
-            // Once at start, then hourly: a daemon restarted more often than hourly still prunes.
-            self.prune_expired();
-            ctx.run_interval(PRUNE_EVERY, |act, _| act.prune_expired());
+        self.schedule(ctx, true);
+    }
+}
+
+impl Handler<Reconfigure> for UsageWriter {
+    type Result = ();
+
+    fn handle(&mut self, msg: Reconfigure, ctx: &mut Context<Self>) {
+        if msg.0 == self.cfg {
+            return;
         }
+        let retention_changed = msg.0.retention_days != self.cfg.retention_days;
+        self.cfg = msg.0;
+        // What is buffered was accepted under the old settings: write it now rather than drop it.
+        self.flush(ctx);
+        self.schedule(ctx, retention_changed);
     }
 }
 
@@ -210,6 +245,9 @@ impl Handler<Record> for UsageWriter {
     type Result = ();
 
     fn handle(&mut self, msg: Record, ctx: &mut Context<Self>) {
+        if !self.cfg.enabled {
+            return;
+        }
         let mut event = msg.0;
         event.bound_fields();
         self.buf.push(event);

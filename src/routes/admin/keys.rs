@@ -1,73 +1,173 @@
-//! `/api/keys`: list, create (the key is shown once), revoke.
+//! `/api/keys`: list, create (the key is shown once), edit (models, enabled), revoke. A revoked
+//! key's name can be used again: the new key takes the row, and the old key stays dead. Keys of
+//! the config file cannot be edited here (409), but can be revoked (an emergency stop that
+//! survives restarts until the file gives the key a new value).
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use entities::api_key;
+use sea_orm::TransactionTrait;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
-use super::{db_fail, fail, guarded, json_body};
-use crate::error::GatewayError;
+use super::change::{AdminError, Who, admit, answer, apply, object_body, parse, to_json};
+use crate::config::{Config, KeyEntry};
 use crate::keys::generate_key;
 use crate::state::AppState;
 use crate::store::keys::{self, KeyRow, display_prefix};
+use crate::store::{SOURCE_API, SOURCE_CONFIG, audit};
+
+fn key_json(row: &api_key::Model) -> Value {
+    to_json(&KeyRow::from(row.clone()))
+}
 
 /// `GET /api/keys`
 pub(super) async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    if let Err(r) = guarded(&req, &state) {
+    if let Err(r) = admit(&req, &state) {
         return *r;
     }
-    match keys::list(&state.db).await {
-        Ok(rows) => HttpResponse::Ok().json(rows.into_iter().map(KeyRow::from).collect::<Vec<_>>()),
-        Err(e) => db_fail(e),
-    }
+    let r = keys::list(&state.db).await.map_err(AdminError::from);
+    answer(StatusCode::OK, r.map(|rows| Value::Array(rows.iter().map(key_json).collect())))
 }
 
 #[derive(Deserialize)]
-pub(super) struct NewKey {
+#[serde(deny_unknown_fields)]
+struct NewKey {
     name: String,
     #[serde(default)]
     models: Option<Vec<String>>,
 }
 
-/// `POST /api/keys {"name", "models"?}` → `{"name", "key"}`; the key is never shown again.
-pub(super) async fn create(req: HttpRequest, state: web::Data<AppState>, payload: web::Payload) -> HttpResponse {
-    if let Err(r) = guarded(&req, &state) {
-        return *r;
-    }
-    let new: NewKey = match json_body(&req, payload, &state, "{\"name\": \"...\", \"models\": [...]}").await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    if new.name.trim().is_empty() {
-        return fail(GatewayError::BadRequest("name must not be empty".into()));
-    }
-    let models = new.models.unwrap_or_else(|| vec!["*".into()]);
-    let key = generate_key();
-    let digest = state.sealer.digest(&key);
-    if let Err(e) = keys::insert(&state.db, &new.name, &digest, &display_prefix(&key), &models, "api").await {
-        if matches!(keys::list(&state.db).await, Ok(rows) if rows.iter().any(|r| r.name == new.name)) {
-            return fail(GatewayError::BadRequest(format!("a key named `{}` already exists", new.name)));
-        }
-        return db_fail(e);
-    }
-    if let Ok(rows) = keys::list(&state.db).await {
-        state.keys.reload(&rows);
-    }
-    HttpResponse::Created().json(json!({ "name": new.name, "key": key, "models": models }))
+/// Checks a key as the config file's `[[keys]]` are checked (the key itself is ours, so fine).
+fn validate(name: &str, models: &[String], state: &AppState) -> Result<(), AdminError> {
+    let entry = KeyEntry { name: name.to_string(), key: generate_key(), models: models.to_vec(), enabled: true };
+    let cfg = Config { keys: vec![entry], ..Config::default() };
+    crate::config::validate(&cfg, state.runtime.catalog()).map_err(|e| AdminError::from_config(e, "keys[0]"))
 }
 
-/// `DELETE /api/keys/{name}`
-pub(super) async fn revoke(req: HttpRequest, state: web::Data<AppState>, name: web::Path<String>) -> HttpResponse {
-    if let Err(r) = guarded(&req, &state) {
-        return *r;
+fn declared_in_file(state: &AppState, name: &str) -> bool {
+    state.runtime.file().keys.iter().any(|k| k.name == name)
+}
+
+async fn create_inner(state: &AppState, who: &Who, body: Map<String, Value>) -> Result<Value, AdminError> {
+    let new: NewKey = parse(Value::Object(body))?;
+    let models = new.models.unwrap_or_else(|| vec!["*".into()]);
+    validate(&new.name, &models, state)?;
+    if declared_in_file(state, &new.name) {
+        return Err(AdminError::Conflict(format!(
+            "the name `{}` belongs to a key declared in the config file",
+            new.name
+        )));
     }
-    match keys::revoke(&state.db, &name).await {
-        Ok(true) => {
-            if let Ok(rows) = keys::list(&state.db).await {
-                state.keys.reload(&rows);
-            }
-            HttpResponse::Ok().json(json!({ "revoked": name.into_inner() }))
+    let key = generate_key();
+    let (digest, prefix) = (state.sealer.digest(&key), display_prefix(&key));
+    let tx = state.db.begin().await?;
+    let (row, before) = match keys::get(&tx, &new.name).await? {
+        Some(old) if old.revoked_at.is_some() => {
+            let before = key_json(&old);
+            (keys::reissue(&tx, old, &digest, &prefix, &models, SOURCE_API).await?, Some(before))
         }
-        Ok(false) => fail(GatewayError::NotFound(format!("no active key named `{name}`"))),
-        Err(e) => db_fail(e),
-    }
+        Some(_) => return Err(AdminError::Conflict(format!("a key named `{}` already exists", new.name))),
+        None => {
+            keys::insert(&tx, &new.name, &digest, &prefix, &models, SOURCE_API).await?;
+            match keys::get(&tx, &new.name).await? {
+                Some(row) => (row, None),
+                None => return Err(AdminError::Apply("the new key could not be read back".into())),
+            }
+        }
+    };
+    audit::record(&tx, who.change("key", &new.name, "create", before, Some(key_json(&row)))).await?;
+    tx.commit().await?;
+    apply(state).await?;
+    Ok(json!({ "name": new.name, "key": key, "models": models }))
+}
+
+/// `POST /api/keys {"name", "models"?}` → 201 `{"name", "key", "models"}`; the key is never shown
+/// again.
+pub(super) async fn create(req: HttpRequest, state: web::Data<AppState>, payload: web::Payload) -> HttpResponse {
+    let who = match admit(&req, &state) {
+        Ok(w) => w,
+        Err(r) => return *r,
+    };
+    let body = match object_body(&req, payload, &state, "{\"name\": \"...\", \"models\": [...]}").await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    answer(StatusCode::CREATED, create_inner(&state, &who, body).await)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyPatch {
+    #[serde(default)]
+    models: Option<Vec<String>>,
+    #[serde(default)]
+    enabled: Option<bool>,
+}
+
+async fn update_inner(state: &AppState, who: &Who, name: &str, body: Map<String, Value>) -> Result<Value, AdminError> {
+    let patch: KeyPatch = parse(Value::Object(body))?;
+    let tx = state.db.begin().await?;
+    let row = match keys::get(&tx, name).await? {
+        Some(row) if row.revoked_at.is_some() => {
+            return Err(AdminError::NotFound(format!("no active key named `{name}`")));
+        }
+        Some(row) if row.source == SOURCE_CONFIG => return Err(AdminError::config_owned(&format!("key `{name}`"))),
+        Some(row) => row,
+        None => return Err(AdminError::NotFound(format!("no active key named `{name}`"))),
+    };
+    let before = key_json(&row);
+    let models = match patch.models {
+        Some(m) => m,
+        None => KeyRow::from(row.clone()).models,
+    };
+    validate(name, &models, state)?;
+    let enabled = patch.enabled.unwrap_or(row.enabled);
+    let row = keys::update(&tx, row, &models, enabled).await?;
+    let after = key_json(&row);
+    audit::record(&tx, who.change("key", name, "update", Some(before), Some(after.clone()))).await?;
+    tx.commit().await?;
+    apply(state).await?;
+    Ok(after)
+}
+
+/// `PATCH /api/keys/{name} {"models"?, "enabled"?}`
+pub(super) async fn update(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let who = match admit(&req, &state) {
+        Ok(w) => w,
+        Err(r) => return *r,
+    };
+    let body = match object_body(&req, payload, &state, "{\"models\"?: [...], \"enabled\"?: bool}").await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    answer(StatusCode::OK, update_inner(&state, &who, &name, body).await)
+}
+
+async fn revoke_inner(state: &AppState, who: &Who, name: &str) -> Result<Value, AdminError> {
+    let tx = state.db.begin().await?;
+    let before = match keys::get(&tx, name).await? {
+        Some(row) if row.revoked_at.is_none() => key_json(&row),
+        Some(_) | None => return Err(AdminError::NotFound(format!("no active key named `{name}`"))),
+    };
+    keys::revoke(&tx, name).await?;
+    let after = keys::get(&tx, name).await?.map(|r| key_json(&r));
+    audit::record(&tx, who.change("key", name, "revoke", Some(before), after)).await?;
+    tx.commit().await?;
+    apply(state).await?;
+    Ok(json!({ "revoked": name }))
+}
+
+/// `DELETE /api/keys/{name}`: revokes the key at once (config keys included).
+pub(super) async fn revoke(req: HttpRequest, state: web::Data<AppState>, name: web::Path<String>) -> HttpResponse {
+    let who = match admit(&req, &state) {
+        Ok(w) => w,
+        Err(r) => return *r,
+    };
+    answer(StatusCode::OK, revoke_inner(&state, &who, &name).await)
 }

@@ -2,12 +2,19 @@
 //! management token.
 
 mod health;
+mod accounts;
+mod aliases;
+mod audit;
+mod change;
+mod combos;
 mod keys;
 pub mod openapi;
 mod params;
 mod playground;
 mod requests;
+mod providers;
 mod session;
+mod settings;
 mod state;
 mod usage_summary;
 
@@ -46,9 +53,31 @@ fn routes<R: openapi::Routes>(r: R) -> R {
             .route("/keys", get().to(keys::list))
             .route("/keys", web::post().to(keys::create))
             .route("/keys/{name}", web::delete().to(keys::revoke))
-            .route("/accounts", get().to(state::accounts))
-            .route("/accounts/{id}/reset", web::post().to(state::reset_account))
-            .route("/providers/{id}/reset-breaker", web::post().to(state::reset_breaker))
+            .route("/keys/{name}", web::patch().to(keys::update))
+            .route("/accounts", get().to(accounts::list))
+            .route("/accounts", web::post().to(accounts::create))
+            .route("/accounts/{id}", get().to(accounts::get))
+            .route("/accounts/{id}", web::patch().to(accounts::update))
+            .route("/accounts/{id}", web::delete().to(accounts::delete))
+            .route("/accounts/{id}/reset", web::post().to(accounts::reset))
+            .route("/accounts/{id}/test", web::post().to(accounts::test))
+            .route("/providers", get().to(providers::list))
+            .route("/providers", web::post().to(providers::create))
+            .route("/providers/{id}", get().to(providers::get))
+            .route("/providers/{id}", web::patch().to(providers::update))
+            .route("/providers/{id}", web::delete().to(providers::delete))
+            .route("/providers/{id}/reset-breaker", web::post().to(providers::reset_breaker))
+            .route("/combos", get().to(combos::list))
+            .route("/combos", web::post().to(combos::create))
+            .route("/combos/{name}", get().to(combos::get))
+            .route("/combos/{name}", web::put().to(combos::replace))
+            .route("/combos/{name}", web::delete().to(combos::delete))
+            .route("/aliases", get().to(aliases::list))
+            .route("/aliases", web::post().to(aliases::create))
+            .route("/aliases/{alias}", web::delete().to(aliases::delete))
+            .route("/settings", get().to(settings::get))
+            .route("/settings", web::patch().to(settings::patch))
+            .route("/audit", get().to(audit::list))
             .route("/usage", get().to(state::recent_usage))
             .route("/status", get().to(state::status))
             .route("/requests", get().to(requests::list))

@@ -1,57 +1,15 @@
-//! Runtime views for the dashboard: accounts with their routing state, recent usage, status.
+//! Runtime views for the dashboard: recent usage, status. (Accounts and their resets live in
+//! `accounts`, breaker resets in `providers`.)
 
 use std::sync::atomic::Ordering;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use actors::account::messages::ResetAccount;
-use actors::breaker::messages::ResetBreaker;
-use actors::router::messages::GetRoutingView;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{db_fail, fail, guarded};
-use crate::error::GatewayError;
+use super::{db_fail, guarded};
 use crate::state::AppState;
-use crate::store::{now_ms, usage};
-
-/// `GET /api/accounts`: every account with in-flight count, cooldown and breaker state.
-pub(super) async fn accounts(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    if let Err(r) = guarded(&req, &state) {
-        return *r;
-    }
-    match state.runtime.router.send(GetRoutingView).await {
-        Ok(view) => HttpResponse::Ok().json(json!({ "now": now_ms(), "accounts": view })),
-        Err(_) => fail(GatewayError::Internal("the router is not running".into())),
-    }
-}
-
-/// `POST /api/accounts/{id}/reset`: clears an account's cooldown.
-pub(super) async fn reset_account(req: HttpRequest, state: web::Data<AppState>, id: web::Path<i64>) -> HttpResponse {
-    if let Err(r) = guarded(&req, &state) {
-        return *r;
-    }
-    match state.runtime.accounts.get(&id) {
-        Some(a) => {
-            a.do_send(ResetAccount);
-            HttpResponse::Ok().json(json!({ "reset": *id }))
-        }
-        None => fail(GatewayError::NotFound(format!("no account {id}"))),
-    }
-}
-
-/// `POST /api/providers/{id}/reset-breaker`: closes a provider's breaker.
-pub(super) async fn reset_breaker(req: HttpRequest, state: web::Data<AppState>, id: web::Path<String>) -> HttpResponse {
-    if let Err(r) = guarded(&req, &state) {
-        return *r;
-    }
-    match state.runtime.breakers.get(id.as_str()) {
-        Some(b) => {
-            b.do_send(ResetBreaker);
-            HttpResponse::Ok().json(json!({ "reset": id.into_inner() }))
-        }
-        None => fail(GatewayError::NotFound(format!("no breaker for provider `{id}`"))),
-    }
-}
+use crate::store::usage;
 
 #[derive(Deserialize)]
 pub(super) struct UsageQuery {

@@ -136,6 +136,12 @@ impl Op {
 /// `GET /api/usage`'s parameter (its handler reads it with serde).
 const USAGE_QUERY: &[Param] = &[Param::int("limit", "rows, 1..=1000 (default 50)")];
 
+/// `GET /api/audit`'s parameters (its handler reads them with serde).
+const AUDIT_QUERY: &[Param] = &[
+    Param::int("limit", "rows, 1..=500 (default 50)"),
+    Param::int("cursor", "the next_cursor of the previous page"),
+];
+
 /// Every `/api` operation. A route registered in `admin::routes` without a line here (or a line
 /// without a route) fails the drift tests; see the module doc.
 pub const SPEC: &[Op] = &[
@@ -147,12 +153,35 @@ pub const SPEC: &[Op] = &[
     Op::new(GET, "/keys", "keys", "Lists gateway keys (never their secrets)"),
     Op::new(POST, "/keys", "keys", "Creates a gateway key; the secret is shown once").body("object"),
     Op::new(DELETE, "/keys/{name}", "keys", "Revokes a gateway key"),
+    Op::new(PATCH, "/keys/{name}", "keys", "Edits a gateway key's models or enabled flag").body("object"),
     // Runtime state.
     Op::new(GET, "/accounts", "state", "Every account with its routing state"),
     Op::new(POST, "/accounts/{id}/reset", "state", "Clears an account's cooldown"),
     Op::new(POST, "/providers/{id}/reset-breaker", "state", "Closes a provider's circuit breaker"),
     Op::new(GET, "/usage", "observe", "The latest usage rows, newest first").query(USAGE_QUERY),
     Op::new(GET, "/status", "state", "Version, uptime, executor restarts and faults"),
+    // Configuration (the write side): live without a restart, every change audited.
+    Op::new(GET, "/providers", "providers", "Custom providers, then the built-in catalog (builtin: true)"),
+    Op::new(POST, "/providers", "providers", "Creates a custom provider").body("object"),
+    Op::new(GET, "/providers/{id}", "providers", "One provider"),
+    Op::new(PATCH, "/providers/{id}", "providers", "Edits a custom provider made through the API").body("object"),
+    Op::new(DELETE, "/providers/{id}", "providers", "Deletes a custom provider that has no accounts"),
+    Op::new(POST, "/accounts", "accounts", "Creates an account; its key is sealed and never shown again").body("object"),
+    Op::new(GET, "/accounts/{id}", "accounts", "One account with its settings and routing state"),
+    Op::new(PATCH, "/accounts/{id}", "accounts", "Edits an account made through the API").body("object"),
+    Op::new(DELETE, "/accounts/{id}", "accounts", "Deletes an account (requests in flight on it finish)"),
+    Op::new(POST, "/accounts/{id}/test", "accounts", "One minimal request upstream: {ok, status, latency_ms, error?}"),
+    Op::new(GET, "/combos", "combos", "Every combo"),
+    Op::new(POST, "/combos", "combos", "Creates a combo").body("object"),
+    Op::new(GET, "/combos/{name}", "combos", "One combo"),
+    Op::new(PUT, "/combos/{name}", "combos", "Replaces a combo's strategy and targets").body("object"),
+    Op::new(DELETE, "/combos/{name}", "combos", "Deletes a combo"),
+    Op::new(GET, "/aliases", "aliases", "Every model alias"),
+    Op::new(POST, "/aliases", "aliases", "Creates a model alias").body("object"),
+    Op::new(DELETE, "/aliases/{alias}", "aliases", "Deletes a model alias"),
+    Op::new(GET, "/settings", "settings", "routing, resilience, upstream and usage in effect, with the stored overrides"),
+    Op::new(PATCH, "/settings", "settings", "Changes settings live (null drops an override)").body("object"),
+    Op::new(GET, "/audit", "audit", "The audit log of admin changes, newest first").query(AUDIT_QUERY),
     // Observability (the read side).
     Op::new(GET, "/requests", "observe", "The request log, newest first, cursor-paginated")
         .query(requests::QUERY)
