@@ -5,8 +5,8 @@ use sea_orm_migration::prelude::*;
 mod m20261123_000001_core;
 mod m20261206_000002_account_options;
 mod m20261207_000003_usage_indexes;
-mod m20261216_000005_subscriptions;
 mod m20261215_000004_audit_log;
+mod m20261216_000005_subscriptions;
 
 /// Runs Omnigate's migrations in order.
 pub struct Migrator;
@@ -18,8 +18,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_core::Migration),
             Box::new(m20261206_000002_account_options::Migration),
             Box::new(m20261207_000003_usage_indexes::Migration),
-            Box::new(m20261216_000005_subscriptions::Migration),
             Box::new(m20261215_000004_audit_log::Migration),
+            Box::new(m20261216_000005_subscriptions::Migration),
         ]
     }
 }

@@ -1,18 +1,18 @@
 //! The admin JSON API under `/api/`: every route but login requires an admin session or the
 //! management token.
 
-mod health;
 mod accounts;
 mod aliases;
 mod audit;
 mod change;
 mod combos;
+mod health;
 mod keys;
 pub mod openapi;
 mod params;
 mod playground;
-mod requests;
 mod providers;
+mod requests;
 mod session;
 mod settings;
 mod state;
