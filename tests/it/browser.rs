@@ -12,8 +12,6 @@
 
 mod driver;
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
 use self::driver::{ALT, ARROW_DOWN, ARROW_UP, Driver, ESCAPE};
@@ -52,15 +50,7 @@ async fn sign_in(d: &Driver, app_base: &str, password: &str) {
 async fn dashboard_walk_every_page_as_an_operator() {
     let mock = MockUpstream::start().await;
     // The account added in the browser answers with a recognisable, streamed text.
-    mock.always(
-        "k-lab",
-        Reply::Sse {
-            frames: Reply::chat_frames(&["Hello", " from", " the", " lab"], true),
-            first_delay: Duration::from_millis(20),
-            delay: Duration::from_millis(20),
-            drop_after: None,
-        },
-    );
+    mock.always("k-lab", Reply::Text("Hello from the lab".into()));
     mock.always("k-broken", Reply::status(401));
     let env = TestEnv::new().await;
     // The config file declares provider `mock` with account `cfg-a`, and the key `ci`.
@@ -129,6 +119,8 @@ async fn dashboard_walk_every_page_as_an_operator() {
 
     // ---- Playground: a streamed answer, and the upstream body the gateway built.
     open(&d, "playground").await;
+    // The model suggestions load first (and would fill an empty model field).
+    d.wait("return document.querySelectorAll('#playground-models option').length > 0", "the model suggestions").await;
     d.choose("#playground-form select[name=dialect]", "anthropic").await;
     d.type_into("#playground-form input[name=model]", "lab/lab-model").await;
     d.type_into("#playground-form textarea[name=message]", "Say hello").await;
@@ -244,7 +236,7 @@ async fn dashboard_walk_every_page_as_an_operator() {
     d.wait_text("tr[data-key='browser']", "lab/*, team").await;
     d.screenshot("keys").await;
     assert_eq!(models_status(&b, &secret).await, 200, "the new key works");
-    d.click_button("tr[data-key='browser']", "Revoke").await;
+    d.click_button("tr[data-key='browser']", "Revoke key browser").await;
     d.click_button("dialog.confirm", "Revoke").await;
     d.wait("return !document.querySelector(\"tr[data-key='browser']\")", "the revoked key gone from the list").await;
     assert_eq!(models_status(&b, &secret).await, 401, "the revoked key is refused");

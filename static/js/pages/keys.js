@@ -110,16 +110,20 @@ export async function render(root, ctx) {
   function actions(k) {
     if (k.revoked_at) return "";
     const toggle = button(k.enabled ? "Disable" : "Enable", (ev) =>
-      busy(ev.currentTarget, () => change(k, { enabled: !k.enabled }, k.enabled ? "disabled" : "enabled")), { class: "secondary small" });
-    const edit = button("Edit", () => editKey(k), { class: "secondary small" });
+      busy(ev.currentTarget, () => change(k, { enabled: !k.enabled }, k.enabled ? "disabled" : "enabled")), {
+      class: "secondary small",
+      "aria-label": `${k.enabled ? "Disable" : "Enable"} key ${k.name}`,
+    });
+    const edit = button("Edit", () => editKey(k), { class: "secondary small", "aria-label": `Edit key ${k.name}` });
     const revoke = button("Revoke", async (ev) => {
+      const btn = ev.currentTarget; // gone once the dialog's await returns
       const ok = await confirmAction(`Revoke key “${k.name}”?`, {
         confirm: "Revoke",
         danger: true,
         detail: "Clients using it are refused from now on. A revoked key stays revoked, even across restarts.",
       });
       if (!ok) return;
-      await busy(ev.currentTarget, async () => {
+      await busy(btn, async () => {
         try {
           await del(`/api/keys/${seg(k.name)}`);
           notify(`Key “${k.name}” revoked.`);
@@ -128,7 +132,7 @@ export async function render(root, ctx) {
           notify(e.message, "error");
         }
       });
-    }, { class: "danger-text small" });
+    }, { class: "danger-text small", "aria-label": `Revoke key ${k.name}` });
     return [toggle, edit, revoke];
   }
 

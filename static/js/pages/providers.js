@@ -130,6 +130,7 @@ export function render(root, ctx) {
             el("strong", {}, a.name),
             a.key_hint ? el("span", { class: "cell-sub mono" }, `key ${a.key_hint}`) : a.has_key === false ? el("span", { class: "cell-sub" }, "no key") : null,
             a.base_url ? el("span", { class: "cell-sub" }, a.base_url) : null,
+            el("span", { class: "cell-sub" }, `priority ${a.priority ?? 1}${a.weight != null && a.weight !== 1 ? ` · weight ${a.weight}` : ""}${a.max_concurrent ? ` · max ${a.max_concurrent}` : ""}`),
             a.source === "config" ? el("span", { class: "cell-sub" }, "config file") : null,
           ],
         },
@@ -138,8 +139,7 @@ export function render(root, ctx) {
         { label: "In flight", cls: "num", cell: (a) => fmtNum(live(a).in_flight ?? 0) },
         { label: "Today", cls: "num", cell: (a) => fmtNum(data.today.get(`${a.provider}/${a.name}`) || 0) },
         { label: "Last error", cls: "wrap", cell: (a) => lastErrorOf(a) },
-        { label: "Priority", cls: "num", cell: (a) => `${fmtNum(a.priority)}${a.weight && a.weight !== 1 ? ` · w${a.weight}` : ""}` },
-        { label: "", cls: "actions", cell: (a) => accountActions(p, a, now) },
+        { label: "", cls: "actions account-actions", cell: (a) => accountActions(p, a, now) },
       ],
       accounts,
       { rowAttrs: (a) => ({ "data-account": `${a.provider}/${a.name}`, "data-account-id": a.id, class: a.enabled ? "" : "dim" }), caption: `Accounts of ${p.id}` },
@@ -197,18 +197,14 @@ export function render(root, ctx) {
     const h = live(a);
     return el(
       "div",
-      {},
+      { class: "button-row" },
       test,
-      " ",
       cooldownUntil(h) > now ? button("Reset", (ev) => busy(ev.currentTarget, () => act(p.id, () => post(`/api/accounts/${a.id}/reset`), `${a.name}: cooldown cleared.`)), { class: "secondary small" }) : null,
-      " ",
       button(a.enabled ? "Disable" : "Enable", (ev) => busy(ev.currentTarget, () => act(p.id, () => patch(`/api/accounts/${a.id}`, { enabled: !a.enabled }), `${a.name} ${a.enabled ? "disabled" : "enabled"}.`)), {
         class: "secondary small",
         "aria-label": `${a.enabled ? "Disable" : "Enable"} account ${a.provider}/${a.name}`,
       }),
-      " ",
       button("Edit", () => openAccount(a, p.id), { class: "secondary small", "aria-label": `Edit account ${a.provider}/${a.name}` }),
-      " ",
       button("Delete", () => deleteAccount(p, a), { class: "danger-text small", "aria-label": `Delete account ${a.provider}/${a.name}` }),
       result,
     );

@@ -158,7 +158,7 @@ export async function showDetail(id) {
         kv([
           ["Time", fmtDateTime(r.ts)],
           ["Request id", el("code", {}, r.request_id || "—")],
-          ["Endpoint", r.path ? `${r.method || ""} ${r.path}` : null],
+          ["Endpoint", r.path ? `${r.method || ""} ${r.path}` : undefined],
           ["Client dialect", r.client_dialect],
           ["Key", r.key_name],
           ["Provider / account", r.account ? `${r.provider}/${r.account}` : r.provider],

@@ -31,7 +31,7 @@ export function render(root, ctx) {
   const groups = el("div", { id: "usage-groups" });
   mount(
     root,
-    el("div", { class: "toolbar" }, el("div", { class: "field" }, el("span", { class: "sr-only" }, "Window"), seg), field("Split by", split)),
+    el("div", { class: "toolbar" }, el("div", { class: "field seg-field" }, el("span", { class: "sr-only" }, "Window"), seg), field("Split by", split)),
     totals,
     charts,
     card(by ? `By ${SPLITS.find(([v]) => v === by)?.[1].toLowerCase()}` : "Totals", {}, groups),
