@@ -4,7 +4,7 @@
 
 use std::sync::atomic::Ordering;
 
-use rand::seq::SliceRandom;
+use rand::RngExt;
 
 use crate::config::ComboStrategy;
 use crate::error::GatewayError;
@@ -66,7 +66,7 @@ pub fn resolve(reg: &Registry, requested: &str, pinned: Option<&str>) -> Result<
                 let len = out.len().max(1);
                 out.rotate_left(n % len);
             }
-            ComboStrategy::Random => out.shuffle(&mut rand::rng()),
+            ComboStrategy::Random => out = weighted_order(out, &combo.weights, &mut rand::rng()),
         }
         return Ok(out);
     }
@@ -96,6 +96,22 @@ fn claude_family(reg: &Registry, name: &str) -> Option<Vec<Target>> {
         .collect();
     out.sort_by(|a, b| a.provider.cmp(&b.provider));
     (!out.is_empty()).then_some(out)
+}
+
+/// A random order in which each target comes first with a chance proportional to its weight (and
+/// so on down the list): each gets the key `u^(1/w)` for a uniform `u`, highest key first.
+fn weighted_order(targets: Vec<Target>, weights: &[u32], rng: &mut impl rand::Rng) -> Vec<Target> {
+    let mut keyed: Vec<(f64, Target)> = targets
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let w = f64::from(weights.get(i).copied().unwrap_or(1).max(1));
+            let u: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+            (u.powf(1.0 / w), t)
+        })
+        .collect();
+    keyed.sort_by(|a, b| b.0.total_cmp(&a.0));
+    keyed.into_iter().map(|(_, t)| t).collect()
 }
 
 fn resolve_single(reg: &Registry, name: &str) -> Result<Target, GatewayError> {
@@ -141,4 +157,27 @@ fn direct(reg: &Registry, name: &str) -> Option<Target> {
     let (prefix, rest) = name.split_once('/')?;
     let p = reg.provider(prefix)?;
     (!rest.is_empty()).then(|| Target { provider: p.id.clone(), model: rest.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+
+    #[test]
+    fn a_random_combo_puts_targets_first_by_weight() {
+        let t = |m: &str| Target { provider: "p".into(), model: m.into() };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let mut heavy_first = 0;
+        for _ in 0..2000 {
+            let order = weighted_order(vec![t("light"), t("heavy")], &[1, 3], &mut rng);
+            assert_eq!(order.len(), 2);
+            heavy_first += usize::from(order[0].model == "heavy");
+        }
+        // 3 : 1 → the heavy target leads three times in four.
+        assert!((1400..1600).contains(&heavy_first), "{heavy_first}");
+        let same = weighted_order(vec![t("a"), t("b")], &[1, 1], &mut rng);
+        assert_eq!(same.len(), 2, "nothing lost");
+    }
 }

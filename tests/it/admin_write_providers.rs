@@ -3,6 +3,7 @@
 //! read-only; bad input named; cross-origin writes refused on every write route.
 
 use awc::http::Method;
+use omnigate::runtime::ReloadReport;
 use serde_json::{Value, json};
 
 use crate::admin_write_support::{
@@ -40,6 +41,9 @@ async fn admin_providers_are_made_served_moved_and_deleted_live() {
     let seen = mock.requests().last().cloned().expect("recorded");
     assert_eq!((seen.credential().as_deref(), seen.body["model"].as_str()), (Some("kp2-0001"), Some("m3")));
     assert!(app.state.runtime.breaker_actor("p2").is_some(), "a breaker for the new provider");
+    // The reload the change ran is idempotent: another one (the change feed's) finds nothing to do.
+    assert_eq!(app.state.runtime.reload().await.expect("reload"), ReloadReport::default());
+    assert_eq!(chat_ci(&app, "p2/m3").await.1, "p2-a");
     let listed = get_api(&app, &env, "/api/providers/p2").await.1;
     assert_eq!(listed["accounts"], 1, "{listed}");
 

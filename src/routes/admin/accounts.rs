@@ -11,10 +11,10 @@ use actors::account::messages::ResetAccount;
 use actors::executor::Target;
 use actors::router::messages::{AccountStatus, GetRoutingView};
 use entities::account;
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::ConnectionTrait;
 use serde_json::{Map, Value, json};
 
-use super::change::{AdminError, Who, admit, answer, apply, object_body, overlay, parse, to_json};
+use super::change::{AdminError, Who, admit, answer, apply, begin, object_body, overlay, parse, to_json};
 use crate::config::{AccountEntry, Config, ProviderEntry};
 use crate::protocol::Dialect;
 use crate::providers::call::{Operation, Outgoing, http_target};
@@ -165,7 +165,7 @@ fn validate(entry: &AccountEntry, custom: Option<ProviderEntry>, state: &AppStat
 
 async fn create_inner(state: &AppState, who: &Who, body: Map<String, Value>) -> Result<Value, AdminError> {
     let mut entry: AccountEntry = parse(Value::Object(body))?;
-    let tx = state.db.begin().await?;
+    let tx = begin(state).await?;
     let (provider, custom) = provider_of(&tx, state, &entry.provider).await?;
     entry.provider = provider;
     validate(&entry, custom, state)?;
@@ -209,7 +209,7 @@ async fn editable(db: &impl ConnectionTrait, id: i64) -> Result<account::Model, 
 }
 
 async fn update_inner(state: &AppState, who: &Who, id: i64, patch: Map<String, Value>) -> Result<Value, AdminError> {
-    let tx = state.db.begin().await?;
+    let tx = begin(state).await?;
     let row = editable(&tx, id).await?;
     if patch.get("provider").is_some_and(|p| p.as_str() != Some(row.provider.as_str())) {
         return Err(AdminError::field("provider", "an account's provider cannot change; make a new account instead"));
@@ -266,7 +266,7 @@ pub(super) async fn update(
 }
 
 async fn delete_inner(state: &AppState, who: &Who, id: i64) -> Result<Value, AdminError> {
-    let tx = state.db.begin().await?;
+    let tx = begin(state).await?;
     let row = editable(&tx, id).await?;
     let before = account_json(state, &row);
     store::accounts::delete(&tx, id).await?;

@@ -4,11 +4,10 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use entities::model_alias;
-use sea_orm::TransactionTrait;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::change::{AdminError, Who, admit, answer, apply, object_body, parse};
+use super::change::{AdminError, Who, admit, answer, apply, begin, object_body, parse};
 use crate::config::{AliasEntry, Config};
 use crate::state::AppState;
 use crate::store::{self, SOURCE_CONFIG, audit};
@@ -57,7 +56,7 @@ pub(super) async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
 async fn create_inner(state: &AppState, who: &Who, body: Map<String, Value>) -> Result<Value, AdminError> {
     let body: AliasBody = parse(Value::Object(body))?;
     validate(&body, state)?;
-    let tx = state.db.begin().await?;
+    let tx = begin(state).await?;
     if let Some(row) = store::aliases::get(&tx, &body.alias).await? {
         return Err(AdminError::Conflict(format!("an alias `{}` exists already (→ `{}`)", row.alias, row.target)));
     }
@@ -83,7 +82,7 @@ pub(super) async fn create(req: HttpRequest, state: web::Data<AppState>, payload
 }
 
 async fn delete_inner(state: &AppState, who: &Who, alias: &str) -> Result<Value, AdminError> {
-    let tx = state.db.begin().await?;
+    let tx = begin(state).await?;
     let row = match store::aliases::get(&tx, alias).await? {
         Some(row) if row.source == SOURCE_CONFIG => return Err(AdminError::config_owned(&format!("alias `{alias}`"))),
         Some(row) => row,

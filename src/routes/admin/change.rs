@@ -4,7 +4,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
-use sea_orm::{DbErr, SqlErr};
+use sea_orm::{DatabaseTransaction, DbErr, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
@@ -183,6 +183,18 @@ pub(super) fn overlay(current: Value, patch: &Map<String, Value>) -> Value {
         }
     }
     Value::Object(out)
+}
+
+/// Opens the transaction of one change. On SQLite it is `BEGIN IMMEDIATE`: the write lock is
+/// taken up front (waiting up to the busy timeout), where a deferred transaction that read first
+/// would fail at its first write once another writer (the usage writer, say) had committed
+/// meanwhile. PostgreSQL ignores the mode.
+pub(super) async fn begin(state: &AppState) -> Result<DatabaseTransaction, AdminError> {
+    let options = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    };
+    Ok(state.db.begin_with_options(options).await?)
 }
 
 /// Makes a committed change live (`Runtime::reload`) before the API answers.

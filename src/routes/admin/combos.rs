@@ -4,11 +4,10 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::change::{AdminError, Who, admit, answer, apply, object_body, parse, to_json};
+use super::change::{AdminError, Who, admit, answer, apply, begin, object_body, parse, to_json};
 use crate::config::{ComboEntry, ComboStrategy, Config};
 use crate::state::AppState;
 use crate::store::combos::{ComboRows, TargetRow};
@@ -111,7 +110,7 @@ pub(super) async fn get(req: HttpRequest, state: web::Data<AppState>, name: web:
 async fn create_inner(state: &AppState, who: &Who, body: Map<String, Value>) -> Result<Value, AdminError> {
     let body: ComboBody = parse(Value::Object(body))?;
     let targets = validate(&body, state)?;
-    let tx = state.db.begin().await?;
+    let tx = begin(state).await?;
     if store::combos::get(&tx, &body.name).await?.is_some() {
         return Err(AdminError::Conflict(format!("a combo `{}` exists already", body.name)));
     }
@@ -161,7 +160,7 @@ async fn replace_inner(
     }
     let body: ComboBody = parse(Value::Object(body))?;
     let targets = validate(&body, state)?;
-    let tx = state.db.begin().await?;
+    let tx = begin(state).await?;
     let current = editable(&tx, name).await?;
     let before = combo_json(&current);
     let row = store::combos::replace(&tx, current.0, body.strategy, &targets).await?;
@@ -191,7 +190,7 @@ pub(super) async fn replace(
 }
 
 async fn delete_inner(state: &AppState, who: &Who, name: &str) -> Result<Value, AdminError> {
-    let tx = state.db.begin().await?;
+    let tx = begin(state).await?;
     let current = editable(&tx, name).await?;
     let before = combo_json(&current);
     store::combos::delete(&tx, current.0.id).await?;

@@ -6,11 +6,10 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use entities::api_key;
-use sea_orm::TransactionTrait;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::change::{AdminError, Who, admit, answer, apply, object_body, parse, to_json};
+use super::change::{AdminError, Who, admit, answer, apply, begin, object_body, parse, to_json};
 use crate::config::{Config, KeyEntry};
 use crate::keys::generate_key;
 use crate::state::AppState;
@@ -61,7 +60,7 @@ async fn create_inner(state: &AppState, who: &Who, body: Map<String, Value>) -> 
     }
     let key = generate_key();
     let (digest, prefix) = (state.sealer.digest(&key), display_prefix(&key));
-    let tx = state.db.begin().await?;
+    let tx = begin(state).await?;
     let (row, before) = match keys::get(&tx, &new.name).await? {
         Some(old) if old.revoked_at.is_some() => {
             let before = key_json(&old);
@@ -107,7 +106,7 @@ struct KeyPatch {
 
 async fn update_inner(state: &AppState, who: &Who, name: &str, body: Map<String, Value>) -> Result<Value, AdminError> {
     let patch: KeyPatch = parse(Value::Object(body))?;
-    let tx = state.db.begin().await?;
+    let tx = begin(state).await?;
     let row = match keys::get(&tx, name).await? {
         Some(row) if row.revoked_at.is_some() => {
             return Err(AdminError::NotFound(format!("no active key named `{name}`")));
@@ -150,7 +149,7 @@ pub(super) async fn update(
 }
 
 async fn revoke_inner(state: &AppState, who: &Who, name: &str) -> Result<Value, AdminError> {
-    let tx = state.db.begin().await?;
+    let tx = begin(state).await?;
     let before = match keys::get(&tx, name).await? {
         Some(row) if row.revoked_at.is_none() => key_json(&row),
         Some(_) | None => return Err(AdminError::NotFound(format!("no active key named `{name}`"))),

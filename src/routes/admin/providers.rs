@@ -5,10 +5,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actors::breaker::messages::ResetBreaker;
 use entities::provider;
-use sea_orm::TransactionTrait;
 use serde_json::{Map, Value, json};
 
-use super::change::{AdminError, Who, admit, answer, apply, object_body, overlay, parse, to_json};
+use super::change::{AdminError, Who, admit, answer, apply, begin, object_body, overlay, parse, to_json};
 use crate::config::{Config, ModelSpec, ProviderEntry};
 use crate::providers::CatalogProvider;
 use crate::providers::registry::DEMO_PROVIDER;
@@ -124,7 +123,7 @@ async fn create_inner(state: &AppState, who: &Who, body: Map<String, Value>) -> 
         )));
     }
     validate(&entry, state)?;
-    let tx = state.db.begin().await?;
+    let tx = begin(state).await?;
     if store::providers::get(&tx, &entry.id).await?.is_some() {
         return Err(AdminError::Conflict(format!("a provider `{}` exists already", entry.id)));
     }
@@ -167,7 +166,7 @@ async fn update_inner(state: &AppState, who: &Who, id: &str, patch: Map<String, 
     if patch.get("id").is_some_and(|v| v.as_str() != Some(id)) {
         return Err(AdminError::field("id", "a provider's id cannot change; make a new provider instead"));
     }
-    let tx = state.db.begin().await?;
+    let tx = begin(state).await?;
     let row = editable(&tx, state, id).await?;
     let before = custom_json(&row);
     let entry: ProviderEntry = parse(overlay(to_json(&store::providers::to_entry(&row)), &patch))?;
@@ -200,7 +199,7 @@ pub(super) async fn update(
 }
 
 async fn delete_inner(state: &AppState, who: &Who, id: &str) -> Result<Value, AdminError> {
-    let tx = state.db.begin().await?;
+    let tx = begin(state).await?;
     let row = editable(&tx, state, id).await?;
     let accounts = store::accounts::of_provider(&tx, id).await?;
     if !accounts.is_empty() {

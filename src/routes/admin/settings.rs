@@ -5,10 +5,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use sea_orm::TransactionTrait;
 use serde_json::{Map, Value, json};
 
-use super::change::{AdminError, Who, admit, answer, apply, object_body};
+use super::change::{AdminError, Who, admit, answer, apply, begin, object_body};
 use crate::runtime::settings::{self, EDITABLE, RESTART_REQUIRED};
 use crate::state::AppState;
 use crate::store::{audit, overrides};
@@ -36,7 +35,7 @@ pub(super) async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpRes
 }
 
 async fn patch_inner(state: &AppState, who: &Who, patch: Map<String, Value>) -> Result<Value, AdminError> {
-    let tx = state.db.begin().await?;
+    let tx = begin(state).await?;
     let stored = overrides::load(&tx).await?;
     let next = settings::merge(&stored, &Value::Object(patch)).map_err(|e| AdminError::from_config(e, ""))?;
     let file = state.runtime.file();
