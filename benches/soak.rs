@@ -1,33 +1,35 @@
 //! The soak test: 30 minutes (`SOAK_SECS` overrides) of mixed streaming traffic with upstream faults
 //! against the release gateway binary, usage recording on (SQLite in a temp data dir), our mock
-//! upstream in-process. It owns the long-run checks: memory drift, fd leaks and "exactly one usage
-//! row per request" under faults. Run: `cargo bench --bench soak` (`SOAK_SECS=120` for a quick run).
-//! Results: tables on stdout and `target/bench/soak.json`; the process exits 1 when a check fails.
-//! The gateway's log (level warn) goes to `target/bench/soak-gateway.log`.
+//! upstream in-process. It owns the long-run checks: memory drift, fd leaks, and exactly one usage
+//! row per request under faults. Run: `cargo bench --bench soak` (`SOAK_SECS=120` for a quick run).
+//! Results: tables on stdout and `target/bench/soak.json`; exit code 1 when a check fails. The
+//! gateway's log (level warn) goes to `target/bench/soak-gateway.log`.
 //!
-//! Traffic (about 250 req/s on the repository's 2-core machine): 50 closed-loop stream workers
-//! rotating through OpenAI chat streams, Anthropic `/v1/messages` streams (translated to the
-//! OpenAI-dialect mock), the combo `soak-combo` (provider `dead` first: its breaker opens, half-opens
-//! and closes on a success scripted every 15 s; then provider `mock`), clients that drop the stream
-//! after two chunks (both dialects) and clients that give up 300 ms into a 1 s first byte (provider
-//! `slow`); plus 10 workers sending non-streaming chat at 10 req/s each. Provider `mock` rotates
-//! (round-robin) over three healthy accounts and three faulty ones: `r429` (always 429,
-//! Retry-After 1), `e500` (always 500) and `flaky` (healthy, but every 10 s scripted with a 429, a
-//! 500, a stream dropped after 3 events, a malformed frame and a first byte slower than the
-//! gateway's first-byte timeout), so fallback and cooldowns run all the time.
+//! Traffic, at most ~300 req/s: 50 stream workers (each starts at most one request per 250 ms) cycle
+//! through the classes `chat` (OpenAI chat stream), `messages` (Anthropic `/v1/messages` stream,
+//! translated to the OpenAI-dialect mock), `combo` (combo `soak-combo`: provider `dead` first, whose
+//! breaker opens, half-opens and closes on a success scripted every 15 s; then provider `mock`),
+//! `chat-drop` / `messages-drop` (the client hangs up after two chunks) and `impatient` (the client
+//! gives up 300 ms into the 1 s first byte of provider `slow`); 10 workers send `json` (OpenAI chat,
+//! non-streaming) at 10 req/s each. Provider `mock` rotates (round-robin) over three healthy
+//! accounts and three faulty ones: `r429` (429, Retry-After 1), `e500` (500) and `flaky` (healthy,
+//! but every 10 s scripted with a 429, a 500, a stream dropped after 3 events, a malformed frame and
+//! a first byte slower than the gateway's 1.5 s first-byte timeout), so fallback, cooldowns and
+//! breakers run all the time. For bisecting a leak: `SOAK_CLASSES=chat,json,...` runs only those
+//! classes, `SOAK_FAULTS=0` makes every upstream account healthy.
 //!
-//! Measured every 10 s: gateway VmRSS, open fds (entries of /proc/<pid>/fd), requests sent / ok /
-//! failed / cancelled. Warm-up = max(10 % of the run, min(60 s, half the run)); window W = min(60 s,
-//! half of the time after warm-up). Verdicts:
+//! Sampled every 10 s: gateway VmRSS (and RssAnon), open fds (entries of /proc/<pid>/fd), requests
+//! sent / ok / failed / cancelled. Warm-up = max(10 % of the run, min(60 s, half the run)); window
+//! W = min(60 s, half of the time after warm-up). Verdicts:
 //! - RSS drift = (median RSS of the last W − median RSS of the first W after warm-up) / the latter;
 //!   fails at >= 5 %.
 //! - fd growth = max fds after warm-up − fds at the end of warm-up; fails above 10.
-//! - Usage rows: after the load stops and in-flight requests finish, the gateway gets SIGTERM (it
-//!   flushes), then the `usage` table is counted. It must equal the counted requests: every request
-//!   that got an HTTP response (any status; whether its body was then read, broke, or was dropped by
-//!   us mid-stream) plus every request we cancelled before its response arrived (the `slow` clients,
-//!   or a 30 s safety limit). Requests whose connection failed before any response (awc connect or
-//!   send errors) are not counted; their number is printed as "no response" (expected 0).
+//! - Usage rows: the load stops, in-flight requests finish, the gateway gets SIGTERM (it flushes and
+//!   exits), then the `usage` table is counted. It must equal the counted requests: every request
+//!   that got an HTTP response (any status; whether its body was then read whole, broke, or was
+//!   dropped by us mid-stream) plus every request we cancelled before its response arrived
+//!   (`impatient`, or a 30 s safety limit). Requests whose connection failed before any response
+//!   (awc connect or send errors) are not counted; their number is printed as "no response".
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
 
@@ -49,88 +51,64 @@ use tokio::time::{Instant, sleep, sleep_until, timeout};
 const KEY: &str = "sk-og-soak-0001";
 const SAMPLE_SECS: u64 = 10;
 const STREAM_WORKERS: usize = 50;
+const STREAM_PERIOD: Duration = Duration::from_millis(250);
 const JSON_WORKERS: usize = 10;
 const JSON_PERIOD: Duration = Duration::from_millis(100);
-/// A stream worker starts at most one request per this (a fast failure must not turn into a flood).
-const STREAM_PERIOD: Duration = Duration::from_millis(250);
 const IMPATIENT_AFTER: Duration = Duration::from_millis(300);
 const REQUEST_LIMIT: Duration = Duration::from_secs(30);
 
-/// A kind of client request.
+/// A kind of client request (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Class {
-    ChatStream,
-    ChatJson,
-    MessagesStream,
+    Chat,
+    Json,
+    Messages,
     Combo,
-    ChatDisconnect,
-    MessagesDisconnect,
+    ChatDrop,
+    MessagesDrop,
     Impatient,
 }
 
 use Class::*;
 
-const CLASSES: [Class; 7] =
-    [ChatStream, ChatJson, MessagesStream, Combo, ChatDisconnect, MessagesDisconnect, Impatient];
-
+const CLASSES: [Class; 7] = [Chat, Json, Messages, Combo, ChatDrop, MessagesDrop, Impatient];
 /// What a stream worker sends, in turn (each worker starts at its own offset).
-const STREAM_MIX: [Class; 10] = [
-    ChatStream,
-    MessagesStream,
-    Combo,
-    ChatStream,
-    MessagesStream,
-    ChatDisconnect,
-    ChatStream,
-    MessagesStream,
-    MessagesDisconnect,
-    Impatient,
-];
+const STREAM_MIX: [Class; 10] =
+    [Chat, Messages, Combo, Chat, Messages, ChatDrop, Chat, Messages, MessagesDrop, Impatient];
 
 impl Class {
-    fn name(self) -> &'static str {
-        match self {
-            ChatStream => "openai stream",
-            ChatJson => "openai non-stream",
-            MessagesStream => "anthropic stream",
-            Combo => "combo stream (dead → mock)",
-            ChatDisconnect => "openai disconnect mid-stream",
-            MessagesDisconnect => "anthropic disconnect mid-stream",
-            Impatient => "cancel before first byte",
-        }
-    }
-
-    /// Its key in `SOAK_CLASSES`.
     fn key(self) -> &'static str {
         match self {
-            ChatStream => "chat",
-            ChatJson => "json",
-            MessagesStream => "messages",
+            Chat => "chat",
+            Json => "json",
+            Messages => "messages",
             Combo => "combo",
-            ChatDisconnect => "chat-drop",
-            MessagesDisconnect => "messages-drop",
+            ChatDrop => "chat-drop",
+            MessagesDrop => "messages-drop",
             Impatient => "impatient",
         }
     }
 
     fn anthropic(self) -> bool {
-        matches!(self, MessagesStream | MessagesDisconnect)
+        matches!(self, Messages | MessagesDrop)
     }
 
-    fn body(self) -> (&'static str, Value) {
+    fn request(self) -> (&'static str, Value) {
         let model = match self {
             Combo => "soak-combo",
             Impatient => "slow/mock-model",
             _ => "mock/mock-model",
         };
+        let messages = json!([{"role": "user", "content": "Say hello to the soak."}]);
         if self.anthropic() {
-            let body = json!({"model": model, "stream": true, "max_tokens": 64, "system": "You are terse.",
-                              "messages": [{"role": "user", "content": "Say hello to the soak."}]});
+            let body =
+                json!({"model": model, "stream": true, "max_tokens": 64, "system": "Be terse.", "messages": messages});
             return ("/v1/messages", body);
         }
-        let body = json!({"model": model, "stream": self != ChatJson, "max_tokens": 64,
-                          "messages": [{"role": "user", "content": "Say hello to the soak."}]});
-        ("/v1/chat/completions", body)
+        (
+            "/v1/chat/completions",
+            json!({"model": model, "stream": self != Json, "max_tokens": 64, "messages": messages}),
+        )
     }
 }
 
@@ -187,7 +165,7 @@ fn totals(stats: &Stats) -> Counts {
 async fn run_one(c: &awc::Client, base: &str, class: Class) -> (Outcome, bool) {
     let responded = Cell::new(false);
     let work = async {
-        let (path, body) = class.body();
+        let (path, body) = class.request();
         let Ok(mut r) = c.post(format!("{base}{path}")).bearer_auth(KEY).send_json(&body).await else {
             return Outcome::NoResponse;
         };
@@ -196,7 +174,7 @@ async fn run_one(c: &awc::Client, base: &str, class: Class) -> (Outcome, bool) {
             let _ = r.body().await;
             return Outcome::Failed;
         }
-        if matches!(class, ChatDisconnect | MessagesDisconnect) {
+        if matches!(class, ChatDrop | MessagesDrop) {
             for _ in 0..2 {
                 if !matches!(r.next().await, Some(Ok(_))) {
                     return Outcome::Failed;
@@ -204,7 +182,7 @@ async fn run_one(c: &awc::Client, base: &str, class: Class) -> (Outcome, bool) {
             }
             return Outcome::Cancelled; // dropping `r` closes the connection mid-stream
         }
-        if class == ChatJson {
+        if class == Json {
             let ok = r.json::<Value>().await.is_ok_and(|v| v["choices"][0]["message"].is_object());
             return if ok { Outcome::Ok } else { Outcome::Failed };
         }
@@ -226,23 +204,22 @@ async fn run_one(c: &awc::Client, base: &str, class: Class) -> (Outcome, bool) {
     (outcome, responded.get())
 }
 
-/// Starts the load; the workers stop after their current request once `stop` is set.
+/// Starts the workers; each stops after its current request once `stop` is set.
 fn start_load(base: &str, only: &[Class], stats: &Stats, stop: &Rc<Cell<bool>>) -> Vec<actix_rt::task::JoinHandle<()>> {
     let mix: Rc<Vec<Class>> = Rc::new(STREAM_MIX.into_iter().filter(|c| only.contains(c)).collect());
     let streams = if mix.is_empty() { 0 } else { STREAM_WORKERS };
-    let json = if only.contains(&ChatJson) { JSON_WORKERS } else { 0 };
-    // Idle pooled connections are closed before the gateway's 5 s keep-alive could race a request.
+    let jsons = if only.contains(&Json) { JSON_WORKERS } else { 0 };
+    // Idle pooled connections close before the gateway's 5 s keep-alive could race a request.
     let connector = awc::Connector::new().limit(0).conn_keep_alive(Duration::from_secs(3));
     let c = awc::Client::builder().connector(connector).disable_timeout().finish();
-    (0..streams + json)
+    (0..streams + jsons)
         .map(|w| {
             let (c, base, stats, stop, mix) = (c.clone(), base.to_string(), stats.clone(), stop.clone(), mix.clone());
             actix_rt::spawn(async move {
                 sleep(Duration::from_millis(20 * w as u64)).await;
-                let mut next = Instant::now();
-                let mut n = w;
+                let (mut next, mut n) = (Instant::now(), w);
                 while !stop.get() {
-                    let class = if w < streams { mix[n % mix.len()] } else { ChatJson };
+                    let class = if w < streams { mix[n % mix.len()] } else { Json };
                     let i = CLASSES.iter().position(|k| *k == class).unwrap_or(0);
                     stats.borrow_mut()[i].sent += 1;
                     let (outcome, responded) = run_one(&c, &base, class).await;
@@ -257,7 +234,8 @@ fn start_load(base: &str, only: &[Class], stats: &Stats, stop: &Rc<Cell<bool>>) 
                         }
                     }
                     n += 1;
-                    next = (next + if class == ChatJson { JSON_PERIOD } else { STREAM_PERIOD }).max(Instant::now());
+                    // Paced, so that fast failures (an open breaker) cannot turn into a flood.
+                    next = (next + if class == Json { JSON_PERIOD } else { STREAM_PERIOD }).max(Instant::now());
                     sleep_until(next).await;
                 }
             })
@@ -295,15 +273,16 @@ fn start_mock(faults: bool) -> String {
     std::thread::spawn(move || {
         actix_rt::System::new().block_on(async move {
             let m = mock::MockUpstream::start_with(1, false).await;
+            let bad = |r: Reply| if faults { r } else { good() };
+            for (k, r) in
+                [("r429", Reply::rate_limited("1")), ("e500", Reply::status(500)), ("dead", Reply::status(503))]
+            {
+                m.always(k, bad(r));
+            }
             for k in ["good-a", "good-b", "good-c", "flaky"] {
                 m.always(k, good());
             }
-            let bad = |r: Reply| if faults { r } else { good() };
-            m.always("r429", bad(Reply::rate_limited("1")));
-            m.always("e500", bad(Reply::status(500)));
-            m.always("dead", bad(Reply::status(503)));
-            let words = Reply::chat_frames(&["slow", " but", " fine"], true);
-            m.always("slow", sse(words, Duration::from_secs(1), None));
+            m.always("slow", sse(Reply::chat_frames(&["slow", " but", " fine"], true), Duration::from_secs(1), None));
             tx.send(m.base()).unwrap();
             if !faults {
                 std::future::pending::<()>().await;
@@ -368,14 +347,11 @@ models = ["dead/mock-model", "mock/mock-model"]
 "#
         );
         for p in ["mock", "dead", "slow"] {
-            cfg += &format!(
-                "[[providers]]\nid = \"{p}\"\ndialect = \"openai-chat\"\nbase_url = \"{mock}\"\nmodels = [\"mock-model\"]\n"
-            );
+            cfg += &format!("[[providers]]\nid = \"{p}\"\ndialect = \"openai-chat\"\nbase_url = \"{mock}\"\n");
+            cfg += "models = [\"mock-model\"]\n";
         }
-        let accounts = [("mock", "good-a"), ("mock", "good-b"), ("mock", "good-c"), ("mock", "flaky")];
-        let accounts =
-            accounts.into_iter().chain([("mock", "r429"), ("mock", "e500"), ("dead", "dead"), ("slow", "slow")]);
-        for (p, a) in accounts {
+        let mock_accounts = ["good-a", "good-b", "good-c", "flaky", "r429", "e500"].map(|a| ("mock", a));
+        for (p, a) in mock_accounts.into_iter().chain([("dead", "dead"), ("slow", "slow")]) {
             cfg += &format!("[[accounts]]\nprovider = \"{p}\"\nname = \"{a}\"\napi_key = \"{a}\"\n");
         }
         let file = dir.path().join("soak.toml");
@@ -403,13 +379,9 @@ models = ["dead/mock-model", "mock/mock-model"]
         Self { child, port, dir }
     }
 
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// SIGTERM (the gateway flushes usage and exits); its exit code, `None` if killed after 60 s.
+    /// SIGTERM (the gateway flushes usage and exits); its exit code, `None` if it is still up after 60 s.
     async fn terminate(&mut self) -> Option<i32> {
-        let _ = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status();
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         for _ in 0..600 {
             if let Ok(Some(s)) = self.child.try_wait() {
                 return s.code();
@@ -420,17 +392,13 @@ models = ["dead/mock-model", "mock/mock-model"]
     }
 }
 
-/// A `/proc/<pid>/status` memory field (`VmRSS`, `RssAnon`, `RssFile`), in MiB.
+/// A `/proc/<pid>/status` memory field (`VmRSS`, `RssAnon`), in MiB.
 fn mem_mib(pid: u32, field: &str) -> f64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     s.lines()
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
-}
-
-fn fd_count(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -459,12 +427,11 @@ async fn usage_rows(db_file: &Path) -> (u64, Vec<Value>) {
     let sql = "SELECT client_dialect AS d, COALESCE(provider, '-') AS p, status AS s, COUNT(*) AS n FROM usage \
                GROUP BY d, p, s ORDER BY d, p, s";
     let groups = db.query_all_raw(q(sql)).await.unwrap();
+    let text = |r: &sea_orm::QueryResult, c: &str| r.try_get::<String>("", c).unwrap();
+    let int = |r: &sea_orm::QueryResult, c: &str| r.try_get::<i64>("", c).unwrap();
     let groups = groups
         .iter()
-        .map(|r| {
-            json!({"client_dialect": r.try_get::<String>("", "d").unwrap(), "provider": r.try_get::<String>("", "p").unwrap(),
-                   "status": r.try_get::<i64>("", "s").unwrap(), "rows": r.try_get::<i64>("", "n").unwrap()})
-        })
+        .map(|r| json!({"dialect": text(r, "d"), "provider": text(r, "p"), "status": int(r, "s"), "rows": int(r, "n")}))
         .collect();
     (total, groups)
 }
@@ -476,8 +443,7 @@ fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let secs = std::env::var("SOAK_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(1800u64).max(40);
     let secs = secs / SAMPLE_SECS * SAMPLE_SECS;
-    let round = |s: u64| s.div_ceil(SAMPLE_SECS) * SAMPLE_SECS;
-    let warmup = round((secs / 10).max(60.min(secs / 2)));
+    let warmup = (secs / 10).max(60.min(secs / 2)).div_ceil(SAMPLE_SECS) * SAMPLE_SECS;
     let window = ((secs - warmup) / 2).min(60) / SAMPLE_SECS * SAMPLE_SECS;
     let only: Vec<Class> = match std::env::var("SOAK_CLASSES") {
         Ok(v) => CLASSES.into_iter().filter(|c| v.split(',').any(|k| k.trim() == c.key())).collect(),
@@ -488,11 +454,11 @@ fn main() {
     std::fs::create_dir_all(&out).unwrap();
 
     let pass = actix_rt::System::new().block_on(async move {
-        let mock = start_mock(faults);
-        let mut gw = Gateway::start(&mock, &out.join("soak-gateway.log"));
-        let pid = gw.pid();
+        let mut gw = Gateway::start(&start_mock(faults), &out.join("soak-gateway.log"));
+        let pid = gw.child.id();
         let keys: Vec<&str> = only.iter().map(|c| c.key()).collect();
-        println!("soak: {secs} s, warm-up {warmup} s, window {window} s, classes {}, gateway pid {pid}\n", keys.join(","));
+        let classes_run = keys.join(",");
+        println!("soak: {secs} s, warm-up {warmup} s, window {window} s, faults {faults}, classes {classes_run}\n");
         println!("| t (s) | RSS MiB | of it anon | fds | sent | ok | failed | cancelled | no response |");
         println!("|---|---|---|---|---|---|---|---|---|");
         let stats: Stats = Rc::default();
@@ -503,12 +469,10 @@ fn main() {
         for i in 0..=secs / SAMPLE_SECS {
             sleep_until(start + Duration::from_secs(i * SAMPLE_SECS)).await;
             let (t, c) = (i * SAMPLE_SECS, totals(&stats));
-            let (rss, anon) = (mem_mib(pid, "VmRSS"), mem_mib(pid, "RssAnon"));
-            let s = Sample { t, rss, anon, fds: fd_count(pid), counts: c };
-            println!(
-                "| {t} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {} |",
-                s.rss, s.anon, s.fds, c.sent, c.ok, c.failed, c.cancelled, c.no_response
-            );
+            let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
+            let s = Sample { t, rss: mem_mib(pid, "VmRSS"), anon: mem_mib(pid, "RssAnon"), fds, counts: c };
+            let cells = [c.sent, c.ok, c.failed, c.cancelled, c.no_response].map(|v| v.to_string()).join(" | ");
+            println!("| {t} | {:.1} | {:.1} | {fds} | {cells} |", s.rss, s.anon);
             samples.push(s);
         }
         stop.set(true);
@@ -522,7 +486,7 @@ fn main() {
 
         let rss_in = |a: u64, b: u64| median(samples.iter().filter(|s| s.t >= a && s.t <= b).map(|s| s.rss).collect());
         let base_rss = rss_in(warmup, warmup + window - SAMPLE_SECS);
-        let end_rss = rss_in(secs - window + SAMPLE_SECS, secs);
+        let end_rss = rss_in(secs + SAMPLE_SECS - window, secs);
         let drift = (end_rss - base_rss) / base_rss;
         let fd_at_warmup = samples.iter().find(|s| s.t == warmup).map_or(0, |s| s.fds);
         let fd_max = samples.iter().filter(|s| s.t >= warmup).map(|s| s.fds).max().unwrap_or(0);
@@ -530,64 +494,51 @@ fn main() {
         let total = totals(&stats);
         let counted = total.counted();
 
-        println!("\nload stopped; in-flight requests drained in {drain_secs:.1} s; gateway exit code {exit:?}\n");
-        println!("| traffic class | sent | ok | failed | cancelled by us | no response | counted |");
+        println!("\nload stopped; in-flight requests done {drain_secs:.1} s later; gateway exit code {exit:?}\n");
+        println!("| class | sent | ok | failed | cancelled by us | no response | counted |");
         println!("|---|---|---|---|---|---|---|");
         let mut classes = serde_json::Map::new();
         for (k, c) in CLASSES.iter().zip(stats.borrow().iter()) {
-            let cells = [c.sent, c.ok, c.failed, c.cancelled, c.no_response, c.counted()];
-            let cells: Vec<String> = cells.iter().map(u64::to_string).collect();
-            println!("| {} | {} |", k.name(), cells.join(" | "));
-            classes.insert(k.name().into(), c.json());
+            let cells = [c.sent, c.ok, c.failed, c.cancelled, c.no_response, c.counted()].map(|v| v.to_string());
+            println!("| {} | {} |", k.key(), cells.join(" | "));
+            classes.insert(k.key().into(), c.json());
         }
-        let anthropic: u64 = CLASSES.iter().zip(stats.borrow().iter()).filter(|(k, _)| k.anthropic()).map(|(_, c)| c.counted()).sum();
-        let dialect_rows = |d: &str| -> i64 {
-            groups.iter().filter(|g| g["client_dialect"] == d).map(|g| g["rows"].as_i64().unwrap_or(0)).sum()
-        };
-        println!(
-            "usage rows by client dialect: openai-chat {} (counted {}), anthropic {} (counted {anthropic})",
-            dialect_rows("openai-chat"),
-            counted - anthropic,
-            dialect_rows("anthropic")
-        );
-        let by_status: Vec<String> =
-            groups.iter().map(|g| format!("{}/{}/{}: {}", g["client_dialect"], g["provider"], g["status"], g["rows"])).collect();
-        println!("usage rows by dialect/provider/status: {}", by_status.join(", ").replace('"', ""));
+        let group = |g: &Value| format!("{}/{}/{}: {}", g["dialect"], g["provider"], g["status"], g["rows"]);
+        let groups_text: Vec<String> = groups.iter().map(group).collect();
+        println!("usage rows by client dialect/provider/status: {}", groups_text.join(", ").replace('"', ""));
 
-        let rss_ok = drift < 0.05;
-        let fd_ok = fd_growth <= 10;
-        let rows_ok = rows == counted;
+        let (rss_ok, fd_ok, rows_ok) = (drift < 0.05, fd_growth <= 10, rows == counted);
         let verdict = |ok: bool| if ok { "PASS" } else { "FAIL" };
-        println!("\n| check | value | limit | verdict |");
-        println!("|---|---|---|---|");
-        println!(
-            "| RSS drift | {:+.2} % ({base_rss:.1} → {end_rss:.1} MiB; first sample {:.1}, last {:.1}) | < 5 % | {} |",
-            drift * 100.0,
-            samples[0].rss,
-            samples[samples.len() - 1].rss,
-            verdict(rss_ok)
+        let (first, last) = (samples[0].rss, samples[samples.len() - 1].rss);
+        println!("\n| check | value | limit | verdict |\n|---|---|---|---|");
+        let drift_pct = drift * 100.0;
+        let rss_text = format!("{base_rss:.1} → {end_rss:.1} MiB; {first:.1} at start, {last:.1} at end");
+        println!("| RSS drift | {drift_pct:+.2} % ({rss_text}) | < 5 % | {} |", verdict(rss_ok));
+        let fd_text = format!("{fd_at_warmup} at warm-up end, max {fd_max}");
+        println!("| fd growth | {fd_growth:+} ({fd_text}) | <= 10 | {} |", verdict(fd_ok));
+        let (responded, before) = (total.responded, counted - total.responded);
+        let rows_text = format!(
+            "{responded} responded + {before} cancelled before a response; {} with no response, not counted",
+            total.no_response
         );
-        println!("| fd growth | {fd_growth:+} ({fd_at_warmup} at warm-up end, max {fd_max}) | <= 10 | {} |", verdict(fd_ok));
-        println!(
-            "| usage rows | {rows} rows vs {counted} counted ({} responded + {} cancelled before a response; {} no response) | equal | {} |",
-            total.responded,
-            counted - total.responded,
-            total.no_response,
-            verdict(rows_ok)
-        );
+        println!("| usage rows | {rows} rows vs {counted} counted ({rows_text}) | equal | {} |", verdict(rows_ok));
         let pass = rss_ok && fd_ok && rows_ok;
+        let samples: Vec<Value> = samples
+            .iter()
+            .map(|s| json!({"t": s.t, "rss_mib": s.rss, "anon_mib": s.anon, "fds": s.fds, "requests": s.counts.json()}))
+            .collect();
         let report = json!({
-            "secs": secs, "warmup_secs": warmup, "window_secs": window, "drain_secs": drain_secs, "gateway_exit_code": exit,
-            "samples": samples.iter().map(|s| json!({"t": s.t, "rss_mib": s.rss, "rss_anon_mib": s.anon, "fds": s.fds, "requests": s.counts.json()})).collect::<Vec<_>>(),
-            "classes": classes, "totals": total.json(), "usage_rows_by_group": groups,
+            "secs": secs, "warmup_secs": warmup, "window_secs": window, "faults": faults, "classes_run": classes_run,
+            "drain_secs": drain_secs, "gateway_exit_code": exit, "samples": samples, "classes": classes,
+            "totals": total.json(), "usage_rows_by_group": groups,
             "rss": {"baseline_median_mib": base_rss, "final_median_mib": end_rss, "drift": drift, "pass": rss_ok},
             "fds": {"at_warmup_end": fd_at_warmup, "max_after_warmup": fd_max, "growth": fd_growth, "pass": fd_ok},
-            "usage": {"rows": rows, "counted_requests": counted, "responded": total.responded,
-                      "cancelled_before_response": counted - total.responded, "no_response": total.no_response, "pass": rows_ok},
+            "usage": {"rows": rows, "counted_requests": counted, "responded": responded,
+                      "cancelled_before_response": before, "no_response": total.no_response, "pass": rows_ok},
             "pass": pass,
         });
         std::fs::write(out.join("soak.json"), serde_json::to_string_pretty(&report).unwrap()).unwrap();
-        println!("\n{}: results written to target/bench/soak.json", if pass { "PASS" } else { "FAIL" });
+        println!("\n{}: results written to target/bench/soak.json", verdict(pass));
         pass
     });
     if !pass {
