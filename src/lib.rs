@@ -52,6 +52,7 @@ pub mod db;
 pub mod error;
 pub mod keys;
 pub mod logging;
+pub mod oauth;
 pub mod pipeline;
 pub mod protocol;
 pub mod providers;

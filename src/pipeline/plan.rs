@@ -143,7 +143,7 @@ impl Plan {
                 Op::CountTokens => Box::new(CountTokensPassthrough),
                 Op::Embeddings | Op::Generate => Box::new(EmbeddingsPassthrough::default()),
             };
-            return Ok(UpstreamCall { target, stream: false, adapter });
+            return Ok(UpstreamCall::new(target, false, adapter));
         }
         let passthrough = provider.dialect == self.client
             && self.request_dialect == self.client
@@ -212,7 +212,7 @@ impl Plan {
             let out = Outgoing { op: Operation::Generate, model, stream, body: bytes, extra };
             http_target(provider, &lease.base_url, lease.credential.as_ref(), out)
         };
-        Ok(UpstreamCall { target, stream, adapter })
+        Ok(UpstreamCall::new(target, stream, adapter))
     }
 
     fn options(&self) -> EncodeOptions {

@@ -131,6 +131,14 @@ impl std::fmt::Debug for Target {
     }
 }
 
+/// Hears the status and headers of every upstream answer of an attempt (and the body of an
+/// error answer): the quota tracker reads rate-limit windows from them. Called on the
+/// executor's thread; must not block.
+pub trait ResponseObserver: Send + Sync + 'static {
+    /// One answer: its status, headers, and the (bounded) body when it is an error.
+    fn observe(&self, status: u16, headers: &awc::http::header::HeaderMap, error_body: Option<&[u8]>);
+}
+
 /// One upstream attempt.
 pub struct UpstreamCall {
     /// Where it goes.
@@ -139,6 +147,18 @@ pub struct UpstreamCall {
     pub stream: bool,
     /// How the response becomes the client's.
     pub adapter: Box<dyn ResponseAdapter>,
+    /// A 401 is the caller's to handle (an OAuth account refreshes its token and retries once on
+    /// the same account): it is not reported to the account, so the retry finds it leasable.
+    pub defer_auth_failure: bool,
+    /// Told what the upstream answered (quota tracking), if anyone listens.
+    pub observer: Option<std::sync::Arc<dyn ResponseObserver>>,
+}
+
+impl UpstreamCall {
+    /// A call with nothing deferred and nobody observing.
+    pub fn new(target: Target, stream: bool, adapter: Box<dyn ResponseAdapter>) -> Self {
+        Self { target, stream, adapter, defer_auth_failure: false, observer: None }
+    }
 }
 
 /// What is recorded about the request this attempt belongs to.

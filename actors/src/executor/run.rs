@@ -15,8 +15,8 @@ use tokio::time::timeout;
 use super::actor::{ExecutorStats, Fault};
 use super::pump::{self, Finish};
 use super::{
-    AdapterError, Completed, ExecContext, ExecOutcome, Execute, ExecutorConfig, Failure, ResponseAdapter, Started,
-    Target,
+    AdapterError, Completed, ExecContext, ExecOutcome, Execute, ExecutorConfig, Failure, ResponseAdapter,
+    ResponseObserver, Started, Target,
 };
 use crate::account::messages::AccountOutcome;
 use crate::breaker::messages::BreakerOutcome;
@@ -126,8 +126,11 @@ impl Fail {
     }
 }
 
-fn failed(mut ctx: ExecContext, lease: LeaseGrant, f: Fail, since: Instant) -> ExecOutcome {
-    report(&lease, f.kind, &ctx.upstream_model);
+fn failed(mut ctx: ExecContext, lease: LeaseGrant, f: Fail, since: Instant, defer_auth: bool) -> ExecOutcome {
+    // A deferred 401 is the caller's: it refreshes the credential and retries on this account.
+    if !(defer_auth && f.status == Some(401)) {
+        report(&lease, f.kind, &ctx.upstream_model);
+    }
     trace(&mut ctx, &lease, f.kind, f.status, since, Some(&f.message));
     tracing::debug!(provider = %lease.provider, account = %lease.account_name, outcome = f.kind.label(), status = ?f.status, "upstream attempt failed");
     ExecOutcome::Failed(Box::new(Failure {
@@ -159,16 +162,21 @@ pub(super) fn guarded<T>(
     }
 }
 
+/// What an upstream answered first: status, wait hint, the body to read, and the headers when
+/// someone observes them.
+type Reply = (u16, Option<Duration>, Source, Option<awc::http::header::HeaderMap>);
+
 async fn send_http(
     client: &awc::Client,
     target: Target,
     cfg: &ExecutorConfig,
-) -> Result<(u16, Option<Duration>, Source), Fail> {
+    want_headers: bool,
+) -> Result<Reply, Fail> {
     let reply = match target {
         Target::Local(local) => {
             let r = local.call();
             let body: Source = Box::pin(r.body.map(Ok));
-            return Ok((r.status, None, body));
+            return Ok((r.status, None, body, None));
         }
         Target::Http { method, url, headers, body } => {
             let mut req = client.request(method, url.as_str()).no_decompress();
@@ -196,8 +204,9 @@ async fn send_http(
     };
     let status = reply.status().as_u16();
     let retry_after = reply.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+    let headers = want_headers.then(|| reply.headers().clone());
     let body: Source = Box::pin(reply.map(|r| r.map_err(|_| SourceError::Broken)));
-    Ok((status, retry_after, body))
+    Ok((status, retry_after, body, headers))
 }
 
 /// `host:port` of an upstream URL (never its path or query, which may carry a key).
@@ -322,16 +331,23 @@ async fn attempt(
     target: Target,
     stream: bool,
     adapter: &mut Box<dyn ResponseAdapter>,
+    observer: Option<&dyn ResponseObserver>,
     env: &RunEnv,
     t0: Instant,
 ) -> Result<(u16, Ready), Fail> {
     let cfg = &env.cfg;
-    let (status, retry_after, mut body) = send_http(&client, target, cfg).await?;
+    let (status, retry_after, mut body, headers) = send_http(&client, target, cfg, observer.is_some()).await?;
     drop(client);
+    let observe = |error_body: Option<&[u8]>| {
+        if let (Some(o), Some(h)) = (observer, headers.as_ref()) {
+            o.observe(status, h, error_body);
+        }
+    };
 
     let deadline = t0 + cfg.total;
     if !(200..300).contains(&status) {
         let err_body = read_limited(&mut body, ERROR_BODY_LIMIT, cfg.idle, deadline).await.unwrap_or_default();
+        observe(Some(&err_body));
         let text = String::from_utf8_lossy(&err_body);
         let hint = retry_after.or_else(|| if status == 429 { retry_hint_from_text(&text) } else { None });
         let kind = classify_status(status, hint);
@@ -344,6 +360,7 @@ async fn attempt(
         };
         return Err(Fail { kind, status: Some(status), message, retry_after: hint, body: Some(err_body) });
     }
+    observe(None);
 
     if !stream {
         let whole = read_limited(&mut body, cfg.max_response_bytes, cfg.idle, deadline).await?;
@@ -384,8 +401,10 @@ pub(super) async fn run(client: awc::Client, msg: Execute, env: RunEnv) -> ExecO
     let Execute { call, lease, ctx, caller } = msg;
     let t0 = Instant::now();
     let mut adapter = call.adapter;
+    let defer_auth = call.defer_auth_failure;
+    let observer = call.observer;
     let verdict = tokio::select! {
-        v = attempt(client, call.target, call.stream, &mut adapter, &env, t0) => v,
+        v = attempt(client, call.target, call.stream, &mut adapter, observer.as_deref(), &env, t0) => v,
         () = drained(env.drain.clone()) => Err(Fail::new(OutcomeKind::Cancelled, "the gateway is shutting down")),
         // The caller only ever drops its sender, so any wake-up here means it is gone.
         _ = caller => Err(Fail::new(OutcomeKind::Cancelled, "the client disconnected before a response")),
@@ -398,7 +417,7 @@ pub(super) async fn run(client: awc::Client, msg: Execute, env: RunEnv) -> ExecO
             if dropped > 0 {
                 env.stats.dropped_frames.fetch_add(dropped, std::sync::atomic::Ordering::Relaxed);
             }
-            return failed(ctx, lease, f, t0);
+            return failed(ctx, lease, f, t0, defer_auth);
         }
     };
     match ready {

@@ -55,7 +55,9 @@ impl WindowStatus {
 /// what an earlier signal said.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Reading {
-    /// Window name: `5h`, `7d`, `primary`, `requests`, `tokens`, ...
+    /// Window name: `5h`, `7d`, `primary`, `requests`, `tokens`, ... A window that concerns one
+    /// model only is named `<name>@<model>` (`daily@gemini-2.5-pro`): when it is exhausted, only
+    /// that model skips the account.
     pub key: String,
     /// Used share, 0 to 1 (a little above 1 when overrun).
     pub used: Option<f64>,
@@ -98,6 +100,13 @@ pub struct Window {
     pub observed_at: i64,
 }
 
+impl Window {
+    /// The model a `<name>@<model>` window concerns.
+    pub fn model(&self) -> Option<&str> {
+        self.key.split_once('@').map(|(_, m)| m)
+    }
+}
+
 /// Tuning of the quota rules.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct QuotaConfig {
@@ -122,6 +131,15 @@ pub struct QuotaView {
     pub near_limit: bool,
     /// Which window decided it.
     pub reason: Option<String>,
+    /// Models not leased on this account before a time (ms): their own windows are exhausted.
+    pub model_blocks: BTreeMap<String, i64>,
+}
+
+impl QuotaView {
+    /// Until when the account is out for `model` (0: it is not).
+    pub fn blocked_for(&self, model: &str) -> i64 {
+        self.blocked_until.max(self.model_blocks.get(model).copied().unwrap_or(0))
+    }
 }
 
 /// How much an observation changed.
@@ -235,6 +253,14 @@ impl QuotaState {
     pub fn view(&self, now: i64) -> QuotaView {
         let mut v = QuotaView::default();
         for w in self.windows.values() {
+            if let Some(model) = w.model() {
+                let until = w.resets_at.unwrap_or(w.observed_at + self.cfg.unknown_reset_ms);
+                if w.status == WindowStatus::Exhausted && until > now {
+                    let e = v.model_blocks.entry(model.to_string()).or_insert(0);
+                    *e = (*e).max(until);
+                }
+                continue;
+            }
             if w.status == WindowStatus::Exhausted {
                 let until = w.resets_at.unwrap_or(w.observed_at + self.cfg.unknown_reset_ms);
                 if until > now && until > v.blocked_until {
@@ -342,6 +368,18 @@ mod tests {
         assert_eq!(q.next_change(1_000), Some(301_000));
         assert!(q.expire(301_000));
         assert_eq!(q.view(301_000), QuotaView::default());
+    }
+
+    #[test]
+    fn a_model_window_blocks_only_its_model() {
+        let mut q = QuotaState::default();
+        let r = Reading { status: Some(WindowStatus::Exhausted), ..reading("daily@gemini-2.5-pro", 1.0, 90_000) };
+        q.observe(&Observation { readings: vec![r] }, 0);
+        let v = q.view(0);
+        assert_eq!((v.blocked_until, v.near_limit), (0, false));
+        assert_eq!(v.blocked_for("gemini-2.5-pro"), 90_000);
+        assert_eq!(v.blocked_for("gemini-2.5-flash"), 0);
+        assert_eq!(q.next_change(0), Some(90_000));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use super::slot::SlotGuard;
 use super::table::{RoutingTable, Unavailable};
 use crate::breaker::BreakerState;
 use crate::clock::now_ms;
+use crate::quota::messages::QuotaChanged;
 
 /// The one router.
 #[derive(Debug)]
@@ -70,6 +71,14 @@ impl Handler<BreakerChanged> for RouterActor {
 
     fn handle(&mut self, msg: BreakerChanged, _: &mut Context<Self>) {
         self.table.set_breaker(&msg.provider, msg.state);
+    }
+}
+
+impl Handler<QuotaChanged> for RouterActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: QuotaChanged, _: &mut Context<Self>) {
+        self.table.set_quota(msg.id, msg.view);
     }
 }
 

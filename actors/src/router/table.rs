@@ -13,6 +13,7 @@ use crate::account::actor::AccountActor;
 use crate::breaker::actor::BreakerActor;
 use crate::breaker::{BreakerPhase, BreakerState};
 use crate::credential::Credential;
+use crate::quota::QuotaView;
 
 /// A half-open breaker admits one probe; another may go if no verdict came within this time.
 const PROBE_WINDOW_MS: i64 = 15_000;
@@ -99,13 +100,21 @@ pub struct RoutingTable {
     providers: HashMap<String, ProviderEntry>,
     by_provider: HashMap<String, Vec<usize>>,
     sticky_limit: u32,
+    /// Each account's quota view (pushed by its quota tracker; kept across reloads).
+    quota: HashMap<i64, QuotaView>,
 }
 
 impl RoutingTable {
     /// A table over these accounts and providers (accounts of unknown providers get defaults).
     pub fn new(accounts: Vec<AccountEntry>, providers: HashMap<String, ProviderEntry>, sticky_limit: u32) -> Self {
-        let mut t =
-            Self { accounts: Vec::new(), by_id: HashMap::new(), providers, by_provider: HashMap::new(), sticky_limit };
+        let mut t = Self {
+            accounts: Vec::new(),
+            by_id: HashMap::new(),
+            providers,
+            by_provider: HashMap::new(),
+            sticky_limit,
+            quota: HashMap::new(),
+        };
         let mut accounts = accounts;
         accounts.sort_by_key(|a| a.id);
         for (i, a) in accounts.iter().enumerate() {
@@ -140,7 +149,24 @@ impl RoutingTable {
                 p.cursor = old.cursor;
             }
         }
+        let mut quota = std::mem::take(&mut self.quota);
         *self = Self::new(accounts, providers, sticky_limit);
+        quota.retain(|id, _| self.by_id.contains_key(id));
+        self.quota = quota;
+    }
+
+    /// Replaces an account's quota view.
+    pub fn set_quota(&mut self, id: i64, view: QuotaView) {
+        if view == QuotaView::default() {
+            self.quota.remove(&id);
+        } else {
+            self.quota.insert(id, view);
+        }
+    }
+
+    /// An account's quota view.
+    pub fn quota(&self, id: i64) -> Option<&QuotaView> {
+        self.quota.get(&id)
     }
 
     /// All accounts.
@@ -209,9 +235,13 @@ impl RoutingTable {
         if fresh.is_empty() {
             return Err(Unavailable::AllTried);
         }
+        // An exhausted quota window keeps an account out until its reset, like a cooldown: no
+        // request is spent to find out.
+        let quota = &self.quota;
         let blocked_until = |a: &AccountEntry| {
             let lock = a.health.model_locks.get(model).copied().unwrap_or(0);
-            a.health.cooldown_until.max(lock)
+            let q = quota.get(&a.id).map_or(0, |q| q.blocked_for(model));
+            a.health.cooldown_until.max(lock).max(q)
         };
         let healthy: Vec<usize> = fresh.iter().copied().filter(|&i| blocked_until(&self.accounts[i]) <= now).collect();
         if healthy.is_empty() {
@@ -229,6 +259,10 @@ impl RoutingTable {
         if free.is_empty() {
             return Err(Unavailable::Busy);
         }
+        // Accounts near a quota limit are used only when no other account is left.
+        let roomy: Vec<usize> =
+            free.iter().copied().filter(|i| !quota.get(&self.accounts[*i].id).is_some_and(|q| q.near_limit)).collect();
+        let free = if roomy.is_empty() { free } else { roomy };
         let cands: Vec<Candidate> = free
             .iter()
             .map(|&i| {
@@ -335,6 +369,30 @@ mod tests {
         t.reload(vec![edited, acc(3, "p")], HashMap::from([("p".into(), ProviderEntry::default())]), 3);
         assert_eq!(t.accounts()[1].health, h);
         assert!(matches!(t.lease("p", "m", &[], 6_000, &mut rng), Ok(Picked { probe: true, .. })));
+    }
+
+    #[test]
+    fn exhausted_quota_skips_and_near_limit_goes_last() {
+        let mut t = table(vec![acc(1, "p"), acc(2, "p")]);
+        let mut rng = rand::rng();
+        // Fill-first would pick account 1; its window is exhausted until 5 000.
+        t.set_quota(1, QuotaView { blocked_until: 5_000, ..QuotaView::default() });
+        assert_eq!(t.lease("p", "m", &[], 100, &mut rng).map(|p| t.accounts()[p.index].id), Ok(2));
+        assert_eq!(t.lease("p", "m", &[2], 100, &mut rng).err(), Some(Unavailable::Cooling { retry_after_ms: 4_900 }));
+        assert_eq!(t.lease("p", "m", &[], 5_000, &mut rng).map(|p| t.accounts()[p.index].id), Ok(1), "after the reset");
+        // Near its limit, account 1 is used only when account 2 is not available.
+        t.set_quota(1, QuotaView { near_limit: true, ..QuotaView::default() });
+        assert_eq!(t.lease("p", "m", &[], 6_000, &mut rng).map(|p| t.accounts()[p.index].id), Ok(2));
+        assert_eq!(t.lease("p", "m", &[2], 6_000, &mut rng).map(|p| t.accounts()[p.index].id), Ok(1));
+        // A model's own window blocks that model only; views survive a reload.
+        let mut v = QuotaView::default();
+        v.model_blocks.insert("m".into(), 9_000);
+        t.set_quota(1, v);
+        t.reload(vec![acc(1, "p")], HashMap::from([("p".into(), ProviderEntry::default())]), 3);
+        assert!(matches!(t.lease("p", "m", &[], 7_000, &mut rng), Err(Unavailable::Cooling { .. })));
+        assert!(t.lease("p", "other", &[], 7_000, &mut rng).is_ok());
+        t.set_quota(1, QuotaView::default());
+        assert!(t.quota(1).is_none());
     }
 
     #[test]

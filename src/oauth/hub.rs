@@ -1,0 +1,290 @@
+//! The subscription side of the running system: a supervised quota tracker for every account,
+//! and for every OAuth account its token refresher (and a usage poller where the provider has a
+//! usage endpoint). `Runtime::reload` calls `sync` so these follow the database; request handlers
+//! read an account's tokens and observer here without a message.
+
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix::{Addr, Recipient, Supervisor, System};
+use actors::executor::ResponseObserver;
+use actors::quota::actor::QuotaTracker;
+use actors::quota::messages::{GetQuota, Observe, QuotaChanged, QuotaSnapshot, SetQuotaConfig};
+use actors::quota::poller::QuotaPoller;
+use actors::quota::{Observation, QuotaConfig, persist as quota_persist};
+use actors::refresher::actor::TokenRefresher;
+use actors::refresher::messages::{GetRefresherStatus, ReplaceTokens};
+use actors::refresher::{RefresherStatus, Timing, TokenCell, Tokens};
+use awc::http::header::HeaderMap;
+use dashmap::DashMap;
+use entities::account;
+use sea_orm::DatabaseConnection;
+
+use super::source::{Source, Usage};
+use super::store::{self, StoreError};
+use super::{Kind, claude_code, codex, copilot, gemini_cli, qwen, ratelimit};
+use crate::secrets::Sealer;
+
+/// An OAuth account as request handlers use it.
+#[derive(Clone)]
+pub struct OAuthAccount {
+    /// The provider.
+    pub kind: Kind,
+    /// The tokens in force.
+    pub cell: TokenCell,
+    /// Its refresher.
+    pub refresher: Addr<TokenRefresher>,
+    /// Its usage poller, if the provider has a usage endpoint.
+    pub poller: Option<Addr<QuotaPoller>>,
+    /// The account's own base URL, if it overrides the provider's.
+    pub base_override: Option<String>,
+    /// The provider's base URL.
+    pub default_base: String,
+    /// What the refresher was started with (a change restarts it).
+    fingerprint: String,
+}
+
+impl OAuthAccount {
+    /// Where this account's requests go with `tokens`: the account's override, else what the
+    /// tokens name (Copilot's API endpoint, Qwen's resource URL), else the provider's default.
+    pub fn base(&self, tokens: &Tokens) -> String {
+        base_of(self.kind, self.base_override.as_deref(), &self.default_base, tokens)
+    }
+}
+
+/// See `OAuthAccount::base`.
+fn base_of(kind: Kind, base_override: Option<&str>, default_base: &str, tokens: &Tokens) -> String {
+    if let Some(b) = base_override {
+        return b.to_string();
+    }
+    match kind {
+        Kind::Copilot if tokens.extra_str("api_base").is_some() => copilot::api_base(tokens).to_string(),
+        Kind::QwenCode if tokens.extra_str("resource_url").is_some() => qwen::api_base(tokens),
+        Kind::ClaudeCode | Kind::Codex | Kind::GeminiCli | Kind::Copilot | Kind::QwenCode => default_base.to_string(),
+    }
+}
+
+/// One account's subscription actors.
+#[derive(Clone)]
+struct Entry {
+    quota: Addr<QuotaTracker>,
+    oauth: Option<OAuthAccount>,
+}
+
+/// Feeds an account's quota tracker from upstream answers.
+pub struct Observer {
+    kind: Option<Kind>,
+    quota: Addr<QuotaTracker>,
+}
+
+impl ResponseObserver for Observer {
+    fn observe(&self, status: u16, headers: &HeaderMap, error_body: Option<&[u8]>) {
+        let now = actors::clock::now_ms();
+        let mut obs = match self.kind {
+            Some(Kind::ClaudeCode) => claude_code::quota(headers),
+            Some(Kind::Codex) => codex::quota(headers, now),
+            Some(Kind::GeminiCli | Kind::Copilot | Kind::QwenCode) | None => Observation::default(),
+        };
+        obs.readings.extend(ratelimit::generic(headers, now).readings);
+        if status == 429
+            && let Some(body) = error_body
+        {
+            let from_body = match self.kind {
+                Some(Kind::Codex) => codex::quota_from_error(body, now),
+                Some(Kind::GeminiCli) => gemini_cli::quota_from_error(body, now),
+                Some(Kind::ClaudeCode | Kind::Copilot | Kind::QwenCode) | None => Observation::default(),
+            };
+            obs.readings.extend(from_body.readings);
+        }
+        if !obs.is_empty() {
+            self.quota.do_send(Observe(obs));
+        }
+    }
+}
+
+/// The subscription actors of every account.
+pub struct Hub {
+    db: DatabaseConnection,
+    sealer: Sealer,
+    entries: DashMap<i64, Entry>,
+    quota_cfg: Mutex<QuotaConfig>,
+    timing: Timing,
+    poll_every: Duration,
+}
+
+/// What `sync` started and stopped.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct HubReport {
+    /// Quota trackers started.
+    pub trackers_started: usize,
+    /// Token refreshers started (or restarted after an endpoint change).
+    pub refreshers_started: usize,
+    /// Sessions whose newer stored tokens were handed to their refresher.
+    pub sessions_replaced: usize,
+    /// Accounts let go.
+    pub stopped: usize,
+}
+
+impl Hub {
+    /// An empty hub; `sync` fills it.
+    pub fn new(db: DatabaseConnection, sealer: Sealer, quota: QuotaConfig, poll_every: Duration) -> Self {
+        Self {
+            db,
+            sealer,
+            entries: DashMap::new(),
+            quota_cfg: Mutex::new(quota),
+            timing: Timing::default(),
+            poll_every,
+        }
+    }
+
+    /// Brings the actors in line with `accounts` (the stored rows): trackers for new accounts,
+    /// refreshers for new OAuth sessions (restarted when their endpoints or base URL changed),
+    /// newer stored tokens (a sign-in elsewhere, a changed config seed) handed to running
+    /// refreshers, and the actors of removed accounts let go. `defaults` gives a provider's
+    /// base URL.
+    pub async fn sync(
+        &self,
+        accounts: &[account::Model],
+        defaults: impl Fn(&str) -> Option<String>,
+        router: Recipient<QuotaChanged>,
+    ) -> Result<HubReport, StoreError> {
+        let mut report = HubReport::default();
+        let quota_cfg = self.quota_config();
+        let arbiter = System::current().arbiter().clone();
+        for a in accounts {
+            let entry = self.entries.get(&a.id).map(|e| e.value().clone());
+            let quota = match &entry {
+                Some(e) => e.quota.clone(),
+                None => {
+                    let windows = quota_persist::load(&self.db, &quota_persist::account_subject(a.id)).await?;
+                    let (id, db, r) = (a.id, self.db.clone(), router.clone());
+                    report.trackers_started += 1;
+                    Supervisor::start_in_arbiter(&arbiter, move |_| {
+                        QuotaTracker::new(id, windows, quota_cfg, Some(db), Some(r))
+                    })
+                }
+            };
+            let oauth = match Kind::parse(&a.provider) {
+                Some(kind) => {
+                    self.sync_oauth(a, kind, entry.and_then(|e| e.oauth), &quota, &defaults, &mut report).await?
+                }
+                None => None,
+            };
+            self.entries.insert(a.id, Entry { quota, oauth });
+        }
+        let before = self.entries.len();
+        self.entries.retain(|id, _| accounts.iter().any(|a| a.id == *id));
+        report.stopped = before - self.entries.len();
+        Ok(report)
+    }
+
+    async fn sync_oauth(
+        &self,
+        a: &account::Model,
+        kind: Kind,
+        running: Option<OAuthAccount>,
+        quota: &Addr<QuotaTracker>,
+        defaults: &impl Fn(&str) -> Option<String>,
+        report: &mut HubReport,
+    ) -> Result<Option<OAuthAccount>, StoreError> {
+        let Some(session) = store::load(&self.db, &self.sealer, a.id).await? else { return Ok(None) };
+        let default_base = defaults(kind.id()).unwrap_or_default();
+        let fingerprint = format!("{}|{:?}|{}", session.endpoints.to_json(), a.base_url, default_base);
+        if let Some(r) = running.filter(|r| r.fingerprint == fingerprint) {
+            let current = r.cell.get();
+            if session.tokens.generation > current.generation
+                || (r.cell.dead() && session.status != actors::refresher::SessionStatus::Disabled)
+            {
+                r.refresher.do_send(ReplaceTokens { tokens: session.tokens, status: session.status });
+                report.sessions_replaced += 1;
+            }
+            return Ok(Some(r));
+        }
+        let endpoints = kind.default_endpoints().with(&session.endpoints);
+        let cell = TokenCell::new(Arc::new(session.tokens.clone()));
+        let base = base_of(kind, a.base_url.as_deref(), &default_base, &session.tokens);
+        let arbiter = System::current().arbiter().clone();
+        let source = Source {
+            account_id: a.id,
+            kind,
+            endpoints: endpoints.clone(),
+            base: base.clone(),
+            db: self.db.clone(),
+            sealer: self.sealer.clone(),
+        };
+        let (c, timing, id) = (cell.clone(), self.timing, a.id);
+        let (tokens, status, reason) = (session.tokens, session.status, session.reason);
+        let refresher = Supervisor::start_in_arbiter(&arbiter, move |_| {
+            TokenRefresher::new(id, tokens, status, reason, timing, Rc::new(source), c)
+        });
+        let poller = (Usage::exists(kind, &endpoints) && !self.poll_every.is_zero()).then(|| {
+            let usage = Usage { kind, endpoints, base, cell: cell.clone() };
+            let (tracker, every) = (quota.clone(), self.poll_every);
+            Supervisor::start_in_arbiter(&arbiter, move |_| QuotaPoller::new(id, Rc::new(usage), tracker, every))
+        });
+        report.refreshers_started += 1;
+        Ok(Some(OAuthAccount {
+            kind,
+            cell,
+            refresher,
+            poller,
+            base_override: a.base_url.clone(),
+            default_base,
+            fingerprint,
+        }))
+    }
+
+    /// An OAuth account's handle.
+    pub fn oauth(&self, account_id: i64) -> Option<OAuthAccount> {
+        self.entries.get(&account_id).and_then(|e| e.oauth.clone())
+    }
+
+    /// What listens to an account's upstream answers.
+    pub fn observer(&self, account_id: i64) -> Option<Arc<dyn ResponseObserver>> {
+        self.entries.get(&account_id).map(|e| {
+            let o: Arc<dyn ResponseObserver> =
+                Arc::new(Observer { kind: e.oauth.as_ref().map(|o| o.kind), quota: e.quota.clone() });
+            o
+        })
+    }
+
+    /// An account's quota windows.
+    pub async fn quota(&self, account_id: i64) -> Option<QuotaSnapshot> {
+        let addr = self.entries.get(&account_id).map(|e| e.quota.clone())?;
+        addr.send(GetQuota).await.ok()
+    }
+
+    /// An account's refresher status (no token in it).
+    pub async fn session_status(&self, account_id: i64) -> Option<RefresherStatus> {
+        let addr = self.oauth(account_id)?.refresher;
+        addr.send(GetRefresherStatus).await.ok()
+    }
+
+    /// The quota tuning in force.
+    pub fn quota_config(&self) -> QuotaConfig {
+        match self.quota_cfg.lock() {
+            Ok(g) => *g,
+            Err(p) => *p.into_inner(),
+        }
+    }
+
+    /// New quota tuning for every tracker.
+    pub fn set_quota_config(&self, cfg: QuotaConfig) {
+        let changed = match self.quota_cfg.lock() {
+            Ok(mut g) => std::mem::replace(&mut *g, cfg) != cfg,
+            Err(p) => std::mem::replace(&mut *p.into_inner(), cfg) != cfg,
+        };
+        if changed {
+            for e in &self.entries {
+                e.quota.do_send(SetQuotaConfig(cfg));
+            }
+        }
+    }
+
+    /// The usage poller of an account, if it has one.
+    pub fn poller(&self, account_id: i64) -> Option<Addr<QuotaPoller>> {
+        self.oauth(account_id).and_then(|o| o.poller)
+    }
+}
