@@ -167,17 +167,25 @@ async fn admin_deleting_an_account_lets_its_request_in_flight_finish() {
     assert!(crate::support::eventually(5, || async { mock.hits() == 1 }).await, "the request reached the upstream");
     let listed = account_named(&app, &env, "mock", "slow").await.expect("listed");
     assert_eq!(listed["in_flight"], 1, "{listed}");
+    // Another change reloads the router: the account keeps its in-flight slot.
+    assert_eq!(post_api(&app, &env, "/api/aliases", json!({"alias": "s", "target": "mock/mock-model"})).await.0, 201);
+    let listed = account_named(&app, &env, "mock", "slow").await.expect("listed");
+    assert_eq!(listed["in_flight"], 1, "the slot survives a reload: {listed}");
+    let actor = app.state.runtime.account_actor(id).expect("actor").downgrade();
+    let stopped = move || actor.upgrade().is_none_or(|a| !a.connected());
     let (s, _) = delete_api(&app, &env, &format!("/api/accounts/{id}")).await;
     assert_eq!(s, 200);
     // The next request has no account any more, while the first one runs to its end.
     let (s, _, _) = chat_ci(&app, "mock/mock-model").await;
     assert_eq!(s, 503);
+    assert!(!stopped(), "the lease in flight keeps the account's actor alive");
     let (status, body) = inflight.await.expect("joined");
     assert_eq!(status, 200, "{body}");
     let data = sse_data(&body);
     assert_eq!(data.last(), Some(&json!("[DONE]")), "{body}");
     assert!(body.contains("still") && body.contains(" here") && !body.contains("error"), "{body}");
     assert_eq!(mock.state.completed.load(std::sync::atomic::Ordering::SeqCst), 1, "the upstream stream ran to its end");
+    assert!(crate::support::eventually(5, || async { stopped() }).await, "then the actor stops (no leak)");
     app.stop().await;
 }
 
