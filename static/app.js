@@ -64,6 +64,7 @@ async function render() {
     else a.removeAttribute("aria-current");
   }
   closeMenu();
+  document.getElementById("notices")?.replaceChildren();
   document.title = `${PAGES[page]} · Omnigate`;
   $("#page-title").textContent = PAGES[page];
   setStatus("");

@@ -222,7 +222,8 @@ export function table(columns, rows, { rowAttrs, caption, cls } = {}) {
           el(
             "tr",
             rowAttrs ? rowAttrs(r) : {},
-            cols.map((c) => el("td", { class: c.cls, "data-label": c.label || null }, c.cell(r))),
+            // One wrapper per cell, so a phone's label-and-value row has exactly two parts.
+            cols.map((c) => el("td", { class: c.cls, "data-label": c.label || null }, el("div", { class: "cell" }, c.cell(r)))),
           ),
         ),
       ),
@@ -328,8 +329,9 @@ export function notify(text, kind = "ok") {
     host = el("div", { id: "notices", class: "notices", "aria-live": "polite" });
     document.body.append(host);
   }
-  const n = el("div", { class: ["notice", kind], role: kind === "error" ? "alert" : "status" }, text);
+  const n = el("div", { class: ["notice", kind], role: kind === "error" ? "alert" : "status", title: "Dismiss", onclick: () => n.remove() }, text);
   host.append(n);
+  while (host.children.length > 3) host.firstElementChild.remove();
   setTimeout(() => n.remove(), kind === "error" ? 8000 : 4000);
 }
 

@@ -162,11 +162,27 @@ async fn dashboard_walk_every_page_as_an_operator() {
     // ---- Usage: the playground request counted under its model, drawn as bars.
     open(&d, "usage").await;
     d.click_button("#page-usage .segmented", "1h").await;
+    d.wait(
+        "return location.hash.includes('window=1h') && !!document.querySelector('#usage-totals .stat')",
+        "the 1 h window",
+    )
+    .await;
     d.choose("#page-usage select[name=by]", "model").await;
-    d.wait_text("#usage-groups tr[data-group='lab/lab-model']", "1").await;
-    d.wait_text("#usage-groups", "mock/mock-model").await;
+    d.wait("return location.hash.includes('by=model') && location.hash.includes('window=1h')", "the split by model")
+        .await;
+    // Three client requests and the playground's: one of them for lab/lab-model.
+    d.wait(
+        "const v = document.querySelector(\"#usage-totals [data-stat='requests'] .value\"); return !!v && v.textContent === '4'",
+        "four requests in the last hour",
+    )
+    .await;
+    d.wait(
+        "const c = document.querySelector(\"#usage-groups tr[data-group='lab/lab-model'] td[data-label='Requests']\"); return !!c && c.textContent === '1'",
+        "one request of lab/lab-model in the totals",
+    )
+    .await;
+    d.wait_text("#usage-groups tr[data-group='mock/mock-model'] td[data-label='Requests']", "3").await;
     d.wait("return document.querySelectorAll('#usage-charts svg rect').length >= 2", "bars in the usage charts").await;
-    d.wait_text("#usage-totals [data-stat='requests']", "5").await;
     d.screenshot("usage").await;
 
     // ---- Combos: create one, reorder it by keyboard and by the buttons, save; add an alias.
@@ -181,27 +197,28 @@ async fn dashboard_walk_every_page_as_an_operator() {
     assert_eq!(combo_models(&app, &env).await, json!(["lab/lab-model", "mock/mock-model"]));
     d.click_button("tr[data-combo='team']", "Edit combo team").await;
     d.find("#combo-targets li:nth-child(2)").await;
-    d.js("document.querySelector('#combo-targets li:nth-child(2)').focus(); return true").await;
-    d.chord(ALT, ARROW_UP).await;
-    d.wait(
-        "return document.querySelector('#combo-targets li:nth-child(1) input[name=model]').value === 'mock/mock-model'",
-        "mock/mock-model moved up by Alt+ArrowUp",
-    )
-    .await;
-    d.wait_text("#combo-announce", "moved to position 1 of 2").await;
-    // Focus stayed on the moved row, so a second chord moves it back down, and once more up.
+    let (lab, mock_first) = (json!(["lab/lab-model", "mock/mock-model"]), json!(["mock/mock-model", "lab/lab-model"]));
+    assert_eq!(editor_order(&d).await, lab);
+    // Drag: WebDriver cannot drive Chrome's native HTML5 drag and drop, so the drag events a mouse
+    // drag fires are dispatched: the second row dropped on the top half of the first.
+    d.js("const [a, b] = document.querySelectorAll('#combo-targets li'); const dt = new DataTransfer(); const r = a.getBoundingClientRect();
+          b.dispatchEvent(new DragEvent('dragstart', {bubbles: true, dataTransfer: dt}));
+          a.dispatchEvent(new DragEvent('dragover', {bubbles: true, cancelable: true, dataTransfer: dt, clientY: r.top + 2}));
+          a.dispatchEvent(new DragEvent('drop', {bubbles: true, cancelable: true, dataTransfer: dt, clientY: r.top + 2}));
+          b.dispatchEvent(new DragEvent('dragend', {bubbles: true, dataTransfer: dt})); return true").await;
+    assert_eq!(editor_order(&d).await, mock_first, "dragged to the top");
+    // Keyboard: focus a row, Alt+ArrowDown / Alt+ArrowUp; focus stays on the moved row.
+    d.js("document.querySelector('#combo-targets li:nth-child(1)').focus(); return true").await;
     d.chord(ALT, ARROW_DOWN).await;
-    d.wait(
-        "return document.querySelector('#combo-targets li:nth-child(2) input[name=model]').value === 'mock/mock-model'",
-        "mock/mock-model moved back down by Alt+ArrowDown",
-    )
-    .await;
+    assert_eq!(editor_order(&d).await, lab, "Alt+ArrowDown");
+    d.wait_text("#combo-announce", "mock/mock-model moved to position 2 of 2").await;
+    d.chord(ALT, ARROW_UP).await;
+    assert_eq!(editor_order(&d).await, mock_first, "Alt+ArrowUp on the row that kept the focus");
+    // Buttons.
+    d.click_button("#combo-targets li:nth-child(1)", "Move down").await;
+    assert_eq!(editor_order(&d).await, lab, "the Move down button");
     d.click_button("#combo-targets li:nth-child(2)", "Move up").await;
-    d.wait(
-        "return document.querySelector('#combo-targets li:nth-child(1) input[name=model]').value === 'mock/mock-model'",
-        "mock/mock-model first again by the Move up button",
-    )
-    .await;
+    assert_eq!(editor_order(&d).await, mock_first, "the Move up button");
     d.click("#combo-save").await;
     d.wait("return !document.querySelector('#combo-editor')", "the editor closed after saving").await;
     d.wait(
@@ -302,6 +319,11 @@ fn page_title(page: &str) -> String {
     }
 }
 
+/// The targets in the combo editor, in their order on the page.
+async fn editor_order(d: &Driver) -> Value {
+    d.js("return [...document.querySelectorAll('#combo-targets input[name=model]')].map((i) => i.value)").await
+}
+
 /// The saved targets of combo `team`, as the API has them.
 async fn combo_models(app: &omnigate::app::Running, env: &TestEnv) -> Value {
     let c = admin_get(app, env, "/api/combos/team").await;
@@ -319,7 +341,37 @@ async fn models_status(base: &str, key: &str) -> u16 {
     client().get(format!("{base}/v1/models")).bearer_auth(key).send().await.expect("send").status().as_u16()
 }
 
-/// The settings page: runtime settings editable, the config file's entries read-only.
-async fn settings_step(d: &Driver, _app: &omnigate::app::Running, _env: &TestEnv) {
-    d.wait("return !!document.querySelector('#settings-form')", "the settings form").await;
+/// The settings page: a runtime setting changed live and taken back to the file's value; the config
+/// file's entries listed read-only; the audit log shows what this walk changed.
+async fn settings_step(d: &Driver, app: &omnigate::app::Running, env: &TestEnv) {
+    d.wait_text("#settings-routing", "Config file: fill-first").await;
+    d.choose("#settings-form select[name='routing.strategy']", "round-robin").await;
+    d.type_into("#settings-form input[name='routing.sticky_limit']", "0").await;
+    d.click("#settings-save").await;
+    // The server refuses a bad value and names it; the field is marked in place.
+    d.wait_text("#settings-form .form-msg.error", "routing.sticky_limit").await;
+    d.wait("return document.querySelector(\"#settings-form input[name='routing.sticky_limit']\").getAttribute('aria-invalid') === 'true'", "the bad field marked").await;
+    d.type_into("#settings-form input[name='routing.sticky_limit']", "5").await;
+    d.click("#settings-save").await;
+    d.wait_text("[data-field='routing.strategy']", "changed here").await;
+    let s = admin_get(app, env, "/api/settings").await;
+    assert_eq!(s["routing"]["strategy"], "round-robin", "{s}");
+    assert_eq!(s["routing"]["sticky_limit"], 5, "{s}");
+    assert_eq!(s["overrides"]["routing"]["strategy"], "round-robin", "{s}");
+    d.click_button("[data-field='routing.strategy']", "Use the config file's value for routing.strategy").await;
+    d.wait(
+        "return !document.querySelector(\"[data-field='routing.strategy']\").innerText.includes('changed here')",
+        "the file's value back",
+    )
+    .await;
+    let s = admin_get(app, env, "/api/settings").await;
+    assert_eq!(s["routing"]["strategy"], "fill-first", "{s}");
+    // Config as code: the file's provider, account and key, read-only.
+    d.wait_text("[data-config-entry='provider:mock']", "mock").await;
+    d.wait_text("[data-config-entry='account:mock/cfg-a']", "cfg-a").await;
+    d.wait_text("[data-config-entry='key:ci']", "ci").await;
+    // The audit log has this walk's changes.
+    d.wait_text("#audit-log", "provider lab").await;
+    d.wait_text("#audit-log", "combo team").await;
+    d.wait_text("#audit-log", "settings").await;
 }

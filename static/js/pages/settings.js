@@ -37,6 +37,11 @@ const HINTS = {
   "usage.flush_interval_ms": "Longest time a row waits in the buffer (ms).",
   "usage.retention_days": "Days of usage rows and request logs kept; 0 = forever.",
 };
+/** Keys in the config file's order (that of HINTS); unknown ones last. */
+const rank = (path) => {
+  const i = Object.keys(HINTS).indexOf(path);
+  return i < 0 ? 1e9 : i;
+};
 const CHOICES = {
   "routing.strategy": ["fill-first", "round-robin", "p2c", "random", "least-used", "cost-optimized"],
 };
@@ -69,7 +74,7 @@ export function render(root) {
     const sections = Object.keys(SECTIONS).filter((sec) => s[sec] && typeof s[sec] === "object");
     const form = el("form", { id: "settings-form", novalidate: true });
     for (const sec of sections) {
-      const fields = Object.entries(s[sec]).map(([key, value]) => {
+      const fields = Object.entries(s[sec]).sort(([a], [b]) => rank(`${sec}.${a}`) - rank(`${sec}.${b}`)).map(([key, value]) => {
         const path = `${sec}.${key}`;
         const fileValue = s.file?.[sec]?.[key];
         const overridden = s.overrides?.[sec] && key in s.overrides[sec];
@@ -117,6 +122,7 @@ export function render(root) {
           const after = await patch("/api/settings", body);
           notify("Settings saved and applied.");
           drawForm(after);
+          loadAudit();
         } catch (e) {
           msg.set(e.message, "error");
           // The server names the bad key (`routing.sticky_limit`): mark that field.
@@ -136,6 +142,7 @@ export function render(root) {
     try {
       drawForm(await patch("/api/settings", { [sec]: { [key]: null } }));
       notify(`${sec}.${key}: the config file's value applies again.`);
+      loadAudit();
     } catch (e) {
       notify(e.message, "error");
     }
