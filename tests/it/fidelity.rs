@@ -459,7 +459,10 @@ async fn when_every_attempt_fails_the_error_names_each_account_and_its_cause_wit
     // error of a request that tried both.
     for (path, body) in [
         ("/v1/chat/completions", json!({"model": "mock/mock-model", "messages": [{"role": "user", "content": "x"}]})),
-        ("/v1/messages", json!({"model": "mock/mock-model", "max_tokens": 9, "messages": [{"role": "user", "content": "x"}]})),
+        (
+            "/v1/messages",
+            json!({"model": "mock/mock-model", "max_tokens": 9, "messages": [{"role": "user", "content": "x"}]}),
+        ),
     ] {
         let env = TestEnv::new().await;
         let app = env.start(&mock_config(&mock.base(), &[("a", "sk-live-a-77f2")], extra)).await;

@@ -415,7 +415,9 @@ async fn claude_codes_dated_model_ids_reach_the_configured_anthropic_account_wit
         assert_eq!(mock.requests().last().map(|q| q.body["model"].clone()), Some(json!(model)), "sent as it is");
     }
     // A name that is not Claude's still needs a provider.
-    let r = post(&app, "/v1/chat/completions", json!({"model": "gpt-9", "messages": [{"role": "user", "content": "x"}]})).await;
+    let r =
+        post(&app, "/v1/chat/completions", json!({"model": "gpt-9", "messages": [{"role": "user", "content": "x"}]}))
+            .await;
     assert_eq!(r.status(), 404);
     app.stop().await;
 }

@@ -447,7 +447,8 @@ async fn message_start_carries_the_real_input_count_when_the_upstream_gives_it_b
         .expect("send");
     let text = text_body(&mut r).await;
     let events = sse_data(&text);
-    let start = events.iter().find(|e| e["type"] == "message_start").map(|e| e["message"]["usage"]["input_tokens"].clone());
+    let start =
+        events.iter().find(|e| e["type"] == "message_start").map(|e| e["message"]["usage"]["input_tokens"].clone());
     let end = events.iter().rev().find(|e| e["type"] == "message_delta").map(|e| e["usage"]["input_tokens"].clone());
     // The Gemini fixture's promptTokenCount, from its first chunk on.
     assert_eq!(start, Some(json!(51)), "{text}");

@@ -10,8 +10,7 @@ use actix::{
 use entities::{request_log, usage};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
-    TransactionTrait,
-    Statement, Value,
+    Statement, TransactionTrait, Value,
 };
 
 use super::UsageEvent;

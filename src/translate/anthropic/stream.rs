@@ -221,7 +221,9 @@ impl Encoder {
                 v["output_tokens"] = json!(1);
                 v
             }
-            None => json!({"input_tokens": self.input_estimate, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 1}),
+            None => {
+                json!({"input_tokens": self.input_estimate, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 1})
+            }
         }
     }
 
