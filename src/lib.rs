@@ -35,10 +35,21 @@
 //!    actors (only when they change something) and one usage event per request to the
 //!    `UsageWriter`, which batches inserts. Nothing on the response path waits for the database.
 //!
+//! # The control plane
+//! Admin changes (`routes::admin`) are one transaction each with their audit row (`store::audit`),
+//! then `runtime::Runtime::reload`: the one idempotent, database-driven step that rebuilds the
+//! registry, starts or lets go of account and breaker actors, and sends the router a `Reload` that
+//! keeps known accounts' in-flight slots and health. Live settings (`runtime::settings`) are the
+//! file's values under the overrides stored in the database. The read side (`routes::admin::
+//! {requests, usage_summary, health}`) queries `store::observe` in SQL portable to SQLite and
+//! PostgreSQL; `routes::admin::routes` is the one list of `/api` routes, rendered as OpenAPI by
+//! `routes::admin::openapi`. The dashboard (`static/`, embedded) uses only that API.
+//!
 //! # Start-up (`app::start`)
 //! config (defaults → file → env → flags) → validate against the catalog → open the database
-//! (SQLite lock, migrations) → unlock the master key → upsert config entries → bootstrap admin
-//! password and first key → build the registry and the actors (`runtime`) → serve. On stop:
+//! (SQLite lock, migrations) → unlock the master key → upsert config entries (never the rows the
+//! API made) → bootstrap admin password and first key → `Runtime::start` (stored setting overrides,
+//! then `Runtime::reload`: registry and actors from the database) → serve. On stop:
 //! drain in-flight requests (shortly before the grace ends, streams still running get their
 //! dialect's error and terminator, waiting requests a 503), flush usage, stop the router,
 //! checkpoint the WAL, close.
