@@ -5,11 +5,11 @@
 //!
 //! | actor | how many | owns | hears | tells |
 //! |---|---|---|---|---|
-//! | `RouterActor` | 1, on its own arbiter (thread) | routing table: every account's health and in-flight slot, every provider's breaker and cursor | `Lease`, `AccountChanged`, `BreakerChanged`, `Reload`, `GetRoutingView` | — |
-//! | `AccountActor` | 1 per account, supervised | cooldown, backoff, model locks | `AccountOutcome`, `ResetAccount`, `GetAccount` | `AccountChanged` → router; writes `account_state` |
-//! | `BreakerActor` | 1 per provider, supervised | closed / open / half-open | `BreakerOutcome`, `ResetBreaker`, `GetBreaker` | `BreakerChanged` → router; writes `breaker_state` |
-//! | `ExecutorActor` | 1 per HTTP worker thread, supervised | that thread's `awc::Client` (close-delimited HTTP/1.1 bodies read to EOF by `executor::eof_body`) | `Execute` (with a cancel channel the client's departure drops), `Fault`; a drain signal (watch channel) near the end of the shutdown grace | outcomes → account and breaker; `Record` → usage writer |
-//! | `UsageWriter` | 1 | a buffer of usage rows and request logs; retention pruning | `Record`, `Flush` | — |
+//! | `RouterActor` | 1, on its own arbiter (thread) | routing table: every account's health and in-flight slot, every provider's breaker and cursor | `Lease`, `AccountChanged`, `BreakerChanged`, `Reload` (keeps every known account's slot and health, every provider's breaker, probe and cursor; carries `sticky_limit`), `GetRoutingView` | — |
+//! | `AccountActor` | 1 per account, supervised | cooldown, backoff, model locks | `AccountOutcome`, `ResetAccount`, `SetPolicy`, `GetAccount` | `AccountChanged` → router; writes `account_state` |
+//! | `BreakerActor` | 1 per provider, supervised | closed / open / half-open | `BreakerOutcome`, `ResetBreaker`, `SetPolicy`, `GetBreaker` | `BreakerChanged` → router; writes `breaker_state` |
+//! | `ExecutorActor` | 1 per HTTP worker thread, supervised | that thread's `awc::Client` (close-delimited HTTP/1.1 bodies read to EOF by `executor::eof_body`) | `Execute` (with a cancel channel the client's departure drops), `Fault`; watch channels: the upstream settings (read before each attempt) and the drain signal near the end of the shutdown grace | outcomes → account and breaker; `Record` → usage writer |
+//! | `UsageWriter` | 1 | a buffer of usage rows and request logs, written in fixed-shape batches; retention pruning | `Record`, `Flush`, `Reconfigure` (always running; drops events while usage is off) | — |
 //!
 //! Only `Lease` is awaited on the hot path; outcomes and usage are `do_send`. A lease holds an
 //! in-flight slot (`router::slot`) that it frees on drop, and says whether its account and breaker
@@ -19,7 +19,10 @@
 //! (`account::AccountHealth`, `breaker::BreakerState`, `router::table::RoutingTable`) tested with an
 //! explicit clock; the actor shells only receive messages and persist changes. A panic inside an
 //! account's or breaker's handler is caught at the message, the actor stops and its supervisor
-//! restarts it from its last persisted state (`Supervised::restarting`), and the router keeps routing meanwhile.
+//! restarts it from its last persisted state (`Supervised::restarting`), and the router keeps
+//! routing meanwhile. Actors of deleted accounts and providers are let go by the runtime: their
+//! supervisor stops them once the last lease holding their address ends, so requests in flight
+//! finish.
 
 pub mod account;
 pub mod breaker;
