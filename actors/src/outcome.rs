@@ -30,6 +30,24 @@ pub enum OutcomeKind {
     ClientError,
     /// The client went away first; nobody's health changes.
     Cancelled,
+    /// This account may not use this model for a while: a 404 "model not found / not
+    /// supported", or a 429 whose body names the model. Only that model is locked on the
+    /// account (until `retry_after`, else `ResiliencePolicy::model_lock_ms`); its other models
+    /// keep being served, and another account may still have it.
+    ModelUnavailable {
+        /// The upstream's `Retry-After`, if any.
+        retry_after: Option<Duration>,
+    },
+    /// The error body says the account itself is finished (suspended, organization disabled,
+    /// key invalid): the account is disabled with this reason until an operator resets it,
+    /// instead of cooling down forever.
+    Banned {
+        /// The phrase that matched, as the reason.
+        reason: &'static str,
+    },
+    /// The request is larger than the model's context window (the upstream said so): no
+    /// account of this model will differ, but a combo's larger target may take it.
+    ContextExceeded,
 }
 
 impl OutcomeKind {
@@ -43,8 +61,10 @@ impl OutcomeKind {
             | Self::Timeout
             | Self::ConnectError
             | Self::EmptyResponse
-            | Self::ProtocolError => true,
-            Self::Success | Self::ClientError | Self::Cancelled => false,
+            | Self::ProtocolError
+            | Self::ModelUnavailable { .. }
+            | Self::Banned { .. } => true,
+            Self::Success | Self::ClientError | Self::Cancelled | Self::ContextExceeded => false,
         }
     }
 
@@ -52,15 +72,31 @@ impl OutcomeKind {
     pub fn trips_breaker(self) -> bool {
         match self {
             Self::ServerError | Self::Timeout | Self::ConnectError | Self::EmptyResponse | Self::ProtocolError => true,
-            Self::Success | Self::RateLimited { .. } | Self::AuthFailed | Self::ClientError | Self::Cancelled => false,
+            Self::Success
+            | Self::RateLimited { .. }
+            | Self::AuthFailed
+            | Self::ClientError
+            | Self::Cancelled
+            | Self::ModelUnavailable { .. }
+            | Self::Banned { .. }
+            | Self::ContextExceeded => false,
         }
     }
 
-    /// Whether this puts the account into cooldown.
+    /// Whether this is a fault of the upstream's side (what trips a breaker): repeated on one
+    /// account while the provider's other accounts answer, it cools that account.
+    pub fn is_provider_fault(self) -> bool {
+        self.trips_breaker()
+    }
+
+    /// Whether this alone puts the account into cooldown (or out of service). Provider faults
+    /// cool an account only when repeated while its siblings answer (`AccountHealth::apply_in`).
     pub fn cools_account(self) -> bool {
         match self {
-            Self::RateLimited { .. } | Self::AuthFailed => true,
+            Self::RateLimited { .. } | Self::AuthFailed | Self::Banned { .. } => true,
             Self::Success
+            | Self::ModelUnavailable { .. }
+            | Self::ContextExceeded
             | Self::ServerError
             | Self::Timeout
             | Self::ConnectError
@@ -84,6 +120,9 @@ impl OutcomeKind {
             Self::ProtocolError => "protocol_error",
             Self::ClientError => "client_error",
             Self::Cancelled => "cancelled",
+            Self::ModelUnavailable { .. } => "model_unavailable",
+            Self::Banned { .. } => "account_banned",
+            Self::ContextExceeded => "context_exceeded",
         }
     }
 }
@@ -98,6 +137,78 @@ pub fn classify_status(status: u16, retry_after: Option<Duration>) -> OutcomeKin
         408 => OutcomeKind::Timeout,
         500..=599 => OutcomeKind::ServerError,
         _ => OutcomeKind::ClientError,
+    }
+}
+
+/// Phrases of error bodies that mean the account itself is finished, with the reason shown for
+/// the disabled account. Matched case-insensitively on 4xx bodies only.
+const BAN_PHRASES: [(&str, &str); 12] = [
+    ("account has been suspended", "account suspended"),
+    ("account is suspended", "account suspended"),
+    ("account suspended", "account suspended"),
+    ("account has been deactivated", "account deactivated"),
+    ("account has been disabled", "account disabled"),
+    ("organization has been disabled", "organization disabled"),
+    ("organization is disabled", "organization disabled"),
+    ("organization disabled", "organization disabled"),
+    ("invalid api key", "invalid API key"),
+    ("invalid_api_key", "invalid API key"),
+    ("incorrect api key", "invalid API key"),
+    ("api key not valid", "invalid API key"),
+];
+
+/// Phrases of a 404 body saying the model is not there (for this account).
+const MODEL_MISSING: [&str; 6] = [
+    "model not found",
+    "model_not_found",
+    "not supported",
+    "does not exist",
+    "no such model",
+    "is not found for api version",
+];
+
+/// Phrases of a 400 / 413 / 422 body saying the request is over the model's context window.
+const CONTEXT_PHRASES: [&str; 8] = [
+    "context_length_exceeded",
+    "maximum context length",
+    "context length",
+    "context window",
+    "prompt is too long",
+    "input is too long",
+    "exceeds the maximum number of tokens",
+    "too many tokens",
+];
+
+/// Classifies a non-2xx upstream answer from its status, wait hint, (bounded) error body and
+/// the model asked for. On top of `classify_status`: ban phrases disable the account (unless the
+/// caller handles a 401 itself, `defer_auth`), a 404 naming a missing model and a 429 naming the
+/// model lock that model only, and a context-window refusal is told apart from other 4xx.
+pub fn classify_answer(
+    status: u16,
+    retry_after: Option<Duration>,
+    body: &str,
+    model: &str,
+    defer_auth: bool,
+) -> OutcomeKind {
+    let lower = body.to_ascii_lowercase();
+    if (400..500).contains(&status)
+        && status != 429
+        && !(defer_auth && status == 401)
+        && let Some((_, reason)) = BAN_PHRASES.iter().find(|(p, _)| lower.contains(p))
+    {
+        return OutcomeKind::Banned { reason };
+    }
+    let names_model = !model.is_empty() && lower.contains(&model.to_ascii_lowercase());
+    match status {
+        404 if names_model || MODEL_MISSING.iter().any(|p| lower.contains(p)) => {
+            OutcomeKind::ModelUnavailable { retry_after }
+        }
+        429 if names_model || lower.contains("per model") || lower.contains("permodel") => {
+            OutcomeKind::ModelUnavailable { retry_after }
+        }
+        400 | 413 | 422 if CONTEXT_PHRASES.iter().any(|p| lower.contains(p)) => OutcomeKind::ContextExceeded,
+        413 => OutcomeKind::ContextExceeded,
+        _ => classify_status(status, retry_after),
     }
 }
 
@@ -116,6 +227,12 @@ pub struct ResiliencePolicy {
     pub breaker_open_ms: i64,
     /// Longest open period, ms.
     pub breaker_open_max_ms: i64,
+    /// How long a model stays locked on an account after a model-scoped refusal without a
+    /// `Retry-After`, ms.
+    pub model_lock_ms: i64,
+    /// Consecutive provider faults (5xx, timeouts, broken answers) on one account, while the
+    /// provider's other accounts answer in between, that cool this account.
+    pub account_fault_threshold: u32,
 }
 
 impl Default for ResiliencePolicy {
@@ -127,6 +244,8 @@ impl Default for ResiliencePolicy {
             breaker_threshold: 5,
             breaker_open_ms: 30_000,
             breaker_open_max_ms: 600_000,
+            model_lock_ms: 300_000,
+            account_fault_threshold: 3,
         }
     }
 }
@@ -165,6 +284,38 @@ mod tests {
         assert!(!OutcomeKind::RateLimited { retry_after: None }.trips_breaker());
         assert!(OutcomeKind::EmptyResponse.trips_breaker());
         assert!(!OutcomeKind::ClientError.is_retryable());
+    }
+
+    #[test]
+    fn answers_are_classified_by_their_body() {
+        let c = |status, body: &str| classify_answer(status, None, body, "gpt-4o", false);
+        assert_eq!(
+            c(403, r#"{"error":{"message":"Your account has been suspended."}}"#),
+            OutcomeKind::Banned { reason: "account suspended" }
+        );
+        assert_eq!(c(401, "Incorrect API key provided: sk-...").label(), "account_banned");
+        assert_eq!(
+            classify_answer(401, None, "invalid api key", "m", true),
+            OutcomeKind::AuthFailed,
+            "a deferred 401 is the caller's to refresh"
+        );
+        assert_eq!(c(401, "token expired"), OutcomeKind::AuthFailed);
+        assert_eq!(c(404, "The model `gpt-4o` does not exist"), OutcomeKind::ModelUnavailable { retry_after: None });
+        assert_eq!(c(404, "no route"), OutcomeKind::ClientError);
+        let ra = Some(Duration::from_secs(9));
+        assert_eq!(
+            classify_answer(429, ra, "Rate limit reached for gpt-4o in organization org-1", "gpt-4o", false),
+            OutcomeKind::ModelUnavailable { retry_after: ra }
+        );
+        assert_eq!(c(429, "Rate limit reached"), OutcomeKind::RateLimited { retry_after: None });
+        assert_eq!(c(400, "This model's maximum context length is 8192 tokens"), OutcomeKind::ContextExceeded);
+        assert_eq!(c(400, "prompt is too long: 210000 tokens > 200000 maximum"), OutcomeKind::ContextExceeded);
+        assert_eq!(c(400, "bad field"), OutcomeKind::ClientError);
+        assert_eq!(c(500, "account suspended?"), OutcomeKind::ServerError, "only 4xx bodies ban");
+        for k in [OutcomeKind::ModelUnavailable { retry_after: None }, OutcomeKind::Banned { reason: "x" }] {
+            assert!(k.is_retryable() && !k.trips_breaker());
+        }
+        assert!(!OutcomeKind::ContextExceeded.is_retryable());
     }
 }
 

@@ -19,6 +19,7 @@ pub async fn save_account(db: &DatabaseConnection, id: i64, h: &AccountHealth) -
         reason: Set(h.reason.clone()),
         last_used_at: Set(h.last_used_at),
         updated_at: Set(now_ms()),
+        disabled: Set(h.disabled.clone()),
     };
     account_state::Entity::insert(row)
         .on_conflict(
@@ -29,6 +30,7 @@ pub async fn save_account(db: &DatabaseConnection, id: i64, h: &AccountHealth) -
                     account_state::Column::Reason,
                     account_state::Column::LastUsedAt,
                     account_state::Column::UpdatedAt,
+                    account_state::Column::Disabled,
                 ])
                 .to_owned(),
         )
@@ -61,6 +63,7 @@ pub async fn load_accounts(db: &DatabaseConnection) -> Result<HashMap<i64, Accou
                 reason: r.reason,
                 last_used_at: r.last_used_at,
                 model_locks: HashMap::new(),
+                disabled: r.disabled,
             };
             (r.account_id, h)
         })

@@ -17,6 +17,8 @@ pub struct Model {
     pub reason: Option<String>,
     pub last_used_at: i64,
     pub updated_at: i64,
+    /// Why the account is out of service until an operator resets it (`None`: it serves).
+    pub disabled: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -15,6 +15,8 @@ pub struct Model {
     pub strategy: String,
     pub enabled: bool,
     pub source: String,
+    /// Options read as a whole (JSON object), e.g. `{"resume": true}`.
+    pub options: String,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -22,6 +22,8 @@ pub struct Model {
     pub strategy: Option<String>,
     /// `config` when declared in the config file, `api` when created at runtime.
     pub source: String,
+    /// Options read as a whole (JSON object): the pacing defaults of its accounts.
+    pub options: String,
     pub created_at: i64,
     pub updated_at: i64,
 }

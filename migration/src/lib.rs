@@ -7,6 +7,7 @@ mod m20261206_000002_account_options;
 mod m20261207_000003_usage_indexes;
 mod m20261215_000004_audit_log;
 mod m20261216_000005_subscriptions;
+mod m20261220_000006_routing;
 
 /// Runs Omnigate's migrations in order.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000003_usage_indexes::Migration),
             Box::new(m20261215_000004_audit_log::Migration),
             Box::new(m20261216_000005_subscriptions::Migration),
+            Box::new(m20261220_000006_routing::Migration),
         ]
     }
 }

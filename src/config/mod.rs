@@ -182,6 +182,12 @@ pub struct ResilienceConfig {
     pub breaker_open_ms: u64,
     /// Longest open period, in ms.
     pub breaker_open_max_ms: u64,
+    /// How long a model stays locked on one account after the upstream refused that model only
+    /// (a 404 "model not found", a 429 naming the model) without a `Retry-After`, in ms.
+    pub model_lock_ms: u64,
+    /// Provider faults in a row on one account, while the provider's other accounts answer, that
+    /// cool that account (backoff as for a 429).
+    pub account_fault_threshold: u32,
 }
 
 impl Default for ResilienceConfig {
@@ -193,6 +199,8 @@ impl Default for ResilienceConfig {
             breaker_threshold: 5,
             breaker_open_ms: 30_000,
             breaker_open_max_ms: 600_000,
+            model_lock_ms: 300_000,
+            account_fault_threshold: 3,
         }
     }
 }

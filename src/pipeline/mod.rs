@@ -218,12 +218,25 @@ fn final_error(
                     _ => GatewayError::BadGateway(format!("all upstream attempts failed ({attempts} attempt(s))")),
                 }
             }
+            // A model the upstream says it does not have: its own 404 is the answer.
+            OutcomeKind::ModelUnavailable { .. } if f.status == Some(404) && last_upstream.is_some() => {
+                last_upstream.unwrap_or_else(|| GatewayError::BadGateway(String::new()))
+            }
+            OutcomeKind::ModelUnavailable { retry_after } => GatewayError::RateLimited {
+                message: format!(
+                    "the model is rate limited or unavailable on every account ({attempts} attempt(s): {})",
+                    attempts_in_words(f, secrets)
+                ),
+                retry_after: retry_after.or_else(|| cooling.and_then(ms)),
+            },
             OutcomeKind::ServerError
             | OutcomeKind::ConnectError
             | OutcomeKind::EmptyResponse
             | OutcomeKind::ProtocolError
             | OutcomeKind::ClientError
             | OutcomeKind::Cancelled
+            | OutcomeKind::Banned { .. }
+            | OutcomeKind::ContextExceeded
             | OutcomeKind::Success => GatewayError::BadGateway(format!(
                 "all upstream attempts failed ({attempts} attempt(s): {})",
                 attempts_in_words(f, secrets)

@@ -254,6 +254,7 @@ impl Runtime {
                     probe_granted_at: None,
                     cursor: Default::default(),
                     addr: Some(addr),
+                    streak: Default::default(),
                 },
             );
         }

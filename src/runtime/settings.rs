@@ -122,6 +122,8 @@ pub fn policy(cfg: &Config) -> ResiliencePolicy {
         breaker_threshold: r.breaker_threshold.max(1),
         breaker_open_ms: ms(r.breaker_open_ms),
         breaker_open_max_ms: ms(r.breaker_open_max_ms),
+        model_lock_ms: ms(r.model_lock_ms),
+        account_fault_threshold: r.account_fault_threshold.max(1),
     }
 }
 

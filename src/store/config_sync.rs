@@ -90,6 +90,7 @@ async fn sync_providers(db: &impl ConnectionTrait, cfg: &Config, r: &mut SyncRep
                     models: Set(models),
                     strategy: Set(strategy),
                     source: Set(CONFIG.into()),
+                    options: Set("{}".into()),
                     created_at: Set(now),
                     updated_at: Set(now),
                 }

@@ -47,6 +47,7 @@ pub async fn insert(db: &impl ConnectionTrait, p: &ProviderEntry) -> Result<prov
         models: Set(models_json(&p.models)),
         strategy: Set(p.strategy.map(|s| s.as_str().to_string())),
         source: Set(SOURCE_API.into()),
+        options: Set("{}".into()),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -50,9 +50,9 @@ pub fn end_error(end: StreamEnd<'_>) -> UpstreamError {
     let kind = match end.kind {
         OutcomeKind::Timeout => ErrorKind::Timeout,
         OutcomeKind::Cancelled => ErrorKind::Overloaded,
-        OutcomeKind::RateLimited { .. } => ErrorKind::RateLimit,
-        OutcomeKind::AuthFailed => ErrorKind::Authentication,
-        OutcomeKind::ClientError => ErrorKind::InvalidRequest,
+        OutcomeKind::RateLimited { .. } | OutcomeKind::ModelUnavailable { .. } => ErrorKind::RateLimit,
+        OutcomeKind::AuthFailed | OutcomeKind::Banned { .. } => ErrorKind::Authentication,
+        OutcomeKind::ClientError | OutcomeKind::ContextExceeded => ErrorKind::InvalidRequest,
         OutcomeKind::Success
         | OutcomeKind::ServerError
         | OutcomeKind::ConnectError

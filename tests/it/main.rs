@@ -25,6 +25,7 @@ mod pipeline;
 mod reasoning;
 mod replay;
 mod resilience;
+mod routing_failures;
 mod stops;
 mod streams;
 mod supervision;

@@ -106,7 +106,7 @@ async fn a_panicking_breaker_actor_restarts_still_open_and_keeps_the_upstream_sh
 
     let addr = app.state.runtime.breaker_actor("mock").expect("breaker actor");
     addr.send(BreakerPanic).await.expect("hook armed");
-    addr.do_send(BreakerOutcome { kind: OutcomeKind::ServerError });
+    addr.do_send(BreakerOutcome { kind: OutcomeKind::ServerError, streak: 0, probe: false });
     let b = addr.send(GetBreaker).await.expect("the restarted actor answers");
     assert_eq!((b.phase, b.open_until, b.trips), (BreakerPhase::Open, open_until, 1));
 

@@ -9,9 +9,10 @@ use actix::{Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler,
 use sea_orm::DatabaseConnection;
 
 use super::AccountHealth;
-use super::messages::{AccountOutcome, GetAccount, ResetAccount, SetPolicy};
+use super::Streaks;
+use super::messages::{AccountFault, AccountOutcome, GetAccount, ResetAccount, SetPolicy};
 use crate::clock::now_ms;
-use crate::outcome::ResiliencePolicy;
+use crate::outcome::{OutcomeKind, ResiliencePolicy};
 use crate::persist;
 use crate::router::messages::AccountChanged;
 
@@ -119,21 +120,36 @@ impl Supervised for AccountActor {
     }
 }
 
-impl Handler<AccountOutcome> for AccountActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: AccountOutcome, ctx: &mut Context<Self>) {
+impl AccountActor {
+    fn outcome(&mut self, ctx: &mut Context<Self>, kind: OutcomeKind, model: &str, streaks: Streaks) {
         self.guarded(ctx, |act| {
-            if act.health.apply(msg.kind, now_ms(), &act.policy) {
+            if act.health.apply_in(kind, model, streaks, now_ms(), &act.policy) {
                 tracing::debug!(
                     account = act.id,
-                    outcome = msg.kind.label(),
+                    outcome = kind.label(),
                     cooldown_until = act.health.cooldown_until,
+                    disabled = act.health.disabled.as_deref(),
                     "account health changed"
                 );
                 act.publish();
             }
         });
+    }
+}
+
+impl Handler<AccountOutcome> for AccountActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: AccountOutcome, ctx: &mut Context<Self>) {
+        self.outcome(ctx, msg.kind, &msg.model, Streaks::default());
+    }
+}
+
+impl Handler<AccountFault> for AccountActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: AccountFault, ctx: &mut Context<Self>) {
+        self.outcome(ctx, msg.kind, &msg.model, msg.streaks);
     }
 }
 

@@ -2,7 +2,7 @@
 
 use actix::Message;
 
-use super::AccountHealth;
+use super::{AccountHealth, Streaks};
 use crate::outcome::{OutcomeKind, ResiliencePolicy};
 
 /// The outcome of an attempt on this account.
@@ -13,6 +13,20 @@ pub struct AccountOutcome {
     pub kind: OutcomeKind,
     /// The model that was asked for.
     pub model: String,
+}
+
+/// A provider fault (5xx, timeout, broken answer) on this account, from the executor, with the
+/// fault streaks it made: repeated on this account while the provider's other accounts answer,
+/// it cools this account.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct AccountFault {
+    /// What happened (a provider fault).
+    pub kind: OutcomeKind,
+    /// The model that was asked for.
+    pub model: String,
+    /// The account's and the provider's fault streaks this fault made.
+    pub streaks: Streaks,
 }
 
 /// Clears the cooldown and backoff (an operator's reset).

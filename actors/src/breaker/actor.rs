@@ -126,12 +126,15 @@ impl Handler<BreakerOutcome> for BreakerActor {
         self.guarded(ctx, |act| {
             let now = now_ms();
             let was = act.state.phase_at(now);
-            if act.state.apply(msg.kind, now, &act.policy) {
+            if act.state.apply_streak(msg.kind, msg.streak, now, &act.policy) {
                 let is = act.state.phase_at(now);
                 if was != is {
                     tracing::warn!(provider = %act.provider, from = was.as_str(), to = is.as_str(), "circuit breaker changed");
                 }
                 act.publish();
+            } else if msg.probe {
+                // No verdict (the client left, a 429, ...): the state stands, the probe slot is free.
+                act.router.do_send(BreakerChanged { provider: act.provider.clone(), state: act.state });
             }
         });
     }

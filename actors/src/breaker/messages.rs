@@ -11,6 +11,12 @@ use crate::outcome::{OutcomeKind, ResiliencePolicy};
 pub struct BreakerOutcome {
     /// What happened.
     pub kind: OutcomeKind,
+    /// For a provider fault: the provider's consecutive-failure streak it made.
+    pub streak: u32,
+    /// The attempt was the half-open breaker's probe: whatever its outcome, the router must
+    /// hear back so the next request may probe (a probe that ends without a verdict, such as a
+    /// client that left, would otherwise hold the probe slot).
+    pub probe: bool,
 }
 
 /// Forces the breaker closed.

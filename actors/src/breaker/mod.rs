@@ -1,5 +1,10 @@
 //! A provider's circuit breaker as a plain state machine: closed → open after consecutive
 //! end-to-end failures → half-open (one probe) once the open period passed → closed on success.
+//!
+//! The consecutive-failure count is the provider's shared streak (`router::slot::Streak`): the
+//! executor bumps it on every provider fault and zeroes it on any success, without a message
+//! when it already was zero, so successes of requests in flight reset it too. A failure's
+//! message carries the streak it made; the breaker trips when that reaches the threshold.
 
 pub mod actor;
 pub mod messages;
@@ -43,7 +48,7 @@ impl BreakerPhase {
 pub struct BreakerState {
     /// Current phase.
     pub phase: BreakerPhase,
-    /// Consecutive end-to-end failures.
+    /// Consecutive end-to-end failures (the provider's streak as last heard).
     pub failures: u32,
     /// While open: when a probe may go (ms).
     pub open_until: i64,
@@ -60,15 +65,23 @@ impl BreakerState {
         }
     }
 
-    /// Applies an outcome; returns whether the state changed.
+    /// Applies an outcome counted on its own (the streak is this state's count plus one);
+    /// returns whether the state changed.
     pub fn apply(&mut self, kind: OutcomeKind, now: i64, policy: &ResiliencePolicy) -> bool {
+        let streak = self.failures.saturating_add(1);
+        self.apply_streak(kind, streak, now, policy)
+    }
+
+    /// Applies an outcome; `streak` is the provider's consecutive-failure streak this failure
+    /// made (ignored for other outcomes). Returns whether the state changed.
+    pub fn apply_streak(&mut self, kind: OutcomeKind, streak: u32, now: i64, policy: &ResiliencePolicy) -> bool {
         let before = *self;
         if kind == OutcomeKind::Success {
             *self = Self::default();
         } else if kind.trips_breaker() {
             match self.phase_at(now) {
                 BreakerPhase::Closed => {
-                    self.failures += 1;
+                    self.failures = streak.max(1);
                     if self.failures >= policy.breaker_threshold {
                         self.trip(now, policy);
                     }
@@ -137,6 +150,20 @@ mod tests {
         }
         assert_eq!(b.phase_at(10), BreakerPhase::Closed);
         assert_eq!(b.failures, 0);
+    }
+
+    #[test]
+    fn the_shared_streak_decides_a_trip() {
+        let p = policy();
+        let mut b = BreakerState::default();
+        // Failures interleaved with successes elsewhere never build a streak of three.
+        for _ in 0..100 {
+            b.apply_streak(OutcomeKind::ServerError, 1, 0, &p);
+            b.apply_streak(OutcomeKind::ServerError, 2, 0, &p);
+        }
+        assert_eq!(b.phase_at(0), BreakerPhase::Closed);
+        assert!(b.apply_streak(OutcomeKind::Timeout, 3, 0, &p));
+        assert_eq!(b.phase_at(0), BreakerPhase::Open);
     }
 
     #[test]

@@ -18,9 +18,10 @@ use super::{
     AdapterError, Completed, ExecContext, ExecOutcome, Execute, ExecutorConfig, Failure, ResponseAdapter,
     ResponseObserver, Started, Target,
 };
-use crate::account::messages::AccountOutcome;
+use crate::account::Streaks;
+use crate::account::messages::{AccountFault, AccountOutcome};
 use crate::breaker::messages::BreakerOutcome;
-use crate::outcome::{OutcomeKind, classify_status, parse_retry_after, retry_hint_from_text};
+use crate::outcome::{OutcomeKind, classify_answer, classify_status, parse_retry_after, retry_hint_from_text};
 use crate::router::messages::LeaseGrant;
 use crate::usage::actor::Record;
 use crate::usage::{AttemptTrace, TokenUsage, UsageEvent};
@@ -38,15 +39,32 @@ pub(super) enum SourceError {
     Broken,
 }
 
-/// Tells the account and breaker actors what happened. A success on an account and a breaker
-/// that had nothing to reset changes nothing, so it is not sent (no cross-thread wake-up).
+/// Tells the account and breaker actors what happened. Provider faults bump the account's and
+/// the provider's shared streaks, any success ends them (reading first, so a healthy provider's
+/// success writes nothing). A success on an account and a breaker that had nothing to reset
+/// changes nothing, so it is not sent (no cross-thread wake-up); neither are outcomes the
+/// breaker ignores, except a probe's, which frees the probe slot whatever it was.
 pub(super) fn report(lease: &LeaseGrant, kind: OutcomeKind, model: &str) {
     let success = kind == OutcomeKind::Success;
-    if let Some(a) = lease.account.as_ref().filter(|_| !(success && lease.account_clean)) {
-        a.do_send(AccountOutcome { kind, model: model.to_string() });
+    let mut streaks = Streaks::default();
+    let mut streak_ended = false;
+    if success {
+        lease.guard.slot().faults.succeed();
+        streak_ended = lease.streak.succeed();
+    } else if kind.is_provider_fault() {
+        streaks = Streaks { account: lease.guard.slot().faults.fail(), provider: lease.streak.fail() };
     }
-    if let Some(b) = lease.breaker.as_ref().filter(|_| !(success && lease.breaker_clean)) {
-        b.do_send(BreakerOutcome { kind });
+    if let Some(a) = lease.account.as_ref().filter(|_| !(success && lease.account_clean)) {
+        if streaks == Streaks::default() {
+            a.do_send(AccountOutcome { kind, model: model.to_string() });
+        } else {
+            a.do_send(AccountFault { kind, model: model.to_string(), streaks });
+        }
+    }
+    let probe = lease.end_probe();
+    let tell_breaker = if success { !lease.breaker_clean || streak_ended } else { kind.trips_breaker() };
+    if let Some(b) = lease.breaker.as_ref().filter(|_| tell_breaker || probe) {
+        b.do_send(BreakerOutcome { kind, streak: streaks.provider, probe });
     }
 }
 
@@ -122,6 +140,31 @@ impl Fail {
             AdapterError::Upstream(f) => {
                 Self { kind: f.kind, status: Some(f.status), message: f.message, retry_after: None, body: Some(f.body) }
             }
+        }
+    }
+}
+
+/// Reads an upstream error answer's body for what its status alone does not say: a ban phrase,
+/// a refusal scoped to the model, a context window exceeded (`outcome::classify_answer`).
+fn refine(f: &mut Fail, model: &str, defer_auth: bool) {
+    if let (Some(status), Some(body)) = (f.status, f.body.as_ref())
+        && !(200..300).contains(&status)
+    {
+        let text = String::from_utf8_lossy(body);
+        f.kind = classify_answer(status, f.retry_after, &text, model, defer_auth);
+        match f.kind {
+            OutcomeKind::Banned { reason } => {
+                f.message = format!(
+                    "the upstream refused the key ({status}): {reason}; the account is disabled until an operator resets it"
+                );
+            }
+            OutcomeKind::ModelUnavailable { .. } => {
+                f.message = format!("the upstream refused model `{model}` on this account ({status})");
+            }
+            OutcomeKind::ContextExceeded => {
+                f.message = format!("the request is larger than the context window of `{model}` ({status})");
+            }
+            _ => {}
         }
     }
 }
@@ -411,7 +454,8 @@ pub(super) async fn run(client: awc::Client, msg: Execute, env: RunEnv) -> ExecO
     };
     let (status, ready) = match verdict {
         Ok(v) => v,
-        Err(f) => {
+        Err(mut f) => {
+            refine(&mut f, &ctx.upstream_model, defer_auth);
             // Invalid frames of an attempt that failed over count too.
             let dropped = adapter.dropped_frames();
             if dropped > 0 {

@@ -1,8 +1,12 @@
 //! The router actor: answers `Lease` from its routing table; hears health changes.
 
+use std::sync::Arc;
+
 use actix::{Actor, Context, Handler, MessageResult};
 
-use super::messages::{AccountChanged, AccountStatus, BreakerChanged, GetRoutingView, Lease, LeaseGrant, Reload};
+use super::messages::{
+    AccountChanged, AccountStatus, BreakerChanged, GetRoutingView, Lease, LeaseGrant, ProbeTicket, Reload,
+};
 use super::slot::SlotGuard;
 use super::table::{RoutingTable, Unavailable};
 use crate::breaker::BreakerState;
@@ -42,6 +46,8 @@ impl Handler<Lease> for RouterActor {
         let provider = self.table.provider(&msg.provider);
         let breaker = provider.and_then(|p| p.addr.clone());
         let breaker_clean = provider.is_none_or(|p| p.breaker == BreakerState::default());
+        let streak = provider.map(|p| Arc::clone(&p.streak)).unwrap_or_default();
+        let probe_ticket = if picked.probe { breaker.clone().map(ProbeTicket::new) } else { None };
         Ok(LeaseGrant {
             account_id: a.id,
             account_name: a.name.clone(),
@@ -49,11 +55,13 @@ impl Handler<Lease> for RouterActor {
             base_url: a.base_url.clone(),
             credential: a.credential.clone(),
             probe: picked.probe,
-            account_clean: a.health.backoff_level == 0 && a.health.reason.is_none() && a.health.model_locks.is_empty(),
+            account_clean: a.health.is_clean(),
             breaker_clean,
             account: a.addr.clone(),
             breaker,
             guard: SlotGuard::take(&a.slot, now),
+            streak,
+            probe_ticket,
         })
     }
 }
@@ -122,6 +130,7 @@ impl Handler<GetRoutingView> for RouterActor {
                         .collect(),
                     breaker: b.phase_at(now).as_str(),
                     breaker_open_until: b.open_until,
+                    disabled: a.health.disabled.clone(),
                     last_used_at: a.slot.last_leased().max(a.health.last_used_at),
                 }
             })

@@ -6,13 +6,15 @@ use std::sync::Arc;
 use actix::{Addr, Message};
 use serde::Serialize;
 
-use super::slot::SlotGuard;
+use super::slot::{SlotGuard, Streak};
 use super::table::{AccountEntry, ProviderEntry, Unavailable};
 use crate::account::AccountHealth;
 use crate::account::actor::AccountActor;
 use crate::breaker::BreakerState;
 use crate::breaker::actor::BreakerActor;
+use crate::breaker::messages::BreakerOutcome;
 use crate::credential::Credential;
+use crate::outcome::OutcomeKind;
 
 /// Asks for an account of `provider` able to serve `model`, other than those in `exclude`.
 #[derive(Debug, Clone, Message)]
@@ -51,6 +53,48 @@ pub struct LeaseGrant {
     pub breaker: Option<Addr<BreakerActor>>,
     /// The held slot.
     pub guard: SlotGuard,
+    /// The provider's consecutive-fault streak (bumped by faults, ended by any success).
+    pub streak: Arc<Streak>,
+    /// Held by a half-open breaker's probe until its outcome is reported.
+    pub probe_ticket: Option<ProbeTicket>,
+}
+
+impl LeaseGrant {
+    /// Ends the probe this lease carries, if any: returns whether it was one (its outcome must
+    /// then reach the breaker even when it changes nothing).
+    pub fn end_probe(&self) -> bool {
+        self.probe_ticket.as_ref().is_some_and(ProbeTicket::end)
+    }
+}
+
+/// The probe slot of a half-open breaker, held by the lease that probes. If the lease goes
+/// without a reported outcome (the request failed before the executor, or the outcome was left
+/// to the caller), dropping the ticket tells the breaker the probe ended without a verdict, so
+/// the router lets the next request probe at once.
+#[derive(Debug)]
+pub struct ProbeTicket {
+    breaker: Addr<BreakerActor>,
+    ended: std::sync::atomic::AtomicBool,
+}
+
+impl ProbeTicket {
+    /// A ticket that reports to `breaker`.
+    pub fn new(breaker: Addr<BreakerActor>) -> Self {
+        Self { breaker, ended: std::sync::atomic::AtomicBool::new(false) }
+    }
+
+    /// Marks the probe as reported; true the first time.
+    fn end(&self) -> bool {
+        !self.ended.swap(true, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for ProbeTicket {
+    fn drop(&mut self) {
+        if self.end() {
+            self.breaker.do_send(BreakerOutcome { kind: OutcomeKind::Cancelled, streak: 0, probe: true });
+        }
+    }
 }
 
 /// An account's health changed (from its actor).
@@ -122,6 +166,8 @@ pub struct AccountStatus {
     pub breaker: &'static str,
     /// Breaker open until (ms).
     pub breaker_open_until: i64,
+    /// Why the account is out of service (a ban phrase in an error body), until a reset.
+    pub disabled: Option<String>,
     /// Last lease (ms).
     pub last_used_at: i64,
 }

@@ -4,12 +4,37 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
+/// A run of consecutive provider faults, shared by the router (which hands it out with each
+/// lease) and the executors (which bump or end it). A success on a healthy provider only reads
+/// it: no write to a shared cache line, no message.
+#[derive(Debug, Default)]
+pub struct Streak(AtomicU32);
+
+impl Streak {
+    /// One more fault; returns the streak it makes.
+    pub fn fail(&self) -> u32 {
+        self.0.fetch_add(1, Ordering::Relaxed).saturating_add(1)
+    }
+
+    /// A success ends the streak; returns whether there was one to end.
+    pub fn succeed(&self) -> bool {
+        self.0.load(Ordering::Relaxed) != 0 && self.0.swap(0, Ordering::Relaxed) != 0
+    }
+
+    /// The current streak.
+    pub fn get(&self) -> u32 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// Counters of one account, shared by the router and its leases.
 #[derive(Debug, Default)]
 pub struct Slot {
     in_flight: AtomicU32,
     last_leased: AtomicI64,
     leases: AtomicU64,
+    /// Consecutive provider faults on this account.
+    pub faults: Streak,
 }
 
 impl Slot {
@@ -48,6 +73,13 @@ impl SlotGuard {
     }
 }
 
+impl SlotGuard {
+    /// The account's counters.
+    pub fn slot(&self) -> &Slot {
+        &self.0
+    }
+}
+
 impl Drop for SlotGuard {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
@@ -72,5 +104,14 @@ mod tests {
         assert_eq!(slot.in_flight(), 1);
         drop(g);
         assert_eq!(slot.in_flight(), 0);
+    }
+
+    #[test]
+    fn a_streak_counts_faults_and_any_success_ends_it() {
+        let s = Streak::default();
+        assert!(!s.succeed(), "nothing to end");
+        assert_eq!((s.fail(), s.fail()), (1, 2));
+        assert!(s.succeed());
+        assert_eq!((s.get(), s.fail()), (0, 1));
     }
 }

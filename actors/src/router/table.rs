@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use actix::Addr;
 
-use super::slot::Slot;
+use super::slot::{Slot, Streak};
 use super::strategy::{self, Candidate, Cursor, Strategy};
 use crate::account::AccountHealth;
 use crate::account::actor::AccountActor;
@@ -60,6 +60,8 @@ pub struct ProviderEntry {
     pub cursor: Cursor,
     /// The breaker's actor (absent in pure tests).
     pub addr: Option<Addr<BreakerActor>>,
+    /// Consecutive provider faults, shared with the leases (kept across reloads).
+    pub streak: Arc<Streak>,
 }
 
 /// Why no account was leased.
@@ -147,6 +149,7 @@ impl RoutingTable {
                 p.breaker = old.breaker;
                 p.probe_granted_at = old.probe_granted_at;
                 p.cursor = old.cursor;
+                p.streak = Arc::clone(&old.streak);
             }
         }
         let mut quota = std::mem::take(&mut self.quota);
@@ -214,7 +217,11 @@ impl RoutingTable {
         let Some(p) = self.providers.get_mut(provider) else {
             return Err(Unavailable::NoAccounts);
         };
-        let enabled: Vec<usize> = indexes.iter().copied().filter(|&i| self.accounts[i].enabled).collect();
+        let enabled: Vec<usize> = indexes
+            .iter()
+            .copied()
+            .filter(|&i| self.accounts[i].enabled && self.accounts[i].health.disabled.is_none())
+            .collect();
         if enabled.is_empty() {
             return Err(Unavailable::NoAccounts);
         }
@@ -393,6 +400,32 @@ mod tests {
         assert!(t.lease("p", "other", &[], 7_000, &mut rng).is_ok());
         t.set_quota(1, QuotaView::default());
         assert!(t.quota(1).is_none());
+    }
+
+    #[test]
+    fn a_banned_account_is_never_leased() {
+        let mut t = table(vec![acc(1, "p"), acc(2, "p")]);
+        let mut rng = rand::rng();
+        t.set_health(1, AccountHealth { disabled: Some("account suspended".into()), ..AccountHealth::default() });
+        for _ in 0..5 {
+            assert_eq!(t.lease("p", "m", &[], 0, &mut rng).map(|p| t.accounts()[p.index].id), Ok(2));
+        }
+        assert_eq!(t.lease("p", "m", &[2], 0, &mut rng).err(), Some(Unavailable::AllTried));
+        t.set_health(2, AccountHealth { disabled: Some("invalid API key".into()), ..AccountHealth::default() });
+        assert_eq!(t.lease("p", "m", &[], 0, &mut rng).err(), Some(Unavailable::NoAccounts));
+    }
+
+    #[test]
+    fn a_probe_that_ends_without_a_verdict_frees_the_probe_slot() {
+        let mut t = table(vec![acc(1, "p")]);
+        let mut rng = rand::rng();
+        let open = BreakerState { phase: BreakerPhase::Open, failures: 0, open_until: 1_000, trips: 1 };
+        t.set_breaker("p", open);
+        assert!(t.lease("p", "m", &[], 1_000, &mut rng).is_ok_and(|p| p.probe));
+        assert!(matches!(t.lease("p", "m", &[], 1_001, &mut rng), Err(Unavailable::BreakerOpen { .. })));
+        // The breaker hears the probe was cancelled and restates its unchanged state.
+        t.set_breaker("p", open);
+        assert!(t.lease("p", "m", &[], 1_002, &mut rng).is_ok_and(|p| p.probe), "the next request probes");
     }
 
     #[test]

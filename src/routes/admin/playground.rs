@@ -266,6 +266,8 @@ async fn build_preview(req: &HttpRequest, state: &AppState, payload: web::Payloa
         account: None,
         breaker: None,
         guard: SlotGuard::take(&Arc::new(Slot::default()), now_ms()),
+        streak: Default::default(),
+        probe_ticket: None,
     };
     // The demo provider answers in-process; built as an HTTP call its body becomes visible.
     let mut shown = provider.clone();
