@@ -126,8 +126,10 @@ pub(super) async fn pump(mut body: Source, tx: mpsc::Sender<Bytes>, f: Finish) {
             deliver(&tx, &mut out).await;
         }
     }
-    drop(tx);
+    // The outcome is on record before the client sees the stream end: its next request meets the
+    // health this one left (a success has ended the provider's fault streak).
     report(&lease, kind, &ctx.upstream_model);
+    drop(tx);
     trace(&mut ctx, &lease, kind, Some(status), t0, error.as_deref());
     let dropped = adapter.dropped_frames();
     if dropped > 0 {
