@@ -358,3 +358,100 @@ async fn the_overhead_header_leaves_out_the_upstreams_own_time() {
     json_body(&mut r).await;
     app.stop().await;
 }
+
+/// An upstream (raw HTTP/1.1 over a socket) whose keep-alive runs out after 300 ms idle, and
+/// which closes such a connection the moment the next request starts to arrive on it: the race a
+/// client writing on a pooled connection loses when the server's keep-alive ends at that instant.
+/// Counts the connections it closed under a request.
+fn closing_upstream() -> (String, Arc<AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let refused = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&refused);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let refused = Arc::clone(&counted);
+            std::thread::spawn(move || {
+                let mut out = stream.try_clone().expect("clone");
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut length = 0usize;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let answer = json!({"id": "c1", "object": "chat.completion", "created": 0, "model": "mock-model",
+                        "choices": [{"index": 0, "message": {"role": "assistant", "content": "served"}, "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+                    .to_string();
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                        answer.len()
+                    );
+                    if out.write_all(head.as_bytes()).and_then(|()| out.write_all(answer.as_bytes())).is_err() {
+                        return;
+                    }
+                    // A request within the keep-alive is served; after it, the next one is refused
+                    // by closing with its first bytes unread (the writer sees a reset).
+                    let _ = reader.get_ref().set_read_timeout(Some(Duration::from_millis(300)));
+                    match reader.fill_buf() {
+                        Ok([]) => return,
+                        Ok(_) => {
+                            let _ = reader.get_ref().set_read_timeout(None);
+                            continue;
+                        }
+                        Err(_) => {
+                            let _ = reader.get_ref().set_read_timeout(None);
+                            if matches!(reader.fill_buf(), Ok(b) if !b.is_empty()) {
+                                refused.fetch_add(1, Ordering::SeqCst);
+                            }
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{addr}/v1"), refused)
+}
+
+/// An upstream that closed a kept-alive connection while the gateway was writing never read the
+/// request: it is sent again on a fresh connection instead of failing the client's request.
+#[actix_web::test]
+async fn a_kept_alive_connection_the_upstream_closed_is_replaced_not_reported() {
+    let (url, refused) = closing_upstream();
+    let env = TestEnv::new().await;
+    let app = env.start(&mock_config(&url, &[("a", "ka")], "")).await;
+    // Every executor gets a pooled connection to the upstream.
+    for _ in 0..8 {
+        let small = json!({"model": "mock/mock-model", "messages": [{"role": "user", "content": "one"}]});
+        assert_eq!(post(&app, "/v1/chat/completions", small).await.status(), 200);
+    }
+    // Large enough that the write is still going when the upstream's reset arrives.
+    let big = "x".repeat(4 * 1024 * 1024);
+    for round in 0..4 {
+        actix_rt::time::sleep(Duration::from_millis(400)).await;
+        let body = json!({"model": "mock/mock-model", "messages": [{"role": "user", "content": big}]});
+        let mut r = post(&app, "/v1/chat/completions", body).await;
+        let status = r.status().as_u16();
+        let text = String::from_utf8_lossy(&r.body().limit(1 << 20).await.expect("body")).into_owned();
+        assert_eq!(status, 200, "round {round}: {text}");
+        assert!(text.contains("served"), "{text}");
+    }
+    assert!(refused.load(Ordering::SeqCst) >= 1, "the upstream closed a connection under a request");
+    app.stop().await;
+}

@@ -222,26 +222,39 @@ async fn send_http(
             return Ok((r.status, None, body, None));
         }
         Target::Http { method, url, headers, body } => {
-            let mut req = client.request(method, url.as_str()).no_decompress();
-            for (k, v) in &headers {
-                req = req.insert_header((k.as_str(), v.as_str()));
-            }
-            match timeout(cfg.first_byte, req.send_body(body)).await {
-                Err(_) => {
-                    let secs = cfg.first_byte.as_secs();
-                    return Err(Fail::new(
-                        OutcomeKind::Timeout,
-                        format!("timed out after {secs} s waiting for the first byte from {}", host_of(&url)),
-                    ));
+            // A pooled connection the upstream closed while idle (its keep-alive ran out as we
+            // wrote) breaks while sending, or ends before any answer: sent once more on a fresh
+            // connection within the same first-byte deadline, as the official SDKs retry a
+            // connection error.
+            let deadline = Instant::now() + cfg.first_byte;
+            let mut resent = false;
+            loop {
+                let mut req = client.request(method.clone(), url.as_str()).no_decompress();
+                for (k, v) in &headers {
+                    req = req.insert_header((k.as_str(), v.as_str()));
                 }
-                Ok(Err(e)) => {
-                    let kind = match e {
-                        awc::error::SendRequestError::Timeout => OutcomeKind::Timeout,
-                        _ => OutcomeKind::ConnectError,
-                    };
-                    return Err(Fail::new(kind, send_error_words(&e, &host_of(&url))));
+                let left = deadline.saturating_duration_since(Instant::now());
+                match timeout(left, req.send_body(body.clone())).await {
+                    Err(_) => {
+                        let secs = cfg.first_byte.as_secs();
+                        return Err(Fail::new(
+                            OutcomeKind::Timeout,
+                            format!("timed out after {secs} s waiting for the first byte from {}", host_of(&url)),
+                        ));
+                    }
+                    Ok(Err(e)) if !resent && closed_unanswered(&e) => {
+                        resent = true;
+                        tracing::debug!(host = %host_of(&url), "pooled connection closed while sending: sending again");
+                    }
+                    Ok(Err(e)) => {
+                        let kind = match e {
+                            awc::error::SendRequestError::Timeout => OutcomeKind::Timeout,
+                            _ => OutcomeKind::ConnectError,
+                        };
+                        return Err(Fail::new(kind, send_error_words(&e, &host_of(&url))));
+                    }
+                    Ok(Ok(r)) => break r,
                 }
-                Ok(Ok(r)) => r,
             }
         }
     };
@@ -250,6 +263,19 @@ async fn send_http(
     let headers = want_headers.then(|| reply.headers().clone());
     let body: Source = Box::pin(reply.map(|r| r.map_err(|_| SourceError::Broken)));
     Ok((status, retry_after, body, headers))
+}
+
+/// Whether a send failed because the connection closed before any answer arrived (broken while
+/// writing, or reset/ended before a response head), the mark of a pooled connection the upstream
+/// had already let go.
+fn closed_unanswered(e: &awc::error::SendRequestError) -> bool {
+    use actix_http::error::ParseError;
+    use awc::error::SendRequestError as E;
+    match e {
+        E::Send(_) => true,
+        E::Response(p) => matches!(p, ParseError::Incomplete | ParseError::Io(_)),
+        _ => false,
+    }
 }
 
 /// `host:port` of an upstream URL (never its path or query, which may carry a key).
