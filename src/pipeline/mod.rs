@@ -190,12 +190,16 @@ fn final_error(
     match last {
         Some(f) => match f.kind {
             OutcomeKind::RateLimited { retry_after } => GatewayError::RateLimited {
-                message: format!("every account is rate limited ({attempts} attempt(s): {})", attempts_in_words(f, secrets)),
+                message: format!(
+                    "every account is rate limited ({attempts} attempt(s): {})",
+                    attempts_in_words(f, secrets)
+                ),
                 retry_after: retry_after.or_else(|| cooling.and_then(ms)),
             },
-            OutcomeKind::Timeout => {
-                GatewayError::Timeout(format!("no upstream answered in time ({attempts} attempt(s): {})", attempts_in_words(f, secrets)))
-            }
+            OutcomeKind::Timeout => GatewayError::Timeout(format!(
+                "no upstream answered in time ({attempts} attempt(s): {})",
+                attempts_in_words(f, secrets)
+            )),
             OutcomeKind::AuthFailed => GatewayError::BadGateway(format!(
                 "the upstream refused the account credentials ({attempts} attempt(s): {}); check the accounts' API keys",
                 attempts_in_words(f, secrets)

@@ -200,9 +200,8 @@ impl Plan {
                 rules::apply(provider.dialect, rules, max_output, true, map);
             }
             let kinds = crate::translate::canonical::tool_kinds(&req.tools);
-            let adapter = Box::new(
-                Translating::new(self.client, provider.dialect, model, self.options()).with_tool_kinds(kinds),
-            );
+            let adapter =
+                Box::new(Translating::new(self.client, provider.dialect, model, self.options()).with_tool_kinds(kinds));
             (Bytes::from(body.to_string()), adapter)
         };
         let target = if provider.local {

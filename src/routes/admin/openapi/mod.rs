@@ -137,10 +137,8 @@ impl Op {
 const USAGE_QUERY: &[Param] = &[Param::int("limit", "rows, 1..=1000 (default 50)")];
 
 /// `GET /api/audit`'s parameters (its handler reads them with serde).
-const AUDIT_QUERY: &[Param] = &[
-    Param::int("limit", "rows, 1..=500 (default 50)"),
-    Param::int("cursor", "the next_cursor of the previous page"),
-];
+const AUDIT_QUERY: &[Param] =
+    &[Param::int("limit", "rows, 1..=500 (default 50)"), Param::int("cursor", "the next_cursor of the previous page")];
 
 /// Every `/api` operation. A route registered in `admin::routes` without a line here (or a line
 /// without a route) fails the drift tests; see the module doc.
@@ -166,7 +164,8 @@ pub const SPEC: &[Op] = &[
     Op::new(GET, "/providers/{id}", "providers", "One provider"),
     Op::new(PATCH, "/providers/{id}", "providers", "Edits a custom provider made through the API").body("object"),
     Op::new(DELETE, "/providers/{id}", "providers", "Deletes a custom provider that has no accounts"),
-    Op::new(POST, "/accounts", "accounts", "Creates an account; its key is sealed and never shown again").body("object"),
+    Op::new(POST, "/accounts", "accounts", "Creates an account; its key is sealed and never shown again")
+        .body("object"),
     Op::new(GET, "/accounts/{id}", "accounts", "One account with its settings and routing state"),
     Op::new(PATCH, "/accounts/{id}", "accounts", "Edits an account made through the API").body("object"),
     Op::new(DELETE, "/accounts/{id}", "accounts", "Deletes an account (requests in flight on it finish)"),
@@ -179,7 +178,12 @@ pub const SPEC: &[Op] = &[
     Op::new(GET, "/aliases", "aliases", "Every model alias"),
     Op::new(POST, "/aliases", "aliases", "Creates a model alias").body("object"),
     Op::new(DELETE, "/aliases/{alias}", "aliases", "Deletes a model alias"),
-    Op::new(GET, "/settings", "settings", "routing, resilience, upstream and usage in effect, with the stored overrides"),
+    Op::new(
+        GET,
+        "/settings",
+        "settings",
+        "routing, resilience, upstream and usage in effect, with the stored overrides",
+    ),
     Op::new(PATCH, "/settings", "settings", "Changes settings live (null drops an override)").body("object"),
     Op::new(GET, "/audit", "audit", "The audit log of admin changes, newest first").query(AUDIT_QUERY),
     // Observability (the read side).
