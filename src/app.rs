@@ -184,7 +184,8 @@ pub async fn set_admin_password(db: &impl ConnectionTrait, password: &str) -> Re
 pub struct Running {
     /// The bound address.
     pub addr: SocketAddr,
-    /// Credentials generated on this start, to show once.
+    /// Generated credentials not yet claimed by a dashboard login (this start's or an earlier,
+    /// failed one's), shown at each start.
     pub first_start: FirstStart,
     /// The shared state (tests inspect it).
     pub state: AppState,
@@ -206,6 +207,12 @@ pub async fn start(cfg: Config, boot: Bootstrap) -> Result<Running, StartError> 
         removed = report.removed,
         "config entries synchronised"
     );
+    if report.kept > 0 {
+        tracing::warn!(
+            kept = report.kept,
+            "no config file loaded: the entries an earlier config file declared are kept (start with --config to manage them)"
+        );
+    }
     let mut first_start = FirstStart { admin_password: bootstrap_admin(&conn, &boot).await?, gateway_key: None };
     if cfg.auth.require_api_key && key_store::list(&conn).await?.is_empty() {
         let key = generate_key();
@@ -214,6 +221,8 @@ pub async fn start(cfg: Config, boot: Bootstrap) -> Result<Running, StartError> 
             .await?;
         first_start.gateway_key = Some(key);
     }
+    // Kept before binding: a start that fails after this point shows them again next time.
+    let first_start = crate::first_start::remember(&cfg.data_dir(), &first_start);
     let keys = KeyTable::default();
     keys.reload(&key_store::list(&conn).await?);
 

@@ -91,6 +91,7 @@ fn check_config(common: &Common) -> ExitCode {
 async fn serve(cfg: Config) -> ExitCode {
     crate::logging::init(&cfg.log);
     crate::logging::install_panic_hook();
+    let data_dir = cfg.data_dir();
     let running = match app::start(cfg, Bootstrap::from_env()).await {
         Ok(r) => r,
         Err(e) => {
@@ -98,7 +99,7 @@ async fn serve(cfg: Config) -> ExitCode {
             return fail(e);
         }
     };
-    announce(&running.first_start, running.addr);
+    announce(&running.first_start, running.addr, &data_dir);
     let stop = running.graceful_stop();
     actix_rt::spawn(async move {
         wait_for_signal().await;
@@ -109,11 +110,15 @@ async fn serve(cfg: Config) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn announce(first: &app::FirstStart, addr: std::net::SocketAddr) {
+fn announce(first: &app::FirstStart, addr: std::net::SocketAddr, data_dir: &std::path::Path) {
     if first.admin_password.is_none() && first.gateway_key.is_none() {
         return;
     }
-    let mut msg = String::from("\n  First start: these credentials are shown once. Store them now.\n");
+    let file = crate::first_start::path(data_dir);
+    let mut msg = format!(
+        "\n  First start: store these credentials now. They are shown at each start (and kept in\n  {}, mode 0600) until the first dashboard login deletes them.\n",
+        file.display()
+    );
     if let Some(p) = &first.admin_password {
         msg.push_str(&format!("    dashboard  http://{addr}/dashboard   admin password: {p}\n"));
     }
@@ -229,6 +234,9 @@ async fn reset_admin_password(cfg: Config) -> ExitCode {
     };
     let res: Result<(), StartError> = app::set_admin_password(&opened.db.conn, &password).await;
     opened.db.close().await;
+    if res.is_ok() {
+        crate::first_start::password_replaced(&cfg.data_dir());
+    }
     match res {
         Ok(()) if generated => {
             println!("{password}");

@@ -61,6 +61,7 @@ pub mod commands;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod first_start;
 pub mod keys;
 pub mod logging;
 pub mod oauth;

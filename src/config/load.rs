@@ -76,7 +76,8 @@ pub struct LoadOptions {
 /// Parses a config text alone (no environment), for tests and `check-config`.
 pub fn parse_str(text: &str) -> Result<Config, ConfigError> {
     let table = parse_table(text, Path::new("<inline>"))?;
-    deserialize(table)
+    // A config text stands for a file: it owns the entries it declares.
+    deserialize(table).map(|cfg| Config { from_file: true, ..cfg })
 }
 
 /// Loads the layered configuration.
@@ -101,7 +102,8 @@ pub fn load(opts: &LoadOptions) -> Result<Config, ConfigError> {
     for (path, value) in &opts.overrides {
         set_path(&mut table, path, value.clone());
     }
-    deserialize(table).map_err(|e| match e {
+    let from_file = opts.file.is_some();
+    deserialize(table).map(|cfg| Config { from_file, ..cfg }).map_err(|e| match e {
         // A bad key that came from the environment names the variable a person typed.
         ConfigError::Key { key, message } => {
             let var = from_env.iter().find(|(path, _)| {

@@ -49,6 +49,10 @@ pub struct Config {
     pub aliases: Vec<AliasEntry>,
     /// Thinking policies per provider/model (first match wins; a request header overrides).
     pub thinking: Vec<ThinkingEntry>,
+    /// Whether the entries above come from a config file: only then does start-up remove the
+    /// config-declared rows the file no longer lists. Set by loading, not a config key.
+    #[serde(skip)]
+    pub from_file: bool,
 }
 
 /// `[server]`

@@ -1,5 +1,6 @@
 //! Config as code: entries declared in the config file are upserted at start-up, marked
-//! `source = "config"`; config-sourced rows no longer declared are removed (keys are revoked).
+//! `source = "config"`; config-sourced rows no longer declared are removed (keys are revoked),
+//! but only when a config file was loaded: a start without one leaves them alone.
 //! Rows made through the admin API (`source = "api"`) are never touched: a file entry with the
 //! same id is skipped with a warning (a revoked API key's name is free, so the file may take it).
 //! Running it twice with the same file changes nothing.
@@ -38,6 +39,19 @@ pub struct SyncReport {
     pub updated: usize,
     /// Rows removed or revoked.
     pub removed: usize,
+    /// Config-declared rows left alone because no config file was loaded.
+    pub kept: usize,
+}
+
+impl SyncReport {
+    /// Whether a config-declared row the config no longer lists goes: only when the config came
+    /// from a file (a start without one must not empty the gateway); otherwise it is counted kept.
+    fn prunes(&mut self, cfg: &Config) -> bool {
+        if !cfg.from_file {
+            self.kept += 1;
+        }
+        cfg.from_file
+    }
 }
 
 /// Upserts every runtime entry of `cfg` in one transaction.
@@ -102,6 +116,9 @@ async fn sync_providers(db: &impl ConnectionTrait, cfg: &Config, r: &mut SyncRep
     }
     let keep: HashSet<&str> = cfg.providers.iter().map(|p| p.id.as_str()).collect();
     for e in existing.iter().filter(|e| e.source == CONFIG && !keep.contains(e.id.as_str())) {
+        if !r.prunes(cfg) {
+            continue;
+        }
         provider::Entity::delete_by_id(e.id.clone()).exec(db).await?;
         r.removed += 1;
     }
@@ -173,6 +190,9 @@ async fn sync_accounts(
     }
     let keep: HashSet<(&str, &str)> = cfg.accounts.iter().map(|a| (a.provider.as_str(), a.name.as_str())).collect();
     for e in existing.iter().filter(|e| e.source == CONFIG && !keep.contains(&(e.provider.as_str(), e.name.as_str()))) {
+        if !r.prunes(cfg) {
+            continue;
+        }
         account_state::Entity::delete_by_id(e.id).exec(db).await?;
         account::Entity::delete_by_id(e.id).exec(db).await?;
         r.removed += 1;
@@ -229,6 +249,9 @@ async fn sync_keys(db: &impl ConnectionTrait, cfg: &Config, sealer: &Sealer, r: 
     let keep: HashSet<&str> = cfg.keys.iter().map(|k| k.name.as_str()).collect();
     for e in existing.iter().filter(|e| e.source == CONFIG && e.revoked_at.is_none() && !keep.contains(e.name.as_str()))
     {
+        if !r.prunes(cfg) {
+            continue;
+        }
         let mut am: api_key::ActiveModel = e.clone().into();
         am.enabled = Set(false);
         am.revoked_at = Set(Some(now));
@@ -303,6 +326,9 @@ async fn sync_combos(db: &impl ConnectionTrait, cfg: &Config, r: &mut SyncReport
     }
     let keep: HashSet<&str> = cfg.combos.iter().map(|c| c.name.as_str()).collect();
     for e in existing.iter().filter(|e| e.source == CONFIG && !keep.contains(e.name.as_str())) {
+        if !r.prunes(cfg) {
+            continue;
+        }
         combo_target::Entity::delete_many().filter(combo_target::Column::ComboId.eq(e.id)).exec(db).await?;
         combo::Entity::delete_by_id(e.id).exec(db).await?;
         r.removed += 1;
@@ -338,6 +364,9 @@ async fn sync_aliases(db: &impl ConnectionTrait, cfg: &Config, r: &mut SyncRepor
     }
     let keep: HashSet<&str> = cfg.aliases.iter().map(|a| a.alias.as_str()).collect();
     for e in existing.iter().filter(|e| e.source == CONFIG && !keep.contains(e.alias.as_str())) {
+        if !r.prunes(cfg) {
+            continue;
+        }
         model_alias::Entity::delete_by_id(e.alias.clone()).exec(db).await?;
         r.removed += 1;
     }

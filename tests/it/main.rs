@@ -19,6 +19,7 @@ mod browser;
 mod browser_assets;
 mod clients;
 mod fidelity;
+mod first_hour;
 mod foundation;
 mod hardening;
 mod pipeline;

@@ -55,6 +55,8 @@ pub(super) async fn login(req: HttpRequest, state: web::Data<AppState>, payload:
     };
     if ok {
         state.sessions.login_succeeded(ip);
+        // The dashboard is in use: the kept first-start credentials have done their job.
+        crate::first_start::claimed(&state.config.data_dir());
     }
     if !ok {
         tracing::warn!(%ip, "failed admin login");

@@ -1,0 +1,152 @@
+//! The first hour, through the real binary: a failed first start keeps the generated credentials
+//! (shown again until the first dashboard login), and a start without a config file keeps what an
+//! earlier file declared.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::mock::MockUpstream;
+use crate::support::{TestEnv, client, mock_config};
+
+const BIN: &str = env!("CARGO_BIN_EXE_omnigate");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
+}
+
+/// `serve` on `port`, the environment's data dir and database, stderr into `log`; no admin
+/// password from the environment (the daemon generates one).
+fn serve(env: &TestEnv, port: u16, config: Option<&Path>, log: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(["serve", "--port", &port.to_string(), "--data-dir"]).arg(env.dir.path());
+    if let Some(file) = config {
+        c.arg("--config").arg(file);
+    }
+    c.env("DATABASE_URL", &env.db_url)
+        .env("OMNIGATE_MASTER_KEY", &env.master_key)
+        .env_remove("OMNIGATE_ADMIN_PASSWORD")
+        .env_remove("OMNIGATE_CONFIG")
+        .env("OMNIGATE_LOG_LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("log file"));
+    c
+}
+
+async fn wait_healthy(port: u16) {
+    for _ in 0..200 {
+        if let Ok(r) = client().get(format!("http://127.0.0.1:{port}/health")).send().await
+            && r.status() == 200
+        {
+            return;
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the daemon did not become healthy");
+}
+
+fn stop(mut daemon: Child) {
+    Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status().ok();
+    daemon.wait().ok();
+}
+
+/// The value after `marker` on the line that has it.
+fn after(text: &str, marker: &str) -> Option<String> {
+    text.lines().find_map(|l| l.split_once(marker)).map(|(_, v)| v.trim().to_string())
+}
+
+#[actix_web::test]
+async fn a_failed_first_start_keeps_the_credentials_until_the_first_login() {
+    let env = TestEnv::new().await;
+    let logs = env.dir.path().join("logs");
+    std::fs::create_dir_all(&logs).expect("logs dir");
+    let kept = env.dir.path().join("first-start.txt");
+
+    // First start: the port is taken.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let log1 = logs.join("1.log");
+    let status = serve(&env, port, None, &log1).status().expect("run");
+    assert!(!status.success(), "a taken port fails the start");
+    let err = std::fs::read_to_string(&log1).expect("log");
+    assert!(err.contains(&format!("{port}")), "the error names the address: {err}");
+    assert!(!err.contains("panicked") && !err.contains("reactor"), "an error, not a panic: {err}");
+    assert!(kept.exists(), "the generated credentials are kept for the next start");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&kept).expect("file").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "only the owner reads it");
+    }
+    drop(taken);
+
+    // Second start: the same credentials are shown, and they work.
+    let port = free_port();
+    let log2 = logs.join("2.log");
+    let daemon = serve(&env, port, None, &log2).spawn().expect("spawn");
+    wait_healthy(port).await;
+    let shown = std::fs::read_to_string(&log2).expect("log");
+    let password = after(&shown, "admin password:").expect("the password is shown again");
+    let key = after(&shown, "gateway key (name \"default\"):").expect("the key is shown again");
+    let file = std::fs::read_to_string(&kept).expect("kept");
+    assert!(file.contains(&password) && file.contains(&key), "the file holds what was shown");
+    let base = format!("http://127.0.0.1:{port}");
+    let r = client().get(format!("{base}/v1/models")).bearer_auth(&key).send().await.expect("send");
+    assert_eq!(r.status(), 200, "the kept gateway key is the one in the database");
+
+    // The first dashboard login claims them: the file goes, and the next start shows nothing.
+    let r = client().post(format!("{base}/api/login")).send_json(&json!({"password": password})).await.expect("send");
+    assert_eq!(r.status(), 200, "the kept password is the admin password");
+    assert!(!kept.exists(), "the first login deletes the kept credentials");
+    stop(daemon);
+    let log3 = logs.join("3.log");
+    let daemon = serve(&env, port, None, &log3).spawn().expect("spawn");
+    wait_healthy(port).await;
+    let shown = std::fs::read_to_string(&log3).expect("log");
+    assert!(!shown.contains("admin password") && !shown.contains(&key), "nothing is shown any more: {shown}");
+    stop(daemon);
+}
+
+#[actix_web::test]
+async fn a_start_without_a_config_file_keeps_what_an_earlier_file_declared() {
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let file: PathBuf = env.dir.path().join("omnigate.toml");
+    std::fs::write(&file, mock_config(&mock.base(), &[("a", "ka")], "")).expect("write config");
+    let port = free_port();
+    let chat = json!({"model": "mock/mock-model", "messages": [{"role": "user", "content": "hi"}]});
+    let url = format!("http://127.0.0.1:{port}/v1/chat/completions");
+
+    let log1 = env.dir.path().join("1.log");
+    let daemon = serve(&env, port, Some(&file), &log1).spawn().expect("spawn");
+    wait_healthy(port).await;
+    let r = client().post(&url).bearer_auth("sk-og-ci-0001").send_json(&chat).await.expect("send");
+    assert_eq!(r.status(), 200);
+    stop(daemon);
+
+    // Restarted without --config: the provider, account and key are still there, and it says so.
+    let log2 = env.dir.path().join("2.log");
+    let daemon = serve(&env, port, None, &log2).spawn().expect("spawn");
+    wait_healthy(port).await;
+    let r = client().post(&url).bearer_auth("sk-og-ci-0001").send_json(&chat).await.expect("send");
+    assert_eq!(r.status(), 200, "the entries of the earlier file still serve");
+    assert_eq!(mock.hits(), 2);
+    let said = std::fs::read_to_string(&log2).expect("log");
+    let lines: Vec<&str> = said.lines().filter(|l| l.contains("no config file loaded")).collect();
+    assert_eq!(lines.len(), 1, "one line says the entries were kept: {said}");
+    stop(daemon);
+
+    // A file that no longer lists them removes them.
+    std::fs::write(&file, "[[keys]]\nname = \"other\"\nkey = \"sk-og-ci-0002\"\n").expect("write config");
+    let log3 = env.dir.path().join("3.log");
+    let daemon = serve(&env, port, Some(&file), &log3).spawn().expect("spawn");
+    wait_healthy(port).await;
+    let r = client().post(&url).bearer_auth("sk-og-ci-0001").send_json(&chat).await.expect("send");
+    assert_eq!(r.status(), 401, "the key the file dropped is revoked");
+    let r = client().post(&url).bearer_auth("sk-og-ci-0002").send_json(&chat).await.expect("send");
+    assert!(r.status().is_client_error(), "the provider the file dropped is gone: {}", r.status());
+    assert_eq!(mock.hits(), 2);
+    stop(daemon);
+}
