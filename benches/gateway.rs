@@ -1,7 +1,8 @@
 //! The load benchmark: our mock upstream, a load generator and the release gateway binary, in one
 //! run. Direct-to-mock vs. through the gateway at fixed rates and at max throughput, streaming
 //! time to first byte, gateway CPU per request (from /proc), RSS idle and with 1,000 concurrent
-//! streams, and the cost of usage recording. Run: `cargo bench --bench gateway`.
+//! streams, the cost of usage recording, and admin changes every 100 ms under 1,000 req/s (only
+//! that: `BENCH_ONLY=churn`). Run: `cargo bench --bench gateway`.
 //! Results: a table on stdout and `target/bench/results.json`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
@@ -20,6 +21,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 const KEY: &str = "sk-og-bench-0001";
+const ADMIN: &str = "bench-admin-token-0123456789";
 
 fn env_secs(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -73,6 +75,7 @@ api_key = "k"
             .arg(dir.path())
             .env("OMNIGATE_MASTER_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
             .env("OMNIGATE_ADMIN_PASSWORD", "bench-admin")
+            .env("OMNIGATE_ADMIN_TOKEN", ADMIN)
             .env_remove("DATABASE_URL")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -267,6 +270,53 @@ async fn concurrent_streams(url: &str, n: usize, pid: u32) -> (f64, usize) {
     (rss, ok)
 }
 
+/// 1,000 req/s without, then with, an admin change every 100 ms: (quiet run, churn run, changes
+/// made, changes the API refused).
+async fn admin_churn(gw: &Gateway, secs: u64) -> (RunStats, RunStats, usize, usize) {
+    let admin = |path: &str| format!("http://127.0.0.1:{}{path}", gw.port);
+    let c = client();
+    let mut r = c
+        .post(admin("/api/accounts"))
+        .bearer_auth(ADMIN)
+        .send_json(&json!({"provider": "mock", "name": "churn", "api_key": "k2"}))
+        .await
+        .expect("admin API answers");
+    let made: Value = r.json().await.expect("account JSON");
+    let id = made["id"].as_i64().expect("the new account's id");
+    let quiet = fixed_rate(&gw.url(), 1000, secs, &body(false)).await;
+    let stop = Rc::new(std::cell::Cell::new(false));
+    let counts = Rc::new(std::cell::Cell::new((0usize, 0usize)));
+    let churner = {
+        let (stop, counts, c) = (stop.clone(), counts.clone(), c.clone());
+        let (patch, aliases) = (admin(&format!("/api/accounts/{id}")), admin("/api/aliases"));
+        actix_rt::spawn(async move {
+            let mut i = 0u64;
+            while !stop.get() {
+                let req = match i % 3 {
+                    0 => c.patch(&patch).bearer_auth(ADMIN).send_json(&json!({"weight": 1 + i % 5})).await,
+                    1 => {
+                        c.post(&aliases)
+                            .bearer_auth(ADMIN)
+                            .send_json(&json!({"alias": "churn-alias", "target": "mock/mock-model"}))
+                            .await
+                    }
+                    _ => c.delete(format!("{aliases}/churn-alias")).bearer_auth(ADMIN).send().await,
+                };
+                let ok = req.is_ok_and(|r| r.status().is_success());
+                let (n, bad) = counts.get();
+                counts.set((n + 1, bad + usize::from(!ok)));
+                i += 1;
+                actix_rt::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let churn = fixed_rate(&gw.url(), 1000, secs, &body(false)).await;
+    stop.set(true);
+    let _ = churner.await;
+    let (n, bad) = counts.get();
+    (quiet, churn, n, bad)
+}
+
 fn summary(name: &str, s: &RunStats) -> Value {
     json!({"name": name, "n": s.lat_ms.len(), "errors": s.errors, "p50_ms": pct(&s.lat_ms, 0.5), "p99_ms": pct(&s.lat_ms, 0.99),
            "achieved_rps": s.lat_ms.len() as f64 / s.elapsed})
@@ -325,6 +375,14 @@ fn main() {
             eprintln!("PROFILE {n} requests, {:.0} µs CPU each", (cpu_secs(gw.pid()) - cpu0) * 1e6 / n as f64);
             return;
         }
+        if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "churn") {
+            let (quiet, churn, changes, refused) = admin_churn(&gw, secs).await;
+            println!(
+                "admin churn at 1000 req/s: {changes} changes ({refused} refused); p99 {:.3} ms quiet, {:.3} ms with churn; failed {} / {}",
+                pct(&quiet.lat_ms, 0.99), pct(&churn.lat_ms, 0.99), quiet.errors, churn.errors
+            );
+            return;
+        }
         let _ = max_throughput(&direct, 16, 1, &body(false)).await;
 
         println!("\n| load (non-streaming) | direct p50 / p99 ms | gateway p50 / p99 ms | added p50 / p99 ms | gateway CPU µs/req | errors |");
@@ -378,6 +436,17 @@ fn main() {
         );
         results.insert("translated".into(), json!({"added_p50_ms": pct(&g.lat_ms, 0.5) - pct(&d.lat_ms, 0.5),
             "added_p99_ms": pct(&g.lat_ms, 0.99) - pct(&d.lat_ms, 0.99), "gateway_cpu_us_per_req": cpu_us, "max_rps": t_rps}));
+
+        // Admin churn: an account edit or an alias created/deleted every 100 ms (each rebuilds the
+        // registry and routing table) while 1,000 req/s run, against the same load without churn.
+        let (quiet, churn, changes, refused) = admin_churn(&gw, secs).await;
+        let (qp99, cp99) = (pct(&quiet.lat_ms, 0.99), pct(&churn.lat_ms, 0.99));
+        println!(
+            "\nadmin churn at 1000 req/s: {changes} admin changes ({refused} refused); p50 / p99 {:.3} / {qp99:.3} ms quiet, {:.3} / {cp99:.3} ms with churn; failed requests {} quiet, {} with churn",
+            pct(&quiet.lat_ms, 0.5), pct(&churn.lat_ms, 0.5), quiet.errors, churn.errors
+        );
+        results.insert("admin_churn".into(), json!({"changes": changes, "refused_changes": refused,
+            "quiet": summary("quiet", &quiet), "churn": summary("churn", &churn)}));
         drop(gw);
 
         // Streaming: time to first byte, then 1,000 concurrent streams.
