@@ -11,6 +11,15 @@ use serde_json::json;
 use crate::protocol::Dialect;
 use crate::translate::errors::UpstreamError;
 
+/// The longest wait a refusal of the gateway's own (429, 503) asks a client to spend retrying.
+/// The official OpenAI and Anthropic SDKs retry 429 and 5xx twice, waiting `Retry-After` when it
+/// is at most 60 s, unless the answer says `x-should-retry: false`. When something can serve
+/// within this time the answer says `x-should-retry: true` with `Retry-After`, and the SDK's
+/// retry succeeds; when nothing can (credentials refused, every account out for longer, no
+/// account at all) it says `false`, and the SDK fails at once with the reason instead of sitting
+/// silent for a minute.
+pub const RETRY_WORTH: Duration = Duration::from_secs(5);
+
 /// An error answered to a client.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum GatewayError {
@@ -207,11 +216,37 @@ impl GatewayError {
         }
     }
 
-    /// The full HTTP response in `dialect`'s shape, with `Retry-After` when known.
+    /// Whether a client should try again, for refusals the gateway makes itself (429, 503): only
+    /// when something can serve within `RETRY_WORTH`. `None` for every other error.
+    pub fn worth_retrying(&self) -> Option<bool> {
+        match self {
+            Self::RateLimited { retry_after, .. } | Self::Unavailable { retry_after, .. } => {
+                Some(retry_after.is_some_and(|d| d <= RETRY_WORTH))
+            }
+            Self::BadRequest(_)
+            | Self::Unauthorized(_)
+            | Self::Forbidden(_)
+            | Self::NotFound(_)
+            | Self::PayloadTooLarge(_)
+            | Self::RequestTimeout(_)
+            | Self::UnsupportedMediaType(_)
+            | Self::Upstream { .. }
+            | Self::BadGateway(_)
+            | Self::Timeout(_)
+            | Self::NotImplemented(_)
+            | Self::Internal(_) => None,
+        }
+    }
+
+    /// The full HTTP response in `dialect`'s shape, with `Retry-After` when known and, on the
+    /// gateway's own 429/503, `x-should-retry` (see `RETRY_WORTH`).
     pub fn response(&self, dialect: Dialect) -> HttpResponse {
         let mut b = HttpResponseBuilder::new(self.status());
         if let Some(ra) = self.retry_after() {
             b.insert_header(("retry-after", ra.as_secs().max(1).to_string()));
+        }
+        if let Some(worth) = self.worth_retrying() {
+            b.insert_header(("x-should-retry", if worth { "true" } else { "false" }));
         }
         if matches!(self, Self::RequestTimeout(_)) {
             // The rest of a half-sent body would be read as the next request: close instead.
@@ -238,6 +273,18 @@ mod tests {
         let r = e.response(Dialect::OpenaiChat);
         assert_eq!(r.status(), 429);
         assert_eq!(r.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("3"));
+        assert_eq!(r.headers().get("x-should-retry").and_then(|v| v.to_str().ok()), Some("true"));
+        let e = GatewayError::RateLimited { message: "x".into(), retry_after: Some(Duration::from_secs(40)) };
+        assert_eq!(e.response(Dialect::OpenaiChat).headers().get("x-should-retry").unwrap(), "false");
+        let e = GatewayError::Unavailable { message: "x".into(), retry_after: None };
+        assert_eq!(e.response(Dialect::Anthropic).headers().get("x-should-retry").unwrap(), "false");
+        assert!(
+            GatewayError::BadGateway("x".into())
+                .response(Dialect::OpenaiChat)
+                .headers()
+                .get("x-should-retry")
+                .is_none()
+        );
         let e = GatewayError::Upstream { status: 422, message: "bad".into(), detail: None };
         assert_eq!(e.status().as_u16(), 422);
         assert_eq!(e.body(Dialect::Gemini)["error"]["status"], "INVALID_ARGUMENT");

@@ -20,6 +20,7 @@ pub async fn save_account(db: &DatabaseConnection, id: i64, h: &AccountHealth) -
         last_used_at: Set(h.last_used_at),
         updated_at: Set(now_ms()),
         disabled: Set(h.disabled.clone()),
+        reason_since: Set(h.reason_since),
     };
     account_state::Entity::insert(row)
         .on_conflict(
@@ -31,6 +32,7 @@ pub async fn save_account(db: &DatabaseConnection, id: i64, h: &AccountHealth) -
                     account_state::Column::LastUsedAt,
                     account_state::Column::UpdatedAt,
                     account_state::Column::Disabled,
+                    account_state::Column::ReasonSince,
                 ])
                 .to_owned(),
         )
@@ -64,6 +66,7 @@ pub async fn load_accounts(db: &DatabaseConnection) -> Result<HashMap<i64, Accou
                 last_used_at: r.last_used_at,
                 model_locks: HashMap::new(),
                 disabled: r.disabled,
+                reason_since: r.reason_since,
             };
             (r.account_id, h)
         })

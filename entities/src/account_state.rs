@@ -19,6 +19,8 @@ pub struct Model {
     pub updated_at: i64,
     /// Why the account is out of service until an operator resets it (`None`: it serves).
     pub disabled: Option<String>,
+    /// Since when (ms) the account has its current `reason` or `disabled`; 0 when it has none.
+    pub reason_since: i64,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -8,6 +8,7 @@ mod m20261207_000003_usage_indexes;
 mod m20261215_000004_audit_log;
 mod m20261216_000005_subscriptions;
 mod m20261220_000006_routing;
+mod m20261221_000007_account_errors;
 
 /// Runs Omnigate's migrations in order.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261215_000004_audit_log::Migration),
             Box::new(m20261216_000005_subscriptions::Migration),
             Box::new(m20261220_000006_routing::Migration),
+            Box::new(m20261221_000007_account_errors::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod plan;
 pub mod resolve;
+pub mod words;
 
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 use actix::Addr;
 use actix_web::HttpResponse;
 use actix_web::http::header::HeaderValue;
+use actors::clock::now_ms;
 use actors::executor::actor::ExecutorActor;
 use actors::executor::{ExecContext, ExecOutcome, Execute, Failure};
 use actors::outcome::OutcomeKind;
@@ -176,6 +178,7 @@ fn final_error(
     unavailable: &[Unavailable],
     attempts: u32,
     secrets: &[String],
+    accounts: Option<&words::Unusable>,
 ) -> GatewayError {
     let soonest = |pred: fn(&Unavailable) -> Option<i64>| unavailable.iter().filter_map(pred).min();
     let cooling = soonest(|u| match u {
@@ -200,10 +203,14 @@ fn final_error(
                 "no upstream answered in time ({attempts} attempt(s): {})",
                 attempts_in_words(f, secrets)
             )),
-            OutcomeKind::AuthFailed => GatewayError::BadGateway(format!(
-                "the upstream refused the account credentials ({attempts} attempt(s): {}); check the accounts' API keys",
-                attempts_in_words(f, secrets)
-            )),
+            // Trying again will not help: a 503 that tells SDKs not to retry (no Retry-After).
+            OutcomeKind::AuthFailed => GatewayError::Unavailable {
+                message: format!(
+                    "no usable account: the upstream refused the credentials ({attempts} attempt(s): {}); check the accounts' API keys",
+                    attempts_in_words(f, secrets)
+                ),
+                retry_after: None,
+            },
             // The upstream said what went wrong (an overloaded_error, a 500 with a body): the status
             // stays ours (every attempt failed: 502), the class, type and code are the upstream's,
             // in the client's dialect.
@@ -247,10 +254,16 @@ fn final_error(
             )),
         },
         None => {
+            let why = accounts.map(|a| format!(": {}", a.words)).unwrap_or_default();
             if let Some(c) = cooling {
-                GatewayError::RateLimited {
-                    message: "every account is cooling down after rate limits or errors".into(),
-                    retry_after: ms(c),
+                if accounts.is_some_and(|a| a.only_dead) {
+                    // Nothing comes back by itself: the Retry-After is only the next probe.
+                    GatewayError::Unavailable { message: format!("no usable account{why}"), retry_after: ms(c) }
+                } else {
+                    GatewayError::RateLimited {
+                        message: format!("every account is cooling down after rate limits or errors{why}"),
+                        retry_after: ms(c),
+                    }
                 }
             } else if let Some(b) = breaker {
                 GatewayError::Unavailable {
@@ -383,7 +396,16 @@ async fn serve_inner(
     if let Some(e) = refused {
         return Err(e);
     }
-    let e = final_error(last.as_deref(), last_upstream, &unavailable, attempts, &secrets);
+    // Nothing was sent: say why each account of the targets is out, from the router's view.
+    let unusable = match (&last, unavailable.is_empty()) {
+        (None, false) => {
+            let providers: Vec<&str> = targets.iter().map(|t| t.provider.as_str()).collect();
+            let view = state.runtime.router.send(actors::router::messages::GetRoutingView).await.unwrap_or_default();
+            words::unusable(&view, &providers, now_ms())
+        }
+        _ => None,
+    };
+    let e = final_error(last.as_deref(), last_upstream, &unavailable, attempts, &secrets, unusable.as_ref());
     tracing::warn!(request_id = %meta.request_id, model = %inbound.model, attempts, error = %e, "request failed");
     Err(e)
 }

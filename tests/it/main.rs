@@ -18,6 +18,7 @@ mod admin_write_support;
 mod browser;
 mod browser_assets;
 mod clients;
+mod dead_accounts;
 mod fidelity;
 mod first_hour;
 mod foundation;

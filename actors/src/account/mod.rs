@@ -25,7 +25,13 @@ pub struct AccountHealth {
     /// Why the account is out of service (an error body said it is suspended, disabled or its
     /// key invalid); `None` while it serves. Only an operator's reset clears it.
     pub disabled: Option<String>,
+    /// Since when (ms) it has its current problem (`reason` or `disabled`); 0 when none. The
+    /// reason outlives the cooldown until a success: a dead account is never shown as ready.
+    pub reason_since: i64,
 }
+
+/// The reason an account cools after the upstream refused its credentials.
+pub const CREDENTIALS_REFUSED: &str = "credentials refused (401/403)";
 
 /// What the executor knows about an outcome besides its kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -76,7 +82,7 @@ impl AccountHealth {
             OutcomeKind::AuthFailed => {
                 self.backoff_level = self.backoff_level.saturating_add(1);
                 self.cooldown_until = self.cooldown_until.max(now + policy.backoff_ms(self.backoff_level));
-                self.reason = Some("credential refused (401/403)".into());
+                self.reason = Some(CREDENTIALS_REFUSED.into());
             }
             OutcomeKind::ModelUnavailable { retry_after } => {
                 if !model.is_empty() {
@@ -106,6 +112,9 @@ impl AccountHealth {
             OutcomeKind::ClientError | OutcomeKind::Cancelled | OutcomeKind::ContextExceeded => {}
         }
         self.model_locks.retain(|_, until| *until > now);
+        if (&self.reason, &self.disabled) != (&before.reason, &before.disabled) {
+            self.reason_since = if self.reason.is_some() || self.disabled.is_some() { now } else { 0 };
+        }
         // `last_used_at` alone is not worth a write per request.
         let mut cmp = before;
         cmp.last_used_at = self.last_used_at;
@@ -120,6 +129,11 @@ impl AccountHealth {
     /// Whether the account is cooling down at `now`.
     pub fn cooling(&self, now: i64) -> bool {
         self.cooldown_until > now
+    }
+
+    /// Whether the upstream refused the account's credentials and no request has succeeded since.
+    pub fn credentials_refused(&self) -> bool {
+        self.reason.as_deref() == Some(CREDENTIALS_REFUSED)
     }
 }
 

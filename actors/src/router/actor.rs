@@ -9,7 +9,7 @@ use super::messages::{
 };
 use super::slot::SlotGuard;
 use super::table::{RoutingTable, Unavailable};
-use crate::breaker::BreakerState;
+use crate::breaker::{BreakerPhase, BreakerState};
 use crate::clock::now_ms;
 use crate::quota::messages::QuotaChanged;
 
@@ -132,6 +132,21 @@ impl Handler<GetRoutingView> for RouterActor {
                     breaker_open_until: b.open_until,
                     disabled: a.health.disabled.clone(),
                     last_used_at: a.slot.last_leased().max(a.health.last_used_at),
+                    last_error: a.health.disabled.clone().or_else(|| a.health.reason.clone()),
+                    last_error_since: a.health.reason_since,
+                    state: if !a.enabled {
+                        "off"
+                    } else if a.health.disabled.is_some() {
+                        "out of service"
+                    } else if a.health.credentials_refused() {
+                        "credentials refused"
+                    } else if a.health.cooling(now) {
+                        "cooling"
+                    } else if b.phase_at(now) == BreakerPhase::Open {
+                        "breaker open"
+                    } else {
+                        "ready"
+                    },
                 }
             })
             .collect();

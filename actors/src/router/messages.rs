@@ -170,4 +170,11 @@ pub struct AccountStatus {
     pub disabled: Option<String>,
     /// Last lease (ms).
     pub last_used_at: i64,
+    /// Its current problem, kept after the cooldown ends until a request succeeds on it.
+    pub last_error: Option<String>,
+    /// Since when (ms) it has that problem; 0 when none.
+    pub last_error_since: i64,
+    /// One word for people: `off` (disabled by an operator), `out of service` (a ban phrase),
+    /// `credentials refused`, `cooling`, `breaker open`, or `ready`.
+    pub state: &'static str,
 }
