@@ -37,6 +37,8 @@ pub struct Config {
     pub upstream: UpstreamConfig,
     /// Usage recording.
     pub usage: UsageConfig,
+    /// Who may read `/metrics`.
+    pub metrics: MetricsConfig,
     /// Gateway keys declared as code.
     pub keys: Vec<KeyEntry>,
     /// Custom providers declared as code.
@@ -258,6 +260,27 @@ impl Default for UsageConfig {
     fn default() -> Self {
         Self { enabled: true, batch_size: 256, flush_interval_ms: 200, retention_days: 90 }
     }
+}
+
+/// `[metrics]`
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Whether `GET /metrics` needs the admin token (Bearer).
+    pub require_token: MetricsAuth,
+}
+
+/// When `/metrics` needs the admin token.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsAuth {
+    /// Open while the daemon listens on a loopback address only; the token otherwise.
+    #[default]
+    Auto,
+    /// Always the token.
+    Always,
+    /// Never (a scraper on a network you trust).
+    Never,
 }
 
 fn all_models() -> Vec<String> {

@@ -6,6 +6,7 @@ pub mod common;
 pub mod dashboard;
 pub mod gemini;
 pub mod health;
+pub mod metrics;
 pub mod openai;
 pub mod responses;
 
@@ -33,6 +34,8 @@ pub fn security_headers() -> DefaultHeaders {
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", get().to(health::health))
+        .route("/ready", get().to(metrics::ready))
+        .route("/metrics", get().to(metrics::metrics))
         .route("/v1/chat/completions", web::post().to(openai::chat_completions))
         .route("/v1/embeddings", web::post().to(openai::embeddings))
         .route("/v1/models", get().to(openai::models))

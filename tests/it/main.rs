@@ -23,6 +23,7 @@ mod fidelity;
 mod first_hour;
 mod foundation;
 mod hardening;
+mod metrics;
 mod pipeline;
 mod reasoning;
 mod replay;

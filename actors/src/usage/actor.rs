@@ -1,7 +1,8 @@
 //! The usage writer: buffers usage events and inserts them in batches (by count or every
 //! `flush_interval`), prunes old rows, and flushes on shutdown. Nothing on the response path waits
-//! for it.
+//! for it. It also keeps the Prometheus aggregates of every event (`metrics`), recorded or not.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use actix::{
@@ -14,6 +15,7 @@ use sea_orm::{
 };
 
 use super::UsageEvent;
+use super::metrics::{Metrics, family};
 use crate::clock::now_ms;
 
 /// How often rows older than the retention are pruned (besides once at start).
@@ -54,12 +56,28 @@ pub struct UsageWriter {
     cfg: WriterConfig,
     buf: Vec<UsageEvent>,
     timers: Vec<SpawnHandle>,
+    metrics: Metrics,
+    /// Rows that could not be written and were dropped, since start.
+    dropped: u64,
 }
+
+/// Renders the Prometheus text of what the writer counted (requests, tokens, cost, latency
+/// histograms, its backlog and dropped rows).
+#[derive(Message)]
+#[rtype(result = "String")]
+pub struct RenderMetrics;
 
 impl UsageWriter {
     /// A writer over `db`.
     pub fn new(db: DatabaseConnection, cfg: WriterConfig) -> Self {
-        Self { db, buf: Vec::with_capacity(cfg.batch_size), cfg, timers: Vec::new() }
+        Self {
+            db,
+            buf: Vec::with_capacity(cfg.batch_size),
+            cfg,
+            timers: Vec::new(),
+            metrics: Metrics::default(),
+            dropped: 0,
+        }
     }
 
     /// (Re)starts the flush and prune timers for the current settings.
@@ -97,8 +115,9 @@ impl UsageWriter {
         let batch = std::mem::replace(&mut self.buf, Vec::with_capacity(self.cfg.batch_size));
         let db = self.db.clone();
         // `wait` keeps batches in order and makes a later `Flush` answer after this one landed.
-        ctx.wait(async move { write(&db, batch).await }.into_actor(self).map(|res, _, _| {
+        ctx.wait(async move { write(&db, batch).await }.into_actor(self).map(|res, act, _| {
             if let Err((n, e)) = res {
+                act.dropped += n as u64;
                 tracing::error!(rows = n, error = %e, "usage rows could not be written and were dropped");
             }
         }));
@@ -271,6 +290,7 @@ impl Handler<Record> for UsageWriter {
     type Result = ();
 
     fn handle(&mut self, msg: Record, ctx: &mut Context<Self>) {
+        self.metrics.observe(&msg.0);
         if !self.cfg.enabled {
             return;
         }
@@ -280,6 +300,20 @@ impl Handler<Record> for UsageWriter {
         if self.buf.len() >= self.cfg.batch_size {
             self.flush(ctx);
         }
+    }
+}
+
+impl Handler<RenderMetrics> for UsageWriter {
+    type Result = String;
+
+    fn handle(&mut self, _: RenderMetrics, _: &mut Context<Self>) -> String {
+        let mut out = String::with_capacity(16 * 1024);
+        self.metrics.render(&mut out);
+        family(&mut out, "omnigate_usage_backlog_rows", "gauge", "Usage rows waiting for the next batch write.");
+        let _ = writeln!(out, "omnigate_usage_backlog_rows {}", self.buf.len());
+        family(&mut out, "omnigate_usage_dropped_rows_total", "counter", "Usage rows that could not be written.");
+        let _ = writeln!(out, "omnigate_usage_dropped_rows_total {}", self.dropped);
+        out
     }
 }
 

@@ -1,6 +1,7 @@
 //! Usage accounting: canonical token counts, the per-request usage event, and the batching writer.
 
 pub mod actor;
+pub mod metrics;
 
 use serde::Serialize;
 
@@ -45,7 +46,7 @@ impl TokenUsage {
 }
 
 /// One upstream attempt of a request, for the request log.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct AttemptTrace {
     /// Provider id.
     pub provider: String,
