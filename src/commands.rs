@@ -46,6 +46,7 @@ pub async fn run(command: Command) -> ExitCode {
             Ok(cfg) => keys(cfg, action).await,
             Err(e) => fail(e),
         },
+        Command::Accounts { common, remote, action } => crate::accounts_cli::run(common, remote, action).await,
         Command::Migrate { common } => match load_config(&common, vec![]) {
             Ok(cfg) => match app::open(&cfg, &Bootstrap::from_env(), true).await {
                 Ok(o) => {

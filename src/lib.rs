@@ -54,6 +54,7 @@
 //! dialect's error and terminator, waiting requests a 503), flush usage, stop the router,
 //! checkpoint the WAL, close.
 
+pub mod accounts_cli;
 pub mod app;
 pub mod auth;
 pub mod cli;
