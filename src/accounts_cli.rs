@@ -3,7 +3,8 @@
 //! The CLI is a thin client of `/api/accounts`: the daemon validates, seals the key and applies
 //! the change live before it answers, exactly as for the dashboard. The daemon's address comes
 //! from the same config layers `serve` reads (`--url` overrides), the admin token from
-//! `OMNIGATE_ADMIN_TOKEN` or `--admin-token-file`. A key arrives through an environment variable
+//! `--admin-token-file`, `OMNIGATE_ADMIN_TOKEN`, or, for a daemon on this machine, the per-start
+//! token it wrote to its data dir (`local_token`). A key arrives through an environment variable
 //! or stdin, never argv, and is never printed.
 
 use std::collections::HashMap;
@@ -17,7 +18,8 @@ use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 
 use crate::cli::Common;
-use crate::config::{self, LoadOptions};
+use crate::config::{self, Config, LoadOptions};
+use crate::local_token;
 
 /// How the CLI reaches the daemon.
 #[derive(Debug, Clone, Args)]
@@ -25,7 +27,8 @@ pub struct Remote {
     /// The daemon's base URL (default: http://<server.host>:<server.port> from the config layers).
     #[arg(long, global = true)]
     pub url: Option<String>,
-    /// A file holding the admin token (default: the OMNIGATE_ADMIN_TOKEN variable).
+    /// A file holding the admin token (default: OMNIGATE_ADMIN_TOKEN, else the local daemon's
+    /// <data dir>/cli.token).
     #[arg(long, global = true)]
     pub admin_token_file: Option<PathBuf>,
 }
@@ -122,7 +125,7 @@ impl Daemon {
         let url = match &remote.url {
             Some(u) if u.contains("://") => u.trim_end_matches('/').to_string(),
             Some(u) => format!("http://{}", u.trim_end_matches('/')),
-            None => default_url(common)?,
+            None => default_url(&layered(common)?),
         };
         let token = match &remote.admin_token_file {
             Some(path) => {
@@ -131,6 +134,12 @@ impl Daemon {
                 Some(text.trim().to_string()).filter(|t| !t.is_empty())
             }
             None => std::env::var("OMNIGATE_ADMIN_TOKEN").ok().filter(|t| !t.is_empty()),
+        };
+        // The daemon's own per-start token, only ever sent to a daemon on this machine.
+        let token = match token {
+            Some(t) => Some(t),
+            None if is_loopback(&url) => layered(common).ok().and_then(|c| local_token::read(&c.data_dir())),
+            None => None,
         };
         let client = awc::Client::builder()
             .connector(awc::Connector::new().timeout(Duration::from_secs(3)))
@@ -170,7 +179,7 @@ impl Daemon {
                     self.url
                 ),
                 None => format!(
-                    "the daemon at {} needs the admin token: set OMNIGATE_ADMIN_TOKEN (the daemon must be started with the same value) or pass --admin-token-file",
+                    "the daemon at {} needs the admin token: run this as the daemon's user with its --data-dir, or set OMNIGATE_ADMIN_TOKEN to the value the daemon was started with",
                     self.url
                 ),
             });
@@ -196,21 +205,37 @@ impl Daemon {
     }
 }
 
-/// `http://<host>:<port>` from the config layers `serve` reads (a wildcard host means loopback).
-fn default_url(common: &Common) -> Result<String, String> {
+/// The config layers `serve` reads (file, environment, `--data-dir`), without the runtime
+/// entries and so without their secrets.
+fn layered(common: &Common) -> Result<Config, String> {
     let mut overrides = Vec::new();
     if let Some(d) = &common.data_dir {
         overrides.push(("server.data_dir".into(), toml::Value::String(d.display().to_string())));
     }
     let opts = LoadOptions { file: common.config.clone(), env: std::env::vars().collect(), overrides };
-    let cfg = config::load_without_entries(&opts).map_err(|e| e.to_string())?;
+    config::load_without_entries(&opts).map_err(|e| e.to_string())
+}
+
+/// `http://<host>:<port>` of the config (a wildcard host means loopback).
+fn default_url(cfg: &Config) -> String {
     let host = match cfg.server.host.as_str() {
         "" | "0.0.0.0" => "127.0.0.1".to_string(),
         "::" | "[::]" => "[::1]".to_string(),
         h if h.contains(':') && !h.starts_with('[') => format!("[{h}]"),
         h => h.to_string(),
     };
-    Ok(format!("http://{host}:{}", cfg.server.port))
+    format!("http://{host}:{}", cfg.server.port)
+}
+
+/// Whether `url` names this machine (`localhost`, 127.0.0.0/8, `::1`).
+fn is_loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn label(a: &Value) -> String {
@@ -431,5 +456,17 @@ mod tests {
         assert_eq!(state_of(&json!({"enabled": false}), now), "disabled");
         assert_eq!(state_of(&json!({"enabled": true, "routable": true, "breaker": "closed"}), now), "ready");
         assert_eq!(span(150_000), "2 min");
+    }
+
+    #[test]
+    fn only_this_machine_gets_the_local_token() {
+        for url in ["http://127.0.0.1:20128", "http://localhost:1", "http://[::1]:20128/", "http://127.1.2.3"] {
+            assert!(is_loopback(url), "{url}");
+        }
+        for url in
+            ["http://10.0.0.1:20128", "https://gw.example.com", "http://[2001:db8::1]:80", "http://127.0.0.1.nip.io"]
+        {
+            assert!(!is_loopback(url), "{url}");
+        }
     }
 }

@@ -64,6 +64,7 @@ pub mod db;
 pub mod error;
 pub mod first_start;
 pub mod keys;
+pub mod local_token;
 pub mod logging;
 pub mod oauth;
 pub mod pipeline;

@@ -17,11 +17,14 @@ const KEY_C: &str = "sk-cli-upstream-cccc-8765";
 /// thread (the daemon's actors live on it).
 async fn cli(url: &str, token: Option<&str>, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(BIN);
+    // A home without an Omnigate data dir: only what the test passes reaches the daemon.
     cmd.arg("accounts")
         .args(args)
         .args(["--url", url])
         .env_remove("OMNIGATE_ADMIN_TOKEN")
-        .env_remove("OMNIGATE_CONFIG");
+        .env_remove("OMNIGATE_CONFIG")
+        .env_remove("OMNIGATE_DATA_DIR")
+        .env("HOME", "/nonexistent-omnigate-test-home");
     if let Some(t) = token {
         cmd.env("OMNIGATE_ADMIN_TOKEN", t);
     }
@@ -155,7 +158,12 @@ async fn accounts_cli_changes_what_the_running_daemon_serves_at_once() {
     let e = refused(&cli(&url, tok, &["add", "nosuch", "--name", "d"], &[], None).await);
     assert!(e.contains("unknown provider `nosuch`"), "the daemon's validation: {e}");
     let e = refused(&cli(&url, None, &["list"], &[], None).await);
-    assert!(e.contains("OMNIGATE_ADMIN_TOKEN"), "{e}");
+    assert!(e.contains("OMNIGATE_ADMIN_TOKEN") && e.contains("--data-dir"), "{e}");
+    // On the daemon's machine, with its data dir, no token needs setting up: the daemon's own
+    // per-start token file opens the API.
+    let data_dir = env.dir.path().display().to_string();
+    let list = ok(&cli(&url, None, &["list", "--data-dir", &data_dir], &[], None).await);
+    assert!(list.contains("other/a "), "{list}");
     let e = refused(&cli(&url, Some("wrong-token"), &["list"], &[], None).await);
     assert!(e.contains("refused the admin token"), "{e}");
     let dead = format!("http://127.0.0.1:{}", free_port());

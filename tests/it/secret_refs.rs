@@ -109,6 +109,16 @@ async fn secrets_come_from_variables_and_files_and_a_missing_one_is_named() {
     }
     assert_eq!(status, 200, "the daemon answered");
     assert_eq!(mock.requests().last().and_then(|r| r.credential()).as_deref(), Some(UPSTREAM_KEY));
+
+    // The CLI on the same machine: the daemon's address from the same config file, its token
+    // from the data dir, and the account's secret reference not needed (the variable is unset).
+    let mut list = omnigate(&env, &["accounts", "list", "--config", &cfg]);
+    list.env_remove("OMNIGATE_ADMIN_TOKEN").env_remove("OMNIGATE_PORT");
+    let o = run(list).await;
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{said}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(said.lines().any(|l| l.starts_with("mock/a ") && l.contains("config")), "{said}");
+    assert!(!said.contains(UPSTREAM_KEY), "{said}");
     let pid = daemon.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
     let o = actix_rt::task::spawn_blocking(move || daemon.wait_with_output().expect("wait")).await.expect("join");
