@@ -8,7 +8,7 @@
 //! or stdin, never argv, and is never printed.
 
 use std::collections::HashMap;
-use std::io::{IsTerminal, Read};
+use std::io::{BufRead, IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -275,16 +275,35 @@ fn read_key(key_env: Option<&str>, key_stdin: bool) -> Result<Option<String>, St
         return Ok(None);
     }
     let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        eprintln!("paste the key, then press Enter and Ctrl-D:");
-    }
     let mut text = String::new();
-    stdin.lock().read_to_string(&mut text).map_err(|e| format!("cannot read the key from stdin: {e}"))?;
+    let read = if stdin.is_terminal() {
+        // Typed or pasted at a terminal: one line, not echoed.
+        eprint!("upstream key (not shown): ");
+        let hidden = terminal_echo(false);
+        let read = stdin.lock().read_line(&mut text);
+        if hidden {
+            terminal_echo(true);
+        }
+        eprintln!();
+        read
+    } else {
+        stdin.lock().read_to_string(&mut text)
+    };
+    read.map_err(|e| format!("cannot read the key from stdin: {e}"))?;
     let key = text.trim().to_string();
     if key.is_empty() {
         return Err("no key on stdin (--key-stdin)".into());
     }
     Ok(Some(key))
+}
+
+/// Switches the terminal's echo (through `stty`, on the inherited stdin); whether it worked.
+fn terminal_echo(on: bool) -> bool {
+    std::process::Command::new("stty")
+        .arg(if on { "echo" } else { "-echo" })
+        .stdin(std::process::Stdio::inherit())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 async fn act(d: &Daemon, action: AccountsAction) -> Result<ExitCode, String> {
