@@ -18,7 +18,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 
 use crate::cli::Common;
-use crate::config::{self, Config, LoadOptions};
+use crate::config::Config;
 use crate::local_token;
 
 /// How the CLI reaches the daemon.
@@ -208,12 +208,7 @@ impl Daemon {
 /// The config layers `serve` reads (file, environment, `--data-dir`), without the runtime
 /// entries and so without their secrets.
 fn layered(common: &Common) -> Result<Config, String> {
-    let mut overrides = Vec::new();
-    if let Some(d) = &common.data_dir {
-        overrides.push(("server.data_dir".into(), toml::Value::String(d.display().to_string())));
-    }
-    let opts = LoadOptions { file: common.config.clone(), env: std::env::vars().collect(), overrides };
-    config::load_without_entries(&opts).map_err(|e| e.to_string())
+    crate::commands::load_settings(common).map_err(|e| e.to_string())
 }
 
 /// `http://<host>:<port>` of the config (a wildcard host means loopback).

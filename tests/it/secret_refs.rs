@@ -119,6 +119,10 @@ async fn secrets_come_from_variables_and_files_and_a_missing_one_is_named() {
     assert!(o.status.success(), "{said}{}", String::from_utf8_lossy(&o.stderr));
     assert!(said.lines().any(|l| l.starts_with("mock/a ") && l.contains("config")), "{said}");
     assert!(!said.contains(UPSTREAM_KEY), "{said}");
+    // So do the commands that work on the data dir only.
+    let o = run(omnigate(&env, &["keys", "list", "--config", &cfg])).await;
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("ci "), "the file's key is listed");
     let pid = daemon.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
     let o = actix_rt::task::spawn_blocking(move || daemon.wait_with_output().expect("wait")).await.expect("join");
