@@ -66,7 +66,7 @@ pub enum AccountsAction {
         #[arg(long)]
         disabled: bool,
     },
-    /// List accounts: state, cooldown, last error and since when.
+    /// List accounts: state, cooldown left, last error and since when.
     List,
     /// Send one minimal request upstream with the account's key.
     Test {
@@ -388,22 +388,31 @@ fn span(ms: i64) -> String {
     }
 }
 
-/// What an account is doing, in words.
+/// What an account is doing, in words: the router's own word (`ready`, `cooling`, `credentials
+/// refused`, ...) with the cooldown left; worked out from the fields for an older daemon.
 fn state_of(a: &Value, now: i64) -> String {
     let cooling = a["cooldown_until"].as_i64().unwrap_or(0) - now;
-    let reason = a["reason"].as_str().map(|r| format!(": {r}")).unwrap_or_default();
-    if a["enabled"].as_bool() == Some(false) {
-        "disabled".into()
-    } else if let Some(why) = a["disabled"].as_str() {
-        format!("out of service until reset: {why}")
-    } else if a["routable"].as_bool() == Some(false) {
-        "not served (unknown provider)".into()
-    } else if cooling > 0 {
-        format!("cooling, {} left{reason}", span(cooling))
-    } else if a["breaker"].as_str() == Some("open") {
-        "provider breaker open".into()
-    } else {
-        "ready".into()
+    let word = match a["state"].as_str() {
+        Some("off") => "disabled".to_string(),
+        Some(w) => w.to_string(),
+        None if a["enabled"].as_bool() == Some(false) => "disabled".into(),
+        None if a["routable"].as_bool() == Some(false) => "not served (unknown provider)".into(),
+        None if a["disabled"].is_string() => "out of service".into(),
+        None if cooling > 0 => "cooling".into(),
+        None if a["breaker"].as_str() == Some("open") => "breaker open".into(),
+        None => "ready".into(),
+    };
+    if cooling > 0 && word != "disabled" { format!("{word}, {} left", span(cooling)) } else { word }
+}
+
+/// The account's own last error and since when, else its newest failed request in the log.
+fn last_error_of(a: &Value, now: i64, log: &HashMap<String, (i64, String)>) -> String {
+    let own = a["last_error"].as_str().filter(|e| !e.is_empty());
+    match (own, a["last_error_since"].as_i64().filter(|t| *t > 0), log.get(&label(a))) {
+        (Some(e), Some(since), _) => format!("{} ago: {e}", span(now - since)),
+        (Some(e), None, _) => e.to_string(),
+        (None, _, Some((ts, e))) => format!("{} ago: {}", span(now - ts), e.trim()),
+        (None, _, None) => "-".into(),
     }
 }
 
@@ -423,14 +432,11 @@ async fn list(d: &Daemon) -> Result<ExitCode, String> {
     let (now, all) = d.accounts().await?;
     let failed = d.call(Method::GET, "/api/requests?status=error&limit=200", None).await?;
     let errors = last_errors(failed["items"].as_array().map(Vec::as_slice).unwrap_or_default());
-    println!("{:<28} {:<8} {:<4} {:<12} {:<44} LAST ERROR", "ACCOUNT", "SOURCE", "PRIO", "KEY", "STATE");
+    println!("{:<28} {:<8} {:<4} {:<12} {:<30} LAST ERROR", "ACCOUNT", "SOURCE", "PRIO", "KEY", "STATE");
     for a in &all {
-        let last = match errors.get(&label(a)) {
-            Some((ts, e)) => format!("{} ago: {}", span(now - ts), e.trim()),
-            None => "-".into(),
-        };
+        let last = last_error_of(a, now, &errors);
         println!(
-            "{:<28} {:<8} {:<4} {:<12} {:<44} {last}",
+            "{:<28} {:<8} {:<4} {:<12} {:<30} {last}",
             label(a),
             a["source"].as_str().unwrap_or("?"),
             a["priority"].as_i64().map_or_else(|| "-".into(), |p| p.to_string()),
@@ -465,10 +471,13 @@ mod tests {
     #[test]
     fn states_read_as_words() {
         let now = 1_000_000;
-        let a = json!({"enabled": true, "routable": true, "cooldown_until": now + 90_000, "reason": "429"});
-        assert_eq!(state_of(&a, now), "cooling, 90 s left: 429");
-        assert_eq!(state_of(&json!({"enabled": false}), now), "disabled");
+        let a = json!({"state": "cooling", "cooldown_until": now + 90_000, "last_error": "429", "last_error_since": now - 5000});
+        assert_eq!(state_of(&a, now), "cooling, 90 s left");
+        assert_eq!(last_error_of(&a, now, &HashMap::new()), "5 s ago: 429");
+        assert_eq!(state_of(&json!({"state": "off", "cooldown_until": now + 9000}), now), "disabled");
         assert_eq!(state_of(&json!({"enabled": true, "routable": true, "breaker": "closed"}), now), "ready");
+        let log = HashMap::from([("p/a".to_string(), (now - 60_000, "502 refused".to_string()))]);
+        assert_eq!(last_error_of(&json!({"provider": "p", "name": "a"}), now, &log), "60 s ago: 502 refused");
         assert_eq!(span(150_000), "2 min");
     }
 

@@ -135,7 +135,7 @@ async fn accounts_cli_changes_what_the_running_daemon_serves_at_once() {
     assert!(line("mock/b ").contains("ready") && line("mock/b ").contains("sk-…4321"), "{list}");
     assert!(line("other/c ").contains("disabled"), "{list}");
     let z = line("other/z ");
-    assert!(z.contains("cooling") && z.contains(" ago: ") && z.contains("refused"), "state, error and when: {list}");
+    assert!(z.contains("credentials refused") && z.contains(" ago: "), "state, last error and since when: {list}");
     for key in [KEY_B, KEY_C, "kbad"] {
         assert!(!list.contains(key), "no key in the list: {list}");
     }
