@@ -235,6 +235,7 @@ pub async fn start(cfg: Config, boot: Bootstrap) -> Result<Running, StartError> 
         keys,
         sessions: Sessions::default(),
         admin_token: boot.admin_token.clone(),
+        local_token: crate::local_token::create(&cfg.data_dir()),
         started: Instant::now(),
         runtime: Arc::clone(&runtime),
     };

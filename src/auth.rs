@@ -139,8 +139,11 @@ pub fn admin(req: &HttpRequest, state: &AppState) -> Result<AdminAuth, GatewayEr
     {
         return Ok(AdminAuth::Session);
     }
-    if let (Some(expected), Some(given)) = (&state.admin_token, bearer(req))
-        && ct_eq(expected.as_bytes(), given.as_bytes())
+    if let Some(given) = bearer(req)
+        && [&state.admin_token, &state.local_token]
+            .into_iter()
+            .flatten()
+            .any(|expected| ct_eq(expected.as_bytes(), given.as_bytes()))
     {
         return Ok(AdminAuth::Token);
     }

@@ -57,6 +57,18 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Manage provider accounts of the running daemon (through its admin API; live at once).
+    Accounts {
+        /// Shared options.
+        #[command(flatten)]
+        common: Common,
+        /// How to reach the daemon.
+        #[command(flatten)]
+        remote: crate::accounts_cli::Remote,
+        /// The account command.
+        #[command(subcommand)]
+        action: crate::accounts_cli::AccountsAction,
+    },
     /// Run database migrations and exit.
     Migrate {
         /// Shared options.

@@ -17,6 +17,20 @@ fn load_config(common: &Common, overrides: Vec<(String, toml::Value)>) -> Result
     config::load(&LoadOptions { file: common.config.clone(), env: std::env::vars().collect(), overrides })
 }
 
+/// The config without its runtime entries, for commands that work on the data dir and database
+/// only: a secret reference (`{ env = ... }`) only the daemon's environment resolves cannot stop them.
+pub(crate) fn load_settings(common: &Common) -> Result<Config, ConfigError> {
+    let mut overrides = Vec::new();
+    if let Some(d) = &common.data_dir {
+        overrides.push(("server.data_dir".into(), toml::Value::String(d.display().to_string())));
+    }
+    config::load_without_entries(&LoadOptions {
+        file: common.config.clone(),
+        env: std::env::vars().collect(),
+        overrides,
+    })
+}
+
 fn fail(e: impl std::fmt::Display) -> ExitCode {
     eprintln!("omnigate: {e}");
     ExitCode::FAILURE
@@ -42,11 +56,12 @@ pub async fn run(command: Command) -> ExitCode {
             }
         }
         Command::CheckConfig { common } => check_config(&common),
-        Command::Keys { common, action } => match load_config(&common, vec![]) {
+        Command::Keys { common, action } => match load_settings(&common) {
             Ok(cfg) => keys(cfg, action).await,
             Err(e) => fail(e),
         },
-        Command::Migrate { common } => match load_config(&common, vec![]) {
+        Command::Accounts { common, remote, action } => crate::accounts_cli::run(common, remote, action).await,
+        Command::Migrate { common } => match load_settings(&common) {
             Ok(cfg) => match app::open(&cfg, &Bootstrap::from_env(), true).await {
                 Ok(o) => {
                     o.db.close().await;
@@ -57,7 +72,7 @@ pub async fn run(command: Command) -> ExitCode {
             },
             Err(e) => fail(e),
         },
-        Command::ResetAdminPassword { common } => match load_config(&common, vec![]) {
+        Command::ResetAdminPassword { common } => match load_settings(&common) {
             Ok(cfg) => reset_admin_password(cfg).await,
             Err(e) => fail(e),
         },

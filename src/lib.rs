@@ -54,6 +54,7 @@
 //! dialect's error and terminator, waiting requests a 503), flush usage, stop the router,
 //! checkpoint the WAL, close.
 
+pub mod accounts_cli;
 pub mod app;
 pub mod auth;
 pub mod cli;
@@ -63,6 +64,7 @@ pub mod db;
 pub mod error;
 pub mod first_start;
 pub mod keys;
+pub mod local_token;
 pub mod logging;
 pub mod oauth;
 pub mod pipeline;

@@ -26,6 +26,8 @@ pub struct AppState {
     pub sessions: Sessions,
     /// `OMNIGATE_ADMIN_TOKEN`, if set.
     pub admin_token: Option<String>,
+    /// This start's local CLI token (`<data dir>/cli.token`), if it could be written.
+    pub local_token: Option<String>,
     /// Process start, for uptime.
     pub started: Instant,
     /// The actors and the registry.

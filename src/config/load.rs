@@ -80,8 +80,29 @@ pub fn parse_str(text: &str) -> Result<Config, ConfigError> {
     deserialize(table).map(|cfg| Config { from_file: true, ..cfg })
 }
 
-/// Loads the layered configuration.
+/// Loads the layered configuration, secret references resolved.
 pub fn load(opts: &LoadOptions) -> Result<Config, ConfigError> {
+    let (mut table, from_env) = layered(opts)?;
+    super::secret_ref::resolve(&mut table, &opts.env, opts.file.as_deref())?;
+    typed(table, &from_env, opts.file.is_some())
+}
+
+/// The layered configuration without its runtime entries (keys, providers, accounts, ...), so
+/// without their secrets: what a command that only talks to the daemon needs (its address). It
+/// owns no entries (`from_file` is false), so it can never make a start-up sync remove any.
+pub fn load_without_entries(opts: &LoadOptions) -> Result<Config, ConfigError> {
+    let (mut table, from_env) = layered(opts)?;
+    for entries in ["keys", "providers", "accounts", "combos", "aliases", "thinking"] {
+        table.remove(entries);
+    }
+    typed(table, &from_env, false)
+}
+
+/// The config paths the environment set, each with its variable.
+type FromEnv<'a> = Vec<(String, &'a str)>;
+
+/// File, environment and overrides merged into one table; which paths the environment set.
+fn layered(opts: &LoadOptions) -> Result<(Table, FromEnv<'_>), ConfigError> {
     let mut table = match &opts.file {
         Some(path) => {
             let text =
@@ -102,7 +123,10 @@ pub fn load(opts: &LoadOptions) -> Result<Config, ConfigError> {
     for (path, value) in &opts.overrides {
         set_path(&mut table, path, value.clone());
     }
-    let from_file = opts.file.is_some();
+    Ok((table, from_env))
+}
+
+fn typed(table: Table, from_env: &[(String, &str)], from_file: bool) -> Result<Config, ConfigError> {
     deserialize(table).map(|cfg| Config { from_file, ..cfg }).map_err(|e| match e {
         // A bad key that came from the environment names the variable a person typed.
         ConfigError::Key { key, message } => {

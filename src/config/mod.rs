@@ -5,6 +5,7 @@
 //! Runtime state (accounts, keys, combos) declared here is upserted into the database at start-up.
 
 mod load;
+mod secret_ref;
 mod validate;
 
 use std::path::PathBuf;
@@ -14,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::protocol::Dialect;
 
-pub use load::{ConfigError, LoadOptions, load, parse_str};
+pub use load::{ConfigError, LoadOptions, load, load_without_entries, parse_str};
 pub use validate::validate;
 
 /// The whole bootstrap configuration.

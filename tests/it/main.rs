@@ -7,6 +7,7 @@
 mod mock;
 mod support;
 
+mod accounts_cli;
 mod admin_observe;
 mod admin_write_accounts;
 mod admin_write_combos;
@@ -29,6 +30,7 @@ mod reasoning;
 mod replay;
 mod resilience;
 mod routing_failures;
+mod secret_refs;
 mod stops;
 mod streams;
 mod supervision;
