@@ -32,8 +32,14 @@
 //! 6. The stream is pumped as an independent task: upstream bytes → adapter → client, cancelled
 //!    the moment the client goes away; it always ends with the client dialect's terminal events
 //!    (an error event first when the upstream broke). Outcomes go to the account and breaker
-//!    actors (only when they change something) and one usage event per request to the
-//!    `UsageWriter`, which batches inserts. Nothing on the response path waits for the database.
+//!    actors (only when they change something; recorded before the client sees the stream end)
+//!    and one usage event per request to the `UsageWriter`, which batches inserts and keeps the
+//!    `/metrics` aggregates (`routes::metrics` adds the router's live gauges). Nothing on the
+//!    response path waits for the database.
+//! 7. When nothing could serve, `pipeline::final_error` answers in the caller's dialect: each
+//!    attempt's account and cause, or (nothing sent) each account's state from the router's view
+//!    (`pipeline::words`: "credentials refused 2 min ago, next try in 40 s"). The gateway's own
+//!    429/503 carry `x-should-retry` by `error::RETRY_WORTH`.
 //!
 //! # The control plane
 //! Admin changes (`routes::admin`) are one transaction each with their audit row (`store::audit`),
@@ -48,7 +54,8 @@
 //! # Start-up (`app::start`)
 //! config (defaults → file → env → flags) → validate against the catalog → open the database
 //! (SQLite lock, migrations) → unlock the master key → upsert config entries (never the rows the
-//! API made) → bootstrap admin password and first key → `Runtime::start` (stored setting overrides,
+//! API made, and none at all without a config file) → bootstrap admin password and first key,
+//! kept in `<data dir>/first-start.txt` until the first login (`first_start`) → `Runtime::start` (stored setting overrides,
 //! then `Runtime::reload`: registry and actors from the database) → serve. On stop:
 //! drain in-flight requests (shortly before the grace ends, streams still running get their
 //! dialect's error and terminator, waiting requests a 503), flush usage, stop the router,

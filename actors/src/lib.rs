@@ -9,7 +9,7 @@
 //! | `AccountActor` | 1 per account, supervised | cooldown, backoff, model locks | `AccountOutcome`, `ResetAccount`, `SetPolicy`, `GetAccount` | `AccountChanged` → router; writes `account_state` |
 //! | `BreakerActor` | 1 per provider, supervised | closed / open / half-open | `BreakerOutcome`, `ResetBreaker`, `SetPolicy`, `GetBreaker` | `BreakerChanged` → router; writes `breaker_state` |
 //! | `ExecutorActor` | 1 per HTTP worker thread, supervised | that thread's `awc::Client` (close-delimited HTTP/1.1 bodies read to EOF by `executor::eof_body`) | `Execute` (with a cancel channel the client's departure drops), `Fault`; watch channels: the upstream settings (read before each attempt) and the drain signal near the end of the shutdown grace | outcomes → account and breaker; `Record` → usage writer |
-//! | `UsageWriter` | 1 | a buffer of usage rows and request logs, written in fixed-shape batches; retention pruning | `Record`, `Flush`, `Reconfigure` (always running; drops events while usage is off) | — |
+//! | `UsageWriter` | 1 | a buffer of usage rows and request logs, written in fixed-shape batches; retention pruning; the Prometheus aggregates of every event (`usage::metrics`) | `Record`, `Flush`, `Reconfigure` (always running; counts every event, drops them while usage is off), `RenderMetrics` | — |
 //!
 //! Only `Lease` is awaited on the hot path; outcomes and usage are `do_send`. A lease holds an
 //! in-flight slot (`router::slot`) that it frees on drop, and says whether its account and breaker
