@@ -6,7 +6,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use actix::{
-    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, ResponseActFuture, Supervised, WrapFuture,
+    Actor, ActorFutureExt, Addr, AsyncContext, Context, Handler, Message, ResponseActFuture, SpawnHandle, Supervised,
+    WrapFuture,
 };
 use futures_util::future::LocalBoxFuture;
 
@@ -25,6 +26,11 @@ pub trait UsageSource: 'static {
 #[rtype(result = "Result<(), String>")]
 pub struct PollNow;
 
+/// A new polling period (settings edited at run time); zero stops polling.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct SetPollEvery(pub Duration);
+
 /// One account's usage poller.
 pub struct QuotaPoller {
     account_id: i64,
@@ -32,6 +38,7 @@ pub struct QuotaPoller {
     tracker: Addr<QuotaTracker>,
     every: Duration,
     busy: bool,
+    timer: Option<SpawnHandle>,
 }
 
 impl std::fmt::Debug for QuotaPoller {
@@ -41,9 +48,26 @@ impl std::fmt::Debug for QuotaPoller {
 }
 
 impl QuotaPoller {
-    /// A poller asking `source` every `every` (plus a jitter of up to a tenth of it).
+    /// A poller asking `source` every `every` (the first time after a jitter of up to a tenth
+    /// of it); a zero `every` only polls on `PollNow`.
     pub fn new(account_id: i64, source: Rc<dyn UsageSource>, tracker: Addr<QuotaTracker>, every: Duration) -> Self {
-        Self { account_id, source, tracker, every, busy: false }
+        Self { account_id, source, tracker, every, busy: false, timer: None }
+    }
+
+    fn schedule(&mut self, ctx: &mut Context<Self>) {
+        use rand::RngExt;
+        if let Some(t) = self.timer.take() {
+            ctx.cancel_future(t);
+        }
+        if self.every.is_zero() {
+            return;
+        }
+        let spread = u64::try_from(self.every.as_millis() / 10).unwrap_or(0).max(1);
+        let first = Duration::from_millis(rand::rng().random_range(0..spread));
+        self.timer = Some(ctx.run_later(first, |act, ctx| {
+            act.tick(ctx);
+            act.timer = Some(ctx.run_interval(act.every, |act, ctx| act.tick(ctx)));
+        }));
     }
 
     fn tick(&mut self, ctx: &mut Context<Self>) {
@@ -78,19 +102,25 @@ impl Actor for QuotaPoller {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        use rand::RngExt;
-        let spread = u64::try_from(self.every.as_millis() / 10).unwrap_or(0).max(1);
-        let first = Duration::from_millis(rand::rng().random_range(0..spread));
-        ctx.run_later(first, |act, ctx| {
-            act.tick(ctx);
-            ctx.run_interval(act.every, |act, ctx| act.tick(ctx));
-        });
+        self.schedule(ctx);
     }
 }
 
 impl Supervised for QuotaPoller {
     fn restarting(&mut self, _: &mut Self::Context) {
         self.busy = false;
+        self.timer = None;
+    }
+}
+
+impl Handler<SetPollEvery> for QuotaPoller {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetPollEvery, ctx: &mut Context<Self>) {
+        if msg.0 != self.every {
+            self.every = msg.0;
+            self.schedule(ctx);
+        }
     }
 }
 

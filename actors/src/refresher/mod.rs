@@ -438,7 +438,9 @@ pub fn due_at(t: &Tokens, timing: &Timing, jitter_ms: i64) -> Option<i64> {
     }
     let life = (exp - t.obtained_at).max(0);
     let by_fraction = t.obtained_at + (life as f64 * timing.fraction) as i64;
-    Some(by_fraction.min(exp - timing.lead_ms) - jitter_ms)
+    // A token shorter-lived than the lead would be due at once, forever: never in the first
+    // half of its life.
+    Some((by_fraction.min(exp - timing.lead_ms) - jitter_ms).max(t.obtained_at + life / 2))
 }
 
 /// Whether the access token of `t` must not be handed out at `now`.
@@ -537,6 +539,10 @@ mod tests {
         l.set_jitter(10 * HOUR);
         assert_eq!(l.max_jitter(), 60_000);
         assert_eq!(l.due_at(), Some(20 * MIN - 60_000));
+        // A token shorter-lived than the lead: due half-way, not at once.
+        let l =
+            Lifecycle::new(tokens("a", 1_000, Some(1_000 + 4 * MIN), 1), SessionStatus::Ok, None, Timing::default());
+        assert_eq!(l.due_at(), Some(1_000 + 2 * MIN));
         // No expiry: never due; no access token yet: due at once.
         let l = Lifecycle::new(tokens("a", 0, None, 1), SessionStatus::Ok, None, Timing::default());
         assert_eq!(l.due_at(), None);
