@@ -213,6 +213,7 @@ pub async fn start(cfg: Config, boot: Bootstrap) -> Result<Running, StartError> 
             "no config file loaded: the entries an earlier config file declared are kept (start with --config to manage them)"
         );
     }
+    crate::oauth::seeds::sync(&conn, &cfg, &sealer).await.map_err(crate::oauth::store::StoreError::into_start)?;
     let mut first_start = FirstStart { admin_password: bootstrap_admin(&conn, &boot).await?, gateway_key: None };
     if cfg.auth.require_api_key && key_store::list(&conn).await?.is_empty() {
         let key = generate_key();
@@ -227,6 +228,7 @@ pub async fn start(cfg: Config, boot: Bootstrap) -> Result<Running, StartError> 
     keys.reload(&key_store::list(&conn).await?);
 
     let runtime = Runtime::start(&cfg, &conn, catalog, sealer.clone(), keys.clone()).await?;
+    crate::oauth::hub::spawn_watch(Arc::clone(&runtime));
 
     let state = AppState {
         config: Arc::new(cfg.clone()),

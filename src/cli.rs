@@ -81,6 +81,74 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Subscription accounts (claude-code, codex, gemini-cli, github-copilot, qwen-code).
+    Accounts {
+        /// Shared options.
+        #[command(flatten)]
+        common: Common,
+        /// The accounts command.
+        #[command(subcommand)]
+        action: AccountsAction,
+    },
+}
+
+/// Subscription account commands.
+#[derive(Debug, Subcommand)]
+pub enum AccountsAction {
+    /// Sign in to a subscription provider in the terminal and store the account (sealed).
+    Login {
+        /// claude-code (cc), codex (cx), gemini-cli (gc), github-copilot (gh) or qwen-code (qw).
+        provider: String,
+        /// The account's name (default: the sign-in's e-mail or login, else `default`).
+        #[arg(long)]
+        name: Option<String>,
+        /// Endpoint overrides (proxies, tests).
+        #[command(flatten)]
+        endpoints: EndpointArgs,
+    },
+    /// Import the credentials the official CLI left on this machine (a dead refresh token is
+    /// refused here, not at first use).
+    Import {
+        /// The provider, as for `login`.
+        provider: String,
+        /// The credential file (default: the official CLI's, e.g. ~/.claude/.credentials.json).
+        #[arg(long)]
+        from: Option<PathBuf>,
+        /// The account's name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Endpoint overrides (proxies, tests).
+        #[command(flatten)]
+        endpoints: EndpointArgs,
+    },
+    /// List subscription accounts and their sign-in status (never a token).
+    List,
+}
+
+/// Per-account endpoint overrides of a subscription provider.
+#[derive(Debug, Clone, Default, Args)]
+pub struct EndpointArgs {
+    /// The API base URL.
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// The token endpoint (Copilot: its token exchange).
+    #[arg(long)]
+    pub token_url: Option<String>,
+    /// The authorization page.
+    #[arg(long)]
+    pub authorize_url: Option<String>,
+    /// The device-code endpoint.
+    #[arg(long)]
+    pub device_url: Option<String>,
+    /// The device flow's token endpoint.
+    #[arg(long)]
+    pub device_token_url: Option<String>,
+    /// The usage endpoint.
+    #[arg(long)]
+    pub usage_url: Option<String>,
+    /// The redirect URI (PKCE flows).
+    #[arg(long)]
+    pub redirect_uri: Option<String>,
 }
 
 /// Gateway key commands.

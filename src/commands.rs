@@ -1,4 +1,4 @@
-//! The CLI commands: serve, check-config, keys, migrate, reset-admin-password.
+//! The CLI commands: serve, check-config, keys, migrate, reset-admin-password, accounts.
 
 use std::process::ExitCode;
 
@@ -74,6 +74,10 @@ pub async fn run(command: Command) -> ExitCode {
         },
         Command::ResetAdminPassword { common } => match load_settings(&common) {
             Ok(cfg) => reset_admin_password(cfg).await,
+            Err(e) => fail(e),
+        },
+        Command::Accounts { common, action } => match load_config(&common, vec![]) {
+            Ok(cfg) => accounts(cfg, action).await,
             Err(e) => fail(e),
         },
     }
@@ -232,6 +236,22 @@ async fn keys(cfg: Config, action: KeysAction) -> ExitCode {
     };
     opened.db.close().await;
     code
+}
+
+async fn accounts(cfg: Config, action: crate::cli::AccountsAction) -> ExitCode {
+    if let Err(e) = existing_database(&cfg) {
+        return fail(e);
+    }
+    let opened = match app::open(&cfg, &Bootstrap::from_env(), false).await {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
+    let res = crate::oauth::cli::run(&opened.db.conn, &opened.sealer, action).await;
+    opened.db.close().await;
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
 }
 
 async fn reset_admin_password(cfg: Config) -> ExitCode {

@@ -165,11 +165,14 @@ pub struct RoutingConfig {
     pub sticky_limit: u32,
     /// Upper bound on upstream attempts for one request (accounts and combo targets).
     pub max_attempts: u32,
+    /// Used share of a quota window (0 to 1) from which an account is leased only when no other
+    /// account of its provider is left.
+    pub quota_near_limit: f64,
 }
 
 impl Default for RoutingConfig {
     fn default() -> Self {
-        Self { strategy: Strategy::FillFirst, sticky_limit: 3, max_attempts: 8 }
+        Self { strategy: Strategy::FillFirst, sticky_limit: 3, max_attempts: 8, quota_near_limit: 0.95 }
     }
 }
 
@@ -255,11 +258,14 @@ pub struct UsageConfig {
     pub flush_interval_ms: u64,
     /// Days of usage rows and request logs kept (0: forever).
     pub retention_days: u32,
+    /// Seconds between polls of a subscription account's usage endpoint (0: never poll; the
+    /// windows are still read from every answer's headers).
+    pub quota_poll_secs: u64,
 }
 
 impl Default for UsageConfig {
     fn default() -> Self {
-        Self { enabled: true, batch_size: 256, flush_interval_ms: 200, retention_days: 90 }
+        Self { enabled: true, batch_size: 256, flush_interval_ms: 200, retention_days: 90, quota_poll_secs: 300 }
     }
 }
 
@@ -428,6 +434,45 @@ pub struct AccountEntry {
     /// Pass the client's `OpenAI-Organization` / `OpenAI-Project` headers on to this account.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub forward_org_headers: bool,
+    /// A subscription account's tokens (a seed: once refreshed, the stored tokens are kept
+    /// until these values change) and endpoint overrides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<OAuthEntry>,
+}
+
+/// `oauth = { ... }` of a subscription account (`claude-code`, `codex`, `gemini-cli`,
+/// `github-copilot`, `qwen-code`). Tokens are sealed at upsert and never written back out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthEntry {
+    /// The access token (Copilot: may be left out; it is obtained from the GitHub token).
+    #[serde(default, skip_serializing)]
+    pub access_token: Option<String>,
+    /// The refresh token (Copilot: the GitHub token).
+    #[serde(default, skip_serializing)]
+    pub refresh_token: Option<String>,
+    /// When the access token expires (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// Provider facts the tokens need (Codex `account_id`, Gemini `project`, Qwen
+    /// `resource_url`), as the official CLI's files hold them.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub extra: std::collections::BTreeMap<String, String>,
+    /// Override of the provider's token endpoint (Copilot: its token exchange).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<String>,
+    /// Override of the provider's authorization page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorize_url: Option<String>,
+    /// Override of the provider's device-code endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_url: Option<String>,
+    /// Override of the provider's device-flow token endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_token_url: Option<String>,
+    /// Override of the provider's usage endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_url: Option<String>,
 }
 
 /// Order in which a combo tries its targets.

@@ -28,6 +28,9 @@ pub fn validate(cfg: &Config, catalog: &Catalog) -> Result<(), ConfigError> {
     if cfg.routing.max_attempts == 0 {
         return Err(bad("routing.max_attempts".into(), "must be at least 1"));
     }
+    if !(cfg.routing.quota_near_limit > 0.0 && cfg.routing.quota_near_limit <= 1.0) {
+        return Err(bad("routing.quota_near_limit".into(), "must be above 0 and at most 1 (a share of the window)"));
+    }
     if cfg.usage.batch_size == 0 {
         return Err(bad("usage.batch_size".into(), "must be at least 1"));
     }
@@ -131,6 +134,7 @@ pub fn validate(cfg: &Config, catalog: &Catalog) -> Result<(), ConfigError> {
         if a.weight == 0 {
             return Err(bad(format!("accounts[{i}].weight"), "must be at least 1"));
         }
+        check_oauth(i, a)?;
     }
 
     let mut combos = HashSet::new();
@@ -145,6 +149,50 @@ pub fn validate(cfg: &Config, catalog: &Catalog) -> Result<(), ConfigError> {
     for (i, a) in cfg.aliases.iter().enumerate() {
         if a.alias.is_empty() || a.target.is_empty() {
             return Err(bad(format!("aliases[{i}]"), "alias and target must be non-empty"));
+        }
+    }
+    Ok(())
+}
+
+/// A subscription account's `oauth` seed and overrides; API keys belong to other providers.
+fn check_oauth(i: usize, a: &super::AccountEntry) -> Result<(), ConfigError> {
+    let subscription = crate::oauth::Kind::parse(&a.provider).is_some();
+    if subscription && a.api_key.is_some() {
+        return Err(bad(
+            format!("accounts[{i}].api_key"),
+            "a subscription account signs in (`omnigate accounts login`) or takes `oauth` tokens, not an API key",
+        ));
+    }
+    let Some(o) = &a.oauth else { return Ok(()) };
+    let at = |k: &str| format!("accounts[{i}].oauth.{k}");
+    if !subscription {
+        return Err(bad(
+            format!("accounts[{i}].oauth"),
+            "only subscription providers (claude-code, codex, gemini-cli, github-copilot, qwen-code) sign in with OAuth",
+        ));
+    }
+    if o.access_token.is_some() && o.refresh_token.is_none() && a.provider != "github-copilot" {
+        // An access token alone works until it expires; allowed, but it must say when.
+        if o.expires_at.is_none() {
+            return Err(bad(at("expires_at"), "required with an access token that has no refresh token"));
+        }
+    }
+    if let Some(t) = &o.expires_at
+        && crate::oauth::import::parse_time(t).is_none()
+    {
+        return Err(bad(at("expires_at"), "must be an RFC 3339 time, e.g. 2026-12-31T12:00:00Z"));
+    }
+    for (k, v) in [
+        ("token_url", &o.token_url),
+        ("authorize_url", &o.authorize_url),
+        ("device_url", &o.device_url),
+        ("device_token_url", &o.device_token_url),
+        ("usage_url", &o.usage_url),
+    ] {
+        if let Some(url) = v
+            && !valid_base_url(url)
+        {
+            return Err(bad(at(k), "must be an http:// or https:// URL"));
         }
     }
     Ok(())
@@ -190,6 +238,25 @@ api_key = "upstream-secret-a"
     fn unknown_provider_is_named() {
         let err = check("[[accounts]]\nprovider = \"mokc\"\nname = \"a\"\n").err().unwrap_or_default();
         assert!(err.contains("accounts[0].provider") && err.contains("mokc"), "{err}");
+    }
+
+    #[test]
+    fn oauth_seeds_are_checked() {
+        let ok = "[[accounts]]\nprovider='claude-code'\nname='max'\noauth={access_token='a',refresh_token='r',expires_at='2026-12-31T12:00:00Z'}\n";
+        assert_eq!(check(ok), Ok(()));
+        let err =
+            check("[[accounts]]\nprovider='openai'\nname='a'\noauth={refresh_token='r'}\n").err().unwrap_or_default();
+        assert!(err.contains("accounts[0].oauth"), "{err}");
+        let err = check("[[accounts]]\nprovider='cc'\nname='a'\noauth={refresh_token='r',expires_at='tomorrow'}\n")
+            .err()
+            .unwrap_or_default();
+        assert!(err.contains("accounts[0].oauth.expires_at"), "{err}");
+        let err = check("[[accounts]]\nprovider='codex'\nname='a'\noauth={refresh_token='r',token_url='ftp://x'}\n")
+            .err()
+            .unwrap_or_default();
+        assert!(err.contains("accounts[0].oauth.token_url"), "{err}");
+        let err = check("[routing]\nquota_near_limit = 1.5\n").err().unwrap_or_default();
+        assert!(err.contains("routing.quota_near_limit"), "{err}");
     }
 
     #[test]

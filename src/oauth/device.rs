@@ -57,7 +57,12 @@ impl DeviceCode {
                 .ok_or_else(|| missing("verification_uri"))?,
             verification_uri_complete: field(v, "verification_uri_complete"),
             expires_at: now + seconds(v, "expires_in").unwrap_or(900) * 1000,
-            interval_ms: seconds(v, "interval").filter(|s| *s > 0).unwrap_or(DEFAULT_INTERVAL_SECS) * 1000,
+            // Whole seconds per RFC 8628; a fraction (a test server's) is honoured too.
+            interval_ms: v
+                .get("interval")
+                .and_then(|i| i.as_f64().or_else(|| i.as_str().and_then(|s| s.trim().parse().ok())))
+                .filter(|s| *s > 0.0)
+                .map_or(DEFAULT_INTERVAL_SECS * 1000, |s| (s * 1000.0) as i64),
             verifier,
         })
     }

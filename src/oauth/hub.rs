@@ -11,15 +11,16 @@ use actix::{Addr, Recipient, Supervisor, System};
 use actors::executor::ResponseObserver;
 use actors::quota::actor::QuotaTracker;
 use actors::quota::messages::{GetQuota, Observe, QuotaChanged, QuotaSnapshot, SetQuotaConfig};
-use actors::quota::poller::QuotaPoller;
+use actors::quota::poller::{QuotaPoller, SetPollEvery};
 use actors::quota::{Observation, QuotaConfig, persist as quota_persist};
 use actors::refresher::actor::TokenRefresher;
 use actors::refresher::messages::{GetRefresherStatus, ReplaceTokens};
 use actors::refresher::{RefresherStatus, Timing, TokenCell, Tokens};
 use awc::http::header::HeaderMap;
 use dashmap::DashMap;
-use entities::account;
+use entities::{account, oauth_session};
 use sea_orm::DatabaseConnection;
+use sea_orm::EntityTrait;
 
 use super::source::{Source, Usage};
 use super::store::{self, StoreError};
@@ -110,7 +111,42 @@ pub struct Hub {
     entries: DashMap<i64, Entry>,
     quota_cfg: Mutex<QuotaConfig>,
     timing: Timing,
-    poll_every: Duration,
+    poll_every: Mutex<Duration>,
+    /// Sign-ins started from the dashboard and not finished yet.
+    pub flows: super::pending::Flows,
+    /// Sessions that cannot be opened, by account, at the generation that failed (not retried
+    /// until it changes).
+    unopenable: DashMap<i64, i64>,
+    /// Woken when a refresher disabled its account (the runtime reloads at once).
+    changed: Arc<tokio::sync::Notify>,
+}
+
+/// How often the stored sessions are compared with the running actors.
+const WATCH_EVERY: Duration = Duration::from_secs(5);
+
+/// Reloads the runtime when the stored sessions are ahead of it (a sign-in by the CLI while the
+/// daemon runs is live within `WATCH_EVERY`).
+pub fn spawn_watch(runtime: Arc<crate::runtime::Runtime>) {
+    actix_rt::spawn(async move {
+        let mut tick = actix_rt::time::interval(WATCH_EVERY);
+        let changed = Arc::clone(&runtime.oauth.changed);
+        loop {
+            let forced = tokio::select! {
+                _ = tick.tick() => false,
+                () = changed.notified() => true,
+            };
+            let behind = if forced { Ok(true) } else { runtime.oauth.behind().await };
+            match behind {
+                Ok(true) => {
+                    if let Err(e) = runtime.reload().await {
+                        tracing::warn!(error = %e, "reloading after a sign-in failed");
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => tracing::debug!(error = %e, "reading OAuth sessions failed"),
+            }
+        }
+    });
 }
 
 /// What `sync` started and stopped.
@@ -135,7 +171,10 @@ impl Hub {
             entries: DashMap::new(),
             quota_cfg: Mutex::new(quota),
             timing: Timing::default(),
-            poll_every,
+            poll_every: Mutex::new(poll_every),
+            flows: super::pending::Flows::default(),
+            unopenable: DashMap::new(),
+            changed: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -149,7 +188,7 @@ impl Hub {
         accounts: &[account::Model],
         defaults: impl Fn(&str) -> Option<String>,
         router: Recipient<QuotaChanged>,
-    ) -> Result<HubReport, StoreError> {
+    ) -> Result<HubReport, sea_orm::DbErr> {
         let mut report = HubReport::default();
         let quota_cfg = self.quota_config();
         let arbiter = System::current().arbiter().clone();
@@ -166,10 +205,19 @@ impl Hub {
                     })
                 }
             };
+            let running = entry.and_then(|e| e.oauth);
             let oauth = match Kind::parse(&a.provider) {
-                Some(kind) => {
-                    self.sync_oauth(a, kind, entry.and_then(|e| e.oauth), &quota, &defaults, &mut report).await?
-                }
+                Some(kind) => match self.sync_oauth(a, kind, running.clone(), &quota, &defaults, &mut report).await {
+                    Ok(o) => o,
+                    Err(StoreError::Db(e)) => return Err(e),
+                    Err(e @ (StoreError::Secret(_) | StoreError::Corrupt(_))) => {
+                        tracing::warn!(account = a.id, error = %e, "the account's OAuth session cannot be opened: sign in again");
+                        if let Ok(Some(r)) = oauth_session::Entity::find_by_id(a.id).one(&self.db).await {
+                            self.unopenable.insert(a.id, r.generation);
+                        }
+                        running
+                    }
+                },
                 None => None,
             };
             self.entries.insert(a.id, Entry { quota, oauth });
@@ -213,15 +261,16 @@ impl Hub {
             base: base.clone(),
             db: self.db.clone(),
             sealer: self.sealer.clone(),
+            changed: Arc::clone(&self.changed),
         };
         let (c, timing, id) = (cell.clone(), self.timing, a.id);
         let (tokens, status, reason) = (session.tokens, session.status, session.reason);
         let refresher = Supervisor::start_in_arbiter(&arbiter, move |_| {
             TokenRefresher::new(id, tokens, status, reason, timing, Rc::new(source), c)
         });
-        let poller = (Usage::exists(kind, &endpoints) && !self.poll_every.is_zero()).then(|| {
+        let poller = Usage::exists(kind, &endpoints).then(|| {
             let usage = Usage { kind, endpoints, base, cell: cell.clone() };
-            let (tracker, every) = (quota.clone(), self.poll_every);
+            let (tracker, every) = (quota.clone(), self.poll_every());
             Supervisor::start_in_arbiter(&arbiter, move |_| QuotaPoller::new(id, Rc::new(usage), tracker, every))
         });
         report.refreshers_started += 1;
@@ -281,6 +330,49 @@ impl Hub {
                 e.quota.do_send(SetQuotaConfig(cfg));
             }
         }
+    }
+
+    /// The polling period in force.
+    pub fn poll_every(&self) -> Duration {
+        match self.poll_every.lock() {
+            Ok(g) => *g,
+            Err(p) => *p.into_inner(),
+        }
+    }
+
+    /// A new polling period for every usage poller (zero: poll only on demand).
+    pub fn set_poll_every(&self, every: Duration) {
+        let changed = match self.poll_every.lock() {
+            Ok(mut g) => std::mem::replace(&mut *g, every) != every,
+            Err(p) => std::mem::replace(&mut *p.into_inner(), every) != every,
+        };
+        if changed {
+            for e in &self.entries {
+                if let Some(p) = e.oauth.as_ref().and_then(|o| o.poller.as_ref()) {
+                    p.do_send(SetPollEvery(every));
+                }
+            }
+        }
+    }
+
+    /// Whether the stored sessions say something the running actors do not know: a session of
+    /// an account they do not serve (a sign-in by the CLI while the daemon runs), or a newer
+    /// generation or another status than theirs (a sign-in elsewhere, another instance).
+    pub async fn behind(&self) -> Result<bool, sea_orm::DbErr> {
+        let rows = store::rows(&self.db).await?;
+        Ok(rows.iter().filter(|r| Kind::parse(&r.provider).is_some()).any(|r| {
+            if self.unopenable.get(&r.account_id).is_some_and(|g| *g == r.generation) {
+                return false;
+            }
+            match self.entries.get(&r.account_id).and_then(|e| e.oauth.clone()) {
+                None => true,
+                Some(o) => {
+                    let disabled = actors::refresher::SessionStatus::parse(&r.status)
+                        == actors::refresher::SessionStatus::Disabled;
+                    r.generation > o.cell.get().generation || (o.cell.dead() && !disabled)
+                }
+            }
+        }))
     }
 
     /// The usage poller of an account, if it has one.

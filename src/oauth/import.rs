@@ -98,8 +98,13 @@ pub fn parse(kind: Kind, text: &str, now: i64) -> Result<Grant, String> {
 /// stop working, as it would after a sign-in elsewhere).
 pub async fn import(kind: Kind, path: &Path, ep: &Endpoints, now: i64) -> Result<Grant, ImportError> {
     let text = std::fs::read_to_string(path).map_err(|source| ImportError::Read { path: path.into(), source })?;
+    import_text(kind, &text, path, ep, now).await
+}
+
+/// As `import`, from the file's text (`path` only names it in messages).
+pub async fn import_text(kind: Kind, text: &str, path: &Path, ep: &Endpoints, now: i64) -> Result<Grant, ImportError> {
     let provider = kind.id();
-    let grant = parse(kind, &text, now).map_err(|why| ImportError::Format { path: path.into(), provider, why })?;
+    let grant = parse(kind, text, now).map_err(|why| ImportError::Format { path: path.into(), provider, why })?;
     if grant.refresh.is_none() {
         return Err(ImportError::NoRefreshToken { path: path.into(), provider });
     }

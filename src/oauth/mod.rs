@@ -8,7 +8,10 @@
 //! never reach a log line, an API answer or the database in clear (`store` seals them).
 
 pub mod adapters;
+pub mod api;
+pub mod attempt;
 pub mod claude_code;
+pub mod cli;
 pub mod codex;
 pub mod copilot;
 pub mod device;
@@ -18,9 +21,11 @@ pub mod gemini_cli;
 pub mod http;
 pub mod hub;
 pub mod import;
+pub mod pending;
 pub mod pkce;
 pub mod qwen;
 pub mod ratelimit;
+pub mod seeds;
 pub mod source;
 pub mod store;
 
@@ -258,4 +263,31 @@ impl Grant {
 /// `expires_in` seconds from `now` (ms), as an expiry in ms.
 pub fn expiry(now: i64, expires_in: Option<i64>) -> Option<i64> {
     expires_in.filter(|s| *s > 0).map(|s| now + s * 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_provider_is_in_the_catalog_under_its_id_and_prefix() {
+        let c = crate::providers::Catalog::builtin().unwrap_or_else(|e| panic!("{e}"));
+        for k in Kind::ALL {
+            let p = c.get(k.id()).unwrap_or_else(|| panic!("catalog lacks {}", k.id()));
+            assert_eq!(p.alias.as_deref(), Some(k.alias()));
+            assert_eq!(Kind::parse(k.alias()), Some(k));
+            assert!(!p.base_url.is_empty());
+        }
+        assert_eq!(Kind::parse("openai"), None);
+    }
+
+    #[test]
+    fn overrides_replace_only_what_they_name() {
+        let o =
+            EndpointOverrides { token_url: Some("http://127.0.0.1:9/token".into()), ..EndpointOverrides::default() };
+        let ep = Kind::ClaudeCode.default_endpoints().with(&o);
+        assert_eq!(ep.token_url, "http://127.0.0.1:9/token");
+        assert_eq!(ep.authorize_url, claude_code::AUTHORIZE_URL);
+        assert_eq!(EndpointOverrides::from_json(&o.to_json()), o);
+    }
 }

@@ -29,6 +29,8 @@ pub struct Source {
     pub db: DatabaseConnection,
     /// Seals the tokens.
     pub sealer: Sealer,
+    /// Woken when the account was disabled, so the running system stops routing to it.
+    pub changed: Arc<tokio::sync::Notify>,
 }
 
 impl TokenSource for Source {
@@ -84,7 +86,13 @@ impl TokenSource for Source {
 
     fn set_status(&self, status: SessionStatus, reason: Option<String>) -> LocalBoxFuture<'static, Result<(), String>> {
         let s = self.clone();
-        Box::pin(async move { store::set_status(&s.db, s.account_id, status, reason).await.map_err(|e| e.to_string()) })
+        Box::pin(async move {
+            store::set_status(&s.db, s.account_id, status, reason).await.map_err(|e| e.to_string())?;
+            if status == SessionStatus::Disabled {
+                s.changed.notify_one();
+            }
+            Ok(())
+        })
     }
 }
 

@@ -31,6 +31,19 @@ pub enum StoreError {
     Corrupt(i64),
 }
 
+impl StoreError {
+    /// As a start-up error.
+    pub fn into_start(self) -> crate::app::StartError {
+        match self {
+            Self::Db(e) => crate::app::StartError::Store(e),
+            Self::Secret(e) => crate::app::StartError::Secret(e),
+            Self::Corrupt(id) => {
+                crate::app::StartError::Catalog(format!("the stored OAuth tokens of account {id} are unreadable"))
+            }
+        }
+    }
+}
+
 /// What is sealed: the tokens and the provider facts that travel with them.
 #[derive(Serialize, Deserialize)]
 struct Sealed {
@@ -178,7 +191,12 @@ pub struct SignIn {
 /// again, and writes its session with a newer generation, status `ok` and the account enabled.
 /// Returns the account row.
 pub async fn sign_in(db: &sea_orm::DatabaseConnection, sealer: &Sealer, s: &SignIn) -> Result<account::Model, DbErr> {
-    let tx = db.begin().await?;
+    // BEGIN IMMEDIATE on SQLite: take the write lock up front rather than fail on upgrading it.
+    let options = sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..sea_orm::TransactionOptions::default()
+    };
+    let tx = db.begin_with_options(options).await?;
     let now = now_ms();
     let existing = account::Entity::find()
         .filter(account::Column::Provider.eq(s.kind.id()))
@@ -271,6 +289,21 @@ async fn write(
                 ])
                 .to_owned(),
         )
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Replaces a session's endpoint overrides (a session that does not exist yet is left alone).
+pub async fn set_endpoints(
+    db: &impl ConnectionTrait,
+    account_id: i64,
+    endpoints: &EndpointOverrides,
+) -> Result<(), DbErr> {
+    oauth_session::Entity::update_many()
+        .col_expr(oauth_session::Column::Endpoints, sea_orm::sea_query::Expr::value(endpoints.to_json()))
+        .filter(oauth_session::Column::AccountId.eq(account_id))
+        .filter(oauth_session::Column::Endpoints.ne(endpoints.to_json()))
         .exec(db)
         .await?;
     Ok(())

@@ -302,28 +302,56 @@ async fn serve_inner(
     let mut last_upstream: Option<GatewayError> = None;
     let mut refused: Option<GatewayError> = None;
     let mut secrets: Vec<String> = Vec::new();
+    // Subscription accounts whose sign-in could not give a token (dead, or the refresh failed).
+    let mut no_token: Vec<String> = Vec::new();
     'targets: for t in &targets {
         let Some(provider) = reg.provider(&t.provider) else {
             continue;
         };
         let mut exclude = Vec::new();
+        // After a 401 on an OAuth account: that account and the generation of its refused token,
+        // for one retry on the same account with a refreshed token.
+        let mut auth_retry: Option<(i64, i64)> = None;
         loop {
             if attempts >= max_attempts {
                 break 'targets;
             }
-            let lease = Lease { provider: t.provider.clone(), model: t.model.clone(), exclude: exclude.clone() };
+            let only = auth_retry.map(|(id, _)| crate::oauth::attempt::others(&reg, &t.provider, id));
+            let lease = Lease {
+                provider: t.provider.clone(),
+                model: t.model.clone(),
+                exclude: only.unwrap_or_else(|| exclude.clone()),
+            };
             let grant = match state.runtime.router.send(lease).await {
                 Ok(Ok(g)) => g,
+                Ok(Err(_)) if auth_retry.is_some() => {
+                    // The account cannot be leased again right now: on to the others.
+                    exclude.extend(auth_retry.take().map(|(id, _)| id));
+                    continue;
+                }
                 Ok(Err(u)) => {
                     unavailable.push(u);
                     continue 'targets;
                 }
                 Err(_) => return Err(GatewayError::Internal("the router is not running".into())),
             };
+            let retrying = auth_retry.take();
+            let sub = state.runtime.oauth.oauth(grant.account_id);
+            let tokens = match &sub {
+                Some(s) => match crate::oauth::attempt::tokens(s, retrying.map(|(_, g)| g)).await {
+                    Ok(tk) => Some(tk),
+                    Err(e) => {
+                        no_token.push(format!("{}/{}: {e}", grant.provider, grant.account_name));
+                        exclude.push(grant.account_id);
+                        continue;
+                    }
+                },
+                None => None,
+            };
             attempts += 1;
             let info = reg.model(&t.provider, &t.model);
             let rules = crate::translate::rules::Rules::of(&reg.rules, provider.dialect, &t.model);
-            let call = inbound.plan.build(&plan::Attempt {
+            let mut call = inbound.plan.build(&plan::Attempt {
                 provider,
                 info,
                 lease: &grant,
@@ -338,12 +366,21 @@ async fn serve_inner(
                 requested: &inbound.model,
                 stream: inbound.stream,
             })?;
+            if let (Some(s), Some(tk)) = (&sub, &tokens) {
+                call = crate::oauth::attempt::dress(s, tk, inbound.plan.op, &t.model, call)?;
+            }
+            call.observer = state.runtime.oauth.observer(grant.account_id);
             let ctx = &mut guard.ctx;
             ctx.model_label = t.label();
             ctx.upstream_model = t.model.clone();
             ctx.price = info.map(|m| m.price.clone()).unwrap_or_default();
             let served_by = (grant.provider.to_string(), grant.account_name.to_string());
-            let secret = grant.credential.as_ref().map(|c| c.expose().to_string());
+            let secret = grant
+                .credential
+                .as_ref()
+                .map(|c| c.expose().to_string())
+                .or_else(|| tokens.as_ref().map(|tk| tk.access.expose().to_string()));
+            let account_actor = grant.account.clone();
             // Held while the attempt runs: if this handler is dropped (the client left), the
             // executor sees the sender go and stops the upstream call at once.
             let (_present, caller) = tokio::sync::oneshot::channel::<()>();
@@ -353,6 +390,9 @@ async fn serve_inner(
                 exec.send(execute).await.map_err(|_| GatewayError::Internal("the executor is not running".into()))?;
             match outcome {
                 ExecOutcome::Started(s) => {
+                    if let (Some(sub), Some(_)) = (&sub, retrying) {
+                        crate::oauth::attempt::worked(sub);
+                    }
                     let mut rx = s.body;
                     let body = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)).map(Ok::<_, Infallible>);
                     let mut resp = HttpResponse::Ok();
@@ -363,6 +403,9 @@ async fn serve_inner(
                     return Ok(resp.streaming(body));
                 }
                 ExecOutcome::Complete(c) => {
+                    if let (Some(sub), Some(_)) = (&sub, retrying) {
+                        crate::oauth::attempt::worked(sub);
+                    }
                     let mut resp = HttpResponse::Ok();
                     resp.content_type("application/json");
                     headers(&mut resp, meta, &served_by, attempts, c.upstream_ms);
@@ -377,6 +420,19 @@ async fn serve_inner(
                             message: "the gateway is shutting down; retry shortly".into(),
                             retry_after: Some(Duration::from_secs(1)),
                         });
+                    }
+                    if f.status == Some(401)
+                        && let (Some(sub), Some(tk)) = (&sub, &tokens)
+                    {
+                        if retrying.is_none() {
+                            // Refresh once and retry this request on the same account.
+                            auth_retry = Some((f.account_id, tk.generation));
+                            secrets.extend(secret);
+                            last = Some(f);
+                            continue;
+                        }
+                        let why = upstream_message(&f, secret.as_deref());
+                        crate::oauth::attempt::rejected_twice(sub, account_actor, &t.model, &why);
                     }
                     if !f.kind.is_retryable() {
                         // A refusal of the request itself: no other account of this provider will
@@ -395,6 +451,12 @@ async fn serve_inner(
     }
     if let Some(e) = refused {
         return Err(e);
+    }
+    if attempts == 0 && !no_token.is_empty() {
+        return Err(GatewayError::Unavailable {
+            message: format!("no subscription account could get a token ({})", no_token.join("; ")),
+            retry_after: None,
+        });
     }
     // Nothing was sent: say why each account of the targets is out, from the router's view.
     let unusable = match (&last, unavailable.is_empty()) {

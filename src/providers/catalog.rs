@@ -115,6 +115,11 @@ mod tests {
             "lmstudio",
             "vllm",
             "openai-compatible",
+            "claude-code",
+            "codex",
+            "gemini-cli",
+            "github-copilot",
+            "qwen-code",
         ] {
             assert!(c.get(id).is_some(), "catalog lacks {id}");
         }

@@ -75,6 +75,11 @@ pub struct ReloadReport {
     pub breakers_stopped: usize,
 }
 
+/// The quota tuning of a config.
+fn quota_config(cfg: &Config) -> actors::quota::QuotaConfig {
+    actors::quota::QuotaConfig { near_limit: cfg.routing.quota_near_limit, ..actors::quota::QuotaConfig::default() }
+}
+
 /// What a reload reads besides the database, fixed for the daemon's life.
 struct Inputs {
     /// The config file as loaded at start (before stored overrides).
@@ -102,6 +107,8 @@ pub struct Runtime {
     pub breakers: DashMap<String, Addr<BreakerActor>>,
     /// Set when the shutdown grace is nearly over: running streams end in their client's dialect.
     pub drain: watch::Sender<bool>,
+    /// Quota trackers of every account; token refreshers and usage pollers of OAuth accounts.
+    pub oauth: crate::oauth::hub::Hub,
     /// The effective config: the file with the stored overrides applied.
     live: RwLock<Arc<Config>>,
     max_attempts: AtomicU32,
@@ -152,6 +159,12 @@ impl Runtime {
             accounts: DashMap::new(),
             breakers: DashMap::new(),
             drain: watch::Sender::new(false),
+            oauth: crate::oauth::hub::Hub::new(
+                db.clone(),
+                sealer.clone(),
+                quota_config(&cfg),
+                std::time::Duration::from_secs(cfg.usage.quota_poll_secs),
+            ),
             max_attempts: AtomicU32::new(cfg.routing.max_attempts),
             live: RwLock::new(Arc::new(cfg)),
             reload_lock: tokio::sync::Mutex::new(()),
@@ -264,6 +277,19 @@ impl Runtime {
 
         let reload = Reload { accounts: entries, providers, sticky_limit: cfg.routing.sticky_limit };
         self.router.send(reload).await.map_err(|_| ReloadError::Router)?;
+        self.oauth.set_quota_config(quota_config(&cfg));
+        self.oauth.set_poll_every(std::time::Duration::from_secs(cfg.usage.quota_poll_secs));
+        let defaults = |id: &str| catalog.get(id).map(|p| p.base_url.clone());
+        let subs = self.oauth.sync(&rows.accounts, defaults, self.router.clone().recipient()).await?;
+        if subs != crate::oauth::hub::HubReport::default() {
+            tracing::info!(
+                trackers_started = subs.trackers_started,
+                refreshers_started = subs.refreshers_started,
+                sessions_replaced = subs.sessions_replaced,
+                stopped = subs.stopped,
+                "subscription actors synchronised"
+            );
+        }
         write(&self.registry, Arc::new(registry));
         let exec = settings::executor_config(&cfg);
         self.executor_cfg.send_if_modified(|c| std::mem::replace(c, exec) != exec);

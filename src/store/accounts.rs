@@ -22,6 +22,7 @@ pub fn to_entry(row: &account::Model) -> AccountEntry {
         enabled: row.enabled,
         max_concurrent: row.max_concurrent.and_then(|m| u32::try_from(m).ok()),
         forward_org_headers: AccountOptions::from_json(&row.options).forward_org_headers,
+        oauth: None,
     }
 }
 

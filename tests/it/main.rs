@@ -33,6 +33,7 @@ mod routing_failures;
 mod secret_refs;
 mod stops;
 mod streams;
+mod subs;
 mod supervision;
 mod translate_http;
 mod translation;

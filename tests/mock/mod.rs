@@ -5,7 +5,9 @@
 
 #![allow(dead_code)]
 
+pub mod oauth;
 pub mod strict;
+pub mod subscription;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -36,10 +38,16 @@ pub enum Reply {
     /// The golden fixture of the request's dialect: `response_<kind>.json`, or
     /// `stream_<kind>.sse` sent one event per write with `delay` between events.
     Fixture { kind: &'static str, delay: Duration },
+    /// Another reply with these response headers added (rate-limit headers, say).
+    WithHeaders { headers: Vec<(String, String)>, reply: Box<Reply> },
+    /// An error status whose message quotes the credential the request carried (as some
+    /// upstreams do): what must never reach a client or a log unredacted.
+    EchoAuth(u16),
 }
 
 /// The dialect directory of an upstream path.
 pub fn dialect_of(path: &str) -> &'static str {
+    let path = path.split('?').next().unwrap_or(path);
     if path.contains(":generateContent") || path.contains(":streamGenerateContent") {
         "gemini"
     } else if path.ends_with("/messages") || path.ends_with("/messages/count_tokens") {
@@ -150,6 +158,8 @@ pub struct MockState {
     strict: std::sync::atomic::AtomicBool,
     /// Requests refused by the strict mode.
     pub refused: AtomicUsize,
+    /// Replies for every request whose path starts with a prefix (whatever its credential).
+    prefixed: Mutex<Vec<(String, Reply)>>,
 }
 
 /// A running mock upstream.
@@ -207,6 +217,14 @@ impl MockUpstream {
         self.state.always.lock().unwrap().insert(credential.to_string(), reply);
     }
 
+    /// The reply for every request whose path starts with `prefix`, when nothing is scripted for
+    /// its credential (replacing an earlier one for the same prefix).
+    pub fn always_prefix(&self, prefix: &str, reply: Reply) {
+        let mut p = self.state.prefixed.lock().unwrap();
+        p.retain(|(x, _)| x != prefix);
+        p.push((prefix.to_string(), reply));
+    }
+
     /// From now on, refuse what the real APIs refuse, with their status and error shape.
     pub fn strict(&self) {
         self.state.strict.store(true, Ordering::Relaxed);
@@ -254,6 +272,7 @@ async fn handle(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<MockSta
     let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let cred = credential_of(&headers, &path).unwrap_or_default();
     let refusal = if state.strict.load(Ordering::Relaxed) { strict::check(&path, &json, &headers) } else { None };
+    let refusal = refusal.or_else(|| subscription::check(&path, &headers, &json));
     if state.record.load(Ordering::Relaxed) {
         state.requests.lock().unwrap().push(Recorded { path: path.clone(), headers, body: json.clone() });
     }
@@ -262,7 +281,20 @@ async fn handle(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<MockSta
         return HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).json(body);
     }
     let scripted = state.script.lock().unwrap().get_mut(&cred).and_then(VecDeque::pop_front);
-    let reply = scripted.or_else(|| state.always.lock().unwrap().get(&cred).cloned()).unwrap_or_else(|| {
+    let scripted = scripted.or_else(|| state.always.lock().unwrap().get(&cred).cloned());
+    let scripted = scripted.or_else(|| {
+        state.prefixed.lock().unwrap().iter().find(|(p, _)| path.starts_with(p.as_str())).map(|(_, r)| r.clone())
+    });
+    if let Some(Reply::EchoAuth(status)) = scripted {
+        return HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+            .json(json!({"error": {"message": format!("token {cred} is not valid"), "type": "authentication_error"}}));
+    }
+    if scripted.is_none()
+        && let Some(r) = subscription::default_reply(&path, &json, Arc::clone(&state))
+    {
+        return r;
+    }
+    let reply = scripted.unwrap_or_else(|| {
         if dialect_of(&path) == "openai-chat" {
             Reply::Text("Hello from mock".into())
         } else {
@@ -275,6 +307,19 @@ async fn handle(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<MockSta
 
 async fn respond(reply: Reply, path: &str, stream: bool, req: &Value, state: Arc<MockState>) -> HttpResponse {
     match reply {
+        Reply::EchoAuth(status) => HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).finish(),
+        Reply::WithHeaders { headers, reply } => {
+            let mut r = Box::pin(respond(*reply, path, stream, req, state)).await;
+            for (k, v) in headers {
+                if let (Ok(k), Ok(v)) = (
+                    actix_web::http::header::HeaderName::from_bytes(k.as_bytes()),
+                    actix_web::http::header::HeaderValue::from_str(&v),
+                ) {
+                    r.headers_mut().insert(k, v);
+                }
+            }
+            r
+        }
         Reply::Text(text) => {
             if path.ends_with("/embeddings") {
                 return HttpResponse::Ok().json(

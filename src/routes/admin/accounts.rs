@@ -100,11 +100,12 @@ async fn list_inner(state: &AppState) -> Result<Value, AdminError> {
     let mut rest: Vec<account::Model> = rows.into_values().collect();
     rest.sort_by_key(|r| r.id);
     out.extend(rest.iter().map(|r| merged(Some(account_json(state, r)), None)));
+    crate::oauth::api::annotate(state, &mut out).await;
     Ok(json!({ "now": now_ms(), "accounts": out }))
 }
 
 /// `GET /api/accounts`: every account with its settings (never its key), in-flight count,
-/// cooldown and breaker state.
+/// cooldown and breaker state, and (`subscription`, `quota`) its sign-in and quota windows.
 pub(super) async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if let Err(r) = admit(&req, &state) {
         return *r;
@@ -115,11 +116,14 @@ pub(super) async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
 async fn get_inner(state: &AppState, id: i64) -> Result<Value, AdminError> {
     let view = routing_view(state).await?;
     let status = view.iter().find(|s| s.id == id);
-    match store::accounts::get(&state.db, id).await? {
-        Some(row) => Ok(merged(Some(account_json(state, &row)), status)),
-        None if status.is_some() => Ok(merged(None, status)),
-        None => Err(AdminError::NotFound(format!("no account {id}"))),
-    }
+    let mut one = match store::accounts::get(&state.db, id).await? {
+        Some(row) => [merged(Some(account_json(state, &row)), status)],
+        None if status.is_some() => [merged(None, status)],
+        None => return Err(AdminError::NotFound(format!("no account {id}"))),
+    };
+    crate::oauth::api::annotate(state, &mut one).await;
+    let [v] = one;
+    Ok(v)
 }
 
 /// `GET /api/accounts/{id}`

@@ -8,6 +8,7 @@ mod change;
 mod combos;
 mod health;
 mod keys;
+mod oauth;
 pub mod openapi;
 mod params;
 mod playground;
@@ -59,6 +60,13 @@ fn routes<R: openapi::Routes>(r: R) -> R {
         .route("/accounts/{id}", web::delete().to(accounts::delete))
         .route("/accounts/{id}/reset", web::post().to(accounts::reset))
         .route("/accounts/{id}/test", web::post().to(accounts::test))
+        .route("/accounts/{id}/quota/poll", web::post().to(oauth::poll_quota))
+        .route("/oauth/providers", get().to(oauth::providers))
+        .route("/oauth/{provider}/start", web::post().to(oauth::start))
+        .route("/oauth/{provider}/callback", get().to(oauth::callback_get))
+        .route("/oauth/{provider}/callback", web::post().to(oauth::callback_post))
+        .route("/oauth/{provider}/flows/{id}", get().to(oauth::flow_state))
+        .route("/oauth/{provider}/import", web::post().to(oauth::import))
         .route("/providers", get().to(providers::list))
         .route("/providers", web::post().to(providers::create))
         .route("/providers/{id}", get().to(providers::get))

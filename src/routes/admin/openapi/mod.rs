@@ -170,6 +170,21 @@ pub const SPEC: &[Op] = &[
     Op::new(PATCH, "/accounts/{id}", "accounts", "Edits an account made through the API").body("object"),
     Op::new(DELETE, "/accounts/{id}", "accounts", "Deletes an account (requests in flight on it finish)"),
     Op::new(POST, "/accounts/{id}/test", "accounts", "One minimal request upstream: {ok, status, latency_ms, error?}"),
+    Op::new(
+        POST,
+        "/accounts/{id}/quota/poll",
+        "accounts",
+        "Polls a subscription account's usage endpoint now; its windows",
+    ),
+    // Subscription sign-in (OAuth): never a token in an answer.
+    Op::new(GET, "/oauth/providers", "oauth", "The subscription providers and how each signs in"),
+    Op::new(POST, "/oauth/{provider}/start", "oauth", "Starts a sign-in: a page to open (PKCE) or a device code")
+        .body("object"),
+    Op::new(GET, "/oauth/{provider}/callback", "oauth", "The provider's redirect back (code, state): a small page"),
+    Op::new(POST, "/oauth/{provider}/callback", "oauth", "Finishes a PKCE sign-in with the pasted code").body("object"),
+    Op::new(GET, "/oauth/{provider}/flows/{id}", "oauth", "A sign-in's state: pending, done (account) or failed"),
+    Op::new(POST, "/oauth/{provider}/import", "oauth", "Imports an official CLI's credentials (a dead one is refused)")
+        .body("object"),
     Op::new(GET, "/combos", "combos", "Every combo"),
     Op::new(POST, "/combos", "combos", "Creates a combo").body("object"),
     Op::new(GET, "/combos/{name}", "combos", "One combo"),

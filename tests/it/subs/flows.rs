@@ -1,0 +1,222 @@
+//! Sign-in per provider, as the terminal runs it (`oauth::cli::login`, with the mock OAuth server
+//! as the provider and the test as the browser, or the device flow with its polling states),
+//! import of the official CLIs' credential files (a dead refresh token refused), the device
+//! flow's `expired_token`, the dashboard's routes, and Code Assist's project discovery.
+
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use omnigate::oauth::cli::{self, CliError, Paste, Target};
+use omnigate::oauth::flow::FlowError;
+use omnigate::oauth::import::ImportError;
+use omnigate::oauth::{EndpointOverrides, Kind};
+use serde_json::{Value, json};
+
+use super::{GC, QW, Sub, World, api_account, chat};
+use crate::per_provider;
+use crate::support::{self, eventually};
+
+/// The endpoint overrides that point `s` at the mock OAuth server.
+fn endpoints(w: &World, s: Sub) -> EndpointOverrides {
+    let o = w.oauth.url(s.prefix);
+    EndpointOverrides {
+        authorize_url: Some(format!("{o}/authorize")),
+        token_url: Some(w.token_url(s)),
+        device_url: Some(format!("{o}/device/code")),
+        device_token_url: Some(if s.prefix == "gh" { format!("{o}/device/token") } else { format!("{o}/token") }),
+        usage_url: Some(format!("{o}/usage")),
+        // Where the mock sends the browser back; nothing listens there (the test reads it).
+        redirect_uri: Some("http://127.0.0.1:9/callback".into()),
+    }
+}
+
+/// The browser: opens the authorization URL at the mock, reads where it redirects, and pastes
+/// what the provider's flow has the user paste (Claude: `code#state`; Codex: the address;
+/// Gemini: the code alone).
+fn browser(prefix: &'static str) -> Paste<'static> {
+    Box::new(move |url: String| {
+        async move {
+            let c = awc::Client::builder().disable_redirects().finish();
+            let r = c.get(url).send().await.ok()?;
+            let location = r.headers().get("location")?.to_str().ok()?.to_string();
+            let query = location.split_once('?')?.1.to_string();
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&query).ok()?;
+            let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+            Some(match prefix {
+                "cc" => format!("{}#{}", get("code"), get("state")),
+                "cx" => location,
+                _ => get("code"),
+            })
+        }
+        .boxed_local()
+    })
+}
+
+fn kind(s: Sub) -> Kind {
+    Kind::parse(s.provider).expect("a subscription provider")
+}
+
+async fn login(s: Sub) {
+    let w = World::new().await;
+    let app = w.start(&w.config("", "")).await;
+    if matches!(s.prefix, "gh" | "qw") {
+        // The user takes a while, and the server asks once to slow down (GitHub adds 5 s).
+        w.oauth.script_device(vec!["authorization_pending", "slow_down", "authorization_pending"]);
+    }
+    let target = Target { name: Some("signed-in".into()), endpoints: endpoints(&w, s), base_url: w.base_url(s) };
+    let mut out = Vec::new();
+    let acc = cli::login(&app.state.db, &app.state.sealer, kind(s), &target, browser(s.prefix), &mut out)
+        .await
+        .unwrap_or_else(|e| panic!("sign-in failed: {e}"));
+    let printed = String::from_utf8_lossy(&out).to_string();
+    assert!(printed.contains(&format!("signed in: account {} `{}/signed-in`", acc.id, s.provider)), "{printed}");
+    for t in w.oauth.issued() {
+        assert!(!printed.contains(&t), "a token was printed");
+    }
+    match s.prefix {
+        "gh" | "qw" => assert!(w.oauth.state.polls.load(std::sync::atomic::Ordering::SeqCst) >= 4),
+        _ => assert_eq!(w.oauth.state.exchanges.load(std::sync::atomic::Ordering::SeqCst), 1),
+    }
+    // The running daemon picks the new account up by itself.
+    let served = eventually(20, || async { chat(&app, s, false).await.0 == 200 }).await;
+    assert!(served, "the signed-in account serves requests");
+    let a = api_account(&app, &w.env, "signed-in").await;
+    assert_eq!(a["subscription"]["status"], "ok", "{a}");
+    assert_eq!(a["source"], "api", "{a}");
+    if s.prefix == "cx" {
+        let call = w.upstream_calls(s).pop().expect("a call");
+        assert_eq!(call.headers.get("chatgpt-account-id").map(String::as_str), Some("acct-mock"), "from the id token");
+    }
+    app.stop().await;
+}
+per_provider!(login);
+
+fn fixture(s: Sub) -> (std::path::PathBuf, &'static str) {
+    let (file, refresh) = match s.prefix {
+        "cc" => ("claude-code.credentials.json", "sk-ant-ort01-fixture-refresh"),
+        "cx" => ("codex.auth.json", "rt_fixture_refresh"),
+        "gc" => ("gemini.oauth_creds.json", "1//fixture-refresh"),
+        "gh" => ("copilot.apps.json", "gho_fixture_token"),
+        _ => ("qwen.oauth_creds.json", "qwen-fixture-refresh"),
+    };
+    (std::path::PathBuf::from(format!("{}/tests/fixtures/subscriptions/{file}", env!("CARGO_MANIFEST_DIR"))), refresh)
+}
+
+async fn import(s: Sub) {
+    let w = World::new().await;
+    let app = w.start(&w.config("", "")).await;
+    let (path, refresh) = fixture(s);
+    let target = Target { name: Some("imported".into()), endpoints: endpoints(&w, s), base_url: w.base_url(s) };
+    let mut out = Vec::new();
+    // The mock does not know this refresh token yet: a dead one is refused at import.
+    let dead = cli::import(&app.state.db, &app.state.sealer, kind(s), Some(path.clone()), &target, &mut out).await;
+    match dead {
+        Err(CliError::Import(ImportError::Dead { cause, .. })) => assert!(cause.contains("invalid_grant"), "{cause}"),
+        other => panic!("a dead refresh token must be refused at import: {other:?}"),
+    }
+    assert!(support::admin_get(&app, &w.env, "/api/accounts").await["accounts"].as_array().is_some_and(Vec::is_empty));
+    w.oauth.grant_refresh(refresh);
+    let acc = cli::import(&app.state.db, &app.state.sealer, kind(s), Some(path), &target, &mut out)
+        .await
+        .unwrap_or_else(|e| panic!("import failed: {e}"));
+    assert_eq!(acc.name, "imported");
+    assert_eq!(w.oauth.refreshes(), 2, "the import checked the refresh token once each time");
+    let served = eventually(30, || async { chat(&app, s, false).await.0 == 200 }).await;
+    assert!(served, "the imported account serves requests");
+    let fresh = w.oauth.issued().last().cloned().expect("issued at import");
+    assert_eq!(w.upstream_calls(s).last().and_then(|c| c.credential()), Some(fresh));
+    app.stop().await;
+}
+per_provider!(import);
+
+#[actix_rt::test]
+async fn device_flow_ends_on_expired_token() {
+    let w = World::new().await;
+    let app = w.start(&w.config("", "")).await;
+    w.oauth.script_device(vec!["authorization_pending", "expired_token"]);
+    let target = Target { name: None, endpoints: endpoints(&w, QW), base_url: None };
+    let mut out = Vec::new();
+    let r = cli::login(&app.state.db, &app.state.sealer, Kind::QwenCode, &target, browser("qw"), &mut out).await;
+    assert!(matches!(r, Err(CliError::Flow(FlowError::Expired))), "{r:?}");
+    app.stop().await;
+}
+
+#[actix_rt::test]
+async fn dashboard_connect_paste_back_and_device_and_import() {
+    let w = World::new().await;
+    let app = w.start(&w.config("", "")).await;
+    let base = support::base(&app);
+    let post = |path: String, body: Value| {
+        let token = w.env.admin_token.clone();
+        async move {
+            let mut r = support::client().post(path).bearer_auth(token).send_json(&body).await.expect("sent");
+            (r.status().as_u16(), support::json_body(&mut r).await)
+        }
+    };
+    // Claude Code: start, the browser at the provider, the code pasted back.
+    let cc = super::CC;
+    let start = json!({"name": "web", "base_url": w.base_url(cc), "endpoints": endpoints(&w, cc)});
+    let (status, v) = post(format!("{base}/api/oauth/claude-code/start"), start).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["flow"], "paste_back");
+    let pasted = browser("cc")(v["authorize_url"].as_str().unwrap_or_default().to_string()).await.expect("code");
+    let (status, acc) =
+        post(format!("{base}/api/oauth/claude-code/callback"), json!({"flow_id": v["flow_id"], "code": pasted})).await;
+    assert_eq!(status, 201, "{acc}");
+    assert_eq!(acc["name"], "web");
+    assert_eq!(chat(&app, cc, false).await.0, 200);
+    // A second use of the same flow is refused.
+    let (status, _) =
+        post(format!("{base}/api/oauth/cc/callback"), json!({"flow_id": v["flow_id"], "code": "x"})).await;
+    assert_eq!(status, 404);
+    // Qwen: a device code the server polls; the dashboard reads the outcome.
+    w.oauth.script_device(vec!["authorization_pending"]);
+    let (status, v) =
+        post(format!("{base}/api/oauth/qw/start"), json!({"name": "dev", "endpoints": endpoints(&w, QW)})).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!((v["flow"].as_str(), v["user_code"].as_str()), (Some("device"), Some("WDJB-MJHT")));
+    let url = format!("{base}/api/oauth/qwen-code/flows/{}", v["flow_id"].as_str().unwrap_or_default());
+    let done =
+        eventually(10, || async { support::admin_get(&app, &w.env, &url[base.len()..]).await["status"] == "done" })
+            .await;
+    assert!(done);
+    assert_eq!(chat(&app, QW, false).await.0, 200);
+    // Import from the dashboard's box: the file's JSON pasted.
+    let (path, refresh) = fixture(GC);
+    w.oauth.grant_refresh(refresh);
+    let creds: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json");
+    let mut ep = endpoints(&w, GC);
+    ep.redirect_uri = None;
+    let body = json!({"credentials": creds, "name": "box", "base_url": w.base_url(GC), "endpoints": ep});
+    let (status, acc) = post(format!("{base}/api/oauth/gemini-cli/import"), body).await;
+    assert_eq!(status, 201, "{acc}");
+    let listed = support::admin_get(&app, &w.env, "/api/oauth/providers").await;
+    assert_eq!(listed["providers"].as_array().map(Vec::len), Some(5));
+    app.stop().await;
+}
+
+#[actix_rt::test]
+async fn code_assist_project_is_found_on_first_use() {
+    let w = World::new().await;
+    let u = uuid::Uuid::new_v4().simple().to_string();
+    let (at, rt) = (format!("gc-at-{u}"), format!("gc-rt-{u}"));
+    // A seed without a project: the free tier is onboarded on first use.
+    let account = w.account(GC, "main", &at, &rt, 3_600_000).replace(", extra = { project = \"proj-seed\" }", "");
+    let app = w.start(&w.config("", &account)).await;
+    let (status, body, _) = chat(&app, GC, false).await;
+    assert_eq!(status, 200, "{body}");
+    let paths: Vec<String> =
+        w.upstream.requests().into_iter().map(|r| r.path).filter(|p| p.starts_with("/gc")).collect();
+    assert!(paths.iter().any(|p| p.ends_with(":loadCodeAssist")), "{paths:?}");
+    assert!(paths.iter().any(|p| p.ends_with(":onboardUser")), "{paths:?}");
+    let call = w.upstream_calls(GC).pop().expect("generate");
+    assert_eq!(call.body["project"], "proj-onboarded");
+    let a = api_account(&app, &w.env, "main").await;
+    assert_eq!(a["subscription"]["facts"]["project"], "proj-onboarded", "{a}");
+    // Found once: the next request goes straight through.
+    assert_eq!(chat(&app, GC, true).await.0, 200);
+    let loads = w.upstream.requests().into_iter().filter(|r| r.path.ends_with(":loadCodeAssist")).count();
+    assert_eq!(loads, 1);
+    let _ = Duration::ZERO;
+    app.stop().await;
+}

@@ -1,0 +1,199 @@
+//! The token lifecycle per provider: a request with a valid token (the mock upstream refuses
+//! anything its endpoint would), proactive refresh, one refresh for 50 concurrent requests, a
+//! 401 answered by one refresh and one retry on the same account, `invalid_grant` disabling the
+//! account with its reason, refreshed tokens surviving a restart with the same config, and no
+//! token in logs, answers or the database.
+
+use sea_orm::EntityTrait;
+use serde_json::json;
+
+use super::{Sub, World, api_account, chat, logs};
+use crate::mock::Reply;
+use crate::per_provider;
+use crate::support::{self, eventually};
+
+/// Unique seed tokens for one test: (access, refresh).
+fn seed(s: Sub) -> (String, String) {
+    let u = uuid::Uuid::new_v4().simple().to_string();
+    match s.prefix {
+        // A Copilot token (what the chat API takes) and a GitHub token (what is exchanged).
+        "gh" => (format!("tid=seed{u};exp=0;sku=monthly_subscriber"), format!("gho_seed{u}")),
+        p => (format!("{p}-seed-at-{u}"), format!("{p}-seed-rt-{u}")),
+    }
+}
+
+async fn valid_token_request(s: Sub) {
+    let w = World::new().await;
+    let (at, rt) = seed(s);
+    let app = w.start(&w.config("", &w.account(s, "main", &at, &rt, 3_600_000))).await;
+    let (status, text, account) = chat(&app, s, false).await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(account, "main");
+    assert!(text.contains("\"content\""), "{text}");
+    let (status, text, _) = chat(&app, s, true).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("data: [DONE]"), "{text}");
+    let calls = w.upstream_calls(s);
+    assert_eq!(calls.len(), 2, "{:?}", calls.iter().map(|c| &c.path).collect::<Vec<_>>());
+    for c in &calls {
+        assert_eq!(c.credential().as_deref(), Some(at.as_str()), "{}", c.path);
+    }
+    assert_eq!(w.oauth.refreshes(), 0, "a valid token is not refreshed");
+    app.stop().await;
+}
+per_provider!(valid_token_request);
+
+async fn proactive_refresh(s: Sub) {
+    let w = World::new().await;
+    let (at, rt) = seed(s);
+    // A 4 s token: due half-way through its life; the refresher's timer goes before any request.
+    let app = w.start(&w.config("", &w.account(s, "main", &at, &rt, 4_000))).await;
+    assert!(eventually(15, || async { w.oauth.refreshes() == 1 }).await, "refreshed ahead of expiry");
+    let fresh = w.oauth.issued().last().cloned().expect("a token was issued");
+    // The new token is saved and in force before the old one expires.
+    assert!(eventually(5, || async { chat(&app, s, false).await.0 == 200 }).await);
+    let last = w.upstream_calls(s).last().and_then(|c| c.credential()).expect("a call");
+    assert_eq!(last, fresh);
+    assert_eq!(w.oauth.refreshes(), 1);
+    app.stop().await;
+}
+per_provider!(proactive_refresh);
+
+async fn single_flight(s: Sub) {
+    let w = World::new().await;
+    let (at, rt) = seed(s);
+    w.oauth.state.refresh_delay_ms.store(300, std::sync::atomic::Ordering::SeqCst);
+    let app = w.start(&w.config("", &w.account(s, "main", &at, &rt, -60_000))).await;
+    let calls: Vec<_> = (0..50).map(|_| chat(&app, s, false)).collect();
+    for (status, text, _) in futures_util::future::join_all(calls).await {
+        assert_eq!(status, 200, "{text}");
+    }
+    assert_eq!(w.oauth.refreshes(), 1, "exactly one refresh call for 50 requests");
+    let fresh = w.oauth.issued().last().cloned().expect("issued");
+    assert!(w.upstream_calls(s).iter().all(|c| c.credential().as_deref() == Some(fresh.as_str())));
+    app.stop().await;
+}
+per_provider!(single_flight);
+
+async fn refresh_on_401_then_retry(s: Sub) {
+    let w = World::new().await;
+    let (at, rt) = seed(s);
+    w.upstream.always(&at, Reply::status(401));
+    let app = w.start(&w.config("", &w.account(s, "main", &at, &rt, 3_600_000))).await;
+    let body = json!({"model": format!("{}/{}", s.prefix, s.model), "messages": [{"role": "user", "content": "hi"}]});
+    let mut r = support::post(&app, "/v1/chat/completions", body).await;
+    let text = support::text_body(&mut r).await;
+    assert_eq!(r.status(), 200, "{text}");
+    assert_eq!(support::header(&r, "x-omnigate-attempts"), "2");
+    assert_eq!(support::header(&r, "x-omnigate-account"), "main");
+    assert_eq!(w.oauth.refreshes(), 1);
+    let creds: Vec<String> = w.upstream_calls(s).iter().filter_map(|c| c.credential()).collect();
+    let fresh = w.oauth.issued().last().cloned().expect("issued");
+    assert_eq!(creds, vec![at.clone(), fresh], "the same request, retried with the refreshed token");
+    // The account was not cooled down by the first 401.
+    let a = api_account(&app, &w.env, "main").await;
+    assert_eq!(a["cooldown_until"], 0, "{a}");
+    assert_eq!(a["subscription"]["status"], "ok", "{a}");
+    app.stop().await;
+}
+per_provider!(refresh_on_401_then_retry);
+
+async fn invalid_grant_disables_with_reason(s: Sub) {
+    let w = World::new().await;
+    let (at, rt) = seed(s);
+    let text = w.config("", &w.account(s, "main", &at, &rt, -60_000));
+    w.oauth.revoke_all();
+    let app = w.start(&text).await;
+    let (status, body, _) = chat(&app, s, false).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("main") && body.contains("invalid_grant"), "{body}");
+    assert!(
+        eventually(5, || async {
+            let a = api_account(&app, &w.env, "main").await;
+            a["enabled"] == false && a["subscription"]["status"] == "disabled"
+        })
+        .await
+    );
+    let a = api_account(&app, &w.env, "main").await;
+    let reason = a["subscription"]["reason"].as_str().unwrap_or_default().to_string();
+    assert!(reason.contains("invalid_grant"), "{a}");
+    let row = entities::account::Entity::find().all(&app.state.db).await.expect("rows");
+    assert!(row.iter().all(|r| !r.enabled), "disabled in the database too");
+    assert_eq!(w.oauth.refreshes(), 1, "a dead account is not refreshed again");
+    let (status, _, _) = chat(&app, s, false).await;
+    assert_eq!(status, 503);
+    assert_eq!(w.oauth.refreshes(), 1);
+    app.stop().await;
+}
+per_provider!(invalid_grant_disables_with_reason);
+
+async fn restart_keeps_refreshed_tokens(s: Sub) {
+    let w = World::new().await;
+    let (at, rt) = seed(s);
+    let text = w.config("", &w.account(s, "main", &at, &rt, -60_000));
+    let app = w.start(&text).await;
+    assert_eq!(chat(&app, s, false).await.0, 200);
+    assert_eq!(w.oauth.refreshes(), 1);
+    let fresh = w.oauth.issued().last().cloned().expect("issued");
+    app.stop().await;
+    // The same config again: its seed is unchanged, so the refreshed tokens stay.
+    let app = w.start(&text).await;
+    let (status, body, _) = chat(&app, s, false).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(w.oauth.refreshes(), 1, "no refresh after the restart (the seed's refresh token is spent)");
+    assert_eq!(w.upstream_calls(s).last().and_then(|c| c.credential()), Some(fresh));
+    app.stop().await;
+    // A changed seed replaces them.
+    let (at2, rt2) = seed(s);
+    let app = w.start(&w.config("", &w.account(s, "main", &at2, &rt2, 3_600_000))).await;
+    assert_eq!(chat(&app, s, false).await.0, 200);
+    assert_eq!(w.upstream_calls(s).last().and_then(|c| c.credential()), Some(at2));
+    app.stop().await;
+}
+per_provider!(restart_keeps_refreshed_tokens);
+
+async fn no_token_in_logs_answers_or_database(s: Sub) {
+    let w = World::new().await;
+    let (at, rt) = seed(s);
+    let app = w.start(&w.config("", &w.account(s, "main", &at, &rt, 3_600_000))).await;
+    let body = json!({"model": format!("{}/{}", s.prefix, s.model), "messages": [{"role": "user", "content": "hi"}]});
+    // An upstream that quotes the token in a refusal of the request: its words reach the client
+    // with the token masked.
+    w.upstream.always_prefix(&format!("/{}", s.prefix), Reply::EchoAuth(400));
+    let mut r = support::post(&app, "/v1/chat/completions", body.clone()).await;
+    let refused = support::text_body(&mut r).await;
+    assert_eq!(r.status(), 400, "{refused}");
+    assert!(refused.contains("token *** is not valid"), "the upstream's words, redacted: {refused}");
+    // Then it refuses every token (401), quoting it: after one refresh and retry the account is
+    // cooled down and needs a new sign-in.
+    w.upstream.always_prefix(&format!("/{}", s.prefix), Reply::EchoAuth(401));
+    let mut r = support::post(&app, "/v1/chat/completions", body).await;
+    let answer = support::text_body(&mut r).await;
+    assert_eq!(r.status(), 502, "{answer}");
+    assert_eq!(w.oauth.refreshes(), 1);
+    assert!(
+        eventually(5, || async {
+            let a = api_account(&app, &w.env, "main").await;
+            a["subscription"]["status"] == "reauth_required" && a["cooldown_until"].as_i64().unwrap_or(0) > 0
+        })
+        .await,
+        "cooled down and marked after the second 401"
+    );
+    let mut secrets: Vec<String> = vec![at.clone(), rt.clone()];
+    secrets.extend(w.oauth.issued());
+    secrets.extend(w.oauth.live_refresh_tokens());
+    assert!(secrets.len() >= 3);
+    let api = support::admin_get(&app, &w.env, "/api/accounts").await.to_string();
+    let sessions = entities::oauth_session::Entity::find().all(&app.state.db).await.expect("sessions");
+    let accounts = entities::account::Entity::find().all(&app.state.db).await.expect("accounts");
+    let db = format!("{sessions:?}{accounts:?}");
+    let log = logs().text();
+    for t in &secrets {
+        assert!(!answer.contains(t.as_str()) && !refused.contains(t.as_str()), "token in the client's error: {answer}");
+        assert!(!api.contains(t.as_str()), "token in /api/accounts");
+        assert!(!db.contains(t.as_str()), "token in the database in clear");
+        assert!(!log.contains(t.as_str()), "token in the logs");
+    }
+    app.stop().await;
+}
+per_provider!(no_token_in_logs_answers_or_database);
