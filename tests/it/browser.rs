@@ -11,6 +11,7 @@
 //! `skipped:` line when they do not. Run on purpose without them, it fails.
 
 mod driver;
+mod subscriptions;
 
 use serde_json::{Value, json};
 

@@ -1,6 +1,8 @@
 // Providers & accounts page: every provider in use with its accounts and their live state
 // (cooldown and why, breaker, in flight, last error, requests today); add, edit, disable, delete
-// and test accounts; add, edit and delete custom providers. Forms live in provider_forms.js.
+// and test accounts; add, edit and delete custom providers; sign in to subscription providers and
+// see each subscription account's sign-in and quota windows. Forms live in provider_forms.js, the
+// subscription parts in subscriptions.js.
 
 import { del, get, patch, post, seg } from "../api.js";
 import {
@@ -8,6 +10,7 @@ import {
   loading, messageSlot, mount, notify, poll, startOfToday, table, timeEl,
 } from "../dom.js";
 import { accountForm, providerForm } from "./provider_forms.js";
+import { loadSubscriptionProviders, needsSignIn, quotaBars, signInDialog, subscriptionState } from "./subscriptions.js";
 
 const REFRESH_MS = 4000;
 
@@ -26,11 +29,16 @@ export function render(root, ctx) {
   const notes = new Map();
   let first = true;
   let lastSig = "";
+  // Subscription providers (they sign in instead of taking a key), by id.
+  let subs = new Map();
+  const subsLoaded = loadSubscriptionProviders().then((m) => {
+    subs = m;
+  });
 
   async function load() {
     try {
       const [providers, accounts, health, summary, failed] = await Promise.all([
-        get("/api/providers"),
+        subsLoaded.then(() => get("/api/providers")),
         get("/api/accounts"),
         get("/api/health").catch(() => null),
         get("/api/usage/summary", { window: "24h", bucket: "1h", by: "account" }).catch(() => null),
@@ -48,7 +56,9 @@ export function render(root, ctx) {
       problem.replaceChildren();
       // A refresh that changes nothing leaves the page (and the reader's place) alone.
       const now = data.now;
-      const cooling = data.accounts.some((a) => cooldownUntil(live(a)) > now) || [...data.health.values()].some((h) => cooldownUntil(h) > now);
+      const cooling =
+        data.accounts.some((a) => cooldownUntil(live(a)) > now || (a.quota?.windows || []).some((w) => w.resets_at > now)) ||
+        [...data.health.values()].some((h) => cooldownUntil(h) > now);
       const sig = JSON.stringify([data.providers, data.accounts, [...data.health], [...data.today], [...data.lastError.keys()]]);
       if (cooling || sig !== lastSig) keepFocus(root, draw);
       lastSig = sig;
@@ -90,7 +100,9 @@ export function render(root, ctx) {
       breaker && breaker.state !== "closed"
         ? button("Reset breaker", (ev) => busy(ev.currentTarget, () => act(p.id, () => post(`/api/providers/${seg(p.id)}/reset-breaker`), `Breaker of ${p.id} reset.`)), { class: "secondary small" })
         : null,
-      button("Add account", () => openAccount(null, p.id), { class: "secondary small", "aria-label": `Add an account to ${p.id}` }),
+      subs.has(p.id)
+        ? button("Sign in", () => openSignIn(p.id), { class: "secondary small", "aria-label": `Sign in to ${p.id}` })
+        : button("Add account", () => openAccount(null, p.id), { class: "secondary small", "aria-label": `Add an account to ${p.id}` }),
       editable ? button("Edit", () => openProvider(p), { class: "secondary small", "aria-label": `Edit provider ${p.id}` }) : null,
       editable ? button("Delete", () => deleteProvider(p), { class: "danger-text small", "aria-label": `Delete provider ${p.id}` }) : null,
     ];
@@ -116,7 +128,11 @@ export function render(root, ctx) {
         p.strategy ? ` · account strategy ${p.strategy}` : "",
       ),
       note,
-      accounts.length ? accountsTable(p, accounts) : empty("No accounts for this provider.", button("Add account", () => openAccount(null, p.id), { class: "small" })),
+      accounts.length
+        ? accountsTable(p, accounts)
+        : subs.has(p.id)
+          ? empty("No accounts for this provider.", button("Sign in", () => openSignIn(p.id), { class: "small" }))
+          : empty("No accounts for this provider.", button("Add account", () => openAccount(null, p.id), { class: "small" })),
     );
   }
 
@@ -128,13 +144,19 @@ export function render(root, ctx) {
           label: "Account",
           cell: (a) => [
             el("strong", {}, a.name),
-            a.key_hint ? el("span", { class: "cell-sub mono" }, `key ${a.key_hint}`) : a.has_key === false ? el("span", { class: "cell-sub" }, "no key") : null,
+            a.key_hint ? el("span", { class: "cell-sub mono" }, `key ${a.key_hint}`) : a.has_key === false && !a.subscription ? el("span", { class: "cell-sub" }, "no key") : null,
             a.base_url ? el("span", { class: "cell-sub" }, a.base_url) : null,
             el("span", { class: "cell-sub" }, `priority ${a.priority ?? 1}${a.weight != null && a.weight !== 1 ? ` · weight ${a.weight}` : ""}${a.max_concurrent ? ` · max ${a.max_concurrent}` : ""}`),
             a.source === "config" ? el("span", { class: "cell-sub" }, "config file") : null,
           ],
         },
         { label: "State", cell: (a) => stateOf(a, now) },
+        {
+          label: "Sign-in & quota",
+          cls: "wrap",
+          hide: !accounts.some((a) => a.subscription || a.quota?.windows?.length),
+          cell: (a) => [subscriptionState(a), quotaBars(a, now)],
+        },
         { label: "Cooldown", cls: "wrap", cell: (a) => cooldownOf(a, now) },
         { label: "In flight", cls: "num", cell: (a) => fmtNum(live(a).in_flight ?? 0) },
         { label: "Today", cls: "num", cell: (a) => fmtNum(data.today.get(`${a.provider}/${a.name}`) || 0) },
@@ -154,6 +176,7 @@ export function render(root, ctx) {
     if (!a.enabled) return badge("disabled");
     if (a.routable === false) return badge("not routed", "bad");
     if (cooldownUntil(h) > now) return badge("cooling", "warn");
+    if (a.quota?.view?.blocked_until > now) return badge("quota used up", "bad");
     const breaker = data.breakers?.get(a.provider)?.state ?? a.breaker;
     if (breaker === "open") return badge("breaker open", "bad");
     if (h.available === false) return badge("unavailable", "bad");
@@ -199,6 +222,7 @@ export function render(root, ctx) {
       "div",
       { class: "button-row" },
       test,
+      needsSignIn(a) ? button("Sign in again", () => openSignIn(a.provider, a.name), { class: "small", "aria-label": `Sign in again to ${a.provider}/${a.name}` }) : null,
       cooldownUntil(h) > now ? button("Reset", (ev) => busy(ev.currentTarget, () => act(p.id, () => post(`/api/accounts/${a.id}/reset`), `${a.name}: cooldown cleared.`)), { class: "secondary small" }) : null,
       button(a.enabled ? "Disable" : "Enable", (ev) => busy(ev.currentTarget, () => act(p.id, () => patch(`/api/accounts/${a.id}`, { enabled: !a.enabled }), `${a.name} ${a.enabled ? "disabled" : "enabled"}.`)), {
         class: "secondary small",
@@ -238,7 +262,14 @@ export function render(root, ctx) {
               { label: "Dialect", cell: (p) => p.dialect },
               { label: "Models", cls: "num", cell: (p) => fmtNum((p.models || []).length) },
               { label: "Base URL", cls: "wrap", cell: (p) => el("code", {}, p.base_url || "") },
-              { label: "", cls: "actions", cell: (p) => button("Add account", () => openAccount(null, p.id), { class: "secondary small", "aria-label": `Add an account to ${p.id}` }) },
+              {
+                label: "",
+                cls: "actions",
+                cell: (p) =>
+                  subs.has(p.id)
+                    ? button("Sign in", () => openSignIn(p.id), { class: "secondary small", "aria-label": `Sign in to ${p.id}` })
+                    : button("Add account", () => openAccount(null, p.id), { class: "secondary small", "aria-label": `Add an account to ${p.id}` }),
+              },
             ],
             unused,
             { caption: "Built-in providers without accounts" },
@@ -264,6 +295,11 @@ export function render(root, ctx) {
 
   function openAccount(account, providerId) {
     accountForm({ account, providerId, providers: data.providers, onSaved: load });
+  }
+
+  function openSignIn(providerId, name = "") {
+    const p = subs.get(providerId);
+    if (p) signInDialog({ p, name, onSaved: load });
   }
 
   function openProvider(p) {

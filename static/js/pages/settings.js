@@ -20,6 +20,7 @@ const HINTS = {
   "routing.strategy": "How an account of a provider is chosen (providers may override it).",
   "routing.sticky_limit": "Round-robin: consecutive calls on one account before moving on.",
   "routing.max_attempts": "Upstream attempts per request, over accounts and combo targets.",
+  "routing.quota_near_limit": "A quota window this full (0 to 1) makes its account the last resort.",
   "resilience.cooldown_base_ms": "First cooldown of a failing account (ms); doubles per consecutive failure.",
   "resilience.cooldown_max_ms": "Longest backoff step (ms).",
   "resilience.retry_after_max_secs": "Longest cooldown an upstream Retry-After may impose (s).",
@@ -36,12 +37,15 @@ const HINTS = {
   "usage.batch_size": "Rows buffered before a batch insert.",
   "usage.flush_interval_ms": "Longest time a row waits in the buffer (ms).",
   "usage.retention_days": "Days of usage rows and request logs kept; 0 = forever.",
+  "usage.quota_poll_secs": "Subscription usage endpoints polled this often (s); 0 = never.",
 };
 /** Keys in the config file's order (that of HINTS); unknown ones last. */
 const rank = (path) => {
   const i = Object.keys(HINTS).indexOf(path);
   return i < 0 ? 1e9 : i;
 };
+/** Settings that are shares (0 to 1), not whole numbers. */
+const FRACTIONS = new Set(["routing.quota_near_limit"]);
 const CHOICES = {
   "routing.strategy": ["fill-first", "round-robin", "p2c", "random", "least-used", "cost-optimized"],
 };
@@ -251,6 +255,7 @@ function controlFor(path, value) {
   const name = path;
   if (CHOICES[path]) return select(CHOICES[path], { name, value });
   if (typeof value === "boolean") return el("input", { type: "checkbox", name, checked: value });
+  if (FRACTIONS.has(path)) return input({ type: "number", name, value, min: 0, max: 1, step: 0.01, inputmode: "decimal" });
   if (typeof value === "number") return input({ type: "number", name, value, min: 0, step: 1, inputmode: "numeric" });
   return input({ name, value: value ?? "" });
 }
@@ -260,6 +265,10 @@ function valueOf(control, before) {
   if (control.type === "checkbox") return control.checked;
   if (typeof before === "number") {
     const raw = control.value.trim();
+    if (FRACTIONS.has(control.name)) {
+      if (!/^(0|1)?(\.\d+)?$/.test(raw) || raw === "" || raw === ".") throw new Error(`\`${control.name}\`: a share between 0 and 1 is needed`);
+      return Number(raw);
+    }
     if (!/^\d+$/.test(raw)) throw new Error(`\`${control.name}\`: a whole number is needed`);
     return Number(raw);
   }
