@@ -13,6 +13,9 @@
 //! 3. For each target, `Lease` goes to the `RouterActor` (its own thread): it picks an account by
 //!    strategy from its routing table (cooldowns, model locks, breaker, concurrency caps) and
 //!    answers with a lease holding an in-flight slot that frees itself on drop.
+//!    A subscription account (`oauth`: claude-code, codex, gemini-cli, github-copilot, qwen-code)
+//!    is leased like any other; its quota tracker has already told the router when a window is
+//!    exhausted (skipped until the reset) or nearly full (leased last).
 //! 4. `pipeline::plan` builds the attempt: same dialect on both sides → passthrough (only `model`
 //!    rewritten, unknown fields and `cache_control` survive; OpenAI streams ask for usage and hide
 //!    that chunk); otherwise the client body is decoded once to `translate::canonical` and encoded
@@ -21,7 +24,12 @@
 //!    (`translate::envelope`), bodies every provider of the dialect would refuse mended
 //!    (`translate::sanitize`), the thinking policy (`translate::thinking`), and the catalog's
 //!    per-family request rules (`translate::rules`); client headers are forwarded by allowlist
-//!    (`providers::call::passed_on`).
+//!    (`providers::call::passed_on`). On a subscription account `oauth::attempt` then takes the
+//!    token from the account's `TokenCell` (or waits for its `TokenRefresher`'s single refresh)
+//!    and `oauth::dress` applies the provider's own rules (Claude Code's beta flag and system
+//!    prompt, Codex's account header and `store`/`instructions`/stream, Code Assist's project
+//!    envelope, Copilot's editor headers, Qwen's resource URL); a 401 there refreshes once and
+//!    retries on the same account, a second one marks it `reauth_required`.
 //! 5. `Execute` goes to this worker thread's supervised `ExecutorActor` (its own awc client). It
 //!    answers `Started` only once content arrived (or a finish reason that explains an empty
 //!    answer; connect, first-byte and idle timeouts are ours), `Complete` for whole bodies, or
@@ -34,7 +42,8 @@
 //!    (an error event first when the upstream broke). Outcomes go to the account and breaker
 //!    actors (only when they change something; recorded before the client sees the stream end)
 //!    and one usage event per request to the `UsageWriter`, which batches inserts and keeps the
-//!    `/metrics` aggregates (`routes::metrics` adds the router's live gauges). Nothing on the
+//!    `/metrics` aggregates (`routes::metrics` adds the router's live gauges); every response's
+//!    headers go to the account's `QuotaTracker` (`oauth::hub`'s observer). Nothing on the
 //!    response path waits for the database.
 //! 7. When nothing could serve, `pipeline::final_error` answers in the caller's dialect: each
 //!    attempt's account and cause, or (nothing sent) each account's state from the router's view
@@ -49,12 +58,17 @@
 //! file's values under the overrides stored in the database. The read side (`routes::admin::
 //! {requests, usage_summary, health}`) queries `store::observe` in SQL portable to SQLite and
 //! PostgreSQL; `routes::admin::routes` is the one list of `/api` routes, rendered as OpenAPI by
-//! `routes::admin::openapi`. The dashboard (`static/`, embedded) uses only that API.
+//! `routes::admin::openapi`. The dashboard (`static/`, embedded) uses only that API. Subscription
+//! sign-in (`oauth::cli` for `omnigate accounts login|import`, `routes::admin::oauth` for the
+//! dashboard) writes the sealed session (`oauth::store::sign_in`) and reloads; `oauth::hub`, run
+//! by each reload, starts or replaces the refresher, poller and quota tracker of every account,
+//! and a watch reloads when another process (the CLI) signed in meanwhile.
 //!
 //! # Start-up (`app::start`)
 //! config (defaults → file → env → flags) → validate against the catalog → open the database
 //! (SQLite lock, migrations) → unlock the master key → upsert config entries (never the rows the
-//! API made, and none at all without a config file) → bootstrap admin password and first key,
+//! API made, and none at all without a config file; a subscription account's `oauth` tokens are
+//! a seed, applied only when they change: `oauth::seeds`) → bootstrap admin password and first key,
 //! kept in `<data dir>/first-start.txt` until the first login (`first_start`) → `Runtime::start` (stored setting overrides,
 //! then `Runtime::reload`: registry and actors from the database) → serve. On stop:
 //! drain in-flight requests (shortly before the grace ends, streams still running get their
