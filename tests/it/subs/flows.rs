@@ -220,3 +220,55 @@ async fn code_assist_project_is_found_on_first_use() {
     let _ = Duration::ZERO;
     app.stop().await;
 }
+
+/// The real binary, as a user types it: `omnigate accounts import` refuses a dead refresh token
+/// (non-zero, the provider's reason), then imports once it works, and `accounts list` shows the
+/// account signed in; neither prints a token.
+#[actix_rt::test]
+async fn the_accounts_command_imports_and_lists_without_printing_a_token() {
+    const BIN: &str = env!("CARGO_BIN_EXE_omnigate");
+    let w = World::new().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = omnigate::secrets::MasterKey::generate().to_base64();
+    let (path, refresh) = fixture(QW);
+    let token_url = w.token_url(QW);
+    // The subprocess runs off this thread: the mock OAuth server must keep answering meanwhile.
+    let run = |args: Vec<String>| {
+        let (dir, key) = (dir.path().to_path_buf(), key.clone());
+        actix_web::rt::task::spawn_blocking(move || {
+            let out = std::process::Command::new(BIN)
+                .args(&args)
+                .arg("--data-dir")
+                .arg(&dir)
+                .env_remove("DATABASE_URL")
+                .env_remove("OMNIGATE_CONFIG")
+                .env("OMNIGATE_MASTER_KEY", key)
+                .output()
+                .expect("run omnigate");
+            let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            (out.status.success(), text)
+        })
+    };
+    let import: Vec<String> = ["accounts", "import", "qwen-code", "--name", "bin", "--token-url", &token_url, "--from"]
+        .iter()
+        .map(|s| (*s).to_string())
+        .chain([path.display().to_string()])
+        .collect();
+    let (ok, text) = run(import.clone()).await.expect("joined");
+    assert!(!ok && text.contains("no Omnigate database"), "a fresh data dir is refused: {text}");
+    let (ok, text) = run(vec!["migrate".into()]).await.expect("joined");
+    assert!(ok, "{text}");
+    let (ok, text) = run(import.clone()).await.expect("joined");
+    assert!(!ok && text.contains("invalid_grant"), "a dead refresh token is refused at import: {text}");
+    w.oauth.grant_refresh(refresh);
+    let (ok, text) = run(import).await.expect("joined");
+    assert!(ok, "{text}");
+    assert!(text.contains("signed in: account 1 `qwen-code/bin`"), "{text}");
+    let (ok, listed) = run(vec!["accounts".into(), "list".into()]).await.expect("joined");
+    assert!(ok, "{listed}");
+    let row = listed.lines().find(|l| l.contains("bin")).unwrap_or_default();
+    assert!(row.contains("qwen-code") && row.contains("ok"), "{listed}");
+    for t in w.oauth.issued().iter().map(String::as_str).chain([refresh, "qwen-fixture-access"]) {
+        assert!(!text.contains(t) && !listed.contains(t), "a token was printed");
+    }
+}
