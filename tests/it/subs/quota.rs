@@ -6,7 +6,7 @@
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
-use super::{CC, CX, Sub, World, api_account, chat};
+use super::{CC, CX, GC, Sub, World, api_account, chat};
 use crate::mock::Reply;
 use crate::support::{self, eventually};
 
@@ -181,5 +181,74 @@ async fn the_usage_endpoint_is_polled_into_windows() {
     let windows = v["windows"].as_array().cloned().unwrap_or_default();
     assert!(windows.iter().any(|x| x["key"] == "5h" && x["used"] == 0.24), "{v}");
     assert!(windows.iter().any(|x| x["key"] == "7d" && x["used"] == 0.36), "{v}");
+    app.stop().await;
+}
+
+/// Codex's 429 when the plan's limit is reached (`usage_limit_reached` with its reset, the body's
+/// only signal): the request moves to the next account, and the account stays out until the reset.
+#[actix_rt::test]
+async fn a_plan_limit_429_body_keeps_the_account_out_until_its_reset() {
+    let w = World::new().await;
+    let (x_at, x_rt) = tokens(CX, "x");
+    let (y_at, y_rt) = tokens(CX, "y");
+    let accounts = with_priority(w.account(CX, "x", &x_at, &x_rt, 3_600_000), 1)
+        + &with_priority(w.account(CX, "y", &y_at, &y_rt, 3_600_000), 2);
+    // The shape third-party fixtures recorded (see src/oauth/codex.rs): no rate-limit header.
+    let body = json!({"error": {"type": "usage_limit_reached", "message": "The usage limit has been reached",
+                                "plan_type": "plus", "resets_in_seconds": 3600}});
+    w.upstream.script(&x_at, vec![Reply::Json { status: 429, body, retry_after: None }]);
+    let app = w.start(&w.config("", &accounts)).await;
+    let before = omnigate::store::now_ms();
+    let (status, text, account) = chat(&app, CX, false).await;
+    assert_eq!((status, account.as_str()), (200, "y"), "{text}");
+    // Past any cooldown the 429 earned, the window still keeps x out.
+    actix_rt::time::sleep(std::time::Duration::from_millis(1500)).await;
+    for _ in 0..3 {
+        assert_eq!(chat(&app, CX, false).await.2, "y");
+    }
+    assert_eq!(calls_with(&w, &x_at), 1, "no request was spent on the account after its limit");
+    let a = api_account(&app, &w.env, "x").await;
+    let windows = a["quota"]["windows"].as_array().cloned().unwrap_or_default();
+    assert!(windows.iter().any(|x| x["key"] == "usage_limit" && x["status"] == "exhausted"), "{a}");
+    let blocked = a["quota"]["view"]["blocked_until"].as_i64().unwrap_or(0);
+    assert!(blocked >= before + 3_590_000 && blocked <= omnigate::store::now_ms() + 3_600_000, "{a}");
+    app.stop().await;
+}
+
+/// Code Assist's daily quota is per model: its 429 (`QUOTA_EXHAUSTED` with the reset time) keeps
+/// only that model off the account; another model on the same account still goes through, and
+/// the exhausted one is refused without an upstream call until the reset.
+#[actix_rt::test]
+async fn a_per_model_quota_429_blocks_only_that_model() {
+    let w = World::new().await;
+    let (at, rt) = tokens(GC, "g");
+    let reset = omnigate::store::now_ms() + 6 * 3_600_000;
+    let reset_text = super::at(6 * 3_600_000);
+    // GCLI googleQuotaErrors.ts / aim QUOTA_APIS.md (see src/oauth/gemini_cli.rs).
+    let body = json!({"error": {"code": 429, "message": "You have exhausted your capacity on this model.",
+        "status": "RESOURCE_EXHAUSTED", "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": "QUOTA_EXHAUSTED", "domain": "cloudcode-pa.googleapis.com",
+        "metadata": {"model": "gemini-2.5-pro", "quotaResetTimeStamp": reset_text}}]}});
+    w.upstream.script(&at, vec![Reply::Json { status: 429, body, retry_after: None }]);
+    let app = w.start(&w.config("", &w.account(GC, "g", &at, &rt, 3_600_000))).await;
+    let (status, text, _) = chat(&app, GC, false).await;
+    assert_eq!(status, 429, "{text}");
+    let running = &app;
+    let ask = |model: &'static str| async move {
+        let body = json!({"model": format!("gc/{model}"), "messages": [{"role": "user", "content": "hi"}]});
+        let mut r = support::post(running, "/v1/chat/completions", body).await;
+        (r.status().as_u16(), support::text_body(&mut r).await)
+    };
+    actix_rt::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let (status, text) = ask("gemini-2.5-flash").await;
+    assert_eq!(status, 200, "another model of the account still answers: {text}");
+    let calls = calls_with(&w, &at);
+    let (status, text) = ask("gemini-2.5-pro").await;
+    assert!(status == 429 || status == 503, "{status} {text}");
+    assert_eq!(calls_with(&w, &at), calls, "the exhausted model is refused without an upstream call");
+    let a = api_account(&app, &w.env, "g").await;
+    let blocks = &a["quota"]["view"]["model_blocks"];
+    let until = blocks["gemini-2.5-pro"].as_i64().unwrap_or(0);
+    assert!((until - reset).abs() < 2_000 && blocks.get("gemini-2.5-flash").is_none(), "{a}");
     app.stop().await;
 }
