@@ -79,6 +79,19 @@ fn flow_error(e: FlowError) -> AdminError {
     AdminError::field("code", e.to_string())
 }
 
+/// What the dashboard reads of a sign-in that failed after the provider's part (never a
+/// database cause: that is logged).
+fn failure(e: AdminError) -> String {
+    match e {
+        AdminError::Field { field, message } => format!("`{field}`: {message}"),
+        AdminError::NotFound(m) | AdminError::Conflict(m) | AdminError::Apply(m) => m,
+        AdminError::Db(e) => {
+            tracing::error!(error = %e, "storing a device sign-in failed");
+            "database error".into()
+        }
+    }
+}
+
 /// Stores a sign-in, audits it and makes it live; answers the account (no token).
 async fn signed_in(
     state: &AppState,
@@ -142,7 +155,7 @@ async fn start_inner(state: &AppState, who: &Who, kind: Kind, body: Map<String, 
                             account_id: v["id"].as_i64().unwrap_or_default(),
                             name: v["name"].as_str().unwrap_or_default().to_string(),
                         },
-                        Err(e) => FlowState::Failed { error: format!("{e:?}") },
+                        Err(e) => FlowState::Failed { error: failure(e) },
                     },
                     Err(e) => FlowState::Failed { error: e.to_string() },
                 };
