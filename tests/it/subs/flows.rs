@@ -12,7 +12,7 @@ use omnigate::oauth::import::ImportError;
 use omnigate::oauth::{EndpointOverrides, Kind};
 use serde_json::{Value, json};
 
-use super::{GC, QW, Sub, World, api_account, chat};
+use super::{CX, GC, QW, Sub, World, api_account, chat};
 use crate::per_provider;
 use crate::support::{self, eventually};
 
@@ -271,4 +271,50 @@ async fn the_accounts_command_imports_and_lists_without_printing_a_token() {
     for t in w.oauth.issued().iter().map(String::as_str).chain([refresh, "qwen-fixture-access"]) {
         assert!(!text.contains(t) && !listed.contains(t), "a token was printed");
     }
+}
+
+/// A PKCE sign-in whose redirect URI is the gateway's own callback (a proxy or provider that
+/// allows it): the provider sends the browser to `/api/oauth/{provider}/callback?code&state`, the
+/// gateway finishes the sign-in and answers a small page; a replayed redirect is refused.
+#[actix_rt::test]
+async fn the_browser_redirect_to_the_gateway_finishes_a_sign_in() {
+    let w = World::new().await;
+    let app = w.start(&w.config("", "")).await;
+    let base = support::base(&app);
+    let mut ep = endpoints(&w, CX);
+    ep.redirect_uri = Some(format!("{base}/api/oauth/codex/callback"));
+    let start = json!({"name": "redirected", "base_url": w.base_url(CX), "endpoints": ep});
+    let c = support::client();
+    let mut r = c
+        .post(format!("{base}/api/oauth/codex/start"))
+        .bearer_auth(&w.env.admin_token)
+        .send_json(&start)
+        .await
+        .expect("sent");
+    let v = support::json_body(&mut r).await;
+    assert_eq!(r.status(), 200, "{v}");
+    // The provider's page sends the browser back to the gateway.
+    let browser = awc::Client::builder().disable_redirects().finish();
+    let r = browser.get(v["authorize_url"].as_str().unwrap_or_default()).send().await.expect("authorize");
+    let back = r.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default().to_string();
+    assert!(back.starts_with(&format!("{base}/api/oauth/codex/callback?")), "{back}");
+    let mut r = c.get(&back).bearer_auth(&w.env.admin_token).send().await.expect("callback");
+    let page = support::text_body(&mut r).await;
+    assert_eq!(r.status(), 200, "{page}");
+    assert!(page.contains("Signed in") && page.contains("redirected"), "{page}");
+    assert_eq!(chat(&app, CX, false).await.0, 200);
+    let mut r = c.get(&back).bearer_auth(&w.env.admin_token).send().await.expect("replay");
+    let page = support::text_body(&mut r).await;
+    assert_eq!(r.status(), 404, "a used sign-in cannot be replayed: {page}");
+    // The provider's refusal is shown, not swallowed.
+    let mut r = c
+        .get(format!("{base}/api/oauth/codex/callback?error=access_denied&error_description=missing_codex_entitlement"))
+        .bearer_auth(&w.env.admin_token)
+        .send()
+        .await
+        .expect("refused");
+    let page = support::text_body(&mut r).await;
+    assert_eq!(r.status(), 400);
+    assert!(page.contains("missing_codex_entitlement"), "{page}");
+    app.stop().await;
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::{Sub, World, api_account, chat, logs};
 use crate::mock::Reply;
+use crate::mock::oauth::RefreshAnswer;
 use crate::per_provider;
 use crate::support::{self, eventually};
 
@@ -197,3 +198,31 @@ async fn no_token_in_logs_answers_or_database(s: Sub) {
     app.stop().await;
 }
 per_provider!(no_token_in_logs_answers_or_database);
+
+/// A refresh that fails for a passing reason (the token endpoint answers 503) leaves the account
+/// enabled and signed in; requests meanwhile are told at once (no refresh per request), and the
+/// refresher tries again after its backoff, after which the account serves.
+#[actix_rt::test]
+async fn a_transient_refresh_failure_backs_off_then_recovers() {
+    let s = super::CC;
+    let w = World::new().await;
+    let (at, rt) = seed(s);
+    w.oauth.script_refresh(vec![RefreshAnswer::Unavailable]);
+    let app = w.start(&w.config("", &w.account(s, "main", &at, &rt, -60_000))).await;
+    let (status, body, _) = chat(&app, s, false).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(w.oauth.refreshes(), 1);
+    for _ in 0..5 {
+        assert_eq!(chat(&app, s, false).await.0, 503);
+    }
+    assert_eq!(w.oauth.refreshes(), 1, "requests during the backoff do not hammer the token endpoint");
+    let a = api_account(&app, &w.env, "main").await;
+    assert_eq!((a["enabled"].as_bool(), a["subscription"]["status"].as_str()), (Some(true), Some("ok")), "{a}");
+    assert_eq!(a["subscription"]["refresher"]["phase"], "backoff", "{a}");
+    assert!(a["subscription"]["refresher"]["retry_at"].as_i64().unwrap_or(0) > omnigate::store::now_ms(), "{a}");
+    // The backoff's first step is 5 s; then the refresher retries by itself.
+    let back = eventually(20, || async { chat(&app, s, false).await.0 == 200 }).await;
+    assert!(back, "the account serves once the token endpoint is back");
+    assert_eq!(w.oauth.refreshes(), 2);
+    app.stop().await;
+}
