@@ -47,6 +47,15 @@ pub struct OAuthAccount {
 }
 
 impl OAuthAccount {
+    /// Stops its refresher and poller for good (the account went, or they are replaced): their
+    /// timers would otherwise keep them alive, refreshing with tokens nobody uses any more.
+    fn retire(&self) {
+        self.refresher.do_send(actors::refresher::messages::Retire);
+        if let Some(p) = &self.poller {
+            p.do_send(SetPollEvery(Duration::ZERO));
+        }
+    }
+
     /// Where this account's requests go with `tokens`: the account's override, else what the
     /// tokens name (Copilot's API endpoint, Qwen's resource URL), else the provider's default.
     pub fn base(&self, tokens: &Tokens) -> String {
@@ -119,6 +128,8 @@ pub struct Hub {
     unopenable: DashMap<i64, i64>,
     /// Woken when a refresher disabled its account (the runtime reloads at once).
     changed: Arc<tokio::sync::Notify>,
+    /// Set when the daemon stops: the watch ends.
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 /// How often the stored sessions are compared with the running actors.
@@ -135,6 +146,9 @@ pub fn spawn_watch(runtime: Arc<crate::runtime::Runtime>) {
                 _ = tick.tick() => false,
                 () = changed.notified() => true,
             };
+            if runtime.oauth.stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
             let behind = if forced { Ok(true) } else { runtime.oauth.behind().await };
             match behind {
                 Ok(true) => {
@@ -175,6 +189,7 @@ impl Hub {
             flows: super::pending::Flows::default(),
             unopenable: DashMap::new(),
             changed: Arc::new(tokio::sync::Notify::new()),
+            stopped: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -223,7 +238,13 @@ impl Hub {
             self.entries.insert(a.id, Entry { quota, oauth });
         }
         let before = self.entries.len();
-        self.entries.retain(|id, _| accounts.iter().any(|a| a.id == *id));
+        self.entries.retain(|id, e| {
+            let keep = accounts.iter().any(|a| a.id == *id);
+            if !keep && let Some(o) = &e.oauth {
+                o.retire();
+            }
+            keep
+        });
         report.stopped = before - self.entries.len();
         Ok(report)
     }
@@ -240,6 +261,9 @@ impl Hub {
         let Some(session) = store::load(&self.db, &self.sealer, a.id).await? else { return Ok(None) };
         let default_base = defaults(kind.id()).unwrap_or_default();
         let fingerprint = format!("{}|{:?}|{}", session.endpoints.to_json(), a.base_url, default_base);
+        if let Some(r) = running.as_ref().filter(|r| r.fingerprint != fingerprint) {
+            r.retire();
+        }
         if let Some(r) = running.filter(|r| r.fingerprint == fingerprint) {
             let current = r.cell.get();
             if session.tokens.generation > current.generation
@@ -328,6 +352,17 @@ impl Hub {
         if changed {
             for e in &self.entries {
                 e.quota.do_send(SetQuotaConfig(cfg));
+            }
+        }
+    }
+
+    /// Retires every refresher and poller and ends the watch (the daemon is stopping).
+    pub fn stop(&self) {
+        self.stopped.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.changed.notify_one();
+        for e in &self.entries {
+            if let Some(o) = &e.oauth {
+                o.retire();
             }
         }
     }

@@ -358,8 +358,9 @@ impl Runtime {
         }
     }
 
-    /// Stops the router's thread (after the server stopped).
+    /// Stops the router's thread and the subscription actors' timers (after the server stopped).
     pub fn stop(&self) {
+        self.oauth.stop();
         self.router_arbiter.stop();
     }
 }

@@ -15,7 +15,7 @@ use rand::RngExt;
 use tokio::sync::oneshot;
 
 use super::messages::{
-    ConfirmWorking, GetRefresherStatus, GetToken, MarkReauthRequired, RefreshRejected, ReplaceTokens,
+    ConfirmWorking, GetRefresherStatus, GetToken, MarkReauthRequired, RefreshRejected, ReplaceTokens, Retire,
 };
 use super::{Lifecycle, RefreshError, SessionStatus, Timing, TokenCell, TokenError, TokenSource, Tokens, stale};
 use crate::clock::now_ms;
@@ -51,6 +51,8 @@ pub struct TokenRefresher {
     cell: TokenCell,
     waiters: Vec<Waiter>,
     timer: Option<SpawnHandle>,
+    /// Retired: never refreshes again (kept across a supervisor restart).
+    retired: bool,
 }
 
 impl std::fmt::Debug for TokenRefresher {
@@ -76,7 +78,7 @@ impl TokenRefresher {
         life.set_jitter(if max > 0 { rand::rng().random_range(0..=max) } else { 0 });
         cell.set(Arc::clone(life.tokens()));
         cell.set_dead(life.dead().is_some());
-        Self { account_id, life, source, cell, waiters: Vec::new(), timer: None }
+        Self { account_id, life, source, cell, waiters: Vec::new(), timer: None, retired: false }
     }
 
     /// Tokens a request may use now, if the current ones will do.
@@ -97,6 +99,10 @@ impl TokenRefresher {
     /// Starts a refresh round unless one is out (or the account is dead).
     fn kick(&mut self, ctx: &mut Context<Self>, force: bool) {
         let now = now_ms();
+        if self.retired {
+            self.answer(now);
+            return;
+        }
         let due = force || self.life.due(now) || self.source.needs_prepare(self.life.tokens());
         if !due && self.life.unsaved().is_none() {
             self.schedule(ctx);
@@ -177,6 +183,9 @@ impl TokenRefresher {
     fn schedule(&mut self, ctx: &mut Context<Self>) {
         if let Some(t) = self.timer.take() {
             ctx.cancel_future(t);
+        }
+        if self.retired {
+            return;
         }
         let Some(at) = self.life.next_wake() else { return };
         let delay = at.saturating_sub(now_ms()).clamp(0, MAX_SLEEP_MS);
@@ -269,6 +278,15 @@ impl Supervised for TokenRefresher {
         self.life.abandon();
         self.timer = None;
         self.waiters.clear();
+    }
+}
+
+impl Handler<Retire> for TokenRefresher {
+    type Result = ();
+
+    fn handle(&mut self, _: Retire, ctx: &mut Context<Self>) {
+        self.retired = true;
+        self.schedule(ctx);
     }
 }
 

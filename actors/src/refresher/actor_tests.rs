@@ -208,3 +208,21 @@ async fn a_passing_failure_is_retried_and_an_unsaved_rotation_is_saved_not_refre
     assert_eq!(s.refreshes, 2, "the save was retried, the refresh token was not spent twice");
     assert_eq!(s.saves, 1);
 }
+
+#[actix_rt::test]
+async fn a_retired_refresher_never_refreshes_again() {
+    // Tokens due about 200 ms from now (half-way through a 400 ms life).
+    let short = || Tokens { expires_at: Some(now_ms() + 400), obtained_at: now_ms(), ..stale_tokens() };
+    let kept = Rc::new(RefCell::new(Script::default()));
+    let (_kept, _) = start(short(), &kept);
+    let retired = Rc::new(RefCell::new(Script::default()));
+    let (addr, _) = start(short(), &retired);
+    addr.send(super::messages::Retire).await.expect("delivered");
+    actix_rt::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(kept.borrow().refreshes, 1, "a running refresher refreshes on its timer");
+    assert_eq!(retired.borrow().refreshes, 0, "a retired one does not");
+    // A caller still holding its address is told, without a refresh call.
+    let answer = addr.send(GetToken).await.expect("delivered");
+    assert!(matches!(answer, Err(TokenError::Unavailable(_))), "{answer:?}");
+    assert_eq!(retired.borrow().refreshes, 0);
+}

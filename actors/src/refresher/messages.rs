@@ -48,3 +48,10 @@ pub struct ReplaceTokens {
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "RefresherStatus")]
 pub struct GetRefresherStatus;
+
+/// The account was deleted, or its refresher replaced by one with other endpoints: the timer
+/// stops and no refresh call goes out any more (the actor ends once its last address is gone;
+/// callers still holding it are told the token is unavailable).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Retire;

@@ -17,7 +17,7 @@ use crate::per_provider;
 use crate::support::{self, eventually};
 
 /// The endpoint overrides that point `s` at the mock OAuth server.
-fn endpoints(w: &World, s: Sub) -> EndpointOverrides {
+pub(super) fn endpoints(w: &World, s: Sub) -> EndpointOverrides {
     let o = w.oauth.url(s.prefix);
     EndpointOverrides {
         authorize_url: Some(format!("{o}/authorize")),
@@ -91,7 +91,7 @@ async fn login(s: Sub) {
 }
 per_provider!(login);
 
-fn fixture(s: Sub) -> (std::path::PathBuf, &'static str) {
+pub(super) fn fixture(s: Sub) -> (std::path::PathBuf, &'static str) {
     let (file, refresh) = match s.prefix {
         "cc" => ("claude-code.credentials.json", "sk-ant-ort01-fixture-refresh"),
         "cx" => ("codex.auth.json", "rt_fixture_refresh"),

@@ -226,3 +226,38 @@ async fn a_transient_refresh_failure_backs_off_then_recovers() {
     assert_eq!(w.oauth.refreshes(), 2);
     app.stop().await;
 }
+
+/// A deleted account's refresher stops for good: its timer would otherwise keep it alive,
+/// refreshing (and rotating) tokens nobody uses any more.
+#[actix_rt::test]
+async fn a_deleted_account_is_never_refreshed_again() {
+    let s = super::CC;
+    let w = World::new().await;
+    // Tokens of 4 s: the refresher's timer is due half-way through.
+    w.oauth.state.lifetime_secs.store(4, std::sync::atomic::Ordering::SeqCst);
+    let app = w.start(&w.config("", "")).await;
+    let base = support::base(&app);
+    let (path, refresh) = super::flows::fixture(s);
+    w.oauth.grant_refresh(refresh);
+    let creds: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json");
+    let mut ep = super::flows::endpoints(&w, s);
+    ep.redirect_uri = None;
+    let body = json!({"credentials": creds, "name": "gone", "base_url": w.base_url(s), "endpoints": ep});
+    let c = support::client();
+    let mut r = c
+        .post(format!("{base}/api/oauth/claude-code/import"))
+        .bearer_auth(&w.env.admin_token)
+        .send_json(&body)
+        .await
+        .expect("sent");
+    let acc = support::json_body(&mut r).await;
+    assert_eq!(r.status(), 201, "{acc}");
+    assert_eq!(w.oauth.refreshes(), 1, "the import checked the refresh token");
+    let id = acc["id"].as_i64().expect("id");
+    let r = c.delete(format!("{base}/api/accounts/{id}")).bearer_auth(&w.env.admin_token).send().await.expect("sent");
+    assert!(r.status().is_success(), "{}", r.status());
+    actix_rt::time::sleep(std::time::Duration::from_secs(5)).await;
+    assert_eq!(w.oauth.refreshes(), 1, "no refresh for a deleted account");
+    app.stop().await;
+}
