@@ -230,7 +230,7 @@ const WINDOW_NAMES = { "5h": "5-hour", "7d": "weekly", "7d_opus": "weekly Opus",
 /** An account's quota windows as bars with their reset countdowns (nothing when it has none). */
 export function quotaBars(a, now) {
   const windows = (a.quota?.windows || []).filter((w) => w.used != null || w.status === "exhausted");
-  if (!windows.length) return el("span", { class: "muted" }, "—");
+  if (!windows.length) return a.subscription ? null : el("span", { class: "muted" }, "—");
   const view = a.quota?.view || {};
   return el(
     "div",

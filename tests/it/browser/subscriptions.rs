@@ -3,7 +3,8 @@
 //! headers of a real request); an operator signs in to Claude Code (the provider's page opened,
 //! its `code#state` pasted back) and to Qwen Code (the device code shown with its countdown while
 //! the server polls the mock OAuth server through `authorization_pending`), and each new account
-//! appears signed in and serves a request.
+//! appears signed in and serves a request; a sign-in the provider revoked shows its reason and
+//! comes back through Sign in again and the import box.
 
 use serde_json::json;
 
@@ -102,6 +103,28 @@ async fn sign_in_to_subscriptions_and_see_their_quota_windows() {
     d.screenshot("subscription-device-code").await;
     d.wait_text("tr[data-account='qwen-code/dev']", "signed in").await;
     d.screenshot("subscriptions").await;
+
+    // ---- The provider revokes the web sign-in: its refresh after a 401 fails for good, the row
+    // says so with the reason, and Sign in again with the import box brings it back.
+    let web_token = w.oauth.issued().iter().rev().find(|t| t.starts_with("cc-")).cloned().expect("web's token");
+    w.upstream.always(&web_token, Reply::status(401));
+    w.oauth.revoke_all();
+    let body = json!({"model": "cc/claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}]});
+    crate::support::post(&app, "/v1/chat/completions", body).await;
+    let web = "tr[data-account='claude-code/web']";
+    d.wait_text(web, "sign-in dead").await;
+    d.wait_text(web, "invalid_grant").await;
+    d.find(web).await;
+    d.screenshot("subscription-sign-in-dead").await;
+    d.click_button(web, "Sign in again to claude-code/web").await;
+    assert_eq!(d.js("return document.querySelector('#signin-form input[name=name]').value").await, json!("web"));
+    let (path, refresh) = crate::subs::flows::fixture(CC);
+    w.oauth.grant_refresh(refresh);
+    point_at_mocks(&d, &w, CC, w.base_url(CC)).await;
+    d.click("#signin-form .import-box > summary").await;
+    d.type_into("#signin-form textarea[name=credentials]", &std::fs::read_to_string(path).expect("fixture")).await;
+    d.click("#signin-import").await;
+    d.wait_text(web, "signed in").await;
     assert_eq!(d.js_errors().await, Vec::<String>::new());
     d.quit().await;
 

@@ -91,7 +91,7 @@ async fn login(s: Sub) {
 }
 per_provider!(login);
 
-pub(super) fn fixture(s: Sub) -> (std::path::PathBuf, &'static str) {
+pub(crate) fn fixture(s: Sub) -> (std::path::PathBuf, &'static str) {
     let (file, refresh) = match s.prefix {
         "cc" => ("claude-code.credentials.json", "sk-ant-ort01-fixture-refresh"),
         "cx" => ("codex.auth.json", "rt_fixture_refresh"),
