@@ -332,6 +332,21 @@ async fn handle(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<OAuthSt
                 "endpoints": {"api": api}, "sku": "monthly_subscriber"}))
         }
         ("GET" | "POST", "usage") => {
+            // What each usage endpoint needs (docs/notes: CC usage.js and aim QUOTA_APIS.md; CODEX
+            // backend-client; CAPI get-copilot-usage.ts): the OAuth bearer and its beta flag, the
+            // bearer and the ChatGPT account, or GitHub's `token` scheme with the GitHub token.
+            let h = |k: &str| req.headers().get(k).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+            let ok = match prefix.as_str() {
+                "cc" => {
+                    h("authorization").starts_with("Bearer cc-") && h("anthropic-beta").contains("oauth-2025-04-20")
+                }
+                "cx" => h("authorization").starts_with("Bearer ") && !h("chatgpt-account-id").is_empty(),
+                "gh" => h("authorization").starts_with("token ") && !h("editor-version").is_empty(),
+                _ => true,
+            };
+            if !ok {
+                return HttpResponse::Unauthorized().json(json!({"error": "unauthorized"}));
+            }
             let v = state.inner.lock().unwrap().usage.get(&prefix).cloned().unwrap_or(json!({}));
             HttpResponse::Ok().json(v)
         }

@@ -252,3 +252,62 @@ async fn a_per_model_quota_429_blocks_only_that_model() {
     assert!((until - reset).abs() < 2_000 && blocks.get("gemini-2.5-flash").is_none(), "{a}");
     app.stop().await;
 }
+
+/// Codex's and Copilot's usage endpoints, in their recorded shapes (src/oauth/codex.rs,
+/// src/oauth/copilot.rs), each asked with the credential it needs (the mock refuses others):
+/// Codex's windows are classified by their length, not their position; Copilot's monthly premium
+/// quota becomes a window with its reset date. A window used up keeps the account out.
+#[actix_rt::test]
+async fn codex_and_copilot_usage_endpoints_are_polled_into_windows() {
+    let w = World::new().await;
+    let (cx_at, cx_rt) = tokens(CX, "u");
+    let (gh_at, gh_rt) = tokens(super::GH, "u");
+    let now = omnigate::store::now_ms() / 1000;
+    // The weekly window in "primary": OpenAI has swapped the two once.
+    w.oauth.set_usage(
+        "cx",
+        json!({"plan_type": "pro", "rate_limit": {"allowed": true, "limit_reached": false,
+            "primary_window": {"used_percent": 9, "limit_window_seconds": 604_800, "reset_at": now + 400_000},
+            "secondary_window": {"used_percent": 100, "limit_window_seconds": 18_000, "reset_at": now + 7_200}}}),
+    );
+    w.oauth.set_usage(
+        "gh",
+        json!({"copilot_plan": "individual", "quota_reset_date": "2099-01-01",
+            "quota_snapshots": {"chat": {"unlimited": true},
+                "premium_interactions": {"entitlement": 300, "remaining": 120, "percent_remaining": 40.0, "unlimited": false}}}),
+    );
+    let accounts =
+        w.account(CX, "c", &cx_at, &cx_rt, 3_600_000) + &w.account(super::GH, "g", &gh_at, &gh_rt, 3_600_000);
+    let app = w.start(&w.config("", &accounts)).await;
+    let poll = |name: &'static str| {
+        let app = &app;
+        let w = &w;
+        async move {
+            let id = api_account(app, &w.env, name).await["id"].as_i64().expect("id");
+            let mut r = support::client()
+                .post(format!("{}/api/accounts/{id}/quota/poll", support::base(app)))
+                .bearer_auth(&w.env.admin_token)
+                .send_json(&json!({}))
+                .await
+                .expect("sent");
+            let v = support::json_body(&mut r).await;
+            assert_eq!(r.status(), 200, "{v}");
+            v
+        }
+    };
+    let v = poll("c").await;
+    let windows = v["windows"].as_array().cloned().unwrap_or_default();
+    assert!(windows.iter().any(|x| x["key"] == "7d" && x["used"] == 0.09), "{v}");
+    assert!(windows.iter().any(|x| x["key"] == "5h" && x["used"] == 1.0), "{v}");
+    assert_eq!(v["view"]["blocked_until"], (now + 7_200) * 1000, "the used-up 5-hour window keeps it out: {v}");
+    let (status, body, _) = chat(&app, CX, false).await;
+    assert_ne!(status, 200, "no other Codex account: the request is refused without an upstream call: {body}");
+    assert!(w.upstream_calls(CX).is_empty());
+    let v = poll("g").await;
+    let windows = v["windows"].as_array().cloned().unwrap_or_default();
+    let premium = windows.iter().find(|x| x["key"] == "premium").cloned().unwrap_or_default();
+    assert_eq!(premium["used"].as_f64(), Some(0.6), "{v}");
+    assert!(premium["resets_at"].as_i64().unwrap_or(0) > omnigate::store::now_ms(), "{v}");
+    assert!(!windows.iter().any(|x| x["key"] == "chat"), "an unlimited quota is no window: {v}");
+    app.stop().await;
+}
