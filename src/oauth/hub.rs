@@ -240,8 +240,11 @@ impl Hub {
         let before = self.entries.len();
         self.entries.retain(|id, e| {
             let keep = accounts.iter().any(|a| a.id == *id);
-            if !keep && let Some(o) = &e.oauth {
-                o.retire();
+            if !keep {
+                e.quota.do_send(actors::quota::messages::Retire);
+                if let Some(o) = &e.oauth {
+                    o.retire();
+                }
             }
             keep
         });

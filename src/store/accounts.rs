@@ -1,7 +1,7 @@
 //! Provider accounts (`accounts` table): reading, and the admin API's writes. Credentials arrive
 //! here already sealed; this module never sees a plaintext key.
 
-use entities::{account, account_state, model_lockout};
+use entities::{account, account_state, model_lockout, oauth_session, quota_window};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
 };
@@ -118,6 +118,10 @@ pub async fn update(
 /// Deletes an account row with its persisted health and model locks.
 pub async fn delete(db: &impl ConnectionTrait, id: i64) -> Result<(), DbErr> {
     model_lockout::Entity::delete_many().filter(model_lockout::Column::AccountId.eq(id)).exec(db).await?;
+    // A subscription account's sealed tokens and every account's quota windows go with it.
+    oauth_session::Entity::delete_by_id(id).exec(db).await?;
+    let subject = actors::quota::persist::account_subject(id);
+    quota_window::Entity::delete_many().filter(quota_window::Column::Subject.eq(subject)).exec(db).await?;
     account_state::Entity::delete_by_id(id).exec(db).await?;
     account::Entity::delete_by_id(id).exec(db).await?;
     Ok(())

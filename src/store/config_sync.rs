@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use entities::{account, account_state, api_key, combo, combo_target, model_alias, provider};
+use entities::{account, api_key, combo, combo_target, model_alias, provider};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     QueryFilter, TransactionTrait,
@@ -193,8 +193,8 @@ async fn sync_accounts(
         if !r.prunes(cfg) {
             continue;
         }
-        account_state::Entity::delete_by_id(e.id).exec(db).await?;
-        account::Entity::delete_by_id(e.id).exec(db).await?;
+        // With its state, lockouts, sealed OAuth tokens and quota windows.
+        super::accounts::delete(db, e.id).await?;
         r.removed += 1;
     }
     Ok(())

@@ -11,7 +11,7 @@ use actix::{
 };
 use sea_orm::DatabaseConnection;
 
-use super::messages::{GetQuota, Observe, QuotaChanged, QuotaSnapshot, SetQuotaConfig};
+use super::messages::{GetQuota, Observe, QuotaChanged, QuotaSnapshot, Retire, SetQuotaConfig};
 use super::{Change, QuotaConfig, QuotaState, QuotaView, Window, persist};
 use crate::clock::now_ms;
 
@@ -32,6 +32,8 @@ pub struct QuotaTracker {
     save_timer: Option<SpawnHandle>,
     reset_timer: Option<SpawnHandle>,
     reload_on_start: bool,
+    /// Retired (its account was deleted): no timer, no write, no message.
+    retired: bool,
 }
 
 impl QuotaTracker {
@@ -52,6 +54,7 @@ impl QuotaTracker {
             published: QuotaView::default(),
             save_timer: None,
             reset_timer: None,
+            retired: false,
             reload_on_start: false,
         }
     }
@@ -86,7 +89,7 @@ impl QuotaTracker {
     }
 
     fn save_soon(&mut self, ctx: &mut Context<Self>) {
-        if self.save_timer.is_none() {
+        if self.save_timer.is_none() && !self.retired {
             self.save_timer = Some(ctx.run_later(DRIFT_SAVE_EVERY, |act, ctx| {
                 act.save_timer = None;
                 act.save_now(ctx);
@@ -97,6 +100,9 @@ impl QuotaTracker {
     fn schedule_reset(&mut self, ctx: &mut Context<Self>) {
         if let Some(t) = self.reset_timer.take() {
             ctx.cancel_future(t);
+        }
+        if self.retired {
+            return;
         }
         let now = now_ms();
         let Some(at) = self.state.next_change(now) else { return };
@@ -109,6 +115,20 @@ impl QuotaTracker {
             act.publish(false);
             act.schedule_reset(ctx);
         }));
+    }
+}
+
+impl Handler<Retire> for QuotaTracker {
+    type Result = ();
+
+    fn handle(&mut self, _: Retire, ctx: &mut Context<Self>) {
+        self.retired = true;
+        self.db = None;
+        self.router = None;
+        if let Some(t) = self.save_timer.take() {
+            ctx.cancel_future(t);
+        }
+        self.schedule_reset(ctx);
     }
 }
 

@@ -38,3 +38,9 @@ pub struct QuotaChanged {
     /// The new view.
     pub view: QuotaView,
 }
+
+/// The account was deleted: the tracker stops its timers and never writes or tells again (it
+/// ends once its last address is gone).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Retire;

@@ -259,5 +259,8 @@ async fn a_deleted_account_is_never_refreshed_again() {
     assert!(r.status().is_success(), "{}", r.status());
     actix_rt::time::sleep(std::time::Duration::from_secs(5)).await;
     assert_eq!(w.oauth.refreshes(), 1, "no refresh for a deleted account");
+    // Its sealed tokens went with it.
+    let sessions = entities::oauth_session::Entity::find().all(&app.state.db).await.expect("sessions");
+    assert!(sessions.iter().all(|r| r.account_id != id), "the deleted account's session row is gone");
     app.stop().await;
 }
