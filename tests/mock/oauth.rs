@@ -342,6 +342,11 @@ async fn handle(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<OAuthSt
                 }
                 "cx" => h("authorization").starts_with("Bearer ") && !h("chatgpt-account-id").is_empty(),
                 "gh" => h("authorization").starts_with("token ") && !h("editor-version").is_empty(),
+                "gc" => {
+                    h("authorization").starts_with("Bearer ")
+                        && serde_json::from_slice::<Value>(&body)
+                            .is_ok_and(|b| b["project"].as_str().is_some_and(|p| !p.is_empty()))
+                }
                 _ => true,
             };
             if !ok {

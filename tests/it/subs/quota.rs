@@ -311,3 +311,38 @@ async fn codex_and_copilot_usage_endpoints_are_polled_into_windows() {
     assert!(!windows.iter().any(|x| x["key"] == "chat"), "an unlimited quota is no window: {v}");
     app.stop().await;
 }
+
+/// Code Assist's `retrieveUserQuota` (GCLI types.ts `BucketInfo`), asked with the project: each
+/// model's bucket is its own daily window; an empty one keeps only that model off the account.
+#[actix_rt::test]
+async fn code_assist_quota_buckets_are_polled_per_model() {
+    let w = World::new().await;
+    let (at, rt) = tokens(GC, "q");
+    w.oauth.set_usage(
+        "gc",
+        json!({"buckets": [
+            {"remainingFraction": 0.0, "resetTime": super::at(6 * 3_600_000), "tokenType": "REQUESTS", "modelId": "gemini-2.5-pro"},
+            {"remainingFraction": 0.75, "resetTime": super::at(6 * 3_600_000), "tokenType": "REQUESTS", "modelId": "gemini-2.5-flash"}]}),
+    );
+    let app = w.start(&w.config("", &w.account(GC, "q", &at, &rt, 3_600_000))).await;
+    let id = api_account(&app, &w.env, "q").await["id"].as_i64().expect("id");
+    let mut r = support::client()
+        .post(format!("{}/api/accounts/{id}/quota/poll", support::base(&app)))
+        .bearer_auth(&w.env.admin_token)
+        .send_json(&json!({}))
+        .await
+        .expect("sent");
+    let v = support::json_body(&mut r).await;
+    assert_eq!(r.status(), 200, "{v}");
+    let windows = v["windows"].as_array().cloned().unwrap_or_default();
+    assert!(windows.iter().any(|x| x["key"] == "daily@gemini-2.5-pro" && x["used"] == 1.0), "{v}");
+    assert!(windows.iter().any(|x| x["key"] == "daily@gemini-2.5-flash" && x["used"] == 0.25), "{v}");
+    assert!(v["view"]["model_blocks"]["gemini-2.5-pro"].as_i64().unwrap_or(0) > omnigate::store::now_ms(), "{v}");
+    assert_eq!(v["view"]["blocked_until"], 0, "the account itself stays in: {v}");
+    assert_eq!(chat(&app, GC, false).await.0, 429, "the used-up model is refused as rate-limited");
+    assert!(w.upstream_calls(GC).is_empty(), "without an upstream call");
+    let body = json!({"model": "gc/gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]});
+    let mut r = support::post(&app, "/v1/chat/completions", body).await;
+    assert_eq!(r.status(), 200, "{}", support::text_body(&mut r).await);
+    app.stop().await;
+}
