@@ -206,7 +206,7 @@ fn final_error(
             // Trying again will not help: a 503 that tells SDKs not to retry (no Retry-After).
             OutcomeKind::AuthFailed => GatewayError::Unavailable {
                 message: format!(
-                    "no usable account: the upstream refused the credentials ({attempts} attempt(s): {}); check the accounts' API keys",
+                    "no usable account: the upstream refused the credentials ({attempts} attempt(s): {}); check the accounts' API keys (a subscription account: sign in again)",
                     attempts_in_words(f, secrets)
                 ),
                 retry_after: None,

@@ -170,7 +170,9 @@ async fn no_token_in_logs_answers_or_database(s: Sub) {
     w.upstream.always_prefix(&format!("/{}", s.prefix), Reply::EchoAuth(401));
     let mut r = support::post(&app, "/v1/chat/completions", body).await;
     let answer = support::text_body(&mut r).await;
-    assert_eq!(r.status(), 502, "{answer}");
+    // Retrying will not help: a 503 without Retry-After that says what to do.
+    assert_eq!(r.status(), 503, "{answer}");
+    assert!(answer.contains("refused the credentials") && answer.contains("sign in again"), "{answer}");
     assert_eq!(w.oauth.refreshes(), 1);
     assert!(
         eventually(5, || async {
