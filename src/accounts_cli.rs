@@ -96,10 +96,16 @@ pub enum AccountsAction {
         /// `provider/name` or `name`.
         account: String,
     },
+    /// Subscription sign-in (`login`, `import`): on the daemon's machine, into its database.
+    #[command(flatten)]
+    SignIn(Box<crate::cli::SignInAction>),
 }
 
 /// Runs an account command; the error, if any, is one line on stderr.
 pub async fn run(common: Common, remote: Remote, action: AccountsAction) -> ExitCode {
+    if let AccountsAction::SignIn(sign_in) = action {
+        return crate::commands::sign_in(&common, *sign_in).await;
+    }
     let outcome = match Daemon::locate(&common, &remote) {
         Ok(d) => act(&d, action).await,
         Err(e) => Err(e),
@@ -303,6 +309,8 @@ fn terminal_echo(on: bool) -> bool {
 
 async fn act(d: &Daemon, action: AccountsAction) -> Result<ExitCode, String> {
     match action {
+        // Handled by `run` before the daemon is reached: it writes the database on this machine.
+        AccountsAction::SignIn(_) => Err("`accounts login` and `accounts import` run on the daemon's machine".into()),
         AccountsAction::Add {
             provider,
             name,

@@ -57,7 +57,8 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
-    /// Manage provider accounts of the running daemon (through its admin API; live at once).
+    /// Manage provider accounts of the running daemon (through its admin API; live at once);
+    /// `login` and `import` sign in to a subscription provider on the daemon's machine.
     Accounts {
         /// Shared options.
         #[command(flatten)]
@@ -81,20 +82,12 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// Subscription accounts (claude-code, codex, gemini-cli, github-copilot, qwen-code).
-    Accounts {
-        /// Shared options.
-        #[command(flatten)]
-        common: Common,
-        /// The accounts command.
-        #[command(subcommand)]
-        action: AccountsAction,
-    },
 }
 
-/// Subscription account commands.
+/// Subscription sign-in (`omnigate accounts login | import`): run on the daemon's machine, they
+/// write the database (sealed) and the running daemon picks the account up within 5 s.
 #[derive(Debug, Subcommand)]
-pub enum AccountsAction {
+pub enum SignInAction {
     /// Sign in to a subscription provider in the terminal and store the account (sealed).
     Login {
         /// claude-code (cc), codex (cx), gemini-cli (gc), github-copilot (gh) or qwen-code (qw).
@@ -121,8 +114,6 @@ pub enum AccountsAction {
         #[command(flatten)]
         endpoints: EndpointArgs,
     },
-    /// List subscription accounts and their sign-in status (never a token).
-    List,
 }
 
 /// Per-account endpoint overrides of a subscription provider.

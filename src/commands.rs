@@ -76,10 +76,6 @@ pub async fn run(command: Command) -> ExitCode {
             Ok(cfg) => reset_admin_password(cfg).await,
             Err(e) => fail(e),
         },
-        Command::Accounts { common, action } => match load_config(&common, vec![]) {
-            Ok(cfg) => accounts(cfg, action).await,
-            Err(e) => fail(e),
-        },
     }
 }
 
@@ -238,7 +234,12 @@ async fn keys(cfg: Config, action: KeysAction) -> ExitCode {
     code
 }
 
-async fn accounts(cfg: Config, action: crate::cli::AccountsAction) -> ExitCode {
+/// `omnigate accounts login | import`: a subscription sign-in written to the database (sealed).
+pub async fn sign_in(common: &Common, action: crate::cli::SignInAction) -> ExitCode {
+    let cfg = match load_config(common, vec![]) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
     if let Err(e) = existing_database(&cfg) {
         return fail(e);
     }

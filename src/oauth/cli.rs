@@ -218,8 +218,8 @@ pub fn terminal_paste(kind: Kind, target: &Target) -> Paste<'static> {
 }
 
 /// Runs an `accounts` command.
-pub async fn run(db: &DatabaseConnection, sealer: &Sealer, action: crate::cli::AccountsAction) -> Result<(), CliError> {
-    use crate::cli::AccountsAction;
+pub async fn run(db: &DatabaseConnection, sealer: &Sealer, action: crate::cli::SignInAction) -> Result<(), CliError> {
+    use crate::cli::SignInAction as AccountsAction;
     let mut out = std::io::stdout();
     match action {
         AccountsAction::Login { provider, name, endpoints } => {
@@ -231,7 +231,6 @@ pub async fn run(db: &DatabaseConnection, sealer: &Sealer, action: crate::cli::A
             let kind = kind(&provider)?;
             import(db, sealer, kind, from, &target(name, endpoints), &mut out).await.map(|_| ())
         }
-        AccountsAction::List => list(db, &mut out).await,
     }
 }
 
