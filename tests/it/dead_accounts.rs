@@ -98,7 +98,7 @@ async fn a_dead_account_is_never_shown_ready_until_a_request_succeeds_on_it() {
 /// second they wait and their retry succeeds.
 #[actix_web::test]
 #[ignore = "needs the Python SDKs (.venv from .ci/run): run through scripts/test"]
-async fn official_sdks_fail_fast_on_a_dead_account_and_retry_a_brief_cooldown() {
+async fn official_sdk_retries_give_up_on_a_dead_account_and_succeed_after_a_brief_cooldown() {
     let py = sdk_python();
     let mock = MockUpstream::start().await;
     mock.always("kdead", Reply::status(401));
