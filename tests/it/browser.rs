@@ -10,6 +10,7 @@
 //! it as ignored with the reason; `scripts/test` runs it whenever both exist and names it in its
 //! `skipped:` line when they do not. Run on purpose without them, it fails.
 
+mod dead;
 mod driver;
 mod subscriptions;
 

@@ -118,6 +118,14 @@ export function render(root, ctx) {
     );
   }
 
+  /** The router's word for the account (`state`), coloured by how bad it is. */
+  function stateBadge(a, now) {
+    if (!a.enabled) return badge("disabled");
+    const state = a.state ?? (a.cooldown_until > now ? "cooling" : "ready");
+    const tone = state === "ready" ? "ok" : state === "cooling" ? "warn" : "bad";
+    return badge(state, tone);
+  }
+
   function drawAccounts(acc) {
     const list = acc.accounts;
     if (!list.length) {
@@ -125,23 +133,26 @@ export function render(root, ctx) {
       return;
     }
     const now = acc.now;
-    const cooling = list.filter((a) => a.cooldown_until > now).length;
+    const cooling = list.filter((a) => a.enabled && (a.state ?? (a.cooldown_until > now ? "cooling" : "ready")) === "cooling").length;
     const disabled = list.filter((a) => !a.enabled).length;
+    const dead = list.filter((a) => a.enabled && ["credentials refused", "out of service"].includes(a.state)).length;
+    const ready = list.filter((a) => a.enabled && (a.state ?? "ready") === "ready").length;
     const openBreakers = new Set(list.filter((a) => a.breaker !== "closed").map((a) => a.provider)).size;
     mount(
       accounts,
       el(
         "p",
         { class: "provider-head" },
-        badge(`${list.length - cooling - disabled} ready`, "ok"),
+        badge(`${ready} ready`, "ok"),
         cooling ? badge(`${cooling} cooling`, "warn") : null,
+        dead ? badge(`${dead} need attention`, "bad") : null,
         disabled ? badge(`${disabled} disabled`, "") : null,
         openBreakers ? badge(`${openBreakers} breaker${openBreakers > 1 ? "s" : ""} not closed`, "bad") : null,
       ),
       table(
         [
           { label: "Account", cell: (a) => `${a.provider}/${a.name}` },
-          { label: "State", cell: (a) => (!a.enabled ? badge("disabled") : a.cooldown_until > now ? badge("cooling", "warn") : badge("ready", "ok")) },
+          { label: "State", cell: (a) => stateBadge(a, now) },
           { label: "In flight", cls: "num", cell: (a) => fmtNum(a.in_flight) },
           { label: "Leases", cls: "num", cell: (a) => fmtNum(a.leases) },
         ],

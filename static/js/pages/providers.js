@@ -175,6 +175,9 @@ export function render(root, ctx) {
     const h = live(a);
     if (!a.enabled) return badge("disabled");
     if (a.routable === false) return badge("not routed", "bad");
+    // A dead account stays dead after its cooldown lapses, until a request succeeds on it.
+    if (a.state === "out of service") return badge("out of service", "bad");
+    if (a.state === "credentials refused") return badge("credentials refused", "bad");
     if (cooldownUntil(h) > now) return badge("cooling", "warn");
     if (a.quota?.view?.blocked_until > now) return badge("quota used up", "bad");
     const breaker = data.breakers?.get(a.provider)?.state ?? a.breaker;
@@ -195,6 +198,10 @@ export function render(root, ctx) {
   }
 
   function lastErrorOf(a) {
+    // The account's current problem (kept until a success), with since when; else the request log's.
+    if (a.last_error) {
+      return el("span", { title: a.last_error, "data-last-error": a.id }, a.last_error_since ? timeEl(a.last_error_since) : null, " ", el("span", { class: "cell-sub" }, clip(a.last_error, 80)));
+    }
     const e = data.lastError.get(`${a.provider}/${a.name}`);
     if (!e) return el("span", { class: "muted" }, "—");
     return el("span", { title: e.error || "" }, timeEl(e.ts), " ", badge(String(e.status), "bad"), el("span", { class: "cell-sub" }, clip(e.error || "", 80)));
