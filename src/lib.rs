@@ -6,13 +6,21 @@
 //!    a byte of the body is read, then read it (bounded in size and time), refuse duplicate keys and
 //!    check the types of well-known fields (`protocol::shape`). A refusal is answered in the
 //!    caller's own shape and still leaves a usage row (`routes::common::refuse`).
-//! 2. `pipeline::resolve` turns the model into ordered targets: combo → its targets (priority,
-//!    round-robin or random order); alias (exact or wildcard, `x/*` keeps the name) → target;
+//! 2. `pipeline::resolve` turns the model into ordered targets: combo → its targets in its
+//!    strategy's order (priority, round-robin, random, weighted, least-used, cost-, latency-
+//!    optimized, fill-first; what served requests taught is in `pipeline::stats::TargetBook`),
+//!    nested combos expanded in place; alias (exact or wildcard, `x/*` keeps the name) → target;
 //!    `provider/model` (id or alias prefix) → itself; a bare model served by one provider → it.
 //!    The key's patterns filter the targets (a combo or alias name allowed means all its targets).
-//! 3. For each target, `Lease` goes to the `RouterActor` (its own thread): it picks an account by
-//!    strategy from its routing table (cooldowns, model locks, breaker, concurrency caps) and
-//!    answers with a lease holding an in-flight slot that frees itself on drop.
+//!    `pipeline::session` reads the client's session key (header or body markers).
+//! 3. For each target, `Lease` goes to the `RouterActor` (its own thread): it gives a bound
+//!    session its account while that one can serve, else picks an account by strategy from its
+//!    routing table (cooldowns, model locks, breaker, concurrency caps, pacing) and binds the
+//!    session; it answers with a lease holding an in-flight slot that frees itself on drop. When
+//!    every target lacks only a ready account (paced or cooling briefly), the request waits in
+//!    `pipeline::queue` (a FIFO lane per model, bounded in time and size) and leases again. A
+//!    target whose catalog context window is smaller than the request's estimate
+//!    (`pipeline::plan::Plan::exceeds`) is skipped before leasing; none fitting is a 400.
 //!    A subscription account (`oauth`: claude-code, codex, gemini-cli, github-copilot, qwen-code)
 //!    is leased like any other; its quota tracker has already told the router when a window is
 //!    exhausted (skipped until the reset) or nearly full (leased last).
@@ -23,8 +31,10 @@
 //!    then pass through the same edits: foreign reasoning signatures removed or unwrapped
 //!    (`translate::envelope`), bodies every provider of the dialect would refuse mended
 //!    (`translate::sanitize`), the thinking policy (`translate::thinking`), and the catalog's
-//!    per-family request rules (`translate::rules`); client headers are forwarded by allowlist
-//!    (`providers::call::passed_on`). On a subscription account `oauth::attempt` then takes the
+//!    per-family request rules (`translate::rules`), then the config's `[[transforms]]`
+//!    (`pipeline::transform`); client headers are forwarded by allowlist
+//!    (`providers::call::passed_on`) and edited by the same transforms. On a subscription account
+//!    `oauth::attempt` then takes the
 //!    token from the account's `TokenCell` (or waits for its `TokenRefresher`'s single refresh)
 //!    and `oauth::dress` applies the provider's own rules (Claude Code's beta flag and system
 //!    prompt, Codex's account header and `store`/`instructions`/stream, Code Assist's project

@@ -5,7 +5,7 @@
 //!
 //! | actor | how many | owns | hears | tells |
 //! |---|---|---|---|---|
-//! | `RouterActor` | 1, on its own arbiter (thread) | routing table: every account's health and in-flight slot, every provider's breaker and cursor | `Lease`, `AccountChanged`, `BreakerChanged`, `Reload` (keeps every known account's slot and health, every provider's breaker, probe and cursor; carries `sticky_limit`), `GetRoutingView` | — |
+//! | `RouterActor` | 1, on its own arbiter (thread) | routing table: every account's health and in-flight slot, every provider's breaker and cursor, sticky session bindings (`router::sessions`, idle TTL, LRU bound), each paced account's recent leases (`router::pacing`: rpm and tpm over a sliding minute, min gap) | `Lease` (with the client's session key), `AccountChanged`, `BreakerChanged`, `QuotaChanged`, `Reload` (keeps every known account's slot and health, every provider's breaker, probe and cursor, the sessions and pacing of accounts still there; carries `sticky_limit` and the session policy), `GetRoutingView`, `GetSessionCount` | — |
 //! | `AccountActor` | 1 per account, supervised | cooldown, backoff, model locks | `AccountOutcome`, `ResetAccount`, `SetPolicy`, `GetAccount` | `AccountChanged` → router; writes `account_state` |
 //! | `BreakerActor` | 1 per provider, supervised | closed / open / half-open | `BreakerOutcome`, `ResetBreaker`, `SetPolicy`, `GetBreaker` | `BreakerChanged` → router; writes `breaker_state` |
 //! | `ExecutorActor` | 1 per HTTP worker thread, supervised | that thread's `awc::Client` (close-delimited HTTP/1.1 bodies read to EOF by `executor::eof_body`) | `Execute` (with a cancel channel the client's departure drops), `Fault`; watch channels: the upstream settings (read before each attempt) and the drain signal near the end of the shutdown grace | outcomes → account and breaker; `Record` → usage writer |
@@ -19,7 +19,8 @@
 //! had anything to reset, so a success on healthy ones sends nothing (no cross-thread wake-up).
 //! The router has a thread of its own so database work never delays a lease; account, breaker and
 //! usage actors share the main arbiter, where the database pool lives. Each actor's logic is a plain struct
-//! (`account::AccountHealth`, `breaker::BreakerState`, `router::table::RoutingTable`) tested with an
+//! (`account::AccountHealth`, `breaker::BreakerState`, `router::table::RoutingTable`,
+//! `router::sessions::SessionBook`, `router::pacing::Pacer`) tested with an
 //! explicit clock; the actor shells only receive messages and persist changes. A panic inside an
 //! account's or breaker's handler is caught at the message, the actor stops and its supervisor
 //! restarts it from its last persisted state (`Supervised::restarting`), and the router keeps

@@ -5,7 +5,9 @@
 //! Runtime state (accounts, keys, combos) declared here is upserted into the database at start-up.
 
 mod load;
+pub mod nesting;
 mod secret_ref;
+pub mod transform;
 mod validate;
 
 use std::path::PathBuf;
@@ -52,6 +54,8 @@ pub struct Config {
     pub aliases: Vec<AliasEntry>,
     /// Thinking policies per provider/model (first match wins; a request header overrides).
     pub thinking: Vec<ThinkingEntry>,
+    /// Request transforms per provider, model pattern or combo (every match applies, in order).
+    pub transforms: Vec<transform::TransformEntry>,
     /// Whether the entries above come from a config file: only then does start-up remove the
     /// config-declared rows the file no longer lists. Set by loading, not a config key.
     #[serde(skip)]
@@ -168,11 +172,40 @@ pub struct RoutingConfig {
     /// Used share of a quota window (0 to 1) from which an account is leased only when no other
     /// account of its provider is left.
     pub quota_near_limit: f64,
+    /// A sticky session's binding to its account ends after this long unused, in seconds
+    /// (0: no sticky sessions).
+    pub session_ttl_secs: u64,
+    /// Most sticky session bindings kept; beyond it the least recently used ends.
+    pub max_sessions: u32,
+    /// Longest a request waits for a paced or cooling account before it is answered 429, ms
+    /// (0: never wait).
+    pub max_wait_ms: u64,
+    /// Most requests waiting at once; one more is answered 429 at once.
+    pub max_queue: u32,
 }
 
 impl Default for RoutingConfig {
     fn default() -> Self {
-        Self { strategy: Strategy::FillFirst, sticky_limit: 3, max_attempts: 8, quota_near_limit: 0.95 }
+        Self {
+            strategy: Strategy::FillFirst,
+            sticky_limit: 3,
+            max_attempts: 8,
+            quota_near_limit: 0.95,
+            session_ttl_secs: 3600,
+            max_sessions: 50_000,
+            max_wait_ms: 30_000,
+            max_queue: 256,
+        }
+    }
+}
+
+impl RoutingConfig {
+    /// How the router keeps sticky sessions.
+    pub fn session_policy(&self) -> actors::router::sessions::SessionPolicy {
+        actors::router::sessions::SessionPolicy {
+            ttl_ms: i64::try_from(self.session_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+            max: self.max_sessions as usize,
+        }
     }
 }
 
@@ -366,7 +399,7 @@ pub struct ProviderEntry {
     pub dialect: Dialect,
     /// Base URL (the dialect's path is appended, e.g. `/chat/completions`).
     pub base_url: String,
-    /// Models it serves: ids, or `{ id, max_output, price }` to limit and price them.
+    /// Models it serves: ids, or `{ id, context, max_output, price }` to size, limit and price them.
     #[serde(default)]
     pub models: Vec<ModelSpec>,
     /// Credential style (default: the dialect's usual one).
@@ -375,6 +408,30 @@ pub struct ProviderEntry {
     /// Account strategy for this provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy: Option<Strategy>,
+    /// Default `rpm` of its accounts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpm: Option<u32>,
+    /// Default `tpm` of its accounts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpm: Option<u32>,
+    /// Default `min_gap_ms` of its accounts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_gap_ms: Option<u64>,
+    /// Default `max_concurrent` of its accounts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent: Option<u32>,
+}
+
+impl ProviderEntry {
+    /// The options stored as JSON beside the provider's columns.
+    pub fn options(&self) -> crate::providers::ProviderOptions {
+        crate::providers::ProviderOptions {
+            rpm: self.rpm,
+            tpm: self.tpm,
+            min_gap_ms: self.min_gap_ms,
+            max_concurrent: self.max_concurrent,
+        }
+    }
 }
 
 /// A model of a custom provider: its id alone, or with its output limit and price.
@@ -390,6 +447,9 @@ pub enum ModelSpec {
         /// Most output tokens the upstream accepts (requests are clamped to it).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max_output: Option<u32>,
+        /// Context window, tokens: requests estimated larger skip this model.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        context: Option<u32>,
         /// USD per million tokens: input, output[, cache read[, cache write]].
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         price: Vec<f64>,
@@ -434,6 +494,16 @@ pub struct AccountEntry {
     /// Pass the client's `OpenAI-Organization` / `OpenAI-Project` headers on to this account.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub forward_org_headers: bool,
+    /// Most requests in any 60 seconds (unset: unpaced); a burst up to it is allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpm: Option<u32>,
+    /// Most tokens in any 60 seconds (the input estimate plus the output asked for, counted
+    /// before sending; unset: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpm: Option<u32>,
+    /// Least time between two requests, ms (unset: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_gap_ms: Option<u64>,
     /// A subscription account's tokens (a seed: once refreshed, the stored tokens are kept
     /// until these values change) and endpoint overrides.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -475,7 +545,20 @@ pub struct OAuthEntry {
     pub usage_url: Option<String>,
 }
 
-/// Order in which a combo tries its targets.
+impl AccountEntry {
+    /// The options stored as JSON beside the account's columns.
+    pub fn options(&self) -> crate::providers::AccountOptions {
+        crate::providers::AccountOptions {
+            forward_org_headers: self.forward_org_headers,
+            rpm: self.rpm,
+            tpm: self.tpm,
+            min_gap_ms: self.min_gap_ms,
+        }
+    }
+}
+
+/// Order in which a combo tries its targets (a nested combo counts as one target, placed by
+/// its own first target).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum ComboStrategy {
@@ -484,23 +567,98 @@ pub enum ComboStrategy {
     Priority,
     /// Rotating the first target per request.
     RoundRobin,
-    /// Shuffled per request.
+    /// A random order in which a target comes first with a chance proportional to its weight.
     Random,
+    /// Smooth weighted round-robin: over any run of requests each target comes first in
+    /// proportion to its weight (deterministic, no streaks); the others follow in listed order.
+    Weighted,
+    /// The target that served longest ago (or never) first.
+    LeastUsed,
+    /// The cheapest target first, by the catalog's price (3 input : 1 output tokens blended);
+    /// targets without a price last.
+    CostOptimized,
+    /// The target with the lowest average time to first byte first (an EWMA of served
+    /// requests); a target never measured goes first to be measured.
+    LatencyOptimized,
+    /// The target that served last, until it fails; then the next one in the list, and so on.
+    FillFirst,
 }
 
 impl ComboStrategy {
+    /// Every strategy.
+    pub const ALL: [Self; 8] = [
+        Self::Priority,
+        Self::RoundRobin,
+        Self::Random,
+        Self::Weighted,
+        Self::LeastUsed,
+        Self::CostOptimized,
+        Self::LatencyOptimized,
+        Self::FillFirst,
+    ];
+
     /// The config spelling.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Priority => "priority",
             Self::RoundRobin => "round-robin",
             Self::Random => "random",
+            Self::Weighted => "weighted",
+            Self::LeastUsed => "least-used",
+            Self::CostOptimized => "cost-optimized",
+            Self::LatencyOptimized => "latency-optimized",
+            Self::FillFirst => "fill-first",
         }
     }
 
     /// Parses the config spelling.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Priority, Self::RoundRobin, Self::Random].into_iter().find(|c| c.as_str() == s)
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// One target of a combo: a model string (`provider/model`, an alias or another combo), or a
+/// table with its weight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ComboTarget {
+    /// Just the model (weight 1).
+    Model(String),
+    /// `{ model = "...", weight = 3 }`.
+    Weighted(WeightedTarget),
+}
+
+/// `{ model = "...", weight = 3 }` in a combo's `models`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightedTarget {
+    /// `provider/model`, an alias or another combo.
+    pub model: String,
+    /// Share for `random` and `weighted` (at least 1).
+    #[serde(default = "one_u32")]
+    pub weight: u32,
+}
+
+impl ComboTarget {
+    /// The model string.
+    pub fn model(&self) -> &str {
+        match self {
+            Self::Model(m) | Self::Weighted(WeightedTarget { model: m, .. }) => m,
+        }
+    }
+
+    /// The weight (1 unless given).
+    pub fn weight(&self) -> u32 {
+        match self {
+            Self::Model(_) => 1,
+            Self::Weighted(w) => w.weight,
+        }
+    }
+}
+
+impl From<&str> for ComboTarget {
+    fn from(m: &str) -> Self {
+        Self::Model(m.to_string())
     }
 }
 
@@ -510,11 +668,37 @@ impl ComboStrategy {
 pub struct ComboEntry {
     /// Used as the `model` value by clients.
     pub name: String,
-    /// `provider/model` targets, in order.
-    pub models: Vec<String>,
+    /// Targets, in priority order: `provider/model`, aliases or other combos (nested at most
+    /// three deep, no cycles), each a string or `{ model, weight }`.
+    pub models: Vec<ComboTarget>,
     /// How targets are ordered per request.
     #[serde(default)]
     pub strategy: ComboStrategy,
+    /// Mid-stream failover: when a stream breaks after text was sent, the next target continues
+    /// it from that text in the same client stream (not for tool-call streams).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resume: bool,
+}
+
+/// What a combo keeps beyond its strategy and targets (`combos.options`, JSON).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ComboOptions {
+    /// Mid-stream failover (see `ComboEntry::resume`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub resume: bool,
+}
+
+impl ComboOptions {
+    /// Reads the stored JSON (an unreadable value is the defaults).
+    pub fn from_json(s: &str) -> Self {
+        serde_json::from_str(s).unwrap_or_default()
+    }
+
+    /// The stored JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
 }
 
 /// `[[aliases]]`: a model alias.

@@ -145,6 +145,29 @@ pub fn validate(cfg: &Config, catalog: &Catalog) -> Result<(), ConfigError> {
         if c.models.is_empty() {
             return Err(bad(format!("combos[{i}].models"), "needs at least one target"));
         }
+        for (j, t) in c.models.iter().enumerate() {
+            if t.model().trim().is_empty() {
+                return Err(bad(format!("combos[{i}].models[{j}]"), "a target is a non-empty model string"));
+            }
+            if t.weight() == 0 {
+                return Err(bad(format!("combos[{i}].models[{j}].weight"), "must be at least 1"));
+            }
+        }
+    }
+    let graph: std::collections::HashMap<&str, Vec<&str>> =
+        cfg.combos.iter().map(|c| (c.name.as_str(), c.models.iter().map(|t| t.model()).collect())).collect();
+    if let Err(e) = super::nesting::check(&graph) {
+        let i = cfg.combos.iter().position(|c| c.name == e.combo).unwrap_or(0);
+        return Err(bad(format!("combos[{i}].models"), e.message));
+    }
+    let mut transforms = HashSet::new();
+    for (i, t) in cfg.transforms.iter().enumerate() {
+        if let Some((field, message)) = t.problem() {
+            return Err(bad(format!("transforms[{i}].{field}"), message));
+        }
+        if !transforms.insert(t.name.as_str()) {
+            return Err(bad(format!("transforms[{i}].name"), "must be unique"));
+        }
     }
     for (i, a) in cfg.aliases.iter().enumerate() {
         if a.alias.is_empty() || a.target.is_empty() {
@@ -232,6 +255,19 @@ name = "mock-a"
 api_key = "upstream-secret-a"
 "#;
         assert_eq!(check(text), Ok(()));
+    }
+
+    #[test]
+    fn transforms_are_checked_and_named() {
+        assert_eq!(check("[[transforms]]\nname = 't'\nmodel = 'gpt-*'\nset = { temperature = 0.2 }\n"), Ok(()));
+        let err = check("[[transforms]]\nname = 't'\nset = { model = 'x' }\n").err().unwrap_or_default();
+        assert!(err.contains("transforms[0].set"), "{err}");
+        let err = check("[[transforms]]\nname = 't'\n[[transforms]]\nname = 't'\n").err().unwrap_or_default();
+        assert!(err.contains("transforms[1].name"), "{err}");
+        let err = check("[[transforms]]\nname = 't'\nheaders = { 'bad header' = 'x' }\n").err().unwrap_or_default();
+        assert!(err.contains("transforms[0].headers"), "{err}");
+        let err = check("[[transforms]]\nname = 't'\nsystem_mode = 'sideways'\n").err().unwrap_or_default();
+        assert!(err.contains("sideways") || err.contains("system_mode"), "{err}");
     }
 
     #[test]

@@ -3,7 +3,11 @@
 //! before any byte reached the client, exclude that account and try the next → respond.
 
 pub mod plan;
+pub mod queue;
 pub mod resolve;
+pub mod session;
+pub mod stats;
+pub mod transform;
 pub mod words;
 
 use std::convert::Infallible;
@@ -14,7 +18,7 @@ use actix_web::HttpResponse;
 use actix_web::http::header::HeaderValue;
 use actors::clock::now_ms;
 use actors::executor::actor::ExecutorActor;
-use actors::executor::{ExecContext, ExecOutcome, Execute, Failure};
+use actors::executor::{Completed, ExecContext, ExecOutcome, Execute, Failure, Started};
 use actors::outcome::OutcomeKind;
 use actors::router::messages::Lease;
 use actors::router::table::Unavailable;
@@ -43,6 +47,8 @@ pub struct RequestMeta {
     pub ts: i64,
     /// Test hook: make stream translation panic (fault-injection builds only).
     pub inject_panic: bool,
+    /// The session key the client's headers carry (`session::from_headers`).
+    pub session: Option<String>,
 }
 
 /// A request ready to serve.
@@ -185,6 +191,10 @@ fn final_error(
         Unavailable::Cooling { retry_after_ms } => Some(*retry_after_ms),
         _ => None,
     });
+    let paced = soonest(|u| match u {
+        Unavailable::Paced { retry_after_ms } => Some(*retry_after_ms),
+        _ => None,
+    });
     let breaker = soonest(|u| match u {
         Unavailable::BreakerOpen { retry_after_ms } => Some(*retry_after_ms),
         _ => None,
@@ -255,7 +265,13 @@ fn final_error(
         },
         None => {
             let why = accounts.map(|a| format!(": {}", a.words)).unwrap_or_default();
-            if let Some(c) = cooling {
+            if let Some(p) = paced.filter(|p| cooling.is_none_or(|c| *p <= c)) {
+                GatewayError::RateLimited {
+                    message: "every account is at its pace (rpm, tpm, min_gap_ms) for longer than the gateway waits"
+                        .into(),
+                    retry_after: ms(p),
+                }
+            } else if let Some(c) = cooling {
                 if accounts.is_some_and(|a| a.only_dead) {
                     // Nothing comes back by itself: the Retry-After is only the next probe.
                     GatewayError::Unavailable { message: format!("no usable account{why}"), retry_after: ms(c) }
@@ -293,159 +309,260 @@ async fn serve_inner(
     guard: &mut Unanswered,
 ) -> Result<HttpResponse, GatewayError> {
     let reg = state.runtime.registry();
-    let targets = resolve::resolve(&reg, &inbound.model, inbound.pinned.as_deref())?;
-    let targets = authorize(meta.key.as_ref(), &inbound.model, targets)?;
+    let resolution = resolve::resolve_in(&reg, &state.runtime.targets, &inbound.model, inbound.pinned.as_deref())?;
+    let mut targets = authorize(meta.key.as_ref(), &inbound.model, resolution.targets)?;
+    // A session is the client's own: bindings of two keys never mix.
+    let session = meta.session.clone().or_else(|| session::from_body(&inbound.plan.body));
+    let bound: Option<std::sync::Arc<str>> =
+        session.as_ref().map(|s| format!("{}\u{0}{s}", meta.key.as_ref().map_or("", |k| k.name.as_str())).into());
+    // A session stays on the combo target that served it while that one serves.
+    let combo = resolution.combos.first().filter(|_| bound.is_some());
+    if let (Some(c), Some(b)) = (combo, &bound) {
+        state.runtime.combo_sessions.prefer(c, b, &mut targets, actors::clock::now_ms());
+    }
+    let token_cost = inbound.plan.token_estimate();
     let max_attempts = state.runtime.max_attempts();
     let mut attempts = 0u32;
-    let mut unavailable = Vec::new();
+    let mut unavailable: Vec<Unavailable> = Vec::new();
+    let mut ticket: Option<queue::Ticket> = None;
+    // Targets whose context window is smaller than the request (label, window), and the estimate.
+    let mut too_small: Vec<(String, u32)> = Vec::new();
+    let mut estimate = 0u64;
+    // Requests for the same model wait in one FIFO lane.
+    let lane = inbound.model.as_str();
+    let mut wait_started: Option<Instant> = None;
     let mut last: Option<Box<Failure>> = None;
     let mut last_upstream: Option<GatewayError> = None;
     let mut refused: Option<GatewayError> = None;
     let mut secrets: Vec<String> = Vec::new();
     // Subscription accounts whose sign-in could not give a token (dead, or the refresh failed).
     let mut no_token: Vec<String> = Vec::new();
-    'targets: for t in &targets {
-        let Some(provider) = reg.provider(&t.provider) else {
-            continue;
-        };
-        let mut exclude = Vec::new();
-        // After a 401 on an OAuth account: that account and the generation of its refused token,
-        // for one retry on the same account with a refreshed token.
-        let mut auth_retry: Option<(i64, i64)> = None;
-        loop {
-            if attempts >= max_attempts {
-                break 'targets;
+    'rounds: loop {
+        // Behind requests already waiting for this model: queue behind them, then lease at the
+        // head of the lane (the turn is given up with the lease, below).
+        if ticket.is_none() && state.runtime.queue.busy(lane) {
+            let started = *wait_started.get_or_insert_with(Instant::now);
+            admit(state, &mut ticket, lane, started, 0)?;
+        }
+        if let Some(t) = ticket.as_mut() {
+            let started = *wait_started.get_or_insert_with(Instant::now);
+            let left = state.runtime.queue.max_wait_ms().saturating_sub(elapsed_ms(started));
+            let turn = tokio::select! {
+                got = queue::WaitQueue::turn(t, Duration::from_millis(left)) => got,
+                () = drained(state) => return Err(shutting_down()),
+            };
+            if !turn {
+                return Err(queue_timeout(&unavailable));
             }
-            let only = auth_retry.map(|(id, _)| crate::oauth::attempt::others(&reg, &t.provider, id));
-            let lease = Lease {
-                provider: t.provider.clone(),
-                model: t.model.clone(),
-                exclude: only.unwrap_or_else(|| exclude.clone()),
+        }
+        unavailable.clear();
+        // The soonest `Retry-After` a 429 of this round named (its account is then cooling).
+        let mut retry_in: Option<i64> = None;
+        'targets: for t in &targets {
+            let Some(provider) = reg.provider(&t.provider) else {
+                continue;
             };
-            let grant = match state.runtime.router.send(lease).await {
-                Ok(Ok(g)) => g,
-                Ok(Err(_)) if auth_retry.is_some() => {
-                    // The account cannot be leased again right now: on to the others.
-                    exclude.extend(auth_retry.take().map(|(id, _)| id));
-                    continue;
+            if let Some(window) = reg.model(&t.provider, &t.model).and_then(|m| m.context)
+                && let Some(n) = inbound.plan.exceeds(window, inbound.stream)
+            {
+                if !too_small.iter().any(|(l, _)| *l == t.label()) {
+                    too_small.push((t.label(), window));
                 }
-                Ok(Err(u)) => {
-                    unavailable.push(u);
-                    continue 'targets;
+                estimate = n;
+                continue;
+            }
+            let mut exclude = Vec::new();
+            // After a 401 on an OAuth account: that account and the generation of its refused
+            // token, for one retry on the same account with a refreshed token.
+            let mut auth_retry: Option<(i64, i64)> = None;
+            loop {
+                if attempts >= max_attempts {
+                    break 'targets;
                 }
-                Err(_) => return Err(GatewayError::Internal("the router is not running".into())),
-            };
-            let retrying = auth_retry.take();
-            let sub = state.runtime.oauth.oauth(grant.account_id);
-            let tokens = match &sub {
-                Some(s) => match crate::oauth::attempt::tokens(s, retrying.map(|(_, g)| g)).await {
-                    Ok(tk) => Some(tk),
-                    Err(e) => {
-                        no_token.push(format!("{}/{}: {e}", grant.provider, grant.account_name));
-                        exclude.push(grant.account_id);
+                let only = auth_retry.map(|(id, _)| crate::oauth::attempt::others(&reg, &t.provider, id));
+                let lease = Lease {
+                    provider: t.provider.clone(),
+                    model: t.model.clone(),
+                    exclude: only.unwrap_or_else(|| exclude.clone()),
+                    session: bound.clone(),
+                    tokens: token_cost,
+                };
+                let grant = match state.runtime.router.send(lease).await {
+                    Ok(Ok(g)) => {
+                        // An account at last: out of the queue, the next in the lane goes.
+                        ticket = None;
+                        g
+                    }
+                    Ok(Err(_)) if auth_retry.is_some() => {
+                        // The account cannot be leased again right now: on to the others.
+                        exclude.extend(auth_retry.take().map(|(id, _)| id));
                         continue;
                     }
-                },
-                None => None,
-            };
-            attempts += 1;
-            let info = reg.model(&t.provider, &t.model);
-            let rules = crate::translate::rules::Rules::of(&reg.rules, provider.dialect, &t.model);
-            let mut call = inbound.plan.build(&plan::Attempt {
-                provider,
-                info,
-                lease: &grant,
-                account: reg.account(grant.account_id).map(|a| &a.options),
-                rules: &rules,
-                thinking: crate::translate::thinking::Policy::pick(
-                    inbound.plan.thinking_header.as_deref(),
-                    &state.config.thinking,
-                    &t.label(),
-                ),
-                model: &t.model,
-                requested: &inbound.model,
-                stream: inbound.stream,
-            })?;
-            if let (Some(s), Some(tk)) = (&sub, &tokens) {
-                call = crate::oauth::attempt::dress(s, tk, inbound.plan.op, &t.model, call)?;
-            }
-            call.observer = state.runtime.oauth.observer(grant.account_id);
-            let ctx = &mut guard.ctx;
-            ctx.model_label = t.label();
-            ctx.upstream_model = t.model.clone();
-            ctx.price = info.map(|m| m.price.clone()).unwrap_or_default();
-            let served_by = (grant.provider.to_string(), grant.account_name.to_string());
-            let secret = grant
-                .credential
-                .as_ref()
-                .map(|c| c.expose().to_string())
-                .or_else(|| tokens.as_ref().map(|tk| tk.access.expose().to_string()));
-            let account_actor = grant.account.clone();
-            // Held while the attempt runs: if this handler is dropped (the client left), the
-            // executor sees the sender go and stops the upstream call at once.
-            let (_present, caller) = tokio::sync::oneshot::channel::<()>();
-            let execute = Execute { call, lease: grant, ctx: ctx.clone(), caller };
-            guard.armed = false;
-            let outcome =
-                exec.send(execute).await.map_err(|_| GatewayError::Internal("the executor is not running".into()))?;
-            match outcome {
-                ExecOutcome::Started(s) => {
-                    if let (Some(sub), Some(_)) = (&sub, retrying) {
-                        crate::oauth::attempt::worked(sub);
-                    }
-                    let mut rx = s.body;
-                    let body = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)).map(Ok::<_, Infallible>);
-                    let mut resp = HttpResponse::Ok();
-                    resp.content_type("text/event-stream")
-                        .insert_header(("cache-control", "no-cache"))
-                        .insert_header(("x-accel-buffering", "no"));
-                    headers(&mut resp, meta, &served_by, attempts, s.upstream_ms);
-                    return Ok(resp.streaming(body));
-                }
-                ExecOutcome::Complete(c) => {
-                    if let (Some(sub), Some(_)) = (&sub, retrying) {
-                        crate::oauth::attempt::worked(sub);
-                    }
-                    let mut resp = HttpResponse::Ok();
-                    resp.content_type("application/json");
-                    headers(&mut resp, meta, &served_by, attempts, c.upstream_ms);
-                    return Ok(resp.body(c.body));
-                }
-                ExecOutcome::Failed(mut f) => {
-                    f.received = true;
-                    guard.ctx = f.ctx.clone();
-                    guard.armed = true;
-                    if f.kind == OutcomeKind::Cancelled {
-                        return Err(GatewayError::Unavailable {
-                            message: "the gateway is shutting down; retry shortly".into(),
-                            retry_after: Some(Duration::from_secs(1)),
-                        });
-                    }
-                    if f.status == Some(401)
-                        && let (Some(sub), Some(tk)) = (&sub, &tokens)
-                    {
-                        if retrying.is_none() {
-                            // Refresh once and retry this request on the same account.
-                            auth_retry = Some((f.account_id, tk.generation));
-                            secrets.extend(secret);
-                            last = Some(f);
-                            continue;
-                        }
-                        let why = upstream_message(&f, secret.as_deref());
-                        crate::oauth::attempt::rejected_twice(sub, account_actor, &t.model, &why);
-                    }
-                    if !f.kind.is_retryable() {
-                        // A refusal of the request itself: no other account of this provider will
-                        // differ, but a later combo target (another provider) may accept it.
-                        refused = Some(upstream_error(&f, provider.dialect, secret.as_deref()));
+                    Ok(Err(u)) => {
+                        unavailable.push(u);
                         continue 'targets;
                     }
-                    last_upstream =
-                        f.upstream_body.is_some().then(|| upstream_error(&f, provider.dialect, secret.as_deref()));
-                    exclude.push(f.account_id);
-                    secrets.extend(secret);
-                    last = Some(f);
+                    Err(_) => return Err(GatewayError::Internal("the router is not running".into())),
+                };
+                let retrying = auth_retry.take();
+                let sub = state.runtime.oauth.oauth(grant.account_id);
+                let tokens = match &sub {
+                    Some(s) => match crate::oauth::attempt::tokens(s, retrying.map(|(_, g)| g)).await {
+                        Ok(tk) => Some(tk),
+                        Err(e) => {
+                            no_token.push(format!("{}/{}: {e}", grant.provider, grant.account_name));
+                            exclude.push(grant.account_id);
+                            continue;
+                        }
+                    },
+                    None => None,
+                };
+                attempts += 1;
+                let info = reg.model(&t.provider, &t.model);
+                let rules = crate::translate::rules::Rules::of(&reg.rules, provider.dialect, &t.model);
+                let transforms: Vec<&crate::config::transform::TransformEntry> = state
+                    .config
+                    .transforms
+                    .iter()
+                    .filter(|x| x.covers(&t.provider, &t.model, &inbound.model))
+                    .collect();
+                let mut call = inbound.plan.build(&plan::Attempt {
+                    provider,
+                    info,
+                    lease: &grant,
+                    account: reg.account(grant.account_id).map(|a| &a.options),
+                    rules: &rules,
+                    thinking: crate::translate::thinking::Policy::pick(
+                        inbound.plan.thinking_header.as_deref(),
+                        &state.config.thinking,
+                        &t.label(),
+                    ),
+                    model: &t.model,
+                    requested: &inbound.model,
+                    stream: inbound.stream,
+                    transforms: &transforms,
+                })?;
+                if let (Some(s), Some(tk)) = (&sub, &tokens) {
+                    call = crate::oauth::attempt::dress(s, tk, inbound.plan.op, &t.model, call)?;
                 }
+                call.observer = state.runtime.oauth.observer(grant.account_id);
+                let applied: Vec<&str> = transforms.iter().map(|x| x.name.as_str()).collect();
+                let ctx = &mut guard.ctx;
+                ctx.model_label = t.label();
+                ctx.upstream_model = t.model.clone();
+                ctx.price = info.map(|m| m.price.clone()).unwrap_or_default();
+                let served_by = (grant.provider.to_string(), grant.account_name.to_string());
+                let secret = grant
+                    .credential
+                    .as_ref()
+                    .map(|c| c.expose().to_string())
+                    .or_else(|| tokens.as_ref().map(|tk| tk.access.expose().to_string()));
+                let account_actor = grant.account.clone();
+                // Held while the attempt runs: if this handler is dropped (the client left), the
+                // executor sees the sender go and stops the upstream call at once.
+                let (_present, caller) = tokio::sync::oneshot::channel::<()>();
+                let execute = Execute { call, lease: grant, ctx: ctx.clone(), caller };
+                guard.armed = false;
+                let outcome = exec
+                    .send(execute)
+                    .await
+                    .map_err(|_| GatewayError::Internal("the executor is not running".into()))?;
+                if let ExecOutcome::Started(Started { upstream_ms, .. })
+                | ExecOutcome::Complete(Completed { upstream_ms, .. }) = &outcome
+                {
+                    let now = actors::clock::now_ms();
+                    state.runtime.targets.served(&t.label(), *upstream_ms, now);
+                    if let (Some(c), Some(b)) = (combo, &bound) {
+                        state.runtime.combo_sessions.served(c, b, &t.label(), now);
+                    }
+                }
+                match outcome {
+                    ExecOutcome::Started(s) => {
+                        if let (Some(sub), Some(_)) = (&sub, retrying) {
+                            crate::oauth::attempt::worked(sub);
+                        }
+                        let mut rx = s.body;
+                        let body = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)).map(Ok::<_, Infallible>);
+                        let mut resp = HttpResponse::Ok();
+                        resp.content_type("text/event-stream")
+                            .insert_header(("cache-control", "no-cache"))
+                            .insert_header(("x-accel-buffering", "no"));
+                        headers(&mut resp, meta, &served_by, attempts, s.upstream_ms, session.as_deref(), &applied);
+                        return Ok(resp.streaming(body));
+                    }
+                    ExecOutcome::Complete(c) => {
+                        if let (Some(sub), Some(_)) = (&sub, retrying) {
+                            crate::oauth::attempt::worked(sub);
+                        }
+                        let mut resp = HttpResponse::Ok();
+                        resp.content_type("application/json");
+                        headers(&mut resp, meta, &served_by, attempts, c.upstream_ms, session.as_deref(), &applied);
+                        return Ok(resp.body(c.body));
+                    }
+                    ExecOutcome::Failed(mut f) => {
+                        f.received = true;
+                        guard.ctx = f.ctx.clone();
+                        guard.armed = true;
+                        if f.kind == OutcomeKind::Cancelled {
+                            return Err(shutting_down());
+                        }
+                        if f.status == Some(401)
+                            && let (Some(sub), Some(tk)) = (&sub, &tokens)
+                        {
+                            if retrying.is_none() {
+                                // Refresh once and retry this request on the same account.
+                                auth_retry = Some((f.account_id, tk.generation));
+                                secrets.extend(secret);
+                                last = Some(f);
+                                continue;
+                            }
+                            let why = upstream_message(&f, secret.as_deref());
+                            crate::oauth::attempt::rejected_twice(sub, account_actor, &t.model, &why);
+                        }
+                        if !f.kind.is_retryable() {
+                            // A refusal of the request itself: no other account of this provider will
+                            // differ, but a later combo target (another provider) may accept it.
+                            refused = Some(upstream_error(&f, provider.dialect, secret.as_deref()));
+                            continue 'targets;
+                        }
+                        last_upstream =
+                            f.upstream_body.is_some().then(|| upstream_error(&f, provider.dialect, secret.as_deref()));
+                        if let OutcomeKind::RateLimited { retry_after: Some(d) } = f.kind {
+                            let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+                            retry_in = Some(retry_in.map_or(ms, |r| r.min(ms)));
+                        }
+                        exclude.push(f.account_id);
+                        secrets.extend(secret);
+                        last = Some(f);
+                    }
+                }
+            }
+        }
+        // Every target lacked only a ready account (paced or cooling a little while, or every
+        // account tried answered 429 with a short `Retry-After`): wait for the soonest, in the
+        // queue's bounds, and try the same request again; otherwise answer now.
+        if refused.is_some() || attempts >= max_attempts || unavailable.is_empty() {
+            break 'rounds;
+        }
+        let Some(soonest) = unavailable
+            .iter()
+            .map(|u| if *u == Unavailable::AllTried { retry_in } else { u.wait_ms() })
+            .collect::<Option<Vec<i64>>>()
+            .and_then(|w| w.into_iter().min())
+        else {
+            break 'rounds;
+        };
+        let wait = u64::try_from(soonest).unwrap_or(0);
+        let started = *wait_started.get_or_insert_with(Instant::now);
+        let had_turn = ticket.as_ref().is_some_and(queue::Ticket::has_turn);
+        if !admit(state, &mut ticket, lane, started, wait)? {
+            break 'rounds;
+        }
+        // A request that just joined a lane first waits for its turn (above), then looks again.
+        if had_turn {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                () = drained(state) => return Err(shutting_down()),
             }
         }
     }
@@ -457,6 +574,14 @@ async fn serve_inner(
             message: format!("no subscription account could get a token ({})", no_token.join("; ")),
             retry_after: None,
         });
+    }
+    if attempts == 0 && unavailable.is_empty() && !too_small.is_empty() {
+        let windows: Vec<String> = too_small.iter().map(|(l, w)| format!("{l} ({w})")).collect();
+        return Err(GatewayError::BadRequest(format!(
+            "the request (about {estimate} input tokens) is larger than the context window of {}; \
+             shorten it or use a model with a larger window",
+            windows.join(", ")
+        )));
     }
     // Nothing was sent: say why each account of the targets is out, from the router's view.
     let unusable = match (&last, unavailable.is_empty()) {
@@ -472,14 +597,73 @@ async fn serve_inner(
     Err(e)
 }
 
+/// The answer to a request the shutdown's drain ended before it was served.
+fn shutting_down() -> GatewayError {
+    GatewayError::Unavailable {
+        message: "the gateway is shutting down; retry shortly".into(),
+        retry_after: Some(Duration::from_secs(1)),
+    }
+}
+
+/// Resolves when the shutdown's grace is nearly over (never, if the signal is gone).
+async fn drained(state: &AppState) {
+    let mut rx = state.runtime.drain.subscribe();
+    if rx.wait_for(|d| *d).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Takes or keeps a place in `lane` for a wait of `wait` ms: `Ok(false)` when the wait would be
+/// longer than the gateway waits, a 429 when the queue is full.
+fn admit(
+    state: &AppState,
+    ticket: &mut Option<queue::Ticket>,
+    lane: &str,
+    started: Instant,
+    wait: u64,
+) -> Result<bool, GatewayError> {
+    match state.runtime.queue.admit(ticket, lane, elapsed_ms(started), wait) {
+        queue::Admission::Wait => Ok(true),
+        queue::Admission::TooLong => Ok(false),
+        queue::Admission::Full => Err(GatewayError::RateLimited {
+            message: format!(
+                "{} requests are waiting for an account already; retry shortly",
+                state.runtime.queue.waiting()
+            ),
+            retry_after: Some(Duration::from_millis(wait.max(1_000))),
+        }),
+    }
+}
+
+/// The answer to a request whose turn in its lane did not come within the longest wait.
+fn queue_timeout(unavailable: &[Unavailable]) -> GatewayError {
+    let soonest = unavailable.iter().filter_map(Unavailable::wait_ms).min().unwrap_or(1_000);
+    GatewayError::RateLimited {
+        message: "the requests waiting ahead of this one took longer than the gateway waits".into(),
+        retry_after: Some(Duration::from_millis(u64::try_from(soonest.max(1_000)).unwrap_or(1_000))),
+    }
+}
+
 fn headers(
     resp: &mut actix_web::HttpResponseBuilder,
     meta: &RequestMeta,
     served_by: &(String, String),
     attempts: u32,
     upstream_ms: f64,
+    session: Option<&str>,
+    transforms: &[&str],
 ) {
     let overhead = (meta.started.elapsed().as_secs_f64() * 1000.0 - upstream_ms).max(0.0);
+    if let Some(s) = session {
+        resp.insert_header(("x-omnigate-session-id", s));
+    }
+    if !transforms.is_empty() {
+        resp.insert_header(("x-omnigate-transforms", transforms.join(",")));
+    }
     resp.insert_header(("x-request-id", meta.request_id.as_str()))
         .insert_header(("x-omnigate-provider", served_by.0.as_str()))
         .insert_header(("x-omnigate-account", served_by.1.as_str()))

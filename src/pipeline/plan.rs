@@ -43,6 +43,8 @@ pub struct Attempt<'a> {
     pub requested: &'a str,
     /// Whether the client wants a stream.
     pub stream: bool,
+    /// The `[[transforms]]` that cover this attempt, in order.
+    pub transforms: &'a [&'a crate::config::transform::TransformEntry],
 }
 
 /// What the client asked for.
@@ -120,9 +122,35 @@ impl Plan {
         }
     }
 
+    /// The request's estimated input tokens when they exceed a context window of `context`
+    /// tokens (`None`: it fits, or it is no generation). Cheap first: a body of at most two bytes
+    /// per token of the window fits without decoding; a larger one is decoded once (as the
+    /// attempt would be) and estimated, images counting ~1,600 tokens rather than their bytes.
+    pub fn exceeds(&self, context: u32, stream: bool) -> Option<u64> {
+        if self.op != Op::Generate {
+            return None;
+        }
+        let bytes: usize = self.body.0.iter().map(|(k, v)| k.len() + v.get().len()).sum();
+        if (bytes as u64) / 2 <= u64::from(context) {
+            return None;
+        }
+        let estimate = estimate_request(self.canonical(stream).ok()?);
+        (estimate > u64::from(context)).then_some(estimate)
+    }
+
+    /// Tokens the request is expected to use, as rate limiters count them: the input estimate
+    /// plus the output tokens asked for, when it asks.
+    pub fn token_estimate(&self) -> u64 {
+        let asked = ["max_tokens", "max_completion_tokens", "max_output_tokens"]
+            .iter()
+            .find_map(|k| self.body.parse::<u64>(k))
+            .or_else(|| self.body.parse::<Value>("generationConfig").and_then(|g| g["maxOutputTokens"].as_u64()));
+        self.input_estimate().saturating_add(asked.unwrap_or(0))
+    }
+
     /// Builds one attempt (see `Attempt`).
     pub fn build(&self, a: &Attempt<'_>) -> Result<UpstreamCall, GatewayError> {
-        let Attempt { provider, info, lease, account, rules, thinking, model, requested: _, stream } = *a;
+        let Attempt { provider, info, lease, account, rules, thinking, model, requested: _, stream, transforms } = *a;
         // Embeddings and token counts exist in one dialect each: forwarded as they are.
         let single = match self.op {
             Op::Embeddings => Some((Dialect::OpenaiChat, Operation::Embeddings, "serve embeddings")),
@@ -183,6 +211,9 @@ impl Plan {
                 crate::translate::anthropic::request::fit_thinking(&mut body);
             }
             rules::apply(provider.dialect, rules, max_output, false, &mut body);
+            for t in transforms {
+                super::transform::apply_body(provider.dialect, t, &mut body);
+            }
             let adapter: Box<dyn ResponseAdapter> = match self.client {
                 Dialect::OpenaiChat => Box::new(
                     ChatPassthrough::new(stream && !self.client_wants_usage, self.input_estimate())
@@ -198,6 +229,9 @@ impl Plan {
             let mut body = encode_request(provider.dialect, &req, model, max_output);
             if let Some(map) = body.as_object_mut() {
                 rules::apply(provider.dialect, rules, max_output, true, map);
+                for t in transforms {
+                    super::transform::apply_body(provider.dialect, t, map);
+                }
             }
             let kinds = crate::translate::canonical::tool_kinds(&req.tools);
             let adapter =
@@ -207,7 +241,10 @@ impl Plan {
         let target = if provider.local {
             ExecTarget::Local(Box::new(Echo::new(&bytes, model)))
         } else {
-            let extra = passed_on(&self.client_headers, self.client, provider.dialect, account, &required_betas);
+            let mut extra = passed_on(&self.client_headers, self.client, provider.dialect, account, &required_betas);
+            for t in transforms {
+                super::transform::apply_headers(t, &mut extra);
+            }
             let out = Outgoing { op: Operation::Generate, model, stream, body: bytes, extra };
             http_target(provider, &lease.base_url, lease.credential.as_ref(), out)
         };

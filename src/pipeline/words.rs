@@ -73,6 +73,8 @@ mod tests {
             last_error: reason.map(str::to_string),
             last_error_since: since,
             state,
+            pacing: Default::default(),
+            paced_until: 0,
         }
     }
 

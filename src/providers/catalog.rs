@@ -17,6 +17,9 @@ pub struct CatalogModel {
     /// Most output tokens the upstream accepts.
     #[serde(default)]
     pub max_output: Option<u32>,
+    /// Context window, tokens.
+    #[serde(default)]
+    pub context: Option<u32>,
     /// USD per million tokens: input, output, cache read, cache write.
     #[serde(default)]
     pub price: Vec<f64>,

@@ -26,6 +26,8 @@ pub struct ModelInfo {
     pub id: String,
     /// Most output tokens the upstream accepts.
     pub max_output: Option<u32>,
+    /// Context window, tokens (unknown: every request fits).
+    pub context: Option<u32>,
     /// USD per million tokens `[input, output, cache read, cache write]`.
     pub price: Vec<f64>,
 }
@@ -49,6 +51,8 @@ pub struct ProviderInfo {
     pub strategy: Option<Strategy>,
     /// Served in-process (the demo provider).
     pub local: bool,
+    /// Pacing defaults of its accounts (custom providers).
+    pub defaults: super::ProviderOptions,
 }
 
 /// An account as the gateway uses it.
@@ -83,12 +87,56 @@ pub struct Combo {
     pub name: String,
     /// Target order.
     pub strategy: ComboStrategy,
-    /// Targets (`provider/model` or aliases), in priority order.
+    /// Targets (`provider/model`, aliases or other combos), in priority order.
     pub targets: Vec<String>,
-    /// Each target's share in a random order (same length as `targets`, each at least 1).
+    /// Each target's share for `random` and `weighted` (same length as `targets`, each at least 1).
     pub weights: Vec<u32>,
     /// Round-robin position.
     pub cursor: AtomicUsize,
+    /// Mid-stream failover opted in.
+    pub resume: bool,
+    /// Smooth weighted round-robin: each target's current weight.
+    current: std::sync::Mutex<Vec<i64>>,
+}
+
+impl Combo {
+    /// A combo over `targets` (model, weight).
+    pub fn new(name: &str, strategy: ComboStrategy, targets: Vec<(String, u32)>, resume: bool) -> Self {
+        let n = targets.len();
+        let (targets, weights) = targets.into_iter().map(|(m, w)| (m, w.max(1))).unzip();
+        Self {
+            name: name.to_string(),
+            strategy,
+            targets,
+            weights,
+            cursor: AtomicUsize::new(0),
+            resume,
+            current: std::sync::Mutex::new(vec![0; n]),
+        }
+    }
+
+    /// The index of the target that goes first this time under smooth weighted round-robin
+    /// (nginx's): every target gains its weight, the highest goes first and pays the total back.
+    /// Over any `sum(weights)` requests each target goes first exactly `weight` times, spread out.
+    pub fn next_weighted(&self) -> usize {
+        let mut cur = match self.current.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if cur.len() != self.weights.len() || cur.is_empty() {
+            return 0;
+        }
+        let total: i64 = self.weights.iter().map(|w| i64::from(*w)).sum();
+        let mut best = 0;
+        for (i, w) in self.weights.iter().enumerate() {
+            cur[i] += i64::from(*w);
+            if cur[i] > cur[best] {
+                best = i;
+            }
+        }
+        cur[best] -= total;
+        best
+    }
 }
 
 /// The snapshot.
@@ -112,8 +160,10 @@ fn models_from_json(json: &str) -> Vec<ModelInfo> {
         .unwrap_or_default()
         .into_iter()
         .map(|m| match m {
-            crate::config::ModelSpec::Id(id) => ModelInfo { id, max_output: None, price: Vec::new() },
-            crate::config::ModelSpec::Full { id, max_output, price } => ModelInfo { id, max_output, price },
+            crate::config::ModelSpec::Id(id) => ModelInfo { id, max_output: None, context: None, price: Vec::new() },
+            crate::config::ModelSpec::Full { id, max_output, context, price } => {
+                ModelInfo { id, max_output, context, price }
+            }
         })
         .collect()
 }
@@ -132,10 +182,16 @@ impl Registry {
                 models: p
                     .models
                     .iter()
-                    .map(|m| ModelInfo { id: m.id.clone(), max_output: m.max_output, price: m.price.clone() })
+                    .map(|m| ModelInfo {
+                        id: m.id.clone(),
+                        max_output: m.max_output,
+                        context: m.context,
+                        price: m.price.clone(),
+                    })
                     .collect(),
                 strategy: None,
                 local: false,
+                defaults: super::ProviderOptions::default(),
             });
         }
         for p in &rows.providers {
@@ -149,6 +205,7 @@ impl Registry {
                 models: models_from_json(&p.models),
                 strategy: p.strategy.as_deref().and_then(Strategy::parse),
                 local: false,
+                defaults: super::ProviderOptions::from_json(&p.options),
             });
         }
         if demo {
@@ -158,9 +215,15 @@ impl Registry {
                 dialect: Dialect::OpenaiChat,
                 base_url: "local://demo".into(),
                 auth: AuthStyle::None,
-                models: vec![ModelInfo { id: "echo".into(), max_output: Some(4096), price: vec![0.0, 0.0] }],
+                models: vec![ModelInfo {
+                    id: "echo".into(),
+                    max_output: Some(4096),
+                    context: None,
+                    price: vec![0.0, 0.0],
+                }],
                 strategy: None,
                 local: true,
+                defaults: super::ProviderOptions::default(),
             });
             r.accounts.push(AccountInfo {
                 id: DEMO_ACCOUNT_ID,
@@ -200,16 +263,10 @@ impl Registry {
             if !c.enabled {
                 continue;
             }
-            r.combos.insert(
-                c.name.clone(),
-                Combo {
-                    name: c.name.clone(),
-                    strategy: ComboStrategy::parse(&c.strategy).unwrap_or_default(),
-                    targets: targets.iter().map(|t| t.model.clone()).collect(),
-                    weights: targets.iter().map(|t| t.weight.max(1)).collect(),
-                    cursor: AtomicUsize::new(0),
-                },
-            );
+            let strategy = ComboStrategy::parse(&c.strategy).unwrap_or_default();
+            let resume = crate::config::ComboOptions::from_json(&c.options).resume;
+            let list = targets.iter().map(|t| (t.model.clone(), t.weight)).collect();
+            r.combos.insert(c.name.clone(), Combo::new(&c.name, strategy, list, resume));
         }
         let (mut exact, mut wild): (Vec<_>, Vec<_>) = rows
             .aliases
@@ -221,7 +278,7 @@ impl Registry {
         Ok(r)
     }
 
-    fn insert_provider(&mut self, p: ProviderInfo) {
+    pub(crate) fn insert_provider(&mut self, p: ProviderInfo) {
         self.prefixes.insert(p.id.clone(), p.id.clone());
         if let Some(a) = &p.alias {
             self.prefixes.insert(a.clone(), p.id.clone());

@@ -101,6 +101,7 @@ pub fn meta(req: &HttpRequest, key: Option<KeyInfo>) -> RequestMeta {
         started: Instant::now(),
         ts: actors::clock::now_ms(),
         inject_panic: inject_panic(req),
+        session: crate::pipeline::session::from_headers(req.headers()),
     }
 }
 

@@ -99,6 +99,12 @@ pub struct Runtime {
     pub usage: Option<Addr<UsageWriter>>,
     /// Counters shared by every executor.
     pub executor_stats: Arc<ExecutorStats>,
+    /// What combo strategies learnt from served requests (kept across reloads).
+    pub targets: crate::pipeline::stats::TargetBook,
+    /// Requests waiting for a paced or cooling account (bounds live).
+    pub queue: crate::pipeline::queue::WaitQueue,
+    /// Which combo target each sticky session was last served by.
+    pub combo_sessions: crate::pipeline::session::ComboSessions,
     /// Upstream settings every executor reads before each attempt.
     executor_cfg: watch::Sender<ExecutorConfig>,
     /// Account actors by account id.
@@ -155,6 +161,9 @@ impl Runtime {
             router,
             usage: Some(usage),
             executor_stats: Arc::new(ExecutorStats::default()),
+            targets: Default::default(),
+            queue: crate::pipeline::queue::WaitQueue::new(cfg.routing.max_wait_ms, cfg.routing.max_queue),
+            combo_sessions: Default::default(),
             executor_cfg: watch::Sender::new(settings::executor_config(&cfg)),
             accounts: DashMap::new(),
             breakers: DashMap::new(),
@@ -216,6 +225,7 @@ impl Runtime {
             };
             let slot = Arc::new(Slot::default());
             slot.set_last_leased(h.last_used_at);
+            let defaults = registry.provider(&a.provider).map(|p| p.defaults).unwrap_or_default();
             entries.push(AccountEntry {
                 id: a.id,
                 provider: a.provider.as_str().into(),
@@ -223,7 +233,13 @@ impl Runtime {
                 priority: a.priority,
                 weight: a.weight,
                 enabled: a.enabled,
-                max_concurrent: a.max_concurrent,
+                // An account's own pacing wins over its provider's defaults.
+                max_concurrent: a.max_concurrent.or(defaults.max_concurrent),
+                pacing: actors::router::pacing::Pacing {
+                    rpm: a.options.rpm.or(defaults.rpm),
+                    tpm: a.options.tpm.or(defaults.tpm),
+                    min_gap_ms: a.options.min_gap_ms.or(defaults.min_gap_ms),
+                },
                 base_url: a.base_url.as_str().into(),
                 credential: a.credential.clone(),
                 health: h,
@@ -275,7 +291,12 @@ impl Runtime {
         self.breakers.retain(|id, _| served.contains(id.as_str()));
         report.breakers_stopped = before - self.breakers.len();
 
-        let reload = Reload { accounts: entries, providers, sticky_limit: cfg.routing.sticky_limit };
+        let reload = Reload {
+            accounts: entries,
+            providers,
+            sticky_limit: cfg.routing.sticky_limit,
+            sessions: cfg.routing.session_policy(),
+        };
         self.router.send(reload).await.map_err(|_| ReloadError::Router)?;
         self.oauth.set_quota_config(quota_config(&cfg));
         self.oauth.set_poll_every(std::time::Duration::from_secs(cfg.usage.quota_poll_secs));
@@ -297,6 +318,8 @@ impl Runtime {
             u.do_send(Reconfigure(settings::writer_config(&cfg)));
         }
         self.max_attempts.store(cfg.routing.max_attempts, Ordering::Relaxed);
+        self.queue.configure(cfg.routing.max_wait_ms, cfg.routing.max_queue);
+        self.combo_sessions.configure(cfg.routing.session_policy(), actors::clock::now_ms());
         keys.reload(&rows.keys);
         write(&self.live, Arc::new(cfg));
         if report != ReloadReport::default() {

@@ -23,6 +23,9 @@ pub fn to_entry(row: &account::Model) -> AccountEntry {
         max_concurrent: row.max_concurrent.and_then(|m| u32::try_from(m).ok()),
         forward_org_headers: AccountOptions::from_json(&row.options).forward_org_headers,
         oauth: None,
+        rpm: AccountOptions::from_json(&row.options).rpm,
+        tpm: AccountOptions::from_json(&row.options).tpm,
+        min_gap_ms: AccountOptions::from_json(&row.options).min_gap_ms,
     }
 }
 
@@ -55,7 +58,7 @@ pub async fn of_provider(db: &impl ConnectionTrait, provider: &str) -> Result<Ve
 }
 
 fn options(a: &AccountEntry) -> String {
-    AccountOptions { forward_org_headers: a.forward_org_headers }.to_json()
+    a.options().to_json()
 }
 
 fn weight(a: &AccountEntry) -> i32 {

@@ -6,7 +6,7 @@ use sea_orm::{
 };
 
 use super::{SOURCE_API, now_ms};
-use crate::config::ComboStrategy;
+use crate::config::{ComboOptions, ComboStrategy};
 
 /// One target of a combo, in priority order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,12 +71,14 @@ pub async fn insert(
     db: &impl ConnectionTrait,
     name: &str,
     strategy: ComboStrategy,
+    options: &ComboOptions,
     targets: &[TargetRow],
 ) -> Result<combo::Model, DbErr> {
     let now = now_ms();
     let row = combo::ActiveModel {
         name: Set(name.to_string()),
         strategy: Set(strategy.as_str().into()),
+        options: Set(options.to_json()),
         enabled: Set(true),
         source: Set(SOURCE_API.into()),
         created_at: Set(now),
@@ -89,16 +91,18 @@ pub async fn insert(
     Ok(row)
 }
 
-/// Replaces a combo's strategy and targets.
+/// Replaces a combo's strategy, options and targets.
 pub async fn replace(
     db: &impl ConnectionTrait,
     row: combo::Model,
     strategy: ComboStrategy,
+    options: &ComboOptions,
     targets: &[TargetRow],
 ) -> Result<combo::Model, DbErr> {
     let id = row.id;
     let mut am: combo::ActiveModel = row.into();
     am.strategy = Set(strategy.as_str().into());
+    am.options = Set(options.to_json());
     am.updated_at = Set(now_ms());
     let row = am.update(db).await?;
     write_targets(db, id, targets).await?;

@@ -14,7 +14,7 @@ use sea_orm::{
 };
 
 use super::{SOURCE_API, SOURCE_CONFIG as CONFIG, now_ms};
-use crate::config::Config;
+use crate::config::{ComboOptions, Config};
 use crate::secrets::Sealer;
 use crate::store::keys::display_prefix;
 
@@ -82,6 +82,7 @@ async fn sync_providers(db: &impl ConnectionTrait, cfg: &Config, r: &mut SyncRep
                     && e.auth == auth
                     && e.models == models
                     && e.strategy == strategy
+                    && e.options == p.options().to_json()
                     && e.source == CONFIG => {}
             Some(e) => {
                 let mut am: provider::ActiveModel = e.clone().into();
@@ -90,6 +91,7 @@ async fn sync_providers(db: &impl ConnectionTrait, cfg: &Config, r: &mut SyncRep
                 am.auth = Set(auth);
                 am.models = Set(models);
                 am.strategy = Set(strategy);
+                am.options = Set(p.options().to_json());
                 am.source = Set(CONFIG.into());
                 am.updated_at = Set(now);
                 am.update(db).await?;
@@ -104,7 +106,7 @@ async fn sync_providers(db: &impl ConnectionTrait, cfg: &Config, r: &mut SyncRep
                     models: Set(models),
                     strategy: Set(strategy),
                     source: Set(CONFIG.into()),
-                    options: Set("{}".into()),
+                    options: Set(p.options().to_json()),
                     created_at: Set(now),
                     updated_at: Set(now),
                 }
@@ -136,7 +138,7 @@ async fn sync_accounts(
     for a in &cfg.accounts {
         let weight = i32::try_from(a.weight).unwrap_or(i32::MAX);
         let max_concurrent = a.max_concurrent.map(|m| i32::try_from(m).unwrap_or(i32::MAX));
-        let options = crate::providers::AccountOptions { forward_org_headers: a.forward_org_headers }.to_json();
+        let options = a.options().to_json();
         match existing.iter().find(|e| e.provider == a.provider && e.name == a.name) {
             Some(e) if e.source == SOURCE_API => owned_by_api("account", &format!("{}/{}", a.provider, a.name)),
             Some(e) => {
@@ -265,6 +267,7 @@ async fn sync_combos(db: &impl ConnectionTrait, cfg: &Config, r: &mut SyncReport
     let now = now_ms();
     let existing = combo::Entity::find().all(db).await?;
     for c in &cfg.combos {
+        let options = ComboOptions { resume: c.resume };
         let targets = combo_target::Entity::find();
         let (id, changed) = match existing.iter().find(|e| e.name == c.name) {
             Some(e) if e.source == SOURCE_API => {
@@ -272,19 +275,29 @@ async fn sync_combos(db: &impl ConnectionTrait, cfg: &Config, r: &mut SyncReport
                 continue;
             }
             Some(e) => {
-                let old: Vec<String> = targets
+                let old: Vec<(String, i32)> = targets
                     .filter(combo_target::Column::ComboId.eq(e.id))
                     .all(db)
                     .await?
                     .into_iter()
-                    .map(|t| (t.position, t.model))
+                    .map(|t| (t.position, (t.model, t.weight)))
                     .collect::<std::collections::BTreeMap<_, _>>()
                     .into_values()
                     .collect();
-                let same = old == c.models && e.strategy == c.strategy.as_str() && e.source == CONFIG && e.enabled;
+                let want: Vec<(String, i32)> = c
+                    .models
+                    .iter()
+                    .map(|t| (t.model().to_string(), i32::try_from(t.weight()).unwrap_or(i32::MAX)))
+                    .collect();
+                let same = old == want
+                    && e.strategy == c.strategy.as_str()
+                    && ComboOptions::from_json(&e.options) == options
+                    && e.source == CONFIG
+                    && e.enabled;
                 if !same {
                     let mut am: combo::ActiveModel = e.clone().into();
                     am.strategy = Set(c.strategy.as_str().into());
+                    am.options = Set(options.to_json());
                     am.enabled = Set(true);
                     am.source = Set(CONFIG.into());
                     am.updated_at = Set(now);
@@ -297,6 +310,7 @@ async fn sync_combos(db: &impl ConnectionTrait, cfg: &Config, r: &mut SyncReport
                 let m = combo::ActiveModel {
                     name: Set(c.name.clone()),
                     strategy: Set(c.strategy.as_str().into()),
+                    options: Set(options.to_json()),
                     enabled: Set(true),
                     source: Set(CONFIG.into()),
                     created_at: Set(now),
@@ -311,12 +325,12 @@ async fn sync_combos(db: &impl ConnectionTrait, cfg: &Config, r: &mut SyncReport
         };
         if changed {
             combo_target::Entity::delete_many().filter(combo_target::Column::ComboId.eq(id)).exec(db).await?;
-            for (i, model) in c.models.iter().enumerate() {
+            for (i, t) in c.models.iter().enumerate() {
                 combo_target::ActiveModel {
                     combo_id: Set(id),
                     position: Set(i32::try_from(i).unwrap_or(i32::MAX)),
-                    model: Set(model.clone()),
-                    weight: Set(1),
+                    model: Set(t.model().to_string()),
+                    weight: Set(i32::try_from(t.weight()).unwrap_or(i32::MAX)),
                     ..Default::default()
                 }
                 .insert(db)

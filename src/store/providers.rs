@@ -18,6 +18,10 @@ pub fn to_entry(row: &provider::Model) -> ProviderEntry {
         models: serde_json::from_str::<Vec<ModelSpec>>(&row.models).unwrap_or_default(),
         auth: Some(AuthStyle::parse(&row.auth).unwrap_or_else(|| crate::providers::default_auth(dialect))),
         strategy: row.strategy.as_deref().and_then(actors::Strategy::parse),
+        rpm: crate::providers::ProviderOptions::from_json(&row.options).rpm,
+        tpm: crate::providers::ProviderOptions::from_json(&row.options).tpm,
+        min_gap_ms: crate::providers::ProviderOptions::from_json(&row.options).min_gap_ms,
+        max_concurrent: crate::providers::ProviderOptions::from_json(&row.options).max_concurrent,
     }
 }
 
@@ -47,7 +51,7 @@ pub async fn insert(db: &impl ConnectionTrait, p: &ProviderEntry) -> Result<prov
         models: Set(models_json(&p.models)),
         strategy: Set(p.strategy.map(|s| s.as_str().to_string())),
         source: Set(SOURCE_API.into()),
-        options: Set("{}".into()),
+        options: Set(p.options().to_json()),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -68,6 +72,7 @@ pub async fn update(
     am.auth = Set(p.auth.unwrap_or_else(|| crate::providers::default_auth(dialect)).as_str().into());
     am.models = Set(models_json(&p.models));
     am.strategy = Set(p.strategy.map(|s| s.as_str().to_string()));
+    am.options = Set(p.options().to_json());
     am.updated_at = Set(now_ms());
     am.update(db).await
 }

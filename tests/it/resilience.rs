@@ -100,7 +100,8 @@ async fn all_accounts_rate_limited_gives_429_with_retry_after() {
     let mock = MockUpstream::start().await;
     mock.always("ka", Reply::rate_limited("30"));
     let env = TestEnv::new().await;
-    let app = env.start(&mock_config(&mock.base(), &[("a", "ka")], "")).await;
+    // A cooldown longer than the gateway waits for one.
+    let app = env.start(&mock_config(&mock.base(), &[("a", "ka")], "[routing]\nmax_wait_ms = 5000\n")).await;
     let mut r = post(&app, "/v1/chat/completions", chat(false)).await;
     assert_eq!(r.status(), 429);
     assert_eq!(header(&r, "retry-after"), "30");

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use actix::{Actor, Context, Handler, MessageResult};
 
 use super::messages::{
-    AccountChanged, AccountStatus, BreakerChanged, GetRoutingView, Lease, LeaseGrant, ProbeTicket, Reload,
+    AccountChanged, AccountStatus, BreakerChanged, GetRoutingView, GetSessionCount, Lease, LeaseGrant, ProbeTicket,
+    Reload,
 };
 use super::slot::SlotGuard;
-use super::table::{RoutingTable, Unavailable};
+use super::table::{Ask, RoutingTable, Unavailable};
 use crate::breaker::{BreakerPhase, BreakerState};
 use crate::clock::now_ms;
 use crate::quota::messages::QuotaChanged;
@@ -41,7 +42,14 @@ impl Handler<Lease> for RouterActor {
 
     fn handle(&mut self, msg: Lease, _: &mut Context<Self>) -> Self::Result {
         let now = now_ms();
-        let picked = self.table.lease(&msg.provider, &msg.model, &msg.exclude, now, &mut rand::rng())?;
+        let ask = Ask {
+            provider: &msg.provider,
+            model: &msg.model,
+            exclude: &msg.exclude,
+            session: msg.session.as_deref(),
+            tokens: msg.tokens,
+        };
+        let picked = self.table.lease_ask(&ask, now, &mut rand::rng())?;
         let a = self.table.account(picked.index).ok_or(Unavailable::NoAccounts)?;
         let provider = self.table.provider(&msg.provider);
         let breaker = provider.and_then(|p| p.addr.clone());
@@ -96,6 +104,15 @@ impl Handler<Reload> for RouterActor {
     fn handle(&mut self, msg: Reload, _: &mut Context<Self>) {
         self.sticky_limit = msg.sticky_limit;
         self.table.reload(msg.accounts, msg.providers, msg.sticky_limit);
+        self.table.set_session_policy(msg.sessions, now_ms());
+    }
+}
+
+impl Handler<GetSessionCount> for RouterActor {
+    type Result = usize;
+
+    fn handle(&mut self, _: GetSessionCount, _: &mut Context<Self>) -> usize {
+        self.table.sessions().len()
     }
 }
 
@@ -131,6 +148,8 @@ impl Handler<GetRoutingView> for RouterActor {
                     breaker: b.phase_at(now).as_str(),
                     breaker_open_until: b.open_until,
                     disabled: a.health.disabled.clone(),
+                    pacing: a.pacing,
+                    paced_until: self.table.paced_until(a, now),
                     last_used_at: a.slot.last_leased().max(a.health.last_used_at),
                     last_error: a.health.disabled.clone().or_else(|| a.health.reason.clone()),
                     last_error_since: a.health.reason_since,

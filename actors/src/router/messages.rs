@@ -26,6 +26,11 @@ pub struct Lease {
     pub model: String,
     /// Accounts already tried for this request.
     pub exclude: Vec<i64>,
+    /// The client's session key: its bound account is preferred, and the pick is bound.
+    pub session: Option<Arc<str>>,
+    /// Tokens the request is expected to use (input estimate plus the output asked for; 0:
+    /// unknown), counted against the account's `tpm`.
+    pub tokens: u64,
 }
 
 /// A granted lease. Dropping it frees the account's in-flight slot.
@@ -130,7 +135,14 @@ pub struct Reload {
     pub providers: HashMap<String, ProviderEntry>,
     /// Round-robin: consecutive leases on one account before moving on.
     pub sticky_limit: u32,
+    /// How sticky session bindings are kept (bindings themselves survive reloads).
+    pub sessions: super::sessions::SessionPolicy,
 }
+
+/// Returns how many sticky session bindings are live.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "usize")]
+pub struct GetSessionCount;
 
 /// Returns every account's routing status, for the dashboard and the admin API.
 #[derive(Debug, Clone, Copy, Message)]
@@ -168,6 +180,10 @@ pub struct AccountStatus {
     pub breaker_open_until: i64,
     /// Why the account is out of service (a ban phrase in an error body), until a reset.
     pub disabled: Option<String>,
+    /// Its pacing rules (`rpm`, `tpm`, `min_gap_ms`).
+    pub pacing: super::pacing::Pacing,
+    /// Paced until (ms): the next request may not go before; 0 when it may go now.
+    pub paced_until: i64,
     /// Last lease (ms).
     pub last_used_at: i64,
     /// Its current problem, kept after the cooldown ends until a request succeeds on it.

@@ -1,11 +1,14 @@
 //! The routing view as a plain struct: every account's health and slot, every provider's
-//! breaker and cursor, and the lease decision. The actor shell only feeds it messages.
+//! breaker and cursor, sticky session bindings, and the lease decision. The actor shell only feeds
+//! it messages.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix::Addr;
 
+use super::pacing::{Pacer, Pacing};
+use super::sessions::{SessionBook, SessionPolicy};
 use super::slot::{Slot, Streak};
 use super::strategy::{self, Candidate, Cursor, Strategy};
 use crate::account::AccountHealth;
@@ -35,6 +38,8 @@ pub struct AccountEntry {
     pub enabled: bool,
     /// Most requests in flight.
     pub max_concurrent: Option<u32>,
+    /// Requests per minute and least gap between requests.
+    pub pacing: Pacing,
     /// Base URL requests go to.
     pub base_url: Arc<str>,
     /// The credential, if the provider needs one.
@@ -83,6 +88,38 @@ pub enum Unavailable {
     },
     /// Every account is at its concurrency limit.
     Busy,
+    /// Every account is paced (requests per minute or the least gap reached); the soonest may go
+    /// in `retry_after_ms`.
+    Paced {
+        /// Until the first account may be used again.
+        retry_after_ms: i64,
+    },
+}
+
+impl Unavailable {
+    /// How long until the provider may serve again, when that is a matter of waiting (cooling or
+    /// pacing), ms.
+    pub fn wait_ms(&self) -> Option<i64> {
+        match self {
+            Self::Cooling { retry_after_ms } | Self::Paced { retry_after_ms } => Some(*retry_after_ms),
+            Self::NoAccounts | Self::AllTried | Self::BreakerOpen { .. } | Self::Busy => None,
+        }
+    }
+}
+
+/// What a request asks the table for.
+#[derive(Debug, Clone, Copy)]
+pub struct Ask<'a> {
+    /// Provider id.
+    pub provider: &'a str,
+    /// Upstream model id.
+    pub model: &'a str,
+    /// Accounts already tried for this request.
+    pub exclude: &'a [i64],
+    /// The client's session key.
+    pub session: Option<&'a str>,
+    /// Tokens the request is expected to use (for `tpm`; 0: unknown).
+    pub tokens: u64,
 }
 
 /// What a granted lease points at.
@@ -92,6 +129,8 @@ pub struct Picked {
     pub index: usize,
     /// This lease is a half-open breaker's probe.
     pub probe: bool,
+    /// The account is the one the request's session was bound to.
+    pub sticky: bool,
 }
 
 /// The whole routing view.
@@ -104,6 +143,10 @@ pub struct RoutingTable {
     sticky_limit: u32,
     /// Each account's quota view (pushed by its quota tracker; kept across reloads).
     quota: HashMap<i64, QuotaView>,
+    /// Sticky session bindings (kept across reloads, but not for deleted accounts).
+    sessions: SessionBook,
+    /// Each paced account's recent leases (kept across reloads).
+    pacers: HashMap<i64, Pacer>,
 }
 
 impl RoutingTable {
@@ -116,6 +159,8 @@ impl RoutingTable {
             by_provider: HashMap::new(),
             sticky_limit,
             quota: HashMap::new(),
+            sessions: SessionBook::default(),
+            pacers: HashMap::new(),
         };
         let mut accounts = accounts;
         accounts.sort_by_key(|a| a.id);
@@ -153,9 +198,25 @@ impl RoutingTable {
             }
         }
         let mut quota = std::mem::take(&mut self.quota);
+        let mut sessions = std::mem::take(&mut self.sessions);
+        let mut pacers = std::mem::take(&mut self.pacers);
         *self = Self::new(accounts, providers, sticky_limit);
+        pacers.retain(|id, _| self.by_id.contains_key(id));
+        self.pacers = pacers;
         quota.retain(|id, _| self.by_id.contains_key(id));
         self.quota = quota;
+        sessions.retain_accounts(|id| self.by_id.contains_key(id));
+        self.sessions = sessions;
+    }
+
+    /// Replaces how sticky sessions are kept.
+    pub fn set_session_policy(&mut self, policy: SessionPolicy, now: i64) {
+        self.sessions.set_policy(policy, now);
+    }
+
+    /// The session bindings.
+    pub fn sessions(&self) -> &SessionBook {
+        &self.sessions
     }
 
     /// Replaces an account's quota view.
@@ -170,6 +231,12 @@ impl RoutingTable {
     /// An account's quota view.
     pub fn quota(&self, id: i64) -> Option<&QuotaView> {
         self.quota.get(&id)
+    }
+
+    /// Until when an account is paced for a request of unknown size (0: it may go now).
+    pub fn paced_until(&self, a: &AccountEntry, now: i64) -> i64 {
+        let at = self.pacers.get(&a.id).map_or(now, |p| p.free_at(a.pacing, 0, now));
+        if at > now { at } else { 0 }
     }
 
     /// All accounts.
@@ -202,7 +269,7 @@ impl RoutingTable {
         }
     }
 
-    /// Chooses an account of `provider` for `model`, skipping `exclude`.
+    /// Chooses an account of `provider` for `model`, skipping `exclude` (no session).
     pub fn lease(
         &mut self,
         provider: &str,
@@ -211,6 +278,28 @@ impl RoutingTable {
         now: i64,
         rng: &mut impl rand::Rng,
     ) -> Result<Picked, Unavailable> {
+        self.lease_for(provider, model, exclude, None, now, rng)
+    }
+
+    /// Chooses an account of `provider` for `model`, skipping `exclude`, for a request of
+    /// `session` (no token estimate).
+    pub fn lease_for(
+        &mut self,
+        provider: &str,
+        model: &str,
+        exclude: &[i64],
+        session: Option<&str>,
+        now: i64,
+        rng: &mut impl rand::Rng,
+    ) -> Result<Picked, Unavailable> {
+        self.lease_ask(&Ask { provider, model, exclude, session, tokens: 0 }, now, rng)
+    }
+
+    /// Chooses an account for `ask`. A request of a bound session gets its account while that
+    /// one can serve (healthy, with a free slot, not paced, not excluded), whatever the strategy;
+    /// otherwise the strategy picks and the session is bound (or re-bound) to the pick.
+    pub fn lease_ask(&mut self, ask: &Ask<'_>, now: i64, rng: &mut impl rand::Rng) -> Result<Picked, Unavailable> {
+        let Ask { provider, model, exclude, session, tokens } = *ask;
         let Some(indexes) = self.by_provider.get(provider) else {
             return Err(Unavailable::NoAccounts);
         };
@@ -250,10 +339,21 @@ impl RoutingTable {
             let q = quota.get(&a.id).map_or(0, |q| q.blocked_for(model));
             a.health.cooldown_until.max(lock).max(q)
         };
-        let healthy: Vec<usize> = fresh.iter().copied().filter(|&i| blocked_until(&self.accounts[i]) <= now).collect();
+        let pacers = &self.pacers;
+        let paced_until = |a: &AccountEntry| pacers.get(&a.id).map_or(now, |p| p.free_at(a.pacing, tokens, now));
+        let ready = |a: &AccountEntry| blocked_until(a) <= now && paced_until(a) <= now;
+        let healthy: Vec<usize> = fresh.iter().copied().filter(|&i| ready(&self.accounts[i])).collect();
         if healthy.is_empty() {
-            let soonest = fresh.iter().map(|&i| blocked_until(&self.accounts[i])).min().unwrap_or(now);
-            return Err(Unavailable::Cooling { retry_after_ms: (soonest - now).max(1) });
+            let at = |i: usize| blocked_until(&self.accounts[i]).max(paced_until(&self.accounts[i]));
+            let Some(first) = fresh.iter().copied().min_by_key(|&i| at(i)) else {
+                return Err(Unavailable::AllTried);
+            };
+            let retry_after_ms = (at(first) - now).max(1);
+            return Err(if paced_until(&self.accounts[first]) > blocked_until(&self.accounts[first]) {
+                Unavailable::Paced { retry_after_ms }
+            } else {
+                Unavailable::Cooling { retry_after_ms }
+            });
         }
         let free: Vec<usize> = healthy
             .iter()
@@ -265,6 +365,18 @@ impl RoutingTable {
             .collect();
         if free.is_empty() {
             return Err(Unavailable::Busy);
+        }
+        let session = session.filter(|_| self.sessions.enabled());
+        if let Some(s) = session
+            && let Some(bound) = self.sessions.bound(provider, s, now)
+            && let Some(&index) = free.iter().find(|&&i| self.accounts[i].id == bound)
+        {
+            self.sessions.bind(provider, s, bound, now);
+            if probe {
+                p.probe_granted_at = Some(now);
+            }
+            Self::paced(&mut self.pacers, &self.accounts[index], tokens, now);
+            return Ok(Picked { index, probe, sticky: true });
         }
         // Accounts near a quota limit are used only when no other account is left.
         let roomy: Vec<usize> =
@@ -288,7 +400,19 @@ impl RoutingTable {
         if probe {
             p.probe_granted_at = Some(now);
         }
-        Ok(Picked { index: free[pick], probe })
+        let index = free[pick];
+        if let Some(s) = session {
+            self.sessions.bind(provider, s, self.accounts[index].id, now);
+        }
+        Self::paced(&mut self.pacers, &self.accounts[index], tokens, now);
+        Ok(Picked { index, probe, sticky: false })
+    }
+
+    /// Counts a lease of a paced account.
+    fn paced(pacers: &mut HashMap<i64, Pacer>, a: &AccountEntry, tokens: u64, now: i64) {
+        if a.pacing.is_set() {
+            pacers.entry(a.id).or_default().record(a.pacing, tokens, now);
+        }
     }
 }
 
@@ -306,6 +430,7 @@ mod tests {
             weight: 1,
             enabled: true,
             max_concurrent: None,
+            pacing: Pacing::default(),
             base_url: "http://x".into(),
             credential: None,
             health: AccountHealth::default(),
@@ -426,6 +551,82 @@ mod tests {
         // The breaker hears the probe was cancelled and restates its unchanged state.
         t.set_breaker("p", open);
         assert!(t.lease("p", "m", &[], 1_002, &mut rng).is_ok_and(|p| p.probe), "the next request probes");
+    }
+
+    #[test]
+    fn a_session_keeps_its_account_under_round_robin_and_moves_when_it_cannot_serve() {
+        let providers =
+            HashMap::from([("p".into(), ProviderEntry { strategy: Strategy::RoundRobin, ..Default::default() })]);
+        let mut t = RoutingTable::new(vec![acc(1, "p"), acc(2, "p"), acc(3, "p")], providers, 1);
+        t.set_session_policy(SessionPolicy { ttl_ms: 10_000, max: 100 }, 0);
+        let mut rng = rand::rng();
+        fn pick(
+            t: &mut RoutingTable,
+            ex: &[i64],
+            now: i64,
+            rng: &mut impl rand::Rng,
+        ) -> Result<(i64, bool), Unavailable> {
+            let p = t.lease_for("p", "m", ex, Some("s"), now, rng)?;
+            Ok((t.accounts()[p.index].id, p.sticky))
+        }
+        let first = pick(&mut t, &[], 0, &mut rng).map(|(a, _)| a).unwrap_or(0);
+        for now in 1..20 {
+            // Others rotate round-robin meanwhile; the session stays.
+            let _ = t.lease("p", "m", &[], now, &mut rng);
+            assert_eq!(pick(&mut t, &[], now, &mut rng), Ok((first, true)));
+        }
+        // Its account cools: the session moves and is re-bound to the new account.
+        let mut h = AccountHealth::default();
+        h.apply(OutcomeKind::RateLimited { retry_after: None }, 20, &ResiliencePolicy::default());
+        t.set_health(first, h);
+        let moved = pick(&mut t, &[], 21, &mut rng).map(|(a, _)| a).unwrap_or(0);
+        assert_ne!(moved, first);
+        t.set_health(first, AccountHealth::default());
+        assert_eq!(pick(&mut t, &[], 22, &mut rng), Ok((moved, true)), "it stays moved");
+        // A retry that excluded it moves it too; a reload that deletes its account forgets it.
+        let other = pick(&mut t, &[moved], 23, &mut rng).map(|(a, _)| a).unwrap_or(0);
+        assert_ne!(other, moved);
+        let keep: Vec<AccountEntry> = [1, 2, 3].into_iter().filter(|i| *i != other).map(|i| acc(i, "p")).collect();
+        t.reload(keep, HashMap::new(), 1);
+        assert_eq!(t.sessions().bound("p", "s", 24), None);
+        // Idle past the TTL: a fresh pick.
+        let _ = t.lease_for("p", "m", &[], Some("t"), 30, &mut rng);
+        assert!(t.sessions().bound("p", "t", 10_029).is_some());
+        assert!(t.sessions().bound("p", "t", 10_030).is_none());
+    }
+
+    #[test]
+    fn paced_accounts_share_the_load_and_say_when_the_next_may_go() {
+        let mut a = acc(1, "p");
+        a.pacing = Pacing { rpm: Some(2), ..Pacing::default() };
+        let mut b = acc(2, "p");
+        b.pacing = Pacing { rpm: Some(2), min_gap_ms: Some(1_000), ..Pacing::default() };
+        let mut t = table(vec![a.clone(), b.clone()]);
+        let mut rng = rand::rng();
+        let mut got = Vec::new();
+        for now in [0, 1, 2, 3] {
+            got.push(t.lease("p", "m", &[], now, &mut rng).map(|p| t.accounts()[p.index].id));
+        }
+        // Fill-first uses account 1 up to its limit, then account 2 (its second after its gap).
+        assert_eq!(got[..3], [Ok(1), Ok(1), Ok(2)]);
+        assert_eq!(got[3], Err(Unavailable::Paced { retry_after_ms: 999 }), "account 2's gap ends first");
+        assert_eq!(t.lease("p", "m", &[], 1_002, &mut rng).map(|p| t.accounts()[p.index].id), Ok(2));
+        assert_eq!(t.lease("p", "m", &[], 1_003, &mut rng).err(), Some(Unavailable::Paced { retry_after_ms: 58_997 }));
+        // Pacing survives a reload; a cooldown longer than the pacing is reported as cooling.
+        t.reload(vec![a, b], HashMap::new(), 3);
+        assert_eq!(t.lease("p", "m", &[], 1_004, &mut rng).err(), Some(Unavailable::Paced { retry_after_ms: 58_996 }));
+        let mut h = AccountHealth::default();
+        h.apply(
+            OutcomeKind::RateLimited { retry_after: Some(std::time::Duration::from_secs(120)) },
+            1_005,
+            &ResiliencePolicy::default(),
+        );
+        t.set_health(1, h.clone());
+        t.set_health(2, h);
+        assert!(matches!(t.lease("p", "m", &[], 1_006, &mut rng), Err(Unavailable::Cooling { .. })));
+        t.set_health(1, AccountHealth::default());
+        t.set_health(2, AccountHealth::default());
+        assert_eq!(t.lease("p", "m", &[], 60_000, &mut rng).map(|p| t.accounts()[p.index].id), Ok(1));
     }
 
     #[test]

@@ -23,7 +23,7 @@ use crate::state::AppState;
 use crate::store::config_sync::ACCOUNT_SECRET;
 use crate::store::{self, SOURCE_CONFIG, audit, now_ms};
 
-const EXPECTED: &str = "{\"provider\", \"name\", \"api_key\", \"base_url\"?, \"priority\"?, \"weight\"?, \"max_concurrent\"?, \"enabled\"?, \"forward_org_headers\"?}";
+const EXPECTED: &str = "{\"provider\", \"name\", \"api_key\", \"base_url\"?, \"priority\"?, \"weight\"?, \"max_concurrent\"?, \"rpm\"?, \"tpm\"?, \"min_gap_ms\"?, \"enabled\"?, \"forward_org_headers\"?}";
 
 /// A recognisable, unusable hint of a key: `sk-…a1b2` (less of a short key, nothing of a tiny one).
 fn hint(key: &str) -> String {
@@ -46,7 +46,8 @@ fn account_json(state: &AppState, row: &account::Model) -> Value {
     json!({
         "id": row.id, "provider": e.provider, "name": e.name, "base_url": e.base_url,
         "priority": e.priority, "weight": e.weight, "enabled": e.enabled, "max_concurrent": e.max_concurrent,
-        "forward_org_headers": e.forward_org_headers, "has_key": row.secret.is_some(), "key_hint": key_hint,
+        "forward_org_headers": e.forward_org_headers, "rpm": e.rpm, "tpm": e.tpm, "min_gap_ms": e.min_gap_ms,
+        "has_key": row.secret.is_some(), "key_hint": key_hint,
         "source": row.source, "created_at": row.created_at, "updated_at": row.updated_at,
     })
 }
@@ -56,6 +57,7 @@ fn idle_state() -> Value {
     json!({
         "in_flight": 0, "leases": 0, "cooldown_until": 0, "backoff_level": 0, "reason": null,
         "model_locks": {}, "breaker": "closed", "breaker_open_until": 0, "last_used_at": 0, "routable": false,
+        "paced_until": 0,
     })
 }
 

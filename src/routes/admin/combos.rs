@@ -1,6 +1,7 @@
-//! `/api/combos`: named fallback lists usable as a model name. Targets are `provider/model` (or
-//! alias) strings, or `{model, weight}`; their order is the priority order, the weight a target's
-//! share when the combo's strategy is `random`. Combos of the config file are read-only here.
+//! `/api/combos`: named fallback lists usable as a model name. Targets are `provider/model`, alias
+//! or other combo strings, or `{model, weight}`; their order is the priority order, the weight a
+//! target's share when the combo's strategy is `random` or `weighted`. Nesting is checked against
+//! every stored combo (depth at most 3, no cycles). Combos of the config file are read-only here.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -8,12 +9,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::change::{AdminError, Who, admit, answer, apply, begin, object_body, parse, to_json};
-use crate::config::{ComboEntry, ComboStrategy, Config};
+use crate::config::{ComboEntry, ComboOptions, ComboStrategy, ComboTarget, Config, WeightedTarget};
 use crate::state::AppState;
 use crate::store::combos::{ComboRows, TargetRow};
 use crate::store::{self, SOURCE_CONFIG, audit};
 
-const EXPECTED: &str = "{\"name\", \"strategy\"?, \"models\": [\"provider/model\" | {\"model\", \"weight\"}]}";
+const EXPECTED: &str =
+    "{\"name\", \"strategy\"?, \"resume\"?, \"models\": [\"provider/model\" | {\"model\", \"weight\"}]}";
 
 fn one() -> u32 {
     1
@@ -43,6 +45,14 @@ struct ComboBody {
     #[serde(default)]
     strategy: ComboStrategy,
     models: Vec<TargetSpec>,
+    #[serde(default)]
+    resume: bool,
+}
+
+impl ComboBody {
+    fn options(&self) -> ComboOptions {
+        ComboOptions { resume: self.resume }
+    }
 }
 
 fn combo_json((row, targets): &ComboRows) -> Value {
@@ -54,7 +64,8 @@ fn combo_json((row, targets): &ComboRows) -> Value {
         })
         .collect();
     json!({
-        "name": row.name, "strategy": row.strategy, "models": to_json(&models), "enabled": row.enabled,
+        "name": row.name, "strategy": row.strategy, "models": to_json(&models),
+        "resume": ComboOptions::from_json(&row.options).resume, "enabled": row.enabled,
         "source": row.source, "created_at": row.created_at, "updated_at": row.updated_at,
     })
 }
@@ -77,12 +88,33 @@ fn validate(body: &ComboBody, state: &AppState) -> Result<Vec<TargetRow>, AdminE
     }
     let entry = ComboEntry {
         name: body.name.clone(),
-        models: targets.iter().map(|t| t.model.clone()).collect(),
+        models: targets
+            .iter()
+            .map(|t| ComboTarget::Weighted(WeightedTarget { model: t.model.clone(), weight: t.weight }))
+            .collect(),
         strategy: body.strategy,
+        resume: body.resume,
     };
     let cfg = Config { combos: vec![entry], ..Config::default() };
     crate::config::validate(&cfg, state.runtime.catalog()).map_err(|e| AdminError::from_config(e, "combos[0]"))?;
     Ok(targets)
+}
+
+/// Refuses a combo that would nest too deep or close a cycle with the stored combos (it takes
+/// the place of its stored namesake).
+async fn check_nesting(
+    db: &impl sea_orm::ConnectionTrait,
+    name: &str,
+    targets: &[TargetRow],
+) -> Result<(), AdminError> {
+    let stored = store::combos::list(db).await?;
+    let mut graph: std::collections::HashMap<&str, Vec<&str>> = stored
+        .iter()
+        .filter(|(row, _)| row.name != name)
+        .map(|(row, t)| (row.name.as_str(), t.iter().map(|t| t.model.as_str()).collect()))
+        .collect();
+    graph.insert(name, targets.iter().map(|t| t.model.as_str()).collect());
+    crate::config::nesting::check(&graph).map_err(|e| AdminError::field("models", e.message))
 }
 
 /// `GET /api/combos`
@@ -114,7 +146,8 @@ async fn create_inner(state: &AppState, who: &Who, body: Map<String, Value>) -> 
     if store::combos::get(&tx, &body.name).await?.is_some() {
         return Err(AdminError::Conflict(format!("a combo `{}` exists already", body.name)));
     }
-    let row = store::combos::insert(&tx, &body.name, body.strategy, &targets).await?;
+    check_nesting(&tx, &body.name, &targets).await?;
+    let row = store::combos::insert(&tx, &body.name, body.strategy, &body.options(), &targets).await?;
     let after = combo_json(&(row, targets));
     audit::record(&tx, who.change("combo", &body.name, "create", None, Some(after.clone()))).await?;
     tx.commit().await?;
@@ -122,7 +155,7 @@ async fn create_inner(state: &AppState, who: &Who, body: Map<String, Value>) -> 
     Ok(after)
 }
 
-/// `POST /api/combos {name, strategy?, models}` → 201.
+/// `POST /api/combos {name, strategy?, resume?, models}` → 201.
 pub(super) async fn create(req: HttpRequest, state: web::Data<AppState>, payload: web::Payload) -> HttpResponse {
     let who = match admit(&req, &state) {
         Ok(w) => w,
@@ -163,7 +196,8 @@ async fn replace_inner(
     let tx = begin(state).await?;
     let current = editable(&tx, name).await?;
     let before = combo_json(&current);
-    let row = store::combos::replace(&tx, current.0, body.strategy, &targets).await?;
+    check_nesting(&tx, name, &targets).await?;
+    let row = store::combos::replace(&tx, current.0, body.strategy, &body.options(), &targets).await?;
     let after = combo_json(&(row, targets));
     audit::record(&tx, who.change("combo", name, "update", Some(before), Some(after.clone()))).await?;
     tx.commit().await?;
@@ -171,7 +205,8 @@ async fn replace_inner(
     Ok(after)
 }
 
-/// `PUT /api/combos/{name} {strategy?, models}`: replaces the combo's strategy and targets.
+/// `PUT /api/combos/{name} {strategy?, resume?, models}`: replaces the combo's strategy, options
+/// and targets.
 pub(super) async fn replace(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -10,7 +10,7 @@ use actix::Addr;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actors::breaker::actor::BreakerActor;
 use actors::breaker::messages::GetBreaker;
-use actors::router::messages::{AccountStatus, GetRoutingView};
+use actors::router::messages::{AccountStatus, GetRoutingView, GetSessionCount};
 use serde_json::{Value, json};
 
 use super::{db_fail, fail, guarded};
@@ -48,7 +48,7 @@ fn account_json(a: &AccountStatus, now: i64) -> Value {
         "id": a.id, "provider": a.provider, "name": a.name, "enabled": a.enabled, "priority": a.priority,
         "in_flight": a.in_flight, "leases": a.leases, "last_used_at": a.last_used_at,
         "backoff_level": a.backoff_level, "cooldown": cooldown, "model_lockouts": locks,
-        "available": available(a, now),
+        "available": available(a, now), "paced_until": a.paced_until,
     })
 }
 
@@ -107,6 +107,10 @@ pub(super) async fn health(req: HttpRequest, state: web::Data<AppState>) -> Http
         "window_ms": WINDOW_MS,
         "providers": providers,
         "accounts": accounts.iter().map(|a| account_json(a, now)).collect::<Vec<_>>(),
+        "routing": {
+            "sessions": state.runtime.router.send(GetSessionCount).await.unwrap_or(0),
+            "waiting": state.runtime.queue.waiting(),
+        },
         "executor": {
             "restarts": stats.restarts.load(Ordering::Relaxed),
             "faults": stats.faults.load(Ordering::Relaxed),

@@ -273,6 +273,8 @@ async fn build_preview(req: &HttpRequest, state: &AppState, payload: web::Payloa
     let mut shown = provider.clone();
     shown.local = false;
     let rules = Rules::of(&reg.rules, provider.dialect, &t.model);
+    let transforms: Vec<&crate::config::transform::TransformEntry> =
+        state.config.transforms.iter().filter(|x| x.covers(&t.provider, &t.model, &p.model)).collect();
     let call = plan.build(&Attempt {
         provider: &shown,
         info: reg.model(&t.provider, &t.model),
@@ -283,6 +285,7 @@ async fn build_preview(req: &HttpRequest, state: &AppState, payload: web::Payloa
         model: &t.model,
         requested: &p.model,
         stream: p.stream,
+        transforms: &transforms,
     })?;
     let (method, url, headers, body) = match call.target {
         Target::Http { method, url, headers, body } => (method, url, headers, body),

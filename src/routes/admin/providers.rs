@@ -14,15 +14,17 @@ use crate::providers::registry::DEMO_PROVIDER;
 use crate::state::AppState;
 use crate::store::{self, SOURCE_CONFIG, audit};
 
-const EXPECTED: &str = "{\"id\", \"dialect\", \"base_url\", \"models\", \"auth\"?, \"strategy\"?}";
+const EXPECTED: &str = "{\"id\", \"dialect\", \"base_url\", \"models\", \"auth\"?, \"strategy\"?, \"rpm\"?, \"tpm\"?, \"min_gap_ms\"?, \"max_concurrent\"?}";
 
 fn builtin_json(p: &CatalogProvider, accounts: usize) -> Value {
     let models: Vec<ModelSpec> = p
         .models
         .iter()
-        .map(|m| match (m.max_output, m.price.is_empty()) {
-            (None, true) => ModelSpec::Id(m.id.clone()),
-            (max_output, _) => ModelSpec::Full { id: m.id.clone(), max_output, price: m.price.clone() },
+        .map(|m| match (m.max_output, m.context, m.price.is_empty()) {
+            (None, None, true) => ModelSpec::Id(m.id.clone()),
+            (max_output, context, _) => {
+                ModelSpec::Full { id: m.id.clone(), max_output, context, price: m.price.clone() }
+            }
         })
         .collect();
     json!({

@@ -8,7 +8,12 @@ import {
   select, table,
 } from "../dom.js";
 
-const STRATEGIES = [["priority", "priority: in this order"], ["round-robin", "round-robin: rotate the first target"], ["random", "random: weighted shuffle"]];
+const STRATEGIES = [
+  ["priority", "priority: in this order"], ["round-robin", "round-robin: rotate the first target"],
+  ["random", "random: weighted shuffle"], ["weighted", "weighted: lead by weight, evenly spread"],
+  ["least-used", "least-used: longest idle first"], ["cost-optimized", "cost-optimized: cheapest price first"],
+  ["latency-optimized", "latency-optimized: fastest first byte first"], ["fill-first", "fill-first: stay on the last server"],
+];
 
 export function render(root, ctx) {
   const editorBox = el("div", { id: "combo-editor-box" });

@@ -19,6 +19,10 @@ const SECTIONS = {
 const HINTS = {
   "routing.strategy": "How an account of a provider is chosen (providers may override it).",
   "routing.sticky_limit": "Round-robin: consecutive calls on one account before moving on.",
+  "routing.session_ttl_secs": "Sticky sessions: a session's account binding ends after this idle time (0: off).",
+  "routing.max_sessions": "Sticky sessions: most bindings kept; the least recently used ends first.",
+  "routing.max_wait_ms": "Longest a request waits for a paced or cooling account before a 429 (0: never wait).",
+  "routing.max_queue": "Most requests waiting at once; one more is answered 429 at once.",
   "routing.max_attempts": "Upstream attempts per request, over accounts and combo targets.",
   "routing.quota_near_limit": "A quota window this full (0 to 1) makes its account the last resort.",
   "resilience.cooldown_base_ms": "First cooldown of a failing account (ms); doubles per consecutive failure.",
