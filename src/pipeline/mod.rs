@@ -438,7 +438,6 @@ async fn serve_inner(
                         &t.label(),
                     ),
                     model: &t.model,
-                    requested: &inbound.model,
                     stream: inbound.stream,
                     transforms: &transforms,
                 })?;

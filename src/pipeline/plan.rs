@@ -39,8 +39,6 @@ pub struct Attempt<'a> {
     pub thinking: Policy,
     /// The upstream model id.
     pub model: &'a str,
-    /// What the client asked for (echoed in translated answers).
-    pub requested: &'a str,
     /// Whether the client wants a stream.
     pub stream: bool,
     /// The `[[transforms]]` that cover this attempt, in order.
@@ -150,7 +148,7 @@ impl Plan {
 
     /// Builds one attempt (see `Attempt`).
     pub fn build(&self, a: &Attempt<'_>) -> Result<UpstreamCall, GatewayError> {
-        let Attempt { provider, info, lease, account, rules, thinking, model, requested: _, stream, transforms } = *a;
+        let Attempt { provider, info, lease, account, rules, thinking, model, stream, transforms } = *a;
         // Embeddings and token counts exist in one dialect each: forwarded as they are.
         let single = match self.op {
             Op::Embeddings => Some((Dialect::OpenaiChat, Operation::Embeddings, "serve embeddings")),

@@ -283,7 +283,6 @@ async fn build_preview(req: &HttpRequest, state: &AppState, payload: web::Payloa
         rules: &rules,
         thinking: Policy::pick(None, &state.config.thinking, &t.label()),
         model: &t.model,
-        requested: &p.model,
         stream: p.stream,
         transforms: &transforms,
     })?;
