@@ -20,6 +20,7 @@ use serde_json::{Map, Value, json};
 use crate::cli::Common;
 use crate::config::Config;
 use crate::local_token;
+use crate::pipeline::words::span;
 
 /// How the CLI reaches the daemon.
 #[derive(Debug, Clone, Args)]
@@ -236,7 +237,7 @@ fn is_loopback(url: &str) -> bool {
         Some(v6) => v6.split(']').next().unwrap_or_default(),
         None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
     };
-    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    crate::config::is_loopback_host(host)
 }
 
 fn label(a: &Value) -> String {
@@ -383,17 +384,6 @@ async fn switch(d: &Daemon, account: &str, enabled: bool) -> Result<ExitCode, St
     d.call(Method::PATCH, &format!("/api/accounts/{}", id_of(&a)?), Some(json!({ "enabled": enabled }))).await?;
     println!("{} {}", if enabled { "enabled" } else { "disabled" }, label(&a));
     Ok(ExitCode::SUCCESS)
-}
-
-/// `5 s`, `3 min`, `2 h`, `4 d`.
-fn span(ms: i64) -> String {
-    let s = (ms.max(0) + 999) / 1000;
-    match s {
-        s if s < 120 => format!("{s} s"),
-        s if s < 7200 => format!("{} min", s / 60),
-        s if s < 172_800 => format!("{} h", s / 3600),
-        s => format!("{} d", s / 86_400),
-    }
 }
 
 /// What an account is doing, in words: the router's own word (`ready`, `cooling`, `credentials

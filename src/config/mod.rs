@@ -737,6 +737,13 @@ pub struct ThinkingEntry {
     pub budget: Option<u32>,
 }
 
+/// Whether `host` (a name or an address, IPv6 with or without brackets) names this machine only:
+/// `localhost`, 127.0.0.0/8 or `::1`.
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 impl Config {
     /// The data directory: the configured one, else `~/.omnigate`.
     pub fn data_dir(&self) -> PathBuf {

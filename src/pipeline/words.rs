@@ -1,7 +1,7 @@
 //! Why the accounts of a request's targets cannot serve, in words a person can act on
 //! ("mock/a: credentials refused 2 min ago, next try in 40 s"), from the router's view.
 
-use actors::router::messages::AccountStatus;
+use actors::router::messages::{AccountState, AccountStatus};
 
 /// The accounts that could not serve, described.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,21 +17,21 @@ pub struct Unusable {
 pub fn unusable(view: &[AccountStatus], providers: &[&str], now: i64) -> Option<Unusable> {
     let mut parts = Vec::new();
     let mut only_dead = true;
-    for a in view.iter().filter(|a| providers.contains(&a.provider.as_str()) && a.state != "ready") {
+    for a in view.iter().filter(|a| providers.contains(&a.provider.as_str()) && a.state != AccountState::Ready) {
         let next = (a.cooldown_until > now).then(|| format!(", next try in {}", span(a.cooldown_until - now)));
         let since = (a.last_error_since > 0).then(|| format!(" {} ago", span(now - a.last_error_since)));
         let what = match a.state {
-            "off" => "switched off by an operator".to_string(),
-            "out of service" => {
+            AccountState::Off => "switched off by an operator".to_string(),
+            AccountState::OutOfService => {
                 format!("out of service ({}){}", a.disabled.as_deref().unwrap_or("?"), since.unwrap_or_default())
             }
-            "credentials refused" => {
+            AccountState::CredentialsRefused => {
                 format!("credentials refused{}{}", since.unwrap_or_default(), next.unwrap_or_default())
             }
-            other => {
+            AccountState::Cooling | AccountState::BreakerOpen | AccountState::Ready => {
                 only_dead = false;
                 let reason = a.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
-                format!("{other}{reason}{}", next.unwrap_or_default())
+                format!("{}{reason}{}", a.state.as_str(), next.unwrap_or_default())
             }
         };
         parts.push(format!("{}/{} {what}", a.provider, a.name));
@@ -39,13 +39,14 @@ pub fn unusable(view: &[AccountStatus], providers: &[&str], now: i64) -> Option<
     (!parts.is_empty()).then(|| Unusable { words: parts.join("; "), only_dead })
 }
 
-/// A duration in ms as people say it: `40 s`, `2 min`, `3 h`.
-fn span(ms: i64) -> String {
+/// A duration in ms as people say it: `40 s`, `2 min`, `3 h`, `2 d` (rounded down past a minute).
+pub fn span(ms: i64) -> String {
     let s = (ms.max(0) + 999) / 1000;
     match s {
-        0..=89 => format!("{s} s"),
-        90..=5_399 => format!("{} min", (s + 30) / 60),
-        _ => format!("{} h", (s + 1_800) / 3_600),
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s if s < 172_800 => format!("{} h", s / 3600),
+        s => format!("{} d", s / 86_400),
     }
 }
 
@@ -53,12 +54,12 @@ fn span(ms: i64) -> String {
 mod tests {
     use super::*;
 
-    fn status(name: &str, state: &'static str, reason: Option<&str>, cooldown_until: i64, since: i64) -> AccountStatus {
+    fn status(name: &str, state: AccountState, reason: Option<&str>, cooldown_until: i64, since: i64) -> AccountStatus {
         AccountStatus {
             id: 1,
             provider: "p".into(),
             name: name.into(),
-            enabled: state != "off",
+            enabled: state != AccountState::Off,
             priority: 0,
             in_flight: 0,
             leases: 0,
@@ -81,20 +82,25 @@ mod tests {
     #[test]
     fn dead_and_cooling_accounts_in_words() {
         let now = 1_000_000;
-        let dead =
-            status("a", "credentials refused", Some("credentials refused (401/403)"), now + 40_000, now - 120_000);
+        let dead = status(
+            "a",
+            AccountState::CredentialsRefused,
+            Some("credentials refused (401/403)"),
+            now + 40_000,
+            now - 120_000,
+        );
         let u = unusable(std::slice::from_ref(&dead), &["p"], now).expect("one");
         assert_eq!(u.words, "p/a credentials refused 2 min ago, next try in 40 s");
         assert!(u.only_dead);
-        let cooling = status("b", "cooling", Some("rate limited (429)"), now + 3_000, now - 1_000);
-        let ready = status("c", "ready", None, 0, 0);
+        let cooling = status("b", AccountState::Cooling, Some("rate limited (429)"), now + 3_000, now - 1_000);
+        let ready = status("c", AccountState::Ready, None, 0, 0);
         let u = unusable(&[dead, cooling, ready], &["p"], now).expect("two");
         assert_eq!(
             u.words,
             "p/a credentials refused 2 min ago, next try in 40 s; p/b cooling: rate limited (429), next try in 3 s"
         );
         assert!(!u.only_dead);
-        assert_eq!(unusable(&[status("c", "ready", None, 0, 0)], &["p"], now), None);
+        assert_eq!(unusable(&[status("c", AccountState::Ready, None, 0, 0)], &["p"], now), None);
         assert_eq!(span(7_200_000), "2 h");
     }
 }

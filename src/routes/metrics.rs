@@ -25,10 +25,7 @@ fn needs_token(state: &AppState) -> bool {
     match state.config.metrics.require_token {
         MetricsAuth::Always => true,
         MetricsAuth::Never => false,
-        MetricsAuth::Auto => {
-            let host = state.config.server.host.trim_start_matches('[').trim_end_matches(']');
-            !(host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()))
-        }
+        MetricsAuth::Auto => !crate::config::is_loopback_host(&state.config.server.host),
     }
 }
 
@@ -70,7 +67,7 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
             "omnigate_account_state{{provider=\"{}\",account=\"{}\",state=\"{}\"}} 1",
             esc(&a.provider),
             esc(&a.name),
-            a.state
+            a.state.as_str()
         );
     }
     family(&mut out, "omnigate_account_cooldown_seconds", "gauge", "Seconds until a cooling account is leased again.");

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use actix::{Actor, Context, Handler, MessageResult};
 
 use super::messages::{
-    AccountChanged, AccountStatus, BreakerChanged, GetRoutingView, GetSessionCount, Lease, LeaseGrant, ProbeTicket,
-    Reload,
+    AccountChanged, AccountState, AccountStatus, BreakerChanged, GetRoutingView, GetSessionCount, Lease, LeaseGrant,
+    ProbeTicket, Reload,
 };
 use super::slot::SlotGuard;
 use super::table::{Ask, RoutingTable, Unavailable};
-use crate::breaker::{BreakerPhase, BreakerState};
+use crate::breaker::BreakerState;
 use crate::clock::now_ms;
 use crate::quota::messages::QuotaChanged;
 
@@ -153,19 +153,7 @@ impl Handler<GetRoutingView> for RouterActor {
                     last_used_at: a.slot.last_leased().max(a.health.last_used_at),
                     last_error: a.health.disabled.clone().or_else(|| a.health.reason.clone()),
                     last_error_since: a.health.reason_since,
-                    state: if !a.enabled {
-                        "off"
-                    } else if a.health.disabled.is_some() {
-                        "out of service"
-                    } else if a.health.credentials_refused() {
-                        "credentials refused"
-                    } else if a.health.cooling(now) {
-                        "cooling"
-                    } else if b.phase_at(now) == BreakerPhase::Open {
-                        "breaker open"
-                    } else {
-                        "ready"
-                    },
+                    state: AccountState::of(a.enabled, &a.health, b.phase_at(now), now),
                 }
             })
             .collect();

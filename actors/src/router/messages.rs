@@ -10,9 +10,9 @@ use super::slot::{SlotGuard, Streak};
 use super::table::{AccountEntry, ProviderEntry, Unavailable};
 use crate::account::AccountHealth;
 use crate::account::actor::AccountActor;
-use crate::breaker::BreakerState;
 use crate::breaker::actor::BreakerActor;
 use crate::breaker::messages::BreakerOutcome;
+use crate::breaker::{BreakerPhase, BreakerState};
 use crate::credential::Credential;
 use crate::outcome::OutcomeKind;
 
@@ -190,7 +190,60 @@ pub struct AccountStatus {
     pub last_error: Option<String>,
     /// Since when (ms) it has that problem; 0 when none.
     pub last_error_since: i64,
-    /// One word for people: `off` (disabled by an operator), `out of service` (a ban phrase),
-    /// `credentials refused`, `cooling`, `breaker open`, or `ready`.
-    pub state: &'static str,
+    /// One word for people (see `AccountState`).
+    pub state: AccountState,
+}
+
+/// What an account is doing, worst first; serialised as the words people read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AccountState {
+    /// Disabled by an operator.
+    #[serde(rename = "off")]
+    Off,
+    /// A ban phrase in an error body took it out until a reset.
+    #[serde(rename = "out of service")]
+    OutOfService,
+    /// The upstream refused its credentials and nothing succeeded on it since.
+    #[serde(rename = "credentials refused")]
+    CredentialsRefused,
+    /// Cooling down after a rate limit or errors.
+    #[serde(rename = "cooling")]
+    Cooling,
+    /// Its provider's breaker is open.
+    #[serde(rename = "breaker open")]
+    BreakerOpen,
+    /// It serves.
+    #[serde(rename = "ready")]
+    Ready,
+}
+
+impl AccountState {
+    /// The state of an account with `health` at `now`, its provider's breaker in `breaker`.
+    pub fn of(enabled: bool, health: &AccountHealth, breaker: BreakerPhase, now: i64) -> Self {
+        if !enabled {
+            Self::Off
+        } else if health.disabled.is_some() {
+            Self::OutOfService
+        } else if health.credentials_refused() {
+            Self::CredentialsRefused
+        } else if health.cooling(now) {
+            Self::Cooling
+        } else if breaker == BreakerPhase::Open {
+            Self::BreakerOpen
+        } else {
+            Self::Ready
+        }
+    }
+
+    /// The word people read (the same as the JSON).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::OutOfService => "out of service",
+            Self::CredentialsRefused => "credentials refused",
+            Self::Cooling => "cooling",
+            Self::BreakerOpen => "breaker open",
+            Self::Ready => "ready",
+        }
+    }
 }
