@@ -485,14 +485,15 @@ fn main() {
         let exit = gw.terminate().await;
         let (rows, groups) = usage_rows(&gw.dir.path().join("omnigate.db")).await;
 
-        let rss_in = |a: u64, b: u64| median(samples.iter().filter(|s| s.t >= a && s.t <= b).map(|s| s.rss).collect());
-        let base_rss = rss_in(warmup, warmup + window - SAMPLE_SECS);
-        let end_rss = rss_in(secs + SAMPLE_SECS - window, secs);
+        // Medians of a sampled figure over the first window after warm-up and over the last one.
+        let windows = |f: fn(&Sample) -> f64| {
+            let median_in =
+                |a: u64, b: u64| median(samples.iter().filter(|s| s.t >= a && s.t <= b).map(f).collect());
+            (median_in(warmup, warmup + window - SAMPLE_SECS), median_in(secs + SAMPLE_SECS - window, secs))
+        };
+        let (base_rss, end_rss) = windows(|s| s.rss);
         let drift = (end_rss - base_rss) / base_rss;
-        let fds_in =
-            |a: u64, b: u64| median(samples.iter().filter(|s| s.t >= a && s.t <= b).map(|s| s.fds as f64).collect());
-        let fd_base = fds_in(warmup, warmup + window - SAMPLE_SECS);
-        let fd_end = fds_in(secs + SAMPLE_SECS - window, secs);
+        let (fd_base, fd_end) = windows(|s| s.fds as f64);
         let fd_max = samples.iter().filter(|s| s.t >= warmup).map(|s| s.fds).max().unwrap_or(0);
         let fd_growth = (fd_end - fd_base).round() as i64;
         let total = totals(&stats);

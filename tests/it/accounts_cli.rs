@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 
 use crate::admin_write_support::chat_ci;
 use crate::mock::{MockUpstream, Reply};
-use crate::support::{TestEnv, base, mock_config};
+use crate::support::{TestEnv, base, free_port, mock_config};
 
 const BIN: &str = env!("CARGO_BIN_EXE_omnigate");
 const KEY_B: &str = "sk-cli-upstream-bbbb-4321";
@@ -170,10 +170,6 @@ async fn accounts_cli_changes_what_the_running_daemon_serves_at_once() {
     let e = refused(&cli(&dead, tok, &["list"], &[], None).await);
     assert!(e.contains(&format!("no daemon answering at {dead}")) && e.contains("omnigate serve"), "{e}");
     app.stop().await;
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
 }
 
 #[actix_web::test]

@@ -4,18 +4,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use serde_json::json;
 
 use crate::mock::MockUpstream;
-use crate::support::{TestEnv, client, mock_config};
+use crate::support::{TestEnv, client, free_port, mock_config, wait_healthy};
 
 const BIN: &str = env!("CARGO_BIN_EXE_omnigate");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
-}
 
 /// `serve` on `port`, the environment's data dir and database, stderr into `log`; no admin
 /// password from the environment (the daemon generates one).
@@ -33,18 +28,6 @@ fn serve(env: &TestEnv, port: u16, config: Option<&Path>, log: &Path) -> Command
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).expect("log file"));
     c
-}
-
-async fn wait_healthy(port: u16) {
-    for _ in 0..200 {
-        if let Ok(r) = client().get(format!("http://127.0.0.1:{port}/health")).send().await
-            && r.status() == 200
-        {
-            return;
-        }
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the daemon did not become healthy");
 }
 
 fn stop(mut daemon: Child) {

@@ -9,7 +9,7 @@ use omnigate::app::Bootstrap;
 use omnigate::store::config_sync::ACCOUNT_SECRET;
 use sea_orm::{ConnectionTrait, EntityTrait, Statement};
 
-use crate::support::{TestEnv, base, client, example_config, json_body};
+use crate::support::{TestEnv, base, client, example_config, free_port, json_body};
 
 const BIN: &str = env!("CARGO_BIN_EXE_omnigate");
 
@@ -245,10 +245,6 @@ fn wait_for_health(port: u16) -> bool {
         std::thread::sleep(Duration::from_millis(100));
     }
     false
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
 }
 
 #[test]

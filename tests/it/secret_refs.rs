@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use crate::mock::MockUpstream;
-use crate::support::{TestEnv, client, json_body};
+use crate::support::{TestEnv, client, free_port, json_body};
 
 const BIN: &str = env!("CARGO_BIN_EXE_omnigate");
 const UPSTREAM_KEY: &str = "sk-from-the-environment-7788";
@@ -34,10 +34,6 @@ name = "a"
 api_key = {{ env = "OG_TEST_UPSTREAM_KEY" }}
 "#
     )
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
 }
 
 fn omnigate(env: &TestEnv, args: &[&str]) -> Command {

@@ -11,7 +11,9 @@ use sea_orm::{EntityTrait, QueryOrder};
 use serde_json::json;
 
 use crate::mock::{MockUpstream, Reply};
-use crate::support::{TestEnv, base, client, header, json_body, mock_config, sse_data, text_body};
+use crate::support::{
+    TestEnv, base, client, free_port, header, json_body, mock_config, sse_data, text_body, wait_healthy,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_omnigate");
 
@@ -101,10 +103,6 @@ async fn streams_running_at_the_end_of_the_grace_end_with_their_terminator_and_a
     assert!(rows.iter().any(|r| r.status == 503));
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
-}
-
 /// The daemon binary on `port` with `config`, on the test environment's data dir and database.
 fn spawn_daemon(env: &TestEnv, config: &str, port: u16) -> Child {
     let file = env.dir.path().join("daemon.toml");
@@ -122,18 +120,6 @@ fn spawn_daemon(env: &TestEnv, config: &str, port: u16) -> Child {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn the daemon")
-}
-
-async fn wait_healthy(port: u16) {
-    for _ in 0..200 {
-        if let Ok(r) = client().get(format!("http://127.0.0.1:{port}/health")).send().await
-            && r.status() == 200
-        {
-            return;
-        }
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the daemon did not become healthy");
 }
 
 fn rss_kib(pid: u32) -> u64 {

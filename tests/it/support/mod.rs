@@ -227,3 +227,21 @@ pub async fn usage_rows(app: &Running) -> Vec<entities::usage::Model> {
     use sea_orm::{EntityTrait, QueryOrder};
     entities::usage::Entity::find().order_by_asc(entities::usage::Column::Id).all(&app.state.db).await.expect("usage")
 }
+
+/// A TCP port free on loopback right now (for a daemon the test spawns).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
+}
+
+/// Waits until a daemon on `port` answers `/health` with 200 (up to 10 s).
+pub async fn wait_healthy(port: u16) {
+    for _ in 0..200 {
+        if let Ok(r) = client().get(format!("http://127.0.0.1:{port}/health")).send().await
+            && r.status() == 200
+        {
+            return;
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the daemon did not become healthy");
+}
