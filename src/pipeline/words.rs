@@ -76,6 +76,8 @@ mod tests {
             state,
             pacing: Default::default(),
             paced_until: 0,
+            quota_blocked_until: 0,
+            quota_reason: None,
         }
     }
 

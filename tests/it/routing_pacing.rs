@@ -211,3 +211,52 @@ async fn a_request_waiting_in_the_queue_at_shutdown_is_answered_503() {
     assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("shutting down")), "{body}");
     assert_eq!(mock.hits(), 1);
 }
+
+/// One answer from the mock with these rate-limit headers on an ordinary success.
+fn with_headers(headers: &[(&str, String)]) -> crate::mock::Reply {
+    crate::mock::Reply::WithHeaders {
+        headers: headers.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+        reply: Box::new(crate::mock::Reply::Text("ok".into())),
+    }
+}
+
+#[actix_web::test]
+async fn rate_limit_headers_saying_nothing_remains_pace_the_account_without_spending_a_request() {
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    // Fill-first: `a` serves until its headers say its request window is spent for 20 s.
+    let openai_style = [
+        ("x-ratelimit-limit-requests", "100".to_string()),
+        ("x-ratelimit-remaining-requests", "0".to_string()),
+        ("x-ratelimit-reset-requests", "20s".to_string()),
+    ];
+    mock.script("ka", vec![with_headers(&openai_style)]);
+    // `b` answers with Anthropic's API-key headers: its token window is spent until a stated time.
+    let reset = (chrono::Utc::now() + chrono::Duration::seconds(20)).to_rfc3339();
+    let anthropic_style = [
+        ("anthropic-ratelimit-tokens-limit", "1000".to_string()),
+        ("anthropic-ratelimit-tokens-remaining", "0".to_string()),
+        ("anthropic-ratelimit-tokens-reset", reset),
+    ];
+    mock.script("kb", vec![with_headers(&anthropic_style)]);
+    let app = env.start(&mock_config(&mock.base(), &[("a", "ka"), ("b", "kb"), ("c", "kc")], "")).await;
+    let served_by = |r: &awc::ClientResponse<_>| header(r, "x-omnigate-account");
+    let r = post(&app, "/v1/chat/completions", chat()).await;
+    assert_eq!((r.status().as_u16(), served_by(&r).as_str()), (200, "a"));
+    let r = post(&app, "/v1/chat/completions", chat()).await;
+    assert_eq!((r.status().as_u16(), served_by(&r).as_str()), (200, "b"), "a is paced by its headers");
+    for _ in 0..3 {
+        let r = post(&app, "/v1/chat/completions", chat()).await;
+        assert_eq!((r.status().as_u16(), served_by(&r).as_str()), (200, "c"), "a and b are both paced");
+    }
+    assert_eq!((hits(&mock, "ka"), hits(&mock, "kb"), hits(&mock, "kc")), (1, 1, 3), "no request spent to learn it");
+    // The health view says until when (about 20 s from now).
+    let h = crate::support::admin_get(&app, &env, "/api/health").await;
+    let now = omnigate::store::now_ms();
+    for name in ["a", "b"] {
+        let acc = h["accounts"].as_array().and_then(|a| a.iter().find(|x| x["name"] == name).cloned());
+        let quota_until = acc.as_ref().and_then(|a| a["quota_blocked_until"].as_i64()).unwrap_or(0);
+        assert!((now + 15_000..=now + 21_000).contains(&quota_until), "{name}: {acc:?}");
+    }
+    app.stop().await;
+}

@@ -127,6 +127,8 @@ impl Handler<GetRoutingView> for RouterActor {
             .iter()
             .map(|a| {
                 let b = self.table.provider(&a.provider).map(|p| p.breaker).unwrap_or_default();
+                let quota_until = self.table.quota(a.id).map_or(0, |q| q.blocked_until).max(0);
+                let quota_until = if quota_until > now { quota_until } else { 0 };
                 AccountStatus {
                     id: a.id,
                     provider: a.provider.to_string(),
@@ -150,6 +152,8 @@ impl Handler<GetRoutingView> for RouterActor {
                     disabled: a.health.disabled.clone(),
                     pacing: a.pacing,
                     paced_until: self.table.paced_until(a, now),
+                    quota_blocked_until: quota_until,
+                    quota_reason: self.table.quota(a.id).filter(|_| quota_until > 0).and_then(|q| q.reason.clone()),
                     last_used_at: a.slot.last_leased().max(a.health.last_used_at),
                     last_error: a.health.disabled.clone().or_else(|| a.health.reason.clone()),
                     last_error_since: a.health.reason_since,

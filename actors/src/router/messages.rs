@@ -184,6 +184,11 @@ pub struct AccountStatus {
     pub pacing: super::pacing::Pacing,
     /// Paced until (ms): the next request may not go before; 0 when it may go now.
     pub paced_until: i64,
+    /// Kept out until (ms) by an exhausted quota window (its upstream's rate-limit headers, a
+    /// subscription's usage); 0 when not.
+    pub quota_blocked_until: i64,
+    /// Which quota window keeps it out.
+    pub quota_reason: Option<String>,
     /// Last lease (ms).
     pub last_used_at: i64,
     /// Its current problem, kept after the cooldown ends until a request succeeds on it.

@@ -36,7 +36,7 @@ fn owned<B: std::ops::Deref<Target = Addr<BreakerActor>>>(b: B) -> Addr<BreakerA
 
 /// Whether the router would lease this account now (for some model).
 fn available(a: &AccountStatus, now: i64) -> bool {
-    a.enabled && a.cooldown_until <= now && a.breaker != "open"
+    a.enabled && a.cooldown_until <= now && a.quota_blocked_until <= now && a.breaker != "open"
 }
 
 fn account_json(a: &AccountStatus, now: i64) -> Value {
@@ -49,6 +49,7 @@ fn account_json(a: &AccountStatus, now: i64) -> Value {
         "in_flight": a.in_flight, "leases": a.leases, "last_used_at": a.last_used_at,
         "backoff_level": a.backoff_level, "cooldown": cooldown, "model_lockouts": locks,
         "available": available(a, now), "paced_until": a.paced_until,
+        "quota_blocked_until": a.quota_blocked_until, "quota_reason": a.quota_reason,
     })
 }
 
