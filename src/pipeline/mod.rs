@@ -312,9 +312,15 @@ async fn serve_inner(
     let resolution = resolve::resolve_in(&reg, &state.runtime.targets, &inbound.model, inbound.pinned.as_deref())?;
     let mut targets = authorize(meta.key.as_ref(), &inbound.model, resolution.targets)?;
     // A session is the client's own: bindings of two keys never mix.
-    let session = meta.session.clone().or_else(|| session::from_body(&inbound.plan.body));
-    let bound: Option<std::sync::Arc<str>> =
-        session.as_ref().map(|s| format!("{}\u{0}{s}", meta.key.as_ref().map_or("", |k| k.name.as_str())).into());
+    let key_name = meta.key.as_ref().map_or("", |k| k.name.as_str());
+    let chains = &state.runtime.response_chains;
+    let responses = inbound.plan.client == crate::protocol::Dialect::OpenaiResponses && inbound.plan.op == Op::Generate;
+    let session = meta.session.clone().or_else(|| session::from_body(&inbound.plan.body)).or_else(|| {
+        responses.then(|| chains.session_for(key_name, &inbound.plan.body, &meta.request_id, actors::clock::now_ms()))
+    });
+    let bound: Option<std::sync::Arc<str>> = session.as_ref().map(|s| format!("{key_name}\u{0}{s}").into());
+    // Each response id the upstream gives joins this session's chain.
+    let on_response_id = session.as_deref().filter(|_| responses).map(|s| chains.hook(key_name, s));
     // A session stays on the combo target that served it while that one serves.
     let combo = resolution.combos.first().filter(|_| bound.is_some());
     if let (Some(c), Some(b)) = (combo, &bound) {
@@ -440,6 +446,7 @@ async fn serve_inner(
                     model: &t.model,
                     stream: inbound.stream,
                     transforms: &transforms,
+                    on_response_id: on_response_id.as_ref(),
                 })?;
                 if let (Some(s), Some(tk)) = (&sub, &tokens) {
                     call = crate::oauth::attempt::dress(s, tk, inbound.plan.op, &t.model, call)?;

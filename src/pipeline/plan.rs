@@ -43,6 +43,8 @@ pub struct Attempt<'a> {
     pub stream: bool,
     /// The `[[transforms]]` that cover this attempt, in order.
     pub transforms: &'a [&'a crate::config::transform::TransformEntry],
+    /// Told the response id a Responses passthrough sees (`session::ResponseChains`).
+    pub on_response_id: Option<&'a super::session::IdHook>,
 }
 
 /// What the client asked for.
@@ -148,7 +150,7 @@ impl Plan {
 
     /// Builds one attempt (see `Attempt`).
     pub fn build(&self, a: &Attempt<'_>) -> Result<UpstreamCall, GatewayError> {
-        let Attempt { provider, info, lease, account, rules, thinking, model, stream, transforms } = *a;
+        let Attempt { provider, info, lease, account, rules, thinking, model, stream, transforms, on_response_id } = *a;
         // Embeddings and token counts exist in one dialect each: forwarded as they are.
         let single = match self.op {
             Op::Embeddings => Some((Dialect::OpenaiChat, Operation::Embeddings, "serve embeddings")),
@@ -217,7 +219,7 @@ impl Plan {
                     ChatPassthrough::new(stream && !self.client_wants_usage, self.input_estimate())
                         .after_tool_result(self.after_tool_result()),
                 ),
-                d => Box::new(SsePassthrough::new(d, model, self.options())),
+                d => Box::new(SsePassthrough::new(d, model, self.options()).on_id(on_response_id.cloned())),
             };
             (Bytes::from(body.to_vec()), adapter)
         } else {

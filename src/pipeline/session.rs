@@ -1,8 +1,12 @@
 //! The client's session key for sticky routing: `X-Session-Id` (or `x_session_id`), else the
 //! session markers coding tools send anyway (Codex's `session_id` header and `prompt_cache_key`,
-//! Claude Code's `metadata.user_id` session part). The router binds a session to an account per
-//! provider; `ComboSessions` binds it to the combo target that served it, so a combo's strategy
-//! does not move a session between providers while its target serves.
+//! Claude Code's `metadata.user_id` session part), else for the Responses API the chain a
+//! `previous_response_id` continues (`ResponseChains`: each response id the upstream gave is
+//! remembered with the session that produced it, and a request starting a chain gets a session
+//! of its own, so the whole chain stays on the account that stored its responses). The router
+//! binds a session to an account per provider; `ComboSessions` binds it to the combo target that
+//! served it, so a combo's strategy does not move a session between providers while its target
+//! serves.
 
 use std::sync::{Arc, Mutex};
 
@@ -44,6 +48,47 @@ impl ComboSessions {
     /// `session` was served in `combo` by `label`.
     pub fn served(&self, combo: &str, session: &str, label: &str, now: i64) {
         self.book().bind(combo, session, label.into(), now);
+    }
+}
+
+/// The session each Responses API response id belongs to, per gateway key (bounded and expiring
+/// like the sessions).
+#[derive(Debug, Default)]
+pub struct ResponseChains(Mutex<SessionBook<Arc<str>>>);
+
+pub use crate::translate::adapter::IdHook;
+
+impl ResponseChains {
+    fn book(&self) -> std::sync::MutexGuard<'_, SessionBook<Arc<str>>> {
+        match self.0.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// New TTL and bound (live settings).
+    pub fn configure(&self, policy: SessionPolicy, now: i64) {
+        self.book().set_policy(policy, now);
+    }
+
+    /// The session of a Responses request without an explicit one: the session of the response
+    /// it continues (`previous_response_id`), else a new one named after this request.
+    pub fn session_for(&self, key: &str, body: &RawObject, request_id: &str, now: i64) -> String {
+        let previous = body.parse::<String>("previous_response_id");
+        if let Some(s) = previous.as_deref().and_then(|p| self.book().bound(key, p, now)) {
+            return s.to_string();
+        }
+        format!("chain-{request_id}")
+    }
+
+    /// A hook that remembers each response id given to `session` (of gateway key `key`).
+    pub fn hook(self: &Arc<Self>, key: &str, session: &str) -> IdHook {
+        let (chains, key, session): (Arc<Self>, Arc<str>, Arc<str>) = (self.clone(), key.into(), session.into());
+        IdHook(Arc::new(move |id: &str| {
+            if sane(id).is_some() {
+                chains.book().bind(&key, id, session.clone(), actors::clock::now_ms());
+            }
+        }))
     }
 }
 
@@ -97,6 +142,24 @@ mod tests {
         let mut later = vec![t("a"), t("c")];
         c.prefer("combo", "s", &mut later, 1_000);
         assert_eq!(later[0].provider, "a", "expired after the idle TTL");
+    }
+
+    #[test]
+    fn a_response_chain_keeps_the_session_that_started_it() {
+        let c = Arc::new(ResponseChains::default());
+        c.configure(SessionPolicy { ttl_ms: 60_000, max: 10 }, 0);
+        let first = body(serde_json::json!({"input": "hi"}));
+        let s = c.session_for("ci", &first, "req-1", 0);
+        assert_eq!(s, "chain-req-1", "a new chain gets a session of its own");
+        (c.hook("ci", &s).0)("resp_1");
+        let next = body(serde_json::json!({"input": "more", "previous_response_id": "resp_1"}));
+        assert_eq!(c.session_for("ci", &next, "req-2", 1), "chain-req-1");
+        (c.hook("ci", &s).0)("resp_2");
+        let third = body(serde_json::json!({"previous_response_id": "resp_2"}));
+        assert_eq!(c.session_for("ci", &third, "req-3", 2), "chain-req-1", "the chain goes on");
+        assert_eq!(c.session_for("other-key", &third, "req-4", 2), "chain-req-4", "another key's ids are not ours");
+        let unknown = body(serde_json::json!({"previous_response_id": "resp_9"}));
+        assert_eq!(c.session_for("ci", &unknown, "req-5", 2), "chain-req-5");
     }
 
     fn body(v: Value) -> RawObject {

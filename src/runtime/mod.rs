@@ -105,6 +105,8 @@ pub struct Runtime {
     pub queue: crate::pipeline::queue::WaitQueue,
     /// Which combo target each sticky session was last served by.
     pub combo_sessions: crate::pipeline::session::ComboSessions,
+    /// Which session each Responses API response id belongs to (`previous_response_id` chains).
+    pub response_chains: Arc<crate::pipeline::session::ResponseChains>,
     /// Upstream settings every executor reads before each attempt.
     executor_cfg: watch::Sender<ExecutorConfig>,
     /// Account actors by account id.
@@ -164,6 +166,7 @@ impl Runtime {
             targets: Default::default(),
             queue: crate::pipeline::queue::WaitQueue::new(cfg.routing.max_wait_ms, cfg.routing.max_queue),
             combo_sessions: Default::default(),
+            response_chains: Default::default(),
             executor_cfg: watch::Sender::new(settings::executor_config(&cfg)),
             accounts: DashMap::new(),
             breakers: DashMap::new(),
@@ -320,6 +323,7 @@ impl Runtime {
         self.max_attempts.store(cfg.routing.max_attempts, Ordering::Relaxed);
         self.queue.configure(cfg.routing.max_wait_ms, cfg.routing.max_queue);
         self.combo_sessions.configure(cfg.routing.session_policy(), actors::clock::now_ms());
+        self.response_chains.configure(cfg.routing.session_policy(), actors::clock::now_ms());
         keys.reload(&rows.keys);
         write(&self.live, Arc::new(cfg));
         if report != ReloadReport::default() {

@@ -416,6 +416,8 @@ pub struct SsePassthrough {
     canon: Vec<Event>,
     discard: Vec<Bytes>,
     invalid: u64,
+    /// Told the upstream's response id once it is seen.
+    on_id: Option<IdHook>,
 }
 
 impl SsePassthrough {
@@ -434,6 +436,21 @@ impl SsePassthrough {
             canon: Vec::new(),
             discard: Vec::new(),
             invalid: 0,
+            on_id: None,
+        }
+    }
+
+    /// Tells `hook` the upstream's response id when it is seen.
+    pub fn on_id(mut self, hook: Option<IdHook>) -> Self {
+        self.on_id = hook;
+        self
+    }
+
+    fn tell_id(&mut self) {
+        if !self.acc.id.is_empty()
+            && let Some(hook) = self.on_id.take()
+        {
+            (hook.0)(&self.acc.id);
         }
     }
 
@@ -454,7 +471,19 @@ impl SsePassthrough {
             self.discard.clear();
             out.push(if ev.clean { ev.raw } else { reframe(&ev) });
         }
+        self.tell_id();
         Ok(())
+    }
+}
+
+/// Called with the response id an upstream gave (the Responses API's chains of
+/// `previous_response_id` follow it).
+#[derive(Clone)]
+pub struct IdHook(pub std::sync::Arc<dyn Fn(&str) + Send + Sync>);
+
+impl std::fmt::Debug for IdHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdHook")
     }
 }
 
@@ -488,7 +517,9 @@ impl ResponseAdapter for SsePassthrough {
     }
 
     fn complete(&mut self, body: Bytes) -> Result<Bytes, AdapterError> {
-        decode_whole(self.dialect, &body, &mut self.acc, self.progress.after_tool_result)?;
+        let r = decode_whole(self.dialect, &body, &mut self.acc, self.progress.after_tool_result)?;
+        self.acc.id = r.id;
+        self.tell_id();
         self.progress.content = true;
         Ok(body)
     }

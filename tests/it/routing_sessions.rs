@@ -1,8 +1,9 @@
 //! Sticky sessions through the real router and the mock: a session keeps its account under
 //! round-robin while other traffic rotates, the key is echoed in `x-omnigate-session-id`, a
 //! session whose account fails moves and stays on its new account, the session markers coding
-//! tools send (Codex's `prompt_cache_key`) bind too, and a round-robin combo keeps a session on
-//! the target that served it.
+//! tools send (Codex's `prompt_cache_key`) bind too, a round-robin combo keeps a session on
+//! the target that served it, and a Responses API chain of `previous_response_id`s stays on the
+//! account that stored it.
 
 use serde_json::{Value, json};
 
@@ -131,5 +132,68 @@ async fn a_session_stays_on_one_target_of_a_round_robin_combo() {
     let rest: std::collections::HashSet<String> =
         mock.requests()[before..].iter().map(|r| r.credential().unwrap_or_default()).collect();
     assert_eq!(rest.len(), 2, "two requests without a session went to both targets: {rest:?}");
+    app.stop().await;
+}
+
+/// A Responses upstream `mock` with three accounts under round-robin; each account answers with
+/// response ids of its own (`resp_<credential>`), streamed or not.
+fn responses_world(mock: &MockUpstream) -> String {
+    for k in ["ka", "kb", "kc"] {
+        let whole = crate::mock::fixture("openai-responses", "response_text.json")
+            .replace("resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b", &format!("resp_{k}"));
+        let frames = crate::mock::sse_events(
+            &crate::mock::fixture("openai-responses", "stream_text.sse")
+                .replace("resp_67c9fdcecf488190bdd9a0409de3a1ec07b8b0ad4e5eb654", &format!("resp_{k}")),
+        );
+        let body: Value = serde_json::from_str(&whole).expect("fixture");
+        let whole = Box::new(Reply::Json { status: 200, body, retry_after: None });
+        let zero = std::time::Duration::ZERO;
+        let streamed = Box::new(Reply::Sse { frames, first_delay: zero, delay: zero, drop_after: None });
+        mock.always(k, Reply::ByStream { whole, streamed });
+    }
+    mock_config(&mock.base(), &[("a", "ka"), ("b", "kb"), ("c", "kc")], ROUND_ROBIN)
+        .replace("dialect = \"openai-chat\"", "dialect = \"openai-responses\"")
+}
+
+/// Sends a Responses request continuing `previous` (if any): `(account, response id, echoed session)`.
+async fn respond(app: &omnigate::app::Running, previous: Option<&str>, stream: bool) -> (String, String, String) {
+    let mut body = json!({"model": "mock/mock-model", "input": "hello", "stream": stream});
+    if let Some(p) = previous {
+        body["previous_response_id"] = json!(p);
+    }
+    let mut r = client()
+        .post(format!("{}/v1/responses", base(app)))
+        .bearer_auth("sk-og-ci-0001")
+        .send_json(&body)
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let text = String::from_utf8_lossy(&r.body().limit(1 << 20).await.expect("body")).into_owned();
+    let id = text.split("\"id\":").nth(1).map(|s| s.trim_start().trim_start_matches('"')).unwrap_or_default();
+    let id = id.split('"').next().unwrap_or_default().to_string();
+    (header(&r, "x-omnigate-account"), id, header(&r, "x-omnigate-session-id"))
+}
+
+#[actix_web::test]
+async fn a_responses_chain_of_previous_response_ids_stays_on_the_account_that_stored_it() {
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let app = env.start(&responses_world(&mock)).await;
+    // Two chains started side by side under round-robin land on different accounts...
+    let (first_a, mut prev_a, session_a) = respond(&app, None, false).await;
+    let (first_b, mut prev_b, session_b) = respond(&app, None, true).await;
+    assert_ne!(first_a, first_b, "round-robin spreads chains");
+    assert!(session_a.starts_with("chain-") && session_a != session_b, "{session_a} {session_b}");
+    assert_eq!(prev_a, format!("resp_k{first_a}"), "the upstream's own id reaches the client");
+    // ...and each continuation follows its chain, streamed or not, while other traffic rotates.
+    for i in 0..8 {
+        let (account, id, echoed) = respond(&app, Some(&prev_a), i % 2 == 0).await;
+        assert_eq!((account.as_str(), echoed.as_str()), (first_a.as_str(), session_a.as_str()), "turn {i}");
+        prev_a = id;
+        let (account, id, _) = respond(&app, Some(&prev_b), i % 2 == 1).await;
+        assert_eq!(account, first_b, "turn {i}");
+        prev_b = id;
+        let _ = send(&app, None, chat(json!({}))).await;
+    }
     app.stop().await;
 }

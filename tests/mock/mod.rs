@@ -43,6 +43,8 @@ pub enum Reply {
     /// An error status whose message quotes the credential the request carried (as some
     /// upstreams do): what must never reach a client or a log unredacted.
     EchoAuth(u16),
+    /// `whole` for a request that does not stream, `streamed` for one that does.
+    ByStream { whole: Box<Reply>, streamed: Box<Reply> },
 }
 
 /// The dialect directory of an upstream path.
@@ -308,6 +310,9 @@ async fn handle(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<MockSta
 async fn respond(reply: Reply, path: &str, stream: bool, req: &Value, state: Arc<MockState>) -> HttpResponse {
     match reply {
         Reply::EchoAuth(status) => HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).finish(),
+        Reply::ByStream { whole, streamed } => {
+            Box::pin(respond(if stream { *streamed } else { *whole }, path, stream, req, state)).await
+        }
         Reply::WithHeaders { headers, reply } => {
             let mut r = Box::pin(respond(*reply, path, stream, req, state)).await;
             for (k, v) in headers {

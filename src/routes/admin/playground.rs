@@ -285,6 +285,7 @@ async fn build_preview(req: &HttpRequest, state: &AppState, payload: web::Payloa
         model: &t.model,
         stream: p.stream,
         transforms: &transforms,
+        on_response_id: None,
     })?;
     let (method, url, headers, body) = match call.target {
         Target::Http { method, url, headers, body } => (method, url, headers, body),
