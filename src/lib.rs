@@ -46,7 +46,9 @@
 //!    `Failed` (an error event inside a 200 stream before content is one); a retryable failure
 //!    excludes the account and the pipeline tries the next account, then the next target. A
 //!    client that leaves before the first byte drops the request's cancel channel, which aborts
-//!    the upstream call and frees the lease.
+//!    the upstream call and frees the lease. A stream of a combo with `resume = true` that breaks
+//!    after text is handed back by the executor (`Resumed`) and `pipeline::resume` splices the
+//!    next target's continuation into the same client stream.
 //! 6. The stream is pumped as an independent task: upstream bytes → adapter → client, cancelled
 //!    the moment the client goes away; it always ends with the client dialect's terminal events
 //!    (an error event first when the upstream broke). Outcomes go to the account and breaker

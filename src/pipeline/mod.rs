@@ -5,6 +5,7 @@
 pub mod plan;
 pub mod queue;
 pub mod resolve;
+pub mod resume;
 pub mod session;
 pub mod stats;
 pub mod transform;
@@ -305,11 +306,12 @@ async fn serve_inner(
     state: &AppState,
     exec: &Addr<ExecutorActor>,
     meta: &RequestMeta,
-    inbound: Inbound,
+    mut inbound: Inbound,
     guard: &mut Unanswered,
 ) -> Result<HttpResponse, GatewayError> {
     let reg = state.runtime.registry();
     let resolution = resolve::resolve_in(&reg, &state.runtime.targets, &inbound.model, inbound.pinned.as_deref())?;
+    inbound.plan.resumable = resolution.resume && inbound.stream && inbound.plan.op == Op::Generate;
     let mut targets = authorize(meta.key.as_ref(), &inbound.model, resolution.targets)?;
     // A session is the client's own: bindings of two keys never mix.
     let key_name = meta.key.as_ref().map_or("", |k| k.name.as_str());
@@ -447,7 +449,9 @@ async fn serve_inner(
                     stream: inbound.stream,
                     transforms: &transforms,
                     on_response_id: on_response_id.as_ref(),
+                    continue_from: None,
                 })?;
+                let handed = inbound.plan.resumable.then(|| resume::arm(&mut call));
                 if let (Some(s), Some(tk)) = (&sub, &tokens) {
                     call = crate::oauth::attempt::dress(s, tk, inbound.plan.op, &t.model, call)?;
                 }
@@ -494,6 +498,14 @@ async fn serve_inner(
                             .insert_header(("cache-control", "no-cache"))
                             .insert_header(("x-accel-buffering", "no"));
                         headers(&mut resp, meta, &served_by, attempts, s.upstream_ms, session.as_deref(), &applied);
+                        if let Some(handed) = handed {
+                            // The other targets are asked to continue first, this one last.
+                            let at = targets.iter().position(|x| x == t).unwrap_or(0);
+                            let order = targets[at + 1..].iter().chain(&targets[..=at]).cloned().collect();
+                            let follow =
+                                resume::Follow { state: state.clone(), exec: exec.clone(), inbound, targets: order };
+                            actix_rt::spawn(resume::follow(follow, handed));
+                        }
                         return Ok(resp.streaming(body));
                     }
                     ExecOutcome::Complete(c) => {

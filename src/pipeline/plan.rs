@@ -45,6 +45,8 @@ pub struct Attempt<'a> {
     pub transforms: &'a [&'a crate::config::transform::TransformEntry],
     /// Told the response id a Responses passthrough sees (`session::ResponseChains`).
     pub on_response_id: Option<&'a super::session::IdHook>,
+    /// Mid-stream failover: the text the client already has, for this upstream to continue.
+    pub continue_from: Option<&'a str>,
 }
 
 /// What the client asked for.
@@ -78,6 +80,10 @@ pub struct Plan {
     /// The dialect the body is written in, when it is not the one the client wants back (Cursor's
     /// agent mode posts a Responses body to `/chat/completions` and reads a Chat answer).
     pub request_dialect: Dialect,
+    /// Mid-stream failover may continue its stream (`resume = true` on the combo): streams are
+    /// translated through the hub even when the dialects match, so the gateway holds the client
+    /// stream's state.
+    pub resumable: bool,
     canonical: OnceCell<Result<Request, String>>,
 }
 
@@ -93,6 +99,7 @@ impl Plan {
             client_headers: Vec::new(),
             thinking_header: None,
             request_dialect: client,
+            resumable: false,
             canonical: OnceCell::new(),
         }
     }
@@ -150,7 +157,19 @@ impl Plan {
 
     /// Builds one attempt (see `Attempt`).
     pub fn build(&self, a: &Attempt<'_>) -> Result<UpstreamCall, GatewayError> {
-        let Attempt { provider, info, lease, account, rules, thinking, model, stream, transforms, on_response_id } = *a;
+        let Attempt {
+            provider,
+            info,
+            lease,
+            account,
+            rules,
+            thinking,
+            model,
+            stream,
+            transforms,
+            on_response_id,
+            continue_from,
+        } = *a;
         // Embeddings and token counts exist in one dialect each: forwarded as they are.
         let single = match self.op {
             Op::Embeddings => Some((Dialect::OpenaiChat, Operation::Embeddings, "serve embeddings")),
@@ -175,6 +194,8 @@ impl Plan {
         }
         let passthrough = provider.dialect == self.client
             && self.request_dialect == self.client
+            && !(self.resumable && stream)
+            && continue_from.is_none()
             && (self.client != Dialect::Gemini || !stream || self.gemini_sse);
         let max_output = info.and_then(|m| m.max_output);
         // One answer per request is all a translation carries; more only where the model can.
@@ -225,6 +246,9 @@ impl Plan {
         } else {
             let mut req = self.canonical(stream)?.clone();
             req.stream = stream;
+            if let Some(text) = continue_from {
+                super::resume::continue_from(&mut req, provider.dialect, text);
+            }
             thinking.apply(&mut req);
             let mut body = encode_request(provider.dialect, &req, model, max_output);
             if let Some(map) = body.as_object_mut() {

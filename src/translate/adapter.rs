@@ -10,7 +10,7 @@ use actors::usage::TokenUsage;
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::canonical::{Accumulator, ErrorKind, Event, Response, UpstreamError, estimate_tokens};
+use super::canonical::{Accumulator, ErrorKind, Event, Part, Response, UpstreamError, estimate_tokens};
 use super::{EncodeOptions, StreamDecoder, StreamEncoder, decode_response, decoder, encode_response, encoder};
 use crate::protocol::Dialect;
 use crate::sse::{SseEvent, SseParser};
@@ -271,6 +271,16 @@ pub struct Translating {
     order: Option<ToolOrder>,
     /// Tools the client declared as something other than a function.
     kinds: Vec<(String, super::canonical::ToolKind)>,
+    /// Continuing a broken stream with another upstream: its start and reasoning are not the
+    /// client's (the client's stream started long ago), only its text and end are.
+    continuing: bool,
+}
+
+/// Which upstream continues a broken stream (`ResponseAdapter::resume`).
+#[derive(Debug, Clone, Copy)]
+pub struct ResumeWith {
+    /// The continuing upstream's dialect.
+    pub upstream: Dialect,
 }
 
 impl Translating {
@@ -293,6 +303,7 @@ impl Translating {
             order: (upstream == Dialect::OpenaiChat && matches!(client, Dialect::Anthropic | Dialect::OpenaiResponses))
                 .then(ToolOrder::default),
             kinds: Vec::new(),
+            continuing: false,
         }
     }
 
@@ -319,6 +330,17 @@ impl Translating {
             self.progress.observe(&ce)?;
             if matches!(ce, Event::Stop(_)) {
                 self.release_tools(out);
+            }
+            if self.continuing
+                && matches!(
+                    ce,
+                    Event::Start { .. }
+                        | Event::Reasoning(_)
+                        | Event::ReasoningSignature(_)
+                        | Event::ReasoningOpaque(_)
+                )
+            {
+                continue;
             }
             let ce = match self.order.as_mut() {
                 Some(o) => match o.route(ce) {
@@ -398,6 +420,34 @@ impl ResponseAdapter for Translating {
 
     fn fault(&self) -> Option<&UpstreamFault> {
         self.progress.fault.as_ref()
+    }
+
+    fn resume_point(&self) -> Option<String> {
+        // Only text goes on: a tool call begun (or an error relayed) cannot be continued.
+        if self.progress.fault.is_some()
+            || self.acc.parts.iter().any(|p| !matches!(p, Part::Text(_) | Part::Reasoning { .. }))
+        {
+            return None;
+        }
+        let text: String =
+            self.acc.parts.iter().filter_map(|p| if let Part::Text(t) = p { Some(t.as_str()) } else { None }).collect();
+        (!text.is_empty()).then_some(text)
+    }
+
+    fn resume(&mut self, next: &dyn std::any::Any) -> bool {
+        let Some(with) = next.downcast_ref::<ResumeWith>() else { return false };
+        self.upstream = with.upstream;
+        self.decoder = decoder(with.upstream);
+        self.sse = SseParser::new();
+        self.events.clear();
+        self.canon.clear();
+        self.order = (with.upstream == Dialect::OpenaiChat
+            && matches!(self.client, Dialect::Anthropic | Dialect::OpenaiResponses))
+        .then(ToolOrder::default);
+        // The continuation must bring text of its own before it counts as started.
+        self.progress.content = false;
+        self.continuing = true;
+        true
     }
 }
 

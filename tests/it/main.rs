@@ -33,6 +33,7 @@ mod routing_combos;
 mod routing_context;
 mod routing_failures;
 mod routing_pacing;
+mod routing_resume;
 mod routing_sessions;
 mod routing_transforms;
 mod secret_refs;

@@ -397,6 +397,10 @@ fn sse(
     let frames: VecDeque<String> = frames.into();
     let body = futures_util::stream::unfold((frames, guard, 0usize), move |(mut frames, mut guard, i)| async move {
         if drop_after.is_some_and(|n| i >= n) {
+            // The frames written so far reach the client before the connection goes.
+            if !delay.is_zero() {
+                actix_rt::time::sleep(delay).await;
+            }
             guard.done = true;
             return Some((Err(std::io::Error::other("mock drops the connection")), (frames, guard, i + 1)));
         }

@@ -86,6 +86,36 @@ pub trait ResponseAdapter: Send + 'static {
     fn fault(&self) -> Option<&UpstreamFault> {
         None
     }
+    /// Streaming, after the upstream broke: the text the client has been sent, when the stream
+    /// can be continued by another upstream (text only so far: no tool call begun, no error
+    /// relayed); `None` when it cannot.
+    fn resume_point(&self) -> Option<String> {
+        None
+    }
+    /// Makes this client stream go on with another upstream's events; `next` (a type of the
+    /// implementor's crate) says whose. `false` when it cannot.
+    fn resume(&mut self, next: &dyn std::any::Any) -> bool {
+        let _ = next;
+        false
+    }
+}
+
+/// A stream that broke after text reached the client, handed back to whoever asked for it
+/// (`UpstreamCall::resume`) to be continued by another upstream: the client's channel, the
+/// adapter holding the client stream's state, and the request context (this attempt traced).
+pub struct Resumed {
+    /// Where the client's bytes go.
+    pub client: mpsc::Sender<Bytes>,
+    /// The client stream's state.
+    pub adapter: Box<dyn ResponseAdapter>,
+    /// The request, with the broken attempt in its trace.
+    pub ctx: ExecContext,
+    /// The text the client has been sent.
+    pub text: String,
+    /// Why the stream broke.
+    pub kind: OutcomeKind,
+    /// The same, in words.
+    pub message: String,
 }
 
 /// A built-in upstream that needs no network (the demo provider).
@@ -152,12 +182,15 @@ pub struct UpstreamCall {
     pub defer_auth_failure: bool,
     /// Told what the upstream answered (quota tracking), if anyone listens.
     pub observer: Option<std::sync::Arc<dyn ResponseObserver>>,
+    /// Mid-stream failover: a stream that breaks after text (and whose adapter can go on) is
+    /// handed back here instead of being ended.
+    pub resume: Option<tokio::sync::oneshot::Sender<Resumed>>,
 }
 
 impl UpstreamCall {
     /// A call with nothing deferred and nobody observing.
     pub fn new(target: Target, stream: bool, adapter: Box<dyn ResponseAdapter>) -> Self {
-        Self { target, stream, adapter, defer_auth_failure: false, observer: None }
+        Self { target, stream, adapter, defer_auth_failure: false, observer: None, resume: None }
     }
 }
 

@@ -12,7 +12,7 @@ use tokio::time::timeout;
 
 use super::actor::{ExecutorStats, Fault};
 use super::run::{Source, drained, fault_injection_panic, guarded, record, report, trace};
-use super::{AdapterError, ExecContext, ResponseAdapter, StreamEnd};
+use super::{AdapterError, ExecContext, ResponseAdapter, Resumed, StreamEnd};
 use crate::outcome::OutcomeKind;
 use crate::router::messages::LeaseGrant;
 
@@ -29,6 +29,7 @@ pub(super) struct Finish {
     pub stats: Arc<ExecutorStats>,
     pub idle: Duration,
     pub drain: watch::Receiver<bool>,
+    pub resume: Option<tokio::sync::oneshot::Sender<Resumed>>,
 }
 
 enum End {
@@ -52,7 +53,8 @@ async fn deliver(tx: &mpsc::Sender<Bytes>, out: &mut Vec<Bytes>) -> bool {
 
 /// Pumps the stream to its end, then reports the outcome and records usage.
 pub(super) async fn pump(mut body: Source, tx: mpsc::Sender<Bytes>, f: Finish) {
-    let Finish { mut ctx, lease, mut adapter, ttfb, t0, status, mut chunks, faults, stats, idle, drain } = f;
+    let Finish { mut ctx, lease, mut adapter, ttfb, t0, status, mut chunks, faults, stats, idle, drain, resume } = f;
+    let mut tx = tx;
     let mut out = Vec::new();
     let drained = drained(drain);
     tokio::pin!(drained);
@@ -99,6 +101,25 @@ pub(super) async fn pump(mut body: Source, tx: mpsc::Sender<Bytes>, f: Finish) {
     };
     // Stop reading the upstream now: dropping the body closes the connection.
     drop(body);
+    // Mid-stream failover: a break after text goes back to the caller, who continues the same
+    // client stream with another upstream; this attempt is over (and counted as the failure it is).
+    let mut reported = false;
+    if let (End::Broken(kind, msg), Some(resume)) = (&end, resume)
+        && let Some(text) = adapter.resume_point()
+    {
+        report(&lease, *kind, &ctx.upstream_model);
+        trace(&mut ctx, &lease, *kind, Some(status), t0, Some(msg));
+        let handed = Resumed { client: tx, adapter, ctx, text, kind: *kind, message: msg.to_string() };
+        match resume.send(handed) {
+            Ok(()) => return,
+            // Nobody continues it after all: end it here as any broken stream ends.
+            Err(back) => {
+                (tx, adapter, ctx) = (back.client, back.adapter, back.ctx);
+                ctx.attempts.pop();
+                reported = true;
+            }
+        }
+    }
     let (kind, client_status, error) = match &end {
         End::Clean => (OutcomeKind::Success, status, None),
         End::Broken(kind, msg) => (*kind, status, Some(msg.to_string())),
@@ -128,7 +149,9 @@ pub(super) async fn pump(mut body: Source, tx: mpsc::Sender<Bytes>, f: Finish) {
     }
     // The outcome is on record before the client sees the stream end: its next request meets the
     // health this one left (a success has ended the provider's fault streak).
-    report(&lease, kind, &ctx.upstream_model);
+    if !reported {
+        report(&lease, kind, &ctx.upstream_model);
+    }
     drop(tx);
     trace(&mut ctx, &lease, kind, Some(status), t0, error.as_deref());
     let dropped = adapter.dropped_frames();

@@ -472,6 +472,7 @@ pub(super) async fn run(client: awc::Client, msg: Execute, env: RunEnv) -> ExecO
     let mut adapter = call.adapter;
     let defer_auth = call.defer_auth_failure;
     let observer = call.observer;
+    let resume = call.resume;
     let verdict = tokio::select! {
         v = attempt(client, call.target, call.stream, &mut adapter, observer.as_deref(), &env, t0) => v,
         () = drained(env.drain.clone()) => Err(Fail::new(OutcomeKind::Cancelled, "the gateway is shutting down")),
@@ -509,7 +510,8 @@ pub(super) async fn run(client: awc::Client, msg: Execute, env: RunEnv) -> ExecO
                 let _ = tx.try_send(b);
             }
             let RunEnv { cfg, faults, stats, drain } = env;
-            let finish = Finish { ctx, lease, adapter, ttfb, t0, status, chunks, faults, stats, idle: cfg.idle, drain };
+            let finish =
+                Finish { ctx, lease, adapter, ttfb, t0, status, chunks, faults, stats, idle: cfg.idle, drain, resume };
             actix_rt::spawn(pump::pump(body, tx, finish));
             ExecOutcome::Started(Started { body: rx, upstream_ms })
         }

@@ -286,6 +286,7 @@ async fn build_preview(req: &HttpRequest, state: &AppState, payload: web::Payloa
         stream: p.stream,
         transforms: &transforms,
         on_response_id: None,
+        continue_from: None,
     })?;
     let (method, url, headers, body) = match call.target {
         Target::Http { method, url, headers, body } => (method, url, headers, body),
