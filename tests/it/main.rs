@@ -20,6 +20,7 @@ mod browser;
 mod browser_assets;
 mod clients;
 mod dead_accounts;
+mod export;
 mod fidelity;
 mod first_hour;
 mod foundation;

@@ -6,6 +6,7 @@ mod aliases;
 mod audit;
 mod change;
 mod combos;
+mod export;
 mod health;
 mod keys;
 mod oauth;
@@ -89,6 +90,7 @@ fn routes<R: openapi::Routes>(r: R) -> R {
         .route("/requests", get().to(requests::list))
         .route("/requests/{id}", get().to(requests::detail))
         .route("/usage/summary", get().to(usage_summary::summary))
+        .route("/usage/export", get().to(export::export))
         .route("/health", get().to(health::health))
         .route("/openapi.json", get().to(openapi::serve))
         .route("/playground/preview", web::post().to(playground::preview))
