@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::admin_write_support::{audited, chat, delete_api, get_api, param_of, post_api, put_api};
-use crate::mock::{MockUpstream, Recorded};
+use crate::mock::{MockUpstream, Recorded, Reply};
 use crate::support::{TestEnv, header, mock_config, post, text_body, usage_rows};
 
 fn config(base: &str, filed_user: Option<&str>) -> String {
@@ -162,5 +162,21 @@ async fn api_transforms_survive_a_restart_and_config_ones_are_resynced() {
     assert_eq!(names(&all), [("kept".into(), "api".into(), 1)], "{all}");
     let (applied, _, sent) = send(&app, &mock).await;
     assert_eq!((applied.as_str(), sent.body.get("user")), ("kept", None));
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn a_failed_request_names_the_transforms_of_its_last_attempt() {
+    let mock = MockUpstream::start().await;
+    mock.always("ka", Reply::status(400));
+    let env = TestEnv::new().await;
+    let app = env.start(&config(&mock.base(), Some("filed"))).await;
+    let mut r = post(&app, "/v1/chat/completions", chat("mock/mock-model")).await;
+    assert_eq!(r.status(), 400, "{}", text_body(&mut r).await);
+    assert_eq!(mock.requests().last().map(|q| q.body["user"].clone()), Some(json!("filed")));
+    let id = header(&r, "x-request-id");
+    usage_rows(&app).await;
+    let (s, d) = get_api(&app, &env, &format!("/api/requests/{id}")).await;
+    assert_eq!((s, d["transforms"].clone()), (200, json!(["filed"])), "{d}");
     app.stop().await;
 }
