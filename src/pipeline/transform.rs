@@ -1,7 +1,8 @@
-//! Request transforms (`[[transforms]]` and `/api/transforms`, held by the registry) applied in one place: to the body about to be sent,
-//! after translation and the catalog's rules, and to the headers passed on. Field edits, a cap
-//! on output tokens, and a system prompt put where the upstream dialect keeps it. It never
-//! touches `model` or `stream` (refused when the config is loaded).
+//! Request transforms (`[[transforms]]` and `/api/transforms`, held by the live registry) applied
+//! in one place: to the body about to be sent, after translation and the catalog's rules, and to
+//! the headers passed on. Field edits, a cap on output tokens, and a system prompt put where the
+//! upstream dialect keeps it. It never touches `model` or `stream` (refused when the config is
+//! loaded or a transform is posted).
 
 use serde_json::{Value, json};
 
