@@ -163,6 +163,13 @@ async fn api_transforms_survive_a_restart_and_config_ones_are_resynced() {
     let (applied, _, sent) = send(&app, &mock).await;
     assert_eq!((applied.as_str(), sent.body.get("user")), ("kept", None));
     app.stop().await;
+
+    // A file transform named like the API's: the API's one is kept as it was.
+    let app = env.start(&config(&mock.base(), Some("file")).replace("name = \"filed\"", "name = \"kept\"")).await;
+    let (_, all) = get_api(&app, &env, "/api/transforms").await;
+    assert_eq!(names(&all), [("kept".into(), "api".into(), 1)], "{all}");
+    assert_eq!(all[0]["set"], json!({"temperature": 0.2}));
+    app.stop().await;
 }
 
 #[actix_web::test]
