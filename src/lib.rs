@@ -31,8 +31,9 @@
 //!    then pass through the same edits: foreign reasoning signatures removed or unwrapped
 //!    (`translate::envelope`), bodies every provider of the dialect would refuse mended
 //!    (`translate::sanitize`), the thinking policy (`translate::thinking`), and the catalog's
-//!    per-family request rules (`translate::rules`), then the config's `[[transforms]]`
-//!    (`pipeline::transform`); client headers are forwarded by allowlist
+//!    per-family request rules (`translate::rules`), then the request transforms the registry
+//!    holds (`[[transforms]]` and `/api/transforms`, in position order: `pipeline::transform`;
+//!    their names go to the answer and the request log); client headers are forwarded by allowlist
 //!    (`providers::call::passed_on`) and edited by the same transforms. On a subscription account
 //!    `oauth::attempt` then takes the
 //!    token from the account's `TokenCell` (or waits for its `TokenRefresher`'s single refresh)
@@ -65,7 +66,7 @@
 //! # The control plane
 //! Admin changes (`routes::admin`) are one transaction each with their audit row (`store::audit`),
 //! then `runtime::Runtime::reload`: the one idempotent, database-driven step that rebuilds the
-//! registry, starts or lets go of account and breaker actors, and sends the router a `Reload` that
+//! registry (providers, accounts, combos, aliases and request transforms), starts or lets go of account and breaker actors, and sends the router a `Reload` that
 //! keeps known accounts' in-flight slots and health. Live settings (`runtime::settings`) are the
 //! file's values under the overrides stored in the database. The read side (`routes::admin::
 //! {requests, usage_summary, health}`) queries `store::observe` in SQL portable to SQLite and

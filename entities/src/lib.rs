@@ -17,4 +17,5 @@ pub mod provider;
 pub mod quota_window;
 pub mod request_log;
 pub mod setting;
+pub mod transform;
 pub mod usage;

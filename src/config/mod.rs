@@ -54,7 +54,8 @@ pub struct Config {
     pub aliases: Vec<AliasEntry>,
     /// Thinking policies per provider/model (first match wins; a request header overrides).
     pub thinking: Vec<ThinkingEntry>,
-    /// Request transforms per provider, model pattern or combo (every match applies, in order).
+    /// Request transforms per provider, model pattern or combo (every match applies, in order),
+    /// stored at start as `source = "config"` rows positioned by their index here.
     pub transforms: Vec<transform::TransformEntry>,
     /// Whether the entries above come from a config file: only then does start-up remove the
     /// config-declared rows the file no longer lists. Set by loading, not a config key.

@@ -114,6 +114,7 @@ pub async fn serve(state: &AppState, exec: &Addr<ExecutorActor>, meta: RequestMe
         price: Vec::new(),
         usage: state.runtime.usage.clone().map(|a| a.recipient()),
         inject_panic: meta.inject_panic,
+        transforms: Vec::new(),
     };
     let mut guard = Unanswered { ctx, armed: true };
     let result = serve_inner(state, exec, &meta, inbound, &mut guard).await;
@@ -428,12 +429,7 @@ async fn serve_inner(
                 attempts += 1;
                 let info = reg.model(&t.provider, &t.model);
                 let rules = crate::translate::rules::Rules::of(&reg.rules, provider.dialect, &t.model);
-                let transforms: Vec<&crate::config::transform::TransformEntry> = state
-                    .config
-                    .transforms
-                    .iter()
-                    .filter(|x| x.covers(&t.provider, &t.model, &inbound.model))
-                    .collect();
+                let transforms = transform::covering(&reg, &t.provider, &t.model, &inbound.model);
                 let mut call = inbound.plan.build(&plan::Attempt {
                     provider,
                     info,
@@ -458,6 +454,7 @@ async fn serve_inner(
                 call.observer = state.runtime.oauth.observer(grant.account_id);
                 let applied: Vec<&str> = transforms.iter().map(|x| x.name.as_str()).collect();
                 let ctx = &mut guard.ctx;
+                ctx.transforms = applied.iter().map(|n| n.to_string()).collect();
                 ctx.model_label = t.label();
                 ctx.upstream_model = t.model.clone();
                 ctx.price = info.map(|m| m.price.clone()).unwrap_or_default();

@@ -41,7 +41,7 @@ pub struct Attempt<'a> {
     pub model: &'a str,
     /// Whether the client wants a stream.
     pub stream: bool,
-    /// The `[[transforms]]` that cover this attempt, in order.
+    /// The request transforms (config file and admin API) that cover this attempt, in order.
     pub transforms: &'a [&'a crate::config::transform::TransformEntry],
     /// Told the response id a Responses passthrough sees (`session::ResponseChains`).
     pub on_response_id: Option<&'a super::session::IdHook>,

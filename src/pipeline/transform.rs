@@ -1,13 +1,25 @@
-//! Request transforms (`[[transforms]]`) applied in one place: to the body about to be sent,
-//! after translation and the catalog's rules, and to the headers passed on. Field edits, a cap
-//! on output tokens, and a system prompt put where the upstream dialect keeps it. It never
-//! touches `model` or `stream` (refused when the config is loaded).
+//! Request transforms (`[[transforms]]` and `/api/transforms`, held by the live registry) applied
+//! in one place: to the body about to be sent, after translation and the catalog's rules, and to
+//! the headers passed on. Field edits, a cap on output tokens, and a system prompt put where the
+//! upstream dialect keeps it. It never touches `model` or `stream` (refused when the config is
+//! loaded or a transform is posted).
 
 use serde_json::{Value, json};
 
 use crate::config::transform::{SystemMode, TransformEntry};
 use crate::protocol::Dialect;
 use crate::translate::rules::{self, Fields, Rules};
+
+/// The transforms of the live registry (config file and admin API) covering a request for
+/// `requested` sent to `provider`/`model`: every match, in position order.
+pub fn covering<'a>(
+    reg: &'a crate::providers::registry::Registry,
+    provider: &str,
+    model: &str,
+    requested: &str,
+) -> Vec<&'a TransformEntry> {
+    reg.transforms.iter().filter(|x| x.covers(provider, model, requested)).collect()
+}
 
 /// Applies `t` to a body for an upstream of `dialect`.
 pub fn apply_body(dialect: Dialect, t: &TransformEntry, body: &mut impl Fields) {

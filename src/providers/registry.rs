@@ -152,6 +152,8 @@ pub struct Registry {
     pub aliases: Vec<(String, String)>,
     /// Request rules of model families (from the catalog).
     pub rules: Vec<crate::translate::rules::ModelRule>,
+    /// Request transforms (config file and admin API), in application order.
+    pub transforms: Vec<crate::config::transform::TransformEntry>,
 }
 
 /// A custom provider's stored models (ids, or ids with limit and price).
@@ -275,6 +277,17 @@ impl Registry {
             .partition(|(a, _)| !a.contains(['*', '?']));
         exact.append(&mut wild);
         r.aliases = exact;
+        r.transforms = rows
+            .transforms
+            .iter()
+            .filter_map(|t| {
+                let entry = crate::store::transforms::entry_of(t);
+                if entry.is_none() {
+                    tracing::warn!(name = %t.name, "a stored transform does not read as one: skipped");
+                }
+                entry
+            })
+            .collect();
         Ok(r)
     }
 

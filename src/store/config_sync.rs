@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use entities::{account, api_key, combo, combo_target, model_alias, provider};
+use entities::{account, api_key, combo, combo_target, model_alias, provider, transform};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     QueryFilter, TransactionTrait,
@@ -63,6 +63,7 @@ pub async fn sync(db: &DatabaseConnection, cfg: &Config, sealer: &Sealer) -> Res
     sync_keys(&tx, cfg, sealer, &mut r).await?;
     sync_combos(&tx, cfg, &mut r).await?;
     sync_aliases(&tx, cfg, &mut r).await?;
+    sync_transforms(&tx, cfg, &mut r).await?;
     tx.commit().await?;
     Ok(r)
 }
@@ -382,6 +383,51 @@ async fn sync_aliases(db: &impl ConnectionTrait, cfg: &Config, r: &mut SyncRepor
             continue;
         }
         model_alias::Entity::delete_by_id(e.alias.clone()).exec(db).await?;
+        r.removed += 1;
+    }
+    Ok(())
+}
+
+/// `[[transforms]]`: position = the index in the file (the order they apply in).
+async fn sync_transforms(db: &impl ConnectionTrait, cfg: &Config, r: &mut SyncReport) -> Result<(), DbErr> {
+    let now = now_ms();
+    let existing = transform::Entity::find().all(db).await?;
+    for (i, t) in cfg.transforms.iter().enumerate() {
+        let position = i64::try_from(i).unwrap_or(i64::MAX);
+        let spec = super::transforms::spec_of(t);
+        match existing.iter().find(|e| e.name == t.name) {
+            Some(e) if e.source == SOURCE_API => owned_by_api("transform", &t.name),
+            Some(e) if e.spec == spec && e.position == position && e.source == CONFIG => {}
+            Some(e) => {
+                let mut am: transform::ActiveModel = e.clone().into();
+                am.position = Set(position);
+                am.spec = Set(spec);
+                am.source = Set(CONFIG.into());
+                am.updated_at = Set(now);
+                am.update(db).await?;
+                r.updated += 1;
+            }
+            None => {
+                transform::ActiveModel {
+                    name: Set(t.name.clone()),
+                    position: Set(position),
+                    spec: Set(spec),
+                    source: Set(CONFIG.into()),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                }
+                .insert(db)
+                .await?;
+                r.inserted += 1;
+            }
+        }
+    }
+    let keep: HashSet<&str> = cfg.transforms.iter().map(|t| t.name.as_str()).collect();
+    for e in existing.iter().filter(|e| e.source == CONFIG && !keep.contains(e.name.as_str())) {
+        if !r.prunes(cfg) {
+            continue;
+        }
+        transform::Entity::delete_by_id(e.name.clone()).exec(db).await?;
         r.removed += 1;
     }
     Ok(())

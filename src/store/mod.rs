@@ -11,6 +11,7 @@ pub mod overrides;
 pub mod providers;
 pub mod runtime;
 pub mod settings;
+pub mod transforms;
 pub mod usage;
 
 pub use actors::clock::now_ms;

@@ -18,6 +18,8 @@ pub struct RuntimeRows {
     pub aliases: Vec<model_alias::Model>,
     /// Gateway keys.
     pub keys: Vec<api_key::Model>,
+    /// Request transforms, in application order.
+    pub transforms: Vec<entities::transform::Model>,
 }
 
 /// Loads all runtime rows.
@@ -43,5 +45,6 @@ pub async fn load(db: &impl ConnectionTrait) -> Result<RuntimeRows, DbErr> {
         .collect();
     let aliases = model_alias::Entity::find().all(db).await?;
     let keys = api_key::Entity::find().all(db).await?;
-    Ok(RuntimeRows { providers, accounts, combos, aliases, keys })
+    let transforms = super::transforms::list(db).await?;
+    Ok(RuntimeRows { providers, accounts, combos, aliases, keys, transforms })
 }

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use self::driver::{ALT, ARROW_DOWN, ARROW_UP, Driver, ESCAPE};
 use crate::mock::{MockUpstream, Reply};
-use crate::support::{TestEnv, admin_get, base, client, json_body, mock_config, post};
+use crate::support::{TestEnv, admin_get, base, client, header, json_body, mock_config, post};
 
 /// The pages of the sidebar, in its order.
 const PAGES: [&str; 9] =
@@ -233,12 +233,25 @@ async fn dashboard_walk_every_page_as_an_operator() {
     d.type_into("#alias-form input[name=target]", "lab/lab-model").await;
     d.click_button("#alias-form", "Add alias").await;
     d.wait_text("tr[data-alias='fast']", "lab/lab-model").await;
+    // A request transform for the combo, added from JSON.
+    let brief = r#"{"name": "brief", "combo": "team", "system": "Be brief."}"#;
+    d.type_into("#transform-form textarea[name=transform]", brief).await;
+    d.click_button("#transform-form", "Add transform").await;
+    d.wait_text("tr[data-transform='brief']", "combo team").await;
     d.screenshot("combos").await;
-    // The combo answers clients, through its first target.
+    // The combo answers clients, through its first target, with the transform applied.
     let mut r =
         post(&app, "/v1/chat/completions", json!({"model": "team", "messages": [{"role": "user", "content": "hi"}]}))
             .await;
     assert_eq!(r.status(), 200, "{}", json_body(&mut r).await);
+    assert_eq!(header(&r, "x-omnigate-transforms"), "brief");
+    // The request's detail names it.
+    let id = header(&r, "x-request-id");
+    app.state.runtime.flush_usage().await;
+    d.goto(&format!("{b}/dashboard#/requests?id={id}")).await;
+    d.wait_text("#request-transforms", "brief").await;
+    d.press(ESCAPE).await;
+    d.wait("return !document.querySelector('dialog[open]')", "the drawer closed").await;
 
     // ---- Keys: create one (shown once, with a copy button), use it, revoke it.
     open(&d, "keys").await;

@@ -16,6 +16,7 @@ mod admin_write_providers;
 mod admin_write_restart;
 mod admin_write_settings;
 mod admin_write_support;
+mod admin_write_transforms;
 mod browser;
 mod browser_assets;
 mod clients;

@@ -223,6 +223,8 @@ pub struct ExecContext {
     pub usage: Option<Recipient<Record>>,
     /// Test hook: make the stream translation panic after its first chunk.
     pub inject_panic: bool,
+    /// Names of the request transforms applied to the attempt being tried.
+    pub transforms: Vec<String>,
 }
 
 /// Sends one attempt upstream.
@@ -314,6 +316,7 @@ impl ExecContext {
             ttfb_ms: None,
             streamed: false,
             attempts: self.attempts.clone(),
+            transforms: self.transforms.clone(),
         }));
     }
 }

@@ -116,6 +116,7 @@ pub(super) fn record(
         ttfb_ms: ttfb.map(|d| d.as_millis() as i64),
         streamed,
         attempts: ctx.attempts.clone(),
+        transforms: ctx.transforms.clone(),
     }));
 }
 

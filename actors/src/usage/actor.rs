@@ -199,10 +199,10 @@ async fn write(db: &DatabaseConnection, batch: Vec<UsageEvent>) -> Result<(), (u
     let mut log_rows = Vec::new();
     for e in batch {
         // The usage row says everything about a clean single-attempt request; the request log
-        // keeps the detail of the others (errors, fallbacks, cancellations).
-        if e.error.is_some() || e.attempts.len() > 1 || e.status >= 300 {
-            let detail =
-                serde_json::json!({ "attempts": e.attempts, "error": e.error, "client_dialect": e.client_dialect });
+        // keeps the detail of the others (errors, fallbacks, cancellations, transformed calls).
+        if e.error.is_some() || e.attempts.len() > 1 || e.status >= 300 || !e.transforms.is_empty() {
+            let detail = serde_json::json!({ "attempts": e.attempts, "error": e.error,
+                "client_dialect": e.client_dialect, "transforms": e.transforms });
             log_rows.push(request_log::ActiveModel {
                 ts: Set(e.ts),
                 request_id: Set(e.request_id.clone()),

@@ -100,6 +100,8 @@ pub struct UsageEvent {
     pub streamed: bool,
     /// Upstream attempts.
     pub attempts: Vec<AttemptTrace>,
+    /// Names of the request transforms applied to the attempt that served (or last failed).
+    pub transforms: Vec<String>,
 }
 
 /// Shortens `s` to at most `max` bytes on a character boundary.
@@ -130,6 +132,10 @@ impl UsageEvent {
         self.attempts.truncate(32);
         for e in self.attempts.iter_mut().filter_map(|a| a.error.as_mut()) {
             bound(e, 300);
+        }
+        self.transforms.truncate(32);
+        for t in &mut self.transforms {
+            bound(t, 128);
         }
     }
 }

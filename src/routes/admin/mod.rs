@@ -18,6 +18,7 @@ mod requests;
 mod session;
 mod settings;
 mod state;
+mod transforms;
 mod usage_summary;
 
 use actix_web::http::{Method, header};
@@ -82,6 +83,10 @@ fn routes<R: openapi::Routes>(r: R) -> R {
         .route("/aliases", get().to(aliases::list))
         .route("/aliases", web::post().to(aliases::create))
         .route("/aliases/{alias}", web::delete().to(aliases::delete))
+        .route("/transforms", get().to(transforms::list))
+        .route("/transforms", web::post().to(transforms::create))
+        .route("/transforms/{name}", web::put().to(transforms::replace))
+        .route("/transforms/{name}", web::delete().to(transforms::delete))
         .route("/settings", get().to(settings::get))
         .route("/settings", web::patch().to(settings::patch))
         .route("/audit", get().to(audit::list))

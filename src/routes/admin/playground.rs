@@ -273,8 +273,7 @@ async fn build_preview(req: &HttpRequest, state: &AppState, payload: web::Payloa
     let mut shown = provider.clone();
     shown.local = false;
     let rules = Rules::of(&reg.rules, provider.dialect, &t.model);
-    let transforms: Vec<&crate::config::transform::TransformEntry> =
-        state.config.transforms.iter().filter(|x| x.covers(&t.provider, &t.model, &p.model)).collect();
+    let transforms = crate::pipeline::transform::covering(&reg, &t.provider, &t.model, &p.model);
     let call = plan.build(&Attempt {
         provider: &shown,
         info: reg.model(&t.provider, &t.model),

@@ -137,6 +137,10 @@ pub(super) async fn detail(req: HttpRequest, state: web::Data<AppState>, id: web
             out.insert("method".into(), log.as_ref().map_or(Value::Null, |l| json!(l.method)));
             out.insert("path".into(), log.as_ref().map_or(Value::Null, |l| json!(l.path)));
             out.insert("detail_logged".into(), json!(detail.is_some()));
+            // Transforms applied to the attempt that served (or last failed); a request without a
+            // log had none (a transformed request always keeps one).
+            let transforms = detail.as_ref().and_then(|d| d.get("transforms")).cloned().unwrap_or_else(|| json!([]));
+            out.insert("transforms".into(), transforms);
             out.insert("trace".into(), Value::Array(trace(&row, log.as_ref())));
             HttpResponse::Ok().json(Value::Object(out))
         }

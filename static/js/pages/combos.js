@@ -1,12 +1,14 @@
 // Combos & aliases page: combos (a named, ordered list of targets with a strategy and weights)
 // edited with drag-to-reorder rows that also move by keyboard (Alt+ArrowUp/Down, or the move
-// buttons); and model aliases. Entries from the config file answer 409, shown in place.
+// buttons); model aliases; and request transforms (`transforms_card.js`). Entries from the config
+// file answer 409, shown in place.
 
 import { del, get, post, put, seg } from "../api.js";
 import {
   badge, busy, button, card, confirmAction, el, empty, errorBox, field, input, loading, messageSlot, mount, notify,
   select, table,
 } from "../dom.js";
+import { transformsCard } from "./transforms_card.js";
 
 const STRATEGIES = [
   ["priority", "priority: in this order"], ["round-robin", "round-robin: rotate the first target"],
@@ -50,6 +52,7 @@ export function render(root, ctx) {
     editorBox,
     card("Combos", { actions: [newCombo] }, el("p", { class: "muted" }, "A combo is used as a model name: the gateway tries its targets in order (by its strategy) until one answers."), comboNote, combosBox),
     card("Aliases", {}, aliasForm, aliasNote, aliasesBox),
+    transformsCard(),
   );
 
   let combos = [];

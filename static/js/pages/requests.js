@@ -136,7 +136,7 @@ export function render(root, ctx) {
   return stop;
 }
 
-/** The detail drawer of one request: its fields, its error and every upstream attempt. */
+/** The detail drawer of one request: its fields, the transforms applied, its error and every upstream attempt. */
 export async function showDetail(id) {
   const body = el("div", { id: "request-detail" }, loading("Loading the request…"));
   openDrawer(`Request ${id}`, body);
@@ -162,6 +162,7 @@ export async function showDetail(id) {
           ["Client dialect", r.client_dialect],
           ["Key", r.key_name],
           ["Provider / account", r.account ? `${r.provider}/${r.account}` : r.provider],
+          ["Transforms", (r.transforms || []).length ? el("span", { id: "request-transforms" }, r.transforms.map((t, i) => [i ? ", " : "", el("code", {}, t)])) : undefined],
         ]),
       ),
       el(

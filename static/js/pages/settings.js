@@ -1,6 +1,7 @@
 // Settings page: the runtime settings (`[routing]`, `[resilience]`, `[upstream]`, `[usage]`) as a
 // form that applies live, each with the config file's value beside it and a way back to it; and,
-// read-only, what the config file declares (providers, accounts, keys, combos, aliases).
+// read-only, what the config file declares (providers, accounts, keys, combos, aliases,
+// request transforms).
 
 import { get, patch } from "../api.js";
 import {
@@ -163,6 +164,7 @@ export function render(root) {
       ["Key", "/api/keys", (k) => [k.name, (k.models || []).join(", ")]],
       ["Combo", "/api/combos", (c) => [c.name, (c.models || []).map((m) => (typeof m === "string" ? m : m.model)).join(" → ")]],
       ["Alias", "/api/aliases", (a) => [a.alias, `→ ${a.target}`]],
+      ["Transform", "/api/transforms", (t) => [t.name, ["provider", "model", "combo"].filter((k) => t[k]).map((k) => `${k} ${t[k]}`).join(", ") || "every request"]],
     ];
     try {
       const lists = await Promise.all(sources.map(([, path]) => get(path)));
@@ -177,7 +179,7 @@ export function render(root) {
         }
       });
       if (!rows.length) {
-        mount(declared, empty("The config file declares no providers, accounts, keys, combos or aliases."));
+        mount(declared, empty("The config file declares no providers, accounts, keys, combos, aliases or transforms."));
         return;
       }
       mount(

@@ -193,6 +193,12 @@ pub const SPEC: &[Op] = &[
     Op::new(GET, "/aliases", "aliases", "Every model alias"),
     Op::new(POST, "/aliases", "aliases", "Creates a model alias").body("object"),
     Op::new(DELETE, "/aliases/{alias}", "aliases", "Deletes a model alias"),
+    Op::new(GET, "/transforms", "transforms", "Every request transform, in application order, with its source"),
+    Op::new(POST, "/transforms", "transforms", "Creates a request transform (after the last unless `position`)")
+        .body("object"),
+    Op::new(PUT, "/transforms/{name}", "transforms", "Replaces a request transform made through the API")
+        .body("object"),
+    Op::new(DELETE, "/transforms/{name}", "transforms", "Deletes a request transform made through the API"),
     Op::new(
         GET,
         "/settings",

@@ -90,6 +90,7 @@ pub fn all() -> Value {
         ("path", string_or_null()),
         ("detail_logged", json!({"type": "boolean"})),
         ("trace", array_of(reference("Attempt"))),
+        ("transforms", array_of(string())),
     ]);
     let mut at = vec![("ts", int())];
     at.extend(counts_props());

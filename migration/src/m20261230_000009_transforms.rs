@@ -1,0 +1,42 @@
+//! Request transforms as rows (`transforms`): the config file's `[[transforms]]` (source
+//! `config`, position = their index in the file) and those made through the admin API (source
+//! `api`), applied in position order; `spec` is the transform's JSON without its name.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::{big_integer, text};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum Transforms {
+    Table,
+    Name,
+    Position,
+    Spec,
+    Source,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table(Transforms::Table)
+                .col(text(Transforms::Name).primary_key())
+                .col(big_integer(Transforms::Position))
+                .col(text(Transforms::Spec))
+                .col(text(Transforms::Source))
+                .col(big_integer(Transforms::CreatedAt))
+                .col(big_integer(Transforms::UpdatedAt))
+                .take(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table(Transforms::Table).take()).await
+    }
+}
