@@ -77,6 +77,11 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// The file of an SQLite database URL (`None` for PostgreSQL and in-memory databases).
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+    sqlite_path(url)
+}
+
 fn sqlite_path(url: &str) -> Option<PathBuf> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or_default();
@@ -120,6 +125,11 @@ fn secure_sqlite_files(db: &Path) -> Result<(), DbError> {
         }
     }
     Ok(())
+}
+
+/// Takes the single-daemon lock of the SQLite file `db` (held until the file handle is dropped).
+pub fn take_lock(db: &Path) -> Result<File, DbError> {
+    lock_file(db)
 }
 
 fn lock_file(db: &Path) -> Result<File, DbError> {

@@ -91,6 +91,7 @@
 pub mod accounts_cli;
 pub mod app;
 pub mod auth;
+pub mod backup;
 pub mod cli;
 pub mod commands;
 pub mod config;

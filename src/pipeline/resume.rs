@@ -177,8 +177,7 @@ async fn continue_once(
         };
         let info = reg.model(&t.provider, &t.model);
         let rules = crate::translate::rules::Rules::of(&reg.rules, provider.dialect, &t.model);
-        let transforms: Vec<&crate::config::transform::TransformEntry> =
-            state.config.transforms.iter().filter(|x| x.covers(&t.provider, &t.model, &f.inbound.model)).collect();
+        let transforms = super::transform::covering(&reg, &t.provider, &t.model, &f.inbound.model);
         let built = f.inbound.plan.build(&super::plan::Attempt {
             provider,
             info,
@@ -208,6 +207,7 @@ async fn continue_once(
         ctx.model_label = t.label();
         ctx.upstream_model = t.model.clone();
         ctx.price = info.map(|m| m.price.clone()).unwrap_or_default();
+        ctx.transforms = transforms.iter().map(|x| x.name.clone()).collect();
         let (present, caller) = oneshot::channel::<()>();
         let execute = Execute { call, lease: grant, ctx: ctx.clone(), caller };
         let outcome = tokio::select! {

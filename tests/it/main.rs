@@ -17,6 +17,7 @@ mod admin_write_restart;
 mod admin_write_settings;
 mod admin_write_support;
 mod admin_write_transforms;
+mod backup;
 mod browser;
 mod browser_assets;
 mod clients;

@@ -4,6 +4,7 @@
 mod accounts;
 mod aliases;
 mod audit;
+mod backup;
 mod change;
 mod combos;
 mod export;
@@ -96,6 +97,7 @@ fn routes<R: openapi::Routes>(r: R) -> R {
         .route("/requests/{id}", get().to(requests::detail))
         .route("/usage/summary", get().to(usage_summary::summary))
         .route("/usage/export", get().to(export::export))
+        .route("/backup", get().to(backup::download))
         .route("/health", get().to(health::health))
         .route("/openapi.json", get().to(openapi::serve))
         .route("/playground/preview", web::post().to(playground::preview))

@@ -216,6 +216,7 @@ pub const SPEC: &[Op] = &[
     Op::new(GET, "/usage/summary", "observe", "Totals and time buckets of requests, errors, tokens and cost")
         .query(usage_summary::QUERY)
         .returns("UsageSummary"),
+    Op::new(GET, "/backup", "data", "A consistent snapshot of the SQLite database, taken while traffic runs"),
     Op::new(GET, "/usage/export", "observe", "Every usage row in a time range as CSV or JSON lines, streamed")
         .query(super::export::QUERY),
     Op::new(GET, "/health", "observe", "Breakers, cooldowns, lockouts, in-flight and latency percentiles")
