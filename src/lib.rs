@@ -99,6 +99,7 @@ pub mod local_token;
 pub mod logging;
 pub mod oauth;
 pub mod pipeline;
+pub mod pricing;
 pub mod protocol;
 pub mod providers;
 pub mod redact;
