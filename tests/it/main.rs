@@ -26,6 +26,7 @@ mod foundation;
 mod hardening;
 mod metrics;
 mod pipeline;
+mod pricing;
 mod reasoning;
 mod replay;
 mod resilience;

@@ -12,6 +12,7 @@ mod oauth;
 pub mod openapi;
 mod params;
 mod playground;
+mod pricing;
 mod providers;
 mod requests;
 mod session;
@@ -81,6 +82,9 @@ fn routes<R: openapi::Routes>(r: R) -> R {
         .route("/aliases", get().to(aliases::list))
         .route("/aliases", web::post().to(aliases::create))
         .route("/aliases/{alias}", web::delete().to(aliases::delete))
+        .route("/pricing", get().to(pricing::list))
+        .route("/pricing", web::put().to(pricing::put))
+        .route("/pricing", web::delete().to(pricing::delete))
         .route("/settings", get().to(settings::get))
         .route("/settings", web::patch().to(settings::patch))
         .route("/audit", get().to(audit::list))
