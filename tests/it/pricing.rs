@@ -328,3 +328,36 @@ async fn a_subscription_account_costs_nothing_and_keeps_its_list_price() {
     assert_eq!(summary["totals"]["cost"].as_f64(), Some(0.0));
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn migration_folds_the_old_cost_into_cost_usd_and_back() {
+    use migration::{Migrator, Trait as _};
+    use sea_orm::{ConnectionTrait, Statement};
+    let env = TestEnv::new().await;
+    let db = omnigate::db::connect(&env.db_url, 2, false).await.expect("connect");
+    Migrator::up(&db.conn, Some(7)).await.expect("up to 000007");
+    let backend = db.conn.get_database_backend();
+    for (id, cost) in [("old-priced", "0.25"), ("old-zero", "0")] {
+        let sql = format!(
+            "INSERT INTO usage (ts, request_id, client_dialect, model, status, input_tokens, output_tokens, \
+             cache_read_tokens, cache_write_tokens, reasoning_tokens, total_tokens, cost, latency_ms, streamed, attempts) \
+             VALUES (1, '{id}', 'openai-chat', 'p/m', 200, 10, 5, 0, 0, 0, 15, {cost}, 3, false, 1)"
+        );
+        db.conn.execute_raw(Statement::from_string(backend, sql)).await.expect("insert an old row");
+    }
+    Migrator::up(&db.conn, None).await.expect("up to 000008");
+    let rows = usage_rows_of(&db.conn).await;
+    let got: Vec<(&str, Option<f64>, &str)> =
+        rows.iter().map(|r| (r.request_id.as_str(), r.cost_usd, r.cost_source.as_str())).collect();
+    assert_eq!(got, [("old-priced", Some(0.25), "priced"), ("old-zero", None, "unpriced")]);
+    Migrator::down(&db.conn, Some(1)).await.expect("down one");
+    let sql = "SELECT request_id, cost FROM usage ORDER BY id";
+    let back = db.conn.query_all_raw(Statement::from_string(backend, sql)).await.expect("old cost");
+    let costs: Vec<f64> = back.iter().map(|r| r.try_get::<f64>("", "cost").expect("cost")).collect();
+    assert_eq!(costs, [0.25, 0.0]);
+}
+
+async fn usage_rows_of(db: &sea_orm::DatabaseConnection) -> Vec<entities::usage::Model> {
+    use sea_orm::{EntityTrait, QueryOrder};
+    entities::usage::Entity::find().order_by_asc(entities::usage::Column::Id).all(db).await.expect("usage")
+}
