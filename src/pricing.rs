@@ -67,7 +67,13 @@ pub struct PriceTable {
 
 /// The price of a stored row.
 pub fn price_of(r: &pricing::Model) -> Price {
-    Price { input: r.input, output: r.output, cache_read: r.cache_read, cache_write: r.cache_write, reasoning: r.reasoning }
+    Price {
+        input: r.input,
+        output: r.output,
+        cache_read: r.cache_read,
+        cache_write: r.cache_write,
+        reasoning: r.reasoning,
+    }
 }
 
 impl PriceTable {

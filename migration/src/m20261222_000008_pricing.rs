@@ -63,7 +63,10 @@ impl MigrationTrait for Migration {
         )
         .await?;
         // SQLite takes one column per ALTER TABLE.
-        for col in [ColumnDef::new(Usage::CostUsd).double().null().take(), ColumnDef::new(Usage::ListCostUsd).double().null().take()] {
+        for col in [
+            ColumnDef::new(Usage::CostUsd).double().null().take(),
+            ColumnDef::new(Usage::ListCostUsd).double().null().take(),
+        ] {
             m.alter_table(Table::alter().table(Usage::Table).add_column(col).take()).await?;
         }
         m.alter_table(

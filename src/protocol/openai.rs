@@ -84,7 +84,10 @@ mod tests {
             r#"{"prompt_tokens":100,"completion_tokens":20,"total_tokens":120,"prompt_tokens_details":{"cached_tokens":60},"completion_tokens_details":{"reasoning_tokens":5}}"#,
         )
         .unwrap_or_default();
-        assert_eq!(u.canonical(), TokenUsage { input: 100, output: 20, cache_read: 60, cache_write: 0, reasoning: 5, estimated: false });
+        assert_eq!(
+            u.canonical(),
+            TokenUsage { input: 100, output: 20, cache_read: 60, cache_write: 0, reasoning: 5, estimated: false }
+        );
         let d: OpenAiUsage = serde_json::from_str(
             r#"{"prompt_tokens":10,"completion_tokens":2,"total_tokens":12,"prompt_cache_hit_tokens":4}"#,
         )

@@ -109,7 +109,9 @@ pub async fn seed(db: &DatabaseConnection, declared: &[Declared]) -> Result<Seed
     for d in inserts {
         let row = active(&d.provider, &d.model, &d.price, d.source, now);
         pricing::Entity::insert(row)
-            .on_conflict(OnConflict::columns([pricing::Column::Provider, pricing::Column::Model]).do_nothing().to_owned())
+            .on_conflict(
+                OnConflict::columns([pricing::Column::Provider, pricing::Column::Model]).do_nothing().to_owned(),
+            )
             .exec_without_returning(&tx)
             .await?;
     }

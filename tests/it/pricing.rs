@@ -123,9 +123,13 @@ async fn each_client_dialect_records_its_cost_with_cache_and_reasoning_and_the_h
     );
 
     // A stream is costed in its row but carries no cost header (its cost is known after the end).
-    let mut r = post(&app, "/v1/chat/completions", json!({"model": "up-chat/m", "stream": true, "messages": user})).await;
+    let mut r =
+        post(&app, "/v1/chat/completions", json!({"model": "up-chat/m", "stream": true, "messages": user})).await;
     assert_eq!(r.status(), 200);
-    assert_eq!((header(&r, "x-omnigate-cost-usd"), header(&r, "x-omnigate-cost-source")), (String::new(), String::new()));
+    assert_eq!(
+        (header(&r, "x-omnigate-cost-usd"), header(&r, "x-omnigate-cost-source")),
+        (String::new(), String::new())
+    );
     text_body(&mut r).await;
     let streamed = usage_rows(&app).await.pop().expect("row");
     assert!(streamed.streamed && streamed.cost_source == "priced" && streamed.cost_usd.is_some_and(|c| c > 0.0));
@@ -134,7 +138,8 @@ async fn each_client_dialect_records_its_cost_with_cache_and_reasoning_and_the_h
     let no_usage = json!({"id": "c", "object": "chat.completion", "created": 1, "model": "m",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": "Paris is the capital."}, "finish_reason": "stop"}]});
     mock.script("k-chat", vec![Reply::Json { status: 200, body: no_usage, retry_after: None }]);
-    let (_, cost, source) = send(&app, "/v1/chat/completions", "bearer", json!({"model": "up-chat/m", "messages": user})).await;
+    let (_, cost, source) =
+        send(&app, "/v1/chat/completions", "bearer", json!({"model": "up-chat/m", "messages": user})).await;
     assert_eq!(source, "estimated");
     let row = usage_rows(&app).await.pop().expect("row");
     let want = ((row.input_tokens as f64) * 2.0 + (row.output_tokens as f64) * 10.0) / 1e6;
@@ -145,7 +150,10 @@ async fn each_client_dialect_records_its_cost_with_cache_and_reasoning_and_the_h
     // The priced cost is in /metrics by source.
     let mut m = client().get(format!("{}/metrics", base(&app))).send().await.expect("metrics");
     let text = text_body(&mut m).await;
-    assert!(text.contains("omnigate_cost_usd_total{provider=\"up-anth\",model=\"up-anth/m\",source=\"priced\"} 0.0054"), "{text}");
+    assert!(
+        text.contains("omnigate_cost_usd_total{provider=\"up-anth\",model=\"up-anth/m\",source=\"priced\"} 0.0054"),
+        "{text}"
+    );
     assert!(text.contains("source=\"estimated\""), "{text}");
     app.stop().await;
 }
@@ -206,7 +214,11 @@ async fn a_price_put_through_the_api_prices_the_next_request_and_a_delete_leaves
     let newest = &page["items"][0];
     assert_eq!((newest["cost_usd"].clone(), newest["cost_source"].as_str()), (Value::Null, Some("unpriced")), "{page}");
     let (_, detail) = get_api(&app, &env, &format!("/api/requests/{}", rows[2].request_id)).await;
-    assert_eq!((detail["cost_usd"].as_f64(), detail["cost_source"].as_str()), (Some(37e-6), Some("priced")), "{detail}");
+    assert_eq!(
+        (detail["cost_usd"].as_f64(), detail["cost_source"].as_str()),
+        (Some(37e-6), Some("priced")),
+        "{detail}"
+    );
     let (_, summary) = get_api(&app, &env, "/api/usage/summary?window=1h").await;
     let t = &summary["totals"];
     assert_eq!(t["unpriced_requests"], 2, "{t}");
@@ -275,6 +287,25 @@ async fn edited_and_deleted_prices_survive_a_restart_and_the_reseeding() {
     let edit = json!({"provider": "openai", "model": "gpt-4o", "input": 9.0, "output": 9.5});
     assert_eq!(put_api(&app, &env, "/api/pricing", edit).await.0, 200);
     assert_eq!(delete_api(&app, &env, "/api/pricing?provider=openai&model=gpt-4o-mini").await.0, 200);
+    // A provider made through the API declares its models' prices like the config does.
+    let p2 = json!({"id": "p2", "dialect": "openai-chat", "base_url": mock.base(), "models": [{"id": "m2", "price": [1.0, 2.0]}]});
+    assert_eq!(crate::admin_write_support::post_api(&app, &env, "/api/providers", p2).await.0, 201);
+    let (_, p2rows) = get_api(&app, &env, "/api/pricing?provider=p2").await;
+    assert_eq!(
+        (row(&p2rows, "m2")["source"].as_str(), row(&p2rows, "m2")["output"].as_f64()),
+        (Some("config"), Some(2.0))
+    );
+    // A catalog row the catalog no longer declares (a model a release dropped) goes at the next start.
+    let retired = entities::pricing::ActiveModel {
+        provider: sea_orm::ActiveValue::Set("openai".into()),
+        model: sea_orm::ActiveValue::Set("retired-model".into()),
+        input: sea_orm::ActiveValue::Set(1.0),
+        output: sea_orm::ActiveValue::Set(1.0),
+        source: sea_orm::ActiveValue::Set("catalog".into()),
+        updated_at: sea_orm::ActiveValue::Set(0),
+        ..Default::default()
+    };
+    sea_orm::ActiveModelTrait::insert(retired, &app.state.db).await.expect("insert");
     app.stop().await;
 
     // Restarted with the config's price changed: the operator's edit and delete stand, the
@@ -285,9 +316,13 @@ async fn edited_and_deleted_prices_survive_a_restart_and_the_reseeding() {
     assert_eq!((gpt4o["source"].as_str(), gpt4o["input"].as_f64()), (Some("api"), Some(9.0)), "{openai}");
     assert!(row(&openai, "gpt-4o-mini").is_null(), "a deleted price is not seeded again: {openai}");
     assert_eq!(row(&openai, "gpt-4.1")["source"], "catalog");
+    assert!(row(&openai, "retired-model").is_null(), "{openai}");
     let (_, mine) = get_api(&app, &env, "/api/pricing?provider=mock").await;
     let m = row(&mine, "mock-model");
-    assert_eq!((m["source"].as_str(), m["input"].as_f64(), m["output"].as_f64()), (Some("config"), Some(1.5), Some(2.5)));
+    assert_eq!(
+        (m["source"].as_str(), m["input"].as_f64(), m["output"].as_f64()),
+        (Some("config"), Some(1.5), Some(2.5))
+    );
     assert_eq!(one(&app).await.0, "0.0000225", "10 × 1.5 + 3 × 2.5");
     // An operator's edit of a config price stands too, and PUT brings a deleted one back.
     let edit = json!({"provider": "mock", "model": "mock-model", "input": 0.5, "output": 0.5});
@@ -297,7 +332,10 @@ async fn edited_and_deleted_prices_survive_a_restart_and_the_reseeding() {
     app.stop().await;
     let app = env.start(&text).await;
     let (_, mine) = get_api(&app, &env, "/api/pricing?provider=mock").await;
-    assert_eq!((row(&mine, "mock-model")["source"].as_str(), row(&mine, "mock-model")["input"].as_f64()), (Some("api"), Some(0.5)));
+    assert_eq!(
+        (row(&mine, "mock-model")["source"].as_str(), row(&mine, "mock-model")["input"].as_f64()),
+        (Some("api"), Some(0.5))
+    );
     let (_, openai) = get_api(&app, &env, "/api/pricing?provider=openai").await;
     assert_eq!(row(&openai, "gpt-4o-mini")["input"].as_f64(), Some(0.1));
     app.stop().await;
@@ -313,15 +351,23 @@ async fn a_subscription_account_costs_nothing_and_keeps_its_list_price() {
     let app = w.start(&text).await;
     let price = json!({"provider": "claude-code", "model": CC.model, "input": 3.0, "output": 15.0, "cache_read": 0.3});
     assert_eq!(put_api(&app, &w.env, "/api/pricing", price).await.0, 200);
-    let body = json!({"model": format!("cc/{}", CC.model), "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]});
+    let body =
+        json!({"model": format!("cc/{}", CC.model), "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]});
     let mut r = post(&app, "/v1/chat/completions", body).await;
     assert_eq!(r.status(), 200);
-    assert_eq!((header(&r, "x-omnigate-cost-usd"), header(&r, "x-omnigate-cost-source")), ("0".into(), "subscription".into()));
+    assert_eq!(
+        (header(&r, "x-omnigate-cost-usd"), header(&r, "x-omnigate-cost-source")),
+        ("0".into(), "subscription".into())
+    );
     json_body(&mut r).await;
     let row = usage_rows(&app).await.pop().expect("row");
     assert_eq!((row.cost_usd, row.cost_source.as_str()), (Some(0.0), "subscription"));
     let plain = (row.input_tokens - row.cache_read_tokens - row.cache_write_tokens) as f64;
-    let want = (plain * 3.0 + row.cache_read_tokens as f64 * 0.3 + row.cache_write_tokens as f64 * 3.0 + row.output_tokens as f64 * 15.0) / 1e6;
+    let want = (plain * 3.0
+        + row.cache_read_tokens as f64 * 0.3
+        + row.cache_write_tokens as f64 * 3.0
+        + row.output_tokens as f64 * 15.0)
+        / 1e6;
     assert!(row.input_tokens > 0 && near(row.list_cost_usd, want), "{row:?} want {want}");
     let (_, summary) = get_api(&app, &w.env, "/api/usage/summary?window=1h").await;
     assert!(near(summary["totals"]["list_cost"].as_f64(), want), "{summary}");

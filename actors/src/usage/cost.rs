@@ -64,7 +64,9 @@ impl Price {
         let write = self.cache_write.unwrap_or(self.input);
         let (plain_out, reasoning) = match self.reasoning {
             // Reasoning is inside output (canonical): bill it apart only when priced apart.
-            Some(r) => (t.output.saturating_sub(t.reasoning) as f64 * self.output, t.reasoning.min(t.output) as f64 * r),
+            Some(r) => {
+                (t.output.saturating_sub(t.reasoning) as f64 * self.output, t.reasoning.min(t.output) as f64 * r)
+            }
             None => (t.output as f64 * self.output, 0.0),
         };
         (plain_in * self.input + t.cache_read as f64 * read + t.cache_write as f64 * write + plain_out + reasoning)
@@ -121,7 +123,9 @@ impl Cost {
         match (subscription, list) {
             (true, _) => Self { usd: Some(0.0), list_usd: list, source: CostSource::Subscription },
             (false, None) => Self { usd: None, list_usd: None, source: CostSource::Unpriced },
-            (false, Some(usd)) if tokens.estimated => Self { usd: Some(usd), list_usd: None, source: CostSource::Estimated },
+            (false, Some(usd)) if tokens.estimated => {
+                Self { usd: Some(usd), list_usd: None, source: CostSource::Estimated }
+            }
             (false, Some(usd)) => Self { usd: Some(usd), list_usd: None, source: CostSource::Priced },
         }
     }
@@ -135,7 +139,8 @@ mod tests {
         a.is_some_and(|a| (a - b).abs() < 1e-12)
     }
 
-    const P: Price = Price { input: 3.0, output: 15.0, cache_read: Some(0.3), cache_write: Some(3.75), reasoning: None };
+    const P: Price =
+        Price { input: 3.0, output: 15.0, cache_read: Some(0.3), cache_write: Some(3.75), reasoning: None };
 
     #[test]
     fn plain_input_excludes_cache_and_each_part_has_its_price() {

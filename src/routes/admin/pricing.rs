@@ -15,7 +15,8 @@ use super::params::{Param, Query};
 use crate::state::AppState;
 use crate::store::{self, audit};
 
-const EXPECTED: &str = "{\"provider\", \"model\", \"input\", \"output\", \"cache_read\"?, \"cache_write\"?, \"reasoning\"?}";
+const EXPECTED: &str =
+    "{\"provider\", \"model\", \"input\", \"output\", \"cache_read\"?, \"cache_write\"?, \"reasoning\"?}";
 
 /// `GET /api/pricing`'s parameter.
 pub const LIST_QUERY: &[Param] = &[Param::str("provider", "only this provider's rows (`*` for the wildcard rows)")];

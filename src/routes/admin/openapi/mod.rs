@@ -195,8 +195,13 @@ pub const SPEC: &[Op] = &[
     Op::new(DELETE, "/aliases/{alias}", "aliases", "Deletes a model alias"),
     Op::new(GET, "/pricing", "pricing", "Prices per million tokens (catalog, config and operator rows)")
         .query(pricing::LIST_QUERY),
-    Op::new(PUT, "/pricing", "pricing", "Sets one price {provider, model, input, output, cache_read?, cache_write?, reasoning?}")
-        .body("object"),
+    Op::new(
+        PUT,
+        "/pricing",
+        "pricing",
+        "Sets one price {provider, model, input, output, cache_read?, cache_write?, reasoning?}",
+    )
+    .body("object"),
     Op::new(DELETE, "/pricing", "pricing", "Deletes a price (the model is unpriced from the next request)")
         .query(pricing::DELETE_QUERY),
     Op::new(
