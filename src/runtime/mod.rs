@@ -200,7 +200,7 @@ impl Runtime {
         let overrides = store::overrides::load(db).await?;
         let cfg = settings::effective(file, &overrides, catalog)?;
         let rows = store::runtime::load(db).await?;
-        let registry = Registry::build(catalog, &rows, sealer, file.server.demo)?;
+        let mut registry = Registry::build(catalog, &rows, sealer, file.server.demo)?;
         // Declared prices first (never over an operator's row), then the table requests read.
         let declared = store::pricing::declared(catalog, &rows.providers, file.server.demo);
         let seeded = store::pricing::seed(db, &declared).await?;
@@ -213,6 +213,7 @@ impl Runtime {
             );
         }
         let prices = crate::pricing::PriceTable::build(&store::pricing::all(db).await?);
+        registry.apply_prices(&prices);
         let policy = settings::policy(&cfg);
         let policy_changed = policy != settings::policy(&self.live());
         let mut report = ReloadReport::default();

@@ -407,3 +407,28 @@ async fn usage_rows_of(db: &sea_orm::DatabaseConnection) -> Vec<entities::usage:
     use sea_orm::{EntityTrait, QueryOrder};
     entities::usage::Entity::find().order_by_asc(entities::usage::Column::Id).all(db).await.expect("usage")
 }
+
+#[actix_web::test]
+async fn cost_optimized_combos_follow_the_price_table() {
+    let mock = MockUpstream::start().await;
+    let base = mock.base();
+    let env = TestEnv::new().await;
+    let mut cfg = mock_config(&base, &[("a", "ka")], "");
+    for (id, model, price, key) in [("cheap", "small", "[0.1, 0.4]", "kc"), ("pricy", "big", "[15.0, 75.0]", "kp")] {
+        cfg.push_str(&format!(
+            "\n[[providers]]\nid = \"{id}\"\ndialect = \"openai-chat\"\nbase_url = \"{base}\"\n\
+             models = [{{ id = \"{model}\", price = {price} }}]\n\n[[accounts]]\nprovider = \"{id}\"\nname = \"{id}-1\"\napi_key = \"{key}\"\n"
+        ));
+    }
+    cfg.push_str(
+        "\n[[combos]]\nname = \"thrifty\"\nstrategy = \"cost-optimized\"\nmodels = [\"pricy/big\", \"cheap/small\"]\n",
+    );
+    let app = env.start(&cfg).await;
+    let served = |app| async move { crate::admin_write_support::chat_ci(app, "thrifty").await.1 };
+    assert_eq!(served(&app).await, "cheap-1");
+    // The operator raises the cheap one's price above the other: the combo follows at once.
+    let raise = json!({"provider": "cheap", "model": "small", "input": 100.0, "output": 100.0});
+    assert_eq!(put_api(&app, &env, "/api/pricing", raise).await.0, 200);
+    assert_eq!(served(&app).await, "pricy-1");
+    app.stop().await;
+}

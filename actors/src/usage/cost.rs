@@ -56,6 +56,11 @@ impl Price {
         }
     }
 
+    /// `[input, output, cache read, cache write]`, the missing cache prices as the input price.
+    pub fn as_list(&self) -> Vec<f64> {
+        vec![self.input, self.output, self.cache_read.unwrap_or(self.input), self.cache_write.unwrap_or(self.input)]
+    }
+
     /// USD for `t` at this price.
     pub fn usd(&self, t: &TokenUsage) -> f64 {
         let cached = t.cache_read.saturating_add(t.cache_write);

@@ -6,7 +6,7 @@
 import { api, get, put } from "../api.js";
 import {
   badge, busy, button, card, confirmAction, el, empty, errorBox, field, input, loading, messageSlot, mount, notify,
-  select, table, timeEl,
+  select, table,
 } from "../dom.js";
 
 /** A price figure for the table: `—` when it falls back to another price. */
@@ -110,14 +110,13 @@ export async function render(root, ctx) {
       table(
         [
           { label: "Provider", cell: (r) => el("code", {}, r.provider) },
-          { label: "Model", cls: "wrap", cell: (r) => el("code", {}, r.model) },
+          { label: "Model", cell: (r) => el("code", { title: `updated ${new Date(r.updated_at).toLocaleString()}` }, r.model) },
           { label: "Input", cls: "num", cell: (r) => usd(r.input) },
           { label: "Output", cls: "num", cell: (r) => usd(r.output) },
           { label: "Cache read", cls: "num", cell: (r) => usd(r.cache_read, "input") },
           { label: "Cache write", cls: "num", cell: (r) => usd(r.cache_write, "input") },
           { label: "Reasoning", cls: "num", cell: (r) => usd(r.reasoning, "output") },
           { label: "Source", cell: (r) => badge(r.source, SOURCE_KIND[r.source] ?? "") },
-          { label: "Updated", cell: (r) => timeEl(r.updated_at) },
           {
             label: "",
             cls: "actions",

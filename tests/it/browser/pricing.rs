@@ -35,6 +35,7 @@ async fn the_pricing_page_adds_edits_and_deletes_prices() {
     d.type_into("#pricing-form [name=output]", "2").await;
     d.click("#pricing-save").await;
     d.wait_text("tr[data-price='mock/mock-*']", "api").await;
+    d.screenshot("pricing").await;
     let (_, rows) = get_api(&app, &env, "/api/pricing?provider=mock").await;
     assert_eq!(rows[0]["input"].as_f64(), Some(1.0), "{rows}");
     chat(&app).await;
@@ -67,7 +68,7 @@ async fn the_pricing_page_adds_edits_and_deletes_prices() {
     chat(&app).await;
     open(&d, "requests").await;
     d.wait_text("#page-requests tbody tr:first-child", "unpriced").await;
-    d.screenshot("pricing").await;
+    d.screenshot("pricing-unpriced-request").await;
     assert!(d.js_errors().await.is_empty(), "no script errors");
     d.quit().await;
     app.stop().await;
