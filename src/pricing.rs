@@ -59,8 +59,8 @@ impl Pattern {
 /// Every live price, ready for lookups.
 #[derive(Debug, Clone, Default)]
 pub struct PriceTable {
-    /// Exact `(provider, model)` rows: the common case, one hash lookup.
-    exact: HashMap<(String, String), Price>,
+    /// Exact rows by provider, then model: the common case, two hash lookups and no allocation.
+    exact: HashMap<String, HashMap<String, Price>>,
     /// Everything else (a `*` provider or a pattern), most specific first.
     patterns: Vec<Pattern>,
 }
@@ -82,7 +82,7 @@ impl PriceTable {
         let mut t = Self::default();
         for r in rows.iter().filter(|r| r.source != SOURCE_DELETED) {
             if r.provider != "*" && !r.model.contains('*') {
-                t.exact.insert((r.provider.clone(), r.model.clone()), price_of(r));
+                t.exact.entry(r.provider.clone()).or_default().insert(r.model.clone(), price_of(r));
             } else {
                 t.patterns.push(Pattern { provider: r.provider.clone(), model: r.model.clone(), price: price_of(r) });
             }
@@ -93,7 +93,7 @@ impl PriceTable {
 
     /// The price of `model` served by `provider`, by the match rule (`None`: unpriced).
     pub fn find(&self, provider: &str, model: &str) -> Option<Price> {
-        if let Some(p) = self.exact.get(&(provider.to_string(), model.to_string())) {
+        if let Some(p) = self.exact.get(provider).and_then(|m| m.get(model)) {
             return Some(*p);
         }
         self.patterns
@@ -104,7 +104,7 @@ impl PriceTable {
 
     /// How many live rows it holds.
     pub fn len(&self) -> usize {
-        self.exact.len() + self.patterns.len()
+        self.exact.values().map(HashMap::len).sum::<usize>() + self.patterns.len()
     }
 
     /// Whether it holds none.

@@ -82,6 +82,8 @@ export function fmtCost(n) {
 export function costOf(r) {
   switch (r.cost_source) {
     case "unpriced":
+      // Nothing was used (a refusal, a failure): nothing to price.
+      if (!r.total_tokens) return "—";
       return el("span", { class: "badge warn", title: "No price matched this model: the cost is unknown" }, "unpriced");
     case "subscription":
       return el("span", { title: "Subscription account: no marginal cost" }, "$0", r.list_cost_usd == null ? "" : el("span", { class: "cell-sub" }, ` list ${fmtCost(r.list_cost_usd)}`));
