@@ -95,9 +95,6 @@ pub enum CostSource {
 }
 
 impl CostSource {
-    /// Every source, as stored.
-    pub const ALL: [CostSource; 4] = [Self::Priced, Self::Estimated, Self::Unpriced, Self::Subscription];
-
     /// The stored spelling.
     pub fn as_str(self) -> &'static str {
         match self {
