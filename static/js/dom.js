@@ -75,6 +75,9 @@ export function fmtCost(n) {
   return `$${nf.format(Math.round(n * 100) / 100)}`;
 }
 
+/** A summed cost: "unpriced" when nothing had a price but something needed one, never a bare $0. */
+export const fmtSumCost = (cost, unpriced) => (!Number(cost) && unpriced ? "unpriced" : fmtCost(cost));
+
 /**
  * A usage row's cost with its source: `unpriced` (no price: unknown, never $0), a subscription's
  * $0 with its list price, an estimate marked as such.

@@ -4,7 +4,7 @@
 import { get } from "../api.js";
 import { legend, PALETTE_SIZE, stackedBars } from "../chart.js";
 import {
-  card, el, empty, errorBox, field, fmtCompact, fmtCost, fmtNum, fmtPct, keepFocus, loading, mount, poll, select, table,
+  card, el, empty, errorBox, field, fmtCompact, fmtCost, fmtNum, fmtPct, fmtSumCost, keepFocus, loading, mount, poll, select, table,
 } from "../dom.js";
 
 const WINDOWS = ["1h", "24h", "7d", "30d"];
@@ -57,7 +57,7 @@ export function render(root, ctx) {
       stat("Requests", fmtNum(t.requests), `in the last ${win}`, "requests"),
       stat("Failed", fmtNum(t.errors), t.requests ? `${fmtPct(t.errors / t.requests)} of requests` : "—", "errors"),
       stat("Tokens", fmtCompact(tokensOf(t)), `${fmtCompact(t.input_tokens)} in · ${fmtCompact(t.output_tokens)} out`, "tokens"),
-      stat("Cost", fmtCost(t.cost), costNote(t), "cost"),
+      stat("Cost", fmtSumCost(t.cost, t.unpriced_requests), costNote(t), "cost"),
     );
 
     const buckets = (s.buckets || []).map((b) => b.ts);
@@ -167,7 +167,8 @@ function groupCost(t) {
   const extra = [];
   if (t.unpriced_requests) extra.push(`${fmtNum(t.unpriced_requests)} unpriced`);
   if (t.list_cost) extra.push(`list ${fmtCost(t.list_cost)}`);
-  return extra.length ? el("span", {}, fmtCost(t.cost), el("span", { class: "cell-sub" }, ` (${extra.join(", ")})`)) : fmtCost(t.cost);
+  const sum = fmtSumCost(t.cost, t.unpriced_requests);
+  return extra.length ? el("span", {}, sum, el("span", { class: "cell-sub" }, ` (${extra.join(", ")})`)) : sum;
 }
 
 function fmtBucket(ms) {

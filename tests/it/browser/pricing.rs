@@ -3,6 +3,8 @@
 //! on the Requests page), an edit goes through the same form, a delete asks first and leaves the
 //! model unpriced (shown as "unpriced", never $0), and a refused value names its field.
 
+use sea_orm::ActiveValue::Set;
+
 use super::driver::Driver;
 use super::{open, sign_in};
 use crate::admin_write_support::get_api;
@@ -69,6 +71,37 @@ async fn the_pricing_page_adds_edits_and_deletes_prices() {
     open(&d, "requests").await;
     d.wait_text("#page-requests tbody tr:first-child", "unpriced").await;
     d.screenshot("pricing-unpriced-request").await;
+    // Usage: the priced cost, with the unpriced request counted beside it (not as $0).
+    open(&d, "usage").await;
+    d.wait_text("[data-stat='cost']", "$0.000016").await;
+    d.wait_text("[data-stat='cost']", "1 unpriced").await;
+
+    // A subscription's request reads $0 with its list price.
+    let sub = entities::usage::ActiveModel {
+        ts: Set(omnigate::store::now_ms()),
+        request_id: Set("sub-row".into()),
+        client_dialect: Set("openai-chat".into()),
+        provider: Set(Some("claude-code".into())),
+        account: Set(Some("me".into())),
+        model: Set("claude-code/claude-sonnet-4-5".into()),
+        status: Set(200),
+        input_tokens: Set(100),
+        output_tokens: Set(10),
+        cache_read_tokens: Set(0),
+        cache_write_tokens: Set(0),
+        reasoning_tokens: Set(0),
+        total_tokens: Set(110),
+        cost_usd: Set(Some(0.0)),
+        list_cost_usd: Set(Some(0.5)),
+        cost_source: Set("subscription".into()),
+        latency_ms: Set(5),
+        streamed: Set(false),
+        attempts: Set(1),
+        ..Default::default()
+    };
+    sea_orm::EntityTrait::insert(sub).exec(&app.state.db).await.expect("insert");
+    open(&d, "requests").await;
+    d.wait_text("tr[data-request] td[data-label='Cost']", "list $0.50").await;
     assert!(d.js_errors().await.is_empty(), "no script errors");
     d.quit().await;
     app.stop().await;
