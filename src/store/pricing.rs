@@ -31,7 +31,10 @@ pub struct Declared {
 }
 
 /// Every declared price: the catalog's models, the demo provider's echo model (free) when it is
-/// on, and the models of custom providers (config file or admin API) that give a price.
+/// on, and the models of custom providers (config file or admin API) that give a price. A
+/// catalog model without a price of its own takes the list price of the same model id at the
+/// first catalog provider that prices it: the subscription providers' models (`claude-code`'s
+/// `claude-sonnet-4-5` at `anthropic`'s price), so their savings show without any setup.
 pub fn declared(catalog: &Catalog, providers: &[provider::Model], demo: bool) -> Vec<Declared> {
     let mut out = Vec::new();
     for p in catalog.providers() {
@@ -41,6 +44,15 @@ pub fn declared(catalog: &Catalog, providers: &[provider::Model], demo: bool) ->
             }
         }
     }
+    let mut borrowed = Vec::new();
+    for p in catalog.providers() {
+        for m in p.models.iter().filter(|m| Price::from_list(&m.price).is_none()) {
+            if let Some(list) = out.iter().find(|d| d.model == m.id) {
+                borrowed.push(Declared { provider: p.id.clone(), model: m.id.clone(), ..list.clone() });
+            }
+        }
+    }
+    out.extend(borrowed);
     if demo {
         let free = Price { input: 0.0, output: 0.0, cache_read: None, cache_write: None, reasoning: None };
         out.push(Declared {

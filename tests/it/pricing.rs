@@ -349,8 +349,11 @@ async fn a_subscription_account_costs_nothing_and_keeps_its_list_price() {
     let (at, rt) = (format!("cc-cost-at-{u}"), format!("cc-cost-rt-{u}"));
     let text = w.config("", &w.account(CC, "a", &at, &rt, 3_600_000));
     let app = w.start(&text).await;
-    let price = json!({"provider": "claude-code", "model": CC.model, "input": 3.0, "output": 15.0, "cache_read": 0.3});
-    assert_eq!(put_api(&app, &w.env, "/api/pricing", price).await.0, 200);
+    // Its models carry the list price of the same model at the API provider (anthropic's).
+    let (_, rows) = get_api(&app, &w.env, "/api/pricing?provider=claude-code").await;
+    let row = rows.as_array().and_then(|a| a.iter().find(|r| r["model"] == CC.model).cloned()).unwrap_or_default();
+    let prices = ["input", "output", "cache_read", "cache_write"].map(|k| row[k].as_f64().unwrap_or(-1.0));
+    assert_eq!((row["source"].as_str(), prices), (Some("catalog"), [3.0, 15.0, 0.3, 3.75]), "{rows}");
     let body =
         json!({"model": format!("cc/{}", CC.model), "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]});
     let mut r = post(&app, "/v1/chat/completions", body).await;
@@ -365,7 +368,7 @@ async fn a_subscription_account_costs_nothing_and_keeps_its_list_price() {
     let plain = (row.input_tokens - row.cache_read_tokens - row.cache_write_tokens) as f64;
     let want = (plain * 3.0
         + row.cache_read_tokens as f64 * 0.3
-        + row.cache_write_tokens as f64 * 3.0
+        + row.cache_write_tokens as f64 * 3.75
         + row.output_tokens as f64 * 15.0)
         / 1e6;
     assert!(row.input_tokens > 0 && near(row.list_cost_usd, want), "{row:?} want {want}");
