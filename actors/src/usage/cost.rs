@@ -6,17 +6,20 @@
 //! dialect's fields into one shape, so nothing here depends on a dialect. Where each dialect's
 //! counts overlap, as checked against the providers' documentation:
 //! - OpenAI Chat: `prompt_tokens_details.cached_tokens` is a part of `prompt_tokens`, and
-//!   `completion_tokens_details.reasoning_tokens` a part of `completion_tokens` (OpenAI API
-//!   reference, "usage" of a chat completion; a GPT-5 answer shows 651 completion tokens of which
-//!   512 reasoning). Taken as they are (`protocol::openai::OpenAiUsage::canonical`).
+//!   `completion_tokens_details.reasoning_tokens` a part of `completion_tokens` (API reference,
+//!   <https://platform.openai.com/docs/api-reference/chat/object>: `CompletionTokensDetails` says
+//!   "like reasoning tokens, these tokens are still counted in the total completion tokens for
+//!   purposes of billing"). Taken as they are (`protocol::openai::OpenAiUsage::canonical`).
 //! - OpenAI Responses: the same, under `input_tokens_details` / `output_tokens_details`.
 //! - Anthropic Messages: `cache_read_input_tokens` and `cache_creation_input_tokens` are counted
-//!   apart from `input_tokens` and billed on their own (Anthropic prompt-caching docs); the
-//!   canonical input adds them (`translate::anthropic::usage_from`).
-//! - Gemini: `promptTokenCount` includes `cachedContentTokenCount`, and `thoughtsTokenCount` is
-//!   counted apart from `candidatesTokenCount` (Google AI `GenerateContentResponse.UsageMetadata`:
-//!   the total is prompt + candidates + tool-use prompt + thoughts); the canonical output adds
-//!   the thoughts (`translate::gemini::usage_from`).
+//!   apart from `input_tokens` and billed at their own rates
+//!   (<https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching>); the canonical input
+//!   adds them (`translate::anthropic::usage_from`).
+//! - Gemini: `promptTokenCount` includes `cachedContentTokenCount` ("when cached content is set,
+//!   this is still the total effective prompt size"), and `thoughtsTokenCount` is counted apart
+//!   from `candidatesTokenCount` (the total is prompt + candidates + tool-use prompt + thoughts;
+//!   <https://ai.google.dev/api/generate-content#UsageMetadata>); the canonical output adds the
+//!   thoughts (`translate::gemini::usage_from`; the field read is `thoughtsTokenCount`).
 //!
 //! So canonical `input` includes cache reads and writes, and canonical `output` includes
 //! reasoning: each is subtracted once before the remainder is priced at the plain rate.
