@@ -55,7 +55,11 @@
 //!    (an error event first when the upstream broke). Outcomes go to the account and breaker
 //!    actors (only when they change something; recorded before the client sees the stream end)
 //!    and one usage event per request to the `UsageWriter`, which batches inserts and keeps the
-//!    `/metrics` aggregates (`routes::metrics` adds the router's live gauges); every response's
+//!    `/metrics` aggregates. The event is costed (`actors::usage::cost`) by the price the pipeline
+//!    took from memory before the attempt (`runtime.prices()`, a `pricing::PriceTable` the last
+//!    reload built; most specific row wins): `priced`, `estimated` (counts estimated),
+//!    `unpriced` (no row: NULL, never $0) or `subscription` ($0, list price kept); a whole answer
+//!    carries `x-omnigate-cost-usd` (`routes::metrics` adds the router's live gauges); every response's
 //!    headers go to the account's `QuotaTracker` (`oauth::hub`'s observer). Nothing on the
 //!    response path waits for the database.
 //! 7. When nothing could serve, `pipeline::final_error` answers in the caller's dialect: each
@@ -66,8 +70,10 @@
 //! # The control plane
 //! Admin changes (`routes::admin`) are one transaction each with their audit row (`store::audit`),
 //! then `runtime::Runtime::reload`: the one idempotent, database-driven step that rebuilds the
-//! registry (providers, accounts, combos, aliases and request transforms), starts or lets go of account and breaker actors, and sends the router a `Reload` that
-//! keeps known accounts' in-flight slots and health. Live settings (`runtime::settings`) are the
+//! registry (providers, accounts, combos, aliases and request transforms), seeds the declared
+//! prices (`store::pricing`: catalog and custom providers, never an operator's row) and rebuilds
+//! the price table, starts or lets go of account and breaker actors, and sends the router a
+//! `Reload` that keeps known accounts' in-flight slots and health. Live settings (`runtime::settings`) are the
 //! file's values under the overrides stored in the database. The read side (`routes::admin::
 //! {requests, usage_summary, health}`) queries `store::observe` in SQL portable to SQLite and
 //! PostgreSQL; `routes::admin::routes` is the one list of `/api` routes, rendered as OpenAPI by
@@ -103,6 +109,7 @@ pub mod local_token;
 pub mod logging;
 pub mod oauth;
 pub mod pipeline;
+pub mod pricing;
 pub mod protocol;
 pub mod providers;
 pub mod redact;

@@ -12,6 +12,7 @@ const PAGES = {
   keys: "Keys",
   usage: "Usage",
   requests: "Requests",
+  pricing: "Pricing",
   health: "Health",
   settings: "Settings",
   playground: "Playground",

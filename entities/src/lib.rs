@@ -13,6 +13,7 @@ pub mod combo_target;
 pub mod model_alias;
 pub mod model_lockout;
 pub mod oauth_session;
+pub mod pricing;
 pub mod provider;
 pub mod quota_window;
 pub mod request_log;

@@ -29,8 +29,12 @@ pub struct Model {
     pub cache_write_tokens: i64,
     pub reasoning_tokens: i64,
     pub total_tokens: i64,
-    /// Cost in USD.
-    pub cost: f64,
+    /// Cost in USD (`None`: unpriced, the cost is unknown).
+    pub cost_usd: Option<f64>,
+    /// A subscription account's request at list price (what it would have cost).
+    pub list_cost_usd: Option<f64>,
+    /// `priced`, `estimated` (token counts estimated), `unpriced` or `subscription`.
+    pub cost_source: String,
     pub latency_ms: i64,
     /// Time to the first byte sent to the client.
     pub ttfb_ms: Option<i64>,

@@ -9,6 +9,7 @@ mod m20261215_000004_audit_log;
 mod m20261216_000005_subscriptions;
 mod m20261220_000006_routing;
 mod m20261221_000007_account_errors;
+mod m20261222_000008_pricing;
 mod m20261230_000009_transforms;
 
 /// Runs Omnigate's migrations in order.
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261216_000005_subscriptions::Migration),
             Box::new(m20261220_000006_routing::Migration),
             Box::new(m20261221_000007_account_errors::Migration),
+            Box::new(m20261222_000008_pricing::Migration),
             Box::new(m20261230_000009_transforms::Migration),
         ]
     }

@@ -575,7 +575,7 @@ pub enum ComboStrategy {
     Weighted,
     /// The target that served longest ago (or never) first.
     LeastUsed,
-    /// The cheapest target first, by the catalog's price (3 input : 1 output tokens blended);
+    /// The cheapest target first, by the price table's price (3 input : 1 output tokens blended);
     /// targets without a price last.
     CostOptimized,
     /// The target with the lowest average time to first byte first (an EWMA of served

@@ -111,7 +111,8 @@ pub async fn serve(state: &AppState, exec: &Addr<ExecutorActor>, meta: RequestMe
         started: meta.started,
         ts: meta.ts,
         attempts: Vec::new(),
-        price: Vec::new(),
+        price: None,
+        subscription: false,
         usage: state.runtime.usage.clone().map(|a| a.recipient()),
         inject_panic: meta.inject_panic,
         transforms: Vec::new(),
@@ -457,7 +458,9 @@ async fn serve_inner(
                 ctx.transforms = applied.iter().map(|n| n.to_string()).collect();
                 ctx.model_label = t.label();
                 ctx.upstream_model = t.model.clone();
-                ctx.price = info.map(|m| m.price.clone()).unwrap_or_default();
+                // From memory: the table the last reload built (never the database per request).
+                ctx.price = state.runtime.prices().find(&t.provider, &t.model);
+                ctx.subscription = sub.is_some();
                 let served_by = (grant.provider.to_string(), grant.account_name.to_string());
                 let secret = grant
                     .credential
@@ -512,6 +515,7 @@ async fn serve_inner(
                         let mut resp = HttpResponse::Ok();
                         resp.content_type("application/json");
                         headers(&mut resp, meta, &served_by, attempts, c.upstream_ms, session.as_deref(), &applied);
+                        cost_headers(&mut resp, &c.cost);
                         return Ok(resp.body(c.body));
                     }
                     ExecOutcome::Failed(mut f) => {
@@ -661,6 +665,23 @@ fn queue_timeout(unavailable: &[Unavailable]) -> GatewayError {
         message: "the requests waiting ahead of this one took longer than the gateway waits".into(),
         retry_after: Some(Duration::from_millis(u64::try_from(soonest.max(1_000)).unwrap_or(1_000))),
     }
+}
+
+/// `x-omnigate-cost-usd` (decimal USD; left out when unpriced) and `x-omnigate-cost-source` of
+/// a whole response. A stream's cost is known only after its last byte, when headers are long
+/// gone, and no dialect's final usage has a cost field: streams carry neither.
+fn cost_headers(resp: &mut actix_web::HttpResponseBuilder, cost: &actors::usage::cost::Cost) {
+    if let Some(usd) = cost.usd {
+        resp.insert_header(("x-omnigate-cost-usd", decimal_usd(usd)));
+    }
+    resp.insert_header(("x-omnigate-cost-source", cost.source.as_str()));
+}
+
+/// USD as a plain decimal (no exponent), to the 1e-12 dollar, without trailing zeros.
+pub fn decimal_usd(usd: f64) -> String {
+    let s = format!("{usd:.12}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s.is_empty() || s == "-" { "0".into() } else { s.to_string() }
 }
 
 fn headers(

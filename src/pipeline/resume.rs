@@ -206,7 +206,8 @@ async fn continue_once(
         let handed = arm(&mut call);
         ctx.model_label = t.label();
         ctx.upstream_model = t.model.clone();
-        ctx.price = info.map(|m| m.price.clone()).unwrap_or_default();
+        ctx.price = state.runtime.prices().find(&t.provider, &t.model);
+        ctx.subscription = sub.is_some();
         ctx.transforms = transforms.iter().map(|x| x.name.clone()).collect();
         let (present, caller) = oneshot::channel::<()>();
         let execute = Execute { call, lease: grant, ctx: ctx.clone(), caller };

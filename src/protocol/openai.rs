@@ -57,6 +57,7 @@ impl OpenAiUsage {
             cache_read: cached,
             cache_write: 0,
             reasoning: self.completion_tokens_details.as_ref().and_then(|d| d.reasoning_tokens).unwrap_or(0),
+            estimated: false,
         }
     }
 
@@ -83,7 +84,10 @@ mod tests {
             r#"{"prompt_tokens":100,"completion_tokens":20,"total_tokens":120,"prompt_tokens_details":{"cached_tokens":60},"completion_tokens_details":{"reasoning_tokens":5}}"#,
         )
         .unwrap_or_default();
-        assert_eq!(u.canonical(), TokenUsage { input: 100, output: 20, cache_read: 60, cache_write: 0, reasoning: 5 });
+        assert_eq!(
+            u.canonical(),
+            TokenUsage { input: 100, output: 20, cache_read: 60, cache_write: 0, reasoning: 5, estimated: false }
+        );
         let d: OpenAiUsage = serde_json::from_str(
             r#"{"prompt_tokens":10,"completion_tokens":2,"total_tokens":12,"prompt_cache_hit_tokens":4}"#,
         )

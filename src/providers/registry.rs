@@ -28,7 +28,8 @@ pub struct ModelInfo {
     pub max_output: Option<u32>,
     /// Context window, tokens (unknown: every request fits).
     pub context: Option<u32>,
-    /// USD per million tokens `[input, output, cache read, cache write]`.
+    /// USD per million tokens `[input, output, cache read, cache write]`: from the price table
+    /// after a reload (`Registry::apply_prices`), the catalog's or config's before.
     pub price: Vec<f64>,
 }
 
@@ -289,6 +290,16 @@ impl Registry {
             })
             .collect();
         Ok(r)
+    }
+
+    /// Sets every model's price from the price table (none when no row matches), so what the
+    /// cost-optimized combos compare is what requests are costed by, operators' edits included.
+    pub fn apply_prices(&mut self, table: &crate::pricing::PriceTable) {
+        for p in self.providers.values_mut() {
+            for m in &mut p.models {
+                m.price = table.find(&p.id, &m.id).map(|x| x.as_list()).unwrap_or_default();
+            }
+        }
     }
 
     pub(crate) fn insert_provider(&mut self, p: ProviderInfo) {

@@ -1,5 +1,6 @@
 //! The running actor system: the router, account and breaker actors and the usage writer, the
-//! registry snapshot the resolver reads, and the live settings. `Runtime::reload` brings all of
+//! registry snapshot the resolver reads, the price table requests are costed by, and the live
+//! settings. `Runtime::reload` brings all of
 //! it in line with the database (rows, stored setting overrides) in one idempotent step; start-up,
 //! every admin change and (later) the multi-instance change feed go through it.
 
@@ -93,6 +94,8 @@ struct Inputs {
 /// Addresses of the long-lived actors, the registry they were built from, and the live settings.
 pub struct Runtime {
     registry: RwLock<Arc<Registry>>,
+    /// The price table requests are costed by (rebuilt from `pricing` on every reload).
+    prices: RwLock<Arc<crate::pricing::PriceTable>>,
     /// The router.
     pub router: Addr<RouterActor>,
     /// The usage writer (always running; it drops events while `usage.enabled` is off).
@@ -160,6 +163,7 @@ impl Runtime {
         let usage = UsageWriter::new(db.clone(), settings::writer_config(&cfg)).start();
         let runtime = Arc::new(Self {
             registry: RwLock::new(Arc::new(Registry::default())),
+            prices: RwLock::new(Arc::new(crate::pricing::PriceTable::default())),
             router,
             usage: Some(usage),
             executor_stats: Arc::new(ExecutorStats::default()),
@@ -188,7 +192,7 @@ impl Runtime {
     }
 
     /// Brings the running system in line with the database: stored setting overrides, custom
-    /// providers, accounts, combos, aliases and keys. New accounts and providers get supervised
+    /// providers, accounts, combos, aliases, keys and prices (declared prices seeded first). New accounts and providers get supervised
     /// actors (from their persisted health), removed ones are let go (an actor stops once the
     /// last lease on it ends, so a request in flight finishes normally), and the router gets the
     /// new view while keeping every known account's in-flight slot and health. Idempotent: a
@@ -199,7 +203,20 @@ impl Runtime {
         let overrides = store::overrides::load(db).await?;
         let cfg = settings::effective(file, &overrides, catalog)?;
         let rows = store::runtime::load(db).await?;
-        let registry = Registry::build(catalog, &rows, sealer, file.server.demo)?;
+        let mut registry = Registry::build(catalog, &rows, sealer, file.server.demo)?;
+        // Declared prices first (never over an operator's row), then the table requests read.
+        let declared = store::pricing::declared(catalog, &rows.providers, file.server.demo);
+        let seeded = store::pricing::seed(db, &declared).await?;
+        if seeded != store::pricing::SeedReport::default() {
+            tracing::info!(
+                inserted = seeded.inserted,
+                updated = seeded.updated,
+                removed = seeded.removed,
+                "pricing rows seeded from the catalog and custom providers"
+            );
+        }
+        let prices = crate::pricing::PriceTable::build(&store::pricing::all(db).await?);
+        registry.apply_prices(&prices);
         let policy = settings::policy(&cfg);
         let policy_changed = policy != settings::policy(&self.live());
         let mut report = ReloadReport::default();
@@ -315,6 +332,7 @@ impl Runtime {
             );
         }
         write(&self.registry, Arc::new(registry));
+        write(&self.prices, Arc::new(prices));
         let exec = settings::executor_config(&cfg);
         self.executor_cfg.send_if_modified(|c| std::mem::replace(c, exec) != exec);
         if let Some(u) = &self.usage {
@@ -341,6 +359,11 @@ impl Runtime {
     /// The current registry snapshot.
     pub fn registry(&self) -> Arc<Registry> {
         read(&self.registry)
+    }
+
+    /// The current price table.
+    pub fn prices(&self) -> Arc<crate::pricing::PriceTable> {
+        read(&self.prices)
     }
 
     /// The effective config: the file's values with the stored setting overrides applied.

@@ -8,6 +8,7 @@ pub mod config_sync;
 pub mod keys;
 pub mod observe;
 pub mod overrides;
+pub mod pricing;
 pub mod providers;
 pub mod runtime;
 pub mod settings;

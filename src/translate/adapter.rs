@@ -20,9 +20,11 @@ fn merged_usage(acc: &Accumulator, input_estimate: u64) -> TokenUsage {
     let mut u = acc.usage.unwrap_or_default();
     if u.input == 0 {
         u.input = input_estimate;
+        u.estimated = true;
     }
     if u.output == 0 {
         u.output = estimate_tokens(&acc.output_chars());
+        u.estimated = true;
     }
     u
 }

@@ -259,9 +259,11 @@ impl ResponseAdapter for ChatPassthrough {
         let mut u = self.usage;
         if u.input == 0 {
             u.input = self.input_estimate;
+            u.estimated = true;
         }
         if u.output == 0 {
             u.output = (self.output_chars as u64).div_ceil(4);
+            u.estimated = true;
         }
         u
     }

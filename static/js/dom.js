@@ -75,6 +75,28 @@ export function fmtCost(n) {
   return `$${nf.format(Math.round(n * 100) / 100)}`;
 }
 
+/** A summed cost: "unpriced" when nothing had a price but something needed one, never a bare $0. */
+export const fmtSumCost = (cost, unpriced) => (!Number(cost) && unpriced ? "unpriced" : fmtCost(cost));
+
+/**
+ * A usage row's cost with its source: `unpriced` (no price: unknown, never $0), a subscription's
+ * $0 with its list price, an estimate marked as such.
+ */
+export function costOf(r) {
+  switch (r.cost_source) {
+    case "unpriced":
+      // Nothing was used (a refusal, a failure): nothing to price.
+      if (!r.total_tokens) return "—";
+      return el("span", { class: "badge warn", title: "No price matched this model: the cost is unknown" }, "unpriced");
+    case "subscription":
+      return el("span", { title: "Subscription account: no marginal cost" }, "$0", r.list_cost_usd == null ? "" : el("span", { class: "cell-sub" }, ` list ${fmtCost(r.list_cost_usd)}`));
+    case "estimated":
+      return el("span", { title: "The upstream sent no token counts: estimated" }, fmtCost(r.cost_usd), el("span", { class: "cell-sub" }, " est."));
+    default:
+      return fmtCost(r.cost_usd);
+  }
+}
+
 export const fmtPct = (x) => (x === null || x === undefined || Number.isNaN(x) ? "—" : `${(x * 100).toFixed(x < 0.1 && x > 0 ? 1 : 0)}%`);
 
 /** Milliseconds as a latency: 850 ms, 1.2 s. */

@@ -250,7 +250,9 @@ fn row(ts: i64, provider: &str, status: i32, input: i64, output: i64, cost: f64)
         cache_write_tokens: Set(2),
         reasoning_tokens: Set(3),
         total_tokens: Set(input + output),
-        cost: Set(cost),
+        cost_usd: Set(Some(cost)),
+        list_cost_usd: Set(None),
+        cost_source: Set("priced".into()),
         latency_ms: Set(10),
         ttfb_ms: Set(None),
         streamed: Set(false),
@@ -283,7 +285,7 @@ async fn admin_observe_usage_summary_matches_the_requests_sent() {
     text_body(&mut r).await;
     let rows = usage_rows(&app).await;
     assert_eq!(rows.len(), 6);
-    let cost: f64 = rows.iter().map(|r| r.cost).sum();
+    let cost: f64 = rows.iter().map(|r| r.cost_usd.unwrap_or(0.0)).sum();
     // Per whole answer: 6 plain input at $2/M, 4 cached at $0.5/M, 3 output at $8/M.
     let whole = (6.0 * 2.0 + 4.0 * 0.5 + 3.0 * 8.0) / 1e6;
     let streamed = (10.0 * 2.0 + 3.0 * 8.0) / 1e6;
@@ -312,6 +314,7 @@ async fn admin_observe_usage_summary_matches_the_requests_sent() {
     };
     assert_eq!(ints(t), [6, 1, 50, 15, 12, 0, 0]);
     assert!((t["cost"].as_f64().unwrap_or_default() - cost).abs() < 1e-12, "{t}");
+    assert_eq!((t["unpriced_requests"].as_i64(), t["list_cost"].as_f64()), (Some(0), Some(0.0)), "{t}");
     // Dense buckets: 13 five-minute buckets cover the hour; they add up to the totals.
     let buckets = s["buckets"].as_array().expect("buckets");
     assert_eq!(buckets.len(), 13);

@@ -29,6 +29,7 @@ mod foundation;
 mod hardening;
 mod metrics;
 mod pipeline;
+mod pricing;
 mod reasoning;
 mod replay;
 mod resilience;

@@ -131,7 +131,9 @@ async fn rows_older_than_the_retention_are_pruned_at_start_and_younger_ones_kept
             cache_write_tokens: Set(0),
             reasoning_tokens: Set(0),
             total_tokens: Set(0),
-            cost: Set(0.0),
+            cost_usd: Set(None),
+            list_cost_usd: Set(None),
+            cost_source: Set("unpriced".into()),
             latency_ms: Set(1),
             streamed: Set(false),
             attempts: Set(1),
@@ -275,8 +277,10 @@ async fn a_custom_providers_models_can_be_priced_and_limited_in_the_config() {
     let (paid, free) = (&rows[0], &rows[1]);
     assert!(paid.input_tokens > 0 && paid.output_tokens > 0, "the mock reports usage");
     let want = (paid.input_tokens as f64 * 3.0 + paid.output_tokens as f64 * 15.0) / 1e6;
-    assert!((paid.cost - want).abs() < 1e-12, "cost {} want {want}", paid.cost);
-    assert_eq!(free.cost, 0.0);
+    let cost = paid.cost_usd.unwrap_or(f64::NAN);
+    assert!((cost - want).abs() < 1e-12, "cost {cost} want {want}");
+    assert_eq!(paid.cost_source, "priced");
+    assert_eq!((free.cost_usd, free.cost_source.as_str()), (None, "unpriced"), "no price: unknown, not $0");
     // A price that is not [input, output(, cache read(, cache write))] is refused with its place named.
     let bad = cfg.replace("price = [3.0, 15.0]", "price = [3.0]");
     let catalog = omnigate::providers::Catalog::builtin().expect("catalog");

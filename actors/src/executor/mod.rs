@@ -217,8 +217,10 @@ pub struct ExecContext {
     pub ts: i64,
     /// Earlier attempts of this request.
     pub attempts: Vec<AttemptTrace>,
-    /// Prices per million tokens `[input, output, cache read, cache write]`.
-    pub price: Vec<f64>,
+    /// The price of the model being tried (`None`: no pricing row matches it).
+    pub price: Option<crate::usage::cost::Price>,
+    /// The account being tried is a subscription (OAuth) account: $0 at the margin.
+    pub subscription: bool,
     /// Where usage goes (`None`: not recorded).
     pub usage: Option<Recipient<Record>>,
     /// Test hook: make the stream translation panic after its first chunk.
@@ -260,6 +262,8 @@ pub struct Completed {
     pub upstream_ms: f64,
     /// Usage read from it.
     pub usage: TokenUsage,
+    /// What it cost (as recorded).
+    pub cost: crate::usage::cost::Cost,
 }
 
 /// An attempt that failed before anything reached the client.
@@ -311,7 +315,7 @@ impl ExecContext {
             status,
             error: Some(error),
             tokens: TokenUsage::default(),
-            cost: 0.0,
+            cost: crate::usage::cost::Cost::assess(&TokenUsage::default(), self.price.as_ref(), self.subscription),
             latency_ms: self.started.elapsed().as_millis() as i64,
             ttfb_ms: None,
             streamed: false,

@@ -161,6 +161,6 @@ pub(super) async fn pump(mut body: Source, tx: mpsc::Sender<Bytes>, f: Finish) {
     }
     let usage = adapter.usage();
     tracing::debug!(request_id = %ctx.request_id, chunks, outcome = kind.label(), "stream finished");
-    record(&ctx, &lease, client_status, error, usage, Some(ttfb), true);
+    let _ = record(&ctx, &lease, client_status, error, usage, Some(ttfb), true);
     drop(lease);
 }

@@ -24,6 +24,7 @@ use crate::breaker::messages::BreakerOutcome;
 use crate::outcome::{OutcomeKind, classify_answer, classify_status, parse_retry_after, retry_hint_from_text};
 use crate::router::messages::LeaseGrant;
 use crate::usage::actor::Record;
+use crate::usage::cost::Cost;
 use crate::usage::{AttemptTrace, TokenUsage, UsageEvent};
 
 /// Upstream error bodies are kept up to this size.
@@ -87,7 +88,7 @@ pub(super) fn trace(
     });
 }
 
-/// Sends the usage event of a finished request.
+/// Sends the usage event of a finished request; answers its cost.
 pub(super) fn record(
     ctx: &ExecContext,
     lease: &LeaseGrant,
@@ -96,8 +97,9 @@ pub(super) fn record(
     tokens: TokenUsage,
     ttfb: Option<Duration>,
     streamed: bool,
-) {
-    let Some(sink) = &ctx.usage else { return };
+) -> Cost {
+    let cost = Cost::assess(&tokens, ctx.price.as_ref(), ctx.subscription);
+    let Some(sink) = &ctx.usage else { return cost };
     sink.do_send(Record(UsageEvent {
         ts: ctx.ts,
         request_id: ctx.request_id.clone(),
@@ -111,13 +113,14 @@ pub(super) fn record(
         status,
         error,
         tokens,
-        cost: tokens.cost(&ctx.price),
+        cost,
         latency_ms: ctx.started.elapsed().as_millis() as i64,
         ttfb_ms: ttfb.map(|d| d.as_millis() as i64),
         streamed,
         attempts: ctx.attempts.clone(),
         transforms: ctx.transforms.clone(),
     }));
+    cost
 }
 
 struct Fail {
@@ -498,8 +501,8 @@ pub(super) async fn run(client: awc::Client, msg: Execute, env: RunEnv) -> ExecO
             let mut ctx = ctx;
             report(&lease, OutcomeKind::Success, &ctx.upstream_model);
             trace(&mut ctx, &lease, OutcomeKind::Success, Some(status), t0, None);
-            record(&ctx, &lease, 200, None, usage, Some(ctx.started.elapsed()), false);
-            ExecOutcome::Complete(Completed { body: client_body, upstream_ms: ms(t0), usage })
+            let cost = record(&ctx, &lease, 200, None, usage, Some(ctx.started.elapsed()), false);
+            ExecOutcome::Complete(Completed { body: client_body, upstream_ms: ms(t0), usage, cost })
         }
         Ready::Stream { body, pending, chunks } => {
             // The verdict on a stream comes at its end (an error event after content is a failure,

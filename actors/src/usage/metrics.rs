@@ -45,7 +45,7 @@ pub struct Metrics {
     models: HashSet<String>,
     requests: BTreeMap<(String, String, String, u16), u64>,
     tokens: BTreeMap<(String, String), [u64; 5]>,
-    cost: BTreeMap<(String, String), f64>,
+    cost: BTreeMap<(String, String, &'static str), f64>,
     latency: BTreeMap<String, Histogram>,
     ttfb: BTreeMap<String, Histogram>,
     overhead: BTreeMap<String, Histogram>,
@@ -69,8 +69,9 @@ impl Metrics {
                 *c += n;
             }
         }
-        if e.cost > 0.0 {
-            *self.cost.entry((provider.clone(), model)).or_default() += e.cost;
+        // Only what was charged: an unpriced request has no figure and a subscription's is $0.
+        if let Some(usd) = e.cost.usd.filter(|u| *u > 0.0) {
+            *self.cost.entry((provider.clone(), model, e.cost.source.as_str())).or_default() += usd;
         }
         let secs = |ms: i64| ms.max(0) as f64 / 1000.0;
         self.latency.entry(provider.clone()).or_default().observe(secs(e.latency_ms));
@@ -120,9 +121,19 @@ impl Metrics {
                 );
             }
         }
-        family(out, "omnigate_cost_usd_total", "counter", "Cost in USD at catalog or configured prices.");
-        for ((p, m), usd) in &self.cost {
-            let _ = writeln!(out, "omnigate_cost_usd_total{{provider=\"{}\",model=\"{}\"}} {usd}", esc(p), esc(m));
+        family(
+            out,
+            "omnigate_cost_usd_total",
+            "counter",
+            "Cost in USD at the pricing table's prices, by provider, model and source (priced or estimated).",
+        );
+        for ((p, m, source), usd) in &self.cost {
+            let _ = writeln!(
+                out,
+                "omnigate_cost_usd_total{{provider=\"{}\",model=\"{}\",source=\"{source}\"}} {usd}",
+                esc(p),
+                esc(m)
+            );
         }
         histograms(out, "omnigate_request_duration_seconds", "Whole request time, by provider.", &self.latency);
         histograms(out, "omnigate_time_to_first_byte_seconds", "Time to the first byte sent, by provider.", &self.ttfb);
@@ -170,7 +181,11 @@ mod tests {
             model: model.into(),
             status,
             tokens: TokenUsage { input: 10, output: 5, cache_read: 2, ..TokenUsage::default() },
-            cost: 0.5,
+            cost: crate::usage::cost::Cost {
+                usd: Some(0.5),
+                list_usd: None,
+                source: crate::usage::cost::CostSource::Priced,
+            },
             latency_ms: 120,
             ttfb_ms: Some(30),
             attempts: vec![AttemptTrace { ms: 100, ..AttemptTrace::default() }],
@@ -192,6 +207,10 @@ mod tests {
         );
         assert!(out.contains("model=\"p/a\\\"x\""), "quotes escaped: {out}");
         assert!(out.contains("omnigate_tokens_total{provider=\"p\",model=\"p/a\",kind=\"input\"} 20"), "{out}");
+        assert!(out.contains("omnigate_cost_usd_total{provider=\"p\",model=\"p/a\",source=\"priced\"} 1"), "{out}");
+        let mut unpriced = event("p/u", 200);
+        unpriced.cost = crate::usage::cost::Cost::default();
+        m.observe(&unpriced);
         assert!(out.contains("omnigate_request_duration_seconds_bucket{provider=\"p\",le=\"0.1\"} 0"), "{out}");
         assert!(out.contains("omnigate_request_duration_seconds_bucket{provider=\"p\",le=\"0.25\"} 3"), "{out}");
         assert!(out.contains("omnigate_gateway_overhead_seconds_bucket{provider=\"p\",le=\"0.025\"} 3"), "{out}");
@@ -201,5 +220,6 @@ mod tests {
         let mut out = String::new();
         m.render(&mut out);
         assert!(out.contains("model=\"other\""), "models past the limit fold to other");
+        assert!(!out.contains("omnigate_cost_usd_total{provider=\"p\",model=\"p/u\""), "unpriced is no $0: {out}");
     }
 }

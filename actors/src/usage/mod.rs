@@ -1,6 +1,7 @@
 //! Usage accounting: canonical token counts, the per-request usage event, and the batching writer.
 
 pub mod actor;
+pub mod cost;
 pub mod metrics;
 
 use serde::Serialize;
@@ -18,6 +19,9 @@ pub struct TokenUsage {
     pub cache_write: u64,
     /// Output tokens spent on reasoning.
     pub reasoning: u64,
+    /// Some count is the gateway's estimate: the upstream reported none.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub estimated: bool,
 }
 
 impl TokenUsage {
@@ -28,20 +32,7 @@ impl TokenUsage {
 
     /// Whether any count is known.
     pub fn is_empty(&self) -> bool {
-        *self == Self::default()
-    }
-
-    /// Cost in USD under prices per million tokens `[input, output, cache read, cache write]`
-    /// (missing cache prices fall back to the input price).
-    pub fn cost(&self, price: &[f64]) -> f64 {
-        let p = |i: usize| price.get(i).copied();
-        let Some(input) = p(0) else { return 0.0 };
-        let output = p(1).unwrap_or(0.0);
-        let read = p(2).unwrap_or(input);
-        let write = p(3).unwrap_or(input);
-        let plain = self.input.saturating_sub(self.cache_read + self.cache_write) as f64;
-        (plain * input + self.output as f64 * output + self.cache_read as f64 * read + self.cache_write as f64 * write)
-            / 1_000_000.0
+        Self { estimated: false, ..*self } == Self::default()
     }
 }
 
@@ -90,8 +81,8 @@ pub struct UsageEvent {
     pub error: Option<String>,
     /// Token counts.
     pub tokens: TokenUsage,
-    /// Cost in USD.
-    pub cost: f64,
+    /// What it cost, and where the figure comes from.
+    pub cost: cost::Cost,
     /// Total time, ms.
     pub latency_ms: i64,
     /// Time to first byte, ms.

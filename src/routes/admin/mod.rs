@@ -14,6 +14,7 @@ mod oauth;
 pub mod openapi;
 mod params;
 mod playground;
+mod pricing;
 mod providers;
 mod requests;
 mod session;
@@ -88,6 +89,9 @@ fn routes<R: openapi::Routes>(r: R) -> R {
         .route("/transforms", web::post().to(transforms::create))
         .route("/transforms/{name}", web::put().to(transforms::replace))
         .route("/transforms/{name}", web::delete().to(transforms::delete))
+        .route("/pricing", get().to(pricing::list))
+        .route("/pricing", web::put().to(pricing::put))
+        .route("/pricing", web::delete().to(pricing::delete))
         .route("/settings", get().to(settings::get))
         .route("/settings", web::patch().to(settings::patch))
         .route("/audit", get().to(audit::list))

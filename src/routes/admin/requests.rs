@@ -60,7 +60,8 @@ pub(super) fn summary(r: &entities::usage::Model) -> serde_json::Map<String, Val
         "input_tokens": r.input_tokens, "output_tokens": r.output_tokens,
         "cache_read_tokens": r.cache_read_tokens, "cache_write_tokens": r.cache_write_tokens,
         "reasoning_tokens": r.reasoning_tokens, "total_tokens": r.total_tokens,
-        "cost": r.cost, "latency_ms": r.latency_ms, "ttfb_ms": r.ttfb_ms, "streamed": r.streamed,
+        "cost_usd": r.cost_usd, "list_cost_usd": r.list_cost_usd, "cost_source": r.cost_source,
+        "latency_ms": r.latency_ms, "ttfb_ms": r.ttfb_ms, "streamed": r.streamed,
         "attempts": r.attempts,
     });
     match v {

@@ -68,8 +68,12 @@ pub struct Counts {
     pub cache_write_tokens: i64,
     /// Output tokens spent on reasoning.
     pub reasoning_tokens: i64,
-    /// Cost in USD.
+    /// Cost in USD of the rows that have one (priced, estimated; subscription rows are $0).
     pub cost: f64,
+    /// What the subscription rows would have cost at list price.
+    pub list_cost: f64,
+    /// Rows with tokens but no price: their cost is unknown, not $0.
+    pub unpriced_requests: i64,
 }
 
 impl Counts {
@@ -83,6 +87,8 @@ impl Counts {
         self.cache_write_tokens += o.cache_write_tokens;
         self.reasoning_tokens += o.reasoning_tokens;
         self.cost += o.cost;
+        self.list_cost += o.list_cost;
+        self.unpriced_requests += o.unpriced_requests;
     }
 }
 
@@ -123,7 +129,10 @@ pub async fn aggregate(
     let sql = format!(
         "SELECT {}, CAST(COUNT(*) AS BIGINT) AS requests, \
          CAST(COALESCE(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), 0) AS BIGINT) AS errors, \
-         {}, {}, {}, {}, {}, CAST(COALESCE(SUM(cost), 0) AS DOUBLE PRECISION) AS cost \
+         {}, {}, {}, {}, {}, CAST(COALESCE(SUM(cost_usd), 0) AS DOUBLE PRECISION) AS cost, \
+         CAST(COALESCE(SUM(list_cost_usd), 0) AS DOUBLE PRECISION) AS list_cost, \
+         CAST(COALESCE(SUM(CASE WHEN cost_source = 'unpriced' AND total_tokens > 0 THEN 1 ELSE 0 END), 0) \
+         AS BIGINT) AS unpriced_requests \
          FROM usage WHERE ts >= ? AND ts <= ?{}",
         select.join(", "),
         sum("input_tokens"),
@@ -146,6 +155,8 @@ pub async fn aggregate(
             cache_write_tokens: r.try_get("", "cache_write_tokens")?,
             reasoning_tokens: r.try_get("", "reasoning_tokens")?,
             cost: r.try_get("", "cost")?,
+            list_cost: r.try_get("", "list_cost")?,
+            unpriced_requests: r.try_get("", "unpriced_requests")?,
         };
         // Without grouping an empty window still yields one row of zeros: no cell.
         if counts.requests == 0 {

@@ -48,6 +48,7 @@ pub fn usage_from(u: &Value) -> TokenUsage {
         cache_read: u64_of(u, "cachedContentTokenCount").unwrap_or(0),
         cache_write: 0,
         reasoning: thoughts,
+        estimated: false,
     }
 }
 

@@ -4,7 +4,7 @@
 import { get } from "../api.js";
 import { barList, sparkline } from "../chart.js";
 import {
-  badge, card, el, empty, errorBox, fmtCompact, fmtCost, fmtDuration, fmtNum, fmtPct, keepFocus, loading, mount, poll,
+  badge, card, el, empty, errorBox, fmtCompact, fmtCost, fmtDuration, fmtNum, fmtPct, fmtSumCost, keepFocus, loading, mount, poll,
   startOfToday, statusBadge, table, timeEl,
 } from "../dom.js";
 
@@ -64,6 +64,7 @@ export function render(root, ctx) {
       hourErrors: 0,
       tokens: 0,
       cost: 0,
+      unpriced: 0,
       models: [],
       errors: failed.items,
     };
@@ -75,6 +76,7 @@ export function render(root, ctx) {
       if (b.ts >= today) {
         out.tokens += (b.input_tokens || 0) + (b.output_tokens || 0);
         out.cost += Number(b.cost) || 0;
+        out.unpriced += b.unpriced_requests || 0;
       }
     }
     for (const g of s.groups || []) {
@@ -101,7 +103,7 @@ export function render(root, ctx) {
       stat("Requests / min", `${fmtNum(t.lastMin)}${t.lastMinMore ? "+" : ""}`, "last minute · 2-hour trend", sparkline(t.perMinute, { label: "requests per minute, 5-minute averages over the last 2 hours" }), "rpm"),
       stat("Error rate", fmtPct(errRate), t.hour ? `${fmtNum(t.hourErrors)} of ${fmtNum(t.hour)} in the last hour` : "no requests in the last hour", null, "errors"),
       stat("Tokens today", fmtCompact(t.tokens), "since midnight, in + out", null, "tokens"),
-      stat("Cost today", fmtCost(t.cost), "since midnight", null, "cost"),
+      stat("Cost today", fmtSumCost(t.cost, t.unpriced), t.unpriced ? `since midnight · ${fmtNum(t.unpriced)} unpriced` : "since midnight", null, "cost"),
       stat("In flight", fmtNum(inFlight), `${acc.accounts.length} accounts`, null, "inflight"),
       stat("Uptime", fmtDuration(status.uptime_secs * 1000), `v${status.version} · ${fmtNum(status.executor_restarts)} executor restarts`, null, "uptime"),
     );

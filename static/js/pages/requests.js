@@ -3,7 +3,7 @@
 
 import { get, seg } from "../api.js";
 import {
-  badge, busy, button, card, el, empty, errorBox, field, fmtCost, fmtDateTime, fmtMs, fmtNum, input, keepFocus, loading, mount,
+  badge, busy, button, card, costOf, el, empty, errorBox, field, fmtDateTime, fmtMs, fmtNum, input, keepFocus, loading, mount,
   openDrawer, poll, select, statusBadge, table, timeEl,
 } from "../dom.js";
 
@@ -89,7 +89,7 @@ export function render(root, ctx) {
             { label: "Account", cell: (r) => (r.account ? `${r.provider}/${r.account}` : r.provider || "—") },
             { label: "Key", cell: (r) => r.key_name || "—" },
             { label: "Tokens in / out", cls: "num", cell: (r) => `${fmtNum(r.input_tokens)} / ${fmtNum(r.output_tokens)}` },
-            { label: "Cost", cls: "num", cell: (r) => fmtCost(r.cost) },
+            { label: "Cost", cls: "num", cell: (r) => costOf(r) },
             { label: "Latency", cls: "num", cell: (r) => fmtMs(r.latency_ms) },
             { label: "Tries", cls: "num", cell: (r) => (r.attempts > 1 ? badge(String(r.attempts), "warn") : fmtNum(r.attempts)) },
             { label: "", cls: "actions", cell: (r) => button("Details", () => showDetail(r.id), { class: "secondary small", "aria-label": `Details of request ${r.id}` }) },
@@ -176,7 +176,8 @@ export async function showDetail(id) {
           ["Output tokens", fmtNum(r.output_tokens)],
           ["Cache read / write", `${fmtNum(r.cache_read_tokens)} / ${fmtNum(r.cache_write_tokens)}`],
           ["Reasoning tokens", fmtNum(r.reasoning_tokens)],
-          ["Cost", fmtCost(r.cost)],
+          ["Cost", costOf(r)],
+          ["Cost source", r.cost_source],
         ]),
       ),
       el(

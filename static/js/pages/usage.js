@@ -4,7 +4,7 @@
 import { get } from "../api.js";
 import { legend, PALETTE_SIZE, stackedBars } from "../chart.js";
 import {
-  card, el, empty, errorBox, field, fmtCompact, fmtCost, fmtNum, fmtPct, keepFocus, loading, mount, poll, select, table,
+  card, el, empty, errorBox, field, fmtCompact, fmtCost, fmtNum, fmtPct, fmtSumCost, keepFocus, loading, mount, poll, select, table,
 } from "../dom.js";
 
 const WINDOWS = ["1h", "24h", "7d", "30d"];
@@ -57,7 +57,7 @@ export function render(root, ctx) {
       stat("Requests", fmtNum(t.requests), `in the last ${win}`, "requests"),
       stat("Failed", fmtNum(t.errors), t.requests ? `${fmtPct(t.errors / t.requests)} of requests` : "—", "errors"),
       stat("Tokens", fmtCompact(tokensOf(t)), `${fmtCompact(t.input_tokens)} in · ${fmtCompact(t.output_tokens)} out`, "tokens"),
-      stat("Cost", fmtCost(t.cost), `in the last ${win}`, "cost"),
+      stat("Cost", fmtSumCost(t.cost, t.unpriced_requests), costNote(t), "cost"),
     );
 
     const buckets = (s.buckets || []).map((b) => b.ts);
@@ -107,7 +107,7 @@ export function render(root, ctx) {
           { label: "Input tokens", cls: "num", cell: (g) => fmtNum(g.totals.input_tokens) },
           { label: "Output tokens", cls: "num", cell: (g) => fmtNum(g.totals.output_tokens) },
           { label: "Cache read", cls: "num", cell: (g) => fmtNum(g.totals.cache_read_tokens) },
-          { label: "Cost", cls: "num", cell: (g) => fmtCost(g.totals.cost) },
+          { label: "Cost", cls: "num", cell: (g) => groupCost(g.totals) },
           { label: "Share", cls: "num", cell: (g) => fmtPct(t.requests ? g.totals.requests / t.requests : 0) },
         ],
         rows,
@@ -152,6 +152,23 @@ export function render(root, ctx) {
     }
     return top;
   }
+}
+
+/** What the cost total leaves out or saves: unpriced requests (unknown, never $0), subscriptions at list price. */
+function costNote(t) {
+  const parts = [];
+  if (t.unpriced_requests) parts.push(`${fmtNum(t.unpriced_requests)} unpriced`);
+  if (t.list_cost) parts.push(`subscriptions: list ${fmtCost(t.list_cost)}`);
+  return parts.length ? parts.join(" · ") : "priced requests";
+}
+
+/** A group's cost, with its unpriced requests and subscription list price beside it. */
+function groupCost(t) {
+  const extra = [];
+  if (t.unpriced_requests) extra.push(`${fmtNum(t.unpriced_requests)} unpriced`);
+  if (t.list_cost) extra.push(`list ${fmtCost(t.list_cost)}`);
+  const sum = fmtSumCost(t.cost, t.unpriced_requests);
+  return extra.length ? el("span", {}, sum, el("span", { class: "cell-sub" }, ` (${extra.join(", ")})`)) : sum;
 }
 
 function fmtBucket(ms) {

@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, Route, Scope, web};
 use serde_json::{Map, Value, json};
 
 use super::params::{Kind, Param};
-use super::{guarded, requests, usage_summary};
+use super::{guarded, pricing, requests, usage_summary};
 use crate::state::AppState;
 
 /// Something `/api` routes are added to: the real scope, or a recorder of their paths. The
@@ -199,6 +199,17 @@ pub const SPEC: &[Op] = &[
     Op::new(PUT, "/transforms/{name}", "transforms", "Replaces a request transform made through the API")
         .body("object"),
     Op::new(DELETE, "/transforms/{name}", "transforms", "Deletes a request transform made through the API"),
+    Op::new(GET, "/pricing", "pricing", "Prices per million tokens (catalog, config and operator rows)")
+        .query(pricing::LIST_QUERY),
+    Op::new(
+        PUT,
+        "/pricing",
+        "pricing",
+        "Sets one price {provider, model, input, output, cache_read?, cache_write?, reasoning?}",
+    )
+    .body("object"),
+    Op::new(DELETE, "/pricing", "pricing", "Deletes a price (the model is unpriced from the next request)")
+        .query(pricing::DELETE_QUERY),
     Op::new(
         GET,
         "/settings",

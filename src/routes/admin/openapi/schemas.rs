@@ -47,7 +47,9 @@ fn counts_props() -> Vec<(&'static str, Value)> {
         ("cache_read_tokens", int()),
         ("cache_write_tokens", int()),
         ("reasoning_tokens", int()),
-        ("cost", json!({"type": "number"})),
+        ("cost", json!({"type": "number", "description": "USD of the priced and estimated rows"})),
+        ("list_cost", json!({"type": "number", "description": "USD subscription rows would cost at list price"})),
+        ("unpriced_requests", json!({"type": "integer", "description": "rows with tokens but no price"})),
     ]
 }
 
@@ -70,7 +72,9 @@ pub fn request_summary_props() -> Vec<(&'static str, Value)> {
         ("cache_write_tokens", int()),
         ("reasoning_tokens", int()),
         ("total_tokens", int()),
-        ("cost", json!({"type": "number"})),
+        ("cost_usd", json!({"type": ["number", "null"], "description": "null: unpriced"})),
+        ("list_cost_usd", json!({"type": ["number", "null"], "description": "a subscription row at list price"})),
+        ("cost_source", json!({"type": "string", "enum": ["priced", "estimated", "unpriced", "subscription"]})),
         ("latency_ms", int()),
         ("ttfb_ms", int_or_null()),
         ("streamed", json!({"type": "boolean"})),
