@@ -121,14 +121,18 @@ pub async fn run(common: Common, remote: Remote, action: AccountsAction) -> Exit
 }
 
 /// The running daemon as the CLI reaches it.
-struct Daemon {
-    url: String,
+pub(crate) struct Daemon {
+    /// The base URL, without a trailing slash.
+    pub(crate) url: String,
     token: Option<String>,
-    client: awc::Client,
+    /// The HTTP client (short connect timeout).
+    pub(crate) client: awc::Client,
 }
 
 impl Daemon {
-    fn locate(common: &Common, remote: &Remote) -> Result<Self, String> {
+    /// Finds the daemon: `--url`, else the config layers' address; the admin token as the module
+    /// doc says.
+    pub(crate) fn locate(common: &Common, remote: &Remote) -> Result<Self, String> {
         let url = match &remote.url {
             Some(u) if u.contains("://") => u.trim_end_matches('/').to_string(),
             Some(u) => format!("http://{}", u.trim_end_matches('/')),
@@ -157,7 +161,7 @@ impl Daemon {
     }
 
     /// One admin API call; a non-2xx answer becomes its message.
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, String> {
+    pub(crate) async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, String> {
         let mut req = self.client.request(method, format!("{}{path}", self.url));
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
@@ -214,12 +218,12 @@ impl Daemon {
 
 /// The config layers `serve` reads (file, environment, `--data-dir`), without the runtime
 /// entries and so without their secrets.
-fn layered(common: &Common) -> Result<Config, String> {
+pub(crate) fn layered(common: &Common) -> Result<Config, String> {
     crate::commands::load_settings(common).map_err(|e| e.to_string())
 }
 
 /// `http://<host>:<port>` of the config (a wildcard host means loopback).
-fn default_url(cfg: &Config) -> String {
+pub(crate) fn default_url(cfg: &Config) -> String {
     let host = match cfg.server.host.as_str() {
         "" | "0.0.0.0" => "127.0.0.1".to_string(),
         "::" | "[::]" => "[::1]".to_string(),
@@ -230,7 +234,7 @@ fn default_url(cfg: &Config) -> String {
 }
 
 /// Whether `url` names this machine (`localhost`, 127.0.0.0/8, `::1`).
-fn is_loopback(url: &str) -> bool {
+pub(crate) fn is_loopback(url: &str) -> bool {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let authority = rest.split('/').next().unwrap_or_default();
     let host = match authority.strip_prefix('[') {
