@@ -17,6 +17,7 @@ mod requests;
 mod session;
 mod settings;
 mod state;
+mod tools;
 mod usage_summary;
 
 use actix_web::http::{Method, header};
@@ -90,6 +91,7 @@ fn routes<R: openapi::Routes>(r: R) -> R {
         .route("/requests/{id}", get().to(requests::detail))
         .route("/usage/summary", get().to(usage_summary::summary))
         .route("/health", get().to(health::health))
+        .route("/tools", get().to(tools::list))
         .route("/openapi.json", get().to(openapi::serve))
         .route("/playground/preview", web::post().to(playground::preview))
         .route("/playground/send", web::post().to(playground::send))

@@ -1,0 +1,219 @@
+//! `omnigate run | status | doctor` (issue 13), through the real binary: `run` starts the tool
+//! with the gateway's environment and passes its exit code on; `status` tells a daemon up from
+//! down; `doctor` passes with the daemon stopped and running, and fails clearly on a wrong master
+//! key, a read-only data dir and a port taken by another program.
+
+use std::process::Output;
+
+use crate::mock::MockUpstream;
+use crate::support::{TestEnv, base, free_port, mock_config};
+use crate::tools::{Home, err, ok, omni, out};
+
+/// A `claude` on PATH that prints what it got and exits 7.
+fn fake_claude(home: &Home) -> String {
+    let bin = home.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = bin.join("claude");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho \"BASE=$ANTHROPIC_BASE_URL\"\necho \"TOKEN=$ANTHROPIC_AUTH_TOKEN\"\necho \"MODEL=${ANTHROPIC_MODEL-none}\"\necho \"APIKEY=${ANTHROPIC_API_KEY-unset}\"\necho \"ARGS=$*\"\nexit 7\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default())
+}
+
+#[actix_web::test]
+async fn run_starts_the_tool_with_the_gateways_environment_and_its_exit_code() {
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let app = env.start(&mock_config(&mock.base(), &[("a", "ka")], "")).await;
+    let (url, tok) = (base(&app), env.admin_token.clone());
+    let home = Home::new();
+    let path = fake_claude(&home);
+
+    // No key yet: one clear line saying what to do.
+    let o = omni("run", &url, &tok, &home, &["claude-code"], &[("PATH", &path)]).await;
+    assert!(!o.status.success() && err(&o).contains("omnigate setup claude-code"), "{}", err(&o));
+
+    // After setup: the key and model setup wrote, the user's ANTHROPIC_API_KEY removed, the
+    // arguments passed as they are, the tool's exit code passed on; no file touched.
+    ok(&omni("setup", &url, &tok, &home, &["claude-code", "--model", "mock/mock-model"], &[]).await);
+    let settings = home.path("claude-dir/settings.json");
+    let before = std::fs::read(&settings).unwrap();
+    let o = omni("run", &url, &tok, &home, &["claude-code", "-p", "--url", "x"], &[("PATH", &path), ("ANTHROPIC_API_KEY", "sk-ant-user")])
+        .await;
+    assert_eq!(o.status.code(), Some(7), "the tool's exit code: {}{}", out(&o), err(&o));
+    let said = out(&o);
+    let key = said.lines().find_map(|l| l.strip_prefix("TOKEN=")).unwrap_or_default().to_string();
+    assert!(key.starts_with("sk-og-") && std::str::from_utf8(&before).unwrap().contains(&key), "{said}");
+    assert!(said.contains(&format!("BASE={url}\n")), "{said}");
+    assert!(said.contains("MODEL=mock/mock-model\n") && said.contains("APIKEY=unset\n"), "{said}");
+    assert!(said.contains("ARGS=-p --url x\n"), "arguments after the tool are the tool's: {said}");
+    assert_eq!(std::fs::read(&settings).unwrap(), before, "run touches no file");
+
+    // OMNIGATE_API_KEY wins; --model overrides.
+    let o = omni(
+        "run",
+        &url,
+        &tok,
+        &home,
+        &["--model", "other", "claude-code"],
+        &[("PATH", &path), ("OMNIGATE_API_KEY", "sk-og-from-env")],
+    )
+    .await;
+    assert!(out(&o).contains("TOKEN=sk-og-from-env\n") && out(&o).contains("MODEL=other\n"), "{}", out(&o));
+
+    // Not installed, and an editor extension: clear errors.
+    let o = omni("run", &url, &tok, &home, &["aider"], &[("PATH", "/nonexistent"), ("OMNIGATE_API_KEY", "k")]).await;
+    assert!(!o.status.success() && err(&o).contains("`aider` (aider) is not installed"), "{}", err(&o));
+    let o = omni("run", &url, &tok, &home, &["cursor"], &[]).await;
+    assert!(!o.status.success() && err(&o).contains("runs inside an editor"), "{}", err(&o));
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn status_tells_up_from_down() {
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let app = env.start(&mock_config(&mock.base(), &[("a", "ka"), ("b", "kb")], "")).await;
+    let (url, tok) = (base(&app), env.admin_token.clone());
+    let home = Home::new();
+    let said = ok(&omni("status", &url, &tok, &home, &[], &[]).await);
+    assert!(said.contains(&format!("up at {url} (version {}", env!("CARGO_PKG_VERSION"))), "{said}");
+    assert!(said.contains(&format!("port:     {}", app.addr.port())), "{said}");
+    assert!(said.contains("accounts: 2 healthy, 0 cooling, 0 dead, 0 off (2 in all)"), "{said}");
+    assert!(said.contains("requests: 0 in the last 24 h"), "{said}");
+    app.stop().await;
+
+    let o = omni("status", &format!("http://127.0.0.1:{}", free_port()), &tok, &home, &[], &[]).await;
+    assert!(!o.status.success(), "down is a failure");
+    assert!(out(&o).contains("daemon:   down"), "{}", out(&o));
+}
+
+/// `omnigate doctor` on `env`'s data dir and database with `master_key`, the daemon at `url`.
+async fn doctor(env: &TestEnv, url: &str, master_key: &str) -> Output {
+    let home = Home::new();
+    let dir = env.dir.path().display().to_string();
+    omni(
+        "doctor",
+        url,
+        &env.admin_token,
+        &home,
+        &["--data-dir", &dir],
+        &[("OMNIGATE_MASTER_KEY", master_key), ("DATABASE_URL", &env.db_url)],
+    )
+    .await
+}
+
+fn line<'a>(said: &'a str, start: &str) -> &'a str {
+    said.lines().find(|l| l.starts_with(start)).unwrap_or_else(|| panic!("no line `{start}` in:\n{said}"))
+}
+
+/// A data dir and database a daemon has used (stopped now).
+async fn used_env(mock: &MockUpstream) -> TestEnv {
+    let env = TestEnv::new().await;
+    let app = env.start(&mock_config(&mock.base(), &[("a", "ka")], "")).await;
+    app.stop().await;
+    env
+}
+
+#[actix_web::test]
+async fn doctor_passes_with_the_daemon_stopped_and_fails_on_a_wrong_master_key() {
+    let mock = MockUpstream::start().await;
+    let env = used_env(&mock).await;
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let o = doctor(&env, &url, &env.master_key).await;
+    let said = out(&o);
+    assert!(o.status.success(), "{said}{}", err(&o));
+    for l in ["ok    config", "ok    data dir", "ok    database", "ok    master key: opens the sealed data", "ok    port"] {
+        line(&said, l);
+    }
+    assert!(line(&said, "ok    port").contains("is free"), "{said}");
+    assert!(line(&said, "skip  daemon").contains("not running"), "{said}");
+
+    let wrong = omnigate::secrets::MasterKey::generate().to_base64();
+    let o = doctor(&env, &url, &wrong).await;
+    let said = out(&o);
+    assert!(!o.status.success(), "{said}");
+    let l = line(&said, "FAIL  master key");
+    assert!(l.contains("OMNIGATE_MASTER_KEY") && l.contains("started with"), "what to do: {l}");
+    assert!(said.contains("1 check(s) failed"), "{said}");
+}
+
+#[actix_web::test]
+async fn doctor_fails_on_a_read_only_data_dir() {
+    let mock = MockUpstream::start().await;
+    let env = used_env(&mock).await;
+    let url = format!("http://127.0.0.1:{}", free_port());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = env.dir.path();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o500)).unwrap();
+        let o = doctor(&env, &url, &env.master_key).await;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        // Root writes through any mode, so there the check cannot fail and is not asserted.
+        let probe = dir.join("probe");
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o500)).unwrap();
+        let root = std::fs::write(&probe, b"").is_ok();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        if root {
+            eprintln!("skipped the read-only assertion: running as root, which ignores directory permissions");
+            return;
+        }
+        let said = out(&o);
+        assert!(!o.status.success(), "{said}");
+        let l = line(&said, "FAIL  data dir");
+        assert!(l.contains("not writable") && l.contains("chmod u+w"), "{l}");
+    }
+}
+
+#[actix_web::test]
+async fn doctor_fails_on_a_port_taken_by_another_program() {
+    let mock = MockUpstream::start().await;
+    let env = used_env(&mock).await;
+    // Something holds the port and never answers HTTP.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}", taken.local_addr().unwrap().port());
+    let o = doctor(&env, &url, &env.master_key).await;
+    let said = out(&o);
+    assert!(!o.status.success(), "{said}");
+    let l = line(&said, "FAIL  port");
+    assert!(l.contains("another port"), "what to do: {l}");
+    drop(taken);
+}
+
+#[actix_web::test]
+async fn doctor_with_the_daemon_running_tests_each_account() {
+    let mock = MockUpstream::start().await;
+    mock.always("kbad", crate::mock::Reply::status(401));
+    let env = TestEnv::new().await;
+    let app = env.start(&mock_config(&mock.base(), &[("a", "ka")], "")).await;
+    let url = base(&app);
+    let o = doctor(&env, &url, &env.master_key).await;
+    let said = out(&o);
+    assert!(o.status.success(), "{said}{}", err(&o));
+    assert!(line(&said, "ok    daemon").contains(&url), "{said}");
+    assert!(line(&said, "ok    port").contains("the daemon's"), "port in use becomes: the daemon answers: {said}");
+    assert!(line(&said, "ok    account mock/a").contains("answered 200"), "{said}");
+    assert!(line(&said, "ok    clock").contains("Date header"), "{said}");
+
+    // An account whose key is refused fails the doctor, naming it.
+    let r = crate::support::client()
+        .post(format!("{url}/api/accounts"))
+        .bearer_auth(&env.admin_token)
+        .send_json(&serde_json::json!({"provider": "mock", "name": "z", "api_key": "kbad"}))
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let o = doctor(&env, &url, &env.master_key).await;
+    let said = out(&o);
+    assert!(!o.status.success(), "{said}");
+    assert!(line(&said, "FAIL  account mock/z").contains("401"), "{said}");
+    app.stop().await;
+}
