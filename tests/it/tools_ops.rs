@@ -45,8 +45,15 @@ async fn run_starts_the_tool_with_the_gateways_environment_and_its_exit_code() {
     ok(&omni("setup", &url, &tok, &home, &["claude-code", "--model", "mock/mock-model"], &[]).await);
     let settings = home.path("claude-dir/settings.json");
     let before = std::fs::read(&settings).unwrap();
-    let o = omni("run", &url, &tok, &home, &["claude-code", "-p", "--url", "x"], &[("PATH", &path), ("ANTHROPIC_API_KEY", "sk-ant-user")])
-        .await;
+    let o = omni(
+        "run",
+        &url,
+        &tok,
+        &home,
+        &["claude-code", "-p", "--url", "x"],
+        &[("PATH", &path), ("ANTHROPIC_API_KEY", "sk-ant-user")],
+    )
+    .await;
     assert_eq!(o.status.code(), Some(7), "the tool's exit code: {}{}", out(&o), err(&o));
     let said = out(&o);
     let key = said.lines().find_map(|l| l.strip_prefix("TOKEN=")).unwrap_or_default().to_string();
@@ -130,7 +137,9 @@ async fn doctor_passes_with_the_daemon_stopped_and_fails_on_a_wrong_master_key()
     let o = doctor(&env, &url, &env.master_key).await;
     let said = out(&o);
     assert!(o.status.success(), "{said}{}", err(&o));
-    for l in ["ok    config", "ok    data dir", "ok    database", "ok    master key: opens the sealed data", "ok    port"] {
+    for l in
+        ["ok    config", "ok    data dir", "ok    database", "ok    master key: opens the sealed data", "ok    port"]
+    {
         line(&said, l);
     }
     assert!(line(&said, "ok    port").contains("is free"), "{said}");

@@ -12,7 +12,8 @@ use crate::error::GatewayError;
 use crate::state::AppState;
 
 /// The query parameters of `GET /api/tools`.
-pub(super) const QUERY: &[Param] = &[Param::str("model", "the model to write into the snippets (default: a placeholder)")];
+pub(super) const QUERY: &[Param] =
+    &[Param::str("model", "the model to write into the snippets (default: a placeholder)")];
 
 #[derive(Deserialize)]
 pub(super) struct ToolsQuery {
