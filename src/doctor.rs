@@ -378,7 +378,7 @@ async fn account_checks(d: &Daemon, r: &mut Report) {
                 &label,
                 format!(
                     "test failed ({}): {} — check its key with `omnigate accounts test`, or disable it",
-                    t["status"],
+                    t["status"].as_u64().map_or_else(|| "no answer".to_string(), |s| s.to_string()),
                     t["error"].as_str().unwrap_or("no answer")
                 ),
             ),

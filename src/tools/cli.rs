@@ -11,7 +11,7 @@ use awc::http::Method;
 use serde_json::{Value, json};
 
 use super::files::{self, Undone, Wrote};
-use super::{Found, Homes, Target, Tool, mask};
+use super::{Found, Homes, MODEL_PLACEHOLDER, Target, Tool, mask};
 use crate::accounts_cli::{Daemon, Remote};
 use crate::cli::Common;
 
@@ -136,7 +136,11 @@ async fn print(
         None => Vec::new(),
     };
     let key = found.key.as_deref().map_or_else(|| "<a new key, made by setup>".to_string(), mask);
-    let model = model.or(found.model).or_else(|| models.first().cloned());
+    // Without a key to ask the gateway with, the model setup would pick is not known here.
+    let model = model
+        .or(found.model)
+        .or_else(|| models.first().cloned())
+        .or_else(|| tool.needs_model().then(|| MODEL_PLACEHOLDER.to_string()));
     let target = Target { url: daemon.url.clone(), key, model };
     let text = tool.merge(existing, &target)?;
     match path {

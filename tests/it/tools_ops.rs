@@ -202,11 +202,12 @@ async fn doctor_with_the_daemon_running_tests_each_account() {
     let mock = MockUpstream::start().await;
     mock.always("kbad", crate::mock::Reply::status(401));
     let env = TestEnv::new().await;
-    let app = env.start(&mock_config(&mock.base(), &[("a", "ka")], "")).await;
+    let app = env.start(&mock_config(&mock.base(), &[("a", "ka")], "[server]\ndemo = true\n")).await;
     let url = base(&app);
     let o = doctor(&env, &url, &env.master_key).await;
     let said = out(&o);
     assert!(o.status.success(), "{said}{}", err(&o));
+    line(&said, "ok    account demo/local");
     assert!(line(&said, "ok    daemon").contains(&url), "{said}");
     assert!(line(&said, "ok    port").contains("the daemon's"), "port in use becomes: the daemon answers: {said}");
     assert!(line(&said, "ok    account mock/a").contains("answered 200"), "{said}");
