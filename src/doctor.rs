@@ -395,15 +395,20 @@ fn clock_check(daemon_date: Option<i64>, r: &mut Report) {
     let ours = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let (v, text) = skew_verdict(ours, theirs);
+    r.line(v, "clock", text);
+}
+
+/// This machine's clock (`ours`, seconds) against the daemon's `Date` header (`theirs`).
+fn skew_verdict(ours: i64, theirs: i64) -> (Verdict, String) {
     let skew = ours - theirs;
     if skew.abs() > MAX_SKEW_SECS {
-        r.line(
+        (
             Verdict::Fail,
-            "clock",
             format!("{skew} s off the daemon's Date header — sync both clocks (NTP: timedatectl set-ntp true)"),
-        );
+        )
     } else {
-        r.line(Verdict::Ok, "clock", format!("within {} s of the daemon's Date header", skew.abs().max(1)));
+        (Verdict::Ok, format!("within {} s of the daemon's Date header", skew.abs().max(1)))
     }
 }
 
@@ -417,5 +422,14 @@ mod tests {
         assert_eq!(port_of("https://gw.example.com/x"), Some(443));
         assert_eq!(port_of("http://[::1]:9/"), Some(9));
         assert_eq!(port_of("http://[::1]"), Some(80));
+    }
+
+    #[test]
+    fn a_clock_more_than_30_s_off_fails() {
+        assert_eq!(skew_verdict(1000, 1000).0, Verdict::Ok);
+        assert_eq!(skew_verdict(1030, 1000).0, Verdict::Ok);
+        let (v, text) = skew_verdict(1000, 1031);
+        assert_eq!(v, Verdict::Fail);
+        assert!(text.contains("-31 s") && text.contains("NTP"), "{text}");
     }
 }

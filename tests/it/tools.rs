@@ -123,6 +123,11 @@ async fn cycle(tool: &str, rel: &str, user: &str, check: impl Fn(&str, &str, boo
     let file = home.path(rel);
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     std::fs::write(&file, user).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
 
     // --print: shows, writes and creates nothing.
     let shown = ok(&omni("setup", &url, &tok, &home, &[tool, "--model", MODEL, "--print"], &[]).await);
@@ -138,6 +143,15 @@ async fn cycle(tool: &str, rel: &str, user: &str, check: impl Fn(&str, &str, boo
     let key = check(&String::from_utf8(first.clone()).unwrap(), &url, true);
     assert!(key.starts_with("sk-og-"), "{key}");
     assert_eq!(bytes(&backup(&file)).as_deref(), Some(user.as_bytes()), "the original is backed up");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o644,
+            "an existing file keeps its mode"
+        );
+    }
     assert!(key_names(&app, &env).await.contains(&tool.to_string()), "a key named after the tool");
     key_serves(&url, &key).await;
 
@@ -400,5 +414,39 @@ async fn the_tools_api_renders_the_same_snippets_setup_writes() {
     }
     let r = client().get(format!("{url}/api/tools")).send().await.expect("send");
     assert_eq!(r.status(), 401, "an admin route");
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn setup_picks_the_gateways_model_and_replaces_a_refused_key() {
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let app = env.start(&mock_config(&mock.base(), &[("a", "ka")], "")).await;
+    let (url, tok) = (base(&app), env.admin_token.clone());
+    let home = Home::new();
+    let file = home.path("codex-home/config.toml");
+    let read = |f: &Path| toml::from_str::<toml::Table>(&std::fs::read_to_string(f).unwrap()).unwrap();
+
+    // No --model: the gateway's first (here its only) model.
+    ok(&omni("setup", &url, &tok, &home, &["codex"], &[]).await);
+    let v = read(&file);
+    assert_eq!(v["model"].as_str(), Some(MODEL), "the gateway's first model");
+    let first = v["model_providers"]["omnigate"]["experimental_bearer_token"].as_str().unwrap().to_string();
+
+    // The key revoked: the next setup makes a new one and writes it.
+    let r = client().delete(format!("{url}/api/keys/codex")).bearer_auth(&tok).send().await.expect("send");
+    assert_eq!(r.status(), 200);
+    crate::support::eventually(10, || async {
+        let r = client().get(format!("{url}/v1/models")).bearer_auth(&first).send().await.expect("send");
+        r.status() == 401
+    })
+    .await;
+    let o = omni("setup", &url, &tok, &home, &["codex"], &[]).await;
+    ok(&o);
+    // A revoked key's name is free again, so the new key takes it.
+    assert!(err(&o).contains("refused") && err(&o).contains("created the gateway key `codex`"), "{}", err(&o));
+    let second = read(&file)["model_providers"]["omnigate"]["experimental_bearer_token"].as_str().unwrap().to_string();
+    assert_ne!(second, first);
+    key_serves(&url, &second).await;
     app.stop().await;
 }
