@@ -50,7 +50,7 @@ pub fn run_env(t: &Target) -> RunEnv {
     if let Some(m) = &t.model {
         set.push(("AIDER_MODEL".into(), format!("openai/{m}")));
     }
-    RunEnv { set, unset: vec![] }
+    RunEnv { set, unset: vec![], args: Vec::new() }
 }
 
 #[cfg(test)]

@@ -55,7 +55,7 @@ pub fn found(text: &str, url: &str) -> Found {
 /// The same variables for `omnigate run`; an `ANTHROPIC_API_KEY` of the shell would be sent as
 /// well (as `x-api-key`), so it is removed.
 pub fn run_env(t: &Target) -> RunEnv {
-    RunEnv { set: vars(t), unset: vec!["ANTHROPIC_API_KEY"] }
+    RunEnv { set: vars(t), unset: vec!["ANTHROPIC_API_KEY"], args: Vec::new() }
 }
 
 #[cfg(test)]

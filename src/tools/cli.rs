@@ -246,7 +246,7 @@ fn prepare_run(
     for var in env.unset {
         cmd.env_remove(var);
     }
-    cmd.envs(env.set);
+    cmd.envs(env.set).args(env.args);
     Ok(cmd)
 }
 

@@ -12,7 +12,7 @@ use super::{Found, RunEnv, Target, same_url};
 pub const SOURCE: &str = "https://github.com/openai/codex/blob/main/codex-rs/core/src/model_provider_info.rs";
 /// Shown with the snippet.
 pub const NOTE: &str = "Codex speaks the Responses API (wire_api = \"responses\"), which Omnigate serves at /v1/responses. \
-     `omnigate run codex` uses OPENAI_BASE_URL and OPENAI_API_KEY instead; a ChatGPT sign-in of Codex takes precedence over that key.";
+     `omnigate run codex` passes the same provider as -c overrides, with the key in OMNIGATE_API_KEY.";
 
 /// Our provider's id in `model_providers`.
 pub const PROVIDER_ID: &str = "omnigate";
@@ -61,17 +61,23 @@ pub fn found(text: &str, url: &str) -> Found {
     }
 }
 
-/// Codex's built-in `openai` provider reads `OPENAI_BASE_URL`; the key goes in
-/// `OPENAI_API_KEY` (and `CODEX_API_KEY`, which `codex exec` reads).
+/// The variable `omnigate run codex` hands the key over in (named by the provider's `env_key`).
+pub const KEY_VAR: &str = "OMNIGATE_API_KEY";
+
+/// For `omnigate run codex`: the same provider through Codex's `-c key=value` overrides (values
+/// are TOML), its key read from `OMNIGATE_API_KEY` (`env_key`), so no secret is on the command
+/// line and no file is touched. (`OPENAI_BASE_URL` would do for the built-in provider, but a
+/// ChatGPT sign-in of Codex wins over an API key there.)
 pub fn run_env(t: &Target) -> RunEnv {
-    RunEnv {
-        set: vec![
-            ("OPENAI_BASE_URL".into(), t.v1()),
-            ("OPENAI_API_KEY".into(), t.key.clone()),
-            ("CODEX_API_KEY".into(), t.key.clone()),
-        ],
-        unset: vec![],
+    let provider = format!(
+        "model_providers.{PROVIDER_ID}={{ name = \"Omnigate\", base_url = {}, wire_api = \"responses\", env_key = \"{KEY_VAR}\" }}",
+        toml_edit::Value::from(t.v1())
+    );
+    let mut args = vec!["-c".to_string(), format!("model_provider=\"{PROVIDER_ID}\""), "-c".to_string(), provider];
+    if let Some(m) = &t.model {
+        args.extend(["-c".to_string(), format!("model={}", toml_edit::Value::from(m.as_str()))]);
     }
+    RunEnv { set: vec![(KEY_VAR.into(), t.key.clone())], unset: vec![], args }
 }
 
 #[cfg(test)]
@@ -90,5 +96,21 @@ mod tests {
         assert_eq!(v["mcp_servers"]["x"]["command"].as_str(), Some("y"));
         assert_eq!(merge(Some(&text), &t).as_deref(), Ok(text.as_str()), "twice changes nothing");
         assert_eq!(found(&text, "http://h:1"), Found { key: Some("sk-og-k".into()), model: Some("m".into()) });
+    }
+
+    #[test]
+    fn run_passes_the_provider_as_overrides_and_the_key_in_the_environment() {
+        let t = Target { url: "http://h:1".into(), key: "sk-og-k".into(), model: Some("p/m".into()) };
+        let env = run_env(&t);
+        assert_eq!(env.set, vec![(KEY_VAR.to_string(), "sk-og-k".to_string())]);
+        assert!(!env.args.iter().any(|a| a.contains("sk-og-k")), "no secret on the command line");
+        // Each -c value is TOML: parsed as Codex parses it, it is our provider.
+        let values: Vec<&String> = env.args.iter().skip(1).step_by(2).collect();
+        let doc: toml::Table = toml::from_str(&values.iter().map(|v| format!("{v}\n")).collect::<String>())
+            .unwrap_or_else(|e| panic!("{e}: {values:?}"));
+        assert_eq!(doc["model_provider"].as_str(), Some("omnigate"));
+        assert_eq!(doc["model"].as_str(), Some("p/m"));
+        assert_eq!(doc["model_providers"]["omnigate"]["base_url"].as_str(), Some("http://h:1/v1"));
+        assert_eq!(doc["model_providers"]["omnigate"]["env_key"].as_str(), Some(KEY_VAR));
     }
 }

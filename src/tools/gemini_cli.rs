@@ -77,7 +77,11 @@ pub fn found(text: &str, url: &str) -> Found {
 
 /// The same variables for `omnigate run` (`GOOGLE_API_KEY` would take precedence, so it goes).
 pub fn run_env(t: &Target) -> RunEnv {
-    RunEnv { set: vars(t).into_iter().map(|(k, v)| (k.to_string(), v)).collect(), unset: vec!["GOOGLE_API_KEY"] }
+    RunEnv {
+        set: vars(t).into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        unset: vec!["GOOGLE_API_KEY"],
+        args: Vec::new(),
+    }
 }
 
 #[cfg(test)]

@@ -275,6 +275,8 @@ pub struct RunEnv {
     pub set: Vec<(String, String)>,
     /// Variables to remove (they would override ours or send another credential).
     pub unset: Vec<&'static str>,
+    /// Arguments put before the user's (configuration flags that hold no secret).
+    pub args: Vec<String>,
 }
 
 /// The directories tools keep their settings in, from the environment (so tests and users can

@@ -57,7 +57,7 @@ pub fn run_env(t: &Target) -> RunEnv {
     let text = merge(None, t).unwrap_or_default();
     let compact =
         serde_json::from_str::<Map<String, Value>>(&text).map(|m| Value::Object(m).to_string()).unwrap_or(text);
-    RunEnv { set: vec![("OPENCODE_CONFIG_CONTENT".into(), compact)], unset: vec![] }
+    RunEnv { set: vec![("OPENCODE_CONFIG_CONTENT".into(), compact)], unset: vec![], args: Vec::new() }
 }
 
 #[cfg(test)]

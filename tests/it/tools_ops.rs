@@ -75,6 +75,29 @@ async fn run_starts_the_tool_with_the_gateways_environment_and_its_exit_code() {
     .await;
     assert!(out(&o).contains("TOKEN=sk-og-from-env\n") && out(&o).contains("MODEL=other\n"), "{}", out(&o));
 
+    // Codex: the provider as -c overrides before the user's arguments, the key only in the
+    // environment (never on the command line).
+    let codex = home.path("bin/codex");
+    std::fs::write(&codex, "#!/bin/sh\nfor a in \"$@\"; do echo \"ARG=$a\"; done\necho \"KEY=$OMNIGATE_API_KEY\"\n")
+        .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&codex, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let o =
+        omni("run", &url, &tok, &home, &["codex", "exec", "hi"], &[("PATH", &path), ("OMNIGATE_API_KEY", "sk-og-env")])
+            .await;
+    let said = ok(&o);
+    let args: Vec<&str> = said.lines().filter_map(|l| l.strip_prefix("ARG=")).collect();
+    assert_eq!(args[..2], ["-c", "model_provider=\"omnigate\""], "{said}");
+    assert!(
+        args[3].contains(&format!("base_url = \"{url}/v1\"")) && args[3].contains("env_key = \"OMNIGATE_API_KEY\""),
+        "{said}"
+    );
+    assert_eq!(args[args.len() - 2..], ["exec", "hi"], "the user's arguments last: {said}");
+    assert!(said.contains("KEY=sk-og-env\n") && !args.iter().any(|a| a.contains("sk-og-env")), "{said}");
+
     // Not installed, and an editor extension: clear errors.
     let o = omni("run", &url, &tok, &home, &["aider"], &[("PATH", "/nonexistent"), ("OMNIGATE_API_KEY", "k")]).await;
     assert!(!o.status.success() && err(&o).contains("`aider` (aider) is not installed"), "{}", err(&o));
