@@ -450,3 +450,28 @@ async fn setup_picks_the_gateways_model_and_replaces_a_refused_key() {
     key_serves(&url, &second).await;
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn setup_finds_the_daemon_through_the_config_layers_like_serve() {
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let app = env.start(&mock_config(&mock.base(), &[("a", "ka")], "")).await;
+    let home = Home::new();
+    // No --url: the port from OMNIGATE_PORT (as `serve` reads it), the token from the daemon's
+    // data dir (its cli.token), the host from the defaults.
+    let port = app.addr.port().to_string();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["setup", "aider", "--model", MODEL, "--data-dir"])
+        .arg(env.dir.path())
+        .env_remove("OMNIGATE_ADMIN_TOKEN")
+        .env_remove("OMNIGATE_CONFIG")
+        .env_remove("OMNIGATE_HOST")
+        .env("OMNIGATE_PORT", &port)
+        .envs(home.vars())
+        .stdin(Stdio::null());
+    let o = actix_rt::task::spawn_blocking(move || cmd.output().expect("run")).await.expect("join");
+    ok(&o);
+    let text = std::fs::read_to_string(home.path(".aider.conf.yml")).unwrap();
+    assert!(text.contains(&format!("openai-api-base: http://127.0.0.1:{port}/v1")), "{text}");
+    app.stop().await;
+}
