@@ -3,7 +3,7 @@
 //! down; `doctor` passes with the daemon stopped and running, and fails clearly on a wrong master
 //! key, a read-only data dir and a port taken by another program.
 
-use std::process::Output;
+use std::process::{Command, Output};
 
 use crate::mock::MockUpstream;
 use crate::support::{TestEnv, base, free_port, mock_config};
@@ -177,32 +177,56 @@ async fn doctor_passes_with_the_daemon_stopped_and_fails_on_a_wrong_master_key()
     assert!(said.contains("1 check(s) failed"), "{said}");
 }
 
+/// Makes a directory unwritable for this process while it lives: its mode 0500, or, for root
+/// (whom modes do not stop), the immutable attribute (`chattr +i`, where the file system has it).
+struct ReadOnly(std::path::PathBuf, bool);
+
+impl ReadOnly {
+    #[cfg(unix)]
+    fn new(dir: &std::path::Path) -> Option<Self> {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o500)).unwrap();
+        if std::fs::write(dir.join("probe"), b"").is_err() {
+            return Some(Self(dir.to_path_buf(), false));
+        }
+        let _ = std::fs::remove_file(dir.join("probe"));
+        let immutable = Command::new("chattr").arg("+i").arg(dir).status().is_ok_and(|s| s.success());
+        let guard = Self(dir.to_path_buf(), immutable);
+        (immutable && std::fs::write(dir.join("probe"), b"").is_err()).then_some(guard)
+    }
+}
+
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        if self.1 {
+            let _ = Command::new("chattr").arg("-i").arg(&self.0).status();
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o700));
+        }
+    }
+}
+
+#[cfg(unix)]
 #[actix_web::test]
 async fn doctor_fails_on_a_read_only_data_dir() {
     let mock = MockUpstream::start().await;
     let env = used_env(&mock).await;
     let url = format!("http://127.0.0.1:{}", free_port());
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let dir = env.dir.path();
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o500)).unwrap();
-        let o = doctor(&env, &url, &env.master_key).await;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-        // Root writes through any mode, so there the check cannot fail and is not asserted.
-        let probe = dir.join("probe");
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o500)).unwrap();
-        let root = std::fs::write(&probe, b"").is_ok();
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-        if root {
-            eprintln!("skipped the read-only assertion: running as root, which ignores directory permissions");
-            return;
-        }
-        let said = out(&o);
-        assert!(!o.status.success(), "{said}");
-        let l = line(&said, "FAIL  data dir");
-        assert!(l.contains("not writable") && l.contains("chmod u+w"), "{l}");
-    }
+    let Some(read_only) = ReadOnly::new(env.dir.path()) else {
+        eprintln!(
+            "skipped the read-only assertion: running as root, which ignores directory modes, and `chattr +i` is not available here"
+        );
+        return;
+    };
+    let o = doctor(&env, &url, &env.master_key).await;
+    drop(read_only);
+    let said = out(&o);
+    assert!(!o.status.success(), "{said}");
+    let l = line(&said, "FAIL  data dir");
+    assert!(l.contains("not writable") && l.contains("chmod u+w"), "{l}");
 }
 
 #[actix_web::test]
