@@ -121,7 +121,7 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Is the daemon up? Its version, port, accounts and requests of the last 24 h (non-zero
+    /// Is the daemon up? Its version, port, accounts and requests today (non-zero
     /// exit when it is down).
     Status {
         /// Shared options.

@@ -1,6 +1,6 @@
 //! `omnigate status` and `omnigate doctor`: the installation's health, one line per fact.
-//! `status` asks the running daemon (public `/health`, then the admin API for accounts and the
-//! last 24 h of requests) and exits non-zero when none answers. `doctor` checks what a start
+//! `status` asks the running daemon (public `/health`, then the admin API for accounts and
+//! today's requests) and exits non-zero when none answers. `doctor` checks what a start
 //! needs without starting anything: the config, the data directory, the database and its
 //! migrations, the master key against the sealed data (`app::check_master_key`, the start-up
 //! path without its writes), the port (or the daemon on it), each account's test and the clock
@@ -118,15 +118,32 @@ pub async fn status(common: Common, remote: Remote) -> ExitCode {
         }
         Err(e) => println!("accounts: unknown ({e})"),
     }
-    match d.call(Method::GET, "/api/usage/summary?window=24h", None).await {
-        Ok(v) => println!(
-            "requests: {} in the last 24 h ({} failed)",
-            v["totals"]["requests"].as_i64().unwrap_or(0),
-            v["totals"]["errors"].as_i64().unwrap_or(0)
-        ),
+    match d.call(Method::GET, "/api/usage/summary?window=24h&bucket=5m", None).await {
+        Ok(v) => {
+            let (requests, errors) = since(&v, local_midnight_ms());
+            println!("requests: {requests} today ({errors} failed)");
+        }
         Err(e) => println!("requests: unknown ({e})"),
     }
     ExitCode::SUCCESS
+}
+
+/// Today's start on this machine's clock and time zone (ms since the epoch), as the dashboard's
+/// Overview counts "today".
+fn local_midnight_ms() -> i64 {
+    use chrono::TimeZone as _;
+    let now = chrono::Local::now();
+    let midnight = now.date_naive().and_time(chrono::NaiveTime::MIN);
+    chrono::Local.from_local_datetime(&midnight).earliest().map_or(0, |t| t.timestamp_millis())
+}
+
+/// The requests and failures of a usage summary's buckets that start at or after `from` (ms).
+fn since(summary: &Value, from: i64) -> (i64, i64) {
+    let buckets = summary["buckets"].as_array().map(Vec::as_slice).unwrap_or_default();
+    buckets
+        .iter()
+        .filter(|b| b["ts"].as_i64().is_some_and(|t| t >= from))
+        .fold((0, 0), |(r, e), b| (r + b["requests"].as_i64().unwrap_or(0), e + b["errors"].as_i64().unwrap_or(0)))
 }
 
 /// One check's verdict.
@@ -422,6 +439,18 @@ mod tests {
         assert_eq!(port_of("https://gw.example.com/x"), Some(443));
         assert_eq!(port_of("http://[::1]:9/"), Some(9));
         assert_eq!(port_of("http://[::1]"), Some(80));
+    }
+
+    #[test]
+    fn requests_today_are_the_buckets_since_midnight() {
+        let v = serde_json::json!({"buckets": [
+            {"ts": 100, "requests": 5, "errors": 1},
+            {"ts": 200, "requests": 2, "errors": 0},
+            {"ts": 300, "requests": 3, "errors": 2},
+        ]});
+        assert_eq!(since(&v, 200), (5, 2));
+        assert_eq!(since(&Value::Null, 0), (0, 0));
+        assert!(local_midnight_ms() <= crate::store::now_ms());
     }
 
     #[test]

@@ -117,7 +117,17 @@ async fn status_tells_up_from_down() {
     assert!(said.contains(&format!("up at {url} (version {}", env!("CARGO_PKG_VERSION"))), "{said}");
     assert!(said.contains(&format!("port:     {}", app.addr.port())), "{said}");
     assert!(said.contains("accounts: 2 healthy, 0 cooling, 0 dead, 0 off (2 in all)"), "{said}");
-    assert!(said.contains("requests: 0 in the last 24 h"), "{said}");
+    assert!(said.contains("requests: 0 today (0 failed)"), "{said}");
+    // A request now counts today.
+    crate::support::post(
+        &app,
+        "/v1/chat/completions",
+        serde_json::json!({"model": "mock/mock-model", "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await;
+    app.state.runtime.flush_usage().await;
+    let said = ok(&omni("status", &url, &tok, &home, &[], &[]).await);
+    assert!(said.contains("requests: 1 today (0 failed)"), "{said}");
     app.stop().await;
 
     let o = omni("status", &format!("http://127.0.0.1:{}", free_port()), &tok, &home, &[], &[]).await;
