@@ -162,6 +162,17 @@ impl Daemon {
 
     /// One admin API call; a non-2xx answer becomes its message.
     pub(crate) async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, String> {
+        self.request(method, path, body).await.map_err(|(_, message)| message)
+    }
+
+    /// One admin API call; a failure is the answer's status (none when no answer came) and its
+    /// message.
+    pub(crate) async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, (Option<u16>, String)> {
         let mut req = self.client.request(method, format!("{}{path}", self.url));
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
@@ -170,36 +181,46 @@ impl Daemon {
             Some(b) => req.send_json(&b).await,
             None => req.send().await,
         };
-        let mut resp = sent.map_err(|e| match e {
-            awc::error::SendRequestError::Connect(_) => {
-                format!("no daemon answering at {} — start it with `omnigate serve` or pass --url", self.url)
-            }
-            awc::error::SendRequestError::Timeout => format!("the daemon at {} did not answer in time", self.url),
-            other => format!("cannot reach the daemon at {}: {other}", self.url),
+        let mut resp = sent.map_err(|e| {
+            let message = match e {
+                awc::error::SendRequestError::Connect(_) => {
+                    format!("no daemon answering at {} — start it with `omnigate serve` or pass --url", self.url)
+                }
+                awc::error::SendRequestError::Timeout => format!("the daemon at {} did not answer in time", self.url),
+                other => format!("cannot reach the daemon at {}: {other}", self.url),
+            };
+            (None, message)
         })?;
         let status = resp.status();
-        let bytes = resp.body().limit(16 * 1024 * 1024).await.map_err(|e| format!("reading the answer: {e}"))?;
+        let bytes = resp
+            .body()
+            .limit(16 * 1024 * 1024)
+            .await
+            .map_err(|e| (Some(status.as_u16()), format!("reading the answer: {e}")))?;
         let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         if status.is_success() {
             return Ok(v);
         }
         if status.as_u16() == 401 {
-            return Err(match self.token {
-                Some(_) => format!(
-                    "the daemon at {} refused the admin token: use the OMNIGATE_ADMIN_TOKEN it was started with",
-                    self.url
-                ),
-                None => format!(
-                    "the daemon at {} needs the admin token: run this as the daemon's user with its --data-dir, or set OMNIGATE_ADMIN_TOKEN to the value the daemon was started with",
-                    self.url
-                ),
-            });
+            return Err((
+                Some(401),
+                match self.token {
+                    Some(_) => format!(
+                        "the daemon at {} refused the admin token: use the OMNIGATE_ADMIN_TOKEN it was started with",
+                        self.url
+                    ),
+                    None => format!(
+                        "the daemon at {} needs the admin token: run this as the daemon's user with its --data-dir, or set OMNIGATE_ADMIN_TOKEN to the value the daemon was started with",
+                        self.url
+                    ),
+                },
+            ));
         }
         let message = v["error"]["message"].as_str().map(str::to_string).unwrap_or_else(|| {
             let text = String::from_utf8_lossy(&bytes);
             text.chars().take(200).collect()
         });
-        Err(format!("{message} ({status})"))
+        Err((Some(status.as_u16()), format!("{message} ({status})")))
     }
 
     /// Every account, with the daemon's clock.

@@ -191,13 +191,14 @@ async fn gateway_models(d: &Daemon, key: &str) -> Probe {
 async fn create_key(d: &Daemon, tool: Tool) -> Result<(String, String), String> {
     for n in 1..=20 {
         let name = if n == 1 { tool.id().to_string() } else { format!("{}-{n}", tool.id()) };
-        match d.call(Method::POST, "/api/keys", Some(json!({ "name": name }))).await {
+        match d.request(Method::POST, "/api/keys", Some(json!({ "name": name }))).await {
             Ok(v) => {
                 let key = v["key"].as_str().ok_or("the daemon answered without a key")?;
                 return Ok((key.to_string(), name));
             }
-            Err(e) if e.contains("409") => continue,
-            Err(e) => return Err(format!("cannot create a gateway key for {}: {e}", tool.title())),
+            // The name is taken (an active key, or one the config file declares).
+            Err((Some(409), _)) => continue,
+            Err((_, e)) => return Err(format!("cannot create a gateway key for {}: {e}", tool.title())),
         }
     }
     Err(format!("keys `{0}` to `{0}-20` all exist: revoke some with `omnigate keys revoke`", tool.id()))
