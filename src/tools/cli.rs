@@ -68,6 +68,8 @@ async fn setup_inner(common: &Common, remote: &Remote, args: SetupArgs) -> Resul
         None => None,
     };
     let found = existing.as_deref().map(|t| tool.found(t, &daemon.url)).unwrap_or_default();
+    // A file we cannot read back stops us before a key is made for it.
+    tool.merge(existing.as_deref(), &Target { url: daemon.url.clone(), key: String::new(), model: None })?;
     if args.print {
         return print(tool, path.as_deref(), existing.as_deref(), &daemon, found, args.model).await;
     }

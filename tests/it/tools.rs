@@ -475,3 +475,23 @@ async fn setup_finds_the_daemon_through_the_config_layers_like_serve() {
     assert!(text.contains(&format!("openai-api-base: http://127.0.0.1:{port}/v1")), "{text}");
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn setup_refuses_a_file_it_cannot_parse_and_makes_no_key() {
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let app = env.start(&mock_config(&mock.base(), &[("a", "ka")], "")).await;
+    let (url, tok) = (base(&app), env.admin_token.clone());
+    let home = Home::new();
+    let file = home.path("claude-dir/settings.json");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let broken = "{ \"theme\": \"dark\", // a comment\n}";
+    std::fs::write(&file, broken).unwrap();
+    let o = omni("setup", &url, &tok, &home, &["claude-code"], &[]).await;
+    assert!(!o.status.success());
+    let e = err(&o);
+    assert!(e.contains("not valid JSON") && e.contains("fix or move it") && e.trim().lines().count() == 1, "{e}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), broken, "left as it was");
+    assert!(!key_names(&app, &env).await.contains(&"claude-code".to_string()), "no key made for nothing");
+    app.stop().await;
+}
