@@ -52,10 +52,15 @@ pub fn found(text: &str, url: &str) -> Found {
     }
 }
 
-/// The same variables for `omnigate run`; an `ANTHROPIC_API_KEY` of the shell would be sent as
-/// well (as `x-api-key`), so it is removed.
+/// The same variables for `omnigate run`. An `ANTHROPIC_API_KEY` of the shell would be sent as
+/// well (as `x-api-key`), and `CLAUDE_CODE_USE_BEDROCK` / `CLAUDE_CODE_USE_VERTEX` would send
+/// everything to Bedrock or Vertex AI instead, so they are removed.
 pub fn run_env(t: &Target) -> RunEnv {
-    RunEnv { set: vars(t), unset: vec!["ANTHROPIC_API_KEY"], args: Vec::new() }
+    RunEnv {
+        set: vars(t),
+        unset: vec!["ANTHROPIC_API_KEY", "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX"],
+        args: Vec::new(),
+    }
 }
 
 #[cfg(test)]

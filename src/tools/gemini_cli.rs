@@ -1,15 +1,16 @@
 //! Gemini CLI's environment file `~/.gemini/.env` (read at start when the project has none),
-//! https://github.com/google-gemini/gemini-cli/blob/main/docs/get-started/authentication.md and
-//! docs/cli/configuration.md: `GEMINI_API_KEY` (sent as `x-goog-api-key`),
-//! `GOOGLE_GEMINI_BASE_URL` (the Gemini API's root; the SDK appends `/v1beta/models/...`) and
-//! `GEMINI_MODEL`. Lines we do not own are kept as they are.
+//! https://github.com/google-gemini/gemini-cli/blob/main/docs/get-started/authentication.md, and
+//! how google-gemini/gemini-cli `packages/core/src/core/contentGenerator.ts` reads it:
+//! `GOOGLE_GEMINI_BASE_URL` (the Gemini API's root; the SDK appends `/v1beta/models/...`) selects
+//! its `gateway` auth type, whose key is `GEMINI_API_KEY` (sent as `x-goog-api-key`), and
+//! `GEMINI_MODEL` names the model. Lines we do not own are kept as they are.
 
 use super::{Found, RunEnv, Target, same_url};
 
 /// Where this format is documented.
 pub const SOURCE: &str = "https://github.com/google-gemini/gemini-cli/blob/main/docs/get-started/authentication.md";
 /// Shown with the snippet.
-pub const NOTE: &str = "If Gemini CLI asks how to sign in, pick \"Use Gemini API Key\": the key comes from this file. \
+pub const NOTE: &str = "GOOGLE_GEMINI_BASE_URL makes Gemini CLI use its gateway sign-in with this key; if an older version asks how to sign in, pick \"Use Gemini API Key\". \
      A .env file in your project (or its .gemini folder) is read instead of this one.";
 
 const BASE_URL: &str = "GOOGLE_GEMINI_BASE_URL";
@@ -75,11 +76,19 @@ pub fn found(text: &str, url: &str) -> Found {
     }
 }
 
-/// The same variables for `omnigate run` (`GOOGLE_API_KEY` would take precedence, so it goes).
+/// The same variables for `omnigate run`, without the ones Gemini CLI would pick another sign-in
+/// from before ours (`OPENAI_BASE_URL` and `SGLANG_BASE_URL` select its SGLang backend, the
+/// `GOOGLE_GENAI_USE_*` switches Google sign-in or Vertex AI) or another key.
 pub fn run_env(t: &Target) -> RunEnv {
     RunEnv {
         set: vars(t).into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-        unset: vec!["GOOGLE_API_KEY"],
+        unset: vec![
+            "OPENAI_BASE_URL",
+            "SGLANG_BASE_URL",
+            "GOOGLE_GENAI_USE_GCA",
+            "GOOGLE_GENAI_USE_VERTEXAI",
+            "GOOGLE_API_KEY",
+        ],
         args: Vec::new(),
     }
 }

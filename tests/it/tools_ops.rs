@@ -16,7 +16,7 @@ fn fake_claude(home: &Home) -> String {
     let script = bin.join("claude");
     std::fs::write(
         &script,
-        "#!/bin/sh\necho \"BASE=$ANTHROPIC_BASE_URL\"\necho \"TOKEN=$ANTHROPIC_AUTH_TOKEN\"\necho \"MODEL=${ANTHROPIC_MODEL-none}\"\necho \"APIKEY=${ANTHROPIC_API_KEY-unset}\"\necho \"ARGS=$*\"\nexit 7\n",
+        "#!/bin/sh\necho \"BASE=$ANTHROPIC_BASE_URL\"\necho \"TOKEN=$ANTHROPIC_AUTH_TOKEN\"\necho \"MODEL=${ANTHROPIC_MODEL-none}\"\necho \"APIKEY=${ANTHROPIC_API_KEY-unset}\"\necho \"BEDROCK=${CLAUDE_CODE_USE_BEDROCK-unset}\"\necho \"ARGS=$*\"\nexit 7\n",
     )
     .unwrap();
     #[cfg(unix)]
@@ -51,7 +51,7 @@ async fn run_starts_the_tool_with_the_gateways_environment_and_its_exit_code() {
         &tok,
         &home,
         &["claude-code", "-p", "--url", "x"],
-        &[("PATH", &path), ("ANTHROPIC_API_KEY", "sk-ant-user")],
+        &[("PATH", &path), ("ANTHROPIC_API_KEY", "sk-ant-user"), ("CLAUDE_CODE_USE_BEDROCK", "1")],
     )
     .await;
     assert_eq!(o.status.code(), Some(7), "the tool's exit code: {}{}", out(&o), err(&o));
@@ -60,6 +60,7 @@ async fn run_starts_the_tool_with_the_gateways_environment_and_its_exit_code() {
     assert!(key.starts_with("sk-og-") && std::str::from_utf8(&before).unwrap().contains(&key), "{said}");
     assert!(said.contains(&format!("BASE={url}\n")), "{said}");
     assert!(said.contains("MODEL=mock/mock-model\n") && said.contains("APIKEY=unset\n"), "{said}");
+    assert!(said.contains("BEDROCK=unset\n"), "Bedrock would take the requests elsewhere: {said}");
     assert!(said.contains("ARGS=-p --url x\n"), "arguments after the tool are the tool's: {said}");
     assert_eq!(std::fs::read(&settings).unwrap(), before, "run touches no file");
 
