@@ -36,7 +36,7 @@ pub fn merge(existing: Option<&str>, t: &Target) -> Result<String, String> {
     let mut root = json_object(existing, what)?;
     let env = json_child(&mut root, "env", what)?;
     for (k, v) in vars(t) {
-        env.insert(k, Value::String(v));
+        env.insert(k, Value::String(v).into());
     }
     Ok(json_text(root))
 }
@@ -78,5 +78,16 @@ mod tests {
         assert_eq!(found(&text, "http://h:1/"), Found { key: Some("sk-og-k".into()), model: Some("m".into()) });
         assert_eq!(found(&text, "http://other:1"), Found::default(), "another gateway's key is not ours");
         assert!(merge(Some("[1]"), &t).is_err() && merge(Some(r#"{"env":3}"#), &t).is_err());
+    }
+
+    #[test]
+    fn the_users_key_order_stays() {
+        let t = Target { url: "http://h:1".into(), key: "sk-og-k".into(), model: None };
+        let text = merge(Some(r#"{"zeta":1,"env":{"Z":"1","A":"2"},"alpha":[3,{"y":1,"b":2}]}"#), &t)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let at = |s: &str| text.find(s).unwrap_or(usize::MAX);
+        assert!(at("\"zeta\"") < at("\"env\"") && at("\"env\"") < at("\"alpha\""), "{text}");
+        assert!(at("\"Z\"") < at("\"A\"") && at("\"A\"") < at("ANTHROPIC_BASE_URL"), "ours go last: {text}");
+        assert_eq!(merge(Some(&text), &t).as_deref(), Ok(text.as_str()));
     }
 }

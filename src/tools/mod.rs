@@ -16,8 +16,9 @@ pub mod opencode;
 
 use std::path::PathBuf;
 
-use serde::Serialize;
-use serde_json::{Map, Value};
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// The tools `omnigate setup` knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -385,31 +386,52 @@ pub fn snippets(url: &str, model: Option<&str>) -> Result<Vec<Snippet>, String> 
         .collect()
 }
 
+/// A JSON value whose objects keep their keys in the file's order (serde_json's `Map` sorts
+/// them), so a merged file reads as the user wrote it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Json {
+    /// An object, in order.
+    Object(IndexMap<String, Json>),
+    /// Anything else (arrays and scalars).
+    Other(Value),
+}
+
+impl From<Value> for Json {
+    fn from(v: Value) -> Self {
+        match v {
+            Value::Object(m) => Json::Object(m.into_iter().map(|(k, v)| (k, Json::from(v))).collect()),
+            other => Json::Other(other),
+        }
+    }
+}
+
+/// An ordered JSON object.
+pub(crate) type JsonObject = IndexMap<String, Json>;
+
 /// Parses a JSON file's text as an object (`{}` when absent or blank), naming `what` on error.
-pub(crate) fn json_object(existing: Option<&str>, what: &str) -> Result<Map<String, Value>, String> {
+pub(crate) fn json_object(existing: Option<&str>, what: &str) -> Result<JsonObject, String> {
     match existing.map(str::trim).filter(|t| !t.is_empty()) {
-        None => Ok(Map::new()),
-        Some(text) => match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(m)) => Ok(m),
-            Ok(_) => Err(format!("{what} is not a JSON object; fix or move it, then run setup again")),
+        None => Ok(JsonObject::new()),
+        Some(text) => match serde_json::from_str::<Json>(text) {
+            Ok(Json::Object(m)) => Ok(m),
+            Ok(Json::Other(_)) => Err(format!("{what} is not a JSON object; fix or move it, then run setup again")),
             Err(e) => Err(format!("{what} is not valid JSON ({e}); fix or move it, then run setup again")),
         },
     }
 }
 
 /// The object under `key` in `m`, created when missing; an error when it is something else.
-pub(crate) fn json_child<'a>(
-    m: &'a mut Map<String, Value>,
-    key: &str,
-    what: &str,
-) -> Result<&'a mut Map<String, Value>, String> {
-    let v = m.entry(key.to_string()).or_insert_with(|| Value::Object(Map::new()));
-    v.as_object_mut().ok_or_else(|| format!("`{key}` in {what} is not an object; fix or move it, then run setup again"))
+pub(crate) fn json_child<'a>(m: &'a mut JsonObject, key: &str, what: &str) -> Result<&'a mut JsonObject, String> {
+    match m.entry(key.to_string()).or_insert_with(|| Json::Object(JsonObject::new())) {
+        Json::Object(child) => Ok(child),
+        Json::Other(_) => Err(format!("`{key}` in {what} is not an object; fix or move it, then run setup again")),
+    }
 }
 
 /// A JSON object as written to disk: two-space indent, trailing newline.
-pub(crate) fn json_text(m: Map<String, Value>) -> String {
-    let mut s = serde_json::to_string_pretty(&Value::Object(m)).unwrap_or_default();
+pub(crate) fn json_text(m: JsonObject) -> String {
+    let mut s = serde_json::to_string_pretty(&Json::Object(m)).unwrap_or_default();
     s.push('\n');
     s
 }

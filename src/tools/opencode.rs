@@ -23,19 +23,19 @@ const SCHEMA: &str = "https://opencode.ai/config.json";
 pub fn merge(existing: Option<&str>, t: &Target) -> Result<String, String> {
     let what = "OpenCode's opencode.json";
     let mut root = json_object(existing, what)?;
-    root.entry("$schema").or_insert_with(|| json!(SCHEMA));
+    root.entry("$schema".to_string()).or_insert_with(|| json!(SCHEMA).into());
     let ours = json_child(json_child(&mut root, "provider", what)?, PROVIDER_ID, what)?;
-    ours.insert("npm".into(), json!("@ai-sdk/openai-compatible"));
-    ours.insert("name".into(), json!("Omnigate"));
+    ours.insert("npm".into(), json!("@ai-sdk/openai-compatible").into());
+    ours.insert("name".into(), json!("Omnigate").into());
     let options = json_child(ours, "options", what)?;
-    options.insert("baseURL".into(), json!(t.v1()));
-    options.insert("apiKey".into(), json!(t.key));
+    options.insert("baseURL".into(), json!(t.v1()).into());
+    options.insert("apiKey".into(), json!(t.key).into());
     let models = json_child(ours, "models", what)?;
     if let Some(m) = &t.model {
-        models.entry(m.clone()).or_insert_with(|| json!({ "name": m }));
+        models.entry(m.clone()).or_insert_with(|| json!({ "name": m }).into());
     }
     if let Some(m) = &t.model {
-        root.insert("model".into(), json!(format!("{PROVIDER_ID}/{m}")));
+        root.insert("model".into(), json!(format!("{PROVIDER_ID}/{m}")).into());
     }
     Ok(json_text(root))
 }

@@ -195,6 +195,8 @@ async fn setup_claude_code_writes_the_env_block_of_settings_json() {
         let v: Value = serde_json::from_str(text).expect("JSON");
         let env = v["env"].as_object().expect("an env object");
         if merged {
+            let at = |k: &str| text.find(&format!("\"{k}\"")).unwrap();
+            assert!(at("theme") < at("env") && at("env") < at("permissions"), "the user's order stays: {text}");
             assert_eq!(v["theme"], "dark");
             assert_eq!(v["permissions"]["allow"][0], "Bash(ls)");
             assert_eq!(env["MY_VAR"], "1", "the user's variable survives");
