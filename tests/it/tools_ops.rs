@@ -110,8 +110,14 @@ async fn run_starts_the_tool_with_the_gateways_environment_and_its_exit_code() {
 #[actix_web::test]
 async fn status_tells_up_from_down() {
     let mock = MockUpstream::start().await;
+    // Account `dead`'s key is refused upstream: after one request it is dead, `a` stays healthy.
+    mock.always("kdead", crate::mock::Reply::status(401));
     let env = TestEnv::new().await;
-    let app = env.start(&mock_config(&mock.base(), &[("a", "ka"), ("b", "kb")], "")).await;
+    let extra = format!(
+        "\n[[providers]]\nid = \"other\"\ndialect = \"openai-chat\"\nbase_url = \"{}\"\nmodels = [\"mock-model\"]\n\n[[accounts]]\nprovider = \"other\"\nname = \"dead\"\napi_key = \"kdead\"\n",
+        mock.base()
+    );
+    let app = env.start(&format!("{}{extra}", mock_config(&mock.base(), &[("a", "ka")], ""))).await;
     let (url, tok) = (base(&app), env.admin_token.clone());
     let home = Home::new();
     let said = ok(&omni("status", &url, &tok, &home, &[], &[]).await);
@@ -119,16 +125,15 @@ async fn status_tells_up_from_down() {
     assert!(said.contains(&format!("port:     {}", app.addr.port())), "{said}");
     assert!(said.contains("accounts: 2 healthy, 0 cooling, 0 dead, 0 off (2 in all)"), "{said}");
     assert!(said.contains("requests: 0 today (0 failed)"), "{said}");
-    // A request now counts today.
-    crate::support::post(
-        &app,
-        "/v1/chat/completions",
-        serde_json::json!({"model": "mock/mock-model", "messages": [{"role": "user", "content": "hi"}]}),
-    )
-    .await;
+
+    // Two requests today, one refused upstream: the account that refused is dead.
+    let chat = |model: &str| serde_json::json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
+    assert_eq!(crate::support::post(&app, "/v1/chat/completions", chat("mock/mock-model")).await.status(), 200);
+    assert_ne!(crate::support::post(&app, "/v1/chat/completions", chat("other/mock-model")).await.status(), 200);
     app.state.runtime.flush_usage().await;
     let said = ok(&omni("status", &url, &tok, &home, &[], &[]).await);
-    assert!(said.contains("requests: 1 today (0 failed)"), "{said}");
+    assert!(said.contains("accounts: 1 healthy, 0 cooling, 1 dead, 0 off (2 in all)"), "{said}");
+    assert!(said.contains("requests: 2 today (1 failed)"), "{said}");
     app.stop().await;
 
     let o = omni("status", &format!("http://127.0.0.1:{}", free_port()), &tok, &home, &[], &[]).await;
