@@ -121,14 +121,18 @@ pub async fn run(common: Common, remote: Remote, action: AccountsAction) -> Exit
 }
 
 /// The running daemon as the CLI reaches it.
-struct Daemon {
-    url: String,
+pub(crate) struct Daemon {
+    /// The base URL, without a trailing slash.
+    pub(crate) url: String,
     token: Option<String>,
-    client: awc::Client,
+    /// The HTTP client (short connect timeout).
+    pub(crate) client: awc::Client,
 }
 
 impl Daemon {
-    fn locate(common: &Common, remote: &Remote) -> Result<Self, String> {
+    /// Finds the daemon: `--url`, else the config layers' address; the admin token as the module
+    /// doc says.
+    pub(crate) fn locate(common: &Common, remote: &Remote) -> Result<Self, String> {
         let url = match &remote.url {
             Some(u) if u.contains("://") => u.trim_end_matches('/').to_string(),
             Some(u) => format!("http://{}", u.trim_end_matches('/')),
@@ -157,7 +161,18 @@ impl Daemon {
     }
 
     /// One admin API call; a non-2xx answer becomes its message.
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, String> {
+    pub(crate) async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, String> {
+        self.request(method, path, body).await.map_err(|(_, message)| message)
+    }
+
+    /// One admin API call; a failure is the answer's status (none when no answer came) and its
+    /// message.
+    pub(crate) async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, (Option<u16>, String)> {
         let mut req = self.client.request(method, format!("{}{path}", self.url));
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
@@ -166,36 +181,46 @@ impl Daemon {
             Some(b) => req.send_json(&b).await,
             None => req.send().await,
         };
-        let mut resp = sent.map_err(|e| match e {
-            awc::error::SendRequestError::Connect(_) => {
-                format!("no daemon answering at {} — start it with `omnigate serve` or pass --url", self.url)
-            }
-            awc::error::SendRequestError::Timeout => format!("the daemon at {} did not answer in time", self.url),
-            other => format!("cannot reach the daemon at {}: {other}", self.url),
+        let mut resp = sent.map_err(|e| {
+            let message = match e {
+                awc::error::SendRequestError::Connect(_) => {
+                    format!("no daemon answering at {} — start it with `omnigate serve` or pass --url", self.url)
+                }
+                awc::error::SendRequestError::Timeout => format!("the daemon at {} did not answer in time", self.url),
+                other => format!("cannot reach the daemon at {}: {other}", self.url),
+            };
+            (None, message)
         })?;
         let status = resp.status();
-        let bytes = resp.body().limit(16 * 1024 * 1024).await.map_err(|e| format!("reading the answer: {e}"))?;
+        let bytes = resp
+            .body()
+            .limit(16 * 1024 * 1024)
+            .await
+            .map_err(|e| (Some(status.as_u16()), format!("reading the answer: {e}")))?;
         let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         if status.is_success() {
             return Ok(v);
         }
         if status.as_u16() == 401 {
-            return Err(match self.token {
-                Some(_) => format!(
-                    "the daemon at {} refused the admin token: use the OMNIGATE_ADMIN_TOKEN it was started with",
-                    self.url
-                ),
-                None => format!(
-                    "the daemon at {} needs the admin token: run this as the daemon's user with its --data-dir, or set OMNIGATE_ADMIN_TOKEN to the value the daemon was started with",
-                    self.url
-                ),
-            });
+            return Err((
+                Some(401),
+                match self.token {
+                    Some(_) => format!(
+                        "the daemon at {} refused the admin token: use the OMNIGATE_ADMIN_TOKEN it was started with",
+                        self.url
+                    ),
+                    None => format!(
+                        "the daemon at {} needs the admin token: run this as the daemon's user with its --data-dir, or set OMNIGATE_ADMIN_TOKEN to the value the daemon was started with",
+                        self.url
+                    ),
+                },
+            ));
         }
         let message = v["error"]["message"].as_str().map(str::to_string).unwrap_or_else(|| {
             let text = String::from_utf8_lossy(&bytes);
             text.chars().take(200).collect()
         });
-        Err(format!("{message} ({status})"))
+        Err((Some(status.as_u16()), format!("{message} ({status})")))
     }
 
     /// Every account, with the daemon's clock.
@@ -214,12 +239,12 @@ impl Daemon {
 
 /// The config layers `serve` reads (file, environment, `--data-dir`), without the runtime
 /// entries and so without their secrets.
-fn layered(common: &Common) -> Result<Config, String> {
+pub(crate) fn layered(common: &Common) -> Result<Config, String> {
     crate::commands::load_settings(common).map_err(|e| e.to_string())
 }
 
 /// `http://<host>:<port>` of the config (a wildcard host means loopback).
-fn default_url(cfg: &Config) -> String {
+pub(crate) fn default_url(cfg: &Config) -> String {
     let host = match cfg.server.host.as_str() {
         "" | "0.0.0.0" => "127.0.0.1".to_string(),
         "::" | "[::]" => "[::1]".to_string(),
@@ -230,7 +255,7 @@ fn default_url(cfg: &Config) -> String {
 }
 
 /// Whether `url` names this machine (`localhost`, 127.0.0.0/8, `::1`).
-fn is_loopback(url: &str) -> bool {
+pub(crate) fn is_loopback(url: &str) -> bool {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let authority = rest.split('/').next().unwrap_or_default();
     let host = match authority.strip_prefix('[') {

@@ -127,10 +127,67 @@ pub async fn open(cfg: &Config, boot: &Bootstrap, daemon: bool) -> Result<Opened
     Ok(Opened { db: database, sealer })
 }
 
+/// What the database holds that only the right master key opens: the check value and, from
+/// before it existed, a sealed account secret.
+struct SealedProbe {
+    check: Option<String>,
+    sealed_account: Option<String>,
+}
+
+impl SealedProbe {
+    async fn read(db: &impl ConnectionTrait) -> Result<Self, StartError> {
+        let check = settings::get(db, settings::MASTER_KEY_CHECK).await?;
+        let sealed_account = entities::account::Entity::find().all(db).await?.into_iter().find_map(|a| a.secret);
+        Ok(Self { check, sealed_account })
+    }
+
+    fn any(&self) -> bool {
+        self.check.is_some() || self.sealed_account.is_some()
+    }
+
+    /// Whether `sealer` opens what is sealed (true when nothing is).
+    fn opens(&self, sealer: &Sealer) -> bool {
+        match (&self.check, &self.sealed_account) {
+            (Some(c), _) => sealer.open("master_key_check", c).is_ok(),
+            (None, Some(s)) => sealer.open(config_sync::ACCOUNT_SECRET, s).is_ok(),
+            (None, None) => true,
+        }
+    }
+}
+
+/// What `omnigate doctor` learns about the master key, generating and writing nothing.
+#[derive(Debug)]
+pub enum MasterKeyCheck {
+    /// The key opens the sealed data.
+    Opens(KeySource),
+    /// A key is there and nothing is sealed yet.
+    NothingSealed(KeySource),
+    /// No key and nothing sealed: the first start generates one.
+    NoneYet,
+}
+
+/// Checks the master key (`OMNIGATE_MASTER_KEY` or the key file) against the sealed data the way
+/// start-up does, without generating a key or writing the check value.
+pub async fn check_master_key(
+    db: &impl ConnectionTrait,
+    cfg: &Config,
+    boot: &Bootstrap,
+) -> Result<MasterKeyCheck, StartError> {
+    let probe = SealedProbe::read(db).await?;
+    let (key, source) = match secrets::load_master_key(boot.master_key.as_deref(), &cfg.data_dir(), false) {
+        Ok(k) => k,
+        Err(SecretError::MissingKey(_)) if !probe.any() => return Ok(MasterKeyCheck::NoneYet),
+        Err(e) => return Err(e.into()),
+    };
+    if !probe.any() {
+        return Ok(MasterKeyCheck::NothingSealed(source));
+    }
+    if probe.opens(&Sealer::new(&key)) { Ok(MasterKeyCheck::Opens(source)) } else { Err(SecretError::WrongKey.into()) }
+}
+
 async fn unlock(db: &impl ConnectionTrait, cfg: &Config, boot: &Bootstrap) -> Result<Sealer, StartError> {
-    let check = settings::get(db, settings::MASTER_KEY_CHECK).await?;
-    let sealed_account = entities::account::Entity::find().all(db).await?.into_iter().find_map(|a| a.secret);
-    let has_sealed = check.is_some() || sealed_account.is_some();
+    let probe = SealedProbe::read(db).await?;
+    let has_sealed = probe.any();
     let (key, source) = secrets::load_master_key(boot.master_key.as_deref(), &cfg.data_dir(), !has_sealed)?;
     match &source {
         KeySource::Generated(path) => tracing::warn!(
@@ -143,16 +200,10 @@ async fn unlock(db: &impl ConnectionTrait, cfg: &Config, boot: &Bootstrap) -> Re
         KeySource::Env => tracing::info!("master key taken from OMNIGATE_MASTER_KEY"),
     }
     let sealer = Sealer::new(&key);
-    match (&check, &sealed_account) {
-        (Some(c), _) => {
-            sealer.open("master_key_check", c).map_err(|_| SecretError::WrongKey)?;
-        }
-        (None, Some(s)) => {
-            sealer.open(config_sync::ACCOUNT_SECRET, s).map_err(|_| SecretError::WrongKey)?;
-        }
-        (None, None) => {}
+    if !probe.opens(&sealer) {
+        return Err(SecretError::WrongKey.into());
     }
-    if check.is_none() {
+    if probe.check.is_none() {
         settings::set(db, settings::MASTER_KEY_CHECK, &sealer.seal("master_key_check", "omnigate")).await?;
     }
     Ok(sealer)

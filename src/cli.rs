@@ -82,6 +82,65 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Point a coding tool at this gateway: writes (merges into) the tool's own settings file
+    /// with a gateway key named after the tool, keeping a backup of the file it changed.
+    Setup {
+        /// Shared options.
+        #[command(flatten)]
+        common: Common,
+        /// How to reach the daemon.
+        #[command(flatten)]
+        remote: crate::accounts_cli::Remote,
+        /// The tool.
+        tool: crate::tools::Tool,
+        /// The model the tool uses (default: the one written before, else the gateway's first).
+        #[arg(long)]
+        model: Option<String>,
+        /// Only show what would be written (key masked); change nothing.
+        #[arg(long, conflicts_with = "undo")]
+        print: bool,
+        /// Put back the file as it was before setup (or remove the file setup created).
+        #[arg(long)]
+        undo: bool,
+    },
+    /// Run a coding tool with this gateway's environment (no file is touched); exits with the
+    /// tool's exit code.
+    Run {
+        /// Shared options.
+        #[command(flatten)]
+        common: Common,
+        /// How to reach the daemon.
+        #[command(flatten)]
+        remote: crate::accounts_cli::Remote,
+        /// The model (default: the one `setup` wrote).
+        #[arg(long)]
+        model: Option<String>,
+        /// The tool.
+        tool: crate::tools::Tool,
+        /// Arguments passed to the tool as they are.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Is the daemon up? Its version, port, accounts and requests today (non-zero
+    /// exit when it is down).
+    Status {
+        /// Shared options.
+        #[command(flatten)]
+        common: Common,
+        /// How to reach the daemon.
+        #[command(flatten)]
+        remote: crate::accounts_cli::Remote,
+    },
+    /// Check the installation: config, data dir, database, master key, port or daemon, accounts
+    /// and clock; one line per check, non-zero exit when any fails.
+    Doctor {
+        /// Shared options.
+        #[command(flatten)]
+        common: Common,
+        /// How to reach the daemon.
+        #[command(flatten)]
+        remote: crate::accounts_cli::Remote,
+    },
 }
 
 /// Subscription sign-in (`omnigate accounts login | import`): run on the daemon's machine, they

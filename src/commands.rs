@@ -1,4 +1,5 @@
-//! The CLI commands: serve, check-config, keys, migrate, reset-admin-password, accounts.
+//! The CLI commands: serve, check-config, keys, migrate, reset-admin-password, accounts, and the
+//! tool commands (setup, run, status, doctor) handed to `tools::cli` and `doctor`.
 
 use std::process::ExitCode;
 
@@ -9,7 +10,8 @@ use crate::keys::generate_key;
 use crate::providers::Catalog;
 use crate::store::keys::{self as key_store, KeyRow, display_prefix};
 
-fn load_config(common: &Common, overrides: Vec<(String, toml::Value)>) -> Result<Config, ConfigError> {
+/// The full layered config (entries and secret references resolved), with `overrides`.
+pub(crate) fn load_config(common: &Common, overrides: Vec<(String, toml::Value)>) -> Result<Config, ConfigError> {
     let mut overrides = overrides;
     if let Some(d) = &common.data_dir {
         overrides.push(("server.data_dir".into(), toml::Value::String(d.display().to_string())));
@@ -76,6 +78,14 @@ pub async fn run(command: Command) -> ExitCode {
             Ok(cfg) => reset_admin_password(cfg).await,
             Err(e) => fail(e),
         },
+        Command::Setup { common, remote, tool, model, print, undo } => {
+            crate::tools::cli::setup(common, remote, crate::tools::cli::SetupArgs { tool, model, print, undo }).await
+        }
+        Command::Run { common, remote, model, tool, args } => {
+            crate::tools::cli::run(common, remote, tool, model, args).await
+        }
+        Command::Status { common, remote } => crate::doctor::status(common, remote).await,
+        Command::Doctor { common, remote } => crate::doctor::doctor(common, remote).await,
     }
 }
 

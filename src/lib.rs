@@ -83,6 +83,15 @@
 //! by each reload, starts or replaces the refresher, poller and quota tracker of every account,
 //! and a watch reloads when another process (the CLI) signed in meanwhile.
 //!
+//! # Coding tools and the operator's checks
+//! `tools` knows each coding tool's settings format (one module per tool, from its own docs);
+//! `omnigate setup | run` (`tools::cli`) reach the daemon like `omnigate accounts` (the admin
+//! API with the local `cli.token`), make a key named after the tool and merge the tool's file
+//! (`tools::files`: backup once, `--undo` restores byte for byte). `GET /api/tools`
+//! (`routes::admin::tools`) renders the same modules for the dashboard's Tools page. `doctor`
+//! runs `status` and `doctor` without starting anything (`app::check_master_key` is the
+//! start-up unlock without its writes).
+//!
 //! # Start-up (`app::start`)
 //! config (defaults → file → env → flags) → validate against the catalog → open the database
 //! (SQLite lock, migrations) → unlock the master key → upsert config entries (never the rows the
@@ -102,6 +111,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod db;
+pub mod doctor;
 pub mod error;
 pub mod first_start;
 pub mod keys;
@@ -119,4 +129,5 @@ pub mod secrets;
 pub mod sse;
 pub mod state;
 pub mod store;
+pub mod tools;
 pub mod translate;

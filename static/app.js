@@ -16,6 +16,7 @@ const PAGES = {
   health: "Health",
   settings: "Settings",
   playground: "Playground",
+  tools: "Tools",
 };
 const DEFAULT_PAGE = "overview";
 

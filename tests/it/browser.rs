@@ -14,6 +14,7 @@ mod dead;
 mod driver;
 mod pricing;
 mod subscriptions;
+mod tools;
 
 use serde_json::{Value, json};
 
@@ -22,8 +23,19 @@ use crate::mock::{MockUpstream, Reply};
 use crate::support::{TestEnv, admin_get, base, client, header, json_body, mock_config, post};
 
 /// The pages of the sidebar, in its order.
-const PAGES: [&str; 10] =
-    ["overview", "providers", "combos", "keys", "usage", "requests", "pricing", "health", "settings", "playground"];
+const PAGES: [&str; 11] = [
+    "overview",
+    "providers",
+    "combos",
+    "keys",
+    "usage",
+    "requests",
+    "pricing",
+    "health",
+    "settings",
+    "playground",
+    "tools",
+];
 
 /// Opens a page from the sidebar (a real click on its link) and waits for it to be drawn.
 async fn open(d: &Driver, page: &str) {

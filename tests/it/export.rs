@@ -64,7 +64,19 @@ async fn usage_rows_export_as_csv_and_json_lines_across_pages() {
     assert_eq!((status, mime.as_str()), (200, "text/csv; charset=utf-8"));
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let headers: Vec<String> = reader.headers().expect("header").iter().map(str::to_string).collect();
-    for c in ["id", "ts", "request_id", "key_name", "provider", "model", "status", "error", "input_tokens", "cost_usd", "cost_source"] {
+    for c in [
+        "id",
+        "ts",
+        "request_id",
+        "key_name",
+        "provider",
+        "model",
+        "status",
+        "error",
+        "input_tokens",
+        "cost_usd",
+        "cost_source",
+    ] {
         assert!(headers.iter().any(|h| h == c), "{c} in {headers:?}");
     }
     let at = |name: &str| headers.iter().position(|h| h == name).unwrap_or(usize::MAX);

@@ -45,6 +45,8 @@ mod stops;
 mod streams;
 mod subs;
 mod supervision;
+mod tools;
+mod tools_ops;
 mod translate_http;
 mod translation;
 mod upstream_answers;

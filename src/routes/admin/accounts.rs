@@ -349,6 +349,10 @@ async fn test_inner(state: &AppState, id: i64, model: Option<String>) -> Result<
     let Some(model) = model.or_else(|| provider.models.first().map(|m| m.id.clone())) else {
         return Err(AdminError::field("model", "the provider lists no models: name one to test with"));
     };
+    // The demo provider answers in-process: there is no upstream to reach.
+    if provider.local {
+        return Ok(json!({"ok": true, "status": 200, "latency_ms": 0, "model": model}));
+    }
     let body = bytes::Bytes::from(probe_body(provider.dialect, &model).to_string());
     let out = Outgoing { op: Operation::Generate, model: &model, stream: false, body, extra: Vec::new() };
     let (url, headers, body) = match http_target(provider, &account.base_url, account.credential.as_ref(), out) {

@@ -20,6 +20,7 @@ mod requests;
 mod session;
 mod settings;
 mod state;
+mod tools;
 mod transforms;
 mod usage_summary;
 
@@ -103,6 +104,7 @@ fn routes<R: openapi::Routes>(r: R) -> R {
         .route("/usage/export", get().to(export::export))
         .route("/backup", get().to(backup::download))
         .route("/health", get().to(health::health))
+        .route("/tools", get().to(tools::list))
         .route("/openapi.json", get().to(openapi::serve))
         .route("/playground/preview", web::post().to(playground::preview))
         .route("/playground/send", web::post().to(playground::send))

@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, Route, Scope, web};
 use serde_json::{Map, Value, json};
 
 use super::params::{Kind, Param};
-use super::{guarded, pricing, requests, usage_summary};
+use super::{guarded, pricing, requests, tools, usage_summary};
 use crate::state::AppState;
 
 /// Something `/api` routes are added to: the real scope, or a recorder of their paths. The
@@ -232,6 +232,8 @@ pub const SPEC: &[Op] = &[
         .query(super::export::QUERY),
     Op::new(GET, "/health", "observe", "Breakers, cooldowns, lockouts, in-flight and latency percentiles")
         .returns("Health"),
+    Op::new(GET, "/tools", "tools", "Each coding tool's settings for this gateway (what `omnigate setup` writes)")
+        .query(tools::QUERY),
     Op::new(GET, "/openapi.json", "meta", "This document"),
     // Playground.
     Op::new(POST, "/playground/preview", "playground", "The upstream request a message would become (nothing sent)")
