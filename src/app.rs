@@ -280,6 +280,9 @@ pub async fn start(cfg: Config, boot: Bootstrap) -> Result<Running, StartError> 
 
     let runtime = Runtime::start(&cfg, &conn, catalog, sealer.clone(), keys.clone()).await?;
     crate::oauth::hub::spawn_watch(Arc::clone(&runtime));
+    let (warnings, warned) = tokio::sync::mpsc::unbounded_channel();
+    runtime.limiter.on_warning(warnings);
+    crate::alerts::spawn(cfg.budgets.webhook.clone(), warned);
 
     let state = AppState {
         config: Arc::new(cfg.clone()),

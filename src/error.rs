@@ -44,6 +44,9 @@ pub enum GatewayError {
     /// A state-changing admin request whose body is not JSON.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The key's budget cannot cover the request (402).
+    #[error("{0}")]
+    BudgetSpent(String),
     /// Every account is cooling down or rate limited.
     #[error("{message}")]
     RateLimited {
@@ -103,6 +106,7 @@ impl GatewayError {
             Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::BudgetSpent(_) => StatusCode::PAYMENT_REQUIRED,
         }
     }
 
@@ -120,7 +124,8 @@ impl GatewayError {
             | Self::BadGateway(_)
             | Self::Timeout(_)
             | Self::NotImplemented(_)
-            | Self::Internal(_) => None,
+            | Self::Internal(_)
+            | Self::BudgetSpent(_) => None,
         }
     }
 
@@ -129,6 +134,7 @@ impl GatewayError {
         match status.as_u16() {
             400 | 404 | 408 | 413 | 415 | 422 => "invalid_request_error",
             401 => "authentication_error",
+            402 => "insufficient_quota",
             403 => "permission_error",
             429 => "rate_limit_error",
             504 => "timeout_error",
@@ -140,6 +146,7 @@ impl GatewayError {
     fn anthropic_type(status: StatusCode) -> &'static str {
         match status.as_u16() {
             401 => "authentication_error",
+            402 => "billing_error",
             403 => "permission_error",
             404 => "not_found_error",
             413 => "request_too_large",
@@ -155,6 +162,7 @@ impl GatewayError {
     fn gemini_status(status: StatusCode) -> &'static str {
         match status.as_u16() {
             401 => "UNAUTHENTICATED",
+            402 => "RESOURCE_EXHAUSTED",
             403 => "PERMISSION_DENIED",
             404 => "NOT_FOUND",
             408 => "DEADLINE_EXCEEDED",
@@ -213,6 +221,7 @@ impl GatewayError {
             Self::Timeout(_) => "upstream_timeout",
             Self::NotImplemented(_) => "not_implemented",
             Self::Internal(_) => "internal_error",
+            Self::BudgetSpent(_) => "budget_exceeded",
         }
     }
 
@@ -223,6 +232,8 @@ impl GatewayError {
             Self::RateLimited { retry_after, .. } | Self::Unavailable { retry_after, .. } => {
                 Some(retry_after.is_some_and(|d| d <= RETRY_WORTH))
             }
+            // Nothing changes before the period resets.
+            Self::BudgetSpent(_) => Some(false),
             Self::BadRequest(_)
             | Self::Unauthorized(_)
             | Self::Forbidden(_)

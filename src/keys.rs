@@ -9,12 +9,71 @@ use entities::api_key;
 use crate::secrets::{Sealer, random_token};
 
 /// What the gateway knows about a presented key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct KeyInfo {
     /// Key name, recorded in usage.
     pub name: String,
     /// Allowed model patterns.
     pub models: Vec<String>,
+    /// Its rate and concurrency limits (`key_limits` enforces them).
+    pub limits: KeyLimits,
+}
+
+/// A key's limits: requests and tokens per minute (a sliding 60-second window; tokens as
+/// upstream limiters count them before sending: the input estimate plus the output asked for),
+/// and requests in flight. `None`: no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyLimits {
+    /// Requests per minute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpm: Option<u32>,
+    /// Tokens per minute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpm: Option<u32>,
+    /// Requests in flight at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent: Option<u32>,
+    /// USD per calendar period (`limits`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::limits::Budget>,
+}
+
+impl KeyLimits {
+    /// Whether any limit is set.
+    pub fn is_set(&self) -> bool {
+        self.rpm.is_some() || self.tpm.is_some() || self.max_concurrent.is_some() || self.budget.is_some()
+    }
+
+    /// The stored form (NULL when none is set).
+    pub fn to_column(&self) -> Option<String> {
+        self.is_set().then(|| serde_json::to_string(self).unwrap_or_default())
+    }
+
+    /// From the stored form (a damaged value is no limit, and is logged).
+    pub fn from_column(v: Option<&str>) -> Self {
+        match v.map(serde_json::from_str::<Self>) {
+            Some(Ok(l)) => l,
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "a key's stored limits are unreadable; the key runs without them");
+                Self::default()
+            }
+            None => Self::default(),
+        }
+    }
+
+    /// What is wrong with them, as (field, message).
+    pub fn problem(&self) -> Option<(&'static str, &'static str)> {
+        for (field, v) in [("rpm", self.rpm), ("tpm", self.tpm), ("max_concurrent", self.max_concurrent)] {
+            if v == Some(0) {
+                return Some((field, "must be at least 1 (leave it out for no limit)"));
+            }
+        }
+        if self.budget.is_some_and(|b| !b.usd.is_finite() || b.usd <= 0.0) {
+            return Some(("budget.usd", "must be a positive amount of USD"));
+        }
+        None
+    }
 }
 
 impl KeyInfo {
@@ -36,7 +95,11 @@ impl KeyTable {
         let active: Vec<_> = rows.iter().filter(|r| r.enabled && r.revoked_at.is_none()).collect();
         self.by_digest.retain(|d, _| active.iter().any(|r| &r.digest == d));
         for r in active {
-            let info = KeyInfo { name: r.name.clone(), models: serde_json::from_str(&r.models).unwrap_or_default() };
+            let info = KeyInfo {
+                name: r.name.clone(),
+                models: serde_json::from_str(&r.models).unwrap_or_default(),
+                limits: KeyLimits::from_column(r.limits.as_deref()),
+            };
             self.by_digest.insert(r.digest.clone(), info);
         }
     }

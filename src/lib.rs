@@ -104,6 +104,7 @@
 //! checkpoint the WAL, close.
 
 pub mod accounts_cli;
+pub mod alerts;
 pub mod app;
 pub mod auth;
 pub mod backup;
@@ -115,6 +116,7 @@ pub mod doctor;
 pub mod error;
 pub mod first_start;
 pub mod keys;
+pub mod limits;
 pub mod local_token;
 pub mod logging;
 pub mod oauth;

@@ -22,6 +22,8 @@ pub struct Model {
     pub source: String,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
+    /// Per-key limits as JSON (`keys::KeyLimits`); NULL when none.
+    pub limits: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

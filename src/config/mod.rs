@@ -42,6 +42,8 @@ pub struct Config {
     pub usage: UsageConfig,
     /// Who may read `/metrics`.
     pub metrics: MetricsConfig,
+    /// `[budgets]`: where budget warnings go.
+    pub budgets: BudgetsConfig,
     /// Gateway keys declared as code.
     pub keys: Vec<KeyEntry>,
     /// Custom providers declared as code.
@@ -311,6 +313,15 @@ pub struct MetricsConfig {
     pub require_token: MetricsAuth,
 }
 
+/// `[budgets]`
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BudgetsConfig {
+    /// A URL told (POST, JSON) when a key crosses 80 % of its budget; retried with backoff,
+    /// never in a request's way.
+    pub webhook: Option<String>,
+}
+
 /// When `/metrics` needs the admin token.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -354,6 +365,30 @@ pub struct KeyEntry {
     /// A disabled key is refused.
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// Requests per minute (sliding 60 s); none: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpm: Option<u32>,
+    /// Tokens per minute (the input estimate plus the output asked for); none: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpm: Option<u32>,
+    /// Requests in flight at once; none: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent: Option<u32>,
+    /// USD per calendar period (`{ usd = 10.0, period = "month" }`; day, week or month, UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::limits::Budget>,
+}
+
+impl KeyEntry {
+    /// Its limits.
+    pub fn limits(&self) -> crate::keys::KeyLimits {
+        crate::keys::KeyLimits {
+            rpm: self.rpm,
+            tpm: self.tpm,
+            max_concurrent: self.max_concurrent,
+            budget: self.budget,
+        }
+    }
 }
 
 /// How an upstream expects its credential.

@@ -58,8 +58,16 @@ pub fn validate(cfg: &Config, catalog: &Catalog) -> Result<(), ConfigError> {
         }
     }
 
+    if let Some(url) = &cfg.budgets.webhook
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        return Err(bad("budgets.webhook".into(), "must be an http:// or https:// URL"));
+    }
     let mut names = HashSet::new();
     for (i, k) in cfg.keys.iter().enumerate() {
+        if let Some((field, message)) = k.limits().problem() {
+            return Err(bad(format!("keys[{i}].{field}"), message));
+        }
         if k.name.trim().is_empty() || !names.insert(k.name.as_str()) {
             return Err(bad(format!("keys[{i}].name"), "must be non-empty and unique"));
         }

@@ -2,6 +2,7 @@
 //! from the router → build the attempt → hand it to this worker's executor → on a retryable failure
 //! before any byte reached the client, exclude that account and try the next → respond.
 
+pub mod admit;
 pub mod plan;
 pub mod queue;
 pub mod resolve;
@@ -86,6 +87,8 @@ pub fn authorize(key: Option<&KeyInfo>, requested: &str, targets: Vec<Target>) -
 struct Unanswered {
     ctx: ExecContext,
     armed: bool,
+    /// The key's in-flight slot and budget reservation, held by the answer's body.
+    admission: Option<crate::limits::Admission>,
 }
 
 impl Drop for Unanswered {
@@ -116,12 +119,13 @@ pub async fn serve(state: &AppState, exec: &Addr<ExecutorActor>, meta: RequestMe
         usage: state.runtime.usage.clone().map(|a| a.recipient()),
         inject_panic: meta.inject_panic,
         transforms: Vec::new(),
+        spend: None,
     };
-    let mut guard = Unanswered { ctx, armed: true };
+    let mut guard = Unanswered { ctx, armed: true, admission: None };
     let result = serve_inner(state, exec, &meta, inbound, &mut guard).await;
     guard.armed = false;
     match result {
-        Ok(resp) => resp,
+        Ok(resp) => admit::hold(resp, guard.admission.take()),
         Err(err) => {
             guard.ctx.record_unserved(err.status().as_u16(), err.to_string());
             let mut resp = err.response(dialect);
@@ -315,6 +319,8 @@ async fn serve_inner(
     let resolution = resolve::resolve_in(&reg, &state.runtime.targets, &inbound.model, inbound.pinned.as_deref())?;
     inbound.plan.resumable = resolution.resume && inbound.stream && inbound.plan.op == Op::Generate;
     let mut targets = authorize(meta.key.as_ref(), &inbound.model, resolution.targets)?;
+    guard.admission = admit::admit(state, meta.key.as_ref(), &inbound.plan, &targets)?;
+    guard.ctx.spend = guard.admission.as_ref().and_then(crate::limits::Admission::spend_sink);
     // A session is the client's own: bindings of two keys never mix.
     let key_name = meta.key.as_ref().map_or("", |k| k.name.as_str());
     let chains = &state.runtime.response_chains;

@@ -148,11 +148,15 @@ impl Plan {
     /// Tokens the request is expected to use, as rate limiters count them: the input estimate
     /// plus the output tokens asked for, when it asks.
     pub fn token_estimate(&self) -> u64 {
-        let asked = ["max_tokens", "max_completion_tokens", "max_output_tokens"]
+        self.input_estimate().saturating_add(self.output_asked().unwrap_or(0))
+    }
+
+    /// The output tokens the request asks for at most, if it says.
+    pub fn output_asked(&self) -> Option<u64> {
+        ["max_tokens", "max_completion_tokens", "max_output_tokens"]
             .iter()
             .find_map(|k| self.body.parse::<u64>(k))
-            .or_else(|| self.body.parse::<Value>("generationConfig").and_then(|g| g["maxOutputTokens"].as_u64()));
-        self.input_estimate().saturating_add(asked.unwrap_or(0))
+            .or_else(|| self.body.parse::<Value>("generationConfig").and_then(|g| g["maxOutputTokens"].as_u64()))
     }
 
     /// Builds one attempt (see `Attempt`).

@@ -110,6 +110,8 @@ pub struct Runtime {
     pub combo_sessions: crate::pipeline::session::ComboSessions,
     /// Which session each Responses API response id belongs to (`previous_response_id` chains).
     pub response_chains: Arc<crate::pipeline::session::ResponseChains>,
+    /// Per-key limits and budgets.
+    pub limiter: crate::limits::Limiter,
     /// Upstream settings every executor reads before each attempt.
     executor_cfg: watch::Sender<ExecutorConfig>,
     /// Account actors by account id.
@@ -171,6 +173,7 @@ impl Runtime {
             queue: crate::pipeline::queue::WaitQueue::new(cfg.routing.max_wait_ms, cfg.routing.max_queue),
             combo_sessions: Default::default(),
             response_chains: Default::default(),
+            limiter: Default::default(),
             executor_cfg: watch::Sender::new(settings::executor_config(&cfg)),
             accounts: DashMap::new(),
             breakers: DashMap::new(),
@@ -343,6 +346,7 @@ impl Runtime {
         self.combo_sessions.configure(cfg.routing.session_policy(), actors::clock::now_ms());
         self.response_chains.configure(cfg.routing.session_policy(), actors::clock::now_ms());
         keys.reload(&rows.keys);
+        self.seed_budgets(&rows.keys).await?;
         write(&self.live, Arc::new(cfg));
         if report != ReloadReport::default() {
             tracing::info!(
@@ -364,6 +368,23 @@ impl Runtime {
     /// The current price table.
     pub fn prices(&self) -> Arc<crate::pricing::PriceTable> {
         read(&self.prices)
+    }
+
+    /// Starts each budget's period from what its key's usage rows say it spent (a restart keeps
+    /// counting), and forgets the state of keys no longer active.
+    async fn seed_budgets(&self, rows: &[entities::api_key::Model]) -> Result<(), sea_orm::DbErr> {
+        let now = actors::clock::now_ms();
+        let active: Vec<&entities::api_key::Model> =
+            rows.iter().filter(|r| r.enabled && r.revoked_at.is_none()).collect();
+        self.limiter.retain(|k| active.iter().any(|r| r.name == k));
+        for r in active {
+            if let Some(b) = crate::keys::KeyLimits::from_column(r.limits.as_deref()).budget {
+                let (start, _) = b.period.bounds(now);
+                let spent = store::keys::spent_since(&self.inputs.db, &r.name, start).await?;
+                self.limiter.seed_spent(&r.name, start, spent);
+            }
+        }
+        Ok(())
     }
 
     /// The effective config: the file's values with the stored setting overrides applied.

@@ -215,6 +215,7 @@ async fn sync_keys(db: &impl ConnectionTrait, cfg: &Config, sealer: &Sealer, r: 
                 if e.digest == digest
                     && e.models == models
                     && e.enabled == k.enabled
+                    && e.limits == k.limits().to_column()
                     && e.revoked_at.is_none()
                     && e.source == CONFIG => {}
             // A revocation survives restarts: the file brings a revoked key back only with a new
@@ -226,6 +227,7 @@ async fn sync_keys(db: &impl ConnectionTrait, cfg: &Config, sealer: &Sealer, r: 
                 am.prefix = Set(display_prefix(&k.key));
                 am.models = Set(models);
                 am.enabled = Set(k.enabled);
+                am.limits = Set(k.limits().to_column());
                 am.revoked_at = Set(None);
                 am.source = Set(CONFIG.into());
                 am.update(db).await?;
@@ -238,6 +240,7 @@ async fn sync_keys(db: &impl ConnectionTrait, cfg: &Config, sealer: &Sealer, r: 
                     prefix: Set(display_prefix(&k.key)),
                     models: Set(models),
                     enabled: Set(k.enabled),
+                    limits: Set(k.limits().to_column()),
                     source: Set(CONFIG.into()),
                     created_at: Set(now),
                     revoked_at: Set(None),

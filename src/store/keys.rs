@@ -24,6 +24,8 @@ pub struct KeyRow {
     pub created_at: i64,
     /// Revocation time, ms.
     pub revoked_at: Option<i64>,
+    /// Its limits and budget.
+    pub limits: crate::keys::KeyLimits,
 }
 
 impl From<api_key::Model> for KeyRow {
@@ -36,6 +38,7 @@ impl From<api_key::Model> for KeyRow {
             source: m.source,
             created_at: m.created_at,
             revoked_at: m.revoked_at,
+            limits: crate::keys::KeyLimits::from_column(m.limits.as_deref()),
         }
     }
 }
@@ -108,6 +111,36 @@ pub async fn update(
     am.models = Set(serde_json::to_string(models).unwrap_or_else(|_| "[]".into()));
     am.enabled = Set(enabled);
     am.update(db).await
+}
+
+/// Sets a key's limits (`None` or nothing set: none).
+pub async fn set_limits(
+    db: &impl ConnectionTrait,
+    row: api_key::Model,
+    limits: &crate::keys::KeyLimits,
+) -> Result<api_key::Model, DbErr> {
+    let column = limits.to_column();
+    if row.limits == column {
+        return Ok(row);
+    }
+    let mut am: api_key::ActiveModel = row.into();
+    am.limits = Set(column);
+    am.update(db).await
+}
+
+/// What `key` has spent since `since` (ms), from its usage rows (the priced cost).
+pub async fn spent_since(db: &impl ConnectionTrait, key: &str, since: i64) -> Result<f64, DbErr> {
+    use entities::usage;
+    use sea_orm::QuerySelect;
+    let sum: Option<Option<f64>> = usage::Entity::find()
+        .select_only()
+        .column_as(usage::Column::CostUsd.sum(), "spent")
+        .filter(usage::Column::KeyName.eq(key))
+        .filter(usage::Column::Ts.gte(since))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(sum.flatten().unwrap_or(0.0))
 }
 
 /// All keys, revoked ones included, by name.

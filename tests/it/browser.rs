@@ -281,6 +281,14 @@ async fn dashboard_walk_every_page_as_an_operator() {
     d.wait_text("tr[data-key='browser']", "lab/*, team").await;
     d.screenshot("keys").await;
     assert_eq!(models_status(&b, &secret).await, 200, "the new key works");
+    // Its limits and budget, set in the edit dialog, show in its row.
+    d.click_button("tr[data-key='browser']", "Edit key browser").await;
+    d.type_into("dialog input[name=rpm]", "30").await;
+    d.type_into("dialog input[name=budget_usd]", "5").await;
+    d.choose("dialog select[name=budget_period]", "week").await;
+    d.click_button("dialog", "Save").await;
+    d.wait_text("tr[data-key='browser']", "30 rpm").await;
+    d.wait_text("tr[data-key='browser'] [data-budget]", "$0.00 of $5.00 per week").await;
     d.click_button("tr[data-key='browser']", "Revoke key browser").await;
     d.click_button("dialog.confirm", "Revoke").await;
     d.wait("return !document.querySelector(\"tr[data-key='browser']\")", "the revoked key gone from the list").await;

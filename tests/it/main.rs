@@ -27,6 +27,7 @@ mod fidelity;
 mod first_hour;
 mod foundation;
 mod hardening;
+mod key_limits;
 mod metrics;
 mod pipeline;
 mod pricing;

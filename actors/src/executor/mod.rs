@@ -100,6 +100,13 @@ pub trait ResponseAdapter: Send + 'static {
     }
 }
 
+/// Told the real cost of a request once its usage is recorded (a key's budget settles its
+/// reservation with it). Called on the executor's thread; must not block.
+pub trait SpendSink: Send + Sync + std::fmt::Debug + 'static {
+    /// The request cost `usd` (0 when unpriced or not served).
+    fn settle(&self, usd: f64);
+}
+
 /// A stream that broke after text reached the client, handed back to whoever asked for it
 /// (`UpstreamCall::resume`) to be continued by another upstream: the client's channel, the
 /// adapter holding the client stream's state, and the request context (this attempt traced).
@@ -227,6 +234,8 @@ pub struct ExecContext {
     pub inject_panic: bool,
     /// Names of the request transforms applied to the attempt being tried.
     pub transforms: Vec<String>,
+    /// Told the request's cost when its usage is recorded (a key budget's reservation).
+    pub spend: Option<std::sync::Arc<dyn SpendSink>>,
 }
 
 /// Sends one attempt upstream.
@@ -300,6 +309,9 @@ impl ExecContext {
     /// Records the usage row of a request that ends without an upstream answer reaching the
     /// client (a final failure, or a client that left first).
     pub fn record_unserved(&self, status: u16, error: String) {
+        if let Some(s) = &self.spend {
+            s.settle(0.0);
+        }
         let Some(sink) = &self.usage else { return };
         let last = self.attempts.last();
         sink.do_send(Record(UsageEvent {

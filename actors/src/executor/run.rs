@@ -99,6 +99,9 @@ pub(super) fn record(
     streamed: bool,
 ) -> Cost {
     let cost = Cost::assess(&tokens, ctx.price.as_ref(), ctx.subscription);
+    if let Some(s) = &ctx.spend {
+        s.settle(cost.usd.unwrap_or(0.0));
+    }
     let Some(sink) = &ctx.usage else { return cost };
     sink.do_send(Record(UsageEvent {
         ts: ctx.ts,

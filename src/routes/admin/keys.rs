@@ -1,4 +1,5 @@
-//! `/api/keys`: list, create (the key is shown once), edit (models, enabled), revoke. A revoked
+//! `/api/keys`: list (with each budget's spend in its period), create (the key is shown once),
+//! edit (models, enabled, limits), revoke. A revoked
 //! key's name can be used again: the new key takes the row, and the old key stays dead. Keys of
 //! the config file cannot be edited here (409), but can be revoked (an emergency stop that
 //! survives restarts until the file gives the key a new value).
@@ -11,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::change::{AdminError, Who, admit, answer, apply, begin, object_body, parse, to_json};
 use crate::config::{Config, KeyEntry};
-use crate::keys::generate_key;
+use crate::keys::{KeyLimits, generate_key};
 use crate::state::AppState;
 use crate::store::keys::{self, KeyRow, display_prefix};
 use crate::store::{SOURCE_API, SOURCE_CONFIG, audit};
@@ -20,13 +21,29 @@ fn key_json(row: &api_key::Model) -> Value {
     to_json(&KeyRow::from(row.clone()))
 }
 
+/// A key as listed, with its budget's state (spent, held by requests in flight, the period's end).
+fn key_with_spend(row: &api_key::Model, state: &AppState) -> Value {
+    let mut v = key_json(row);
+    let limits = crate::keys::KeyLimits::from_column(row.limits.as_deref());
+    if let Some(b) = limits.budget {
+        let now = crate::store::now_ms();
+        let (spent, reserved) = state.runtime.limiter.spend(&row.name, b, now);
+        let (_, next) = b.period.bounds(now);
+        v["budget_state"] = json!({
+            "spent_usd": spent, "reserved_usd": reserved, "resets_at": crate::limits::rfc3339(next),
+            "warning": spent >= crate::limits::WARN_AT * b.usd, "spent": spent >= b.usd,
+        });
+    }
+    v
+}
+
 /// `GET /api/keys`
 pub(super) async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if let Err(r) = admit(&req, &state) {
         return *r;
     }
     let r = keys::list(&state.db).await.map_err(AdminError::from);
-    answer(StatusCode::OK, r.map(|rows| Value::Array(rows.iter().map(key_json).collect())))
+    answer(StatusCode::OK, r.map(|rows| Value::Array(rows.iter().map(|k| key_with_spend(k, &state)).collect())))
 }
 
 #[derive(Deserialize)]
@@ -35,11 +52,25 @@ struct NewKey {
     name: String,
     #[serde(default)]
     models: Option<Vec<String>>,
+    #[serde(default)]
+    limits: Option<KeyLimits>,
 }
 
 /// Checks a key as the config file's `[[keys]]` are checked (the key itself is ours, so fine).
-fn validate(name: &str, models: &[String], state: &AppState) -> Result<(), AdminError> {
-    let entry = KeyEntry { name: name.to_string(), key: generate_key(), models: models.to_vec(), enabled: true };
+fn validate(name: &str, models: &[String], limits: &KeyLimits, state: &AppState) -> Result<(), AdminError> {
+    if let Some((field, message)) = limits.problem() {
+        return Err(AdminError::field(format!("limits.{field}"), message));
+    }
+    let entry = KeyEntry {
+        name: name.to_string(),
+        key: generate_key(),
+        models: models.to_vec(),
+        enabled: true,
+        rpm: None,
+        tpm: None,
+        max_concurrent: None,
+        budget: None,
+    };
     let cfg = Config { keys: vec![entry], ..Config::default() };
     crate::config::validate(&cfg, state.runtime.catalog()).map_err(|e| AdminError::from_config(e, "keys[0]"))
 }
@@ -51,7 +82,8 @@ fn declared_in_file(state: &AppState, name: &str) -> bool {
 async fn create_inner(state: &AppState, who: &Who, body: Map<String, Value>) -> Result<Value, AdminError> {
     let new: NewKey = parse(Value::Object(body))?;
     let models = new.models.unwrap_or_else(|| vec!["*".into()]);
-    validate(&new.name, &models, state)?;
+    let limits = new.limits.unwrap_or_default();
+    validate(&new.name, &models, &limits, state)?;
     if declared_in_file(state, &new.name) {
         return Err(AdminError::Conflict(format!(
             "the name `{}` belongs to a key declared in the config file",
@@ -75,10 +107,11 @@ async fn create_inner(state: &AppState, who: &Who, body: Map<String, Value>) -> 
             }
         }
     };
+    let row = keys::set_limits(&tx, row, &limits).await?;
     audit::record(&tx, who.change("key", &new.name, "create", before, Some(key_json(&row)))).await?;
     tx.commit().await?;
     apply(state).await?;
-    Ok(json!({ "name": new.name, "key": key, "models": models }))
+    Ok(json!({ "name": new.name, "key": key, "models": models, "limits": limits }))
 }
 
 /// `POST /api/keys {"name", "models"?}` → 201 `{"name", "key", "models"}`; the key is never shown
@@ -102,6 +135,9 @@ struct KeyPatch {
     models: Option<Vec<String>>,
     #[serde(default)]
     enabled: Option<bool>,
+    /// Replaces every limit (`{}`: none).
+    #[serde(default)]
+    limits: Option<KeyLimits>,
 }
 
 async fn update_inner(state: &AppState, who: &Who, name: &str, body: Map<String, Value>) -> Result<Value, AdminError> {
@@ -120,9 +156,11 @@ async fn update_inner(state: &AppState, who: &Who, name: &str, body: Map<String,
         Some(m) => m,
         None => KeyRow::from(row.clone()).models,
     };
-    validate(name, &models, state)?;
+    let limits = patch.limits.unwrap_or_else(|| KeyLimits::from_column(row.limits.as_deref()));
+    validate(name, &models, &limits, state)?;
     let enabled = patch.enabled.unwrap_or(row.enabled);
     let row = keys::update(&tx, row, &models, enabled).await?;
+    let row = keys::set_limits(&tx, row, &limits).await?;
     let after = key_json(&row);
     audit::record(&tx, who.change("key", name, "update", Some(before), Some(after.clone()))).await?;
     tx.commit().await?;
@@ -141,7 +179,9 @@ pub(super) async fn update(
         Ok(w) => w,
         Err(r) => return *r,
     };
-    let body = match object_body(&req, payload, &state, "{\"models\"?: [...], \"enabled\"?: bool}").await {
+    let body = match object_body(&req, payload, &state, "{\"models\"?: [...], \"enabled\"?: bool, \"limits\"?: {...}}")
+        .await
+    {
         Ok(b) => b,
         Err(r) => return r,
     };

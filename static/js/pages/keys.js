@@ -1,5 +1,5 @@
-// Keys page: gateway keys with their allowed models; create one (its secret shown once, with a
-// copy button), edit its models, enable / disable it, revoke it.
+// Keys page: gateway keys with their allowed models, limits and budget; create one (its secret
+// shown once, with a copy button), edit its models and limits, enable / disable it, revoke it.
 
 import { ApiError, del, get, patch, post, seg } from "../api.js";
 import {
@@ -91,6 +91,7 @@ export async function render(root, ctx) {
           { label: "Name", cell: (k) => el("strong", {}, k.name) },
           { label: "Prefix", cell: (k) => el("code", {}, k.prefix) },
           { label: "Models", cls: "wrap", cell: (k) => (k.models?.length ? k.models.join(", ") : "*") },
+          { label: "Limits", cls: "wrap", cell: limitsCell },
           { label: "State", cell: stateBadge },
           { label: "Source", cell: (k) => badge(k.source, k.source === "config" ? "info" : "") },
           { label: "Created", cell: (k) => timeEl(k.created_at) },
@@ -100,6 +101,22 @@ export async function render(root, ctx) {
         { rowAttrs: (k) => ({ "data-key": k.name, class: k.revoked_at ? "dim" : "" }), caption: "Gateway keys" },
       ),
     );
+  }
+
+  function limitsCell(k) {
+    const l = k.limits || {};
+    const parts = [];
+    if (l.rpm) parts.push(`${l.rpm} rpm`);
+    if (l.tpm) parts.push(`${l.tpm.toLocaleString()} tpm`);
+    if (l.max_concurrent) parts.push(`${l.max_concurrent} at once`);
+    const out = [parts.length ? parts.join(" · ") : ""];
+    if (l.budget) {
+      const b = k.budget_state || {};
+      const spent = `$${(b.spent_usd || 0).toFixed(2)} of $${l.budget.usd.toFixed(2)} per ${l.budget.period}`;
+      const tone = b.spent ? "bad" : b.warning ? "warn" : "";
+      out.push(el("div", { class: "cell-sub", "data-budget": k.name }, spent, " ", b.spent ? badge("spent", tone) : b.warning ? badge("80 %", tone) : ""));
+    }
+    return parts.length || l.budget ? out : el("span", { class: "cell-sub" }, "none");
   }
 
   function stateBadge(k) {
@@ -150,6 +167,13 @@ export async function render(root, ctx) {
     const m = el("textarea", { rows: 3, name: "models" });
     m.value = (k.models || []).join("\n");
     const enabled = el("input", { type: "checkbox", checked: k.enabled });
+    const l = k.limits || {};
+    const num = (name, value, hint) => input({ name, type: "number", min: "1", step: "1", value: value ?? "", placeholder: hint });
+    const rpm = num("rpm", l.rpm, "none");
+    const tpm = num("tpm", l.tpm, "none");
+    const conc = num("max_concurrent", l.max_concurrent, "none");
+    const usd = input({ name: "budget_usd", type: "number", min: "0", step: "0.01", value: l.budget?.usd ?? "", placeholder: "none" });
+    const period = el("select", { name: "budget_period" }, ...["day", "week", "month"].map((p) => el("option", { value: p, selected: (l.budget?.period || "month") === p }, p)));
     const msg2 = messageSlot();
     const save = el("button", { type: "submit" }, "Save");
     const f = el(
@@ -157,6 +181,11 @@ export async function render(root, ctx) {
       {},
       field("Allowed models", m, { hint: "One pattern per line (or comma-separated). Empty means all models." }),
       field("Enabled", enabled),
+      field("Requests per minute", rpm),
+      field("Tokens per minute", tpm, { hint: "The input estimate plus the output asked for, as upstream limiters count." }),
+      field("Requests at once", conc),
+      field("Budget (USD)", usd, { hint: "Each request reserves its worst case before it is sent; 80 % warns." }),
+      field("Budget period", period, { hint: "Calendar periods, UTC." }),
       el("div", { class: "form-actions" }, msg2, button("Cancel", () => dlg.close(), { class: "secondary" }), save),
     );
     const dlg = openDialog(`Edit key “${k.name}”`, f);
@@ -165,7 +194,14 @@ export async function render(root, ctx) {
       busy(save, async () => {
         try {
           const models = splitList(m.value);
-          await patch(`/api/keys/${seg(k.name)}`, { models: models.length ? models : ["*"], enabled: enabled.checked });
+          const limits = {};
+          for (const [key, inp] of [["rpm", rpm], ["tpm", tpm], ["max_concurrent", conc]]) {
+            if (inp.value.trim() !== "") limits[key] = Number(inp.value);
+          }
+          if (usd.value.trim() !== "") limits.budget = { usd: Number(usd.value), period: period.value };
+          const body = { models: models.length ? models : ["*"], enabled: enabled.checked };
+          if (k.source !== "config") body.limits = limits;
+          await patch(`/api/keys/${seg(k.name)}`, body);
           dlg.close();
           notify(`Key “${k.name}” saved.`);
           await load();

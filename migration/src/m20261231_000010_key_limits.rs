@@ -1,0 +1,27 @@
+//! Per-key limits (requests and tokens per minute, requests in flight) as a JSON object on the
+//! key's row: `{"rpm": 60, "tpm": 200000, "max_concurrent": 4}`; NULL when the key has none.
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum ApiKeys {
+    Table,
+    Limits,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter().table(ApiKeys::Table).add_column(ColumnDef::new(ApiKeys::Limits).text().null()).take(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(Table::alter().table(ApiKeys::Table).drop_column(ApiKeys::Limits).take()).await
+    }
+}

@@ -1,0 +1,437 @@
+//! Per-key limits and budgets, enforced before any upstream call. Limits: requests and tokens per
+//! minute over a sliding 60-second window (`actors::router::pacing::Pacer`, the arithmetic the
+//! router paces accounts with) and requests in flight (a permit held until the answer's last byte
+//! has gone or the client left). Budgets: USD per calendar day, week (from Monday) or month, UTC.
+//! Each request reserves its worst case (the input estimate plus the output asked for, or the
+//! model's output limit, at the most expensive price among its targets) before it is sent; the
+//! reservation is settled with the real cost when its usage is recorded and released when the
+//! request ends without one. A request is admitted only while spent + reserved + its own
+//! reservation fits the budget, so the spend overshoots the budget only by what the admitted
+//! requests cost beyond their reservations (nothing when every target is priced and the output is
+//! bounded by `max_tokens`). Unpriced requests cost nothing here: a budget can only count what the
+//! price table prices. At 80 % of a budget a warning is logged once per period, shown on the key
+//! in `/api/keys`, and posted to the optional webhook (`budget::notify`).
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use actors::executor::SpendSink;
+use actors::router::pacing::{Pacer, Pacing};
+use chrono::{Datelike, TimeZone, Utc};
+use dashmap::DashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::error::GatewayError;
+use crate::keys::KeyInfo;
+
+/// A calendar period of a budget (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Period {
+    /// From 00:00 UTC.
+    Day,
+    /// From Monday 00:00 UTC.
+    Week,
+    /// From the 1st, 00:00 UTC.
+    Month,
+}
+
+impl Period {
+    /// The word people read.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Day => "day",
+            Self::Week => "week",
+            Self::Month => "month",
+        }
+    }
+
+    /// The start of the period holding `now` and the start of the next one (ms).
+    pub fn bounds(self, now: i64) -> (i64, i64) {
+        let t = Utc.timestamp_millis_opt(now).single().unwrap_or_default();
+        let day = t.date_naive();
+        let (start, next) = match self {
+            Self::Day => (day, day.succ_opt().unwrap_or(day)),
+            Self::Week => {
+                let monday = day - chrono::Days::new(u64::from(day.weekday().num_days_from_monday()));
+                (monday, monday + chrono::Days::new(7))
+            }
+            Self::Month => {
+                let first = day.with_day(1).unwrap_or(day);
+                (first, first + chrono::Months::new(1))
+            }
+        };
+        let ms = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp_millis());
+        (ms(start), ms(next))
+    }
+}
+
+/// A key's budget.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    /// USD per period.
+    pub usd: f64,
+    /// The period.
+    pub period: Period,
+}
+
+/// A budget's state.
+#[derive(Debug, Default)]
+struct Spend {
+    /// The period counted (its start, ms).
+    period_start: i64,
+    /// Settled cost in the period.
+    spent: f64,
+    /// Worst cases of the requests admitted and not settled.
+    reserved: f64,
+    /// The 80 % warning was given this period.
+    warned: bool,
+}
+
+/// One key's state.
+#[derive(Debug, Default)]
+struct KeyState {
+    pacer: Pacer,
+    in_flight: u32,
+    spend: Spend,
+}
+
+type Shared = Arc<Mutex<KeyState>>;
+
+fn lock(s: &Mutex<KeyState>) -> MutexGuard<'_, KeyState> {
+    match s.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// Crossing 80 % of a budget (told to `budget::notify`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Warning {
+    /// The key.
+    pub key: String,
+    /// Spent so far in the period.
+    pub spent_usd: f64,
+    /// The budget.
+    pub budget_usd: f64,
+    /// Its period.
+    pub period: Period,
+    /// When it resets (RFC 3339).
+    pub resets_at: String,
+}
+
+/// The share of a budget that warns.
+pub const WARN_AT: f64 = 0.8;
+
+/// What a key may spend and send, by key name.
+#[derive(Debug, Default)]
+pub struct Limiter {
+    keys: DashMap<String, Shared>,
+    /// Told each 80 % crossing (the webhook and log).
+    warn: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Warning>>>,
+}
+
+/// What an admitted request holds: its in-flight slot and its budget reservation.
+#[derive(Debug)]
+pub struct Admission {
+    state: Shared,
+    concurrent: bool,
+    reservation: Option<Arc<Reservation>>,
+}
+
+impl Admission {
+    /// The sink that settles the reservation with the real cost.
+    pub fn spend_sink(&self) -> Option<Arc<dyn SpendSink>> {
+        self.reservation.clone().map(|r| {
+            let s: Arc<dyn SpendSink> = r;
+            s
+        })
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        if self.concurrent {
+            let mut s = lock(&self.state);
+            s.in_flight = s.in_flight.saturating_sub(1);
+        }
+    }
+}
+
+/// A budget reservation: settled once with the real cost, or released when nobody holds it.
+#[derive(Debug)]
+pub struct Reservation {
+    state: Shared,
+    usd: f64,
+    period_start: i64,
+    settled: std::sync::atomic::AtomicBool,
+    budget: Budget,
+    key: String,
+    limiter_warn: Option<tokio::sync::mpsc::UnboundedSender<Warning>>,
+}
+
+impl Reservation {
+    fn close(&self, cost: f64) {
+        if self.settled.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return;
+        }
+        let mut s = lock(&self.state);
+        if s.spend.period_start == self.period_start {
+            s.spend.reserved = (s.spend.reserved - self.usd).max(0.0);
+            s.spend.spent += cost;
+        }
+        let crossed = !s.spend.warned && s.spend.spent >= WARN_AT * self.budget.usd;
+        if crossed {
+            s.spend.warned = true;
+        }
+        let spent = s.spend.spent;
+        drop(s);
+        if crossed {
+            let (_, next) = self.budget.period.bounds(self.period_start);
+            let w = Warning {
+                key: self.key.clone(),
+                spent_usd: spent,
+                budget_usd: self.budget.usd,
+                period: self.budget.period,
+                resets_at: rfc3339(next),
+            };
+            tracing::warn!(key = %w.key, spent_usd = spent, budget_usd = w.budget_usd, period = w.period.as_str(), "a key has spent 80 % of its budget");
+            if let Some(tx) = &self.limiter_warn {
+                let _ = tx.send(w);
+            }
+        }
+    }
+}
+
+impl SpendSink for Reservation {
+    fn settle(&self, usd: f64) {
+        self.close(usd.max(0.0));
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        // Ended without a recorded cost (refused before any upstream call, say): released.
+        self.close(0.0);
+    }
+}
+
+/// `ms` as RFC 3339 UTC to the minute (`2026-01-01T00:00Z`).
+pub fn rfc3339(ms: i64) -> String {
+    Utc.timestamp_millis_opt(ms).single().map(|t| t.format("%Y-%m-%dT%H:%MZ").to_string()).unwrap_or_default()
+}
+
+fn usd(v: f64) -> String {
+    format!("${v:.2}")
+}
+
+impl Limiter {
+    /// Where 80 % crossings go.
+    pub fn on_warning(&self, tx: tokio::sync::mpsc::UnboundedSender<Warning>) {
+        *self.warn.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tx);
+    }
+
+    fn state(&self, key: &str) -> Shared {
+        if let Some(s) = self.keys.get(key) {
+            return s.clone();
+        }
+        self.keys.entry(key.to_string()).or_default().clone()
+    }
+
+    /// Starts a key's period from what the database says it spent (the usage rows of the period;
+    /// kept when the memory already counts more, since rows are written in batches).
+    pub fn seed_spent(&self, key: &str, period_start: i64, spent: f64) {
+        let s = self.state(key);
+        let mut s = lock(&s);
+        if s.spend.period_start != period_start {
+            s.spend = Spend { period_start, ..Spend::default() };
+        }
+        s.spend.spent = s.spend.spent.max(spent);
+    }
+
+    /// Admits a request of `key` expected to use `tokens` with a worst-case cost of `worst_usd`
+    /// (`None`: unpriced) at `now`, or says why not.
+    pub fn admit(
+        &self,
+        key: &KeyInfo,
+        tokens: u64,
+        worst_usd: Option<f64>,
+        now: i64,
+    ) -> Result<Admission, GatewayError> {
+        let l = key.limits;
+        let state = self.state(&key.name);
+        let mut s = lock(&state);
+        let pacing = Pacing { rpm: l.rpm, tpm: l.tpm, min_gap_ms: None };
+        if l.max_concurrent.is_some_and(|m| s.in_flight >= m) {
+            let m = l.max_concurrent.unwrap_or_default();
+            return Err(GatewayError::RateLimited {
+                message: format!(
+                    "key `{}` has {m} requests in flight, its limit (max_concurrent); retry when one ends",
+                    key.name
+                ),
+                retry_after: Some(Duration::from_secs(1)),
+            });
+        }
+        if pacing.is_set() {
+            let at = s.pacer.free_at(pacing, tokens, now);
+            if at > now {
+                let what = match (l.rpm, l.tpm) {
+                    (Some(r), _) if s.pacer.free_at(Pacing { tpm: None, ..pacing }, tokens, now) > now => {
+                        format!("{r} requests per minute (rpm)")
+                    }
+                    (_, Some(t)) => format!("{t} tokens per minute (tpm; this request counts {tokens})"),
+                    (Some(r), None) => format!("{r} requests per minute (rpm)"),
+                    (None, None) => "its rate limit".to_string(),
+                };
+                let wait = Duration::from_millis(u64::try_from(at - now).unwrap_or(0));
+                return Err(GatewayError::RateLimited {
+                    message: format!(
+                        "key `{}` is over its limit of {what}; the next request fits in {}",
+                        key.name,
+                        crate::pipeline::words::span(at - now)
+                    ),
+                    retry_after: Some(wait.max(Duration::from_secs(1))),
+                });
+            }
+        }
+        let mut reservation = None;
+        if let Some(b) = l.budget {
+            let (start, next) = b.period.bounds(now);
+            if s.spend.period_start != start {
+                s.spend = Spend { period_start: start, ..Spend::default() };
+            }
+            let need = worst_usd.unwrap_or(0.0);
+            if s.spend.spent >= b.usd || s.spend.spent + s.spend.reserved + need > b.usd {
+                let spent = s.spend.spent >= b.usd;
+                let why = if spent {
+                    "is spent".to_string()
+                } else {
+                    format!(
+                        "cannot cover this request (spent {}, {} held by requests in flight, this one may cost up to {})",
+                        usd(s.spend.spent),
+                        usd(s.spend.reserved),
+                        usd(need)
+                    )
+                };
+                return Err(GatewayError::BudgetSpent(format!(
+                    "budget of {} per {} for key `{}` {why}; resets {}",
+                    usd(b.usd),
+                    b.period.as_str(),
+                    key.name,
+                    rfc3339(next)
+                )));
+            }
+            s.spend.reserved += need;
+            let warn = self.warn.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+            reservation = Some(Arc::new(Reservation {
+                state: state.clone(),
+                usd: need,
+                period_start: start,
+                settled: std::sync::atomic::AtomicBool::new(false),
+                budget: b,
+                key: key.name.clone(),
+                limiter_warn: warn,
+            }));
+        }
+        if pacing.is_set() {
+            s.pacer.record(pacing, tokens, now);
+        }
+        let concurrent = l.max_concurrent.is_some();
+        if concurrent {
+            s.in_flight += 1;
+        }
+        drop(s);
+        Ok(Admission { state, concurrent, reservation })
+    }
+
+    /// A key's budget state: (spent, reserved) in the period holding `now`.
+    pub fn spend(&self, key: &str, budget: Budget, now: i64) -> (f64, f64) {
+        let Some(s) = self.keys.get(key).map(|s| s.clone()) else { return (0.0, 0.0) };
+        let s = lock(&s);
+        if s.spend.period_start == budget.period.bounds(now).0 { (s.spend.spent, s.spend.reserved) } else { (0.0, 0.0) }
+    }
+
+    /// Forgets the keys not in `keep` (deleted or revoked).
+    pub fn retain(&self, keep: impl Fn(&str) -> bool) {
+        self.keys.retain(|k, _| keep(k));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::KeyLimits;
+
+    fn key(limits: KeyLimits) -> KeyInfo {
+        KeyInfo { name: "ci".into(), models: vec!["*".into()], limits }
+    }
+
+    const JAN_15: i64 = 1_768_478_400_000; // 2026-01-15T12:00Z, a Thursday
+
+    #[test]
+    fn periods_are_calendar_periods_in_utc() {
+        assert_eq!(rfc3339(Period::Day.bounds(JAN_15).0), "2026-01-15T00:00Z");
+        assert_eq!(rfc3339(Period::Day.bounds(JAN_15).1), "2026-01-16T00:00Z");
+        assert_eq!(rfc3339(Period::Week.bounds(JAN_15).0), "2026-01-12T00:00Z");
+        assert_eq!(rfc3339(Period::Week.bounds(JAN_15).1), "2026-01-19T00:00Z");
+        assert_eq!(rfc3339(Period::Month.bounds(JAN_15).0), "2026-01-01T00:00Z");
+        assert_eq!(rfc3339(Period::Month.bounds(JAN_15).1), "2026-02-01T00:00Z");
+    }
+
+    #[test]
+    fn rpm_and_concurrency_refuse_with_a_wait_and_free_again() {
+        let l = Limiter::default();
+        let k = key(KeyLimits { rpm: Some(2), max_concurrent: Some(1), ..KeyLimits::default() });
+        let a = l.admit(&k, 10, None, 0).expect("first");
+        let e = l.admit(&k, 10, None, 1).expect_err("one in flight");
+        assert!(e.to_string().contains("max_concurrent"), "{e}");
+        drop(a);
+        let _b = l.admit(&k, 10, None, 2).expect("second");
+        drop(_b);
+        let e = l.admit(&k, 10, None, 3).expect_err("rpm");
+        assert!(e.to_string().contains("2 requests per minute"), "{e}");
+        assert!(matches!(e, GatewayError::RateLimited { retry_after: Some(d), .. } if d.as_secs() >= 59));
+        assert!(l.admit(&k, 10, None, 60_001).is_ok(), "the window slid");
+    }
+
+    #[test]
+    fn a_budget_admits_only_what_its_reservations_fit_and_settles_real_costs() {
+        let l = Limiter::default();
+        let budget = Budget { usd: 1.0, period: Period::Month };
+        let k = key(KeyLimits { budget: Some(budget), ..KeyLimits::default() });
+        let a = l.admit(&k, 0, Some(0.4), JAN_15).expect("0.4 of 1.0");
+        let b = l.admit(&k, 0, Some(0.4), JAN_15).expect("0.8 of 1.0");
+        let e = l.admit(&k, 0, Some(0.4), JAN_15).expect_err("1.2 > 1.0");
+        assert!(e.to_string().contains("held by requests in flight"), "{e}");
+        assert_eq!(e.status().as_u16(), 402);
+        a.spend_sink().expect("sink").settle(0.1);
+        drop(a);
+        assert_eq!(l.spend("ci", budget, JAN_15), (0.1, 0.4));
+        drop(b); // ended without a cost: released
+        assert_eq!(l.spend("ci", budget, JAN_15), (0.1, 0.0));
+        l.seed_spent("ci", Period::Month.bounds(JAN_15).0, 1.0);
+        let e = l.admit(&k, 0, Some(0.0), JAN_15).expect_err("spent");
+        assert!(
+            e.to_string().contains("budget of $1.00 per month for key `ci` is spent; resets 2026-02-01T00:00Z"),
+            "{e}"
+        );
+        assert!(l.admit(&k, 0, Some(0.5), Period::Month.bounds(JAN_15).1).is_ok(), "a new month");
+    }
+
+    #[test]
+    fn eighty_percent_warns_once_per_period() {
+        let l = Limiter::default();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        l.on_warning(tx);
+        let budget = Budget { usd: 10.0, period: Period::Day };
+        let k = key(KeyLimits { budget: Some(budget), ..KeyLimits::default() });
+        for cost in [5.0, 3.5, 1.0] {
+            let a = l.admit(&k, 0, Some(0.0), JAN_15).expect("admitted");
+            a.spend_sink().expect("sink").settle(cost);
+        }
+        let w = rx.try_recv().expect("one warning");
+        assert_eq!((w.key.as_str(), w.spent_usd, w.resets_at.as_str()), ("ci", 8.5, "2026-01-16T00:00Z"));
+        assert!(rx.try_recv().is_err(), "only once");
+    }
+}

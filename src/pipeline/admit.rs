@@ -1,0 +1,85 @@
+//! A key's limits and budget, checked once the request's targets are known and before any
+//! upstream call (`limits::Limiter`): the worst case a budget reserves is the input estimate plus
+//! the output asked for (or the largest output limit among the targets, or `DEFAULT_OUTPUT`) at
+//! the most expensive price among the targets (subscription targets cost nothing at the margin;
+//! an unpriced target adds nothing). What the request holds comes back as an `Admission`, kept
+//! with the answer's body until its last byte has gone.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use actix_web::body::{BodySize, BoxBody, MessageBody};
+use bytes::Bytes;
+
+use super::Plan;
+use super::resolve::Target;
+use crate::error::GatewayError;
+use crate::keys::KeyInfo;
+use crate::limits::Admission;
+use crate::state::AppState;
+
+/// The output a request without `max_tokens` is assumed to ask for when no target states an
+/// output limit.
+pub const DEFAULT_OUTPUT: u64 = 4096;
+
+/// The worst-case cost of `plan` on any of `targets` (`None`: none is priced).
+pub fn worst_cost(state: &AppState, plan: &Plan, targets: &[Target]) -> Option<f64> {
+    let reg = state.runtime.registry();
+    let prices = state.runtime.prices();
+    let asked = plan.output_asked();
+    let input = plan.token_estimate().saturating_sub(asked.unwrap_or(0));
+    let mut worst: Option<f64> = None;
+    for t in targets {
+        let output = asked
+            .or_else(|| reg.model(&t.provider, &t.model).and_then(|m| m.max_output).map(u64::from))
+            .unwrap_or(DEFAULT_OUTPUT);
+        let cost = if crate::oauth::Kind::parse(&t.provider).is_some() {
+            Some(0.0)
+        } else {
+            prices.find(&t.provider, &t.model).map(|p| (p.input * input as f64 + p.output * output as f64) / 1e6)
+        };
+        if let Some(c) = cost {
+            worst = Some(worst.map_or(c, |w: f64| w.max(c)));
+        }
+    }
+    worst
+}
+
+/// Admits the request of `key` (if it has limits) for `targets`.
+pub fn admit(
+    state: &AppState,
+    key: Option<&KeyInfo>,
+    plan: &Plan,
+    targets: &[Target],
+) -> Result<Option<Admission>, GatewayError> {
+    let Some(key) = key.filter(|k| k.limits.is_set()) else { return Ok(None) };
+    let worst = if key.limits.budget.is_some() { worst_cost(state, plan, targets) } else { None };
+    let now = actors::clock::now_ms();
+    state.runtime.limiter.admit(key, plan.token_estimate(), worst, now).map(Some)
+}
+
+/// A response body that holds the request's admission until it is done.
+struct Held {
+    body: BoxBody,
+    _admission: Admission,
+}
+
+impl MessageBody for Held {
+    type Error = <BoxBody as MessageBody>::Error;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_next(cx)
+    }
+}
+
+/// `resp` with `admission` held by its body.
+pub fn hold(resp: actix_web::HttpResponse, admission: Option<Admission>) -> actix_web::HttpResponse {
+    match admission {
+        None => resp,
+        Some(a) => resp.map_body(|_, body| BoxBody::new(Held { body, _admission: a })),
+    }
+}
