@@ -76,6 +76,25 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Write a consistent snapshot of the SQLite database to FILE (a new file), also while the
+    /// daemon runs and serves; the snapshot is integrity-checked.
+    Backup {
+        /// Shared options.
+        #[command(flatten)]
+        common: Common,
+        /// Where to write it (must not exist).
+        file: PathBuf,
+    },
+    /// Replace the SQLite database with the backup FILE after checking it (integrity, and no
+    /// migration this version does not know); the daemon must be stopped. The replaced database
+    /// is kept beside it as `<name>.before-restore-<ms>`.
+    Restore {
+        /// Shared options.
+        #[command(flatten)]
+        common: Common,
+        /// The backup to restore.
+        file: PathBuf,
+    },
     /// Set a new admin password (from OMNIGATE_ADMIN_PASSWORD, or generated and printed).
     ResetAdminPassword {
         /// Shared options.

@@ -150,3 +150,45 @@ async fn damaged_files_and_newer_versions_are_refused_before_anything_is_replace
         !target.sqlite_file().exists() || std::fs::metadata(target.sqlite_file()).map(|m| m.len()).unwrap_or(0) == 0
     );
 }
+
+/// Runs the real binary with `args`: (exit code, stdout + stderr).
+fn omnigate(args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_omnigate"))
+        .args(args)
+        .env_remove("OMNIGATE_CONFIG")
+        .env_remove("OMNIGATE_DATABASE_URL")
+        .output()
+        .expect("run omnigate");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[actix_web::test]
+async fn the_backup_and_restore_commands_work_beside_a_running_daemon_and_refuse_a_held_database() {
+    let env = TestEnv::new().await;
+    if !env.is_sqlite() {
+        return;
+    }
+    let app = env.start(&mock_config("http://127.0.0.1:9", &[("a", "ka")], "")).await;
+    let out = tempfile::tempdir().expect("tempdir");
+    let file = out.path().join("cli.db");
+    let dir = env.dir.path().display().to_string();
+    // While the daemon runs and holds its lock.
+    let (code, text) = omnigate(&["backup", "--data-dir", &dir, &file.display().to_string()]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("integrity check ok"), "{text}");
+    let (code, text) = omnigate(&["backup", "--data-dir", &dir, &file.display().to_string()]);
+    assert_ne!(code, 0, "never over an existing file: {text}");
+    assert!(text.contains("exists already"), "{text}");
+    // Restoring over the running daemon's database is refused.
+    let (code, text) = omnigate(&["restore", "--data-dir", &dir, &file.display().to_string()]);
+    assert_ne!(code, 0);
+    assert!(text.contains("stop it first"), "{text}");
+    app.stop().await;
+    let fresh = tempfile::tempdir().expect("tempdir");
+    let (code, text) =
+        omnigate(&["restore", "--data-dir", &fresh.path().display().to_string(), &file.display().to_string()]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("integrity check ok") && text.contains("same master key"), "{text}");
+    assert!(fresh.path().join("omnigate.db").exists());
+}
