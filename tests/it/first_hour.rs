@@ -133,3 +133,51 @@ async fn a_start_without_a_config_file_keeps_what_an_earlier_file_declared() {
     assert_eq!(mock.hits(), 2);
     stop(daemon);
 }
+
+#[actix_web::test]
+async fn each_request_leaves_one_json_log_line_with_who_where_and_how_long() {
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let file: PathBuf = env.dir.path().join("omnigate.toml");
+    let cfg = mock_config(&mock.base(), &[("a", "ka")], "[log]\nformat = \"json\"\n");
+    std::fs::write(&file, cfg).expect("write config");
+    let port = free_port();
+    let log = env.dir.path().join("json.log");
+    let daemon = serve(&env, port, Some(&file), &log).env("OMNIGATE_LOG_LEVEL", "info").spawn().expect("spawn");
+    wait_healthy(port).await;
+    let url = format!("http://127.0.0.1:{port}/v1/chat/completions");
+    let chat = json!({"model": "mock/mock-model", "messages": [{"role": "user", "content": "the secret prompt"}]});
+    let r = client().post(&url).bearer_auth("sk-og-ci-0001").send_json(&chat).await.expect("send");
+    assert_eq!(r.status(), 200);
+    let id = r.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let r = client().post(&url).bearer_auth("sk-og-wrong-key").send_json(&chat).await.expect("send");
+    assert_eq!(r.status(), 401);
+    // The writer logs as it receives; give it a moment, then stop.
+    actix_rt::time::sleep(std::time::Duration::from_millis(300)).await;
+    stop(daemon);
+    let text = std::fs::read_to_string(&log).expect("log");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["target"] == "omnigate::request")
+        .collect();
+    assert_eq!(lines.len(), 2, "one line per request: {text}");
+    let ok = lines.iter().find(|v| v["request_id"] == id.as_str()).expect("the served request's line");
+    for (field, want) in [
+        ("key", "ci"),
+        ("provider", "mock"),
+        ("account", "a"),
+        ("model", "mock/mock-model"),
+        ("path", "/v1/chat/completions"),
+    ] {
+        assert_eq!(ok[field], want, "{field}: {ok}");
+    }
+    assert_eq!((ok["status"].as_u64(), ok["attempts"].as_u64()), (Some(200), Some(1)), "{ok}");
+    assert!(ok["latency_ms"].as_i64().is_some() && ok["input_tokens"].as_u64() == Some(10), "{ok}");
+    let refused = lines.iter().find(|v| v["status"] == 401).expect("the refused request's line");
+    assert_eq!(refused["key"], "-", "{refused}");
+    assert!(
+        !text.contains("the secret prompt") && !text.contains("sk-og-wrong-key") && !text.contains("sk-og-ci-0001"),
+        "no body, no key"
+    );
+}

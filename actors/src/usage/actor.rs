@@ -295,6 +295,7 @@ impl Handler<Record> for UsageWriter {
 
     fn handle(&mut self, msg: Record, ctx: &mut Context<Self>) {
         self.metrics.observe(&msg.0);
+        log_request(&msg.0);
         if !self.cfg.enabled {
             return;
         }
@@ -305,6 +306,33 @@ impl Handler<Record> for UsageWriter {
             self.flush(ctx);
         }
     }
+}
+
+/// The request's one log line (target `omnigate::request`, level info; with `log.format = "json"`
+/// one JSON object): who, where, what came of it and how long it took. Never a body or a secret.
+fn log_request(e: &UsageEvent) {
+    tracing::info!(
+        target: "omnigate::request",
+        request_id = %e.request_id,
+        key = e.key_name.as_deref().unwrap_or("-"),
+        method = %e.method,
+        path = %e.path,
+        client = %e.client_dialect,
+        provider = e.provider.as_deref().unwrap_or("-"),
+        account = e.account.as_deref().unwrap_or("-"),
+        model = %e.model,
+        status = e.status,
+        attempts = e.attempts.len().max(usize::from(e.provider.is_some())),
+        streamed = e.streamed,
+        latency_ms = e.latency_ms,
+        ttfb_ms = e.ttfb_ms.unwrap_or(-1),
+        input_tokens = e.tokens.input,
+        output_tokens = e.tokens.output,
+        cost_usd = e.cost.usd.unwrap_or(0.0),
+        cost_source = e.cost.source.as_str(),
+        error = e.error.as_deref().unwrap_or(""),
+        "request"
+    );
 }
 
 impl Handler<RenderMetrics> for UsageWriter {
