@@ -18,7 +18,8 @@ pub fn spawn(webhook: Option<String>, mut rx: tokio::sync::mpsc::UnboundedReceiv
             let Some(url) = webhook.as_deref() else { continue };
             let body = serde_json::json!({
                 "event": "budget.warning",
-                "key": w.key,
+                "holder": w.holder.as_str(),
+                "name": w.name,
                 "spent_usd": w.spent_usd,
                 "budget_usd": w.budget_usd,
                 "period": w.period.as_str(),
@@ -34,7 +35,7 @@ pub fn spawn(webhook: Option<String>, mut rx: tokio::sync::mpsc::UnboundedReceiv
                     Err(e) => tracing::warn!(error = %e, attempt, "the budget webhook is unreachable"),
                 }
                 if attempt == ATTEMPTS {
-                    tracing::error!(key = %w.key, "a budget warning could not be delivered to the webhook");
+                    tracing::error!(name = %w.name, "a budget warning could not be delivered to the webhook");
                     break;
                 }
                 actix_rt::time::sleep(wait).await;

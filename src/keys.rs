@@ -15,8 +15,10 @@ pub struct KeyInfo {
     pub name: String,
     /// Allowed model patterns.
     pub models: Vec<String>,
-    /// Its rate and concurrency limits (`key_limits` enforces them).
+    /// Its rate and concurrency limits and budget (`limits::Limiter` enforces them).
     pub limits: KeyLimits,
+    /// Its team, whose limits apply too.
+    pub team: Option<String>,
 }
 
 /// A key's limits: requests and tokens per minute (a sliding 60-second window; tokens as
@@ -99,6 +101,7 @@ impl KeyTable {
                 name: r.name.clone(),
                 models: serde_json::from_str(&r.models).unwrap_or_default(),
                 limits: KeyLimits::from_column(r.limits.as_deref()),
+                team: r.team.clone(),
             };
             self.by_digest.insert(r.digest.clone(), info);
         }

@@ -22,7 +22,7 @@ use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::GatewayError;
-use crate::keys::KeyInfo;
+use crate::keys::{KeyInfo, KeyLimits};
 
 /// A calendar period of a budget (UTC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,11 +106,33 @@ fn lock(s: &Mutex<KeyState>) -> MutexGuard<'_, KeyState> {
     }
 }
 
-/// Crossing 80 % of a budget (told to `budget::notify`).
+/// Whose limits: a key's own, or its team's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Holder {
+    /// A gateway key.
+    Key,
+    /// A `[[teams]]` entry.
+    Team,
+}
+
+impl Holder {
+    /// The word people read.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Key => "key",
+            Self::Team => "team",
+        }
+    }
+}
+
+/// Crossing 80 % of a budget (told to `alerts`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Warning {
-    /// The key.
-    pub key: String,
+    /// A key's or a team's.
+    pub holder: Holder,
+    /// Its name.
+    pub name: String,
     /// Spent so far in the period.
     pub spent_usd: f64,
     /// The budget.
@@ -124,19 +146,21 @@ pub struct Warning {
 /// The share of a budget that warns.
 pub const WARN_AT: f64 = 0.8;
 
-/// What a key may spend and send, by key name.
+/// What keys and teams may spend and send.
 #[derive(Debug, Default)]
 pub struct Limiter {
-    keys: DashMap<String, Shared>,
+    /// State by (holder, name).
+    states: DashMap<(Holder, String), Shared>,
+    /// Each team's limits (from `[[teams]]`).
+    teams: std::sync::RwLock<std::collections::HashMap<String, KeyLimits>>,
     /// Told each 80 % crossing (the webhook and log).
     warn: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Warning>>>,
 }
 
-/// What an admitted request holds: its in-flight slot and its budget reservation.
+/// What an admitted request holds: its in-flight slots and its budget reservation.
 #[derive(Debug)]
 pub struct Admission {
-    state: Shared,
-    concurrent: bool,
+    slots: Vec<Shared>,
     reservation: Option<Arc<Reservation>>,
 }
 
@@ -152,23 +176,31 @@ impl Admission {
 
 impl Drop for Admission {
     fn drop(&mut self) {
-        if self.concurrent {
-            let mut s = lock(&self.state);
+        for state in &self.slots {
+            let mut s = lock(state);
             s.in_flight = s.in_flight.saturating_sub(1);
         }
     }
 }
 
-/// A budget reservation: settled once with the real cost, or released when nobody holds it.
+/// One holder's share of a reservation.
+#[derive(Debug)]
+struct Held {
+    state: Shared,
+    holder: Holder,
+    name: String,
+    budget: Budget,
+    period_start: i64,
+}
+
+/// A budget reservation (of a key, and of its team): settled once with the real cost, or
+/// released when nobody holds it.
 #[derive(Debug)]
 pub struct Reservation {
-    state: Shared,
     usd: f64,
-    period_start: i64,
+    parts: Vec<Held>,
     settled: std::sync::atomic::AtomicBool,
-    budget: Budget,
-    key: String,
-    limiter_warn: Option<tokio::sync::mpsc::UnboundedSender<Warning>>,
+    warn: Option<tokio::sync::mpsc::UnboundedSender<Warning>>,
 }
 
 impl Reservation {
@@ -176,29 +208,32 @@ impl Reservation {
         if self.settled.swap(true, std::sync::atomic::Ordering::AcqRel) {
             return;
         }
-        let mut s = lock(&self.state);
-        if s.spend.period_start == self.period_start {
-            s.spend.reserved = (s.spend.reserved - self.usd).max(0.0);
-            s.spend.spent += cost;
-        }
-        let crossed = !s.spend.warned && s.spend.spent >= WARN_AT * self.budget.usd;
-        if crossed {
-            s.spend.warned = true;
-        }
-        let spent = s.spend.spent;
-        drop(s);
-        if crossed {
-            let (_, next) = self.budget.period.bounds(self.period_start);
-            let w = Warning {
-                key: self.key.clone(),
-                spent_usd: spent,
-                budget_usd: self.budget.usd,
-                period: self.budget.period,
-                resets_at: rfc3339(next),
-            };
-            tracing::warn!(key = %w.key, spent_usd = spent, budget_usd = w.budget_usd, period = w.period.as_str(), "a key has spent 80 % of its budget");
-            if let Some(tx) = &self.limiter_warn {
-                let _ = tx.send(w);
+        for p in &self.parts {
+            let mut s = lock(&p.state);
+            if s.spend.period_start == p.period_start {
+                s.spend.reserved = (s.spend.reserved - self.usd).max(0.0);
+                s.spend.spent += cost;
+            }
+            let crossed = !s.spend.warned && s.spend.spent >= WARN_AT * p.budget.usd;
+            if crossed {
+                s.spend.warned = true;
+            }
+            let spent = s.spend.spent;
+            drop(s);
+            if crossed {
+                let (_, next) = p.budget.period.bounds(p.period_start);
+                let w = Warning {
+                    holder: p.holder,
+                    name: p.name.clone(),
+                    spent_usd: spent,
+                    budget_usd: p.budget.usd,
+                    period: p.budget.period,
+                    resets_at: rfc3339(next),
+                };
+                tracing::warn!(holder = p.holder.as_str(), name = %w.name, spent_usd = spent, budget_usd = w.budget_usd, period = w.period.as_str(), "80 % of a budget is spent");
+                if let Some(tx) = &self.warn {
+                    let _ = tx.send(w);
+                }
             }
         }
     }
@@ -226,23 +261,103 @@ fn usd(v: f64) -> String {
     format!("${v:.2}")
 }
 
+/// Why `limits` of `holder` `name` refuse a request expected to use `tokens` costing up to
+/// `need` at `now` (nothing is changed).
+fn refusal(
+    s: &mut KeyState,
+    holder: Holder,
+    name: &str,
+    l: &KeyLimits,
+    tokens: u64,
+    need: f64,
+    now: i64,
+) -> Option<GatewayError> {
+    let who = format!("{} `{name}`", holder.as_str());
+    if let Some(m) = l.max_concurrent.filter(|m| s.in_flight >= *m) {
+        return Some(GatewayError::RateLimited {
+            message: format!("{who} has {m} requests in flight, its limit (max_concurrent); retry when one ends"),
+            retry_after: Some(Duration::from_secs(1)),
+        });
+    }
+    let pacing = Pacing { rpm: l.rpm, tpm: l.tpm, min_gap_ms: None };
+    if pacing.is_set() {
+        let at = s.pacer.free_at(pacing, tokens, now);
+        if at > now {
+            let what = match (l.rpm, l.tpm) {
+                (Some(r), _) if s.pacer.free_at(Pacing { tpm: None, ..pacing }, tokens, now) > now => {
+                    format!("{r} requests per minute (rpm)")
+                }
+                (_, Some(t)) => format!("{t} tokens per minute (tpm; this request counts {tokens})"),
+                (Some(r), None) => format!("{r} requests per minute (rpm)"),
+                (None, None) => "its rate limit".to_string(),
+            };
+            let wait = Duration::from_millis(u64::try_from(at - now).unwrap_or(0));
+            return Some(GatewayError::RateLimited {
+                message: format!(
+                    "{who} is over its limit of {what}; the next request fits in {}",
+                    crate::pipeline::words::span(at - now)
+                ),
+                retry_after: Some(wait.max(Duration::from_secs(1))),
+            });
+        }
+    }
+    if let Some(b) = l.budget {
+        let (start, next) = b.period.bounds(now);
+        if s.spend.period_start != start {
+            s.spend = Spend { period_start: start, ..Spend::default() };
+        }
+        if s.spend.spent >= b.usd || s.spend.spent + s.spend.reserved + need > b.usd {
+            let why = if s.spend.spent >= b.usd {
+                "is spent".to_string()
+            } else {
+                format!(
+                    "cannot cover this request (spent {}, {} held by requests in flight, this one may cost up to {})",
+                    usd(s.spend.spent),
+                    usd(s.spend.reserved),
+                    usd(need)
+                )
+            };
+            return Some(GatewayError::BudgetSpent(format!(
+                "budget of {} per {} for {who} {why}; resets {}",
+                usd(b.usd),
+                b.period.as_str(),
+                rfc3339(next)
+            )));
+        }
+    }
+    None
+}
+
 impl Limiter {
     /// Where 80 % crossings go.
     pub fn on_warning(&self, tx: tokio::sync::mpsc::UnboundedSender<Warning>) {
         *self.warn.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tx);
     }
 
-    fn state(&self, key: &str) -> Shared {
-        if let Some(s) = self.keys.get(key) {
-            return s.clone();
-        }
-        self.keys.entry(key.to_string()).or_default().clone()
+    /// The teams' limits (from `[[teams]]`); teams no longer declared are forgotten.
+    pub fn set_teams(&self, teams: impl IntoIterator<Item = (String, KeyLimits)>) {
+        let map: std::collections::HashMap<String, KeyLimits> = teams.into_iter().collect();
+        self.states.retain(|(h, n), _| *h == Holder::Key || map.contains_key(n));
+        *self.teams.write().unwrap_or_else(std::sync::PoisonError::into_inner) = map;
     }
 
-    /// Starts a key's period from what the database says it spent (the usage rows of the period;
-    /// kept when the memory already counts more, since rows are written in batches).
-    pub fn seed_spent(&self, key: &str, period_start: i64, spent: f64) {
-        let s = self.state(key);
+    /// A team's limits.
+    pub fn team(&self, name: &str) -> Option<KeyLimits> {
+        self.teams.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(name).copied()
+    }
+
+    fn state(&self, holder: Holder, name: &str) -> Shared {
+        let k = (holder, name.to_string());
+        if let Some(s) = self.states.get(&k) {
+            return s.clone();
+        }
+        self.states.entry(k).or_default().clone()
+    }
+
+    /// Starts a period from what the database says was spent in it (the usage rows; kept when the
+    /// memory already counts more, since rows are written in batches).
+    pub fn seed_spent(&self, holder: Holder, name: &str, period_start: i64, spent: f64) {
+        let s = self.state(holder, name);
         let mut s = lock(&s);
         if s.spend.period_start != period_start {
             s.spend = Spend { period_start, ..Spend::default() };
@@ -250,8 +365,8 @@ impl Limiter {
         s.spend.spent = s.spend.spent.max(spent);
     }
 
-    /// Admits a request of `key` expected to use `tokens` with a worst-case cost of `worst_usd`
-    /// (`None`: unpriced) at `now`, or says why not.
+    /// Admits a request of `key` (and its team) expected to use `tokens` with a worst-case cost of
+    /// `worst_usd` (`None`: unpriced) at `now`, or says why not. Both must allow it.
     pub fn admit(
         &self,
         key: &KeyInfo,
@@ -259,112 +374,65 @@ impl Limiter {
         worst_usd: Option<f64>,
         now: i64,
     ) -> Result<Admission, GatewayError> {
-        let l = key.limits;
-        let state = self.state(&key.name);
-        let mut s = lock(&state);
-        let pacing = Pacing { rpm: l.rpm, tpm: l.tpm, min_gap_ms: None };
-        if l.max_concurrent.is_some_and(|m| s.in_flight >= m) {
-            let m = l.max_concurrent.unwrap_or_default();
-            return Err(GatewayError::RateLimited {
-                message: format!(
-                    "key `{}` has {m} requests in flight, its limit (max_concurrent); retry when one ends",
-                    key.name
-                ),
-                retry_after: Some(Duration::from_secs(1)),
-            });
+        let mut holders = vec![(Holder::Key, key.name.clone(), key.limits)];
+        if let Some(team) = &key.team
+            && let Some(l) = self.team(team).filter(KeyLimits::is_set)
+        {
+            holders.push((Holder::Team, team.clone(), l));
         }
-        if pacing.is_set() {
-            let at = s.pacer.free_at(pacing, tokens, now);
-            if at > now {
-                let what = match (l.rpm, l.tpm) {
-                    (Some(r), _) if s.pacer.free_at(Pacing { tpm: None, ..pacing }, tokens, now) > now => {
-                        format!("{r} requests per minute (rpm)")
-                    }
-                    (_, Some(t)) => format!("{t} tokens per minute (tpm; this request counts {tokens})"),
-                    (Some(r), None) => format!("{r} requests per minute (rpm)"),
-                    (None, None) => "its rate limit".to_string(),
-                };
-                let wait = Duration::from_millis(u64::try_from(at - now).unwrap_or(0));
-                return Err(GatewayError::RateLimited {
-                    message: format!(
-                        "key `{}` is over its limit of {what}; the next request fits in {}",
-                        key.name,
-                        crate::pipeline::words::span(at - now)
-                    ),
-                    retry_after: Some(wait.max(Duration::from_secs(1))),
-                });
+        let states: Vec<Shared> = holders.iter().map(|(h, n, _)| self.state(*h, n)).collect();
+        // Always key before team: no two requests lock them in opposite orders.
+        let mut guards: Vec<MutexGuard<'_, KeyState>> = states.iter().map(|s| lock(s)).collect();
+        let need = worst_usd.unwrap_or(0.0);
+        for ((holder, name, l), g) in holders.iter().zip(guards.iter_mut()) {
+            if let Some(e) = refusal(g, *holder, name, l, tokens, need, now) {
+                return Err(e);
             }
         }
-        let mut reservation = None;
-        if let Some(b) = l.budget {
-            let (start, next) = b.period.bounds(now);
-            if s.spend.period_start != start {
-                s.spend = Spend { period_start: start, ..Spend::default() };
+        let mut slots = Vec::new();
+        let mut parts = Vec::new();
+        for (((holder, name, l), g), state) in holders.iter().zip(guards.iter_mut()).zip(&states) {
+            let pacing = Pacing { rpm: l.rpm, tpm: l.tpm, min_gap_ms: None };
+            if pacing.is_set() {
+                g.pacer.record(pacing, tokens, now);
             }
-            let need = worst_usd.unwrap_or(0.0);
-            if s.spend.spent >= b.usd || s.spend.spent + s.spend.reserved + need > b.usd {
-                let spent = s.spend.spent >= b.usd;
-                let why = if spent {
-                    "is spent".to_string()
-                } else {
-                    format!(
-                        "cannot cover this request (spent {}, {} held by requests in flight, this one may cost up to {})",
-                        usd(s.spend.spent),
-                        usd(s.spend.reserved),
-                        usd(need)
-                    )
-                };
-                return Err(GatewayError::BudgetSpent(format!(
-                    "budget of {} per {} for key `{}` {why}; resets {}",
-                    usd(b.usd),
-                    b.period.as_str(),
-                    key.name,
-                    rfc3339(next)
-                )));
+            if l.max_concurrent.is_some() {
+                g.in_flight += 1;
+                slots.push(state.clone());
             }
-            s.spend.reserved += need;
+            if let Some(b) = l.budget {
+                g.spend.reserved += need;
+                let period_start = g.spend.period_start;
+                parts.push(Held { state: state.clone(), holder: *holder, name: name.clone(), budget: b, period_start });
+            }
+        }
+        drop(guards);
+        let reservation = (!parts.is_empty()).then(|| {
             let warn = self.warn.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-            reservation = Some(Arc::new(Reservation {
-                state: state.clone(),
-                usd: need,
-                period_start: start,
-                settled: std::sync::atomic::AtomicBool::new(false),
-                budget: b,
-                key: key.name.clone(),
-                limiter_warn: warn,
-            }));
-        }
-        if pacing.is_set() {
-            s.pacer.record(pacing, tokens, now);
-        }
-        let concurrent = l.max_concurrent.is_some();
-        if concurrent {
-            s.in_flight += 1;
-        }
-        drop(s);
-        Ok(Admission { state, concurrent, reservation })
+            Arc::new(Reservation { usd: need, parts, settled: std::sync::atomic::AtomicBool::new(false), warn })
+        });
+        Ok(Admission { slots, reservation })
     }
 
-    /// A key's budget state: (spent, reserved) in the period holding `now`.
-    pub fn spend(&self, key: &str, budget: Budget, now: i64) -> (f64, f64) {
-        let Some(s) = self.keys.get(key).map(|s| s.clone()) else { return (0.0, 0.0) };
+    /// A budget's state: (spent, reserved) in the period holding `now`.
+    pub fn spend(&self, holder: Holder, name: &str, budget: Budget, now: i64) -> (f64, f64) {
+        let Some(s) = self.states.get(&(holder, name.to_string())).map(|s| s.clone()) else { return (0.0, 0.0) };
         let s = lock(&s);
         if s.spend.period_start == budget.period.bounds(now).0 { (s.spend.spent, s.spend.reserved) } else { (0.0, 0.0) }
     }
 
     /// Forgets the keys not in `keep` (deleted or revoked).
-    pub fn retain(&self, keep: impl Fn(&str) -> bool) {
-        self.keys.retain(|k, _| keep(k));
+    pub fn retain_keys(&self, keep: impl Fn(&str) -> bool) {
+        self.states.retain(|(h, n), _| *h == Holder::Team || keep(n));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::KeyLimits;
 
     fn key(limits: KeyLimits) -> KeyInfo {
-        KeyInfo { name: "ci".into(), models: vec!["*".into()], limits }
+        KeyInfo { name: "ci".into(), models: vec!["*".into()], limits, team: None }
     }
 
     const JAN_15: i64 = 1_768_478_400_000; // 2026-01-15T12:00Z, a Thursday
@@ -407,16 +475,40 @@ mod tests {
         assert_eq!(e.status().as_u16(), 402);
         a.spend_sink().expect("sink").settle(0.1);
         drop(a);
-        assert_eq!(l.spend("ci", budget, JAN_15), (0.1, 0.4));
+        assert_eq!(l.spend(Holder::Key, "ci", budget, JAN_15), (0.1, 0.4));
         drop(b); // ended without a cost: released
-        assert_eq!(l.spend("ci", budget, JAN_15), (0.1, 0.0));
-        l.seed_spent("ci", Period::Month.bounds(JAN_15).0, 1.0);
+        assert_eq!(l.spend(Holder::Key, "ci", budget, JAN_15), (0.1, 0.0));
+        l.seed_spent(Holder::Key, "ci", Period::Month.bounds(JAN_15).0, 1.0);
         let e = l.admit(&k, 0, Some(0.0), JAN_15).expect_err("spent");
         assert!(
             e.to_string().contains("budget of $1.00 per month for key `ci` is spent; resets 2026-02-01T00:00Z"),
             "{e}"
         );
         assert!(l.admit(&k, 0, Some(0.5), Period::Month.bounds(JAN_15).1).is_ok(), "a new month");
+    }
+
+    #[test]
+    fn a_team_limits_all_its_keys_together_and_both_must_allow() {
+        let l = Limiter::default();
+        l.set_teams([("blue".to_string(), KeyLimits { rpm: Some(3), ..KeyLimits::default() })]);
+        let member = |name: &str, rpm| KeyInfo {
+            name: name.into(),
+            models: vec!["*".into()],
+            limits: KeyLimits { rpm, ..KeyLimits::default() },
+            team: Some("blue".into()),
+        };
+        let (a, b) = (member("a", None), member("b", Some(1)));
+        assert!(l.admit(&a, 0, None, 0).is_ok() && l.admit(&a, 0, None, 1).is_ok());
+        let e = l.admit(&b, 0, None, 2).map(|_| ());
+        assert!(e.is_ok(), "b's first, the team's third");
+        let e = l.admit(&a, 0, None, 3).expect_err("the team's fourth");
+        assert!(e.to_string().contains("team `blue` is over its limit of 3 requests per minute"), "{e}");
+        let e = l.admit(&b, 0, None, 4).expect_err("b's own limit");
+        assert!(e.to_string().starts_with("key `b`"), "{e}");
+        // A key refused by its team counted nothing against itself.
+        let c = member("c", Some(1));
+        assert!(l.admit(&c, 0, None, 6).is_err());
+        assert!(l.admit(&c, 0, None, 60_003).is_ok(), "c's own window is untouched");
     }
 
     #[test]
@@ -431,7 +523,7 @@ mod tests {
             a.spend_sink().expect("sink").settle(cost);
         }
         let w = rx.try_recv().expect("one warning");
-        assert_eq!((w.key.as_str(), w.spent_usd, w.resets_at.as_str()), ("ci", 8.5, "2026-01-16T00:00Z"));
+        assert_eq!((w.name.as_str(), w.spent_usd, w.resets_at.as_str()), ("ci", 8.5, "2026-01-16T00:00Z"));
         assert!(rx.try_recv().is_err(), "only once");
     }
 }

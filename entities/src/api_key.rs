@@ -24,6 +24,8 @@ pub struct Model {
     pub revoked_at: Option<i64>,
     /// Per-key limits as JSON (`keys::KeyLimits`); NULL when none.
     pub limits: Option<String>,
+    /// The team it belongs to (`[[teams]]`), whose limits apply too.
+    pub team: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -1,5 +1,6 @@
-//! Per-key limits (requests and tokens per minute, requests in flight) as a JSON object on the
-//! key's row: `{"rpm": 60, "tpm": 200000, "max_concurrent": 4}`; NULL when the key has none.
+//! Per-key limits (requests and tokens per minute, requests in flight, budget) as a JSON object on
+//! the key's row: `{"rpm": 60, "tpm": 200000, "max_concurrent": 4}`; NULL when the key has none.
+//! And the team a key belongs to (`[[teams]]`), whose limits apply too.
 
 use sea_orm_migration::prelude::*;
 
@@ -10,6 +11,7 @@ pub struct Migration;
 enum ApiKeys {
     Table,
     Limits,
+    Team,
 }
 
 #[async_trait::async_trait]
@@ -18,10 +20,15 @@ impl MigrationTrait for Migration {
         m.alter_table(
             Table::alter().table(ApiKeys::Table).add_column(ColumnDef::new(ApiKeys::Limits).text().null()).take(),
         )
+        .await?;
+        m.alter_table(
+            Table::alter().table(ApiKeys::Table).add_column(ColumnDef::new(ApiKeys::Team).text().null()).take(),
+        )
         .await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(Table::alter().table(ApiKeys::Table).drop_column(ApiKeys::Team).take()).await?;
         m.alter_table(Table::alter().table(ApiKeys::Table).drop_column(ApiKeys::Limits).take()).await
     }
 }

@@ -46,6 +46,8 @@ pub struct Config {
     pub budgets: BudgetsConfig,
     /// Gateway keys declared as code.
     pub keys: Vec<KeyEntry>,
+    /// Teams of keys, with limits and a budget shared by their keys.
+    pub teams: Vec<TeamEntry>,
     /// Custom providers declared as code.
     pub providers: Vec<ProviderEntry>,
     /// Provider accounts declared as code.
@@ -377,6 +379,41 @@ pub struct KeyEntry {
     /// USD per calendar period (`{ usd = 10.0, period = "month" }`; day, week or month, UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<crate::limits::Budget>,
+    /// The `[[teams]]` entry it belongs to (its limits apply too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+}
+
+/// `[[teams]]`: keys that share limits and a budget (each key's own apply as well).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamEntry {
+    /// Unique name.
+    pub name: String,
+    /// Requests per minute, all its keys together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpm: Option<u32>,
+    /// Tokens per minute, all its keys together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpm: Option<u32>,
+    /// Requests in flight, all its keys together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent: Option<u32>,
+    /// USD per calendar period, all its keys together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::limits::Budget>,
+}
+
+impl TeamEntry {
+    /// Its limits.
+    pub fn limits(&self) -> crate::keys::KeyLimits {
+        crate::keys::KeyLimits {
+            rpm: self.rpm,
+            tpm: self.tpm,
+            max_concurrent: self.max_concurrent,
+            budget: self.budget,
+        }
+    }
 }
 
 impl KeyEntry {

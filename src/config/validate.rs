@@ -63,8 +63,22 @@ pub fn validate(cfg: &Config, catalog: &Catalog) -> Result<(), ConfigError> {
     {
         return Err(bad("budgets.webhook".into(), "must be an http:// or https:// URL"));
     }
+    let mut teams = HashSet::new();
+    for (i, t) in cfg.teams.iter().enumerate() {
+        if t.name.trim().is_empty() || !teams.insert(t.name.as_str()) {
+            return Err(bad(format!("teams[{i}].name"), "must be non-empty and unique"));
+        }
+        if let Some((field, message)) = t.limits().problem() {
+            return Err(bad(format!("teams[{i}].{field}"), message));
+        }
+    }
     let mut names = HashSet::new();
     for (i, k) in cfg.keys.iter().enumerate() {
+        if let Some(team) = &k.team
+            && !teams.contains(team.as_str())
+        {
+            return Err(bad(format!("keys[{i}].team"), format!("no [[teams]] entry is named `{team}`")));
+        }
         if let Some((field, message)) = k.limits().problem() {
             return Err(bad(format!("keys[{i}].{field}"), message));
         }

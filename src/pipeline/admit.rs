@@ -52,8 +52,10 @@ pub fn admit(
     plan: &Plan,
     targets: &[Target],
 ) -> Result<Option<Admission>, GatewayError> {
-    let Some(key) = key.filter(|k| k.limits.is_set()) else { return Ok(None) };
-    let worst = if key.limits.budget.is_some() { worst_cost(state, plan, targets) } else { None };
+    let Some(key) = key.filter(|k| k.limits.is_set() || k.team.is_some()) else { return Ok(None) };
+    let team_budget =
+        key.team.as_deref().and_then(|t| state.runtime.limiter.team(t)).is_some_and(|l| l.budget.is_some());
+    let worst = if key.limits.budget.is_some() || team_budget { worst_cost(state, plan, targets) } else { None };
     let now = actors::clock::now_ms();
     state.runtime.limiter.admit(key, plan.token_estimate(), worst, now).map(Some)
 }

@@ -346,7 +346,7 @@ impl Runtime {
         self.combo_sessions.configure(cfg.routing.session_policy(), actors::clock::now_ms());
         self.response_chains.configure(cfg.routing.session_policy(), actors::clock::now_ms());
         keys.reload(&rows.keys);
-        self.seed_budgets(&rows.keys).await?;
+        self.seed_budgets(&rows.keys, &cfg.teams).await?;
         write(&self.live, Arc::new(cfg));
         if report != ReloadReport::default() {
             tracing::info!(
@@ -372,16 +372,35 @@ impl Runtime {
 
     /// Starts each budget's period from what its key's usage rows say it spent (a restart keeps
     /// counting), and forgets the state of keys no longer active.
-    async fn seed_budgets(&self, rows: &[entities::api_key::Model]) -> Result<(), sea_orm::DbErr> {
+    async fn seed_budgets(
+        &self,
+        rows: &[entities::api_key::Model],
+        teams: &[crate::config::TeamEntry],
+    ) -> Result<(), sea_orm::DbErr> {
+        use crate::limits::Holder;
         let now = actors::clock::now_ms();
         let active: Vec<&entities::api_key::Model> =
             rows.iter().filter(|r| r.enabled && r.revoked_at.is_none()).collect();
-        self.limiter.retain(|k| active.iter().any(|r| r.name == k));
-        for r in active {
+        self.limiter.retain_keys(|k| active.iter().any(|r| r.name == k));
+        self.limiter.set_teams(teams.iter().map(|t| (t.name.clone(), t.limits())));
+        for r in &active {
             if let Some(b) = crate::keys::KeyLimits::from_column(r.limits.as_deref()).budget {
                 let (start, _) = b.period.bounds(now);
-                let spent = store::keys::spent_since(&self.inputs.db, &r.name, start).await?;
-                self.limiter.seed_spent(&r.name, start, spent);
+                let spent = store::keys::spent_since(&self.inputs.db, &[r.name.as_str()], start).await?;
+                self.limiter.seed_spent(Holder::Key, &r.name, start, spent);
+            }
+        }
+        // A team's period: what its keys (all of them, revoked ones too) spent in it.
+        for t in teams {
+            if let Some(b) = t.budget {
+                let (start, _) = b.period.bounds(now);
+                let members: Vec<&str> = rows
+                    .iter()
+                    .filter(|r| r.team.as_deref() == Some(t.name.as_str()))
+                    .map(|r| r.name.as_str())
+                    .collect();
+                let spent = store::keys::spent_since(&self.inputs.db, &members, start).await?;
+                self.limiter.seed_spent(Holder::Team, &t.name, start, spent);
             }
         }
         Ok(())

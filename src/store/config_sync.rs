@@ -216,6 +216,7 @@ async fn sync_keys(db: &impl ConnectionTrait, cfg: &Config, sealer: &Sealer, r: 
                     && e.models == models
                     && e.enabled == k.enabled
                     && e.limits == k.limits().to_column()
+                    && e.team == k.team
                     && e.revoked_at.is_none()
                     && e.source == CONFIG => {}
             // A revocation survives restarts: the file brings a revoked key back only with a new
@@ -228,6 +229,7 @@ async fn sync_keys(db: &impl ConnectionTrait, cfg: &Config, sealer: &Sealer, r: 
                 am.models = Set(models);
                 am.enabled = Set(k.enabled);
                 am.limits = Set(k.limits().to_column());
+                am.team = Set(k.team.clone());
                 am.revoked_at = Set(None);
                 am.source = Set(CONFIG.into());
                 am.update(db).await?;
@@ -241,6 +243,7 @@ async fn sync_keys(db: &impl ConnectionTrait, cfg: &Config, sealer: &Sealer, r: 
                     models: Set(models),
                     enabled: Set(k.enabled),
                     limits: Set(k.limits().to_column()),
+                    team: Set(k.team.clone()),
                     source: Set(CONFIG.into()),
                     created_at: Set(now),
                     revoked_at: Set(None),

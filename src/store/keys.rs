@@ -26,6 +26,8 @@ pub struct KeyRow {
     pub revoked_at: Option<i64>,
     /// Its limits and budget.
     pub limits: crate::keys::KeyLimits,
+    /// Its team.
+    pub team: Option<String>,
 }
 
 impl From<api_key::Model> for KeyRow {
@@ -39,6 +41,7 @@ impl From<api_key::Model> for KeyRow {
             created_at: m.created_at,
             revoked_at: m.revoked_at,
             limits: crate::keys::KeyLimits::from_column(m.limits.as_deref()),
+            team: m.team,
         }
     }
 }
@@ -128,19 +131,36 @@ pub async fn set_limits(
     am.update(db).await
 }
 
-/// What `key` has spent since `since` (ms), from its usage rows (the priced cost).
-pub async fn spent_since(db: &impl ConnectionTrait, key: &str, since: i64) -> Result<f64, DbErr> {
+/// What `keys` have spent since `since` (ms), from their usage rows (the priced cost).
+pub async fn spent_since(db: &impl ConnectionTrait, keys: &[&str], since: i64) -> Result<f64, DbErr> {
+    if keys.is_empty() {
+        return Ok(0.0);
+    }
     use entities::usage;
     use sea_orm::QuerySelect;
     let sum: Option<Option<f64>> = usage::Entity::find()
         .select_only()
         .column_as(usage::Column::CostUsd.sum(), "spent")
-        .filter(usage::Column::KeyName.eq(key))
+        .filter(usage::Column::KeyName.is_in(keys.iter().copied()))
         .filter(usage::Column::Ts.gte(since))
         .into_tuple()
         .one(db)
         .await?;
     Ok(sum.flatten().unwrap_or(0.0))
+}
+
+/// Sets the team a key belongs to.
+pub async fn set_team(
+    db: &impl ConnectionTrait,
+    row: api_key::Model,
+    team: Option<&str>,
+) -> Result<api_key::Model, DbErr> {
+    if row.team.as_deref() == team {
+        return Ok(row);
+    }
+    let mut am: api_key::ActiveModel = row.into();
+    am.team = Set(team.map(str::to_string));
+    am.update(db).await
 }
 
 /// All keys, revoked ones included, by name.

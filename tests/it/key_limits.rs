@@ -146,7 +146,7 @@ async fn a_budget_is_never_overspent_under_fifty_concurrent_requests() {
     let app = env.start(&with_limits(&mock.base(), "", &format!("[budgets]\nwebhook = \"{hook}\"\n"))).await;
     // Output at $1,000 per million tokens, input free: the mock's answer (3 output tokens) costs
     // $0.003, and a request asking for 10 output tokens reserves $0.010. With a budget of
-    // $0.0405, 4 of a burst fit; one at a time, requests go while the spend plus one reservation
+    // $0.0405, at least 4 of a burst fit; then requests go while the spend plus one reservation
     // fits: up to $0.033, past the 80 % warning, never over.
     let price = json!({"provider": "mock", "model": "mock-model", "input": 0.0, "output": 1000.0});
     assert_eq!(put_api(&app, &env, "/api/pricing", price).await.0, 200);
@@ -194,7 +194,10 @@ async fn a_budget_is_never_overspent_under_fifty_concurrent_requests() {
     };
     let spent: f64 = rows.iter().filter(|r| r.status == 200).map(|r| r.cost_usd.unwrap_or(0.0)).sum();
     assert!(spent <= 0.0405, "overspent: ${spent} over $0.0405 with {served} served");
-    assert_eq!((burst_served, served), (4, 11), "4 of the burst, then one at a time to the end");
+    // At least 4 of the burst fit at once (more when early ones settle while it arrives); in all,
+    // 11 requests of $0.003 fit before one more reservation would not.
+    assert!((4..=11).contains(&burst_served), "{burst_served}");
+    assert_eq!(served, 11, "then one at a time to the end");
     assert!((spent - 0.033).abs() < 1e-9, "used up to one reservation from its end: ${spent}");
     assert_eq!(rows.iter().filter(|r| r.status == 402).count(), 50 - burst_served + 1, "every refusal has its row");
     // The key shows its spend; the webhook heard the 80 % warning once.
@@ -207,7 +210,10 @@ async fn a_budget_is_never_overspent_under_fifty_concurrent_requests() {
     actix_rt::time::sleep(Duration::from_millis(200)).await;
     let posts = posted.lock().expect("lock").clone();
     assert_eq!(posts.len(), 1, "{posts:?}");
-    assert_eq!((posts[0]["event"].as_str(), posts[0]["key"].as_str()), (Some("budget.warning"), Some("ci")));
+    assert_eq!(
+        (posts[0]["event"].as_str(), posts[0]["holder"].as_str(), posts[0]["name"].as_str()),
+        (Some("budget.warning"), Some("key"), Some("ci"))
+    );
     app.stop().await;
     // A restart keeps counting this month's spend.
     let app = env.start(&cfg).await;
@@ -246,4 +252,53 @@ async fn limits_are_set_live_through_the_api_and_checked() {
         assert!(v.to_string().contains(field), "{body}: {v}");
     }
     app.stop().await;
+}
+
+#[actix_web::test]
+async fn a_teams_limits_and_budget_apply_to_all_its_keys_together() {
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let teams = "[[teams]]\nname = \"blue\"\nrpm = 3\nbudget = { usd = 5.0, period = \"day\" }\n\n\
+                 [[keys]]\nname = \"blue-2\"\nkey = \"sk-og-blue-0002\"\nteam = \"blue\"\n";
+    let cfg = with_limits(&mock.base(), "team = \"blue\"", "").replace("[[keys]]", &format!("{teams}\n[[keys]]"));
+    let app = env.start(&cfg).await;
+    let send = |key: &'static str| {
+        let url = format!("{}/v1/chat/completions", base(&app));
+        async move {
+            let mut r = client().post(url).bearer_auth(key).send_json(&chat(10)).await.expect("send");
+            (r.status().as_u16(), json_body(&mut r).await)
+        }
+    };
+    assert_eq!(send("sk-og-ci-0001").await.0, 200);
+    assert_eq!(send("sk-og-blue-0002").await.0, 200);
+    assert_eq!(send("sk-og-ci-0001").await.0, 200);
+    let (status, e) = send("sk-og-blue-0002").await;
+    assert_eq!(status, 429, "the team's fourth request in the minute: {e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("team `blue` is over its limit of 3 requests per minute"),
+        "{e}"
+    );
+    assert_eq!(mock.hits(), 3);
+    let (s, teams) = get_api(&app, &env, "/api/teams").await;
+    assert_eq!(s, 200);
+    let blue = teams[0].clone();
+    assert_eq!((blue["name"].as_str(), blue["limits"]["rpm"].as_u64()), (Some("blue"), Some(3)), "{teams}");
+    let mut keys: Vec<String> =
+        blue["keys"].as_array().into_iter().flatten().filter_map(|k| k.as_str().map(String::from)).collect();
+    keys.sort();
+    assert_eq!(keys, vec!["blue-2", "ci"]);
+    assert_eq!(blue["budget_state"]["spent"], false, "{blue}");
+    app.stop().await;
+
+    // A key naming an undeclared team is refused at load, naming the key.
+    let bad = mock_config(&mock.base(), &[("a", "ka")], "")
+        .replace("key = \"sk-og-ci-0001\"", "key = \"sk-og-ci-0001\"\nteam = \"red\"");
+    let err = omnigate::config::parse_str(&bad).map_err(|e| e.to_string()).and_then(|c| {
+        omnigate::config::validate(&c, &omnigate::providers::Catalog::builtin().expect("catalog"))
+            .map_err(|e| e.to_string())
+    });
+    assert!(err.as_ref().is_err_and(|e| e.contains("keys[0].team")), "{err:?}");
 }

@@ -27,7 +27,7 @@ fn key_with_spend(row: &api_key::Model, state: &AppState) -> Value {
     let limits = crate::keys::KeyLimits::from_column(row.limits.as_deref());
     if let Some(b) = limits.budget {
         let now = crate::store::now_ms();
-        let (spent, reserved) = state.runtime.limiter.spend(&row.name, b, now);
+        let (spent, reserved) = state.runtime.limiter.spend(crate::limits::Holder::Key, &row.name, b, now);
         let (_, next) = b.period.bounds(now);
         v["budget_state"] = json!({
             "spent_usd": spent, "reserved_usd": reserved, "resets_at": crate::limits::rfc3339(next),
@@ -54,6 +54,17 @@ struct NewKey {
     models: Option<Vec<String>>,
     #[serde(default)]
     limits: Option<KeyLimits>,
+    #[serde(default)]
+    team: Option<String>,
+}
+
+/// The team named, when it is a `[[teams]]` entry (an empty name: none).
+fn team_of(name: Option<String>, state: &AppState) -> Result<Option<String>, AdminError> {
+    match name.filter(|t| !t.trim().is_empty()) {
+        None => Ok(None),
+        Some(t) if state.runtime.live().teams.iter().any(|x| x.name == t) => Ok(Some(t)),
+        Some(t) => Err(AdminError::field("team", format!("no [[teams]] entry is named `{t}`"))),
+    }
 }
 
 /// Checks a key as the config file's `[[keys]]` are checked (the key itself is ours, so fine).
@@ -70,6 +81,7 @@ fn validate(name: &str, models: &[String], limits: &KeyLimits, state: &AppState)
         tpm: None,
         max_concurrent: None,
         budget: None,
+        team: None,
     };
     let cfg = Config { keys: vec![entry], ..Config::default() };
     crate::config::validate(&cfg, state.runtime.catalog()).map_err(|e| AdminError::from_config(e, "keys[0]"))
@@ -84,6 +96,7 @@ async fn create_inner(state: &AppState, who: &Who, body: Map<String, Value>) -> 
     let models = new.models.unwrap_or_else(|| vec!["*".into()]);
     let limits = new.limits.unwrap_or_default();
     validate(&new.name, &models, &limits, state)?;
+    let team = team_of(new.team, state)?;
     if declared_in_file(state, &new.name) {
         return Err(AdminError::Conflict(format!(
             "the name `{}` belongs to a key declared in the config file",
@@ -108,10 +121,11 @@ async fn create_inner(state: &AppState, who: &Who, body: Map<String, Value>) -> 
         }
     };
     let row = keys::set_limits(&tx, row, &limits).await?;
+    let row = keys::set_team(&tx, row, team.as_deref()).await?;
     audit::record(&tx, who.change("key", &new.name, "create", before, Some(key_json(&row)))).await?;
     tx.commit().await?;
     apply(state).await?;
-    Ok(json!({ "name": new.name, "key": key, "models": models, "limits": limits }))
+    Ok(json!({ "name": new.name, "key": key, "models": models, "limits": limits, "team": team }))
 }
 
 /// `POST /api/keys {"name", "models"?}` → 201 `{"name", "key", "models"}`; the key is never shown
@@ -138,6 +152,9 @@ struct KeyPatch {
     /// Replaces every limit (`{}`: none).
     #[serde(default)]
     limits: Option<KeyLimits>,
+    /// Moves it to a team (`""`: none).
+    #[serde(default)]
+    team: Option<String>,
 }
 
 async fn update_inner(state: &AppState, who: &Who, name: &str, body: Map<String, Value>) -> Result<Value, AdminError> {
@@ -161,6 +178,13 @@ async fn update_inner(state: &AppState, who: &Who, name: &str, body: Map<String,
     let enabled = patch.enabled.unwrap_or(row.enabled);
     let row = keys::update(&tx, row, &models, enabled).await?;
     let row = keys::set_limits(&tx, row, &limits).await?;
+    let row = match patch.team {
+        Some(t) => {
+            let team = team_of(Some(t), state)?;
+            keys::set_team(&tx, row, team.as_deref()).await?
+        }
+        None => row,
+    };
     let after = key_json(&row);
     audit::record(&tx, who.change("key", name, "update", Some(before), Some(after.clone()))).await?;
     tx.commit().await?;
@@ -209,4 +233,40 @@ pub(super) async fn revoke(req: HttpRequest, state: web::Data<AppState>, name: w
         Err(r) => return *r,
     };
     answer(StatusCode::OK, revoke_inner(&state, &who, &name).await)
+}
+
+/// `GET /api/teams`: each `[[teams]]` entry with its limits, its keys and its budget's state.
+pub(super) async fn teams(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if let Err(r) = admit(&req, &state) {
+        return *r;
+    }
+    let rows = match keys::list(&state.db).await {
+        Ok(r) => r,
+        Err(e) => return answer(StatusCode::OK, Err(AdminError::from(e))),
+    };
+    let now = crate::store::now_ms();
+    let out: Vec<Value> = state
+        .runtime
+        .live()
+        .teams
+        .iter()
+        .map(|t| {
+            let members: Vec<&str> = rows
+                .iter()
+                .filter(|r| r.revoked_at.is_none() && r.team.as_deref() == Some(t.name.as_str()))
+                .map(|r| r.name.as_str())
+                .collect();
+            let mut v = json!({ "name": t.name, "limits": t.limits(), "keys": members });
+            if let Some(b) = t.budget {
+                let (spent, reserved) = state.runtime.limiter.spend(crate::limits::Holder::Team, &t.name, b, now);
+                let (_, next) = b.period.bounds(now);
+                v["budget_state"] = json!({
+                    "spent_usd": spent, "reserved_usd": reserved, "resets_at": crate::limits::rfc3339(next),
+                    "warning": spent >= crate::limits::WARN_AT * b.usd, "spent": spent >= b.usd,
+                });
+            }
+            v
+        })
+        .collect();
+    answer(StatusCode::OK, Ok(Value::Array(out)))
 }

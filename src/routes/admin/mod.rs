@@ -55,6 +55,7 @@ fn routes<R: openapi::Routes>(r: R) -> R {
         .route("/logout", web::post().to(session::logout))
         .route("/session", get().to(session::whoami))
         .route("/keys", get().to(keys::list))
+        .route("/teams", get().to(keys::teams))
         .route("/keys", web::post().to(keys::create))
         .route("/keys/{name}", web::delete().to(keys::revoke))
         .route("/keys/{name}", web::patch().to(keys::update))

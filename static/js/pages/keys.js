@@ -109,14 +109,14 @@ export async function render(root, ctx) {
     if (l.rpm) parts.push(`${l.rpm} rpm`);
     if (l.tpm) parts.push(`${l.tpm.toLocaleString()} tpm`);
     if (l.max_concurrent) parts.push(`${l.max_concurrent} at once`);
-    const out = [parts.length ? parts.join(" · ") : ""];
+    const out = [k.team ? el("div", { class: "cell-sub" }, "team ", el("strong", {}, k.team)) : "", parts.length ? parts.join(" · ") : ""];
     if (l.budget) {
       const b = k.budget_state || {};
       const spent = `$${(b.spent_usd || 0).toFixed(2)} of $${l.budget.usd.toFixed(2)} per ${l.budget.period}`;
       const tone = b.spent ? "bad" : b.warning ? "warn" : "";
       out.push(el("div", { class: "cell-sub", "data-budget": k.name }, spent, " ", b.spent ? badge("spent", tone) : b.warning ? badge("80 %", tone) : ""));
     }
-    return parts.length || l.budget ? out : el("span", { class: "cell-sub" }, "none");
+    return parts.length || l.budget || k.team ? out : el("span", { class: "cell-sub" }, "none");
   }
 
   function stateBadge(k) {
@@ -174,6 +174,7 @@ export async function render(root, ctx) {
     const conc = num("max_concurrent", l.max_concurrent, "none");
     const usd = input({ name: "budget_usd", type: "number", min: "0", step: "0.01", value: l.budget?.usd ?? "", placeholder: "none" });
     const period = el("select", { name: "budget_period" }, ...["day", "week", "month"].map((p) => el("option", { value: p, selected: (l.budget?.period || "month") === p }, p)));
+    const team = input({ name: "team", value: k.team || "", placeholder: "none", autocomplete: "off" });
     const msg2 = messageSlot();
     const save = el("button", { type: "submit" }, "Save");
     const f = el(
@@ -186,6 +187,7 @@ export async function render(root, ctx) {
       field("Requests at once", conc),
       field("Budget (USD)", usd, { hint: "Each request reserves its worst case before it is sent; 80 % warns." }),
       field("Budget period", period, { hint: "Calendar periods, UTC." }),
+      field("Team", team, { hint: "A [[teams]] entry of the config file: its limits apply too." }),
       el("div", { class: "form-actions" }, msg2, button("Cancel", () => dlg.close(), { class: "secondary" }), save),
     );
     const dlg = openDialog(`Edit key “${k.name}”`, f);
@@ -200,7 +202,10 @@ export async function render(root, ctx) {
           }
           if (usd.value.trim() !== "") limits.budget = { usd: Number(usd.value), period: period.value };
           const body = { models: models.length ? models : ["*"], enabled: enabled.checked };
-          if (k.source !== "config") body.limits = limits;
+          if (k.source !== "config") {
+            body.limits = limits;
+            body.team = team.value.trim();
+          }
           await patch(`/api/keys/${seg(k.name)}`, body);
           dlg.close();
           notify(`Key “${k.name}” saved.`);
