@@ -12,7 +12,12 @@
 //!    nested combos expanded in place; alias (exact or wildcard, `x/*` keeps the name) → target;
 //!    `provider/model` (id or alias prefix) → itself; a bare model served by one provider → it.
 //!    The key's patterns filter the targets (a combo or alias name allowed means all its targets).
-//!    `pipeline::session` reads the client's session key (header or body markers).
+//!    `pipeline::admit` then checks the key's and its team's limits (`limits::Limiter`: rpm and
+//!    tpm over a sliding minute, requests in flight, a budget by reservation of the worst case at
+//!    the targets' prices) before any upstream call; the admission rides with the answer's body
+//!    and its reservation is settled with the real cost through the `SpendSink` in the executor
+//!    context. `pipeline::session` reads the client's session key (header or body markers; for
+//!    the Responses API the `previous_response_id` chain, `session::ResponseChains`).
 //! 3. For each target, `Lease` goes to the `RouterActor` (its own thread): it gives a bound
 //!    session its account while that one can serve, else picks an account by strategy from its
 //!    routing table (cooldowns, model locks, breaker, concurrency caps, pacing) and binds the
@@ -76,7 +81,9 @@
 //! `Reload` that keeps known accounts' in-flight slots and health. Live settings (`runtime::settings`) are the
 //! file's values under the overrides stored in the database. The read side (`routes::admin::
 //! {requests, usage_summary, health}`) queries `store::observe` in SQL portable to SQLite and
-//! PostgreSQL; `routes::admin::routes` is the one list of `/api` routes, rendered as OpenAPI by
+//! PostgreSQL (`routes::admin::export` streams usage rows as CSV or JSON lines; `backup` snapshots
+//! the SQLite file with `VACUUM INTO`, for `/api/backup` and `omnigate backup|restore`);
+//! `routes::admin::routes` is the one list of `/api` routes, rendered as OpenAPI by
 //! `routes::admin::openapi`. The dashboard (`static/`, embedded) uses only that API. Subscription
 //! sign-in (`oauth::cli` for `omnigate accounts login|import`, `routes::admin::oauth` for the
 //! dashboard) writes the sealed session (`oauth::store::sign_in`) and reloads; `oauth::hub`, run
