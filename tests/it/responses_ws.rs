@@ -378,3 +378,36 @@ async fn a_malformed_message_gets_an_error_event_and_the_socket_stays_usable() {
     assert_eq!(statuses.len(), 7, "each refused message leaves a row: {statuses:?}");
     app.stop().await;
 }
+
+#[actix_web::test]
+#[ignore = "needs the Python SDKs (.venv from .ci/run): run through scripts/test"]
+async fn openai_python_sdk_websocket_mode_runs_a_tool_round_trip_through_a_chat_upstream() {
+    let py = crate::clients::sdk_python();
+    let mock = MockUpstream::start().await;
+    mock.script("k-chat", vec![fx("tools"), fx("text")]);
+    let env = TestEnv::new().await;
+    let app = env.start(&config(&mock)).await;
+    let v = crate::clients::run_script(
+        py,
+        "openai_responses_ws.py",
+        vec![format!("{}/v1", base(&app)), "sk-og-ci-0001".into(), "up-chat/m".into()],
+    )
+    .await;
+    let first = &v["first"];
+    assert_eq!(first["types"][0], "response.created", "{v}");
+    assert_eq!(first["types"].as_array().unwrap().last().unwrap(), "response.completed", "{v}");
+    assert_eq!(first["calls"], json!(["get_weather", "get_time"]), "{v}");
+    assert_eq!(first["args"][0]["location"], "Paris");
+    let second = &v["second"];
+    assert!(second["text"].as_str().unwrap_or_default().starts_with("Paris has about 2.1 million"), "{v}");
+    assert_eq!(second["output_text"], second["text"], "{v}");
+    assert_eq!(v["bad"]["type"], "error", "{v}");
+    assert_eq!(v["bad"]["status"], 404, "{v}");
+    // The chat upstream got the whole conversation for the continuation.
+    let sent = mock.requests();
+    assert_eq!(sent.len(), 2);
+    let roles: Vec<&str> =
+        sent[1].body["messages"].as_array().unwrap().iter().filter_map(|m| m["role"].as_str()).collect();
+    assert_eq!(roles, ["system", "user", "assistant", "tool", "tool"], "{}", sent[1].body);
+    app.stop().await;
+}

@@ -59,10 +59,17 @@ pub fn read(text: &str) -> Result<ClientMessage, GatewayError> {
             Err(_) => return Err(GatewayError::BadRequest("`generate` must be a boolean".into())),
         },
     };
+    if body.get("stream_id").is_some_and(|v| v.get() != "null") {
+        // OpenAI's lanes multiplex several responses on one socket; this one runs one at a time.
+        return Err(GatewayError::BadRequest(
+            "`stream_id` lanes are not supported: one response at a time per socket (open another socket to run two)"
+                .into(),
+        ));
+    }
     if body.parse::<bool>("background") == Some(true) {
         return Err(GatewayError::BadRequest("`background` responses are not supported over WebSocket".into()));
     }
-    for k in ["type", "generate", "background", "stream"] {
+    for k in ["type", "generate", "background", "stream", "stream_id"] {
         body.remove(k);
     }
     body.set("stream", &true);
@@ -216,7 +223,9 @@ mod tests {
 
     #[test]
     fn a_create_becomes_a_streaming_body_without_the_socket_fields() {
-        let c = create(r#"{"type":"response.create","model":"m","input":"hi","stream":false,"generate":false}"#);
+        let c = create(
+            r#"{"type":"response.create","model":"m","input":"hi","stream":false,"generate":false,"stream_id":null}"#,
+        );
         assert!(!c.generate);
         let v: Value = serde_json::from_slice(&c.body.to_vec()).unwrap();
         assert_eq!(v, json!({"model": "m", "input": "hi", "stream": true}));
@@ -233,6 +242,8 @@ mod tests {
             (r#"{"type":"session.update"}"#, "unsupported message type `session.update`"),
             (r#"{"type":"response.create","generate":"no"}"#, "`generate` must be a boolean"),
             (r#"{"type":"response.create","background":true}"#, "`background`"),
+            (r#"{"type":"response.create","stream_id":"lane-2"}"#, "`stream_id` lanes"),
+            (r#"{"type":"response.steer","input":"x"}"#, "unsupported message type `response.steer`"),
         ] {
             let e = read(text).unwrap_err();
             assert!(matches!(&e, GatewayError::BadRequest(m) if m.contains(words)), "{text}: {e:?}");
