@@ -127,6 +127,9 @@ async fn a_text_answer_streams_as_events_ending_in_response_completed() {
     for round in 0..2 {
         send(&mut ws, &msg).await;
         let events = turn(&mut ws).await;
+        // The second round continues the first: previous_response_id + only the new question.
+        msg["previous_response_id"] = events.last().unwrap()["response"]["id"].clone();
+        msg["input"] = json!("And Lyon?");
         let t = types(&events);
         assert_eq!(t.first(), Some(&"response.created"), "{t:?}");
         assert_eq!(t.last(), Some(&"response.completed"), "{t:?}");
@@ -142,6 +145,15 @@ async fn a_text_answer_streams_as_events_ending_in_response_completed() {
     assert_eq!(sent[0].body["model"], "m");
     assert!(sent[0].body.get("type").is_none() && sent[0].body.get("generate").is_none(), "{}", sent[0].body);
     assert!(!sent[0].headers.get("openai-beta").is_some_and(|v| v.contains("responses_websockets")));
+    // The continuation reached the (passthrough) upstream whole, with nothing it would have to
+    // look up: no previous_response_id, the answer's items without their ids.
+    assert!(sent[1].body.get("previous_response_id").is_none(), "{}", sent[1].body);
+    let input = sent[1].body["input"].as_array().unwrap();
+    assert_eq!(input.len(), 3, "{}", sent[1].body);
+    assert_eq!(input[0]["content"], "How many people live in Paris?");
+    assert_eq!((input[1]["type"].as_str(), input[1]["role"].as_str()), (Some("message"), Some("assistant")));
+    assert!(input[1].get("id").is_none() && input[1]["content"][0]["text"].as_str().unwrap().starts_with("Paris has"));
+    assert_eq!(input[2]["content"], "And Lyon?");
     let rows = rows(&app, 2).await;
     assert_eq!(rows.len(), 2, "one usage row per response.create");
     assert!(rows.iter().all(|r| r.status == 200 && r.client_dialect == "openai-responses"));

@@ -166,14 +166,14 @@ impl Tally {
         match event.get("type").and_then(Value::as_str) {
             Some("response.output_item.done") => {
                 if let Some(item) = event.get("item").filter(|i| i.is_object()) {
-                    self.output.push(item.clone());
+                    self.output.push(as_input(item.clone()));
                 }
             }
             Some("response.completed") => {
                 let r = &event["response"];
                 if let Some(id) = r.get("id").and_then(Value::as_str) {
                     let output = r.get("output").and_then(Value::as_array).cloned().unwrap_or_default();
-                    self.completed = Some((id.to_string(), output));
+                    self.completed = Some((id.to_string(), output.into_iter().map(as_input).collect()));
                 }
             }
             Some("response.failed" | "response.incomplete" | "error") => self.failed = true,
@@ -191,6 +191,19 @@ impl Tally {
         let output = if self.output.is_empty() { whole } else { self.output };
         Some(Last { id, input, output, session })
     }
+}
+
+/// An output item as Codex sends it back as input: without its `id` (with `store: false` an
+/// upstream has no item of that id to look up, and refuses the reference) and, for messages,
+/// calls and reasoning, without its `status` (Codex's `ResponseItem` serializes neither).
+fn as_input(mut item: Value) -> Value {
+    if let Some(o) = item.as_object_mut() {
+        o.remove("id");
+        if matches!(o.get("type").and_then(Value::as_str), Some("message" | "function_call" | "reasoning")) {
+            o.remove("status");
+        }
+    }
+    item
 }
 
 /// The `OpenAI-Beta` values worth passing on: the socket's own announcement removed.
@@ -281,6 +294,14 @@ mod tests {
         t.see(&json!({"type": "response.completed", "response": {"id": "resp_2", "output": []}}));
         let last = t.finish(vec![json!("in")], None).unwrap();
         assert_eq!((last.id.as_str(), last.output.len()), ("resp_2", 1));
+
+        // Items go back as Codex sends them: no ids (nothing is stored), no status on calls.
+        let mut t = Tally::default();
+        let call = json!({"id": "fc_1", "type": "function_call", "status": "completed", "call_id": "c", "name": "f", "arguments": "{}"});
+        t.see(&json!({"type": "response.output_item.done", "item": call}));
+        t.see(&json!({"type": "response.completed", "response": {"id": "resp_3", "output": []}}));
+        let last = t.finish(vec![], None).unwrap();
+        assert_eq!(last.output, [json!({"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"})]);
 
         let mut t = Tally::default();
         t.see(&json!({"type": "response.completed", "response": {"id": "r", "output": [{"type": "message"}]}}));
