@@ -423,3 +423,70 @@ async fn openai_python_sdk_websocket_mode_runs_a_tool_round_trip_through_a_chat_
     assert_eq!(roles, ["system", "user", "assistant", "tool", "tool"], "{}", sent[1].body);
     app.stop().await;
 }
+
+/// The Codex CLI binary to drive (`OG_TEST_CODEX`), or the test fails saying how to get one.
+fn codex_binary() -> String {
+    std::env::var("OG_TEST_CODEX").ok().filter(|p| !p.is_empty()).unwrap_or_else(|| {
+        panic!("set OG_TEST_CODEX to a Codex CLI binary (npm install @openai/codex; node_modules/.bin/codex)")
+    })
+}
+
+#[actix_web::test]
+#[ignore = "needs the Codex CLI (OG_TEST_CODEX=path/to/codex)"]
+async fn codex_cli_talks_to_the_gateway_over_the_websocket() {
+    let codex = codex_binary();
+    let mock = MockUpstream::start().await;
+    // A Responses upstream: Codex's own tool types (`namespace`, ...) pass through untranslated.
+    // It first calls tools Codex does not have (Codex answers each with an error output and
+    // continues on the same socket), then answers in text.
+    mock.script("k-resp", vec![fx("tools"), fx("text")]);
+    let env = TestEnv::new().await;
+    let app = env.start(&config(&mock)).await;
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("config.toml"),
+        format!(
+            "model_provider = \"omnigate\"\nmodel = \"up-resp/m\"\n\n[model_providers.omnigate]\nname = \"Omnigate\"\n\
+             base_url = \"{}/v1\"\nwire_api = \"responses\"\nenv_key = \"OMNIGATE_API_KEY\"\nsupports_websockets = true\n\
+             request_max_retries = 0\nstream_max_retries = 0\n",
+            base(&app)
+        ),
+    )
+    .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let (home_path, work_path) = (home.path().to_path_buf(), work.path().to_path_buf());
+    let out = actix_web::web::block(move || {
+        std::process::Command::new(codex)
+            .args(["exec", "--skip-git-repo-check", "--sandbox", "read-only", "Say hello."])
+            .env("CODEX_HOME", &home_path)
+            .env("OMNIGATE_API_KEY", "sk-og-ci-0001")
+            .env_remove("OPENAI_API_KEY")
+            .current_dir(&work_path)
+            .stdin(std::process::Stdio::null())
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("codex runs");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "codex failed:\n{stderr}\n{stdout}");
+    assert!(stdout.contains("Paris has about 2.1 million"), "{stdout}\n{stderr}");
+    // The answers came over the socket, not Codex's HTTP fallback: Codex stamps `client_metadata`
+    // with its WebSocket send time only on a `response.create` message.
+    let sent = mock.requests();
+    assert_eq!(sent.len(), 2, "the tool call and the answer after its outputs");
+    for r in &sent {
+        assert!(r.body["client_metadata"]["x-codex-ws-stream-request-start-ms"].is_string(), "{}", r.body);
+        assert!(r.body.get("previous_response_id").is_none() && r.body.get("generate").is_none(), "{}", r.body);
+    }
+    // The second turn reached the upstream whole: Codex's continuation (or full resend) carries the
+    // calls the first answer made and Codex's outputs for them.
+    let input = sent[1].body["input"].as_array().unwrap();
+    let calls: Vec<&Value> = input.iter().filter(|i| i["type"] == "function_call").collect();
+    let outputs: Vec<&Value> = input.iter().filter(|i| i["type"] == "function_call_output").collect();
+    assert_eq!((calls.len(), outputs.len()), (2, 2), "{}", sent[1].body["input"]);
+    assert_eq!(outputs[0]["call_id"], calls[0]["call_id"]);
+    let rows = rows(&app, 2).await;
+    assert_eq!(rows.iter().map(|r| r.status).collect::<Vec<_>>(), [200, 200], "{rows:?}");
+    app.stop().await;
+}
