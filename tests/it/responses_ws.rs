@@ -424,6 +424,24 @@ async fn openai_python_sdk_websocket_mode_runs_a_tool_round_trip_through_a_chat_
     app.stop().await;
 }
 
+#[actix_web::test]
+async fn a_message_over_the_size_limit_closes_the_socket_with_1009() {
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let app = env.start(&format!("[server]\nmax_body_mib = 1\n{}", config(&mock))).await;
+    let mut ws = connect(&app).await;
+    let mut msg = codex("ws_create.json", "up-resp/m");
+    msg["input"] = json!("x".repeat(1024 * 1024 + 1));
+    send(&mut ws, &msg).await;
+    let frame = actix_rt::time::timeout(Duration::from_secs(5), ws.next()).await.unwrap().unwrap().unwrap();
+    match frame {
+        Frame::Close(Some(reason)) => assert_eq!(reason.code, awc::ws::CloseCode::Size, "{reason:?}"),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    assert_eq!(mock.hits(), 0);
+    app.stop().await;
+}
+
 /// The Codex CLI binary to drive (`OG_TEST_CODEX`), or the test fails saying how to get one.
 fn codex_binary() -> String {
     std::env::var("OG_TEST_CODEX").ok().filter(|p| !p.is_empty()).unwrap_or_else(|| {
