@@ -6,6 +6,12 @@
 //!    a byte of the body is read, then read it (bounded in size and time), refuse duplicate keys and
 //!    check the types of well-known fields (`protocol::shape`). A refusal is answered in the
 //!    caller's own shape and still leaves a usage row (`routes::common::refuse`).
+//!    `routes::responses_ws` serves the Responses API over WebSocket (`GET /v1/responses`): the
+//!    key is checked on the upgrade, then each `response.create` message is read like a body and
+//!    goes through the same `pipeline::serve` as a streaming `POST /v1/responses`; the events of
+//!    its SSE body go back as text messages, one response at a time per socket. A continuation of
+//!    the socket's last response is expanded into the whole conversation first (nothing is
+//!    stored); closing the socket drops the turn's body, which cancels the upstream (step 6).
 //! 2. `pipeline::resolve` turns the model into ordered targets: combo → its targets in its
 //!    strategy's order (priority, round-robin, random, weighted, least-used, cost-, latency-
 //!    optimized, fill-first; what served requests taught is in `pipeline::stats::TargetBook`),

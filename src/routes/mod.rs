@@ -9,6 +9,7 @@ pub mod health;
 pub mod metrics;
 pub mod openai;
 pub mod responses;
+pub mod responses_ws;
 
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpResponse, Route, guard, web};
@@ -43,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/messages", web::post().to(anthropic::messages))
         .route("/v1/messages/count_tokens", web::post().to(anthropic::count_tokens))
         .route("/v1/responses", web::post().to(responses::create))
+        .route("/v1/responses", web::get().to(responses_ws::upgrade))
         .route("/v1/responses/{id}", get().to(responses::retrieve))
         .route("/{version:v1beta|v1}/models/{tail:.*}", web::post().to(gemini::call))
         .route("/v1beta/models", get().to(gemini::list))
@@ -53,7 +55,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/models", get().to(openai::models))
         .route("/messages", web::post().to(anthropic::messages))
         .route("/messages/count_tokens", web::post().to(anthropic::count_tokens))
-        .route("/responses", web::post().to(responses::create));
+        .route("/responses", web::post().to(responses::create))
+        .route("/responses", web::get().to(responses_ws::upgrade));
     dashboard::configure(cfg);
     admin::configure(cfg);
 }

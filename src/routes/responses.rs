@@ -1,6 +1,6 @@
 //! The OpenAI Responses surface: `POST /v1/responses` (stream and not). Responses are not stored:
 //! `previous_response_id` is refused with an explanation when the request must be translated, and
-//! `GET /v1/responses/{id}` says so.
+//! `GET /v1/responses/{id}` says so. The same surface over WebSocket is `responses_ws`.
 
 use actix::Addr;
 use actix_web::{HttpRequest, HttpResponse, web};

@@ -34,6 +34,7 @@ mod pricing;
 mod reasoning;
 mod replay;
 mod resilience;
+mod responses_ws;
 mod routing_combos;
 mod routing_context;
 mod routing_failures;
