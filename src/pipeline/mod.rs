@@ -8,6 +8,7 @@ pub mod resolve;
 pub mod resume;
 pub mod session;
 pub mod stats;
+pub mod surfaces;
 pub mod transform;
 pub mod words;
 
