@@ -24,7 +24,14 @@
 //!    A subscription account (`oauth`: claude-code, codex, gemini-cli, github-copilot, qwen-code)
 //!    is leased like any other; its quota tracker has already told the router when a window is
 //!    exhausted (skipped until the reset) or nearly full (leased last).
-//! 4. `pipeline::plan` builds the attempt: same dialect on both sides → passthrough (only `model`
+//! 4. `pipeline::plan` builds the attempt. The surfaces beyond generation go to
+//!    `pipeline::surfaces` (`routes::surfaces` reads their bodies): embeddings, token counts,
+//!    moderations and rerank are forwarded as they came to a provider that serves them (the
+//!    catalog's or the provider's `serves`; a 400 naming the provider otherwise), OpenAI
+//!    embeddings to a Gemini upstream become `batchEmbedContents` (`translate::gemini_embed`),
+//!    and a legacy completion is forwarded where it is served, else made a chat plan
+//!    (`translate::completions::to_chat`) whose adapter is wrapped to answer in
+//!    `text_completion` objects and chunks. For generation: same dialect on both sides → passthrough (only `model`
 //!    rewritten, unknown fields and `cache_control` survive; OpenAI streams ask for usage and hide
 //!    that chunk); otherwise the client body is decoded once to `translate::canonical` and encoded
 //!    for the provider's dialect, with a `translate::adapter::Translating` response adapter. Both
