@@ -4,8 +4,9 @@
 //!
 //! Token counts (fixtures in `tests/fixtures/moderations/` and `tests/fixtures/rerank/`): a
 //! moderation answer has none (OpenAI does not bill moderations); a rerank answer has
-//! `usage.total_tokens` (Jina), `usage.prompt_tokens` (Together, vLLM) or only
-//! `meta.billed_units.search_units` (Cohere: search units, not tokens, so nothing is counted).
+//! `usage.total_tokens` (Jina), `usage.prompt_tokens` (Together, vLLM), Cohere's
+//! `meta.tokens.input_tokens` or `meta.billed_units.total_tokens` when present, or only
+//! `meta.billed_units.search_units` (search units, not tokens: nothing is counted).
 
 use actors::executor::{AdapterError, ResponseAdapter, StreamEnd};
 use actors::usage::TokenUsage;
@@ -38,7 +39,13 @@ impl WholeJson {
 /// Token counts of a rerank answer, when it gives any.
 pub fn rerank_usage(v: &Value) -> TokenUsage {
     let u = &v["usage"];
-    let input = u["prompt_tokens"].as_u64().or_else(|| u["total_tokens"].as_u64()).unwrap_or(0);
+    let meta = &v["meta"];
+    let input = u["prompt_tokens"]
+        .as_u64()
+        .or_else(|| u["total_tokens"].as_u64())
+        .or_else(|| meta["tokens"]["input_tokens"].as_u64())
+        .or_else(|| meta["billed_units"]["total_tokens"].as_u64())
+        .unwrap_or(0);
     TokenUsage { input, ..TokenUsage::default() }
 }
 
@@ -100,5 +107,8 @@ mod tests {
         let cohere = br#"{"results":[{"index":0,"relevance_score":0.5}],"meta":{"billed_units":{"search_units":1}}}"#;
         assert!(r.complete(Bytes::from_static(cohere)).is_ok());
         assert_eq!(r.usage().input, 0);
+        let with_tokens = br#"{"results":[{"index":0,"relevance_score":0.5}],"meta":{"tokens":{"input_tokens":7}}}"#;
+        assert!(r.complete(Bytes::from_static(with_tokens)).is_ok());
+        assert_eq!(r.usage().input, 7);
     }
 }
