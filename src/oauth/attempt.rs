@@ -66,6 +66,7 @@ pub fn operation(op: Op) -> Operation {
         Op::Completions => Operation::Generate,
         Op::Moderations => Operation::Moderations,
         Op::Rerank => Operation::Rerank,
+        Op::Images => Operation::Images,
     }
 }
 

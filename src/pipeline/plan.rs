@@ -64,6 +64,8 @@ pub enum Op {
     Moderations,
     /// Cohere/Jina-style rerank (forwarded to providers that serve it).
     Rerank,
+    /// OpenAI image generation (forwarded to providers that serve it).
+    Images,
 }
 
 /// How to build upstream calls for one client request.

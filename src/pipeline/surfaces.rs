@@ -1,7 +1,7 @@
 //! Attempts of the surfaces beyond generation: embeddings (OpenAI passthrough, Gemini
 //! translated), Anthropic token counts, legacy completions (passthrough where the provider serves
 //! them, else translated to chat and wrapped by `translate::completions::FromChat`), moderations
-//! and rerank (passthrough where the catalog or the provider's `serves` says it serves them; a
+//! rerank and image generation (passthrough where the catalog or the provider's `serves` says it serves them; a
 //! 400 naming the provider otherwise). It builds calls only; routing stays the pipeline's.
 
 use actors::executor::{ResponseAdapter, UpstreamCall};
@@ -28,6 +28,7 @@ pub fn build(plan: &Plan, a: &Attempt<'_>) -> Option<Result<UpstreamCall, Gatewa
         Op::CountTokens => Some(forward(plan, a, Operation::CountTokens)),
         Op::Moderations => Some(forward(plan, a, Operation::Moderations)),
         Op::Rerank => Some(forward(plan, a, Operation::Rerank)),
+        Op::Images => Some(forward(plan, a, Operation::Images)),
     }
 }
 
@@ -39,6 +40,7 @@ fn check(a: &Attempt<'_>, op: Operation) -> Result<(), GatewayError> {
         Operation::CountTokens => (p.dialect == Dialect::Anthropic, "count tokens"),
         Operation::Moderations => (p.serves.has(Extra::Moderations), "serve moderations (/v1/moderations)"),
         Operation::Rerank => (p.serves.has(Extra::Rerank), "serve rerank (/v1/rerank)"),
+        Operation::Images => (p.serves.has(Extra::Images), "generate images (/v1/images/generations)"),
         Operation::Completions => (p.serves.has(Extra::Completions), "serve completions"),
         Operation::Generate => (true, "generate"),
     };
@@ -51,12 +53,18 @@ fn check(a: &Attempt<'_>, op: Operation) -> Result<(), GatewayError> {
 /// The client body, only `model` rewritten, to the provider's endpoint for `op`.
 fn forward(plan: &Plan, a: &Attempt<'_>, op: Operation) -> Result<UpstreamCall, GatewayError> {
     check(a, op)?;
+    if op == Operation::Images && plan.body.parse::<bool>("stream") == Some(true) {
+        return Err(GatewayError::BadRequest(
+            "streamed image generation (`stream: true`) is not served; ask without `stream`".into(),
+        ));
+    }
     let mut body = plan.body.clone();
     body.set("model", &a.model);
     let adapter: Box<dyn ResponseAdapter> = match op {
         Operation::CountTokens => Box::new(CountTokensPassthrough),
         Operation::Moderations => Box::new(WholeJson::new(Answer::Moderations)),
         Operation::Rerank => Box::new(WholeJson::new(Answer::Rerank)),
+        Operation::Images => Box::new(WholeJson::new(Answer::Images)),
         Operation::Embeddings | Operation::Generate | Operation::Completions => {
             Box::new(EmbeddingsPassthrough::default())
         }

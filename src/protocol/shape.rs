@@ -149,6 +149,21 @@ const COMPLETIONS: &[(&str, &[Kind])] = &[
 /// OpenAI moderations: `input` is a string, strings, or multi-modal parts.
 const MODERATIONS: &[(&str, &[Kind])] = &[("input", &[Str, Array])];
 
+/// OpenAI image generation (openai-python `image_generate_params.py`).
+const IMAGES: &[(&str, &[Kind])] = &[
+    ("prompt", &[Str]),
+    ("n", &[Integer]),
+    ("size", &[Str]),
+    ("quality", &[Str]),
+    ("response_format", &[Str]),
+    ("style", &[Str]),
+    ("background", &[Str]),
+    ("output_format", &[Str]),
+    ("output_compression", &[Integer]),
+    ("moderation", &[Str]),
+    ("user", &[Str]),
+];
+
 /// Cohere v2 / Jina rerank.
 const RERANK: &[(&str, &[Kind])] = &[
     ("query", &[Str]),
@@ -171,6 +186,8 @@ pub enum Surface {
     Moderations,
     /// Cohere/Jina-style rerank.
     Rerank,
+    /// OpenAI image generation.
+    Images,
 }
 
 impl Surface {
@@ -178,7 +195,9 @@ impl Surface {
     pub fn dialect(self) -> Dialect {
         match self {
             Self::Generate(d) => d,
-            Self::Embeddings | Self::Completions | Self::Moderations | Self::Rerank => Dialect::OpenaiChat,
+            Self::Embeddings | Self::Completions | Self::Moderations | Self::Rerank | Self::Images => {
+                Dialect::OpenaiChat
+            }
         }
     }
 }
@@ -195,6 +214,7 @@ pub fn check(surface: Surface, body: &RawObject) -> Result<(), String> {
         Surface::Completions => COMPLETIONS,
         Surface::Moderations => MODERATIONS,
         Surface::Rerank => RERANK,
+        Surface::Images => IMAGES,
     };
     for (key, value) in &body.0 {
         let Some((_, kinds)) = COMMON.iter().chain(specific).find(|(k, _)| k == key) else {
@@ -224,6 +244,7 @@ pub fn required(surface: Surface, body: &RawObject) -> Result<(), String> {
         },
         Surface::Completions => present(body, "prompt"),
         Surface::Moderations => present(body, "input"),
+        Surface::Images => present(body, "prompt"),
         Surface::Rerank => present(body, "query").and_then(|()| non_empty(body, "documents", "document")),
         Surface::Generate(Dialect::OpenaiResponses | Dialect::Gemini) => Ok(()),
     }

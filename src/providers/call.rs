@@ -24,6 +24,8 @@ pub enum Operation {
     Moderations,
     /// Cohere/Jina-style rerank (`/rerank`).
     Rerank,
+    /// OpenAI image generation (`/images/generations`).
+    Images,
 }
 
 /// The `anthropic-version` header value sent upstream when the client sent none.
@@ -119,6 +121,7 @@ pub fn endpoint(dialect: Dialect, base_url: &str, op: Operation, model: &str, st
         (_, Operation::Completions) => format!("{base}/completions"),
         (_, Operation::Moderations) => format!("{base}/moderations"),
         (_, Operation::Rerank) => format!("{base}/rerank"),
+        (_, Operation::Images) => format!("{base}/images/generations"),
         (Dialect::Anthropic, Operation::CountTokens) => format!("{base}/messages/count_tokens"),
         (Dialect::OpenaiChat, _) => format!("{base}/chat/completions"),
         (Dialect::OpenaiResponses, _) => format!("{base}/responses"),

@@ -34,6 +34,8 @@ pub enum Extra {
     Moderations,
     /// Cohere/Jina-style `POST /rerank`.
     Rerank,
+    /// OpenAI's `POST /images/generations` (JSON, not streamed).
+    Images,
 }
 
 /// The extra surfaces an upstream serves (`Extra`), as a set; written as a list.
@@ -46,6 +48,8 @@ pub struct Serves {
     pub moderations: bool,
     /// `POST /rerank`.
     pub rerank: bool,
+    /// `POST /images/generations`.
+    pub images: bool,
 }
 
 impl Serves {
@@ -60,6 +64,7 @@ impl Serves {
             Extra::Completions => self.completions,
             Extra::Moderations => self.moderations,
             Extra::Rerank => self.rerank,
+            Extra::Images => self.images,
         }
     }
 }
@@ -70,13 +75,17 @@ impl From<Vec<Extra>> for Serves {
             completions: v.contains(&Extra::Completions),
             moderations: v.contains(&Extra::Moderations),
             rerank: v.contains(&Extra::Rerank),
+            images: v.contains(&Extra::Images),
         }
     }
 }
 
 impl From<Serves> for Vec<Extra> {
     fn from(s: Serves) -> Self {
-        [Extra::Completions, Extra::Moderations, Extra::Rerank].into_iter().filter(|e| s.has(*e)).collect()
+        [Extra::Completions, Extra::Moderations, Extra::Rerank, Extra::Images]
+            .into_iter()
+            .filter(|e| s.has(*e))
+            .collect()
     }
 }
 

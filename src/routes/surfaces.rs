@@ -1,5 +1,5 @@
 //! The OpenAI-shaped surfaces beyond chat and embeddings: legacy `/v1/completions`,
-//! `/v1/moderations` and Cohere/Jina-style `/v1/rerank`. Each reads its body like chat (key
+//! `/v1/moderations`, `/v1/images/generations` (JSON) and Cohere/Jina-style `/v1/rerank`. Each reads its body like chat (key
 //! first, bounded read, well-known field types, `model` required: the gateway routes by it) and
 //! hands the pipeline a plan of its own `Op`; errors are OpenAI's shape.
 
@@ -55,6 +55,16 @@ pub async fn moderations(
     payload: web::Payload,
 ) -> HttpResponse {
     serve(req, state, exec, payload, Surface::Moderations, Op::Moderations).await
+}
+
+/// `POST /v1/images/generations` (JSON)
+pub async fn images(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    exec: web::Data<Addr<ExecutorActor>>,
+    payload: web::Payload,
+) -> HttpResponse {
+    serve(req, state, exec, payload, Surface::Images, Op::Images).await
 }
 
 /// `POST /v1/rerank`

@@ -1,5 +1,5 @@
 //! Adapters for whole JSON answers of single-dialect surfaces passed through as they came:
-//! OpenAI moderations and Cohere/Jina-style rerank. They only check that the answer is the
+//! OpenAI moderations, Cohere/Jina-style rerank and OpenAI image generation (JSON). They only check that the answer is the
 //! surface's (a `results` array) and read its token counts; they never rewrite a byte.
 //!
 //! Token counts (fixtures in `tests/fixtures/moderations/` and `tests/fixtures/rerank/`): a
@@ -20,6 +20,9 @@ pub enum Answer {
     Moderations,
     /// `{results:[{index, relevance_score, document?}], usage?|meta?}`.
     Rerank,
+    /// `{created, data:[{url | b64_json, revised_prompt?}], usage?}` (openai-python
+    /// `types/images_response.py`; `usage` only from the GPT image models).
+    Images,
 }
 
 /// A whole-answer passthrough (never streamed).
@@ -59,12 +62,19 @@ impl ResponseAdapter for WholeJson {
     fn complete(&mut self, body: Bytes) -> Result<Bytes, AdapterError> {
         let v: Value = serde_json::from_slice(&body)
             .map_err(|_| AdapterError::Malformed("the upstream returned invalid JSON".into()))?;
-        let Some(results) = v.get("results").and_then(Value::as_array) else {
-            return Err(AdapterError::Malformed("the upstream answer has no `results` array".into()));
+        let key = if self.answer == Answer::Images { "data" } else { "results" };
+        let Some(results) = v.get(key).and_then(Value::as_array) else {
+            return Err(AdapterError::Malformed(format!("the upstream answer has no `{key}` array")));
         };
         match self.answer {
-            Answer::Moderations if results.is_empty() => return Err(AdapterError::Empty),
+            Answer::Moderations | Answer::Images if results.is_empty() => return Err(AdapterError::Empty),
             Answer::Moderations => {}
+            Answer::Images => {
+                let u = &v["usage"];
+                let n = |k: &str| u[k].as_u64().unwrap_or(0);
+                self.usage =
+                    TokenUsage { input: n("input_tokens"), output: n("output_tokens"), ..TokenUsage::default() };
+            }
             Answer::Rerank => {
                 if results.iter().any(|r| r.get("index").and_then(Value::as_u64).is_none()) {
                     return Err(AdapterError::Malformed("a rerank result has no `index`".into()));
@@ -110,5 +120,10 @@ mod tests {
         let with_tokens = br#"{"results":[{"index":0,"relevance_score":0.5}],"meta":{"tokens":{"input_tokens":7}}}"#;
         assert!(r.complete(Bytes::from_static(with_tokens)).is_ok());
         assert_eq!(r.usage().input, 7);
+        let mut i = WholeJson::new(Answer::Images);
+        let img = br#"{"created":1,"data":[{"b64_json":"aGk="}],"usage":{"input_tokens":50,"output_tokens":4160,"total_tokens":4210}}"#;
+        assert!(i.complete(Bytes::from_static(img)).is_ok());
+        assert_eq!((i.usage().input, i.usage().output), (50, 4160));
+        assert_eq!(i.complete(Bytes::from_static(br#"{"created":1,"data":[]}"#)), Err(AdapterError::Empty));
     }
 }

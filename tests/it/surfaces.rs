@@ -27,8 +27,8 @@ models = ["full/*"]
 id = "full"
 dialect = "openai-chat"
 base_url = "{b}"
-models = [{{ id = "instruct-1", price = [1.0, 2.0] }}, "omni-mod", "rerank-1"]
-serves = ["completions", "moderations", "rerank"]
+models = [{{ id = "instruct-1", price = [1.0, 2.0] }}, "omni-mod", "rerank-1", {{ id = "image-1", price = [5.0, 40.0] }}]
+serves = ["completions", "moderations", "rerank", "images"]
 
 [[providers]]
 id = "plain"
@@ -218,6 +218,17 @@ async fn what_a_chat_upstream_cannot_do_and_bad_bodies_are_400s_naming_the_probl
             "provider `plain` cannot serve rerank",
         ),
         ("/v1/embeddings", json!({"model": "gem/gemini-embedding-001", "input": [[1, 2]]}), "token ids"),
+        ("/v1/images/generations", json!({"model": "full/image-1"}), "`prompt` is required"),
+        (
+            "/v1/images/generations",
+            json!({"model": "full/image-1", "prompt": "otter", "stream": true}),
+            "`stream: true`",
+        ),
+        (
+            "/v1/images/generations",
+            json!({"model": "plain/chat-1", "prompt": "otter"}),
+            "provider `plain` cannot generate images",
+        ),
     ];
     for (path, body, words) in &cases {
         let mut r = post(&app, path, body.clone()).await;
@@ -337,6 +348,32 @@ async fn openai_embeddings_are_served_by_gemini_upstreams() {
     let rows = usage_rows(&app).await;
     assert_eq!((rows[0].provider.as_deref(), rows[0].input_tokens, rows[0].total_tokens), (Some("gem"), 13, 13));
     assert_eq!((rows[0].cost_source.as_str(), rows[0].path.as_str()), ("unpriced", "/v1/embeddings"));
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn image_generation_passes_through_with_token_usage_and_cost() {
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let app = env.start(&config(&mock)).await;
+    let mut r = post(
+        &app,
+        "/v1/images/generations",
+        json!({"model": "full/image-1", "prompt": "A cute baby sea otter", "size": "1024x1024"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let v = json_body(&mut r).await;
+    let expected: Value = serde_json::from_str(&crate::mock::fixture("images", "response.json")).unwrap();
+    assert_eq!(v, expected, "the answer as the upstream gave it");
+    let sent = &mock.requests()[0];
+    assert_eq!(sent.path, "/v1/images/generations");
+    assert_eq!((sent.body["model"].as_str(), sent.body["size"].as_str()), (Some("image-1"), Some("1024x1024")));
+    let rows = usage_rows(&app).await;
+    let u = &rows[0];
+    assert_eq!((u.input_tokens, u.output_tokens, u.path.as_str()), (50, 50, "/v1/images/generations"));
+    // 50 × $5 + 50 × $40 per million tokens.
+    assert_eq!((u.cost_source.as_str(), u.cost_usd), ("priced", Some(0.00225)));
     app.stop().await;
 }
 

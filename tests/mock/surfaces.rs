@@ -1,6 +1,7 @@
 //! The mock's answers for the surfaces beyond chat: OpenAI legacy `/completions` (whole and
 //! streamed, `text_completion` chunks, the usage chunk when asked), `/moderations` and `/rerank`
-//! (shaped like the fixtures in `tests/fixtures/{moderations,rerank}`), and Gemini's
+//! (shaped like the fixtures in `tests/fixtures/{moderations,rerank}`), `/images/generations`
+//! (`tests/fixtures/images/response.json`), and Gemini's
 //! `:batchEmbedContents` / `:embedContent` (`tests/fixtures/gemini/embed_*.json`).
 
 use std::sync::Arc;
@@ -22,6 +23,9 @@ pub fn reply(path: &str, req: &Value, stream: bool, text: &str, state: Arc<MockS
     }
     if path.ends_with(":embedContent") {
         return Some(HttpResponse::Ok().json(json!({"embedding": {"values": [0.5, -1.0]}})));
+    }
+    if path.ends_with("/images/generations") {
+        return Some(HttpResponse::Ok().body(fixture("images", "response.json")));
     }
     if path.ends_with("/moderations") {
         let mut v: Value = serde_json::from_str(&fixture("moderations", "response.json")).unwrap();
