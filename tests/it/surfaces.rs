@@ -249,6 +249,33 @@ async fn what_a_chat_upstream_cannot_do_and_bad_bodies_are_400s_naming_the_probl
 }
 
 #[actix_web::test]
+async fn each_surfaces_body_is_bounded_by_the_configured_limit() {
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let mut cfg = env.config(&config(&mock));
+    cfg.server.max_body_mib = 1;
+    let app = env.start_with(cfg, env.bootstrap()).await;
+    let big = "x".repeat(1024 * 1024 + 1);
+    let cases = [
+        ("/v1/completions", json!({"model": "full/instruct-1", "prompt": big})),
+        ("/v1/moderations", json!({"model": "full/omni-mod", "input": big})),
+        ("/v1/rerank", json!({"model": "full/rerank-1", "query": "q", "documents": [big]})),
+        ("/v1/images/generations", json!({"model": "full/image-1", "prompt": big})),
+    ];
+    for (path, body) in &cases {
+        let mut r = post(&app, path, body.clone()).await;
+        assert_eq!(r.status(), 413, "{path}");
+        let v = json_body(&mut r).await;
+        assert!(v["error"]["message"].as_str().unwrap_or_default().contains("exceeds 1 MiB"), "{path}: {v}");
+    }
+    assert_eq!(mock.hits(), 0);
+    let rows = usage_rows(&app).await;
+    assert!(rows.iter().all(|u| u.status == 413), "{rows:?}");
+    assert_eq!(rows.len(), cases.len());
+    app.stop().await;
+}
+
+#[actix_web::test]
 async fn moderations_and_rerank_pass_through_and_the_keys_patterns_hold() {
     let mock = MockUpstream::start().await;
     let env = TestEnv::new().await;
