@@ -111,6 +111,10 @@ async fn completions_pass_through_whole_and_streamed_with_usage_and_cost() {
         assert_eq!((u.cost_source.as_str(), u.cost_usd), ("priced", Some(0.000012)));
     }
     assert_eq!(paths(&app).await, ["/v1/completions", "/v1/completions"]);
+    // The request log (admin API) shows each row's surface.
+    let log = crate::support::admin_get(&app, &env, "/api/requests").await;
+    let shown: Vec<&str> = log["items"].as_array().unwrap().iter().filter_map(|r| r["path"].as_str()).collect();
+    assert_eq!(shown, ["/v1/completions", "/v1/completions"], "{log}");
     app.stop().await;
 }
 
