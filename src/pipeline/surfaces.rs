@@ -1,8 +1,9 @@
 //! Attempts of the surfaces beyond generation: embeddings (OpenAI passthrough, Gemini
 //! translated), Anthropic token counts, legacy completions (passthrough where the provider serves
-//! them, else translated to chat and wrapped by `translate::completions::FromChat`), moderations
-//! rerank and image generation (passthrough where the catalog or the provider's `serves` says it serves them; a
-//! 400 naming the provider otherwise). It builds calls only; routing stays the pipeline's.
+//! them, else translated to chat and wrapped by `translate::completions::FromChat`), and
+//! moderations, rerank and image generation (passthrough where the catalog or the provider's
+//! `serves` says it serves them; a 400 naming the provider otherwise). It builds calls only;
+//! routing stays the pipeline's.
 
 use actors::executor::{ResponseAdapter, UpstreamCall};
 
