@@ -315,7 +315,8 @@ async fn serve_inner(
     let reg = state.runtime.registry();
     let resolution = resolve::resolve_in(&reg, &state.runtime.targets, &inbound.model, inbound.pinned.as_deref())?;
     inbound.plan.resumable = resolution.resume && inbound.stream && inbound.plan.op == Op::Generate;
-    let mut targets = authorize(meta.key.as_ref(), &inbound.model, resolution.targets)?;
+    let targets = authorize(meta.key.as_ref(), &inbound.model, resolution.targets)?;
+    let mut targets = surfaces::servable(&reg, inbound.plan.op, targets)?;
     // A session is the client's own: bindings of two keys never mix.
     let key_name = meta.key.as_ref().map_or("", |k| k.name.as_str());
     let chains = &state.runtime.response_chains;

@@ -8,10 +8,11 @@
 use actors::executor::{ResponseAdapter, UpstreamCall};
 
 use super::plan::{Attempt, Op, Plan};
+use super::resolve::Target;
 use crate::error::GatewayError;
 use crate::protocol::Dialect;
-use crate::providers::Extra;
 use crate::providers::call::{Operation, Outgoing, http_target, passed_on};
+use crate::providers::{Extra, ProviderInfo, Registry};
 use crate::translate::completions::{CompletionsPassthrough, FromChat};
 use crate::translate::gemini_embed::{GeminiEmbeddings, to_gemini};
 use crate::translate::passthrough::{CountTokensPassthrough, EmbeddingsPassthrough};
@@ -33,11 +34,45 @@ pub fn build(plan: &Plan, a: &Attempt<'_>) -> Option<Result<UpstreamCall, Gatewa
     }
 }
 
+/// Keeps the targets whose provider can serve `op` at all (a combo of a provider that serves
+/// rerank and one that does not tries only the first); none left is the first one's 400, before
+/// any account is leased.
+pub fn servable(reg: &Registry, op: Op, targets: Vec<Target>) -> Result<Vec<Target>, GatewayError> {
+    let operation = match op {
+        Op::Generate | Op::Completions => return Ok(targets),
+        Op::Embeddings => Operation::Embeddings,
+        Op::CountTokens => Operation::CountTokens,
+        Op::Moderations => Operation::Moderations,
+        Op::Rerank => Operation::Rerank,
+        Op::Images => Operation::Images,
+    };
+    let mut first: Option<GatewayError> = None;
+    let kept: Vec<Target> = targets
+        .into_iter()
+        .filter(|t| match reg.provider(&t.provider).map(|p| refusal(p, operation)) {
+            Some(Err(e)) => {
+                first.get_or_insert(e);
+                false
+            }
+            Some(Ok(())) | None => true,
+        })
+        .collect();
+    match (kept.is_empty(), first) {
+        (true, Some(e)) => Err(e),
+        _ => Ok(kept),
+    }
+}
+
 /// Whether `provider` can take `op` as it came, else the client's 400.
 fn check(a: &Attempt<'_>, op: Operation) -> Result<(), GatewayError> {
-    let p = a.provider;
+    refusal(a.provider, op)
+}
+
+fn refusal(p: &ProviderInfo, op: Operation) -> Result<(), GatewayError> {
+    let embeds =
+        matches!(p.dialect, Dialect::OpenaiChat) || (p.dialect == Dialect::Gemini && op == Operation::Embeddings);
     let (ok, what) = match op {
-        Operation::Embeddings => (p.dialect == Dialect::OpenaiChat, "serve embeddings"),
+        Operation::Embeddings => (embeds, "serve embeddings"),
         Operation::CountTokens => (p.dialect == Dialect::Anthropic, "count tokens"),
         Operation::Moderations => (p.serves.has(Extra::Moderations), "serve moderations (/v1/moderations)"),
         Operation::Rerank => (p.serves.has(Extra::Rerank), "serve rerank (/v1/rerank)"),

@@ -42,6 +42,14 @@ dialect = "gemini"
 base_url = "{g}"
 models = ["gemini-embedding-001", "gemini-2.5-flash"]
 
+[[combos]]
+name = "writer"
+models = ["full/instruct-1", "plain/chat-1"]
+
+[[combos]]
+name = "ranker"
+models = ["plain/chat-1", "full/rerank-1"]
+
 [[accounts]]
 provider = "full"
 name = "f"
@@ -185,6 +193,36 @@ async fn completions_are_translated_to_chat_for_chat_only_upstreams() {
     assert_eq!(rows[0].cost_source, "priced");
     assert!(rows[1].streamed && rows[1].input_tokens == 10, "the stream's usage is recorded: {:?}", rows[1]);
     assert_eq!(rows[3].provider.as_deref(), Some("gem"));
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn combos_fall_back_across_passthrough_and_translation_and_skip_targets_that_cannot_serve() {
+    let mock = MockUpstream::start().await;
+    mock.script("k-full", vec![Reply::status(500)]);
+    let env = TestEnv::new().await;
+    let app = env.start(&config(&mock)).await;
+    // The passthrough target fails: the completion falls back to the chat-only target, translated.
+    let mut r = post(&app, "/v1/completions", json!({"model": "writer", "prompt": "Say hi"})).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!((header(&r, "x-omnigate-provider"), header(&r, "x-omnigate-attempts")), ("plain".into(), "2".into()));
+    let v = json_body(&mut r).await;
+    assert_eq!(
+        (v["object"].as_str(), v["choices"][0]["text"].as_str()),
+        (Some("text_completion"), Some("Hello from mock"))
+    );
+    let seen: Vec<String> = mock.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(seen, ["/v1/completions", "/v1/chat/completions"]);
+    // A combo whose first target cannot rerank: only the one that can is tried.
+    let r = post(&app, "/v1/rerank", json!({"model": "ranker", "query": "q", "documents": ["a", "b"]})).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!((header(&r, "x-omnigate-provider"), header(&r, "x-omnigate-attempts")), ("full".into(), "1".into()));
+    let rows = usage_rows(&app).await;
+    assert_eq!(
+        (rows[0].attempts, rows[0].provider.as_deref(), rows[0].model.as_str()),
+        (2, Some("plain"), "plain/chat-1")
+    );
+    assert_eq!((rows[1].attempts, rows[1].path.as_str()), (1, "/v1/rerank"));
     app.stop().await;
 }
 
