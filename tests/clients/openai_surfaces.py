@@ -1,6 +1,7 @@
 """Official `openai` SDK against the running gateway's legacy surfaces: completions passed
 through (whole and streamed) and translated to chat (whole and streamed), and moderations
-(served, and refused for a provider that cannot). Prints a JSON summary; exits non-zero on error.
+(served, and refused for a provider that cannot), and embeddings from a Gemini upstream (the SDK
+asks for base64 by default and decodes it). Prints a JSON summary; exits non-zero on error.
 
 Usage: python openai_surfaces.py BASE_URL API_KEY
 """
@@ -36,6 +37,8 @@ def main() -> None:
     except BadRequestError as e:
         error_status = e.status_code
 
+    embedding = client.embeddings.create(model="gem/gemini-embedding-001", input="hi").data[0].embedding
+
     print(json.dumps({
         "passthrough_text": full.choices[0].text,
         "usage_total": full.usage.total_tokens if full.usage else None,
@@ -45,6 +48,7 @@ def main() -> None:
         "translated_finish": translated_finish,
         "moderation_flagged": moderation.results[0].flagged,
         "moderation_error_status": error_status,
+        "gemini_embedding": embedding,
     }))
 
 

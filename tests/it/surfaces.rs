@@ -448,7 +448,7 @@ async fn image_generation_passes_through_with_token_usage_and_cost() {
 
 #[actix_web::test]
 #[ignore = "needs the Python SDKs (.venv from .ci/run): run through scripts/test"]
-async fn openai_python_sdk_completions_and_moderations_through_the_gateway() {
+async fn openai_python_sdk_completions_moderations_and_gemini_embeddings_through_the_gateway() {
     let py = crate::clients::sdk_python();
     let mock = MockUpstream::start().await;
     mock.always("k-plain", Reply::Text("Hello from mock".into()));
@@ -468,5 +468,6 @@ async fn openai_python_sdk_completions_and_moderations_through_the_gateway() {
     assert_eq!(v["usage_total"], 9, "{v}");
     assert_eq!(v["moderation_flagged"], true, "{v}");
     assert_eq!(v["moderation_error_status"], 400, "{v}");
+    assert_eq!(v["gemini_embedding"], json!([0.5, -1.0, 0.0]), "the SDK's default base64, decoded: {v}");
     app.stop().await;
 }
