@@ -161,6 +161,10 @@ impl Plan {
     /// per token of the window fits without decoding; a larger one is decoded once (as the
     /// attempt would be) and estimated, images counting ~1,600 tokens rather than their bytes.
     pub fn exceeds(&self, context: u32, stream: bool) -> Option<u64> {
+        if self.op == Op::Completions {
+            // A completion is estimated as the chat request it stands for.
+            return self.as_chat().ok()?.exceeds(context, stream);
+        }
         if self.op != Op::Generate {
             return None;
         }

@@ -34,7 +34,7 @@ serves = ["completions", "moderations", "rerank", "images"]
 id = "plain"
 dialect = "openai-chat"
 base_url = "{b}"
-models = [{{ id = "chat-1", price = [1.0, 2.0] }}]
+models = [{{ id = "chat-1", price = [1.0, 2.0] }}, {{ id = "tiny", context = 8 }}]
 
 [[providers]]
 id = "gem"
@@ -235,6 +235,11 @@ async fn what_a_chat_upstream_cannot_do_and_bad_bodies_are_400s_naming_the_probl
         ("/v1/completions", json!({"model": "plain/chat-1", "prompt": ["a", "b"]}), "2 prompts"),
         ("/v1/completions", json!({"model": "plain/chat-1", "prompt": "a", "echo": true}), "`echo`"),
         ("/v1/completions", json!({"model": "plain/chat-1"}), "`prompt` is required"),
+        (
+            "/v1/completions",
+            json!({"model": "plain/tiny", "prompt": "word ".repeat(40)}),
+            "larger than the context window",
+        ),
         (
             "/v1/completions",
             json!({"model": "full/instruct-1", "prompt": "a", "max_tokens": "5"}),
