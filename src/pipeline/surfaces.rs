@@ -69,10 +69,9 @@ fn check(a: &Attempt<'_>, op: Operation) -> Result<(), GatewayError> {
 }
 
 fn refusal(p: &ProviderInfo, op: Operation) -> Result<(), GatewayError> {
-    let embeds =
-        matches!(p.dialect, Dialect::OpenaiChat) || (p.dialect == Dialect::Gemini && op == Operation::Embeddings);
     let (ok, what) = match op {
-        Operation::Embeddings => (embeds, "serve embeddings"),
+        // OpenAI's shape as it came, or translated for Gemini (`gemini_embeddings`).
+        Operation::Embeddings => (matches!(p.dialect, Dialect::OpenaiChat | Dialect::Gemini), "serve embeddings"),
         Operation::CountTokens => (p.dialect == Dialect::Anthropic, "count tokens"),
         Operation::Moderations => (p.serves.has(Extra::Moderations), "serve moderations (/v1/moderations)"),
         Operation::Rerank => (p.serves.has(Extra::Rerank), "serve rerank (/v1/rerank)"),
