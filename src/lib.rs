@@ -1,7 +1,7 @@
 //! Omnigate: a self-hosted AI gateway, as an actor system.
 //!
 //! # Request flow
-//! 1. `routes::{openai, anthropic, responses, gemini}` check the gateway key against the
+//! 1. `routes::{openai, anthropic, responses, gemini, surfaces}` check the gateway key against the
 //!    in-memory `keys::KeyTable` (an HMAC digest lookup; never the database on the hot path) before
 //!    a byte of the body is read, then read it (bounded in size and time), refuse duplicate keys and
 //!    check the types of well-known fields (`protocol::shape`). A refusal is answered in the
@@ -35,8 +35,15 @@
 //!    A subscription account (`oauth`: claude-code, codex, gemini-cli, github-copilot, qwen-code)
 //!    is leased like any other; its quota tracker has already told the router when a window is
 //!    exhausted (skipped until the reset) or nearly full (leased last).
-//! 4. `pipeline::plan` builds the attempt: same dialect on both sides → passthrough (only `model`
-//!    rewritten, unknown fields and `cache_control` survive; OpenAI streams ask for usage and hide
+//! 4. `pipeline::plan` builds the attempt. The surfaces beyond generation go to
+//!    `pipeline::surfaces` (`routes::surfaces` reads their bodies): embeddings, token counts,
+//!    moderations, rerank and image generation are forwarded as they came to a provider that
+//!    serves them (the catalog's or the provider's `serves`; a 400 naming the provider
+//!    otherwise), OpenAI embeddings to a Gemini upstream become `batchEmbedContents`
+//!    (`translate::gemini_embed`), and a legacy completion is forwarded where it is served, else
+//!    made a chat plan (`translate::completions::to_chat`) whose adapter is wrapped to answer in
+//!    `text_completion` objects and chunks (`translate::completions::FromChat`). For
+//!    generation: same dialect on both sides → passthrough (only `model` rewritten, unknown fields and `cache_control` survive; OpenAI streams ask for usage and hide
 //!    that chunk); otherwise the client body is decoded once to `translate::canonical` and encoded
 //!    for the provider's dialect, with a `translate::adapter::Translating` response adapter. Both
 //!    then pass through the same edits: foreign reasoning signatures removed or unwrapped

@@ -41,6 +41,9 @@ pub struct Model {
     pub streamed: bool,
     /// Upstream attempts made (fallbacks included).
     pub attempts: i32,
+    /// The request path: the surface asked (`/v1/completions`, `/v1/rerank`, ...).
+    #[sea_orm(default_value = "")]
+    pub path: String,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

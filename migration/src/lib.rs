@@ -12,6 +12,7 @@ mod m20261221_000007_account_errors;
 mod m20261222_000008_pricing;
 mod m20261230_000009_transforms;
 mod m20261231_000010_key_limits;
+mod m20270101_000011_usage_path;
 
 /// Runs Omnigate's migrations in order.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261222_000008_pricing::Migration),
             Box::new(m20261230_000009_transforms::Migration),
             Box::new(m20261231_000010_key_limits::Migration),
+            Box::new(m20270101_000011_usage_path::Migration),
         ]
     }
 }

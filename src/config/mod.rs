@@ -493,6 +493,9 @@ pub struct ProviderEntry {
     /// Default `max_concurrent` of its accounts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrent: Option<u32>,
+    /// Surfaces it serves beyond chat and embeddings: `completions`, `moderations`, `rerank`.
+    #[serde(default, skip_serializing_if = "crate::providers::Serves::is_empty")]
+    pub serves: crate::providers::Serves,
 }
 
 impl ProviderEntry {
@@ -503,6 +506,7 @@ impl ProviderEntry {
             tpm: self.tpm,
             min_gap_ms: self.min_gap_ms,
             max_concurrent: self.max_concurrent,
+            serves: self.serves,
         }
     }
 }

@@ -62,6 +62,11 @@ pub fn operation(op: Op) -> Operation {
         Op::Generate => Operation::Generate,
         Op::Embeddings => Operation::Embeddings,
         Op::CountTokens => Operation::CountTokens,
+        // A completion reaches a subscription upstream only translated to its chat dialect.
+        Op::Completions => Operation::Generate,
+        Op::Moderations => Operation::Moderations,
+        Op::Rerank => Operation::Rerank,
+        Op::Images => Operation::Images,
     }
 }
 

@@ -9,6 +9,7 @@ pub mod resolve;
 pub mod resume;
 pub mod session;
 pub mod stats;
+pub mod surfaces;
 pub mod transform;
 pub mod words;
 
@@ -318,7 +319,8 @@ async fn serve_inner(
     let reg = state.runtime.registry();
     let resolution = resolve::resolve_in(&reg, &state.runtime.targets, &inbound.model, inbound.pinned.as_deref())?;
     inbound.plan.resumable = resolution.resume && inbound.stream && inbound.plan.op == Op::Generate;
-    let mut targets = authorize(meta.key.as_ref(), &inbound.model, resolution.targets)?;
+    let targets = authorize(meta.key.as_ref(), &inbound.model, resolution.targets)?;
+    let mut targets = surfaces::servable(&reg, inbound.plan.op, targets)?;
     guard.admission = admit::admit(state, meta.key.as_ref(), &inbound.plan, &targets)?;
     guard.ctx.spend = guard.admission.as_ref().and_then(crate::limits::Admission::spend_sink);
     // A session is the client's own: bindings of two keys never mix.

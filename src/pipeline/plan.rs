@@ -17,7 +17,7 @@ use crate::providers::demo::Echo;
 use crate::providers::{AccountOptions, ModelInfo, ProviderInfo};
 use crate::translate::adapter::{SsePassthrough, Translating};
 use crate::translate::canonical::{Request, estimate_request};
-use crate::translate::passthrough::{ChatPassthrough, CountTokensPassthrough, EmbeddingsPassthrough};
+use crate::translate::passthrough::ChatPassthrough;
 use crate::translate::rules::{self, Rules, candidates};
 use crate::translate::thinking::Policy;
 use crate::translate::{EncodeOptions, decode_request, encode_request};
@@ -58,6 +58,14 @@ pub enum Op {
     Embeddings,
     /// Anthropic token counting (forwarded only to Anthropic-dialect upstreams).
     CountTokens,
+    /// OpenAI legacy text completions (forwarded or translated to chat: `surfaces`).
+    Completions,
+    /// OpenAI moderations (forwarded to providers that serve them).
+    Moderations,
+    /// Cohere/Jina-style rerank (forwarded to providers that serve it).
+    Rerank,
+    /// OpenAI image generation (forwarded to providers that serve it).
+    Images,
 }
 
 /// How to build upstream calls for one client request.
@@ -85,6 +93,8 @@ pub struct Plan {
     /// stream's state.
     pub resumable: bool,
     canonical: OnceCell<Result<Request, String>>,
+    /// A completion request as the chat request it stands for (made once, on first need).
+    chat: OnceCell<Result<Box<Plan>, String>>,
 }
 
 impl Plan {
@@ -101,7 +111,24 @@ impl Plan {
             request_dialect: client,
             resumable: false,
             canonical: OnceCell::new(),
+            chat: OnceCell::new(),
         }
+    }
+
+    /// A completion request as a chat plan (`translate::completions::to_chat`), for upstreams
+    /// that do not serve completions; the reason when it cannot be one.
+    pub fn as_chat(&self) -> Result<&Plan, &str> {
+        self.chat
+            .get_or_init(|| {
+                let body = crate::translate::completions::to_chat(&self.body)?;
+                let mut chat = Plan::new(Dialect::OpenaiChat, Op::Generate, body);
+                chat.client_wants_usage = self.client_wants_usage;
+                chat.client_headers = self.client_headers.clone();
+                chat.thinking_header = self.thinking_header.clone();
+                Ok(Box::new(chat))
+            })
+            .as_deref()
+            .map_err(String::as_str)
     }
 
     /// The dialect the client speaks.
@@ -134,6 +161,10 @@ impl Plan {
     /// per token of the window fits without decoding; a larger one is decoded once (as the
     /// attempt would be) and estimated, images counting ~1,600 tokens rather than their bytes.
     pub fn exceeds(&self, context: u32, stream: bool) -> Option<u64> {
+        if self.op == Op::Completions {
+            // A completion is estimated as the chat request it stands for.
+            return self.as_chat().ok()?.exceeds(context, stream);
+        }
         if self.op != Op::Generate {
             return None;
         }
@@ -174,27 +205,9 @@ impl Plan {
             on_response_id,
             continue_from,
         } = *a;
-        // Embeddings and token counts exist in one dialect each: forwarded as they are.
-        let single = match self.op {
-            Op::Embeddings => Some((Dialect::OpenaiChat, Operation::Embeddings, "serve embeddings")),
-            Op::CountTokens => Some((Dialect::Anthropic, Operation::CountTokens, "count tokens")),
-            Op::Generate => None,
-        };
-        if let Some((dialect, operation, what)) = single {
-            if provider.dialect != dialect || provider.local {
-                return Err(GatewayError::BadRequest(format!("provider `{}` cannot {what}", provider.id)));
-            }
-            let mut body = self.body.clone();
-            body.set("model", &model);
-            let bytes = Bytes::from(body.to_vec());
-            let extra = passed_on(&self.client_headers, self.client, provider.dialect, account, &[]);
-            let out = Outgoing { op: operation, model, stream: false, body: bytes, extra };
-            let target = http_target(provider, &lease.base_url, lease.credential.as_ref(), out);
-            let adapter: Box<dyn ResponseAdapter> = match self.op {
-                Op::CountTokens => Box::new(CountTokensPassthrough),
-                Op::Embeddings | Op::Generate => Box::new(EmbeddingsPassthrough::default()),
-            };
-            return Ok(UpstreamCall::new(target, false, adapter));
+        // The other surfaces (embeddings, token counts, completions, moderations, rerank).
+        if let Some(call) = super::surfaces::build(self, a) {
+            return call;
         }
         let passthrough = provider.dialect == self.client
             && self.request_dialect == self.client

@@ -126,6 +126,53 @@ const GEMINI: &[(&str, &[Kind])] = &[
 
 const EMBEDDINGS: &[(&str, &[Kind])] = &[("input", &[Str, Array]), ("dimensions", &[Integer])];
 
+/// OpenAI legacy completions (openai-python `completion_create_params.py`).
+const COMPLETIONS: &[(&str, &[Kind])] = &[
+    ("prompt", &[Str, Array]),
+    ("max_tokens", &[Integer]),
+    ("temperature", &[Number]),
+    ("top_p", &[Number]),
+    ("n", &[Integer]),
+    ("stop", &[Str, Array]),
+    ("stream_options", &[Object]),
+    ("seed", &[Integer]),
+    ("presence_penalty", &[Number]),
+    ("frequency_penalty", &[Number]),
+    ("logprobs", &[Integer]),
+    ("best_of", &[Integer]),
+    ("echo", &[Bool]),
+    ("suffix", &[Str]),
+    ("logit_bias", &[Object]),
+    ("user", &[Str]),
+];
+
+/// OpenAI moderations: `input` is a string, strings, or multi-modal parts.
+const MODERATIONS: &[(&str, &[Kind])] = &[("input", &[Str, Array])];
+
+/// OpenAI image generation (openai-python `image_generate_params.py`).
+const IMAGES: &[(&str, &[Kind])] = &[
+    ("prompt", &[Str]),
+    ("n", &[Integer]),
+    ("size", &[Str]),
+    ("quality", &[Str]),
+    ("response_format", &[Str]),
+    ("style", &[Str]),
+    ("background", &[Str]),
+    ("output_format", &[Str]),
+    ("output_compression", &[Integer]),
+    ("moderation", &[Str]),
+    ("user", &[Str]),
+];
+
+/// Cohere v2 / Jina rerank.
+const RERANK: &[(&str, &[Kind])] = &[
+    ("query", &[Str]),
+    ("documents", &[Array]),
+    ("top_n", &[Integer]),
+    ("return_documents", &[Bool]),
+    ("max_tokens_per_doc", &[Integer]),
+];
+
 /// Which request a body is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Surface {
@@ -133,6 +180,26 @@ pub enum Surface {
     Generate(Dialect),
     /// OpenAI embeddings.
     Embeddings,
+    /// OpenAI legacy completions.
+    Completions,
+    /// OpenAI moderations.
+    Moderations,
+    /// Cohere/Jina-style rerank.
+    Rerank,
+    /// OpenAI image generation.
+    Images,
+}
+
+impl Surface {
+    /// The dialect whose error shape the surface answers in.
+    pub fn dialect(self) -> Dialect {
+        match self {
+            Self::Generate(d) => d,
+            Self::Embeddings | Self::Completions | Self::Moderations | Self::Rerank | Self::Images => {
+                Dialect::OpenaiChat
+            }
+        }
+    }
 }
 
 /// Checks the well-known fields of `body`; `null` is accepted for any of them (SDKs send it for
@@ -144,6 +211,10 @@ pub fn check(surface: Surface, body: &RawObject) -> Result<(), String> {
         Surface::Generate(Dialect::OpenaiResponses) => RESPONSES,
         Surface::Generate(Dialect::Gemini) => GEMINI,
         Surface::Embeddings => EMBEDDINGS,
+        Surface::Completions => COMPLETIONS,
+        Surface::Moderations => MODERATIONS,
+        Surface::Rerank => RERANK,
+        Surface::Images => IMAGES,
     };
     for (key, value) in &body.0 {
         let Some((_, kinds)) = COMMON.iter().chain(specific).find(|(k, _)| k == key) else {
@@ -171,7 +242,18 @@ pub fn required(surface: Surface, body: &RawObject) -> Result<(), String> {
             Some(v) if v.get() != "null" => Ok(()),
             _ => Err("`input` is required".into()),
         },
+        Surface::Completions => present(body, "prompt"),
+        Surface::Moderations => present(body, "input"),
+        Surface::Images => present(body, "prompt"),
+        Surface::Rerank => present(body, "query").and_then(|()| non_empty(body, "documents", "document")),
         Surface::Generate(Dialect::OpenaiResponses | Dialect::Gemini) => Ok(()),
+    }
+}
+
+fn present(body: &RawObject, key: &str) -> Result<(), String> {
+    match body.get(key) {
+        Some(v) if v.get() != "null" => Ok(()),
+        _ => Err(format!("`{key}` is required")),
     }
 }
 
@@ -221,5 +303,16 @@ mod tests {
         assert!(required(Surface::Generate(Dialect::Anthropic), &body(r#"{"messages":null}"#)).is_err());
         assert_eq!(required(Surface::Embeddings, &body(r#"{"model":"m"}"#)), Err("`input` is required".into()));
         assert_eq!(required(Surface::Generate(Dialect::Gemini), &body("{}")), Ok(()));
+        assert_eq!(required(Surface::Completions, &body(r#"{"model":"m"}"#)), Err("`prompt` is required".into()));
+        assert_eq!(required(Surface::Moderations, &body(r#"{"input":null}"#)), Err("`input` is required".into()));
+        assert_eq!(
+            required(Surface::Rerank, &body(r#"{"query":"q","documents":[]}"#)),
+            Err("`documents` must contain at least one document".into())
+        );
+        assert_eq!(check(Surface::Rerank, &body(r#"{"top_n":"3"}"#)), Err("`top_n` must be an integer".into()));
+        assert_eq!(
+            check(Surface::Completions, &body(r#"{"prompt":5}"#)),
+            Err("`prompt` must be a string or an array".into())
+        );
     }
 }

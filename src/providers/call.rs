@@ -14,10 +14,18 @@ use crate::protocol::Dialect;
 pub enum Operation {
     /// A chat / message / response generation.
     Generate,
-    /// Embeddings (OpenAI dialect only).
+    /// Embeddings (OpenAI's `/embeddings`, Gemini's `:batchEmbedContents`).
     Embeddings,
     /// Anthropic token counting.
     CountTokens,
+    /// OpenAI legacy text completions (`/completions`).
+    Completions,
+    /// OpenAI moderations (`/moderations`).
+    Moderations,
+    /// Cohere/Jina-style rerank (`/rerank`).
+    Rerank,
+    /// OpenAI image generation (`/images/generations`).
+    Images,
 }
 
 /// The `anthropic-version` header value sent upstream when the client sent none.
@@ -108,7 +116,12 @@ pub fn passed_on(
 pub fn endpoint(dialect: Dialect, base_url: &str, op: Operation, model: &str, stream: bool) -> String {
     let base = base_url.trim_end_matches('/');
     match (dialect, op) {
+        (Dialect::Gemini, Operation::Embeddings) => format!("{base}/models/{model}:batchEmbedContents"),
         (_, Operation::Embeddings) => format!("{base}/embeddings"),
+        (_, Operation::Completions) => format!("{base}/completions"),
+        (_, Operation::Moderations) => format!("{base}/moderations"),
+        (_, Operation::Rerank) => format!("{base}/rerank"),
+        (_, Operation::Images) => format!("{base}/images/generations"),
         (Dialect::Anthropic, Operation::CountTokens) => format!("{base}/messages/count_tokens"),
         (Dialect::OpenaiChat, _) => format!("{base}/chat/completions"),
         (Dialect::OpenaiResponses, _) => format!("{base}/responses"),
@@ -192,5 +205,14 @@ mod tests {
             endpoint(Dialect::OpenaiResponses, "http://h/v1", Operation::Generate, "m", false),
             "http://h/v1/responses"
         );
+        assert_eq!(
+            endpoint(Dialect::Gemini, "https://g/v1beta", Operation::Embeddings, "gemini-embedding-001", false),
+            "https://g/v1beta/models/gemini-embedding-001:batchEmbedContents"
+        );
+        assert_eq!(
+            endpoint(Dialect::OpenaiChat, "http://h/v1", Operation::Completions, "m", true),
+            "http://h/v1/completions"
+        );
+        assert_eq!(endpoint(Dialect::OpenaiChat, "http://h/v1/", Operation::Rerank, "m", false), "http://h/v1/rerank");
     }
 }

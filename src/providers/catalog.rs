@@ -43,6 +43,10 @@ pub struct CatalogProvider {
     /// Known models.
     #[serde(default)]
     pub models: Vec<CatalogModel>,
+    /// Surfaces the upstream serves beyond chat and embeddings (`completions`, `moderations`,
+    /// `rerank`), each checked against the provider's own API reference.
+    #[serde(default)]
+    pub serves: super::Serves,
 }
 
 #[derive(Deserialize)]

@@ -8,7 +8,7 @@ pub mod options;
 pub mod registry;
 
 pub use catalog::{Catalog, CatalogModel, CatalogProvider};
-pub use options::{AccountOptions, ProviderOptions};
+pub use options::{AccountOptions, Extra, ProviderOptions, Serves};
 pub use registry::{AccountInfo, ModelInfo, ProviderInfo, Registry};
 
 use crate::config::AuthStyle;

@@ -23,8 +23,74 @@ pub struct AccountOptions {
     pub min_gap_ms: Option<u64>,
 }
 
+/// A surface beyond generation (and OpenAI embeddings) that an upstream serves in its own
+/// dialect, so the gateway can pass requests for it through (`serves = ["completions", ...]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Extra {
+    /// OpenAI's legacy `POST /completions` (without it, completions are translated to chat).
+    Completions,
+    /// OpenAI's `POST /moderations`.
+    Moderations,
+    /// Cohere/Jina-style `POST /rerank`.
+    Rerank,
+    /// OpenAI's `POST /images/generations` (JSON, not streamed).
+    Images,
+}
+
+/// The extra surfaces an upstream serves (`Extra`), as a set; written as a list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "Vec<Extra>", into = "Vec<Extra>")]
+pub struct Serves {
+    /// `POST /completions`.
+    pub completions: bool,
+    /// `POST /moderations`.
+    pub moderations: bool,
+    /// `POST /rerank`.
+    pub rerank: bool,
+    /// `POST /images/generations`.
+    pub images: bool,
+}
+
+impl Serves {
+    /// Whether none is served.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Whether `e` is served.
+    pub fn has(&self, e: Extra) -> bool {
+        match e {
+            Extra::Completions => self.completions,
+            Extra::Moderations => self.moderations,
+            Extra::Rerank => self.rerank,
+            Extra::Images => self.images,
+        }
+    }
+}
+
+impl From<Vec<Extra>> for Serves {
+    fn from(v: Vec<Extra>) -> Self {
+        Self {
+            completions: v.contains(&Extra::Completions),
+            moderations: v.contains(&Extra::Moderations),
+            rerank: v.contains(&Extra::Rerank),
+            images: v.contains(&Extra::Images),
+        }
+    }
+}
+
+impl From<Serves> for Vec<Extra> {
+    fn from(s: Serves) -> Self {
+        [Extra::Completions, Extra::Moderations, Extra::Rerank, Extra::Images]
+            .into_iter()
+            .filter(|e| s.has(*e))
+            .collect()
+    }
+}
+
 /// What a custom provider keeps beyond its columns (`providers.options`, JSON): the pacing
-/// defaults of its accounts (an account's own value wins).
+/// defaults of its accounts (an account's own value wins) and the extra surfaces it serves.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProviderOptions {
@@ -40,6 +106,9 @@ pub struct ProviderOptions {
     /// Default `max_concurrent` of its accounts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_concurrent: Option<u32>,
+    /// The extra surfaces it serves.
+    #[serde(skip_serializing_if = "Serves::is_empty")]
+    pub serves: Serves,
 }
 
 impl ProviderOptions {

@@ -54,6 +54,8 @@ pub struct ProviderInfo {
     pub local: bool,
     /// Pacing defaults of its accounts (custom providers).
     pub defaults: super::ProviderOptions,
+    /// The surfaces it serves beyond chat and embeddings.
+    pub serves: super::Serves,
 }
 
 /// An account as the gateway uses it.
@@ -195,6 +197,7 @@ impl Registry {
                 strategy: None,
                 local: false,
                 defaults: super::ProviderOptions::default(),
+                serves: p.serves,
             });
         }
         for p in &rows.providers {
@@ -209,6 +212,7 @@ impl Registry {
                 strategy: p.strategy.as_deref().and_then(Strategy::parse),
                 local: false,
                 defaults: super::ProviderOptions::from_json(&p.options),
+                serves: super::ProviderOptions::from_json(&p.options).serves,
             });
         }
         if demo {
@@ -227,6 +231,7 @@ impl Registry {
                 strategy: None,
                 local: true,
                 defaults: super::ProviderOptions::default(),
+                serves: super::Serves::default(),
             });
             r.accounts.push(AccountInfo {
                 id: DEMO_ACCOUNT_ID,

@@ -179,10 +179,7 @@ pub async fn intake(
     surface: Surface,
     empty_ok: bool,
 ) -> Result<Intake, HttpResponse> {
-    let dialect = match surface {
-        Surface::Generate(d) => d,
-        Surface::Embeddings => Dialect::OpenaiChat,
-    };
+    let dialect = surface.dialect();
     let key = client_key(req, state, dialect).map_err(|e| refuse(req, state, None, "", dialect, e))?;
     let run = async {
         let body = read_body(req, payload, state).await?;
@@ -261,10 +258,7 @@ pub async fn intake_model(
     payload: web::Payload,
     surface: Surface,
 ) -> Result<(Intake, String), HttpResponse> {
-    let dialect = match surface {
-        Surface::Generate(d) => d,
-        Surface::Embeddings => Dialect::OpenaiChat,
-    };
+    let dialect = surface.dialect();
     let inp = intake(req, state, payload, surface, false).await?;
     let model = inp.model().map_err(|e| refuse(req, state, inp.key.as_ref(), "", dialect, e))?;
     Ok((inp, model))

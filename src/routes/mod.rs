@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod openai;
 pub mod responses;
 pub mod responses_ws;
+pub mod surfaces;
 
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{HttpResponse, Route, guard, web};
@@ -39,6 +40,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/metrics", get().to(metrics::metrics))
         .route("/v1/chat/completions", web::post().to(openai::chat_completions))
         .route("/v1/embeddings", web::post().to(openai::embeddings))
+        .route("/v1/completions", web::post().to(surfaces::completions))
+        .route("/v1/moderations", web::post().to(surfaces::moderations))
+        .route("/v1/rerank", web::post().to(surfaces::rerank))
+        .route("/v1/images/generations", web::post().to(surfaces::images))
         .route("/v1/models", get().to(openai::models))
         .route("/v1/providers/{provider}/chat/completions", web::post().to(openai::provider_chat_completions))
         .route("/v1/messages", web::post().to(anthropic::messages))
@@ -52,6 +57,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         // and Anthropic's own SDK conventions, among others).
         .route("/chat/completions", web::post().to(openai::chat_completions))
         .route("/embeddings", web::post().to(openai::embeddings))
+        .route("/completions", web::post().to(surfaces::completions))
+        .route("/moderations", web::post().to(surfaces::moderations))
+        .route("/rerank", web::post().to(surfaces::rerank))
+        .route("/images/generations", web::post().to(surfaces::images))
         .route("/models", get().to(openai::models))
         .route("/messages", web::post().to(anthropic::messages))
         .route("/messages/count_tokens", web::post().to(anthropic::count_tokens))

@@ -1,5 +1,7 @@
-//! The OpenAI-compatible surface: `/v1/chat/completions`, `/v1/embeddings`, `/v1/models`, and the
-//! provider-pinned `/v1/providers/{provider}/chat/completions`.
+//! The OpenAI-compatible surface: `/v1/chat/completions`, `/v1/embeddings` (Gemini upstreams
+//! translated: `pipeline::surfaces`), `/v1/models`, and the provider-pinned
+//! `/v1/providers/{provider}/chat/completions`. Completions, moderations, rerank and images are
+//! `routes::surfaces`.
 
 use actix::Addr;
 use actix_web::{HttpRequest, HttpResponse, web};

@@ -22,6 +22,7 @@ pub fn to_entry(row: &provider::Model) -> ProviderEntry {
         tpm: crate::providers::ProviderOptions::from_json(&row.options).tpm,
         min_gap_ms: crate::providers::ProviderOptions::from_json(&row.options).min_gap_ms,
         max_concurrent: crate::providers::ProviderOptions::from_json(&row.options).max_concurrent,
+        serves: crate::providers::ProviderOptions::from_json(&row.options).serves,
     }
 }
 

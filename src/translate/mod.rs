@@ -6,9 +6,11 @@
 pub mod adapter;
 pub mod anthropic;
 pub mod canonical;
+pub mod completions;
 pub mod envelope;
 pub mod errors;
 pub mod gemini;
+pub mod gemini_embed;
 pub mod json;
 pub mod openai_chat;
 pub mod passthrough;
@@ -17,6 +19,7 @@ pub mod rules;
 pub mod sanitize;
 pub mod think;
 pub mod thinking;
+pub mod whole;
 
 use actors::usage::TokenUsage;
 use bytes::Bytes;

@@ -354,7 +354,16 @@ async fn unauthenticated_requests_cannot_make_the_daemon_buffer_a_body() {
         )
     };
     // No key / no session: refused at once, without waiting for the 30 MB.
-    for path in ["/v1/chat/completions", "/v1/messages", "/api/keys", "/v1beta/models/x:generateContent"] {
+    for path in [
+        "/v1/chat/completions",
+        "/v1/messages",
+        "/api/keys",
+        "/v1beta/models/x:generateContent",
+        "/v1/completions",
+        "/v1/moderations",
+        "/v1/rerank",
+        "/v1/images/generations",
+    ] {
         let (resp, took, _) = raw_exchange(app.addr, head(path, "").as_bytes(), Duration::from_secs(5)).await;
         assert!(resp.starts_with("HTTP/1.1 401"), "{path}: {resp}");
         assert!(took < Duration::from_secs(2), "{path} answered in {took:?}");
@@ -464,6 +473,10 @@ async fn client_type_mistakes_are_400s_that_never_reach_or_trip_a_provider() {
         ("/v1/messages", json!({"model": "mock/mock-model", "max_tokens": 1.5, "messages": []})),
         ("/v1/responses", json!({"model": "mock/mock-model", "input": 5})),
         ("/v1/embeddings", json!({"model": "mock/mock-model", "input": {"a": 1}})),
+        ("/v1/completions", json!({"model": "mock/mock-model", "prompt": 5})),
+        ("/v1/moderations", json!({"model": "mock/mock-model", "input": {"a": 1}})),
+        ("/v1/rerank", json!({"model": "mock/mock-model", "query": "q", "documents": ["d"], "top_n": "2"})),
+        ("/v1/images/generations", json!({"model": "mock/mock-model", "prompt": "p", "n": "2"})),
     ];
     for _ in 0..3 {
         for (path, body) in &bad {

@@ -47,6 +47,7 @@ mod stops;
 mod streams;
 mod subs;
 mod supervision;
+mod surfaces;
 mod tools;
 mod tools_ops;
 mod translate_http;

@@ -8,6 +8,7 @@
 pub mod oauth;
 pub mod strict;
 pub mod subscription;
+pub mod surfaces;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -326,6 +327,9 @@ async fn respond(reply: Reply, path: &str, stream: bool, req: &Value, state: Arc
             r
         }
         Reply::Text(text) => {
+            if let Some(r) = surfaces::reply(path, req, stream, &text, Arc::clone(&state)) {
+                return r;
+            }
             if path.ends_with("/embeddings") {
                 return HttpResponse::Ok().json(
                     json!({"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],
@@ -370,6 +374,9 @@ async fn respond(reply: Reply, path: &str, stream: bool, req: &Value, state: Arc
                 .finish()
         }
         Reply::Fixture { kind, delay } => {
+            if let Some(r) = surfaces::reply(path, req, stream, "Hello from mock", Arc::clone(&state)) {
+                return r;
+            }
             let dialect = dialect_of(path);
             if path.ends_with("/count_tokens") {
                 return HttpResponse::Ok().json(json!({"input_tokens": 4242}));

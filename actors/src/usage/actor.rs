@@ -125,7 +125,7 @@ impl UsageWriter {
 }
 
 /// Usage columns, in the order of the values `write` binds.
-const USAGE_COLUMNS: [&str; 22] = [
+const USAGE_COLUMNS: [&str; 23] = [
     "ts",
     "request_id",
     "key_name",
@@ -148,6 +148,7 @@ const USAGE_COLUMNS: [&str; 22] = [
     "ttfb_ms",
     "streamed",
     "attempts",
+    "path",
 ];
 
 /// The row counts of the multi-row INSERTs a batch is cut into. The driver keeps every distinct
@@ -242,6 +243,7 @@ async fn write(db: &DatabaseConnection, batch: Vec<UsageEvent>) -> Result<(), (u
             Value::from(e.ttfb_ms),
             Value::from(e.streamed),
             Value::from(i32::try_from(e.attempts.len()).unwrap_or(i32::MAX)),
+            Value::from(e.path),
         ]);
     }
     let backend = db.get_database_backend();

@@ -79,6 +79,10 @@ pub fn request_summary_props() -> Vec<(&'static str, Value)> {
         ("ttfb_ms", int_or_null()),
         ("streamed", json!({"type": "boolean"})),
         ("attempts", int()),
+        (
+            "path",
+            json!({"type": "string", "description": "the surface asked: /v1/chat/completions, /v1/completions, /v1/rerank, ..."}),
+        ),
     ]
 }
 
