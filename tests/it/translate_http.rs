@@ -455,3 +455,40 @@ async fn message_start_carries_the_real_input_count_when_the_upstream_gives_it_b
     assert_eq!(start, end, "message_start and the final usage agree");
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn codex_0171s_own_request_is_served_by_chat_and_anthropic_upstreams() {
+    // Codex 0.171 sends a `namespace` of sub-agent tools and a hosted `web_search` beside its
+    // function tools (fixture captured from the real CLI). Other providers get the functions.
+    let mock = MockUpstream::start().await;
+    mock.script("k-chat", vec![fx("text")]);
+    mock.script("k-anth", vec![fx("text")]);
+    let env = TestEnv::new().await;
+    let app = env.start(&config(&mock)).await;
+    let codex: Value =
+        serde_json::from_str(&crate::mock::fixture("openai-responses", "request_codex_0171.json")).expect("fixture");
+    for (model, key) in [("up-chat/m", "k-chat"), ("up-anth/m", "k-anth")] {
+        let mut body = codex.clone();
+        body["model"] = json!(model);
+        let mut r = client()
+            .post(format!("{}/v1/responses", base(&app)))
+            .bearer_auth("sk-og-ci-0001")
+            .send_json(&body)
+            .await
+            .expect("send");
+        let text = text_body(&mut r).await;
+        assert_eq!(r.status(), 200, "{model}: {text}");
+        assert!(text.contains("response.completed"), "{model}: {text}");
+        let sent =
+            mock.requests().into_iter().rfind(|x| x.credential().as_deref() == Some(key)).expect("sent upstream");
+        let names: Vec<String> = sent.body["tools"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["name"].as_str().or_else(|| t["function"]["name"].as_str()).map(String::from))
+            .collect();
+        assert!(names.iter().any(|n| n == "exec_command"), "{model}: {names:?}");
+        assert!(!names.iter().any(|n| n == "spawn_agent" || n == "multi_agent_v1"), "{model}: {names:?}");
+    }
+    app.stop().await;
+}

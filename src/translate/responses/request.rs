@@ -175,6 +175,10 @@ pub fn decode(body: &Value) -> Result<Request, String> {
             // Hosted tools run on OpenAI's side: another provider cannot run them; the model
             // answers without them.
             Some("web_search" | "web_search_preview" | "file_search" | "code_interpreter" | "image_generation") => {}
+            // A group of function tools under one name (Codex 0.171 sends its sub-agent tools as
+            // `namespace` `multi_agent_v1`); how a call of one comes back is OpenAI's own item
+            // shape, so other providers go without the group and the model answers with the rest.
+            Some("namespace") => {}
             Some(other) => return Err(format!("tool type `{other}` cannot be translated; only function tools can")),
             None => return Err("every tool needs a `type`".into()),
         }
