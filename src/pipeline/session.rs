@@ -1,5 +1,5 @@
 //! The client's session key for sticky routing: `X-Session-Id` (or `x_session_id`), else the
-//! session markers coding tools send anyway (Codex's `session_id` header and `prompt_cache_key`,
+//! session markers coding tools send anyway (Codex's `session_id` / `session-id` header and `prompt_cache_key`,
 //! Claude Code's `metadata.user_id` session part), else for the Responses API the chain a
 //! `previous_response_id` continues (`ResponseChains`: each response id the upstream gave is
 //! remembered with the session that produced it, and a request starting a chain gets a session
@@ -97,7 +97,7 @@ const MAX_LEN: usize = 200;
 
 /// The explicit or tool-sent session header, if sane.
 pub fn from_headers(headers: &HeaderMap) -> Option<String> {
-    ["x-session-id", "x_session_id", "session_id"]
+    ["x-session-id", "x_session_id", "session_id", "session-id"]
         .iter()
         .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()).and_then(sane))
 }
@@ -170,6 +170,8 @@ mod tests {
     fn headers_then_body_markers() {
         let mut h = HeaderMap::new();
         assert_eq!(from_headers(&h), None);
+        h.insert(HeaderName::from_static("session-id"), HeaderValue::from_static("codex-0171"));
+        assert_eq!(from_headers(&h).as_deref(), Some("codex-0171"), "Codex 0.171 spells it with a hyphen");
         h.insert(HeaderName::from_static("session_id"), HeaderValue::from_static("codex-1"));
         assert_eq!(from_headers(&h).as_deref(), Some("codex-1"));
         h.insert(HeaderName::from_static("x-session-id"), HeaderValue::from_static(" mine "));
