@@ -42,6 +42,9 @@ pub fn merge(existing: Option<&str>, t: &Target) -> Result<String, String> {
     ours.insert("name", value("Omnigate"));
     ours.insert("base_url", value(t.v1()));
     ours.insert("wire_api", value("responses"));
+    // Codex 0.171+ then talks to /v1/responses over a WebSocket (Omnigate serves both; the
+    // real CLI's test in tests/it/responses_ws.rs runs with this flag).
+    ours.insert("supports_websockets", value(true));
     ours.insert("experimental_bearer_token", value(t.key.as_str()));
     Ok(doc.to_string())
 }
@@ -70,7 +73,7 @@ pub const KEY_VAR: &str = "OMNIGATE_API_KEY";
 /// ChatGPT sign-in of Codex wins over an API key there.)
 pub fn run_env(t: &Target) -> RunEnv {
     let provider = format!(
-        "model_providers.{PROVIDER_ID}={{ name = \"Omnigate\", base_url = {}, wire_api = \"responses\", env_key = \"{KEY_VAR}\" }}",
+        "model_providers.{PROVIDER_ID}={{ name = \"Omnigate\", base_url = {}, wire_api = \"responses\", supports_websockets = true, env_key = \"{KEY_VAR}\" }}",
         toml_edit::Value::from(t.v1())
     );
     let mut args = vec!["-c".to_string(), format!("model_provider=\"{PROVIDER_ID}\""), "-c".to_string(), provider];

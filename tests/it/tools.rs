@@ -257,9 +257,12 @@ async fn setup_codex_adds_a_model_provider_to_config_toml() {
             "stream_max_retries",
             "stream_idle_timeout_ms",
             "requires_openai_auth",
+            // Codex 0.171's WebSocket transport (the real CLI runs with it in responses_ws.rs).
+            "supports_websockets",
         ];
         assert!(p.keys().all(|k| documented.contains(&k.as_str())), "{p:?}");
         assert_eq!(p["name"].as_str(), Some("Omnigate"));
+        assert_eq!(p["supports_websockets"].as_bool(), Some(true));
         assert_eq!(p["base_url"].as_str(), Some(format!("{url}/v1").as_str()));
         assert_eq!(p["wire_api"].as_str(), Some("responses"), "one of Codex's `responses` | `chat`");
         p["experimental_bearer_token"].as_str().unwrap().to_string()
