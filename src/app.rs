@@ -278,7 +278,12 @@ pub async fn start(cfg: Config, boot: Bootstrap) -> Result<Running, StartError> 
     let keys = KeyTable::default();
     keys.reload(&key_store::list(&conn).await?);
 
-    let runtime = Runtime::start(&cfg, &conn, catalog, sealer.clone(), keys.clone()).await?;
+    // Several instances may share a PostgreSQL; a SQLite file has exactly one.
+    let cluster = match database.backend {
+        db::Backend::Postgres => Some(crate::cluster::Cluster::new(conn.clone(), cfg.database_url())),
+        db::Backend::Sqlite { .. } => None,
+    };
+    let runtime = Runtime::start(&cfg, &conn, catalog, sealer.clone(), keys.clone(), cluster).await?;
     crate::oauth::hub::spawn_watch(Arc::clone(&runtime));
 
     let state = AppState {
@@ -330,6 +335,9 @@ pub async fn start(cfg: Config, boot: Bootstrap) -> Result<Running, StartError> 
     let server = server.run();
     let handle = server.handle();
     let server = actix_rt::spawn(server);
+    if let Some(c) = &runtime.cluster {
+        c.start(Arc::clone(&runtime), addr);
+    }
     tracing::info!(%addr, database = %db::redact_url(&cfg.database_url()), "omnigate listening");
     Ok(Running { addr, first_start, state, handle, server, db: database })
 }
@@ -389,6 +397,9 @@ impl Running {
             tracing::error!(error = %e, "server stopped with an error");
         }
         self.state.runtime.flush_usage().await;
+        if let Some(c) = &self.state.runtime.cluster {
+            c.stop().await;
+        }
         self.state.runtime.stop();
         if let Err(e) = self.db.checkpoint().await {
             tracing::warn!(error = %e, "WAL checkpoint failed");

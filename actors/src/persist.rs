@@ -10,6 +10,19 @@ use crate::account::AccountHealth;
 use crate::breaker::{BreakerPhase, BreakerState};
 use crate::clock::now_ms;
 
+/// A state row an actor has just written, for the instances sharing the database to re-read
+/// (`omnigate::cluster` announces it on PostgreSQL; nothing listens on SQLite).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// An account's `account_state` and `model_lockout` rows.
+    Account(i64),
+    /// A provider's `breaker_state` row.
+    Breaker(String),
+}
+
+/// Where an actor announces what it wrote (none on a single instance).
+pub type Announce = Option<tokio::sync::mpsc::UnboundedSender<Written>>;
+
 /// Writes one account's health (and replaces its model locks).
 pub async fn save_account(db: &DatabaseConnection, id: i64, h: &AccountHealth) -> Result<(), DbErr> {
     let row = account_state::ActiveModel {

@@ -11,6 +11,7 @@ mod m20261220_000006_routing;
 mod m20261221_000007_account_errors;
 mod m20261222_000008_pricing;
 mod m20261230_000009_transforms;
+mod m20270101_000011_cluster;
 
 /// Runs Omnigate's migrations in order.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261221_000007_account_errors::Migration),
             Box::new(m20261222_000008_pricing::Migration),
             Box::new(m20261230_000009_transforms::Migration),
+            Box::new(m20270101_000011_cluster::Migration),
         ]
     }
 }
