@@ -35,8 +35,25 @@ async fn listen(cluster: &Cluster) -> Result<PgListener, sea_orm::sqlx::Error> {
     Ok(listener)
 }
 
+/// The listener, let go without its `UNLISTEN` when the runtime is already gone (a daemon or a
+/// test torn down without `Running::stop`): sqlx's drop would spawn that on no runtime and panic.
+struct Held(Option<PgListener>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(l) = self.0.take()
+            && tokio::runtime::Handle::try_current().is_err()
+        {
+            // The process or its actix System is ending: the connection goes with it.
+            std::mem::forget(l);
+        }
+    }
+}
+
 /// Forwards the connection's notifications until it is lost.
-async fn forward(mut listener: PgListener, tx: mpsc::UnboundedSender<Event>) {
+async fn forward(listener: PgListener, tx: mpsc::UnboundedSender<Event>) {
+    let mut held = Held(Some(listener));
+    let Some(listener) = held.0.as_mut() else { return };
     loop {
         match listener.try_recv().await {
             Ok(Some(n)) => {

@@ -1,0 +1,237 @@
+//! Several instances on one PostgreSQL: two real daemons in-process on the same database. Admin
+//! changes made on one are live on the other within a second; a notification missed is caught up
+//! on reconnect and by the periodic check; a cooldown one instance saw is respected by the other;
+//! `/api/health` lists the instances alive. PostgreSQL only: `#[ignore]`d in a plain run, excluded
+//! from `scripts/test`'s SQLite pass and run in its PostgreSQL pass; run without `OG_TEST_PG`
+//! they fail saying so, never pass silently.
+
+use std::time::{Duration, Instant};
+
+use omnigate::app::Running;
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use serde_json::{Value, json};
+
+use crate::admin_write_support::{chat_ci, chat_with, patch_api, post_api};
+use crate::mock::{MockUpstream, Reply};
+use crate::support::{TestEnv, admin_get, eventually, mock_config, pg_admin_url};
+
+/// Fails (never passes silently) when there is no PostgreSQL to run on.
+fn require_pg() {
+    assert!(
+        pg_admin_url().is_some(),
+        "cluster tests need PostgreSQL: set OG_TEST_PG (scripts/test starts a throwaway one and runs them)"
+    );
+}
+
+/// A second daemon on `env`'s database, with a data directory of its own.
+async fn second(env: &TestEnv, text: &str) -> (Running, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = env.config(text);
+    cfg.server.data_dir = Some(dir.path().to_path_buf());
+    (env.start_with(cfg, env.bootstrap()).await, dir)
+}
+
+fn cluster_id(app: &Running) -> String {
+    app.state.runtime.cluster.as_ref().expect("a cluster on PostgreSQL").id().to_string()
+}
+
+/// A connection of the test's own to the shared database.
+async fn direct(env: &TestEnv) -> sea_orm::DatabaseConnection {
+    sea_orm::Database::connect(env.db_url.as_str()).await.expect("connect")
+}
+
+/// Waits up to `within` for `f`, and says how long it took.
+async fn within<F: FnMut() -> Fut, Fut: std::future::Future<Output = bool>>(within: Duration, mut f: F) -> Duration {
+    let t = Instant::now();
+    while t.elapsed() < within {
+        if f().await {
+            return t.elapsed();
+        }
+        actix_rt::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("not within {within:?}");
+}
+
+/// What the other instance sees through the change feed (a key, an alias, accounts made and
+/// disabled) never needs a restart.
+#[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
+#[actix_web::test]
+async fn admin_changes_on_one_instance_are_live_on_the_other_within_a_second() {
+    require_pg();
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let text = mock_config(&mock.base(), &[("a", "ka")], "");
+    let a = env.start(&text).await;
+    let (b, _dir) = second(&env, &text).await;
+    let second_ = Duration::from_secs(1);
+
+    // An alias made on A serves on B.
+    assert_eq!(chat_ci(&b, "quick").await.0, 404, "no such model yet");
+    let (s, v) = post_api(&a, &env, "/api/aliases", json!({"alias": "quick", "target": "mock/mock-model"})).await;
+    assert_eq!(s, 201, "{v}");
+    within(second_, || async { chat_ci(&b, "quick").await.0 == 200 }).await;
+
+    // A key made on A opens B.
+    let (s, v) = post_api(&a, &env, "/api/keys", json!({"name": "team"})).await;
+    assert_eq!(s, 201, "{v}");
+    let key = v["key"].as_str().expect("shown once").to_string();
+    within(second_, || async { chat_with(&b, &key, "mock/mock-model").await.0 == 200 }).await;
+
+    // An account made on A (preferred) serves B's requests; disabled on A, B stops using it.
+    let body = json!({"provider": "mock", "name": "b", "api_key": "kb", "priority": 0});
+    let (s, v) = post_api(&a, &env, "/api/accounts", body).await;
+    assert_eq!(s, 201, "{v}");
+    let id = v["id"].as_i64().expect("id");
+    within(second_, || async { chat_ci(&b, "mock/mock-model").await.1 == "b" }).await;
+    let (s, v) = patch_api(&a, &env, &format!("/api/accounts/{id}"), json!({"enabled": false})).await;
+    assert_eq!(s, 200, "{v}");
+    within(second_, || async { chat_ci(&b, "mock/mock-model").await.1 == "a" }).await;
+    for _ in 0..3 {
+        assert_eq!(chat_ci(&b, "mock/mock-model").await.1, "a", "the disabled account stays unused");
+    }
+    b.stop().await;
+    a.stop().await;
+}
+
+/// A change whose notification nobody heard: made straight in the database (bumping the revision,
+/// never notifying), as by a writer that died between commit and NOTIFY, or while the listening
+/// connection was down.
+async fn silent_alias(db: &sea_orm::DatabaseConnection, alias: &str) {
+    entities::model_alias::Entity::insert(entities::model_alias::ActiveModel {
+        alias: Set(alias.into()),
+        target: Set("mock/mock-model".into()),
+        source: Set("api".into()),
+        created_at: Set(0),
+    })
+    .exec(db)
+    .await
+    .expect("alias row");
+    db.execute_unprepared("UPDATE cluster_revision SET revision = revision + 1 WHERE id = 1").await.expect("bump");
+}
+
+async fn feed_backends(db: &sea_orm::DatabaseConnection, id: &str) -> i64 {
+    let sql = format!("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'omnigate-feed-{id}'");
+    let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.expect("query");
+    row.and_then(|r| r.try_get::<i64>("", "n").ok()).unwrap_or(0)
+}
+
+#[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
+#[actix_web::test]
+async fn a_missed_notification_is_caught_up_on_reconnect_and_by_the_periodic_check() {
+    require_pg();
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let text = mock_config(&mock.base(), &[("a", "ka")], "");
+    let a = env.start(&text).await;
+    let db = direct(&env).await;
+    // Started late: B reads what A already has.
+    let (s, _) = post_api(&a, &env, "/api/aliases", json!({"alias": "early", "target": "mock/mock-model"})).await;
+    assert_eq!(s, 201);
+    let (b, _dir) = second(&env, &text).await;
+    assert_eq!(chat_ci(&b, "early").await.0, 200);
+    let id = cluster_id(&b);
+    assert!(eventually(5, || async { feed_backends(&db, &id).await == 1 }).await, "B listens");
+
+    // Missed while the connection was down: caught up when B reconnects.
+    silent_alias(&db, "missed").await;
+    let kill = format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'omnigate-feed-{id}'");
+    db.execute_unprepared(&kill).await.expect("terminate B's listening connection");
+    within(Duration::from_secs(3), || async { chat_ci(&b, "missed").await.0 == 200 }).await;
+    assert!(eventually(5, || async { feed_backends(&db, &id).await == 1 }).await, "B listens again");
+    // And the notifications after the reconnect arrive as before.
+    let (s, _) = post_api(&a, &env, "/api/aliases", json!({"alias": "after", "target": "mock/mock-model"})).await;
+    assert_eq!(s, 201);
+    within(Duration::from_secs(1), || async { chat_ci(&b, "after").await.0 == 200 }).await;
+
+    // Never notified at all: the periodic check finds it.
+    silent_alias(&db, "unannounced").await;
+    let took = within(omnigate::cluster::CHECK_EVERY + Duration::from_secs(3), || async {
+        chat_ci(&b, "unannounced").await.0 == 200
+    })
+    .await;
+    assert!(took > Duration::from_millis(500), "found by the periodic check, not a notification: {took:?}");
+    db.close().await.ok();
+    b.stop().await;
+    a.stop().await;
+}
+
+fn health_of<'a>(health: &'a Value, name: &str) -> &'a Value {
+    health["accounts"].as_array().and_then(|l| l.iter().find(|a| a["name"] == name)).expect("account in /api/health")
+}
+
+#[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
+#[actix_web::test]
+async fn a_cooldown_seen_by_one_instance_is_respected_by_the_other_within_a_second() {
+    require_pg();
+    let mock = MockUpstream::start().await;
+    mock.always("ka", Reply::rate_limited("120"));
+    let env = TestEnv::new().await;
+    let text = mock_config(&mock.base(), &[("a", "ka"), ("b", "kb")], "");
+    let a = env.start(&text).await;
+    let (b, _dir) = second(&env, &text).await;
+    // A meets the 429 on `a` and moves on to `b`.
+    let (s, used, _) = chat_ci(&a, "mock/mock-model").await;
+    assert_eq!((s, used.as_str()), (200, "b"));
+    let hits = || mock.requests().iter().filter(|r| r.credential().as_deref() == Some("ka")).count();
+    assert_eq!(hits(), 1);
+    // B's router hears of it within a second, without a request of its own.
+    within(Duration::from_secs(1), || async {
+        let h = admin_get(&b, &env, "/api/health").await;
+        health_of(&h, "a")["cooldown"]["until"].as_i64().is_some_and(|u| u > actors::clock::now_ms() + 100_000)
+    })
+    .await;
+    for _ in 0..4 {
+        let (s, used, _) = chat_ci(&b, "mock/mock-model").await;
+        assert_eq!((s, used.as_str()), (200, "b"), "B never tries the cooling account");
+    }
+    assert_eq!(hits(), 1, "the cooling account got no second request, from either instance");
+    b.stop().await;
+    a.stop().await;
+}
+
+fn listed(health: &Value) -> Vec<String> {
+    health["instances"].as_array().expect("instances listed").iter().filter_map(|i| i["id"].as_str().map(String::from)).collect()
+}
+
+#[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
+#[actix_web::test]
+async fn instances_are_listed_in_health_and_a_stopped_or_silent_one_drops_out() {
+    require_pg();
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let text = mock_config(&mock.base(), &[("a", "ka")], "");
+    let a = env.start(&text).await;
+    let (b, _dir) = second(&env, &text).await;
+    let (ia, ib) = (cluster_id(&a), cluster_id(&b));
+    let both = |h: &Value| {
+        let l = listed(h);
+        l.len() == 2 && l.contains(&ia) && l.contains(&ib)
+    };
+    assert!(eventually(5, || async { both(&admin_get(&a, &env, "/api/health").await) }).await);
+    let h = admin_get(&b, &env, "/api/health").await;
+    assert!(both(&h), "{h}");
+    let mine = h["instances"].as_array().and_then(|l| l.iter().find(|i| i["id"] == ib.as_str())).expect("B");
+    assert_eq!(mine["address"], b.addr.to_string());
+    assert_eq!(mine["version"], env!("CARGO_PKG_VERSION"));
+
+    // An instance that died without a word (its last heartbeat long ago) is not listed.
+    let db = direct(&env).await;
+    let now = actors::clock::now_ms();
+    let dead = omnigate::store::cluster::Instance {
+        id: "dead-instance".into(),
+        version: "0.0.0".into(),
+        address: "10.0.0.9:20128".into(),
+        started_at: now - 600_000,
+        last_seen_at: now - omnigate::cluster::ALIVE.as_millis() as i64 - 1_000,
+    };
+    omnigate::store::cluster::heartbeat(&db, &dead).await.expect("row");
+    let h = admin_get(&a, &env, "/api/health").await;
+    assert!(both(&h), "the silent one is left out: {h}");
+
+    // Stopped: gone at once.
+    b.stop().await;
+    let h = admin_get(&a, &env, "/api/health").await;
+    assert_eq!(listed(&h), vec![ia], "{h}");
+    db.close().await.ok();
+    a.stop().await;
+}
