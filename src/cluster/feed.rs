@@ -160,7 +160,9 @@ async fn adopt(cluster: &Cluster, runtime: &Runtime, payload: &str) {
         Written::Breaker(provider) => {
             let Some(addr) = runtime.breaker_actor(&provider) else { return };
             match persist::load_breakers(&cluster.db).await {
-                Ok(mut all) => addr.do_send(actors::breaker::messages::Adopt(all.remove(&provider).unwrap_or_default())),
+                Ok(mut all) => {
+                    addr.do_send(actors::breaker::messages::Adopt(all.remove(&provider).unwrap_or_default()))
+                }
                 Err(e) => tracing::warn!(provider = %provider, error = %e, "reading another instance's breaker failed"),
             }
         }

@@ -134,7 +134,8 @@ async fn a_missed_notification_is_caught_up_on_reconnect_and_by_the_periodic_che
 
     // Missed while the connection was down: caught up when B reconnects.
     silent_alias(&db, "missed").await;
-    let kill = format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'omnigate-feed-{id}'");
+    let kill =
+        format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'omnigate-feed-{id}'");
     db.execute_unprepared(&kill).await.expect("terminate B's listening connection");
     within(Duration::from_secs(3), || async { chat_ci(&b, "missed").await.0 == 200 }).await;
     assert!(eventually(5, || async { feed_backends(&db, &id).await == 1 }).await, "B listens again");
@@ -190,7 +191,12 @@ async fn a_cooldown_seen_by_one_instance_is_respected_by_the_other_within_a_seco
 }
 
 fn listed(health: &Value) -> Vec<String> {
-    health["instances"].as_array().expect("instances listed").iter().filter_map(|i| i["id"].as_str().map(String::from)).collect()
+    health["instances"]
+        .as_array()
+        .expect("instances listed")
+        .iter()
+        .filter_map(|i| i["id"].as_str().map(String::from))
+        .collect()
 }
 
 #[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
