@@ -279,8 +279,9 @@ pub async fn start(cfg: Config, boot: Bootstrap) -> Result<Running, StartError> 
     keys.reload(&key_store::list(&conn).await?);
 
     // Several instances may share a PostgreSQL; a SQLite file has exactly one.
+    let sessions = Sessions::default();
     let cluster = match database.backend {
-        db::Backend::Postgres => Some(crate::cluster::Cluster::new(conn.clone(), cfg.database_url())),
+        db::Backend::Postgres => Some(crate::cluster::Cluster::new(conn.clone(), cfg.database_url(), sessions.clone())),
         db::Backend::Sqlite { .. } => None,
     };
     let runtime = Runtime::start(&cfg, &conn, catalog, sealer.clone(), keys.clone(), cluster).await?;
@@ -291,7 +292,7 @@ pub async fn start(cfg: Config, boot: Bootstrap) -> Result<Running, StartError> 
         db: conn.clone(),
         sealer,
         keys,
-        sessions: Sessions::default(),
+        sessions,
         admin_token: boot.admin_token.clone(),
         local_token: crate::local_token::create(&cfg.data_dir()),
         started: Instant::now(),

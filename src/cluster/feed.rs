@@ -1,7 +1,7 @@
 //! The listening side: one dedicated PostgreSQL connection (`application_name` =
 //! `omnigate-feed-<instance id>`) LISTENing on both channels. A newer revision reloads the runtime
 //! (debounced); another instance's health write is re-read and adopted by this instance's actor,
-//! which tells the router. After a lost connection it reconnects, compares the revision and
+//! which tells the router; another instance's dashboard login or logout applies to `Sessions`. After a lost connection it reconnects, compares the revision and
 //! re-reads every account's and breaker's health; a periodic check backs it all up.
 
 use std::str::FromStr;
@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use super::{CHECK_EVERY, Cluster, DEBOUNCE, decode};
 use crate::runtime::Runtime;
-use crate::store::cluster::{CHANGES, HEALTH};
+use crate::store::cluster::{CHANGES, HEALTH, SESSIONS};
 
 /// What the connection task hands the loop.
 enum Event {
@@ -27,12 +27,14 @@ enum Event {
 }
 
 /// Opens the listening connection.
-async fn listen(cluster: &Cluster) -> Result<PgListener, sea_orm::sqlx::Error> {
+async fn listen(cluster: &Cluster) -> Result<Held, sea_orm::sqlx::Error> {
     let opts = PgConnectOptions::from_str(&cluster.url)?.application_name(&format!("omnigate-feed-{}", cluster.id));
     let pool = PgPoolOptions::new().max_connections(1).connect_with(opts).await?;
-    let mut listener = PgListener::connect_with(&pool).await?;
-    listener.listen_all([CHANGES, HEALTH]).await?;
-    Ok(listener)
+    let mut held = Held(Some(PgListener::connect_with(&pool).await?));
+    if let Some(l) = held.0.as_mut() {
+        l.listen_all([CHANGES, HEALTH, SESSIONS]).await?;
+    }
+    Ok(held)
 }
 
 /// The listener, let go without its `UNLISTEN` when the runtime is already gone (a daemon or a
@@ -51,8 +53,7 @@ impl Drop for Held {
 }
 
 /// Forwards the connection's notifications until it is lost.
-async fn forward(listener: PgListener, tx: mpsc::UnboundedSender<Event>) {
-    let mut held = Held(Some(listener));
+async fn forward(mut held: Held, tx: mpsc::UnboundedSender<Event>) {
     let Some(listener) = held.0.as_mut() else { return };
     loop {
         match listener.try_recv().await {
@@ -80,7 +81,11 @@ pub(super) async fn run(cluster: Arc<Cluster>, runtime: Arc<Runtime>) {
         if *stop.borrow() {
             return;
         }
-        let listener = match listen(&cluster).await {
+        let attempt = tokio::select! {
+            _ = stop.changed() => return,
+            a = listen(&cluster) => a,
+        };
+        let listener = match attempt {
             Ok(l) => l,
             Err(e) => {
                 tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "cannot listen for other instances' changes");
@@ -95,8 +100,9 @@ pub(super) async fn run(cluster: Arc<Cluster>, runtime: Arc<Runtime>) {
         wait = Duration::from_millis(100);
         let (tx, mut rx) = mpsc::unbounded_channel();
         let task = actix_rt::spawn(forward(listener, tx));
-        // Whatever was announced while nobody listened.
+        // Whatever was announced while nobody listened (and the logins from before a restart).
         cluster.sync(&runtime).await;
+        cluster.sync_sessions().await;
         if !first {
             tracing::info!("listening for other instances' changes again");
             resync_health(&cluster, &runtime).await;
@@ -114,6 +120,8 @@ pub(super) async fn run(cluster: Arc<Cluster>, runtime: Arc<Runtime>) {
             tokio::select! {
                 _ = stop.changed() => {
                     task.abort();
+                    // Dropped here, on the runtime, where sqlx can UNLISTEN and close.
+                    let _ = task.await;
                     return;
                 }
                 e = rx.recv() => match e {
@@ -123,6 +131,8 @@ pub(super) async fn run(cluster: Arc<Cluster>, runtime: Arc<Runtime>) {
                             if newer && due.is_none() {
                                 due = Some(Instant::now() + DEBOUNCE);
                             }
+                        } else if channel == SESSIONS {
+                            cluster.session_note(&payload);
                         } else {
                             adopt(&cluster, &runtime, &payload).await;
                         }

@@ -40,9 +40,13 @@ pub struct Cluster {
     /// The newest revision this instance's runtime has reloaded at (or made itself).
     seen: AtomicI64,
     announce: mpsc::UnboundedSender<Written>,
+    /// The dashboard sessions this instance accepts (shared with `AppState`).
+    sessions: crate::auth::Sessions,
     /// Taken by `start`.
     announced: Mutex<Option<mpsc::UnboundedReceiver<Written>>>,
     stop: watch::Sender<bool>,
+    /// The feed task, awaited on stop (its connection closes on the runtime).
+    feed: Mutex<Option<actix_rt::task::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -53,8 +57,9 @@ impl std::fmt::Debug for Cluster {
 }
 
 impl Cluster {
-    /// This instance on the PostgreSQL behind `db` (reached again at `url` for listening).
-    pub fn new(db: DatabaseConnection, url: String) -> Arc<Self> {
+    /// This instance on the PostgreSQL behind `db` (reached again at `url` for listening), keeping
+    /// `sessions` in line with the other instances'.
+    pub fn new(db: DatabaseConnection, url: String, sessions: crate::auth::Sessions) -> Arc<Self> {
         let (announce, announced) = mpsc::unbounded_channel();
         Arc::new(Self {
             db,
@@ -63,8 +68,10 @@ impl Cluster {
             started_at: now_ms(),
             seen: AtomicI64::new(0),
             announce,
+            sessions,
             announced: Mutex::new(Some(announced)),
             stop: watch::Sender::new(false),
+            feed: Mutex::new(None),
         })
     }
 
@@ -95,6 +102,48 @@ impl Cluster {
         }
     }
 
+    /// A dashboard login here: stored and told to the other instances before the login answers,
+    /// so the browser's next request finds it wherever the load balancer sends it.
+    pub async fn session_opened(&self, token: &str) {
+        let digest = crate::auth::token_digest(token);
+        let Some(exp) = self.sessions.expiry(&digest) else { return };
+        let note = format!("{} + {digest} {exp}", self.id);
+        if let Err(e) = rows::session_open(&self.db, &digest, exp, &note).await {
+            tracing::warn!(error = %e, "sharing a dashboard login with the other instances failed");
+        }
+    }
+
+    /// A dashboard logout here: removed for every instance.
+    pub async fn session_closed(&self, token: &str) {
+        let digest = crate::auth::token_digest(token);
+        let note = format!("{} - {digest}", self.id);
+        if let Err(e) = rows::session_close(&self.db, &digest, &note).await {
+            tracing::warn!(error = %e, "sharing a dashboard logout with the other instances failed");
+        }
+    }
+
+    /// Another instance's login or logout (`omnigate_sessions` payload).
+    fn session_note(&self, payload: &str) {
+        let mut parts = payload.splitn(4, ' ');
+        let (Some(writer), Some(kind), Some(digest)) = (parts.next(), parts.next(), parts.next()) else { return };
+        if writer == self.id {
+            return;
+        }
+        match (kind, parts.next().and_then(|e| e.parse::<i64>().ok())) {
+            ("+", Some(exp)) => self.sessions.adopt(digest.to_string(), exp),
+            ("-", _) => self.sessions.forget(digest),
+            _ => tracing::debug!("ignoring a malformed session announcement"),
+        }
+    }
+
+    /// Every open session as the database has it (on each (re)connection of the feed).
+    async fn sync_sessions(&self) {
+        match rows::sessions(&self.db, now_ms()).await {
+            Ok(open) => self.sessions.replace_all(open),
+            Err(e) => tracing::warn!(error = %e, "reading the shared dashboard sessions failed"),
+        }
+    }
+
     /// Reloads when the database's revision is ahead of this instance's.
     async fn sync(&self, runtime: &Runtime) {
         let rev = match rows::revision(&self.db).await {
@@ -122,7 +171,11 @@ impl Cluster {
             Ok(mut g) => g.take(),
             Err(p) => p.into_inner().take(),
         };
-        actix_rt::spawn(feed::run(Arc::clone(self), runtime));
+        let feed = actix_rt::spawn(feed::run(Arc::clone(self), runtime));
+        match self.feed.lock() {
+            Ok(mut g) => *g = Some(feed),
+            Err(p) => *p.into_inner() = Some(feed),
+        }
         if let Some(rx) = taken {
             actix_rt::spawn(announcer(Arc::clone(self), rx));
         }
@@ -138,6 +191,14 @@ impl Cluster {
     /// Stops the tasks and removes this instance's row (the daemon stops).
     pub async fn stop(&self) {
         self.stop.send_replace(true);
+        let feed = match self.feed.lock() {
+            Ok(mut g) => g.take(),
+            Err(p) => p.into_inner().take(),
+        };
+        if let Some(feed) = feed {
+            // It ends at once unless a reload is running; never wait long for it.
+            let _ = actix_rt::time::timeout(Duration::from_secs(5), feed).await;
+        }
         if let Err(e) = rows::leave(&self.db, &self.id).await {
             tracing::warn!(error = %e, "removing this instance's heartbeat row failed");
         }

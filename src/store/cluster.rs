@@ -7,8 +7,10 @@ use serde::Serialize;
 
 /// The channel admin changes are announced on (payload: the new revision).
 pub const CHANGES: &str = "omnigate";
-/// The channel written account and breaker health is announced on (payload: `health::encode`).
+/// The channel written account and breaker health is announced on (payload: `cluster::encode`).
 pub const HEALTH: &str = "omnigate_health";
+/// The channel dashboard logins and logouts are announced on (payload: `cluster::session_note`).
+pub const SESSIONS: &str = "omnigate_sessions";
 
 fn pg(sql: &str, values: Vec<Value>) -> Statement {
     Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
@@ -91,4 +93,27 @@ pub async fn instances(db: &DatabaseConnection, since: i64, forget: i64) -> Resu
 pub async fn leave(db: &DatabaseConnection, id: &str) -> Result<(), DbErr> {
     db.execute_raw(pg("DELETE FROM cluster_instances WHERE id = $1", vec![id.into()])).await?;
     Ok(())
+}
+
+/// Stores a dashboard session (by digest) and announces `payload` on `SESSIONS`.
+pub async fn session_open(db: &DatabaseConnection, digest: &str, expires_at: i64, payload: &str) -> Result<(), DbErr> {
+    let sql = "INSERT INTO dashboard_sessions (digest, expires_at) VALUES ($1, $2) \
+               ON CONFLICT (digest) DO UPDATE SET expires_at = EXCLUDED.expires_at";
+    db.execute_raw(pg(sql, vec![digest.into(), expires_at.into()])).await?;
+    db.execute_raw(pg("SELECT pg_notify('omnigate_sessions', $1)", vec![payload.into()])).await?;
+    Ok(())
+}
+
+/// Removes a dashboard session and announces `payload` on `SESSIONS`.
+pub async fn session_close(db: &DatabaseConnection, digest: &str, payload: &str) -> Result<(), DbErr> {
+    db.execute_raw(pg("DELETE FROM dashboard_sessions WHERE digest = $1", vec![digest.into()])).await?;
+    db.execute_raw(pg("SELECT pg_notify('omnigate_sessions', $1)", vec![payload.into()])).await?;
+    Ok(())
+}
+
+/// The dashboard sessions still open at `now` (expired ones are deleted on the way).
+pub async fn sessions(db: &DatabaseConnection, now: i64) -> Result<Vec<(String, i64)>, DbErr> {
+    db.execute_raw(pg("DELETE FROM dashboard_sessions WHERE expires_at <= $1", vec![now.into()])).await?;
+    let rows = db.query_all_raw(pg("SELECT digest, expires_at FROM dashboard_sessions", vec![])).await?;
+    rows.into_iter().map(|r| Ok((r.try_get("", "digest")?, r.try_get("", "expires_at")?))).collect()
 }

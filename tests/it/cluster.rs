@@ -1,7 +1,7 @@
 //! Several instances on one PostgreSQL: two real daemons in-process on the same database. Admin
 //! changes made on one are live on the other within a second; a notification missed is caught up
 //! on reconnect and by the periodic check; a cooldown one instance saw is respected by the other;
-//! `/api/health` lists the instances alive. PostgreSQL only: `#[ignore]`d in a plain run, excluded
+//! `/api/health` lists the instances alive; a dashboard login works on every instance. PostgreSQL only: `#[ignore]`d in a plain run, excluded
 //! from `scripts/test`'s SQLite pass and run in its PostgreSQL pass; run without `OG_TEST_PG`
 //! they fail saying so, never pass silently.
 
@@ -11,9 +11,9 @@ use omnigate::app::Running;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 use serde_json::{Value, json};
 
-use crate::admin_write_support::{chat_ci, chat_with, patch_api, post_api};
+use crate::admin_write_support::{chat_ci, chat_with, patch_api, post_api, session_cookie};
 use crate::mock::{MockUpstream, Reply};
-use crate::support::{TestEnv, admin_get, eventually, mock_config, pg_admin_url};
+use crate::support::{TestEnv, admin_get, base, client, eventually, mock_config, pg_admin_url};
 
 /// Fails (never passes silently) when there is no PostgreSQL to run on.
 fn require_pg() {
@@ -239,5 +239,43 @@ async fn instances_are_listed_in_health_and_a_stopped_or_silent_one_drops_out() 
     let h = admin_get(&a, &env, "/api/health").await;
     assert_eq!(listed(&h), vec![ia], "{h}");
     db.close().await.ok();
+    a.stop().await;
+}
+
+/// `GET /api/session` with a dashboard session cookie: its status.
+async fn whoami(app: &Running, cookie: &str) -> u16 {
+    let r = client().get(format!("{}/api/session", base(app))).insert_header(("cookie", cookie)).send().await;
+    r.expect("send").status().as_u16()
+}
+
+#[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
+#[actix_web::test]
+async fn a_dashboard_login_on_one_instance_opens_the_others_and_survives_their_restart() {
+    require_pg();
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let text = mock_config(&mock.base(), &[("a", "ka")], "");
+    let a = env.start(&text).await;
+    let (b, _dir) = second(&env, &text).await;
+    let cookie = session_cookie(&a, &env).await;
+    assert_eq!(whoami(&a, &cookie).await, 200);
+    within(Duration::from_secs(1), || async { whoami(&b, &cookie).await == 200 }).await;
+
+    // B restarted: the login is read back from the database.
+    b.stop().await;
+    let (b, _dir2) = second(&env, &text).await;
+    within(Duration::from_secs(3), || async { whoami(&b, &cookie).await == 200 }).await;
+
+    // Logged out on A: B refuses the cookie too.
+    let r = client()
+        .post(format!("{}/api/logout", base(&a)))
+        .insert_header(("cookie", cookie.as_str()))
+        .send_json(&json!({}))
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    assert_eq!(whoami(&a, &cookie).await, 401);
+    within(Duration::from_secs(1), || async { whoami(&b, &cookie).await == 401 }).await;
+    b.stop().await;
     a.stop().await;
 }
