@@ -279,3 +279,26 @@ async fn a_dashboard_login_on_one_instance_opens_the_others_and_survives_their_r
     b.stop().await;
     a.stop().await;
 }
+
+#[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
+#[actix_web::test]
+async fn one_instance_at_a_time_refreshes_a_shared_oauth_session_and_the_other_reads_its_tokens() {
+    require_pg();
+    use crate::subs::{CX, World, chat};
+    let w = World::new().await;
+    let u = uuid::Uuid::new_v4().simple().to_string();
+    let (at, rt) = (format!("cx-seed-at-{u}"), format!("cx-seed-rt-{u}"));
+    // A slow token endpoint: the first refresh is still running when the second instance wants one.
+    w.oauth.state.refresh_delay_ms.store(1_500, std::sync::atomic::Ordering::SeqCst);
+    let text = w.config("", &w.account(CX, "main", &at, &rt, -60_000));
+    let a = w.start(&text).await;
+    let (b, _dir) = second(&w.env, &text).await;
+    let ((sa, ta, _), (sb, tb, _)) = futures_util::join!(chat(&a, CX, false), chat(&b, CX, false));
+    assert_eq!((sa, sb), (200, 200), "{ta}\n{tb}");
+    assert_eq!(w.oauth.refreshes(), 1, "exactly one refresh for the two instances");
+    let fresh = w.oauth.issued().last().cloned().expect("issued");
+    let used: Vec<Option<String>> = w.upstream_calls(CX).iter().map(|c| c.credential()).collect();
+    assert_eq!(used, vec![Some(fresh.clone()), Some(fresh)], "both instances used the one refreshed token");
+    b.stop().await;
+    a.stop().await;
+}
