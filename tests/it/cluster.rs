@@ -302,3 +302,38 @@ async fn one_instance_at_a_time_refreshes_a_shared_oauth_session_and_the_other_r
     b.stop().await;
     a.stop().await;
 }
+
+#[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
+#[actix_web::test]
+async fn a_breaker_one_instance_opened_and_an_operator_reset_reach_the_other() {
+    require_pg();
+    let mock = MockUpstream::start().await;
+    mock.always("ka", Reply::status(500));
+    mock.always("kb", Reply::status(503));
+    let env = TestEnv::new().await;
+    let extra = "[resilience]\nbreaker_threshold = 4\nbreaker_open_ms = 60000\n";
+    let text = mock_config(&mock.base(), &[("a", "ka"), ("b", "kb")], extra);
+    let a = env.start(&text).await;
+    let (b, _dir) = second(&env, &text).await;
+    // Four failures on A open the mock provider's breaker.
+    for _ in 0..2 {
+        assert_eq!(chat_ci(&a, "mock/mock-model").await.0, 502);
+    }
+    assert_eq!(mock.hits(), 4);
+    let breaker = |h: &Value| h["providers"].as_array().and_then(|l| l.first()).map(|p| p["breaker"]["state"].clone());
+    within(Duration::from_secs(1), || async {
+        breaker(&admin_get(&b, &env, "/api/health").await) == Some(json!("open"))
+    })
+    .await;
+    assert_eq!(chat_ci(&b, "mock/mock-model").await.0, 503, "B sends nothing to the open provider");
+    assert_eq!(mock.hits(), 4);
+
+    // Reset on A: B routes again.
+    mock.always("ka", Reply::Text("back".into()));
+    mock.always("kb", Reply::Text("back".into()));
+    let (s, _) = post_api(&a, &env, "/api/providers/mock/reset-breaker", json!({})).await;
+    assert_eq!(s, 200);
+    within(Duration::from_secs(1), || async { chat_ci(&b, "mock/mock-model").await.0 == 200 }).await;
+    b.stop().await;
+    a.stop().await;
+}
