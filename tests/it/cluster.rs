@@ -1,9 +1,10 @@
 //! Several instances on one PostgreSQL: two real daemons in-process on the same database. Admin
 //! changes made on one are live on the other within a second; a notification missed is caught up
-//! on reconnect and by the periodic check; a cooldown one instance saw is respected by the other;
-//! `/api/health` lists the instances alive; a dashboard login works on every instance. PostgreSQL only: `#[ignore]`d in a plain run, excluded
-//! from `scripts/test`'s SQLite pass and run in its PostgreSQL pass; run without `OG_TEST_PG`
-//! they fail saying so, never pass silently.
+//! on reconnect and by the periodic check; a cooldown or a breaker one instance saw is respected by
+//! the other; `/api/health` lists the instances alive; a dashboard login works on every instance;
+//! one OAuth refresh serves both. PostgreSQL only: `#[ignore]`d in a plain run, excluded from
+//! `scripts/test`'s SQLite pass and run in its PostgreSQL pass; run without `OG_TEST_PG` they
+//! fail saying so, never pass silently.
 
 use std::time::{Duration, Instant};
 
