@@ -201,6 +201,23 @@ mod tests {
     }
 
     #[test]
+    fn sessions_of_other_instances_are_adopted_forgotten_and_replaced() {
+        let s = Sessions::default();
+        let mine = s.open(60_000);
+        let theirs = "their-token";
+        s.adopt(token_digest(theirs), now_ms() + 60_000);
+        assert!(s.valid(theirs));
+        s.adopt(token_digest("expired"), now_ms() - 1);
+        assert!(!s.valid("expired"));
+        s.forget(&token_digest(theirs));
+        assert!(!s.valid(theirs));
+        // After a reconnect: exactly what the database holds.
+        s.replace_all(vec![(token_digest(theirs), now_ms() + 60_000)]);
+        assert!(s.valid(theirs));
+        assert!(!s.valid(&mine), "closed elsewhere meanwhile");
+    }
+
+    #[test]
     fn login_lockout_counts_attempts_before_they_are_checked() {
         let s = Sessions::default();
         let ip: IpAddr = [127, 0, 0, 1].into();

@@ -92,7 +92,19 @@ pub async fn load_accounts(db: &DatabaseConnection) -> Result<HashMap<i64, Accou
 
 /// Reads one account's health (default when never written).
 pub async fn load_account(db: &DatabaseConnection, id: i64) -> Result<AccountHealth, DbErr> {
-    Ok(load_accounts(db).await?.remove(&id).unwrap_or_default())
+    let Some(r) = account_state::Entity::find_by_id(id).one(db).await? else {
+        return Ok(AccountHealth::default());
+    };
+    let locks = model_lockout::Entity::find().filter(model_lockout::Column::AccountId.eq(id)).all(db).await?;
+    Ok(AccountHealth {
+        cooldown_until: r.cooldown_until,
+        backoff_level: u32::try_from(r.backoff_level).unwrap_or(0),
+        reason: r.reason,
+        last_used_at: r.last_used_at,
+        model_locks: locks.into_iter().map(|l| (l.model, l.until)).collect(),
+        disabled: r.disabled,
+        reason_since: r.reason_since,
+    })
 }
 
 /// Writes one provider's breaker.
