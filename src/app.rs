@@ -278,7 +278,13 @@ pub async fn start(cfg: Config, boot: Bootstrap) -> Result<Running, StartError> 
     let keys = KeyTable::default();
     keys.reload(&key_store::list(&conn).await?);
 
-    let runtime = Runtime::start(&cfg, &conn, catalog, sealer.clone(), keys.clone()).await?;
+    // Several instances may share a PostgreSQL; a SQLite file has exactly one.
+    let sessions = Sessions::default();
+    let cluster = match database.backend {
+        db::Backend::Postgres => Some(crate::cluster::Cluster::new(conn.clone(), cfg.database_url(), sessions.clone())),
+        db::Backend::Sqlite { .. } => None,
+    };
+    let runtime = Runtime::start(&cfg, &conn, catalog, sealer.clone(), keys.clone(), cluster).await?;
     crate::oauth::hub::spawn_watch(Arc::clone(&runtime));
     let (warnings, warned) = tokio::sync::mpsc::unbounded_channel();
     runtime.limiter.on_warning(warnings);
@@ -289,7 +295,7 @@ pub async fn start(cfg: Config, boot: Bootstrap) -> Result<Running, StartError> 
         db: conn.clone(),
         sealer,
         keys,
-        sessions: Sessions::default(),
+        sessions,
         admin_token: boot.admin_token.clone(),
         local_token: crate::local_token::create(&cfg.data_dir()),
         started: Instant::now(),
@@ -333,6 +339,9 @@ pub async fn start(cfg: Config, boot: Bootstrap) -> Result<Running, StartError> 
     let server = server.run();
     let handle = server.handle();
     let server = actix_rt::spawn(server);
+    if let Some(c) = &runtime.cluster {
+        c.start(Arc::clone(&runtime), addr);
+    }
     tracing::info!(%addr, database = %db::redact_url(&cfg.database_url()), "omnigate listening");
     Ok(Running { addr, first_start, state, handle, server, db: database })
 }
@@ -392,6 +401,9 @@ impl Running {
             tracing::error!(error = %e, "server stopped with an error");
         }
         self.state.runtime.flush_usage().await;
+        if let Some(c) = &self.state.runtime.cluster {
+            c.stop().await;
+        }
         self.state.runtime.stop();
         if let Err(e) = self.db.checkpoint().await {
             tracing::warn!(error = %e, "WAL checkpoint failed");

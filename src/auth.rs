@@ -59,14 +59,18 @@ pub fn client_key(req: &HttpRequest, state: &AppState, dialect: Dialect) -> Resu
     }
 }
 
-/// Dashboard sessions: token digest → expiry (ms). In memory; a restart logs everyone out.
+/// Dashboard sessions: token digest → expiry (ms), checked in memory (never a database round trip
+/// per request). On SQLite that is all (a restart logs everyone out); on PostgreSQL the login and
+/// logout routes also store the digest and `cluster` tells every instance, so a dashboard behind a
+/// load balancer stays logged in on all of them and across restarts.
 #[derive(Debug, Clone, Default)]
 pub struct Sessions {
     by_digest: Arc<DashMap<String, i64>>,
     failures: Arc<DashMap<IpAddr, (u32, i64)>>,
 }
 
-fn token_digest(token: &str) -> String {
+/// The digest a session is kept under (never the token itself).
+pub fn token_digest(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 
@@ -83,6 +87,34 @@ impl Sessions {
         self.by_digest.retain(|_, exp| *exp > now);
         self.by_digest.insert(token_digest(&token), now + ttl_ms);
         token
+    }
+
+    /// Accepts a session another instance opened (its digest and expiry, ms).
+    pub fn adopt(&self, digest: String, expires_at: i64) {
+        if expires_at > now_ms() {
+            self.by_digest.insert(digest, expires_at);
+        }
+    }
+
+    /// Forgets a session another instance closed.
+    pub fn forget(&self, digest: &str) {
+        self.by_digest.remove(digest);
+    }
+
+    /// Exactly the sessions the database holds (digest, expiry): after this instance may have
+    /// missed logins and logouts elsewhere.
+    pub fn replace_all(&self, open: Vec<(String, i64)>) {
+        let now = now_ms();
+        let keep: std::collections::HashSet<&String> = open.iter().map(|(d, _)| d).collect();
+        self.by_digest.retain(|d, _| keep.contains(d));
+        for (d, exp) in open.iter().filter(|(_, e)| *e > now) {
+            self.by_digest.insert(d.clone(), *exp);
+        }
+    }
+
+    /// The expiry of the session stored under `digest`, if open.
+    pub fn expiry(&self, digest: &str) -> Option<i64> {
+        self.by_digest.get(digest).map(|e| *e.value())
     }
 
     /// Whether a session token is valid now.
@@ -166,6 +198,23 @@ mod tests {
         assert!(!s.valid(&t));
         let t = s.open(-1);
         assert!(!s.valid(&t), "expired session");
+    }
+
+    #[test]
+    fn sessions_of_other_instances_are_adopted_forgotten_and_replaced() {
+        let s = Sessions::default();
+        let mine = s.open(60_000);
+        let theirs = "their-token";
+        s.adopt(token_digest(theirs), now_ms() + 60_000);
+        assert!(s.valid(theirs));
+        s.adopt(token_digest("expired"), now_ms() - 1);
+        assert!(!s.valid("expired"));
+        s.forget(&token_digest(theirs));
+        assert!(!s.valid(theirs));
+        // After a reconnect: exactly what the database holds.
+        s.replace_all(vec![(token_digest(theirs), now_ms() + 60_000)]);
+        assert!(s.valid(theirs));
+        assert!(!s.valid(&mine), "closed elsewhere meanwhile");
     }
 
     #[test]

@@ -103,6 +103,18 @@
 //! by each reload, starts or replaces the refresher, poller and quota tracker of every account,
 //! and a watch reloads when another process (the CLI) signed in meanwhile.
 //!
+//! # Several instances on one PostgreSQL (`cluster`)
+//! Built only on PostgreSQL (SQLite is one instance by construction and does none of this). Each
+//! admin change bumps `cluster_revision` and `NOTIFY omnigate` (`change::apply`, via
+//! `store::cluster::bump`) before its own reload; `cluster::feed` holds one listening connection
+//! per instance and reloads (debounced) on a newer revision, on reconnecting, and every
+//! `CHECK_EVERY` as the safety net. Account and breaker actors announce each health write
+//! (`actors::persist::Written`) and the others' actors adopt the re-read row (`Adopt`), which tells
+//! their routers. Dashboard logins are stored by digest and announced; each instance heartbeats
+//! `cluster_instances` (`/api/health` lists the live ones). An OAuth refresh holds a per-account
+//! advisory lock (`oauth::source`) so one instance at a time spends the refresh token. None of it
+//! is on the request path.
+//!
 //! # Coding tools and the operator's checks
 //! `tools` knows each coding tool's settings format (one module per tool, from its own docs);
 //! `omnigate setup | run` (`tools::cli`) reach the daemon like `omnigate accounts` (the admin
@@ -118,7 +130,8 @@
 //! API made, and none at all without a config file; a subscription account's `oauth` tokens are
 //! a seed, applied only when they change: `oauth::seeds`) → bootstrap admin password and first key,
 //! kept in `<data dir>/first-start.txt` until the first login (`first_start`) → `Runtime::start` (stored setting overrides,
-//! then `Runtime::reload`: registry and actors from the database) → serve. On stop:
+//! then `Runtime::reload`: registry and actors from the database) → serve (on PostgreSQL, then
+//! `cluster::Cluster::start`: listen, announce, heartbeat). On stop:
 //! drain in-flight requests (shortly before the grace ends, streams still running get their
 //! dialect's error and terminator, waiting requests a 503), flush usage, stop the router,
 //! checkpoint the WAL, close.
@@ -129,6 +142,7 @@ pub mod app;
 pub mod auth;
 pub mod backup;
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod db;

@@ -10,6 +10,19 @@ use crate::account::AccountHealth;
 use crate::breaker::{BreakerPhase, BreakerState};
 use crate::clock::now_ms;
 
+/// A state row an actor has just written, for the instances sharing the database to re-read
+/// (`omnigate::cluster` announces it on PostgreSQL; nothing listens on SQLite).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// An account's `account_state` and `model_lockout` rows.
+    Account(i64),
+    /// A provider's `breaker_state` row.
+    Breaker(String),
+}
+
+/// Where an actor announces what it wrote (none on a single instance).
+pub type Announce = Option<tokio::sync::mpsc::UnboundedSender<Written>>;
+
 /// Writes one account's health (and replaces its model locks).
 pub async fn save_account(db: &DatabaseConnection, id: i64, h: &AccountHealth) -> Result<(), DbErr> {
     let row = account_state::ActiveModel {
@@ -79,7 +92,19 @@ pub async fn load_accounts(db: &DatabaseConnection) -> Result<HashMap<i64, Accou
 
 /// Reads one account's health (default when never written).
 pub async fn load_account(db: &DatabaseConnection, id: i64) -> Result<AccountHealth, DbErr> {
-    Ok(load_accounts(db).await?.remove(&id).unwrap_or_default())
+    let Some(r) = account_state::Entity::find_by_id(id).one(db).await? else {
+        return Ok(AccountHealth::default());
+    };
+    let locks = model_lockout::Entity::find().filter(model_lockout::Column::AccountId.eq(id)).all(db).await?;
+    Ok(AccountHealth {
+        cooldown_until: r.cooldown_until,
+        backoff_level: u32::try_from(r.backoff_level).unwrap_or(0),
+        reason: r.reason,
+        last_used_at: r.last_used_at,
+        model_locks: locks.into_iter().map(|l| (l.model, l.until)).collect(),
+        disabled: r.disabled,
+        reason_since: r.reason_since,
+    })
 }
 
 /// Writes one provider's breaker.

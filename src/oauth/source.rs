@@ -1,5 +1,6 @@
 //! The refresher's and the poller's view of one account: `Source` refreshes through the
-//! provider module, prepares a Code Assist project, and saves and loads the sealed session;
+//! provider module (on PostgreSQL under an advisory lock per account, so one instance at a time
+//! spends the refresh token), prepares a Code Assist project, and saves and loads the sealed session;
 //! `Usage` polls the provider's usage endpoint with the tokens in force.
 
 use std::sync::Arc;
@@ -33,21 +34,88 @@ pub struct Source {
     pub changed: Arc<tokio::sync::Notify>,
 }
 
+/// Advisory lock class of OAuth refreshes (the second key is the account id).
+const REFRESH_LOCK: i32 = 0x6f67_0001;
+
+/// How long an instance waits for another one's refresh of the same account.
+const REFRESH_LOCK_WAIT: &str = "30s";
+
+impl Source {
+    /// Spends the refresh token of `current` (no lock).
+    async fn refresh_now(&self, current: &Tokens) -> Result<Tokens, RefreshError> {
+        let now = actors::clock::now_ms();
+        let grant = Grant::from_tokens(current);
+        let fresh = flow::refresh(self.kind, &self.endpoints, &grant, now).await.map_err(|e| {
+            // A provider's words never carry the token back, but make sure.
+            let mut e = e.into_refresh();
+            if let (RefreshError::Revoked(m) | RefreshError::Transient(m), Some(rt)) = (&mut e, &grant.refresh) {
+                *m = crate::redact::redact(m, rt);
+            }
+            e
+        })?;
+        Ok(fresh.into_tokens(now, current.generation))
+    }
+
+    /// On PostgreSQL, a transaction holding this account's refresh lock: several instances share
+    /// the session, and exactly one may spend its refresh token at a time (the others wait, then
+    /// read what it stored). `None` on SQLite (one instance).
+    async fn exclusive(&self) -> Result<Option<sea_orm::DatabaseTransaction>, RefreshError> {
+        use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+        if self.db.get_database_backend() != DbBackend::Postgres {
+            return Ok(None);
+        }
+        let fail = |e: sea_orm::DbErr| RefreshError::Transient(format!("taking the refresh lock failed: {e}"));
+        let txn = self.db.begin().await.map_err(fail)?;
+        txn.execute_unprepared(&format!("SET LOCAL lock_timeout = '{REFRESH_LOCK_WAIT}'")).await.map_err(fail)?;
+        let id = i32::try_from(self.account_id).unwrap_or(i32::MAX);
+        let lock = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1, $2)::text AS locked",
+            vec![REFRESH_LOCK.into(), id.into()],
+        );
+        txn.execute_raw(lock).await.map_err(fail)?;
+        Ok(Some(txn))
+    }
+
+    /// Under the cluster lock: another instance may have refreshed while this one waited (then
+    /// its stored tokens are the answer); otherwise refresh and store before letting go, so the
+    /// next instance to take the lock reads them.
+    async fn refresh_locked(
+        &self,
+        txn: sea_orm::DatabaseTransaction,
+        current: &Tokens,
+    ) -> Result<Tokens, RefreshError> {
+        if let Ok(Some(stored)) = store::load(&self.db, &self.sealer, self.account_id).await
+            && stored.tokens.generation > current.generation
+        {
+            let _ = txn.commit().await;
+            return Ok(stored.tokens);
+        }
+        let mut fresh = match self.refresh_now(current).await {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = txn.commit().await;
+                return Err(e);
+            }
+        };
+        fresh.generation = current.generation + 1;
+        if let Err(e) = store::save_tokens(&self.db, &self.sealer, self.account_id, &fresh).await {
+            // The refresher persists them again (and handles that failure).
+            tracing::warn!(account = self.account_id, error = %e, "saving refreshed tokens under the lock failed");
+        }
+        let _ = txn.commit().await;
+        Ok(fresh)
+    }
+}
+
 impl TokenSource for Source {
     fn refresh(&self, current: Arc<Tokens>) -> LocalBoxFuture<'static, Result<Tokens, RefreshError>> {
         let s = self.clone();
         Box::pin(async move {
-            let now = actors::clock::now_ms();
-            let grant = Grant::from_tokens(&current);
-            let fresh = flow::refresh(s.kind, &s.endpoints, &grant, now).await.map_err(|e| {
-                // A provider's words never carry the token back, but make sure.
-                let mut e = e.into_refresh();
-                if let (RefreshError::Revoked(m) | RefreshError::Transient(m), Some(rt)) = (&mut e, &grant.refresh) {
-                    *m = crate::redact::redact(m, rt);
-                }
-                e
-            })?;
-            Ok(fresh.into_tokens(now, current.generation))
+            match s.exclusive().await? {
+                Some(txn) => s.refresh_locked(txn, &current).await,
+                None => s.refresh_now(&current).await,
+            }
         })
     }
 

@@ -129,6 +129,8 @@ pub struct Runtime {
     reload_lock: tokio::sync::Mutex<()>,
     inputs: Inputs,
     router_arbiter: Arbiter,
+    /// This instance among those sharing a PostgreSQL (`None` on SQLite).
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 fn read<T: ?Sized>(lock: &RwLock<Arc<T>>) -> Arc<T> {
@@ -154,6 +156,7 @@ impl Runtime {
         catalog: Catalog,
         sealer: Sealer,
         keys: KeyTable,
+        cluster: Option<Arc<crate::cluster::Cluster>>,
     ) -> Result<Arc<Self>, ReloadError> {
         let overrides = store::overrides::load(db).await?;
         let cfg = settings::effective(file, &overrides, &catalog)?;
@@ -189,7 +192,12 @@ impl Runtime {
             reload_lock: tokio::sync::Mutex::new(()),
             inputs: Inputs { file: Arc::new(file.clone()), catalog, sealer, keys, db: db.clone() },
             router_arbiter,
+            cluster,
         });
+        if let Some(c) = &runtime.cluster {
+            // Read before the first reload: a change committed meanwhile is newer and reloads again.
+            c.init().await?;
+        }
         runtime.reload().await?;
         Ok(runtime)
     }
@@ -240,7 +248,10 @@ impl Runtime {
                 None => {
                     let h = health.remove(&a.id).unwrap_or_default();
                     let (id, h2, dbc, rr) = (a.id, h.clone(), db.clone(), self.router.clone().recipient());
-                    let addr = Supervisor::start(move |_| AccountActor::new(id, h2, policy, Some(dbc), rr));
+                    let announce = self.announce();
+                    let addr = Supervisor::start(move |_| {
+                        AccountActor::new(id, h2, policy, Some(dbc), rr).announcing(announce)
+                    });
                     self.accounts.insert(a.id, addr.clone());
                     report.accounts_started += 1;
                     (addr, h)
@@ -292,7 +303,10 @@ impl Runtime {
                 None => {
                     let state = breaker_states.remove(&p.id).unwrap_or_default();
                     let (pid, dbc, rr) = (p.id.clone(), db.clone(), self.router.clone().recipient());
-                    let addr = Supervisor::start(move |_| BreakerActor::new(pid, state, policy, Some(dbc), rr));
+                    let announce = self.announce();
+                    let addr = Supervisor::start(move |_| {
+                        BreakerActor::new(pid, state, policy, Some(dbc), rr).announcing(announce)
+                    });
                     self.breakers.insert(p.id.clone(), addr.clone());
                     report.breakers_started += 1;
                     (addr, state)
@@ -358,6 +372,11 @@ impl Runtime {
             );
         }
         Ok(report)
+    }
+
+    /// Where actors announce their health writes (only with several instances possible).
+    fn announce(&self) -> persist::Announce {
+        self.cluster.as_ref().and_then(|c| c.announce())
     }
 
     /// The current registry snapshot.

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod aliases;
 pub mod audit;
+pub mod cluster;
 pub mod combos;
 pub mod config_sync;
 pub mod keys;

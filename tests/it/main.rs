@@ -21,6 +21,7 @@ mod backup;
 mod browser;
 mod browser_assets;
 mod clients;
+mod cluster;
 mod dead_accounts;
 mod export;
 mod fidelity;

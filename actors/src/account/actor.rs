@@ -10,7 +10,7 @@ use sea_orm::DatabaseConnection;
 
 use super::AccountHealth;
 use super::Streaks;
-use super::messages::{AccountFault, AccountOutcome, GetAccount, ResetAccount, SetPolicy};
+use super::messages::{AccountFault, AccountOutcome, Adopt, GetAccount, ResetAccount, SetPolicy};
 use crate::clock::now_ms;
 use crate::outcome::{OutcomeKind, ResiliencePolicy};
 use crate::persist;
@@ -25,6 +25,8 @@ pub struct AccountActor {
     db: Option<DatabaseConnection>,
     router: Recipient<AccountChanged>,
     reload_on_start: bool,
+    /// Told after each write, so other instances on the same database re-read it.
+    announce: persist::Announce,
     /// Test hook: the next guarded step scrambles the health and panics.
     #[cfg(feature = "fault-injection")]
     panic_next: bool,
@@ -46,9 +48,16 @@ impl AccountActor {
             db,
             router,
             reload_on_start: false,
+            announce: None,
             #[cfg(feature = "fault-injection")]
             panic_next: false,
         }
+    }
+
+    /// Announces each write of this account's health on `announce` (several instances).
+    pub fn announcing(mut self, announce: persist::Announce) -> Self {
+        self.announce = announce;
+        self
     }
 
     /// Runs one state-machine step under `catch_unwind`. On a panic the health may be half
@@ -83,10 +92,16 @@ impl AccountActor {
     fn publish(&self) {
         self.router.do_send(AccountChanged { id: self.id, health: self.health.clone() });
         if let Some(db) = self.db.clone() {
-            let (id, h) = (self.id, self.health.clone());
+            let (id, h, announce) = (self.id, self.health.clone(), self.announce.clone());
             actix_rt::spawn(async move {
-                if let Err(e) = persist::save_account(&db, id, &h).await {
-                    tracing::warn!(account = id, error = %e, "saving account state failed");
+                match persist::save_account(&db, id, &h).await {
+                    Ok(()) => {
+                        if let Some(tx) = announce {
+                            // Closed only while the daemon stops: nobody is left to tell.
+                            let _ = tx.send(persist::Written::Account(id));
+                        }
+                    }
+                    Err(e) => tracing::warn!(account = id, error = %e, "saving account state failed"),
                 }
             });
         }
@@ -162,6 +177,16 @@ impl Handler<ResetAccount> for AccountActor {
             act.health = AccountHealth { last_used_at: last, ..AccountHealth::default() };
             act.publish();
         });
+    }
+}
+
+impl Handler<Adopt> for AccountActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Adopt, _: &mut Context<Self>) {
+        // Another instance wrote it: the router hears it, nothing is written back.
+        self.health = msg.0;
+        self.router.do_send(AccountChanged { id: self.id, health: self.health.clone() });
     }
 }
 

@@ -39,6 +39,12 @@ pub struct ResetAccount;
 #[rtype(result = "()")]
 pub struct SetPolicy(pub ResiliencePolicy);
 
+/// The health another instance on the same database wrote: taken as is and told to the router,
+/// without writing it back (that instance already did).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Adopt(pub AccountHealth);
+
 /// Returns the account's current health.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "AccountHealth")]

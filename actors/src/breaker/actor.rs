@@ -11,7 +11,7 @@ use actix::{
 use sea_orm::DatabaseConnection;
 
 use super::BreakerState;
-use super::messages::{BreakerOutcome, GetBreaker, ResetBreaker, SetPolicy};
+use super::messages::{Adopt, BreakerOutcome, GetBreaker, ResetBreaker, SetPolicy};
 use crate::clock::now_ms;
 use crate::outcome::ResiliencePolicy;
 use crate::persist;
@@ -26,6 +26,8 @@ pub struct BreakerActor {
     db: Option<DatabaseConnection>,
     router: Recipient<BreakerChanged>,
     reload_on_start: bool,
+    /// Told after each write, so other instances on the same database re-read it.
+    announce: persist::Announce,
     /// Test hook: the next guarded step scrambles the state and panics.
     #[cfg(feature = "fault-injection")]
     panic_next: bool,
@@ -47,9 +49,16 @@ impl BreakerActor {
             db,
             router,
             reload_on_start: false,
+            announce: None,
             #[cfg(feature = "fault-injection")]
             panic_next: false,
         }
+    }
+
+    /// Announces each write of this breaker on `announce` (several instances).
+    pub fn announcing(mut self, announce: persist::Announce) -> Self {
+        self.announce = announce;
+        self
     }
 
     /// Runs one state-machine step under `catch_unwind`. On a panic the state may be half
@@ -84,10 +93,16 @@ impl BreakerActor {
     fn publish(&self) {
         self.router.do_send(BreakerChanged { provider: self.provider.clone(), state: self.state });
         if let Some(db) = self.db.clone() {
-            let (p, s) = (self.provider.clone(), self.state);
+            let (p, s, announce) = (self.provider.clone(), self.state, self.announce.clone());
             actix_rt::spawn(async move {
-                if let Err(e) = persist::save_breaker(&db, &p, &s).await {
-                    tracing::warn!(provider = %p, error = %e, "saving breaker state failed");
+                match persist::save_breaker(&db, &p, &s).await {
+                    Ok(()) => {
+                        if let Some(tx) = announce {
+                            // Closed only while the daemon stops: nobody is left to tell.
+                            let _ = tx.send(persist::Written::Breaker(p));
+                        }
+                    }
+                    Err(e) => tracing::warn!(provider = %p, error = %e, "saving breaker state failed"),
                 }
             });
         }
@@ -148,6 +163,16 @@ impl Handler<ResetBreaker> for BreakerActor {
             act.state.reset();
             act.publish();
         });
+    }
+}
+
+impl Handler<Adopt> for BreakerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Adopt, _: &mut Context<Self>) {
+        // Another instance wrote it: the router hears it, nothing is written back.
+        self.state = msg.0;
+        self.router.do_send(BreakerChanged { provider: self.provider.clone(), state: self.state });
     }
 }
 

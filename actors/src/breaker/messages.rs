@@ -29,6 +29,12 @@ pub struct ResetBreaker;
 #[rtype(result = "()")]
 pub struct SetPolicy(pub ResiliencePolicy);
 
+/// The breaker another instance on the same database wrote: taken as is and told to the router,
+/// without writing it back (that instance already did).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Adopt(pub BreakerState);
+
 /// Returns the breaker's state.
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "BreakerState")]

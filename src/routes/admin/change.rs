@@ -197,8 +197,12 @@ pub(super) async fn begin(state: &AppState) -> Result<DatabaseTransaction, Admin
     Ok(state.db.begin_with_options(options).await?)
 }
 
-/// Makes a committed change live (`Runtime::reload`) before the API answers.
+/// Makes a committed change live (`Runtime::reload`) before the API answers, and with several
+/// instances on one PostgreSQL announces it so every other one reloads too.
 pub(super) async fn apply(state: &AppState) -> Result<(), AdminError> {
+    if let Some(c) = &state.runtime.cluster {
+        c.changed().await;
+    }
     match state.runtime.reload().await {
         Ok(_) => Ok(()),
         Err(e) => {

@@ -1,7 +1,8 @@
 //! `GET /api/health`: each provider's breaker and recent latency percentiles, each account's
 //! cooldown, model lockouts and in-flight count. The live state comes from the router's view and
 //! the breaker actors (as `GET /api/accounts` does); the latencies from the last 15 minutes of
-//! usage rows, read here and never on the request path.
+//! usage rows, read here and never on the request path. With several instances on one PostgreSQL,
+//! the instances whose heartbeat is recent (`cluster`).
 
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
@@ -103,6 +104,14 @@ pub(super) async fn health(req: HttpRequest, state: web::Data<AppState>) -> Http
     let mut accounts: Vec<&AccountStatus> = view.iter().collect();
     accounts.sort_by(|a, b| (&a.provider, a.priority, a.id).cmp(&(&b.provider, b.priority, b.id)));
     let stats = &state.runtime.executor_stats;
+    // The instances sharing this PostgreSQL (null on SQLite: one instance by construction).
+    let instances = match &state.runtime.cluster {
+        Some(c) => match c.instances().await {
+            Ok(list) => json!(list),
+            Err(e) => return db_fail(e),
+        },
+        None => Value::Null,
+    };
     HttpResponse::Ok().json(json!({
         "now": now,
         "window_ms": WINDOW_MS,
@@ -117,5 +126,6 @@ pub(super) async fn health(req: HttpRequest, state: web::Data<AppState>) -> Http
             "faults": stats.faults.load(Ordering::Relaxed),
             "dropped_frames": stats.dropped_frames.load(Ordering::Relaxed),
         },
+        "instances": instances,
     }))
 }

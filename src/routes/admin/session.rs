@@ -64,6 +64,9 @@ pub(super) async fn login(req: HttpRequest, state: web::Data<AppState>, payload:
     }
     let ttl_ms = (state.config.auth.session_ttl_hours * 3_600_000) as i64;
     let token = state.sessions.open(ttl_ms);
+    if let Some(c) = &state.runtime.cluster {
+        c.session_opened(&token).await;
+    }
     // `Secure` when the browser reached us over HTTPS (directly, or through a proxy that says so
     // in `Forwarded` / `X-Forwarded-Proto`).
     let https = req.connection_info().scheme() == "https";
@@ -84,6 +87,9 @@ pub(super) async fn logout(req: HttpRequest, state: web::Data<AppState>) -> Http
     }
     if let Some(t) = session_token(&req) {
         state.sessions.close(&t);
+        if let Some(c) = &state.runtime.cluster {
+            c.session_closed(&t).await;
+        }
     }
     let mut gone = Cookie::build(SESSION_COOKIE, "").path("/").finish();
     gone.make_removal();

@@ -1,5 +1,6 @@
 // Health page: every provider's circuit breaker and latency percentiles, every account's cooldown
-// and model lockouts, with reset buttons (GET /api/health). Refreshed every few seconds.
+// and model lockouts, with reset buttons (GET /api/health), and with several instances on one
+// PostgreSQL the instances alive. Refreshed every few seconds.
 
 import { get, post, seg } from "../api.js";
 import {
@@ -17,9 +18,14 @@ export function render(root, ctx) {
   const latency = el("div", { id: "health-latency" }, loading());
   const executor = el("p", { class: "muted", id: "health-executor" });
   const latencyCard = card("Latency", {}, latency);
+  const instances = el("div", { id: "health-instances" });
+  // Only with PostgreSQL (`instances` is null on SQLite: one instance by construction).
+  const instancesCard = card("Instances", {}, instances);
+  instancesCard.hidden = true;
   mount(
     root,
     problem,
+    instancesCard,
     card("Circuit breakers", {}, breakers),
     el("div", { class: "grid two" }, card("Cooldowns", {}, cooldowns), card("Model lockouts", {}, lockouts)),
     latencyCard,
@@ -36,6 +42,7 @@ export function render(root, ctx) {
         drawCooldowns(h.accounts || [], now);
         drawLockouts(h.accounts || [], now);
         drawLatency(h.providers || [], h.window_ms);
+        drawInstances(h.instances, now);
       });
       const x = h.executor || {};
       executor.textContent = `Executors: ${fmtNum(x.restarts)} restarts, ${fmtNum(x.faults)} faults; ${fmtNum(x.dropped_frames)} malformed upstream frames dropped.`;
@@ -72,6 +79,25 @@ export function render(root, ctx) {
         ],
         providers,
         { rowAttrs: (p) => ({ "data-breaker": p.id }), caption: "Circuit breakers per provider" },
+      ),
+    );
+  }
+
+  function drawInstances(list, now) {
+    instancesCard.hidden = !Array.isArray(list);
+    if (!Array.isArray(list)) return;
+    mount(
+      instances,
+      table(
+        [
+          { label: "Instance", cls: "wrap", cell: (i) => el("code", {}, i.id) },
+          { label: "Address", cell: (i) => i.address },
+          { label: "Version", cell: (i) => i.version },
+          { label: "Up for", cell: (i) => fmtDuration(now - i.started_at) },
+          { label: "Last heartbeat", cell: (i) => `${fmtDuration(Math.max(0, now - i.last_seen_at))} ago` },
+        ],
+        list,
+        { rowAttrs: (i) => ({ "data-instance": i.id }), caption: "Instances sharing this database" },
       ),
     );
   }

@@ -174,6 +174,17 @@ pub fn all() -> Value {
             ("providers", array_of(reference("ProviderHealth"))),
             ("accounts", array_of(reference("AccountHealth"))),
             ("executor", object(&[("restarts", int()), ("faults", int()), ("dropped_frames", int())])),
+            // Several instances on one PostgreSQL: those with a recent heartbeat; null on SQLite.
+            (
+                "instances",
+                json!({"oneOf": [array_of(object(&[
+                    ("id", string()),
+                    ("version", string()),
+                    ("address", string()),
+                    ("started_at", int()),
+                    ("last_seen_at", int()),
+                ])), {"type": "null"}]}),
+            ),
         ]),
         "PlaygroundRequest": {
             "type": "object",

@@ -1,0 +1,80 @@
+//! Several instances on one database: the change revision every admin write bumps
+//! (`cluster_revision`, one row), the instances heartbeating (`cluster_instances`) and the
+//! dashboard sessions every instance accepts (`dashboard_sessions`, by token digest). Created on
+//! SQLite as well so both schemas stay alike; only PostgreSQL uses the first two.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::{big_integer, integer, text};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum ClusterRevision {
+    Table,
+    Id,
+    Revision,
+}
+
+#[derive(DeriveIden)]
+enum ClusterInstances {
+    Table,
+    Id,
+    Version,
+    Address,
+    StartedAt,
+    LastSeenAt,
+}
+
+#[derive(DeriveIden)]
+enum DashboardSessions {
+    Table,
+    Digest,
+    ExpiresAt,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table(ClusterRevision::Table)
+                .col(integer(ClusterRevision::Id).primary_key())
+                .col(big_integer(ClusterRevision::Revision))
+                .take(),
+        )
+        .await?;
+        let mut first = Query::insert();
+        first
+            .into_table(ClusterRevision::Table)
+            .columns([ClusterRevision::Id, ClusterRevision::Revision])
+            .values([1.into(), 0i64.into()])
+            .map_err(|e| DbErr::Custom(e.to_string()))?;
+        m.exec_stmt(first).await?;
+        m.create_table(
+            Table::create()
+                .table(ClusterInstances::Table)
+                .col(text(ClusterInstances::Id).primary_key())
+                .col(text(ClusterInstances::Version))
+                .col(text(ClusterInstances::Address))
+                .col(big_integer(ClusterInstances::StartedAt))
+                .col(big_integer(ClusterInstances::LastSeenAt))
+                .take(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(DashboardSessions::Table)
+                .col(text(DashboardSessions::Digest).primary_key())
+                .col(big_integer(DashboardSessions::ExpiresAt))
+                .take(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table(DashboardSessions::Table).take()).await?;
+        m.drop_table(Table::drop().table(ClusterInstances::Table).take()).await?;
+        m.drop_table(Table::drop().table(ClusterRevision::Table).take()).await
+    }
+}

@@ -1,0 +1,119 @@
+//! The rows several instances on one PostgreSQL share: the change revision (bumped and announced
+//! with `NOTIFY` in one statement), the announcements of written health, and the instance
+//! heartbeats. PostgreSQL only (`pg_notify`); `cluster` never calls it on SQLite.
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, Value};
+use serde::Serialize;
+
+/// The channel admin changes are announced on (payload: the new revision).
+pub const CHANGES: &str = "omnigate";
+/// The channel written account and breaker health is announced on (payload: `cluster::encode`).
+pub const HEALTH: &str = "omnigate_health";
+/// The channel dashboard logins and logouts are announced on (payload: `cluster::session_note`).
+pub const SESSIONS: &str = "omnigate_sessions";
+
+fn pg(sql: &str, values: Vec<Value>) -> Statement {
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}
+
+/// Bumps the revision and announces it on `CHANGES`, in one statement; the new revision.
+pub async fn bump(db: &DatabaseConnection) -> Result<i64, DbErr> {
+    let sql = "WITH r AS (UPDATE cluster_revision SET revision = revision + 1 WHERE id = 1 RETURNING revision) \
+               SELECT revision, pg_notify('omnigate', revision::text)::text AS sent FROM r";
+    let row = db.query_one_raw(pg(sql, vec![])).await?;
+    row.map(|r| r.try_get::<i64>("", "revision"))
+        .transpose()?
+        .ok_or_else(|| DbErr::RecordNotFound("the cluster_revision row is missing".into()))
+}
+
+/// The current revision.
+pub async fn revision(db: &DatabaseConnection) -> Result<i64, DbErr> {
+    let row = db.query_one_raw(pg("SELECT revision FROM cluster_revision WHERE id = 1", vec![])).await?;
+    Ok(row.map(|r| r.try_get::<i64>("", "revision")).transpose()?.unwrap_or(0))
+}
+
+/// Announces `payload` on `HEALTH`.
+pub async fn announce_health(db: &DatabaseConnection, payload: &str) -> Result<(), DbErr> {
+    db.execute_raw(pg("SELECT pg_notify('omnigate_health', $1)", vec![payload.into()])).await?;
+    Ok(())
+}
+
+/// One instance as its heartbeat row says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Instance {
+    /// Its id (a UUID made at start).
+    pub id: String,
+    /// Its Omnigate version.
+    pub version: String,
+    /// The address it listens on.
+    pub address: String,
+    /// When it started (ms).
+    pub started_at: i64,
+    /// Its last heartbeat (ms).
+    pub last_seen_at: i64,
+}
+
+/// Writes (or refreshes) an instance's heartbeat row.
+pub async fn heartbeat(db: &DatabaseConnection, i: &Instance) -> Result<(), DbErr> {
+    let sql = "INSERT INTO cluster_instances (id, version, address, started_at, last_seen_at) \
+               VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at, \
+               address = EXCLUDED.address, version = EXCLUDED.version";
+    let values = vec![
+        i.id.clone().into(),
+        i.version.clone().into(),
+        i.address.clone().into(),
+        i.started_at.into(),
+        i.last_seen_at.into(),
+    ];
+    db.execute_raw(pg(sql, values)).await?;
+    Ok(())
+}
+
+/// The instances seen at or after `since` (ms), oldest start first; rows older than `forget`
+/// (ms) are deleted on the way (instances that died long ago).
+pub async fn instances(db: &DatabaseConnection, since: i64, forget: i64) -> Result<Vec<Instance>, DbErr> {
+    db.execute_raw(pg("DELETE FROM cluster_instances WHERE last_seen_at < $1", vec![forget.into()])).await?;
+    let sql = "SELECT id, version, address, started_at, last_seen_at FROM cluster_instances \
+               WHERE last_seen_at >= $1 ORDER BY started_at, id";
+    let rows = db.query_all_raw(pg(sql, vec![since.into()])).await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(Instance {
+                id: r.try_get("", "id")?,
+                version: r.try_get("", "version")?,
+                address: r.try_get("", "address")?,
+                started_at: r.try_get("", "started_at")?,
+                last_seen_at: r.try_get("", "last_seen_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Removes an instance's row (it stops).
+pub async fn leave(db: &DatabaseConnection, id: &str) -> Result<(), DbErr> {
+    db.execute_raw(pg("DELETE FROM cluster_instances WHERE id = $1", vec![id.into()])).await?;
+    Ok(())
+}
+
+/// Stores a dashboard session (by digest) and announces `payload` on `SESSIONS`.
+pub async fn session_open(db: &DatabaseConnection, digest: &str, expires_at: i64, payload: &str) -> Result<(), DbErr> {
+    let sql = "INSERT INTO dashboard_sessions (digest, expires_at) VALUES ($1, $2) \
+               ON CONFLICT (digest) DO UPDATE SET expires_at = EXCLUDED.expires_at";
+    db.execute_raw(pg(sql, vec![digest.into(), expires_at.into()])).await?;
+    db.execute_raw(pg("SELECT pg_notify('omnigate_sessions', $1)", vec![payload.into()])).await?;
+    Ok(())
+}
+
+/// Removes a dashboard session and announces `payload` on `SESSIONS`.
+pub async fn session_close(db: &DatabaseConnection, digest: &str, payload: &str) -> Result<(), DbErr> {
+    db.execute_raw(pg("DELETE FROM dashboard_sessions WHERE digest = $1", vec![digest.into()])).await?;
+    db.execute_raw(pg("SELECT pg_notify('omnigate_sessions', $1)", vec![payload.into()])).await?;
+    Ok(())
+}
+
+/// The dashboard sessions still open at `now` (expired ones are deleted on the way).
+pub async fn sessions(db: &DatabaseConnection, now: i64) -> Result<Vec<(String, i64)>, DbErr> {
+    db.execute_raw(pg("DELETE FROM dashboard_sessions WHERE expires_at <= $1", vec![now.into()])).await?;
+    let rows = db.query_all_raw(pg("SELECT digest, expires_at FROM dashboard_sessions", vec![])).await?;
+    rows.into_iter().map(|r| Ok((r.try_get("", "digest")?, r.try_get("", "expires_at")?))).collect()
+}

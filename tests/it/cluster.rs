@@ -1,0 +1,340 @@
+//! Several instances on one PostgreSQL: two real daemons in-process on the same database. Admin
+//! changes made on one are live on the other within a second; a notification missed is caught up
+//! on reconnect and by the periodic check; a cooldown or a breaker one instance saw is respected by
+//! the other; `/api/health` lists the instances alive; a dashboard login works on every instance;
+//! one OAuth refresh serves both. PostgreSQL only: `#[ignore]`d in a plain run, excluded from
+//! `scripts/test`'s SQLite pass and run in its PostgreSQL pass; run without `OG_TEST_PG` they
+//! fail saying so, never pass silently.
+
+use std::time::{Duration, Instant};
+
+use omnigate::app::Running;
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use serde_json::{Value, json};
+
+use crate::admin_write_support::{chat_ci, chat_with, patch_api, post_api, session_cookie};
+use crate::mock::{MockUpstream, Reply};
+use crate::support::{TestEnv, admin_get, base, client, eventually, mock_config, pg_admin_url};
+
+/// Fails (never passes silently) when there is no PostgreSQL to run on.
+fn require_pg() {
+    assert!(
+        pg_admin_url().is_some(),
+        "cluster tests need PostgreSQL: set OG_TEST_PG (scripts/test starts a throwaway one and runs them)"
+    );
+}
+
+/// A second daemon on `env`'s database, with a data directory of its own.
+async fn second(env: &TestEnv, text: &str) -> (Running, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = env.config(text);
+    cfg.server.data_dir = Some(dir.path().to_path_buf());
+    (env.start_with(cfg, env.bootstrap()).await, dir)
+}
+
+fn cluster_id(app: &Running) -> String {
+    app.state.runtime.cluster.as_ref().expect("a cluster on PostgreSQL").id().to_string()
+}
+
+/// A connection of the test's own to the shared database.
+async fn direct(env: &TestEnv) -> sea_orm::DatabaseConnection {
+    sea_orm::Database::connect(env.db_url.as_str()).await.expect("connect")
+}
+
+/// Waits up to `within` for `f`, and says how long it took.
+async fn within<F: FnMut() -> Fut, Fut: std::future::Future<Output = bool>>(within: Duration, mut f: F) -> Duration {
+    let t = Instant::now();
+    while t.elapsed() < within {
+        if f().await {
+            return t.elapsed();
+        }
+        actix_rt::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("not within {within:?}");
+}
+
+/// What the other instance sees through the change feed (a key, an alias, accounts made and
+/// disabled) never needs a restart.
+#[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
+#[actix_web::test]
+async fn admin_changes_on_one_instance_are_live_on_the_other_within_a_second() {
+    require_pg();
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let text = mock_config(&mock.base(), &[("a", "ka")], "");
+    let a = env.start(&text).await;
+    let (b, _dir) = second(&env, &text).await;
+    let second_ = Duration::from_secs(1);
+
+    // An alias made on A serves on B.
+    assert_eq!(chat_ci(&b, "quick").await.0, 404, "no such model yet");
+    let (s, v) = post_api(&a, &env, "/api/aliases", json!({"alias": "quick", "target": "mock/mock-model"})).await;
+    assert_eq!(s, 201, "{v}");
+    within(second_, || async { chat_ci(&b, "quick").await.0 == 200 }).await;
+
+    // A key made on A opens B.
+    let (s, v) = post_api(&a, &env, "/api/keys", json!({"name": "team"})).await;
+    assert_eq!(s, 201, "{v}");
+    let key = v["key"].as_str().expect("shown once").to_string();
+    within(second_, || async { chat_with(&b, &key, "mock/mock-model").await.0 == 200 }).await;
+
+    // An account made on A (preferred) serves B's requests; disabled on A, B stops using it.
+    let body = json!({"provider": "mock", "name": "b", "api_key": "kb", "priority": 0});
+    let (s, v) = post_api(&a, &env, "/api/accounts", body).await;
+    assert_eq!(s, 201, "{v}");
+    let id = v["id"].as_i64().expect("id");
+    within(second_, || async { chat_ci(&b, "mock/mock-model").await.1 == "b" }).await;
+    let (s, v) = patch_api(&a, &env, &format!("/api/accounts/{id}"), json!({"enabled": false})).await;
+    assert_eq!(s, 200, "{v}");
+    within(second_, || async { chat_ci(&b, "mock/mock-model").await.1 == "a" }).await;
+    for _ in 0..3 {
+        assert_eq!(chat_ci(&b, "mock/mock-model").await.1, "a", "the disabled account stays unused");
+    }
+    b.stop().await;
+    a.stop().await;
+}
+
+/// A change whose notification nobody heard: made straight in the database (bumping the revision,
+/// never notifying), as by a writer that died between commit and NOTIFY, or while the listening
+/// connection was down.
+async fn silent_alias(db: &sea_orm::DatabaseConnection, alias: &str) {
+    entities::model_alias::Entity::insert(entities::model_alias::ActiveModel {
+        alias: Set(alias.into()),
+        target: Set("mock/mock-model".into()),
+        source: Set("api".into()),
+        created_at: Set(0),
+    })
+    .exec(db)
+    .await
+    .expect("alias row");
+    db.execute_unprepared("UPDATE cluster_revision SET revision = revision + 1 WHERE id = 1").await.expect("bump");
+}
+
+async fn feed_backends(db: &sea_orm::DatabaseConnection, id: &str) -> i64 {
+    let sql = format!("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'omnigate-feed-{id}'");
+    let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.expect("query");
+    row.and_then(|r| r.try_get::<i64>("", "n").ok()).unwrap_or(0)
+}
+
+#[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
+#[actix_web::test]
+async fn a_missed_notification_is_caught_up_on_reconnect_and_by_the_periodic_check() {
+    require_pg();
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let text = mock_config(&mock.base(), &[("a", "ka")], "");
+    let a = env.start(&text).await;
+    let db = direct(&env).await;
+    // Started late: B reads what A already has.
+    let (s, _) = post_api(&a, &env, "/api/aliases", json!({"alias": "early", "target": "mock/mock-model"})).await;
+    assert_eq!(s, 201);
+    let (b, _dir) = second(&env, &text).await;
+    assert_eq!(chat_ci(&b, "early").await.0, 200);
+    let id = cluster_id(&b);
+    assert!(eventually(5, || async { feed_backends(&db, &id).await == 1 }).await, "B listens");
+
+    // Missed while the connection was down: caught up when B reconnects.
+    silent_alias(&db, "missed").await;
+    let kill =
+        format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'omnigate-feed-{id}'");
+    db.execute_unprepared(&kill).await.expect("terminate B's listening connection");
+    within(Duration::from_secs(3), || async { chat_ci(&b, "missed").await.0 == 200 }).await;
+    assert!(eventually(5, || async { feed_backends(&db, &id).await == 1 }).await, "B listens again");
+    // And the notifications after the reconnect arrive as before.
+    let (s, _) = post_api(&a, &env, "/api/aliases", json!({"alias": "after", "target": "mock/mock-model"})).await;
+    assert_eq!(s, 201);
+    within(Duration::from_secs(1), || async { chat_ci(&b, "after").await.0 == 200 }).await;
+
+    // Never notified at all: the periodic check finds it.
+    silent_alias(&db, "unannounced").await;
+    let took = within(omnigate::cluster::CHECK_EVERY + Duration::from_secs(3), || async {
+        chat_ci(&b, "unannounced").await.0 == 200
+    })
+    .await;
+    assert!(took > Duration::from_millis(500), "found by the periodic check, not a notification: {took:?}");
+    db.close().await.ok();
+    b.stop().await;
+    a.stop().await;
+}
+
+fn health_of<'a>(health: &'a Value, name: &str) -> &'a Value {
+    health["accounts"].as_array().and_then(|l| l.iter().find(|a| a["name"] == name)).expect("account in /api/health")
+}
+
+#[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
+#[actix_web::test]
+async fn a_cooldown_seen_by_one_instance_is_respected_by_the_other_within_a_second() {
+    require_pg();
+    let mock = MockUpstream::start().await;
+    mock.always("ka", Reply::rate_limited("120"));
+    let env = TestEnv::new().await;
+    let text = mock_config(&mock.base(), &[("a", "ka"), ("b", "kb")], "");
+    let a = env.start(&text).await;
+    let (b, _dir) = second(&env, &text).await;
+    // A meets the 429 on `a` and moves on to `b`.
+    let (s, used, _) = chat_ci(&a, "mock/mock-model").await;
+    assert_eq!((s, used.as_str()), (200, "b"));
+    let hits = || mock.requests().iter().filter(|r| r.credential().as_deref() == Some("ka")).count();
+    assert_eq!(hits(), 1);
+    // B's router hears of it within a second, without a request of its own.
+    within(Duration::from_secs(1), || async {
+        let h = admin_get(&b, &env, "/api/health").await;
+        health_of(&h, "a")["cooldown"]["until"].as_i64().is_some_and(|u| u > actors::clock::now_ms() + 100_000)
+    })
+    .await;
+    for _ in 0..4 {
+        let (s, used, _) = chat_ci(&b, "mock/mock-model").await;
+        assert_eq!((s, used.as_str()), (200, "b"), "B never tries the cooling account");
+    }
+    assert_eq!(hits(), 1, "the cooling account got no second request, from either instance");
+    b.stop().await;
+    a.stop().await;
+}
+
+fn listed(health: &Value) -> Vec<String> {
+    health["instances"]
+        .as_array()
+        .expect("instances listed")
+        .iter()
+        .filter_map(|i| i["id"].as_str().map(String::from))
+        .collect()
+}
+
+#[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
+#[actix_web::test]
+async fn instances_are_listed_in_health_and_a_stopped_or_silent_one_drops_out() {
+    require_pg();
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let text = mock_config(&mock.base(), &[("a", "ka")], "");
+    let a = env.start(&text).await;
+    let (b, _dir) = second(&env, &text).await;
+    let (ia, ib) = (cluster_id(&a), cluster_id(&b));
+    let both = |h: &Value| {
+        let l = listed(h);
+        l.len() == 2 && l.contains(&ia) && l.contains(&ib)
+    };
+    assert!(eventually(5, || async { both(&admin_get(&a, &env, "/api/health").await) }).await);
+    let h = admin_get(&b, &env, "/api/health").await;
+    assert!(both(&h), "{h}");
+    let mine = h["instances"].as_array().and_then(|l| l.iter().find(|i| i["id"] == ib.as_str())).expect("B");
+    assert_eq!(mine["address"], b.addr.to_string());
+    assert_eq!(mine["version"], env!("CARGO_PKG_VERSION"));
+
+    // An instance that died without a word (its last heartbeat long ago) is not listed.
+    let db = direct(&env).await;
+    let now = actors::clock::now_ms();
+    let dead = omnigate::store::cluster::Instance {
+        id: "dead-instance".into(),
+        version: "0.0.0".into(),
+        address: "10.0.0.9:20128".into(),
+        started_at: now - 600_000,
+        last_seen_at: now - omnigate::cluster::ALIVE.as_millis() as i64 - 1_000,
+    };
+    omnigate::store::cluster::heartbeat(&db, &dead).await.expect("row");
+    let h = admin_get(&a, &env, "/api/health").await;
+    assert!(both(&h), "the silent one is left out: {h}");
+
+    // Stopped: gone at once.
+    b.stop().await;
+    let h = admin_get(&a, &env, "/api/health").await;
+    assert_eq!(listed(&h), vec![ia], "{h}");
+    db.close().await.ok();
+    a.stop().await;
+}
+
+/// `GET /api/session` with a dashboard session cookie: its status.
+async fn whoami(app: &Running, cookie: &str) -> u16 {
+    let r = client().get(format!("{}/api/session", base(app))).insert_header(("cookie", cookie)).send().await;
+    r.expect("send").status().as_u16()
+}
+
+#[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
+#[actix_web::test]
+async fn a_dashboard_login_on_one_instance_opens_the_others_and_survives_their_restart() {
+    require_pg();
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let text = mock_config(&mock.base(), &[("a", "ka")], "");
+    let a = env.start(&text).await;
+    let (b, _dir) = second(&env, &text).await;
+    let cookie = session_cookie(&a, &env).await;
+    assert_eq!(whoami(&a, &cookie).await, 200);
+    within(Duration::from_secs(1), || async { whoami(&b, &cookie).await == 200 }).await;
+
+    // B restarted: the login is read back from the database.
+    b.stop().await;
+    let (b, _dir2) = second(&env, &text).await;
+    within(Duration::from_secs(3), || async { whoami(&b, &cookie).await == 200 }).await;
+
+    // Logged out on A: B refuses the cookie too.
+    let r = client()
+        .post(format!("{}/api/logout", base(&a)))
+        .insert_header(("cookie", cookie.as_str()))
+        .send_json(&json!({}))
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    assert_eq!(whoami(&a, &cookie).await, 401);
+    within(Duration::from_secs(1), || async { whoami(&b, &cookie).await == 401 }).await;
+    b.stop().await;
+    a.stop().await;
+}
+
+#[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
+#[actix_web::test]
+async fn one_instance_at_a_time_refreshes_a_shared_oauth_session_and_the_other_reads_its_tokens() {
+    require_pg();
+    use crate::subs::{CX, World, chat};
+    let w = World::new().await;
+    let u = uuid::Uuid::new_v4().simple().to_string();
+    let (at, rt) = (format!("cx-seed-at-{u}"), format!("cx-seed-rt-{u}"));
+    // A slow token endpoint: the first refresh is still running when the second instance wants one.
+    w.oauth.state.refresh_delay_ms.store(1_500, std::sync::atomic::Ordering::SeqCst);
+    let text = w.config("", &w.account(CX, "main", &at, &rt, -60_000));
+    let a = w.start(&text).await;
+    let (b, _dir) = second(&w.env, &text).await;
+    let ((sa, ta, _), (sb, tb, _)) = futures_util::join!(chat(&a, CX, false), chat(&b, CX, false));
+    assert_eq!((sa, sb), (200, 200), "{ta}\n{tb}");
+    assert_eq!(w.oauth.refreshes(), 1, "exactly one refresh for the two instances");
+    let fresh = w.oauth.issued().last().cloned().expect("issued");
+    let used: Vec<Option<String>> = w.upstream_calls(CX).iter().map(|c| c.credential()).collect();
+    assert_eq!(used, vec![Some(fresh.clone()), Some(fresh)], "both instances used the one refreshed token");
+    b.stop().await;
+    a.stop().await;
+}
+
+#[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
+#[actix_web::test]
+async fn a_breaker_one_instance_opened_and_an_operator_reset_reach_the_other() {
+    require_pg();
+    let mock = MockUpstream::start().await;
+    mock.always("ka", Reply::status(500));
+    mock.always("kb", Reply::status(503));
+    let env = TestEnv::new().await;
+    let extra = "[resilience]\nbreaker_threshold = 4\nbreaker_open_ms = 60000\n";
+    let text = mock_config(&mock.base(), &[("a", "ka"), ("b", "kb")], extra);
+    let a = env.start(&text).await;
+    let (b, _dir) = second(&env, &text).await;
+    // Four failures on A open the mock provider's breaker.
+    for _ in 0..2 {
+        assert_eq!(chat_ci(&a, "mock/mock-model").await.0, 502);
+    }
+    assert_eq!(mock.hits(), 4);
+    let breaker = |h: &Value| h["providers"].as_array().and_then(|l| l.first()).map(|p| p["breaker"]["state"].clone());
+    within(Duration::from_secs(1), || async {
+        breaker(&admin_get(&b, &env, "/api/health").await) == Some(json!("open"))
+    })
+    .await;
+    assert_eq!(chat_ci(&b, "mock/mock-model").await.0, 503, "B sends nothing to the open provider");
+    assert_eq!(mock.hits(), 4);
+
+    // Reset on A: B routes again.
+    mock.always("ka", Reply::Text("back".into()));
+    mock.always("kb", Reply::Text("back".into()));
+    let (s, _) = post_api(&a, &env, "/api/providers/mock/reset-breaker", json!({})).await;
+    assert_eq!(s, 200);
+    within(Duration::from_secs(1), || async { chat_ci(&b, "mock/mock-model").await.0 == 200 }).await;
+    b.stop().await;
+    a.stop().await;
+}
