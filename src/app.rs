@@ -412,3 +412,43 @@ impl Running {
         tracing::info!("omnigate stopped");
     }
 }
+
+/// What a re-read config file changed.
+#[derive(Debug, Default)]
+pub struct FileReload {
+    /// Entries inserted, updated and removed in the database.
+    pub sync: config_sync::SyncReport,
+    /// Settings of the new file that apply only at the next start (their names).
+    pub restart_needed: Vec<&'static str>,
+}
+
+/// Applies a config file read again (SIGHUP): checked as at start, its entries synchronised, its
+/// live settings put under the stored overrides, then the runtime reloaded: the same path the
+/// admin API's changes take. Listening address, data directory, database, logging and workers
+/// apply at the next start (named in the answer).
+pub async fn reload_file(state: &AppState, cfg: Config) -> Result<FileReload, StartError> {
+    let runtime = &state.runtime;
+    crate::config::validate(&cfg, runtime.catalog())?;
+    let sync = config_sync::sync(&state.db, &cfg, &state.sealer).await?;
+    crate::oauth::seeds::sync(&state.db, &cfg, &state.sealer)
+        .await
+        .map_err(crate::oauth::store::StoreError::into_start)?;
+    let old = runtime.file();
+    let mut restart_needed = Vec::new();
+    let changed = |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
+    for (name, differs) in [
+        ("server.host", changed(&old.server.host, &cfg.server.host)),
+        ("server.port", changed(&old.server.port, &cfg.server.port)),
+        ("server.workers", changed(&old.server.workers, &cfg.server.workers)),
+        ("server.data_dir", changed(&old.data_dir(), &cfg.data_dir())),
+        ("database", changed(&old.database_url(), &cfg.database_url())),
+        ("log", changed(&old.log, &cfg.log)),
+    ] {
+        if differs {
+            restart_needed.push(name);
+        }
+    }
+    runtime.replace_file(cfg);
+    runtime.reload().await?;
+    Ok(FileReload { sync, restart_needed })
+}

@@ -95,6 +95,15 @@ pub enum Command {
         /// The backup to restore.
         file: PathBuf,
     },
+    /// Run as a systemd service.
+    Service {
+        /// Shared options.
+        #[command(flatten)]
+        common: Common,
+        /// The service command.
+        #[command(subcommand)]
+        action: ServiceAction,
+    },
     /// Set a new admin password (from OMNIGATE_ADMIN_PASSWORD, or generated and printed).
     ResetAdminPassword {
         /// Shared options.
@@ -238,5 +247,20 @@ pub enum KeysAction {
     Revoke {
         /// The key's name.
         name: String,
+    },
+}
+
+/// `omnigate service ...`
+#[derive(Debug, Subcommand)]
+pub enum ServiceAction {
+    /// Write a systemd unit for `omnigate serve` with this config and data directory
+    /// (`/etc/systemd/system/omnigate.service`, or with --user `~/.config/systemd/user/`).
+    Install {
+        /// A user service instead of a system one.
+        #[arg(long)]
+        user: bool,
+        /// Only show what would be written.
+        #[arg(long)]
+        print: bool,
     },
 }

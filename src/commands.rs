@@ -52,8 +52,8 @@ pub async fn run(command: Command) -> ExitCode {
             if demo {
                 ov.push(("server.demo".into(), toml::Value::Boolean(true)));
             }
-            match load_config(&common, ov) {
-                Ok(cfg) => serve(cfg).await,
+            match load_config(&common, ov.clone()) {
+                Ok(cfg) => serve(cfg, Box::new(move || load_config(&common, ov.clone()))).await,
                 Err(e) => fail(e),
             }
         }
@@ -80,6 +80,10 @@ pub async fn run(command: Command) -> ExitCode {
         },
         Command::Restore { common, file } => match load_settings(&common) {
             Ok(cfg) => restore(&cfg, &file).await,
+            Err(e) => fail(e),
+        },
+        Command::Service { common, action } => match load_settings(&common) {
+            Ok(cfg) => service(&common, &cfg, action),
             Err(e) => fail(e),
         },
         Command::ResetAdminPassword { common } => match load_settings(&common) {
@@ -165,7 +169,10 @@ fn check_config(common: &Common) -> ExitCode {
     }
 }
 
-async fn serve(cfg: Config) -> ExitCode {
+/// Reads the config file again, from the same layers as at start.
+type Reread = Box<dyn Fn() -> Result<Config, ConfigError>>;
+
+async fn serve(cfg: Config, reread: Reread) -> ExitCode {
     crate::logging::init(&cfg.log);
     crate::logging::install_panic_hook();
     let data_dir = cfg.data_dir();
@@ -181,9 +188,88 @@ async fn serve(cfg: Config) -> ExitCode {
     actix_rt::spawn(async move {
         wait_for_signal().await;
         tracing::info!("shutdown requested: draining in-flight requests");
+        crate::service::notify("STOPPING=1");
         stop.await;
     });
+    reload_on_hangup(running.state.clone(), reread);
+    let router = running.state.runtime.router.clone();
+    crate::service::spawn_watchdog(move || {
+        let router = router.clone();
+        async move {
+            let asked = router.send(actors::router::messages::GetSessionCount);
+            matches!(actix_rt::time::timeout(std::time::Duration::from_secs(1), asked).await, Ok(Ok(_)))
+        }
+    });
+    crate::service::notify(&format!("READY=1\nSTATUS=serving on {}\nMAINPID={}", running.addr, std::process::id()));
     running.wait().await;
+    ExitCode::SUCCESS
+}
+
+/// SIGHUP: the config file is read again and applied live (`app::reload_file`); a file that does
+/// not load or validate is refused with a log line and the running config stays.
+#[cfg(unix)]
+fn reload_on_hangup(state: crate::state::AppState, reread: Reread) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+    actix_rt::spawn(async move {
+        while hup.recv().await.is_some() {
+            crate::service::notify("RELOADING=1");
+            let done = match reread() {
+                Ok(cfg) => app::reload_file(&state, cfg).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match done {
+                Ok(r) => {
+                    tracing::info!(
+                        inserted = r.sync.inserted,
+                        updated = r.sync.updated,
+                        removed = r.sync.removed,
+                        "config file reloaded (SIGHUP)"
+                    );
+                    if !r.restart_needed.is_empty() {
+                        tracing::warn!(settings = %r.restart_needed.join(", "), "these settings of the reloaded file apply at the next start");
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "config file not reloaded (SIGHUP): the running config stays"),
+            }
+            crate::service::notify("READY=1");
+        }
+    });
+}
+
+#[cfg(not(unix))]
+fn reload_on_hangup(_: crate::state::AppState, _: Reread) {}
+
+/// `omnigate service install [--user] [--print]`.
+fn service(common: &Common, cfg: &Config, action: crate::cli::ServiceAction) -> ExitCode {
+    let crate::cli::ServiceAction::Install { user, print } = action;
+    let exe = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => return fail(format!("cannot tell where this program is: {e}")),
+    };
+    let absolute = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let config = common.config.as_deref().map(absolute);
+    let unit = crate::service::unit(&exe, config.as_deref(), &absolute(&cfg.data_dir()), user);
+    let path = crate::service::unit_path(user);
+    if print {
+        println!("# {}\n{unit}", path.display());
+        return ExitCode::SUCCESS;
+    }
+    if std::fs::read_to_string(&path).is_ok_and(|old| old == unit) {
+        println!("{} is up to date", path.display());
+        return ExitCode::SUCCESS;
+    }
+    if let Some(dir) = path.parent()
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        return fail(format!("{}: {e}", dir.display()));
+    }
+    if let Err(e) = std::fs::write(&path, &unit) {
+        return fail(format!("{}: {e} (a system service needs root; --user installs one for you)", path.display()));
+    }
+    let ctl = if user { "systemctl --user" } else { "systemctl" };
+    println!("wrote {}\nnext: {ctl} daemon-reload && {ctl} enable --now omnigate", path.display());
+    println!("reload the config file live with: {ctl} reload omnigate (SIGHUP)");
     ExitCode::SUCCESS
 }
 

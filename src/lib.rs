@@ -162,6 +162,7 @@ pub mod redact;
 pub mod routes;
 pub mod runtime;
 pub mod secrets;
+pub mod service;
 pub mod sse;
 pub mod state;
 pub mod store;

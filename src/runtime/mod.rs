@@ -83,8 +83,8 @@ fn quota_config(cfg: &Config) -> actors::quota::QuotaConfig {
 
 /// What a reload reads besides the database, fixed for the daemon's life.
 struct Inputs {
-    /// The config file as loaded at start (before stored overrides).
-    file: Arc<Config>,
+    /// The config file as loaded at start or at the last SIGHUP (before stored overrides).
+    file: RwLock<Arc<Config>>,
     catalog: Catalog,
     sealer: Sealer,
     keys: KeyTable,
@@ -190,7 +190,7 @@ impl Runtime {
             max_attempts: AtomicU32::new(cfg.routing.max_attempts),
             live: RwLock::new(Arc::new(cfg)),
             reload_lock: tokio::sync::Mutex::new(()),
-            inputs: Inputs { file: Arc::new(file.clone()), catalog, sealer, keys, db: db.clone() },
+            inputs: Inputs { file: RwLock::new(Arc::new(file.clone())), catalog, sealer, keys, db: db.clone() },
             router_arbiter,
             cluster,
         });
@@ -210,7 +210,8 @@ impl Runtime {
     /// reload with nothing changed in the database changes nothing.
     pub async fn reload(&self) -> Result<ReloadReport, ReloadError> {
         let _one_at_a_time = self.reload_lock.lock().await;
-        let Inputs { file, catalog, sealer, keys, db } = &self.inputs;
+        let Inputs { file: _, catalog, sealer, keys, db } = &self.inputs;
+        let file = &self.file();
         let overrides = store::overrides::load(db).await?;
         let cfg = settings::effective(file, &overrides, catalog)?;
         let rows = store::runtime::load(db).await?;
@@ -431,8 +432,13 @@ impl Runtime {
     }
 
     /// The config file as loaded at start (what entries it declares, the values under overrides).
-    pub fn file(&self) -> &Config {
-        &self.inputs.file
+    pub fn file(&self) -> Arc<Config> {
+        read(&self.inputs.file)
+    }
+
+    /// A config file read again (SIGHUP): its values and entries apply from the next reload.
+    pub fn replace_file(&self, file: Config) {
+        write(&self.inputs.file, Arc::new(file));
     }
 
     /// The built-in provider catalog.

@@ -44,6 +44,7 @@ mod routing_resume;
 mod routing_sessions;
 mod routing_transforms;
 mod secret_refs;
+mod service;
 mod stops;
 mod streams;
 mod subs;

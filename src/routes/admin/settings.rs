@@ -17,7 +17,7 @@ fn view(state: &AppState, stored: &Map<String, Value>) -> Value {
     let mut v = settings::sections(&live);
     if let Some(o) = v.as_object_mut() {
         o.insert("overrides".into(), Value::Object(stored.clone()));
-        o.insert("file".into(), settings::sections(state.runtime.file()));
+        o.insert("file".into(), settings::sections(&state.runtime.file()));
         o.insert("editable".into(), json!(EDITABLE));
         o.insert("restart_required".into(), json!(RESTART_REQUIRED));
     }
@@ -39,11 +39,11 @@ async fn patch_inner(state: &AppState, who: &Who, patch: Map<String, Value>) -> 
     let stored = overrides::load(&tx).await?;
     let next = settings::merge(&stored, &Value::Object(patch)).map_err(|e| AdminError::from_config(e, ""))?;
     let file = state.runtime.file();
-    let before = settings::effective(file, &stored, state.runtime.catalog())
+    let before = settings::effective(&file, &stored, state.runtime.catalog())
         .map(|c| settings::sections(&c))
         .unwrap_or(Value::Null);
     let after =
-        settings::effective(file, &next, state.runtime.catalog()).map_err(|e| AdminError::from_config(e, ""))?;
+        settings::effective(&file, &next, state.runtime.catalog()).map_err(|e| AdminError::from_config(e, ""))?;
     overrides::save(&tx, &next).await?;
     let change = who.change("settings", "settings", "update", Some(before), Some(settings::sections(&after)));
     audit::record(&tx, change).await?;
