@@ -17,11 +17,12 @@ use serde_json::Value;
 use super::resolve::Target;
 use crate::protocol::raw::RawObject;
 
-/// Which target of a combo each session was last served by.
+/// A session book shared by request threads (scope, key → a name), bounded and expiring like
+/// the router's sessions.
 #[derive(Debug, Default)]
-pub struct ComboSessions(Mutex<SessionBook<Arc<str>>>);
+pub struct SharedBook(Mutex<SessionBook<Arc<str>>>);
 
-impl ComboSessions {
+impl SharedBook {
     fn book(&self) -> std::sync::MutexGuard<'_, SessionBook<Arc<str>>> {
         match self.0.lock() {
             Ok(g) => g,
@@ -33,7 +34,20 @@ impl ComboSessions {
     pub fn configure(&self, policy: SessionPolicy, now: i64) {
         self.book().set_policy(policy, now);
     }
+}
 
+/// Which target of a combo each session was last served by.
+#[derive(Debug, Default)]
+pub struct ComboSessions(SharedBook);
+
+impl std::ops::Deref for ComboSessions {
+    type Target = SharedBook;
+    fn deref(&self) -> &SharedBook {
+        &self.0
+    }
+}
+
+impl ComboSessions {
     /// Puts the target `session` was last served by in `combo` first, if it is still a target.
     pub fn prefer(&self, combo: &str, session: &str, targets: &mut Vec<Target>, now: i64) {
         let Some(label) = self.book().bound(combo, session, now) else { return };
@@ -54,23 +68,18 @@ impl ComboSessions {
 /// The session each Responses API response id belongs to, per gateway key (bounded and expiring
 /// like the sessions).
 #[derive(Debug, Default)]
-pub struct ResponseChains(Mutex<SessionBook<Arc<str>>>);
+pub struct ResponseChains(SharedBook);
 
 pub use crate::translate::adapter::IdHook;
 
+impl std::ops::Deref for ResponseChains {
+    type Target = SharedBook;
+    fn deref(&self) -> &SharedBook {
+        &self.0
+    }
+}
+
 impl ResponseChains {
-    fn book(&self) -> std::sync::MutexGuard<'_, SessionBook<Arc<str>>> {
-        match self.0.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
-    }
-
-    /// New TTL and bound (live settings).
-    pub fn configure(&self, policy: SessionPolicy, now: i64) {
-        self.book().set_policy(policy, now);
-    }
-
     /// The session of a Responses request without an explicit one: the session of the response
     /// it continues (`previous_response_id`), else a new one named after this request.
     pub fn session_for(&self, key: &str, body: &RawObject, request_id: &str, now: i64) -> String {
