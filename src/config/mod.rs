@@ -4,6 +4,7 @@
 //! rejected with their path), then `validate` checks cross-references against the provider catalog.
 //! Runtime state (accounts, keys, combos) declared here is upserted into the database at start-up.
 
+mod keys;
 mod load;
 pub mod nesting;
 mod secret_ref;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::protocol::Dialect;
 
+pub use keys::{KeyEntry, TeamEntry};
 pub use load::{ConfigError, LoadOptions, load, load_without_entries, parse_str};
 pub use validate::validate;
 
@@ -337,10 +339,6 @@ pub enum MetricsAuth {
     Never,
 }
 
-fn all_models() -> Vec<String> {
-    vec!["*".into()]
-}
-
 fn yes() -> bool {
     true
 }
@@ -351,81 +349,6 @@ fn one_i32() -> i32 {
 
 fn one_u32() -> u32 {
     1
-}
-
-/// `[[keys]]`: a gateway key.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KeyEntry {
-    /// Unique name, shown in usage.
-    pub name: String,
-    /// The key itself (kept only as a digest in the database).
-    pub key: String,
-    /// Allowed model patterns (`*`, `?`); combos and aliases match by their own name.
-    #[serde(default = "all_models")]
-    pub models: Vec<String>,
-    /// A disabled key is refused.
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    /// Requests per minute (sliding 60 s); none: no limit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rpm: Option<u32>,
-    /// Tokens per minute (the input estimate plus the output asked for); none: no limit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tpm: Option<u32>,
-    /// Requests in flight at once; none: no limit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_concurrent: Option<u32>,
-    /// USD per calendar period (`{ usd = 10.0, period = "month" }`; day, week or month, UTC).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget: Option<crate::limits::Budget>,
-    /// The `[[teams]]` entry it belongs to (its limits apply too).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub team: Option<String>,
-}
-
-/// `[[teams]]`: keys that share limits and a budget (each key's own apply as well).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TeamEntry {
-    /// Unique name.
-    pub name: String,
-    /// Requests per minute, all its keys together.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rpm: Option<u32>,
-    /// Tokens per minute, all its keys together.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tpm: Option<u32>,
-    /// Requests in flight, all its keys together.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_concurrent: Option<u32>,
-    /// USD per calendar period, all its keys together.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget: Option<crate::limits::Budget>,
-}
-
-impl TeamEntry {
-    /// Its limits.
-    pub fn limits(&self) -> crate::keys::KeyLimits {
-        crate::keys::KeyLimits {
-            rpm: self.rpm,
-            tpm: self.tpm,
-            max_concurrent: self.max_concurrent,
-            budget: self.budget,
-        }
-    }
-}
-
-impl KeyEntry {
-    /// Its limits.
-    pub fn limits(&self) -> crate::keys::KeyLimits {
-        crate::keys::KeyLimits {
-            rpm: self.rpm,
-            tpm: self.tpm,
-            max_concurrent: self.max_concurrent,
-            budget: self.budget,
-        }
-    }
 }
 
 /// How an upstream expects its credential.
