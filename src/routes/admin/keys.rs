@@ -26,15 +26,20 @@ fn key_with_spend(row: &api_key::Model, state: &AppState) -> Value {
     let mut v = key_json(row);
     let limits = crate::keys::KeyLimits::from_column(row.limits.as_deref());
     if let Some(b) = limits.budget {
-        let now = crate::store::now_ms();
-        let (spent, reserved) = state.runtime.limiter.spend(crate::limits::Holder::Key, &row.name, b, now);
-        let (_, next) = b.period.bounds(now);
-        v["budget_state"] = json!({
-            "spent_usd": spent, "reserved_usd": reserved, "resets_at": crate::limits::rfc3339(next),
-            "warning": spent >= crate::limits::WARN_AT * b.usd, "spent": spent >= b.usd,
-        });
+        v["budget_state"] = budget_state(state, crate::limits::Holder::Key, &row.name, b);
     }
     v
+}
+
+/// A budget's state now: spent, held by requests in flight, when it resets, past 80 %, spent.
+fn budget_state(state: &AppState, holder: crate::limits::Holder, name: &str, b: crate::limits::Budget) -> Value {
+    let now = crate::store::now_ms();
+    let (spent, reserved) = state.runtime.limiter.spend(holder, name, b, now);
+    let (_, next) = b.period.bounds(now);
+    json!({
+        "spent_usd": spent, "reserved_usd": reserved, "resets_at": crate::limits::rfc3339(next),
+        "warning": spent >= crate::limits::WARN_AT * b.usd, "spent": spent >= b.usd,
+    })
 }
 
 /// `GET /api/keys`
@@ -244,7 +249,6 @@ pub(super) async fn teams(req: HttpRequest, state: web::Data<AppState>) -> HttpR
         Ok(r) => r,
         Err(e) => return answer(StatusCode::OK, Err(AdminError::from(e))),
     };
-    let now = crate::store::now_ms();
     let out: Vec<Value> = state
         .runtime
         .live()
@@ -258,12 +262,7 @@ pub(super) async fn teams(req: HttpRequest, state: web::Data<AppState>) -> HttpR
                 .collect();
             let mut v = json!({ "name": t.name, "limits": t.limits(), "keys": members });
             if let Some(b) = t.budget {
-                let (spent, reserved) = state.runtime.limiter.spend(crate::limits::Holder::Team, &t.name, b, now);
-                let (_, next) = b.period.bounds(now);
-                v["budget_state"] = json!({
-                    "spent_usd": spent, "reserved_usd": reserved, "resets_at": crate::limits::rfc3339(next),
-                    "warning": spent >= crate::limits::WARN_AT * b.usd, "spent": spent >= b.usd,
-                });
+                v["budget_state"] = budget_state(&state, crate::limits::Holder::Team, &t.name, b);
             }
             v
         })
