@@ -354,6 +354,12 @@ impl Limiter {
         self.states.entry(k).or_default().clone()
     }
 
+    /// Whether the period starting at `period_start` is already counted here (seeded or lived):
+    /// a reload then need not ask the database again.
+    pub fn counts(&self, holder: Holder, name: &str, period_start: i64) -> bool {
+        self.states.get(&(holder, name.to_string())).is_some_and(|s| lock(&s).spend.period_start == period_start)
+    }
+
     /// Starts a period from what the database says was spent in it (the usage rows; kept when the
     /// memory already counts more, since rows are written in batches).
     pub fn seed_spent(&self, holder: Holder, name: &str, period_start: i64, spent: f64) {

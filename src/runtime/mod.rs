@@ -390,8 +390,9 @@ impl Runtime {
         read(&self.prices)
     }
 
-    /// Starts each budget's period from what its key's usage rows say it spent (a restart keeps
-    /// counting), and forgets the state of keys no longer active.
+    /// Starts each budget's period not yet counted here from what its key's usage rows say it spent
+    /// (a restart keeps counting; later reloads ask the database nothing), and forgets the state of
+    /// keys no longer active.
     async fn seed_budgets(
         &self,
         rows: &[entities::api_key::Model],
@@ -406,6 +407,9 @@ impl Runtime {
         for r in &active {
             if let Some(b) = crate::keys::KeyLimits::from_column(r.limits.as_deref()).budget {
                 let (start, _) = b.period.bounds(now);
+                if self.limiter.counts(Holder::Key, &r.name, start) {
+                    continue;
+                }
                 let spent = store::keys::spent_since(&self.inputs.db, &[r.name.as_str()], start).await?;
                 self.limiter.seed_spent(Holder::Key, &r.name, start, spent);
             }
@@ -414,6 +418,9 @@ impl Runtime {
         for t in teams {
             if let Some(b) = t.budget {
                 let (start, _) = b.period.bounds(now);
+                if self.limiter.counts(Holder::Team, &t.name, start) {
+                    continue;
+                }
                 let members: Vec<&str> = rows
                     .iter()
                     .filter(|r| r.team.as_deref() == Some(t.name.as_str()))
