@@ -341,6 +341,9 @@ pub async fn start(cfg: Config, boot: Bootstrap) -> Result<Running, StartError> 
     let server = actix_rt::spawn(server);
     if let Some(c) = &runtime.cluster {
         c.start(Arc::clone(&runtime), addr);
+        if !c.listening(Duration::from_secs(5)).await {
+            tracing::warn!("not hearing the other instances yet: serving on the state loaded at start");
+        }
     }
     tracing::info!(%addr, database = %db::redact_url(&cfg.database_url()), "omnigate listening");
     Ok(Running { addr, first_start, state, handle, server, db: database })

@@ -100,14 +100,17 @@ pub(super) async fn run(cluster: Arc<Cluster>, runtime: Arc<Runtime>) {
         wait = Duration::from_millis(100);
         let (tx, mut rx) = mpsc::unbounded_channel();
         let task = actix_rt::spawn(forward(listener, tx));
-        // Whatever was announced while nobody listened (and the logins from before a restart).
+        // Whatever was announced while nobody listened (and the logins from before a restart),
+        // health included: on the first connection, what was written between the runtime's
+        // first load and this LISTEN.
         cluster.sync(&runtime).await;
         cluster.sync_sessions().await;
         if !first {
             tracing::info!("listening for other instances' changes again");
-            resync_health(&cluster, &runtime).await;
         }
+        resync_health(&cluster, &runtime).await;
         first = false;
+        cluster.listening.send_replace(true);
         let mut check = actix_rt::time::interval_at(Instant::now() + CHECK_EVERY, CHECK_EVERY);
         let mut due: Option<Instant> = None;
         loop {

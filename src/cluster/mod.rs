@@ -45,6 +45,8 @@ pub struct Cluster {
     /// Taken by `start`.
     announced: Mutex<Option<mpsc::UnboundedReceiver<Written>>>,
     stop: watch::Sender<bool>,
+    /// True once the feed listens (and has caught up with what was written before it did).
+    listening: watch::Sender<bool>,
     /// The feed task, awaited on stop (its connection closes on the runtime).
     feed: Mutex<Option<actix_rt::task::JoinHandle<()>>>,
 }
@@ -71,6 +73,7 @@ impl Cluster {
             sessions,
             announced: Mutex::new(Some(announced)),
             stop: watch::Sender::new(false),
+            listening: watch::Sender::new(false),
             feed: Mutex::new(None),
         })
     }
@@ -180,6 +183,14 @@ impl Cluster {
             actix_rt::spawn(announcer(Arc::clone(self), rx));
         }
         actix_rt::spawn(heartbeat(Arc::clone(self), address));
+    }
+
+    /// Waits (at most `limit`) until this instance hears the others: a daemon that reports
+    /// started has caught up with every change written before it listened. False on timeout
+    /// (PostgreSQL refusing the listening connection); the feed keeps trying in the background.
+    pub async fn listening(&self, limit: Duration) -> bool {
+        let mut rx = self.listening.subscribe();
+        actix_rt::time::timeout(limit, rx.wait_for(|l| *l)).await.is_ok_and(|r| r.is_ok())
     }
 
     /// The instances alive now (heartbeat within `ALIVE`), oldest first.
