@@ -41,6 +41,10 @@ pub enum Command {
         /// Add the built-in local `demo` provider (an echo model; no network, no API key).
         #[arg(long)]
         demo: bool,
+        /// Log to this file instead of stderr, rotated by size (`[log] max_size_mb`, `keep`)
+        /// and reopened on SIGHUP.
+        #[arg(long)]
+        log_file: Option<std::path::PathBuf>,
     },
     /// Validate the configuration and exit (non-zero on error, naming the bad key).
     CheckConfig {

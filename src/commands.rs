@@ -41,8 +41,11 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
 /// Runs a parsed command; the exit code tells success.
 pub async fn run(command: Command) -> ExitCode {
     match command {
-        Command::Serve { common, host, port, demo } => {
+        Command::Serve { common, host, port, demo, log_file } => {
             let mut ov = Vec::new();
+            if let Some(f) = log_file {
+                ov.push(("log.file".into(), toml::Value::String(f.to_string_lossy().into_owned())));
+            }
             if let Some(h) = host {
                 ov.push(("server.host".into(), toml::Value::String(h)));
             }
@@ -173,7 +176,9 @@ fn check_config(common: &Common) -> ExitCode {
 type Reread = Box<dyn Fn() -> Result<Config, ConfigError>>;
 
 async fn serve(cfg: Config, reread: Reread) -> ExitCode {
-    crate::logging::init(&cfg.log);
+    if let Err(e) = crate::logging::init(&cfg.log) {
+        return fail(e);
+    }
     crate::logging::install_panic_hook();
     let data_dir = cfg.data_dir();
     let running = match app::start(cfg, Bootstrap::from_env()).await {
@@ -214,6 +219,7 @@ fn reload_on_hangup(state: crate::state::AppState, reread: Reread) {
     actix_rt::spawn(async move {
         while hup.recv().await.is_some() {
             crate::service::notify("RELOADING=1");
+            crate::logging::reopen();
             let done = match reread() {
                 Ok(cfg) => app::reload_file(&state, cfg).await.map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
@@ -249,7 +255,8 @@ fn service(common: &Common, cfg: &Config, action: crate::cli::ServiceAction) -> 
     };
     let absolute = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     let config = common.config.as_deref().map(absolute);
-    let unit = crate::service::unit(&exe, config.as_deref(), &absolute(&cfg.data_dir()), user);
+    let log_file = cfg.log.file.as_deref().map(absolute);
+    let unit = crate::service::unit(&exe, config.as_deref(), &absolute(&cfg.data_dir()), log_file.as_deref(), user);
     let path = crate::service::unit_path(user);
     if print {
         println!("# {}\n{unit}", path.display());

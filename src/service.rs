@@ -82,8 +82,9 @@ pub fn unit_path(user: bool) -> PathBuf {
     }
 }
 
-/// The unit for `exe serve` with `config` (if any) and `data_dir`.
-pub fn unit(exe: &Path, config: Option<&Path>, data_dir: &Path, user: bool) -> String {
+/// The unit for `exe serve` with `config` (if any) and `data_dir`; `log_file`'s directory (the
+/// config's `[log] file`) is writable beside the data directory.
+pub fn unit(exe: &Path, config: Option<&Path>, data_dir: &Path, log_file: Option<&Path>, user: bool) -> String {
     let quote = |p: &Path| {
         let s = p.display().to_string();
         if s.contains([' ', '"', '\\']) { format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")) } else { s }
@@ -93,6 +94,11 @@ pub fn unit(exe: &Path, config: Option<&Path>, data_dir: &Path, user: bool) -> S
         exec.push_str(&format!(" --config {}", quote(c)));
     }
     let wanted = if user { "default.target" } else { "multi-user.target" };
+    let mut writable = quote(data_dir);
+    if let Some(dir) = log_file.and_then(Path::parent).filter(|d| !d.starts_with(data_dir)) {
+        writable.push(' ');
+        writable.push_str(&quote(dir));
+    }
     format!(
         "# Written by `omnigate service install`; `omnigate service install --print` shows what it would write.\n\
          [Unit]\n\
@@ -111,7 +117,7 @@ pub fn unit(exe: &Path, config: Option<&Path>, data_dir: &Path, user: bool) -> S
          TimeoutStopSec=45\n\
          NoNewPrivileges=yes\n\
          ProtectSystem=strict\n\
-         ReadWritePaths={data}\n\
+         ReadWritePaths={writable}\n\
          PrivateTmp=yes\n\
          ProtectKernelTunables=yes\n\
          ProtectKernelModules=yes\n\
@@ -121,7 +127,6 @@ pub fn unit(exe: &Path, config: Option<&Path>, data_dir: &Path, user: bool) -> S
          \n\
          [Install]\n\
          WantedBy={wanted}\n",
-        data = quote(data_dir),
     )
 }
 
@@ -135,6 +140,7 @@ mod tests {
             Path::new("/usr/local/bin/omnigate"),
             Some(Path::new("/etc/omnigate.toml")),
             Path::new("/var/lib/omnigate"),
+            None,
             false,
         );
         assert!(
@@ -154,7 +160,15 @@ mod tests {
         ] {
             assert!(u.lines().any(|l| l == line), "{line}: {u}");
         }
-        let spaced = unit(Path::new("/opt/my tools/omnigate"), None, Path::new("/home/a b/.omnigate"), true);
+        let logged = unit(
+            Path::new("/usr/local/bin/omnigate"),
+            None,
+            Path::new("/var/lib/omnigate"),
+            Some(Path::new("/var/log/omnigate/omnigate.log")),
+            false,
+        );
+        assert!(logged.lines().any(|l| l == "ReadWritePaths=/var/lib/omnigate /var/log/omnigate"), "{logged}");
+        let spaced = unit(Path::new("/opt/my tools/omnigate"), None, Path::new("/home/a b/.omnigate"), None, true);
         assert!(
             spaced.contains("ExecStart=\"/opt/my tools/omnigate\" serve --data-dir \"/home/a b/.omnigate\"\n"),
             "{spaced}"

@@ -158,11 +158,17 @@ pub struct LogConfig {
     pub format: LogFormat,
     /// Filter in `RUST_LOG` syntax; `RUST_LOG` itself wins when set.
     pub level: String,
+    /// A file to log to instead of stderr (`serve --log-file`), rotated by size.
+    pub file: Option<PathBuf>,
+    /// The size (MiB) from which the file is rotated: `FILE` becomes `FILE.1`, `FILE.1` `FILE.2`…
+    pub max_size_mb: u64,
+    /// Rotated files kept beside the current one (0: the file starts over when full).
+    pub keep: u32,
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { format: LogFormat::Text, level: "info".into() }
+        Self { format: LogFormat::Text, level: "info".into(), file: None, max_size_mb: 50, keep: 5 }
     }
 }
 

@@ -150,3 +150,75 @@ fn service_install_writes_a_hardened_unit_once_and_print_writes_nothing() {
         println!("systemd-analyze not present: the unit's keys are checked against the list above only");
     }
 }
+
+/// `--log-file`: the daemon's lines (its start, one per request) go to the file, none to stderr;
+/// the file moves aside at `[log] max_size_mb` (whole lines, `keep` old files), and after an
+/// outside rotation (the file moved away) SIGHUP makes the daemon write a new file at the path.
+#[actix_web::test]
+async fn log_file_gets_the_lines_rotates_by_size_and_is_reopened_on_sighup() {
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let file = env.dir.path().join("omnigate.toml");
+    let cfg = format!("[log]\nmax_size_mb = 1\nkeep = 1\n{}", mock_config(&mock.base(), &[("a", "ka")], ""));
+    std::fs::write(&file, cfg).expect("config");
+    let log = env.dir.path().join("logs.txt");
+    let stderr = env.dir.path().join("stderr.txt");
+    let port = free_port();
+    let mut daemon = Command::new(BIN)
+        .args(["serve", "--port", &port.to_string(), "--data-dir"])
+        .arg(env.dir.path())
+        .arg("--config")
+        .arg(&file)
+        .arg("--log-file")
+        .arg(&log)
+        .env("DATABASE_URL", &env.db_url)
+        .env("OMNIGATE_MASTER_KEY", &env.master_key)
+        .env("OMNIGATE_ADMIN_PASSWORD", &env.admin_password)
+        .env_remove("OMNIGATE_CONFIG")
+        .env("OMNIGATE_LOG_LEVEL", "info")
+        .env("OMNIGATE_LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr).expect("stderr"))
+        .spawn()
+        .expect("spawn");
+    let pid = daemon.id();
+    wait_healthy(port).await;
+    let url = format!("http://127.0.0.1:{port}/v1/chat/completions");
+    // A request whose log line is longer than a few hundred bytes (the model name is in it).
+    let model = format!("mock/{}", "m".repeat(2000));
+    let ask = || async {
+        let body = json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
+        client().post(url.as_str()).bearer_auth("sk-og-ci-0001").send_json(&body).await.expect("send").status().as_u16()
+    };
+    let rotated = env.dir.path().join("logs.txt.1");
+    let mut n = 0;
+    while !rotated.exists() {
+        assert!(n < 2000, "no rotation after {n} requests");
+        ask().await;
+        n += 1;
+    }
+    assert!(!env.dir.path().join("logs.txt.2").exists(), "keep = 1");
+    let old = std::fs::read_to_string(&rotated).expect("rotated");
+    assert!(old.len() <= 1 << 20 && old.len() > (1 << 20) - 8192, "rotated near 1 MiB: {}", old.len());
+    assert!(old.contains("omnigate listening"), "the start line is in the first file");
+    for line in old.lines() {
+        serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("a whole JSON line ({e}): {line}"));
+    }
+    // logrotate's way: move the file, then SIGHUP.
+    let moved = env.dir.path().join("moved.txt");
+    std::fs::rename(&log, &moved).expect("move");
+    kill(pid, "-HUP");
+    let t = Instant::now();
+    loop {
+        ask().await;
+        if std::fs::read_to_string(&log).is_ok_and(|s| s.contains("\"target\":\"omnigate::request\"")) {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(20), "no new file after SIGHUP");
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    kill(pid, "-TERM");
+    daemon.wait().ok();
+    let said = std::fs::read_to_string(&stderr).expect("stderr");
+    assert!(said.trim().is_empty(), "nothing on stderr: {said}");
+}
