@@ -22,6 +22,7 @@ mod browser;
 mod browser_assets;
 mod clients;
 mod cluster;
+mod container;
 mod dead_accounts;
 mod export;
 mod fidelity;
