@@ -15,18 +15,34 @@ use super::{EncodeOptions, StreamDecoder, StreamEncoder, decode_response, decode
 use crate::protocol::Dialect;
 use crate::sse::{SseEvent, SseParser};
 
-/// Upstream usage completed with estimates where the upstream said nothing.
-fn merged_usage(acc: &Accumulator, input_estimate: u64) -> TokenUsage {
-    let mut u = acc.usage.unwrap_or_default();
+/// `u` with the input and output the upstream left at zero estimated (and marked so).
+pub fn with_estimates(mut u: TokenUsage, input: u64, output: impl FnOnce() -> u64) -> TokenUsage {
     if u.input == 0 {
-        u.input = input_estimate;
+        u.input = input;
         u.estimated = true;
     }
     if u.output == 0 {
-        u.output = estimate_tokens(&acc.output_chars());
+        u.output = output();
         u.estimated = true;
     }
     u
+}
+
+/// A whole upstream body read as `T`: a blank one is empty (the executor falls over), anything
+/// else unreadable is malformed.
+pub fn whole_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AdapterError> {
+    serde_json::from_slice(body).map_err(|_| {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            AdapterError::Empty
+        } else {
+            AdapterError::Malformed("the upstream returned invalid JSON".into())
+        }
+    })
+}
+
+/// Upstream usage completed with estimates where the upstream said nothing.
+fn merged_usage(acc: &Accumulator, input_estimate: u64) -> TokenUsage {
+    with_estimates(acc.usage.unwrap_or_default(), input_estimate, || estimate_tokens(&acc.output_chars()))
 }
 
 /// An upstream event past the parser's bound: the stream is broken.
@@ -73,11 +89,7 @@ fn decode_whole(
     acc: &mut Accumulator,
     after_tool_result: bool,
 ) -> Result<Response, AdapterError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(AdapterError::Empty);
-    }
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|_| AdapterError::Malformed("the upstream returned invalid JSON".into()))?;
+    let v: Value = whole_json(body)?;
     if let Some(e) = error_in_answer(dialect, &v) {
         return Err(AdapterError::Upstream(fault_of(&e)));
     }

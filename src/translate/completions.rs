@@ -21,7 +21,7 @@ use crate::protocol::Dialect;
 use crate::protocol::openai::OpenAiUsage;
 use crate::protocol::raw::RawObject;
 use crate::sse::{SseEvent, SseParser, data_event};
-use crate::translate::adapter::{end_error, fault_of};
+use crate::translate::adapter::{end_error, fault_of, whole_json, with_estimates};
 use crate::translate::passthrough::DONE;
 
 /// Completion fields a chat request has no equivalent for: refused when the request must be
@@ -329,13 +329,7 @@ impl ResponseAdapter for CompletionsPassthrough {
     }
 
     fn complete(&mut self, body: Bytes) -> Result<Bytes, AdapterError> {
-        let p: Probe = serde_json::from_slice(&body).map_err(|_| {
-            if body.iter().all(u8::is_ascii_whitespace) {
-                AdapterError::Empty
-            } else {
-                AdapterError::Malformed("the upstream returned invalid JSON".into())
-            }
-        })?;
+        let p: Probe = whole_json(&body)?;
         if p.error.is_some()
             && p.choices.is_empty()
             && let Some(fault) = Self::error_of(&serde_json::from_slice(&body).unwrap_or_default())
@@ -358,16 +352,7 @@ impl ResponseAdapter for CompletionsPassthrough {
     }
 
     fn usage(&self) -> TokenUsage {
-        let mut u = self.usage;
-        if u.input == 0 {
-            u.input = self.input_estimate;
-            u.estimated = true;
-        }
-        if u.output == 0 {
-            u.output = (self.output_chars as u64).div_ceil(4);
-            u.estimated = true;
-        }
-        u
+        with_estimates(self.usage, self.input_estimate, || (self.output_chars as u64).div_ceil(4))
     }
 
     fn dropped_frames(&self) -> u64 {

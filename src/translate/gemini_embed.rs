@@ -89,8 +89,7 @@ impl ResponseAdapter for GeminiEmbeddings {
     fn finish(&mut self, _: Option<StreamEnd<'_>>, _: &mut Vec<Bytes>) {}
 
     fn complete(&mut self, body: Bytes) -> Result<Bytes, AdapterError> {
-        let v: Value = serde_json::from_slice(&body)
-            .map_err(|_| AdapterError::Malformed("the upstream returned invalid JSON".into()))?;
+        let v: Value = super::adapter::whole_json(&body)?;
         let Some(list) = v.get("embeddings").and_then(Value::as_array) else {
             return Err(AdapterError::Malformed("the upstream answer has no `embeddings`".into()));
         };

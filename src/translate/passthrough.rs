@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::protocol::Dialect;
 use crate::protocol::openai::OpenAiUsage;
 use crate::sse::{SseEvent, SseParser, data_event};
-use crate::translate::adapter::{end_error, fault_of};
+use crate::translate::adapter::{end_error, fault_of, whole_json, with_estimates};
 
 /// The `[DONE]` terminator.
 pub const DONE: &[u8] = b"data: [DONE]\n\n";
@@ -223,13 +223,7 @@ impl ResponseAdapter for ChatPassthrough {
     }
 
     fn complete(&mut self, body: Bytes) -> Result<Bytes, AdapterError> {
-        let probe: ChunkProbe = serde_json::from_slice(&body).map_err(|_| {
-            if body.iter().all(u8::is_ascii_whitespace) {
-                AdapterError::Empty
-            } else {
-                AdapterError::Malformed("the upstream returned invalid JSON".into())
-            }
-        })?;
+        let probe: ChunkProbe = whole_json(&body)?;
         if probe.error.is_some() && probe.choices.is_empty() {
             let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
             if let Some(e) = crate::translate::errors::parse(Dialect::OpenaiChat, &v, None) {
@@ -256,16 +250,7 @@ impl ResponseAdapter for ChatPassthrough {
     }
 
     fn usage(&self) -> TokenUsage {
-        let mut u = self.usage;
-        if u.input == 0 {
-            u.input = self.input_estimate;
-            u.estimated = true;
-        }
-        if u.output == 0 {
-            u.output = (self.output_chars as u64).div_ceil(4);
-            u.estimated = true;
-        }
-        u
+        with_estimates(self.usage, self.input_estimate, || (self.output_chars as u64).div_ceil(4))
     }
 
     fn dropped_frames(&self) -> u64 {
@@ -299,8 +284,7 @@ impl ResponseAdapter for EmbeddingsPassthrough {
     fn finish(&mut self, _: Option<StreamEnd<'_>>, _: &mut Vec<Bytes>) {}
 
     fn complete(&mut self, body: Bytes) -> Result<Bytes, AdapterError> {
-        let p: EmbeddingsProbe = serde_json::from_slice(&body)
-            .map_err(|_| AdapterError::Malformed("the upstream returned invalid JSON".into()))?;
+        let p: EmbeddingsProbe = whole_json(&body)?;
         if p.data.is_empty() {
             return Err(AdapterError::Empty);
         }
@@ -335,8 +319,7 @@ impl ResponseAdapter for CountTokensPassthrough {
     fn finish(&mut self, _: Option<StreamEnd<'_>>, _: &mut Vec<Bytes>) {}
 
     fn complete(&mut self, body: Bytes) -> Result<Bytes, AdapterError> {
-        let v: serde_json::Value = serde_json::from_slice(&body)
-            .map_err(|_| AdapterError::Malformed("the upstream returned invalid JSON".into()))?;
+        let v: serde_json::Value = whole_json(&body)?;
         if v.get("input_tokens").and_then(serde_json::Value::as_u64).is_none() {
             return Err(AdapterError::Malformed("the upstream count has no input_tokens".into()));
         }

@@ -60,8 +60,7 @@ impl ResponseAdapter for WholeJson {
     fn finish(&mut self, _: Option<StreamEnd<'_>>, _: &mut Vec<Bytes>) {}
 
     fn complete(&mut self, body: Bytes) -> Result<Bytes, AdapterError> {
-        let v: Value = serde_json::from_slice(&body)
-            .map_err(|_| AdapterError::Malformed("the upstream returned invalid JSON".into()))?;
+        let v: Value = super::adapter::whole_json(&body)?;
         let key = if self.answer == Answer::Images { "data" } else { "results" };
         let Some(results) = v.get(key).and_then(Value::as_array) else {
             return Err(AdapterError::Malformed(format!("the upstream answer has no `{key}` array")));

@@ -164,7 +164,7 @@ async fn admin_deleting_an_account_lets_its_request_in_flight_finish() {
         let status = r.status().as_u16();
         (status, text_body(&mut r).await)
     });
-    assert!(crate::support::eventually(5, || async { mock.hits() == 1 }).await, "the request reached the upstream");
+    assert!(crate::support::eventually(10, || async { mock.hits() == 1 }).await, "the request reached the upstream");
     let listed = account_named(&app, &env, "mock", "slow").await.expect("listed");
     assert_eq!(listed["in_flight"], 1, "{listed}");
     // Another change reloads the router: the account keeps its in-flight slot.
@@ -185,7 +185,7 @@ async fn admin_deleting_an_account_lets_its_request_in_flight_finish() {
     assert_eq!(data.last(), Some(&json!("[DONE]")), "{body}");
     assert!(body.contains("still") && body.contains(" here") && !body.contains("error"), "{body}");
     assert_eq!(mock.state.completed.load(std::sync::atomic::Ordering::SeqCst), 1, "the upstream stream ran to its end");
-    assert!(crate::support::eventually(5, || async { stopped() }).await, "then the actor stops (no leak)");
+    assert!(crate::support::eventually(10, || async { stopped() }).await, "then the actor stops (no leak)");
     app.stop().await;
 }
 

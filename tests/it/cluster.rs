@@ -131,7 +131,7 @@ async fn a_missed_notification_is_caught_up_on_reconnect_and_by_the_periodic_che
     let (b, _dir) = second(&env, &text).await;
     assert_eq!(chat_ci(&b, "early").await.0, 200);
     let id = cluster_id(&b);
-    assert!(eventually(5, || async { feed_backends(&db, &id).await == 1 }).await, "B listens");
+    assert!(eventually(10, || async { feed_backends(&db, &id).await == 1 }).await, "B listens");
 
     // Missed while the connection was down: caught up when B reconnects.
     silent_alias(&db, "missed").await;
@@ -139,7 +139,7 @@ async fn a_missed_notification_is_caught_up_on_reconnect_and_by_the_periodic_che
         format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'omnigate-feed-{id}'");
     db.execute_unprepared(&kill).await.expect("terminate B's listening connection");
     within(Duration::from_secs(3), || async { chat_ci(&b, "missed").await.0 == 200 }).await;
-    assert!(eventually(5, || async { feed_backends(&db, &id).await == 1 }).await, "B listens again");
+    assert!(eventually(10, || async { feed_backends(&db, &id).await == 1 }).await, "B listens again");
     // And the notifications after the reconnect arrive as before.
     let (s, _) = post_api(&a, &env, "/api/aliases", json!({"alias": "after", "target": "mock/mock-model"})).await;
     assert_eq!(s, 201);
@@ -214,7 +214,7 @@ async fn instances_are_listed_in_health_and_a_stopped_or_silent_one_drops_out() 
         let l = listed(h);
         l.len() == 2 && l.contains(&ia) && l.contains(&ib)
     };
-    assert!(eventually(5, || async { both(&admin_get(&a, &env, "/api/health").await) }).await);
+    assert!(eventually(10, || async { both(&admin_get(&a, &env, "/api/health").await) }).await);
     let h = admin_get(&b, &env, "/api/health").await;
     assert!(both(&h), "{h}");
     let mine = h["instances"].as_array().and_then(|l| l.iter().find(|i| i["id"] == ib.as_str())).expect("B");

@@ -87,7 +87,7 @@ async fn a_dead_account_is_never_shown_ready_until_a_request_succeeds_on_it() {
     assert_eq!(a["state"], "credentials refused", "{a}");
     // Its key works again (rotated upstream): one success and it is ready.
     assert_eq!(post(&app, "/v1/chat/completions", chat()).await.status(), 200);
-    assert!(eventually(3, || async { account(&app, &env, "a").await["state"] == "ready" }).await);
+    assert!(eventually(10, || async { account(&app, &env, "a").await["state"] == "ready" }).await);
     let a = account(&app, &env, "a").await;
     assert_eq!(a["last_error"], Value::Null, "{a}");
     app.stop().await;

@@ -37,7 +37,7 @@ async fn a_client_that_leaves_before_the_first_byte_frees_the_upstream_and_the_l
         .await
         .expect("client");
         let t0 = std::time::Instant::now();
-        let freed = eventually(2, || async {
+        let freed = eventually(10, || async {
             let accounts = admin_get(&app, &env, "/api/accounts").await;
             mock.state.cancelled.load(std::sync::atomic::Ordering::SeqCst) == before + 1
                 && accounts["accounts"][0]["in_flight"] == 0

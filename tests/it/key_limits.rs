@@ -108,7 +108,7 @@ async fn requests_in_flight_are_capped_until_an_answer_ends() {
     // Once both answers have ended, the key may send again.
     let _ = first.body().limit(1 << 20).await;
     let _ = second.body().limit(1 << 20).await;
-    let again = crate::support::eventually(5, || async { stream().await.status() == 200 }).await;
+    let again = crate::support::eventually(10, || async { stream().await.status() == 200 }).await;
     assert!(again);
     app.stop().await;
 }
@@ -205,7 +205,7 @@ async fn a_budget_is_never_overspent_under_fifty_concurrent_requests() {
     let ci = keys.as_array().and_then(|k| k.iter().find(|k| k["name"] == "ci").cloned()).unwrap_or_default();
     let shown = ci["budget_state"]["spent_usd"].as_f64().unwrap_or(-1.0);
     assert!((shown - spent).abs() < 1e-9 && ci["budget_state"]["warning"] == true, "{ci}");
-    let heard = crate::support::eventually(5, || async { !posted.lock().expect("lock").is_empty() }).await;
+    let heard = crate::support::eventually(10, || async { !posted.lock().expect("lock").is_empty() }).await;
     assert!(heard, "the webhook was told");
     actix_rt::time::sleep(Duration::from_millis(200)).await;
     let posts = posted.lock().expect("lock").clone();

@@ -49,7 +49,7 @@ async fn metrics_parse_as_prometheus_text_and_counters_move() {
     let ok = [("provider", "mock"), ("model", "mock/mock-model"), ("key", "ci"), ("status", "200")];
     // Open on a loopback bind without the token; the usage events arrive just after the answers.
     assert!(
-        eventually(3, || async {
+        eventually(10, || async {
             let (_, s) = scrape(&url, None).await;
             s.is_some_and(|s| find(&s, "omnigate_requests_total", &ok).is_some())
         })
@@ -77,7 +77,7 @@ async fn metrics_parse_as_prometheus_text_and_counters_move() {
     let bad = json!({"model": "nope/none", "messages": [{"role": "user", "content": "x"}]});
     assert_eq!(post(&app, "/v1/chat/completions", bad).await.status(), 404);
     assert!(
-        eventually(3, || async {
+        eventually(10, || async {
             let (_, s) = scrape(&url, None).await;
             s.is_some_and(|s| {
                 find(&s, "omnigate_requests_total", &ok)

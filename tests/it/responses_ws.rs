@@ -95,7 +95,7 @@ async fn turn(ws: &mut Ws) -> Vec<Value> {
 /// The usage rows once there are `n` (a served response's row is written as its stream ends, a
 /// moment after the client read its last event).
 async fn rows(app: &omnigate::app::Running, n: usize) -> Vec<entities::usage::Model> {
-    eventually(3, || async { usage_rows(app).await.len() >= n }).await;
+    eventually(10, || async { usage_rows(app).await.len() >= n }).await;
     usage_rows(app).await
 }
 
@@ -317,7 +317,7 @@ async fn a_client_that_leaves_mid_stream_cancels_the_upstream_and_frees_the_leas
             ws.send(Message::Close(None)).await.unwrap();
         }
         drop(ws);
-        let freed = eventually(3, || async {
+        let freed = eventually(10, || async {
             let accounts = admin_get(&app, &env, "/api/accounts").await;
             let chat = accounts["accounts"].as_array().unwrap().iter().find(|a| a["provider"] == "up-chat").cloned();
             mock.state.cancelled.load(std::sync::atomic::Ordering::SeqCst) == round

@@ -97,7 +97,7 @@ async fn a_cancelled_probe_frees_the_probe_slot() {
     let extra = "[resilience]\nbreaker_threshold = 1\nbreaker_open_ms = 300\n";
     let app = env.start(&mock_config(&mock.base(), &[("a", "ka")], extra)).await;
     assert_eq!(post(&app, "/v1/chat/completions", chat("mock/mock-model", false)).await.status(), 502);
-    assert!(eventually(3, || async { account(&app, &env, "a").await["breaker"] == "open" }).await);
+    assert!(eventually(10, || async { account(&app, &env, "a").await["breaker"] == "open" }).await);
     actix_rt::time::sleep(Duration::from_millis(400)).await;
     // The probe: the upstream stalls and the client gives up.
     let url = format!("{}/v1/chat/completions", base(&app));
@@ -106,13 +106,13 @@ async fn a_cancelled_probe_frees_the_probe_slot() {
     assert!(r.is_err(), "the client gave up on the probe");
     assert_eq!(mock.hits(), 2);
     // Well inside the 15 s probe window, the next request probes and closes the breaker.
-    let served = eventually(3, || async {
+    let served = eventually(10, || async {
         let mut r = post(&app, "/v1/chat/completions", chat("mock/mock-model", false)).await;
         r.status() == 200 && json_body(&mut r).await["choices"][0]["message"]["content"] == "back"
     })
     .await;
     assert!(served, "a new probe went out after the cancelled one");
-    assert!(eventually(3, || async { account(&app, &env, "a").await["breaker"] == "closed" }).await);
+    assert!(eventually(10, || async { account(&app, &env, "a").await["breaker"] == "closed" }).await);
     app.stop().await;
 }
 
@@ -161,7 +161,7 @@ async fn a_ban_phrase_disables_the_account_until_a_reset() {
         use sea_orm::EntityTrait;
         entities::account_state::Entity::find_by_id(id).one(&app.state.db).await.expect("read").and_then(|r| r.disabled)
     };
-    assert!(eventually(3, || async { persisted().await.as_deref() == Some("account suspended") }).await);
+    assert!(eventually(10, || async { persisted().await.as_deref() == Some("account suspended") }).await);
     // An operator's reset brings it back.
     mock.always("ka", Reply::Text("again".into()));
     let r = client()
@@ -171,7 +171,7 @@ async fn a_ban_phrase_disables_the_account_until_a_reset() {
         .await
         .expect("send");
     assert_eq!(r.status(), 200);
-    assert!(eventually(3, || async { account(&app, &env, "a").await["disabled"].is_null() }).await);
+    assert!(eventually(10, || async { account(&app, &env, "a").await["disabled"].is_null() }).await);
     let r = post(&app, "/v1/chat/completions", chat("mock/mock-model", false)).await;
     assert_eq!(header(&r, "x-omnigate-account"), "a");
     app.stop().await;

@@ -94,12 +94,12 @@ async fn a_full_queue_answers_at_once_and_a_client_that_leaves_frees_its_place()
             .is_err()
     });
     let queue = &app.state.runtime.queue;
-    assert!(eventually(5, || async { queue.waiting() == 1 }).await, "one request waits");
+    assert!(eventually(10, || async { queue.waiting() == 1 }).await, "one request waits");
     let r = post(&app, "/v1/chat/completions", chat()).await;
     assert_eq!(r.status(), 429, "the queue is full: answered at once");
     assert!(header(&r, "retry-after").parse::<u64>().unwrap_or(0) >= 1);
     assert!(waiting.await.unwrap_or(false), "the waiting client gave up");
-    assert!(eventually(5, || async { queue.waiting() == 0 }).await, "and left the queue");
+    assert!(eventually(10, || async { queue.waiting() == 0 }).await, "and left the queue");
     assert_eq!(mock.hits(), 1);
     app.stop().await;
 }
@@ -206,7 +206,7 @@ async fn a_request_waiting_in_the_queue_at_shutdown_is_answered_503() {
         (r.status().as_u16(), json_body(&mut r).await)
     });
     let queue = &app.state.runtime.queue;
-    assert!(eventually(5, || async { queue.waiting() == 1 }).await, "it waits for a minute");
+    assert!(eventually(10, || async { queue.waiting() == 1 }).await, "it waits for a minute");
     app.stop().await;
     let (status, body) = waiting.await.expect("client");
     assert_eq!(status, 503, "{body}");

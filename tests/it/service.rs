@@ -184,8 +184,9 @@ async fn log_file_gets_the_lines_rotates_by_size_and_is_reopened_on_sighup() {
     let pid = daemon.id();
     wait_healthy(port).await;
     let url = format!("http://127.0.0.1:{port}/v1/chat/completions");
-    // A request whose log line is longer than a few hundred bytes (the model name is in it).
-    let model = format!("mock/{}", "m".repeat(2000));
+    // A request whose log line is long: an unknown model of the longest name allowed (its line
+    // names it, and its error does).
+    let model = format!("mock/{}", "m".repeat(250));
     let ask = || async {
         let body = json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
         client().post(url.as_str()).bearer_auth("sk-og-ci-0001").send_json(&body).await.expect("send").status().as_u16()
@@ -193,7 +194,13 @@ async fn log_file_gets_the_lines_rotates_by_size_and_is_reopened_on_sighup() {
     let rotated = env.dir.path().join("logs.txt.1");
     let mut n = 0;
     while !rotated.exists() {
-        assert!(n < 2000, "no rotation after {n} requests");
+        assert!(
+            n < 5000,
+            "no rotation after {n} requests: log {:?} bytes, stderr {:?}, last answer {}",
+            std::fs::metadata(&log).map(|m| m.len()),
+            std::fs::read_to_string(&stderr).map(|s| s.chars().take(2000).collect::<String>()),
+            ask().await
+        );
         ask().await;
         n += 1;
     }
@@ -201,6 +208,8 @@ async fn log_file_gets_the_lines_rotates_by_size_and_is_reopened_on_sighup() {
     let old = std::fs::read_to_string(&rotated).expect("rotated");
     assert!(old.len() <= 1 << 20 && old.len() > (1 << 20) - 8192, "rotated near 1 MiB: {}", old.len());
     assert!(old.contains("omnigate listening"), "the start line is in the first file");
+    let requests = old.matches("\"target\":\"omnigate::request\"").count();
+    assert!(requests > 100 && requests <= n, "one line per request: {requests} lines for {n} requests");
     for line in old.lines() {
         serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("a whole JSON line ({e}): {line}"));
     }

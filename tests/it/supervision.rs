@@ -49,7 +49,7 @@ async fn a_panicking_account_actor_restarts_with_its_persisted_cooldown_and_rout
             .expect("read")
             .map(|r| r.cooldown_until)
     };
-    assert!(eventually(3, || async { persisted().await == Some(until) }).await, "the cooldown is persisted");
+    assert!(eventually(10, || async { persisted().await == Some(until) }).await, "the cooldown is persisted");
 
     // The next outcome panics inside the state machine after wiping the cooldown in memory.
     let addr = app.state.runtime.account_actor(id).expect("account actor");
@@ -73,7 +73,7 @@ async fn a_panicking_account_actor_restarts_with_its_persisted_cooldown_and_rout
     // The restarted actor still hears its messages: an operator's reset brings a back.
     mock.always("ka", Reply::Text("from a".into()));
     assert_eq!(admin_post(&app, &env, &format!("/api/accounts/{id}/reset")).await, 200);
-    assert!(eventually(3, || async { account(&app, &env, "a").await["cooldown_until"] == 0 }).await);
+    assert!(eventually(10, || async { account(&app, &env, "a").await["cooldown_until"] == 0 }).await);
     let mut r = post(&app, "/v1/chat/completions", chat()).await;
     assert_eq!(header(&r, "x-omnigate-account"), "a");
     assert_eq!(json_body(&mut r).await["choices"][0]["message"]["content"], "from a");
@@ -90,7 +90,7 @@ async fn a_panicking_breaker_actor_restarts_still_open_and_keeps_the_upstream_sh
     for _ in 0..2 {
         assert_eq!(post(&app, "/v1/chat/completions", chat()).await.status(), 502);
     }
-    assert!(eventually(3, || async { account(&app, &env, "a").await["breaker"] == "open" }).await);
+    assert!(eventually(10, || async { account(&app, &env, "a").await["breaker"] == "open" }).await);
     let open_until = account(&app, &env, "a").await["breaker_open_until"].as_i64().expect("open until");
     let persisted = || async {
         entities::breaker_state::Entity::find_by_id("mock".to_string())
@@ -100,7 +100,7 @@ async fn a_panicking_breaker_actor_restarts_still_open_and_keeps_the_upstream_sh
             .map(|r| (r.state, r.open_until))
     };
     assert!(
-        eventually(3, || async { persisted().await == Some(("open".into(), open_until)) }).await,
+        eventually(10, || async { persisted().await == Some(("open".into(), open_until)) }).await,
         "the open breaker is persisted"
     );
 
@@ -121,7 +121,7 @@ async fn a_panicking_breaker_actor_restarts_still_open_and_keeps_the_upstream_sh
     // The restarted breaker hears the operator's reset; traffic flows again.
     mock.always("ka", Reply::Text("back".into()));
     assert_eq!(admin_post(&app, &env, "/api/providers/mock/reset-breaker").await, 200);
-    assert!(eventually(3, || async { account(&app, &env, "a").await["breaker"] == "closed" }).await);
+    assert!(eventually(10, || async { account(&app, &env, "a").await["breaker"] == "closed" }).await);
     let mut r = post(&app, "/v1/chat/completions", chat()).await;
     assert_eq!(r.status(), 200);
     assert_eq!(json_body(&mut r).await["choices"][0]["message"]["content"], "back");

@@ -52,7 +52,7 @@ async fn proactive_refresh(s: Sub) {
     assert!(eventually(15, || async { w.oauth.refreshes() == 1 }).await, "refreshed ahead of expiry");
     let fresh = w.oauth.issued().last().cloned().expect("a token was issued");
     // The new token is saved and in force before the old one expires.
-    assert!(eventually(5, || async { chat(&app, s, false).await.0 == 200 }).await);
+    assert!(eventually(10, || async { chat(&app, s, false).await.0 == 200 }).await);
     let last = w.upstream_calls(s).last().and_then(|c| c.credential()).expect("a call");
     assert_eq!(last, fresh);
     assert_eq!(w.oauth.refreshes(), 1);
@@ -109,7 +109,7 @@ async fn invalid_grant_disables_with_reason(s: Sub) {
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("main") && body.contains("invalid_grant"), "{body}");
     assert!(
-        eventually(5, || async {
+        eventually(10, || async {
             let a = api_account(&app, &w.env, "main").await;
             a["enabled"] == false && a["subscription"]["status"] == "disabled"
         })
@@ -175,7 +175,7 @@ async fn no_token_in_logs_answers_or_database(s: Sub) {
     assert!(answer.contains("refused the credentials") && answer.contains("sign in again"), "{answer}");
     assert_eq!(w.oauth.refreshes(), 1);
     assert!(
-        eventually(5, || async {
+        eventually(10, || async {
             let a = api_account(&app, &w.env, "main").await;
             a["subscription"]["status"] == "reauth_required" && a["cooldown_until"].as_i64().unwrap_or(0) > 0
         })

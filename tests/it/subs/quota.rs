@@ -58,7 +58,7 @@ async fn an_exhausted_window_skips_the_account_until_its_reset_even_across_a_res
     assert!(windows.iter().any(|x| x["key"] == "7d" && x["status"] == "allowed"), "{a}");
     // The windows are saved: a restarted daemon keeps skipping the account.
     let db = app.state.db.clone();
-    let saved = eventually(5, || async {
+    let saved = eventually(10, || async {
         entities::quota_window::Entity::find()
             .filter(entities::quota_window::Column::Status.eq("exhausted"))
             .all(&db)
@@ -149,7 +149,7 @@ async fn a_window_near_its_limit_puts_the_account_last_and_shows_in_the_api() {
     w.upstream.script(&x_at, vec![Reply::WithHeaders { headers, reply: Box::new(fixture) }]);
     let app = w.start(&w.config("", &accounts)).await;
     assert_eq!(chat(&app, CX, false).await.2, "x");
-    let moved = eventually(5, || async { chat(&app, CX, false).await.2 == "y" }).await;
+    let moved = eventually(10, || async { chat(&app, CX, false).await.2 == "y" }).await;
     assert!(moved, "an account at 96 % is used only when nothing else is left");
     let a = api_account(&app, &w.env, "x").await;
     let windows = a["quota"]["windows"].as_array().cloned().unwrap_or_default();

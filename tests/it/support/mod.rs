@@ -209,7 +209,8 @@ pub async fn admin_get(app: &Running, env: &TestEnv, path: &str) -> serde_json::
     json_body(&mut r).await
 }
 
-/// Waits until `f` holds (polling), up to `secs`.
+/// Waits until `f` holds (polling), up to `secs`; callers give 10 s or more, as a busy CI machine
+/// can be slow and a condition that holds returns at once.
 pub async fn eventually<F: FnMut() -> Fut, Fut: std::future::Future<Output = bool>>(secs: u64, mut f: F) -> bool {
     let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     while std::time::Instant::now() < until {
