@@ -99,6 +99,16 @@ pub enum Command {
         /// The backup to restore.
         file: PathBuf,
     },
+    /// Make an OmniRoute installation's providers, accounts, prices, aliases, combos and gateway
+    /// keys here, through the running daemon; reports what it could not carry over and why.
+    ImportOmniroute {
+        /// Shared options.
+        #[command(flatten)]
+        common: Common,
+        /// What to import and how.
+        #[command(flatten)]
+        args: crate::import_omniroute::ImportArgs,
+    },
     /// Run as a systemd service.
     Service {
         /// Shared options.

@@ -85,6 +85,7 @@ pub async fn run(command: Command) -> ExitCode {
             Ok(cfg) => restore(&cfg, &file).await,
             Err(e) => fail(e),
         },
+        Command::ImportOmniroute { common, args } => crate::import_omniroute::run(&common, args).await,
         Command::Service { common, action } => match load_settings(&common) {
             Ok(cfg) => service(&common, &cfg, action),
             Err(e) => fail(e),

@@ -149,6 +149,7 @@ pub mod db;
 pub mod doctor;
 pub mod error;
 pub mod first_start;
+pub mod import_omniroute;
 pub mod keys;
 pub mod limits;
 pub mod local_token;

@@ -29,6 +29,7 @@ mod fidelity;
 mod first_hour;
 mod foundation;
 mod hardening;
+mod import_omniroute;
 mod key_limits;
 mod metrics;
 mod pipeline;

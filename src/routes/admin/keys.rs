@@ -61,6 +61,10 @@ struct NewKey {
     limits: Option<KeyLimits>,
     #[serde(default)]
     team: Option<String>,
+    /// A key brought from elsewhere (another gateway), kept as it is so its clients go on
+    /// working; by default one is generated.
+    #[serde(default)]
+    key: Option<String>,
 }
 
 /// The team named, when it is a `[[teams]]` entry (an empty name: none).
@@ -73,13 +77,13 @@ fn team_of(name: Option<String>, state: &AppState) -> Result<Option<String>, Adm
 }
 
 /// Checks a key as the config file's `[[keys]]` are checked (the key itself is ours, so fine).
-fn validate(name: &str, models: &[String], limits: &KeyLimits, state: &AppState) -> Result<(), AdminError> {
+fn validate(name: &str, key: &str, models: &[String], limits: &KeyLimits, state: &AppState) -> Result<(), AdminError> {
     if let Some((field, message)) = limits.problem() {
         return Err(AdminError::field(format!("limits.{field}"), message));
     }
     let entry = KeyEntry {
         name: name.to_string(),
-        key: generate_key(),
+        key: key.to_string(),
         models: models.to_vec(),
         enabled: true,
         rpm: None,
@@ -100,7 +104,9 @@ async fn create_inner(state: &AppState, who: &Who, body: Map<String, Value>) -> 
     let new: NewKey = parse(Value::Object(body))?;
     let models = new.models.unwrap_or_else(|| vec!["*".into()]);
     let limits = new.limits.unwrap_or_default();
-    validate(&new.name, &models, &limits, state)?;
+    let given = new.key.is_some();
+    let key = new.key.unwrap_or_else(generate_key);
+    validate(&new.name, &key, &models, &limits, state)?;
     let team = team_of(new.team, state)?;
     if declared_in_file(state, &new.name) {
         return Err(AdminError::Conflict(format!(
@@ -108,9 +114,11 @@ async fn create_inner(state: &AppState, who: &Who, body: Map<String, Value>) -> 
             new.name
         )));
     }
-    let key = generate_key();
     let (digest, prefix) = (state.sealer.digest(&key), display_prefix(&key));
     let tx = begin(state).await?;
+    if given && keys::list(&tx).await?.iter().any(|k| k.digest == digest) {
+        return Err(AdminError::Conflict("that key is already in use (by another name)".into()));
+    }
     let (row, before) = match keys::get(&tx, &new.name).await? {
         Some(old) if old.revoked_at.is_some() => {
             let before = key_json(&old);
@@ -179,7 +187,7 @@ async fn update_inner(state: &AppState, who: &Who, name: &str, body: Map<String,
         None => KeyRow::from(row.clone()).models,
     };
     let limits = patch.limits.unwrap_or_else(|| KeyLimits::from_column(row.limits.as_deref()));
-    validate(name, &models, &limits, state)?;
+    validate(name, &generate_key(), &models, &limits, state)?;
     let enabled = patch.enabled.unwrap_or(row.enabled);
     let row = keys::update(&tx, row, &models, enabled).await?;
     let row = keys::set_limits(&tx, row, &limits).await?;

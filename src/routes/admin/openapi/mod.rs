@@ -150,7 +150,13 @@ pub const SPEC: &[Op] = &[
     // Gateway keys.
     Op::new(GET, "/keys", "keys", "Lists gateway keys (never their secrets)"),
     Op::new(GET, "/teams", "keys", "Each team with its limits, its keys and its budget's state"),
-    Op::new(POST, "/keys", "keys", "Creates a gateway key; the secret is shown once").body("object"),
+    Op::new(
+        POST,
+        "/keys",
+        "keys",
+        "Creates a gateway key (or keeps one brought from elsewhere: `key`); the secret is shown once",
+    )
+    .body("object"),
     Op::new(DELETE, "/keys/{name}", "keys", "Revokes a gateway key"),
     Op::new(PATCH, "/keys/{name}", "keys", "Edits a gateway key's models or enabled flag").body("object"),
     // Runtime state.
