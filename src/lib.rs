@@ -141,6 +141,7 @@ pub mod alerts;
 pub mod app;
 pub mod auth;
 pub mod backup;
+pub mod cache;
 pub mod cli;
 pub mod cluster;
 pub mod commands;

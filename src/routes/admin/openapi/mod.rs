@@ -152,7 +152,8 @@ pub const SPEC: &[Op] = &[
     Op::new(GET, "/teams", "keys", "Each team with its limits, its keys and its budget's state"),
     Op::new(POST, "/keys", "keys", "Creates a gateway key; the secret is shown once").body("object"),
     Op::new(DELETE, "/keys/{name}", "keys", "Revokes a gateway key"),
-    Op::new(PATCH, "/keys/{name}", "keys", "Edits a gateway key's models or enabled flag").body("object"),
+    Op::new(PATCH, "/keys/{name}", "keys", "Edits a gateway key's models, enabled flag, limits, team or cache flag")
+        .body("object"),
     // Runtime state.
     Op::new(GET, "/accounts", "state", "Every account with its routing state"),
     Op::new(POST, "/accounts/{id}/reset", "state", "Clears an account's cooldown"),
