@@ -190,6 +190,10 @@ async fn cached(
     );
     if let Some(a) = cache.answers.get(&fp, Instant::now()) {
         cache.hits.fetch_add(1, Ordering::Relaxed);
+        // A replayed stream is complete: an idempotency key's leader may keep it too.
+        if let Some(c) = &clean {
+            c.store(true, Ordering::Release);
+        }
         return replayed(state, &meta, &inbound, &a, (HEADER, "hit"));
     }
     cache.misses.fetch_add(1, Ordering::Relaxed);

@@ -245,3 +245,25 @@ async fn another_body_under_the_same_key_is_refused_and_failures_are_not_kept() 
     assert_eq!((s1, s2, r2.as_str(), mock.hits()), (400, 200, "", 3));
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn the_cache_is_turned_on_for_a_key_through_the_admin_api() {
+    use crate::admin_write_support::{get_api, patch_api, post_api};
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let app = env.start(&config(&mock.base(), false, "")).await;
+    let (s, made) = post_api(&app, &env, "/api/keys", json!({"name": "app"})).await;
+    assert_eq!(s, 201, "{made}");
+    let key = made["key"].as_str().unwrap().to_string();
+    let body = chat("admin", false);
+    assert_eq!(send(&app, "/v1/chat/completions", &key, &[], &body).await.1, "", "off by default: no header");
+    let (s, v) = patch_api(&app, &env, "/api/keys/app", json!({"cache": true})).await;
+    assert_eq!((s, &v["cache"]), (200, &json!(true)), "{v}");
+    assert_eq!(send(&app, "/v1/chat/completions", &key, &[], &body).await.1, "miss");
+    assert_eq!(send(&app, "/v1/chat/completions", &key, &[], &body).await.1, "hit");
+    assert_eq!(mock.hits(), 2);
+    let (_, keys) = get_api(&app, &env, "/api/keys").await;
+    let listed = keys.as_array().unwrap().iter().find(|k| k["name"] == "app").cloned().unwrap_or_default();
+    assert_eq!(listed["cache"], true, "{keys}");
+    app.stop().await;
+}

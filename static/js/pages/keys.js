@@ -121,7 +121,8 @@ export async function render(root, ctx) {
 
   function stateBadge(k) {
     if (k.revoked_at) return el("span", {}, badge("revoked", "bad"), " ", el("span", { class: "cell-sub" }, timeEl(k.revoked_at)));
-    return k.enabled ? badge("enabled", "ok") : badge("disabled", "warn");
+    const state = k.enabled ? badge("enabled", "ok") : badge("disabled", "warn");
+    return k.cache ? el("span", {}, state, " ", badge("cached", "")) : state;
   }
 
   function actions(k) {
