@@ -48,7 +48,7 @@ async fn send(
 
 /// The events of an SSE body, each checked to end with its blank line.
 fn events(text: &str) -> Vec<(Option<String>, String)> {
-    assert!(text.ends_with("\n\n"), "the stream ends with a whole event: {text:?}");
+    assert!(text.ends_with("\n\n") || text.ends_with("\r\n\r\n"), "the stream ends with a whole event: {text:?}");
     let mut p = SseParser::new();
     let mut out = Vec::new();
     p.push(text.as_bytes(), &mut out);
@@ -265,5 +265,55 @@ async fn the_cache_is_turned_on_for_a_key_through_the_admin_api() {
     let (_, keys) = get_api(&app, &env, "/api/keys").await;
     let listed = keys.as_array().unwrap().iter().find(|k| k["name"] == "app").cloned().unwrap_or_default();
     assert_eq!(listed["cache"], true, "{keys}");
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn gemini_and_responses_requests_are_cached_in_their_own_shape() {
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let app = env.start(&config(&mock.base(), true, "")).await;
+    let gemini =
+        json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "generationConfig": {"temperature": 0}});
+    let path = "/v1beta/models/mock/mock-model:generateContent";
+    let (s1, c1, _, b1) = send(&app, path, KEY, &[], &gemini).await;
+    let (s2, c2, _, b2) = send(&app, path, KEY, &[], &gemini).await;
+    assert_eq!((s1, c1.as_str(), s2, c2.as_str(), mock.hits()), (200, "miss", 200, "hit", 1));
+    assert_eq!(b1, b2);
+    let v: Value = serde_json::from_str(&b2).unwrap();
+    assert!(v["candidates"][0]["content"]["parts"][0]["text"].is_string(), "{v}");
+    // A Gemini stream (alt=sse) is its own entry, replayed as the same events.
+    let sse = "/v1beta/models/mock/mock-model:streamGenerateContent?alt=sse";
+    let (_, c1, _, first) = send(&app, sse, KEY, &[], &gemini).await;
+    let (_, c2, _, second) = send(&app, sse, KEY, &[], &gemini).await;
+    assert_eq!((c1.as_str(), c2.as_str(), mock.hits()), ("miss", "hit", 2));
+    assert_eq!(first, second);
+    assert!(!events(&second).is_empty());
+    // Responses: no seed in the API, temperature 0 is deterministic.
+    let resp = json!({"model": "mock/mock-model", "input": "hi", "temperature": 0});
+    let (_, c1, _, b1) = send(&app, "/v1/responses", KEY, &[], &resp).await;
+    let (_, c2, _, b2) = send(&app, "/v1/responses", KEY, &[], &resp).await;
+    assert_eq!((c1.as_str(), c2.as_str(), mock.hits()), ("miss", "hit", 3));
+    assert_eq!(b1, b2);
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn a_request_id_is_an_idempotency_key_only_when_configured() {
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let body = json!({"model": "mock/mock-model", "messages": [{"role": "user", "content": "once"}]});
+    let rid = [("x-request-id", "req-7")];
+    let app = env.start(&config(&mock.base(), false, "")).await;
+    send(&app, "/v1/chat/completions", KEY, &rid, &body).await;
+    let (_, _, replay, _) = send(&app, "/v1/chat/completions", KEY, &rid, &body).await;
+    assert_eq!((replay.as_str(), mock.hits()), ("", 2), "off by default");
+    app.stop().await;
+    let env = TestEnv::new().await;
+    let app = env.start(&config(&mock.base(), false, "[cache]\nidempotency_from_request_id = true\n")).await;
+    let (_, _, _, first) = send(&app, "/v1/chat/completions", KEY, &rid, &body).await;
+    let (_, _, replay, again) = send(&app, "/v1/chat/completions", KEY, &rid, &body).await;
+    assert_eq!((replay.as_str(), mock.hits()), ("true", 3));
+    assert_eq!(first, again);
     app.stop().await;
 }
