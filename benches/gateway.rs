@@ -2,7 +2,8 @@
 //! run. Direct-to-mock vs. through the gateway at fixed rates and at max throughput, streaming
 //! time to first byte, gateway CPU per request (from /proc), RSS idle and with 1,000 concurrent
 //! streams, the cost of usage recording, and admin changes every 100 ms under 1,000 req/s (only
-//! that: `BENCH_ONLY=churn`). Run: `cargo bench --bench gateway`.
+//! that: `BENCH_ONLY=churn`), and the response cache: a miss against a hit on a mock that takes
+//! at least 50 ms per stream (only that: `BENCH_ONLY=cache`). Run: `cargo bench --bench gateway`.
 //! Results: a table on stdout and `target/bench/results.json`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
@@ -317,6 +318,69 @@ async fn admin_churn(gw: &Gateway, secs: u64) -> (RunStats, RunStats, usize, usi
     (quiet, churn, n, bad)
 }
 
+/// Times `n` sequential requests read to their end; `body(i)` is request `i`'s body. Returns the
+/// latencies in ms and the `x-omnigate-cache` answers seen.
+async fn sequential(url: &str, n: usize, body: impl Fn(usize) -> Value) -> (Vec<f64>, Vec<String>) {
+    let c = client();
+    let (mut lat, mut marks) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..n {
+        let t = Instant::now();
+        let mut r = c
+            .post(url)
+            .bearer_auth(KEY)
+            .insert_header(("x-omnigate-cache", "on"))
+            .send_json(&body(i))
+            .await
+            .expect("request sent");
+        let _ = r.body().limit(64 * 1024 * 1024).await;
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        marks.push(r.headers().get("x-omnigate-cache").and_then(|v| v.to_str().ok()).unwrap_or("").to_string());
+    }
+    lat.sort_by(f64::total_cmp);
+    (lat, marks)
+}
+
+/// The response cache: deterministic requests (temperature 0) asked with `x-omnigate-cache: on`,
+/// each miss a new question, each hit the same one, streamed from a mock that sends 10 events
+/// 5 ms apart, then whole answers from the instant mock.
+async fn cache_part(results: &mut serde_json::Map<String, Value>) {
+    let n = env_secs("BENCH_CACHE_N", 100) as usize;
+    let chat = |stream: bool, q: String| {
+        json!({"model": "mock-model", "stream": stream, "temperature": 0, "max_tokens": 64,
+               "messages": [{"role": "user", "content": q}]})
+    };
+    println!(
+        "
+| response cache ({n} sequential requests each) | miss p50 / p99 ms | hit p50 / p99 ms | hit speed-up (p50) |"
+    );
+    println!("|---|---|---|---|");
+    let mut out = serde_json::Map::new();
+    for (name, mock_base, stream) in [
+        ("streamed, 10 events 5 ms apart", start_mock(Duration::from_millis(5), 10), true),
+        ("whole answer, instant upstream", start_mock(Duration::ZERO, 0), false),
+    ] {
+        let gw = Gateway::start(&mock_base, true);
+        let (miss, mm) = sequential(&gw.url(), n, |i| chat(stream, format!("question {i}"))).await;
+        let (hit, hm) = sequential(&gw.url(), n, |_| chat(stream, "question 0".into())).await;
+        assert!(mm.iter().all(|m| m == "miss") && hm.iter().all(|m| m == "hit"), "misses and hits as planned");
+        let speedup = pct(&miss, 0.5) / pct(&hit, 0.5);
+        println!(
+            "| {name} | {:.3} / {:.3} | {:.3} / {:.3} | {speedup:.1}x |",
+            pct(&miss, 0.5),
+            pct(&miss, 0.99),
+            pct(&hit, 0.5),
+            pct(&hit, 0.99)
+        );
+        out.insert(
+            name.into(),
+            json!({"miss_p50_ms": pct(&miss, 0.5), "miss_p99_ms": pct(&miss, 0.99),
+            "hit_p50_ms": pct(&hit, 0.5), "hit_p99_ms": pct(&hit, 0.99), "speedup_p50": speedup}),
+        );
+        drop(gw);
+    }
+    results.insert("cache".into(), Value::Object(out));
+}
+
 fn summary(name: &str, s: &RunStats) -> Value {
     json!({"name": name, "n": s.lat_ms.len(), "errors": s.errors, "p50_ms": pct(&s.lat_ms, 0.5), "p99_ms": pct(&s.lat_ms, 0.99),
            "achieved_rps": s.lat_ms.len() as f64 / s.elapsed})
@@ -352,6 +416,10 @@ fn main() {
     let secs = env_secs("BENCH_SECS", 8);
     let mut results = serde_json::Map::new();
     actix_rt::System::new().block_on(async move {
+        if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "cache") {
+            cache_part(&mut results).await;
+            return;
+        }
         let mock_base = start_mock(Duration::ZERO, 0);
         let direct = format!("{mock_base}/chat/completions");
         let gw = Gateway::start(&mock_base, true);
@@ -472,6 +540,8 @@ fn main() {
         println!("1,000 concurrent streams: gateway RSS {rss:.1} MiB; {ok}/1000 completed with [DONE]");
         results.insert("streams_1000".into(), json!({"rss_mib": rss, "completed": ok}));
         drop(gw);
+
+        cache_part(&mut results).await;
 
         let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
         std::fs::create_dir_all(&out).ok();

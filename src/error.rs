@@ -47,6 +47,10 @@ pub enum GatewayError {
     /// The key's budget cannot cover the request (402).
     #[error("{0}")]
     BudgetSpent(String),
+    /// An `Idempotency-Key` reused with a different request (422, as the IETF
+    /// idempotency-key draft says: the key names one request, not a family).
+    #[error("{0}")]
+    IdempotencyMismatch(String),
     /// Every account is cooling down or rate limited.
     #[error("{message}")]
     RateLimited {
@@ -107,6 +111,7 @@ impl GatewayError {
             Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::BudgetSpent(_) => StatusCode::PAYMENT_REQUIRED,
+            Self::IdempotencyMismatch(_) => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 
@@ -125,7 +130,8 @@ impl GatewayError {
             | Self::Timeout(_)
             | Self::NotImplemented(_)
             | Self::Internal(_)
-            | Self::BudgetSpent(_) => None,
+            | Self::BudgetSpent(_)
+            | Self::IdempotencyMismatch(_) => None,
         }
     }
 
@@ -222,6 +228,7 @@ impl GatewayError {
             Self::NotImplemented(_) => "not_implemented",
             Self::Internal(_) => "internal_error",
             Self::BudgetSpent(_) => "budget_exceeded",
+            Self::IdempotencyMismatch(_) => "idempotency_key_reused",
         }
     }
 
@@ -245,7 +252,8 @@ impl GatewayError {
             | Self::BadGateway(_)
             | Self::Timeout(_)
             | Self::NotImplemented(_)
-            | Self::Internal(_) => None,
+            | Self::Internal(_)
+            | Self::IdempotencyMismatch(_) => None,
         }
     }
 

@@ -19,6 +19,8 @@ pub struct KeyInfo {
     pub limits: KeyLimits,
     /// Its team, whose limits apply too.
     pub team: Option<String>,
+    /// Its repeated deterministic requests are answered from the response cache (`cache`).
+    pub cache: bool,
 }
 
 /// A key's limits: requests and tokens per minute (a sliding 60-second window; tokens as
@@ -102,6 +104,7 @@ impl KeyTable {
                 models: serde_json::from_str(&r.models).unwrap_or_default(),
                 limits: KeyLimits::from_column(r.limits.as_deref()),
                 team: r.team.clone(),
+                cache: r.cache,
             };
             self.by_digest.insert(r.digest.clone(), info);
         }

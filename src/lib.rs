@@ -12,6 +12,16 @@
 //!    its SSE body go back as text messages, one response at a time per socket. A continuation of
 //!    the socket's last response is expanded into the whole conversation first (nothing is
 //!    stored); closing the socket drops the turn's body, which cancels the upstream (step 6).
+//!    `pipeline::serve` then makes one check: a request whose key has `cache` on, that sends
+//!    `x-omnigate-cache: on` or an `Idempotency-Key` goes through `cache::serve` first (every
+//!    other request pays that branch only). An idempotency key (per gateway key) leads, waits for
+//!    the running first request's whole answer, replays the stored one, or is refused (422,
+//!    another body); a deterministic request (temperature 0 or a seed) asking for the cache is
+//!    keyed by its normalised body, path, dialects and sorted resolved targets, per gateway key
+//!    (`cache::key`), and a hit replays the recorded body or stream events without an upstream
+//!    call (a `cache` usage row: $0, no tokens). A miss runs below and its answer is recorded as
+//!    it goes out (`cache::tap`): kept only when 2xx and, for a stream, when the executor flagged
+//!    a clean end (`ExecContext::clean_end`).
 //! 2. `pipeline::resolve` turns the model into ordered targets: combo → its targets in its
 //!    strategy's order (priority, round-robin, random, weighted, least-used, cost-, latency-
 //!    optimized, fill-first; what served requests taught is in `pipeline::stats::TargetBook`),
@@ -141,6 +151,7 @@ pub mod alerts;
 pub mod app;
 pub mod auth;
 pub mod backup;
+pub mod cache;
 pub mod cli;
 pub mod cluster;
 pub mod commands;

@@ -438,7 +438,7 @@ mod tests {
     use super::*;
 
     fn key(limits: KeyLimits) -> KeyInfo {
-        KeyInfo { name: "ci".into(), models: vec!["*".into()], limits, team: None }
+        KeyInfo { name: "ci".into(), models: vec!["*".into()], limits, team: None, cache: false }
     }
 
     const JAN_15: i64 = 1_768_478_400_000; // 2026-01-15T12:00Z, a Thursday
@@ -502,6 +502,7 @@ mod tests {
             models: vec!["*".into()],
             limits: KeyLimits { rpm, ..KeyLimits::default() },
             team: Some("blue".into()),
+            cache: false,
         };
         let (a, b) = (member("a", None), member("b", Some(1)));
         assert!(l.admit(&a, 0, None, 0).is_ok() && l.admit(&a, 0, None, 1).is_ok());

@@ -26,6 +26,8 @@ pub struct Model {
     pub limits: Option<String>,
     /// The team it belongs to (`[[teams]]`), whose limits apply too.
     pub team: Option<String>,
+    /// Repeated deterministic requests of this key are answered from the response cache.
+    pub cache: bool,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -47,6 +47,9 @@ pub struct KeyEntry {
     /// The `[[teams]]` entry it belongs to (its limits apply too).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team: Option<String>,
+    /// Serve its repeated deterministic requests (temperature 0 or a seed) from the response cache.
+    #[serde(default)]
+    pub cache: bool,
 }
 
 /// `[[teams]]`: keys that share limits and a budget (each key's own apply as well).

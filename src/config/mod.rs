@@ -4,6 +4,7 @@
 //! rejected with their path), then `validate` checks cross-references against the provider catalog.
 //! Runtime state (accounts, keys, combos) declared here is upserted into the database at start-up.
 
+pub mod cache;
 mod keys;
 mod load;
 pub mod nesting;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::protocol::Dialect;
 
+pub use cache::CacheConfig;
 pub use keys::{KeyEntry, TeamEntry};
 pub use load::{ConfigError, LoadOptions, load, load_without_entries, parse_str};
 pub use validate::validate;
@@ -46,6 +48,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// `[budgets]`: where budget warnings go.
     pub budgets: BudgetsConfig,
+    /// `[cache]`: the response cache's bounds and the idempotency window.
+    pub cache: CacheConfig,
     /// Gateway keys declared as code.
     pub keys: Vec<KeyEntry>,
     /// Teams of keys, with limits and a budget shared by their keys.

@@ -38,6 +38,13 @@ use resolve::Target;
 pub struct RequestMeta {
     /// Request id (echoed as `x-request-id`).
     pub request_id: String,
+    /// The request id is the client's own `x-request-id` (an idempotency key when
+    /// `[cache] idempotency_from_request_id`).
+    pub client_request_id: bool,
+    /// `x-omnigate-cache: on | off` (`None`: the key's own setting).
+    pub cache: Option<bool>,
+    /// The client's `Idempotency-Key`.
+    pub idempotency_key: Option<String>,
     /// The caller's key.
     pub key: Option<KeyInfo>,
     /// Method.
@@ -102,12 +109,21 @@ impl Drop for Unanswered {
 
 /// Serves one request end to end, answering in the client's dialect. Exactly one usage row is
 /// written per request: by the executor for answers that reached the client, here otherwise.
+/// A request that asks for the response cache or carries an idempotency key goes through
+/// `cache::serve` (one check here; nothing else is done for the others).
 pub async fn serve(state: &AppState, exec: &Addr<ExecutorActor>, meta: RequestMeta, inbound: Inbound) -> HttpResponse {
-    let dialect = inbound.plan.client_dialect();
-    let ctx = ExecContext {
+    if crate::cache::wanted(state, &meta) {
+        return crate::cache::serve(state, exec, meta, inbound).await;
+    }
+    serve_with(state, exec, meta, inbound, None).await
+}
+
+/// The usage context of a request before any attempt.
+pub fn context(state: &AppState, meta: &RequestMeta, inbound: &Inbound) -> ExecContext {
+    ExecContext {
         request_id: meta.request_id.clone(),
         key_name: meta.key.as_ref().map(|k| k.name.clone()),
-        client_dialect: dialect.as_str().to_string(),
+        client_dialect: inbound.plan.client_dialect().as_str().to_string(),
         method: meta.method.clone(),
         path: meta.path.clone(),
         model_label: inbound.model.clone(),
@@ -121,7 +137,21 @@ pub async fn serve(state: &AppState, exec: &Addr<ExecutorActor>, meta: RequestMe
         inject_panic: meta.inject_panic,
         transforms: Vec::new(),
         spend: None,
-    };
+        clean_end: None,
+    }
+}
+
+/// `serve` without the cache check; `clean_end` is set when a stream ends cleanly.
+pub async fn serve_with(
+    state: &AppState,
+    exec: &Addr<ExecutorActor>,
+    meta: RequestMeta,
+    inbound: Inbound,
+    clean_end: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+) -> HttpResponse {
+    let dialect = inbound.plan.client_dialect();
+    let mut ctx = context(state, &meta, &inbound);
+    ctx.clean_end = clean_end;
     let mut guard = Unanswered { ctx, armed: true, admission: None };
     let result = serve_inner(state, exec, &meta, inbound, &mut guard).await;
     guard.armed = false;
@@ -319,6 +349,10 @@ async fn serve_inner(
     let reg = state.runtime.registry();
     let resolution = resolve::resolve_in(&reg, &state.runtime.targets, &inbound.model, inbound.pinned.as_deref())?;
     inbound.plan.resumable = resolution.resume && inbound.stream && inbound.plan.op == Op::Generate;
+    if inbound.plan.resumable {
+        // A stream another target may continue is spliced from two answers: never cached.
+        guard.ctx.clean_end = None;
+    }
     let targets = authorize(meta.key.as_ref(), &inbound.model, resolution.targets)?;
     let mut targets = surfaces::servable(&reg, inbound.plan.op, targets)?;
     guard.admission = admit::admit(state, meta.key.as_ref(), &inbound.plan, &targets)?;

@@ -86,15 +86,22 @@ pub fn echo(input: &str, max: usize) -> String {
 
 /// Request metadata: id (the client's `x-request-id` when sane, else a new UUIDv7), key, timing.
 pub fn meta(req: &HttpRequest, key: Option<KeyInfo>) -> RequestMeta {
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
-        .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let sane = |v: &&str| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic());
+    let given = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).filter(sane).map(str::to_string);
+    let client_request_id = given.is_some();
+    let request_id = given.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let cache = header(crate::cache::HEADER).and_then(|v| match v.trim() {
+        v if v.eq_ignore_ascii_case("on") => Some(true),
+        v if v.eq_ignore_ascii_case("off") => Some(false),
+        _ => None,
+    });
+    let idempotency_key = header("idempotency-key").map(str::trim).filter(sane).map(str::to_string);
     RequestMeta {
         request_id,
+        client_request_id,
+        cache,
+        idempotency_key,
         key,
         method: req.method().to_string(),
         path: req.path().to_string(),

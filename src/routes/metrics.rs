@@ -41,6 +41,7 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         None => None,
     }
     .unwrap_or_default();
+    state.runtime.cache.render(&mut out);
     family(&mut out, "omnigate_build_info", "gauge", "Version of the running daemon.");
     let _ = writeln!(out, "omnigate_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
     family(&mut out, "omnigate_uptime_seconds", "gauge", "Seconds since the daemon started.");

@@ -112,6 +112,8 @@ pub struct Runtime {
     pub response_chains: Arc<crate::pipeline::session::ResponseChains>,
     /// Per-key limits and budgets.
     pub limiter: crate::limits::Limiter,
+    /// The response cache and idempotency keys (bounds read from the file at start).
+    pub cache: Arc<crate::cache::Cache>,
     /// Upstream settings every executor reads before each attempt.
     executor_cfg: watch::Sender<ExecutorConfig>,
     /// Account actors by account id.
@@ -177,6 +179,7 @@ impl Runtime {
             combo_sessions: Default::default(),
             response_chains: Default::default(),
             limiter: Default::default(),
+            cache: Arc::new(crate::cache::Cache::new(&file.cache)),
             executor_cfg: watch::Sender::new(settings::executor_config(&cfg)),
             accounts: DashMap::new(),
             breakers: DashMap::new(),

@@ -217,6 +217,7 @@ async fn sync_keys(db: &impl ConnectionTrait, cfg: &Config, sealer: &Sealer, r: 
                     && e.enabled == k.enabled
                     && e.limits == k.limits().to_column()
                     && e.team == k.team
+                    && e.cache == k.cache
                     && e.revoked_at.is_none()
                     && e.source == CONFIG => {}
             // A revocation survives restarts: the file brings a revoked key back only with a new
@@ -230,6 +231,7 @@ async fn sync_keys(db: &impl ConnectionTrait, cfg: &Config, sealer: &Sealer, r: 
                 am.enabled = Set(k.enabled);
                 am.limits = Set(k.limits().to_column());
                 am.team = Set(k.team.clone());
+                am.cache = Set(k.cache);
                 am.revoked_at = Set(None);
                 am.source = Set(CONFIG.into());
                 am.update(db).await?;
@@ -244,6 +246,7 @@ async fn sync_keys(db: &impl ConnectionTrait, cfg: &Config, sealer: &Sealer, r: 
                     enabled: Set(k.enabled),
                     limits: Set(k.limits().to_column()),
                     team: Set(k.team.clone()),
+                    cache: Set(k.cache),
                     source: Set(CONFIG.into()),
                     created_at: Set(now),
                     revoked_at: Set(None),

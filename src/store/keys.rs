@@ -28,6 +28,8 @@ pub struct KeyRow {
     pub limits: crate::keys::KeyLimits,
     /// Its team.
     pub team: Option<String>,
+    /// Whether its deterministic requests are answered from the response cache.
+    pub cache: bool,
 }
 
 impl From<api_key::Model> for KeyRow {
@@ -42,6 +44,7 @@ impl From<api_key::Model> for KeyRow {
             revoked_at: m.revoked_at,
             limits: crate::keys::KeyLimits::from_column(m.limits.as_deref()),
             team: m.team,
+            cache: m.cache,
         }
     }
 }
@@ -160,6 +163,16 @@ pub async fn set_team(
     }
     let mut am: api_key::ActiveModel = row.into();
     am.team = Set(team.map(str::to_string));
+    am.update(db).await
+}
+
+/// Sets whether a key's deterministic requests are answered from the response cache.
+pub async fn set_cache(db: &impl ConnectionTrait, row: api_key::Model, cache: bool) -> Result<api_key::Model, DbErr> {
+    if row.cache == cache {
+        return Ok(row);
+    }
+    let mut am: api_key::ActiveModel = row.into();
+    am.cache = Set(cache);
     am.update(db).await
 }
 

@@ -286,8 +286,10 @@ async fn dashboard_walk_every_page_as_an_operator() {
     d.type_into("dialog input[name=rpm]", "30").await;
     d.type_into("dialog input[name=budget_usd]", "5").await;
     d.choose("dialog select[name=budget_period]", "week").await;
+    d.click("dialog input[name=cache]").await;
     d.click_button("dialog", "Save").await;
     d.wait_text("tr[data-key='browser']", "30 rpm").await;
+    d.wait_text("tr[data-key='browser']", "cached").await;
     d.wait_text("tr[data-key='browser'] [data-budget]", "$0.00 of $5.00 per week").await;
     d.click_button("tr[data-key='browser']", "Revoke key browser").await;
     d.click_button("dialog.confirm", "Revoke").await;

@@ -236,6 +236,9 @@ pub struct ExecContext {
     pub transforms: Vec<String>,
     /// Told the request's cost when its usage is recorded (a key budget's reservation).
     pub spend: Option<std::sync::Arc<dyn SpendSink>>,
+    /// Set (before the client sees the stream end) when a stream ended cleanly: the whole answer
+    /// reached the client, no break, no error event. The response cache stores only such streams.
+    pub clean_end: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// Sends one attempt upstream.
@@ -333,6 +336,38 @@ impl ExecContext {
             streamed: false,
             attempts: self.attempts.clone(),
             transforms: self.transforms.clone(),
+        }));
+    }
+
+    /// Records a request answered without an upstream call (a cache hit or an idempotent
+    /// replay): status `status`, no tokens, $0 with the `cache` source, so budgets and token
+    /// figures never count the answer twice.
+    pub fn record_replayed(&self, status: u16, streamed: bool) {
+        if let Some(s) = &self.spend {
+            s.settle(0.0);
+        }
+        let Some(sink) = &self.usage else { return };
+        let cost =
+            crate::usage::cost::Cost { usd: Some(0.0), list_usd: None, source: crate::usage::cost::CostSource::Cache };
+        sink.do_send(Record(UsageEvent {
+            ts: self.ts,
+            request_id: self.request_id.clone(),
+            key_name: self.key_name.clone(),
+            client_dialect: self.client_dialect.clone(),
+            method: self.method.clone(),
+            path: self.path.clone(),
+            provider: None,
+            account: None,
+            model: self.model_label.clone(),
+            status,
+            error: None,
+            tokens: TokenUsage::default(),
+            cost,
+            latency_ms: self.started.elapsed().as_millis() as i64,
+            ttfb_ms: Some(self.started.elapsed().as_millis() as i64),
+            streamed,
+            attempts: Vec::new(),
+            transforms: Vec::new(),
         }));
     }
 }

@@ -152,6 +152,11 @@ pub(super) async fn pump(mut body: Source, tx: mpsc::Sender<Bytes>, f: Finish) {
     if !reported {
         report(&lease, kind, &ctx.upstream_model);
     }
+    if matches!(end, End::Clean)
+        && let Some(flag) = &ctx.clean_end
+    {
+        flag.store(true, std::sync::atomic::Ordering::Release);
+    }
     drop(tx);
     trace(&mut ctx, &lease, kind, Some(status), t0, error.as_deref());
     let dropped = adapter.dropped_frames();

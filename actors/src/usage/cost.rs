@@ -95,6 +95,9 @@ pub enum CostSource {
     Unpriced,
     /// Served by a subscription (OAuth) account: $0 at the margin; the list price is kept apart.
     Subscription,
+    /// Answered from the gateway's response cache or an idempotent replay: no upstream call,
+    /// $0, and no tokens counted (the first answer's row already holds them).
+    Cache,
 }
 
 impl CostSource {
@@ -105,6 +108,7 @@ impl CostSource {
             Self::Estimated => "estimated",
             Self::Unpriced => "unpriced",
             Self::Subscription => "subscription",
+            Self::Cache => "cache",
         }
     }
 }

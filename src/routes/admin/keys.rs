@@ -65,6 +65,8 @@ struct NewKey {
     /// working; by default one is generated.
     #[serde(default)]
     key: Option<String>,
+    #[serde(default)]
+    cache: Option<bool>,
 }
 
 /// The team named, when it is a `[[teams]]` entry (an empty name: none).
@@ -91,6 +93,7 @@ fn validate(name: &str, key: &str, models: &[String], limits: &KeyLimits, state:
         max_concurrent: None,
         budget: None,
         team: None,
+        cache: false,
     };
     let cfg = Config { keys: vec![entry], ..Config::default() };
     crate::config::validate(&cfg, state.runtime.catalog()).map_err(|e| AdminError::from_config(e, "keys[0]"))
@@ -135,10 +138,12 @@ async fn create_inner(state: &AppState, who: &Who, body: Map<String, Value>) -> 
     };
     let row = keys::set_limits(&tx, row, &limits).await?;
     let row = keys::set_team(&tx, row, team.as_deref()).await?;
+    let cache = new.cache.unwrap_or(false);
+    let row = keys::set_cache(&tx, row, cache).await?;
     audit::record(&tx, who.change("key", &new.name, "create", before, Some(key_json(&row)))).await?;
     tx.commit().await?;
     apply(state).await?;
-    Ok(json!({ "name": new.name, "key": key, "models": models, "limits": limits, "team": team }))
+    Ok(json!({ "name": new.name, "key": key, "models": models, "limits": limits, "team": team, "cache": cache }))
 }
 
 /// `POST /api/keys {"name", "models"?}` → 201 `{"name", "key", "models"}`; the key is never shown
@@ -168,6 +173,9 @@ struct KeyPatch {
     /// Moves it to a team (`""`: none).
     #[serde(default)]
     team: Option<String>,
+    /// Turns the response cache on or off for its deterministic requests.
+    #[serde(default)]
+    cache: Option<bool>,
 }
 
 async fn update_inner(state: &AppState, who: &Who, name: &str, body: Map<String, Value>) -> Result<Value, AdminError> {
@@ -198,6 +206,10 @@ async fn update_inner(state: &AppState, who: &Who, name: &str, body: Map<String,
         }
         None => row,
     };
+    let row = match patch.cache {
+        Some(c) => keys::set_cache(&tx, row, c).await?,
+        None => row,
+    };
     let after = key_json(&row);
     audit::record(&tx, who.change("key", name, "update", Some(before), Some(after.clone()))).await?;
     tx.commit().await?;
@@ -216,8 +228,13 @@ pub(super) async fn update(
         Ok(w) => w,
         Err(r) => return *r,
     };
-    let body = match object_body(&req, payload, &state, "{\"models\"?: [...], \"enabled\"?: bool, \"limits\"?: {...}}")
-        .await
+    let body = match object_body(
+        &req,
+        payload,
+        &state,
+        "{\"models\"?: [...], \"enabled\"?: bool, \"limits\"?: {...}, \"cache\"?: bool}",
+    )
+    .await
     {
         Ok(b) => b,
         Err(r) => return r,

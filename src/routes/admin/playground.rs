@@ -340,7 +340,13 @@ pub(super) async fn send(
         Ok(plan) => plan,
         Err(e) => return fail(e),
     };
-    let key = KeyInfo { name: PLAYGROUND_KEY.into(), models: vec!["*".into()], limits: Default::default(), team: None };
+    let key = KeyInfo {
+        name: PLAYGROUND_KEY.into(),
+        models: vec!["*".into()],
+        limits: Default::default(),
+        team: None,
+        cache: false,
+    };
     let inbound = Inbound { model: p.model, stream: p.stream, plan, pinned: None };
     pipeline::serve(&state, &exec, meta(&req, Some(key)), inbound).await
 }

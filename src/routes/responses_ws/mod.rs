@@ -215,6 +215,8 @@ impl Socket {
         // Each message is its own request: its own id, the socket's key, headers and session.
         let mut m = meta(&self.req, self.key.clone());
         m.request_id = uuid::Uuid::now_v7().to_string();
+        // The upgrade's headers are the socket's: an idempotency key there names no one turn.
+        (m.idempotency_key, m.client_request_id) = (None, false);
         m.session = m.session.or(carried);
         let plan = inp.plan(D, crate::pipeline::Op::Generate);
         let inbound = crate::pipeline::Inbound { model, stream: true, plan, pinned: None };

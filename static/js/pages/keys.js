@@ -121,7 +121,8 @@ export async function render(root, ctx) {
 
   function stateBadge(k) {
     if (k.revoked_at) return el("span", {}, badge("revoked", "bad"), " ", el("span", { class: "cell-sub" }, timeEl(k.revoked_at)));
-    return k.enabled ? badge("enabled", "ok") : badge("disabled", "warn");
+    const state = k.enabled ? badge("enabled", "ok") : badge("disabled", "warn");
+    return k.cache ? el("span", {}, state, " ", badge("cached", "")) : state;
   }
 
   function actions(k) {
@@ -167,6 +168,7 @@ export async function render(root, ctx) {
     const m = el("textarea", { rows: 3, name: "models" });
     m.value = (k.models || []).join("\n");
     const enabled = el("input", { type: "checkbox", checked: k.enabled });
+    const cache = el("input", { type: "checkbox", name: "cache", checked: !!k.cache });
     const l = k.limits || {};
     const num = (name, value, hint) => input({ name, type: "number", min: "1", step: "1", value: value ?? "", placeholder: hint });
     const rpm = num("rpm", l.rpm, "none");
@@ -182,6 +184,7 @@ export async function render(root, ctx) {
       {},
       field("Allowed models", m, { hint: "One pattern per line (or comma-separated). Empty means all models." }),
       field("Enabled", enabled),
+      field("Response cache", cache, { hint: "Repeated requests with temperature 0 or a seed are answered from the cache (x-omnigate-cache: hit)." }),
       field("Requests per minute", rpm),
       field("Tokens per minute", tpm, { hint: "The input estimate plus the output asked for, as upstream limiters count." }),
       field("Requests at once", conc),
@@ -205,6 +208,7 @@ export async function render(root, ctx) {
           if (k.source !== "config") {
             body.limits = limits;
             body.team = team.value.trim();
+            body.cache = cache.checked;
           }
           await patch(`/api/keys/${seg(k.name)}`, body);
           dlg.close();

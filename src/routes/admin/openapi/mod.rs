@@ -158,7 +158,8 @@ pub const SPEC: &[Op] = &[
     )
     .body("object"),
     Op::new(DELETE, "/keys/{name}", "keys", "Revokes a gateway key"),
-    Op::new(PATCH, "/keys/{name}", "keys", "Edits a gateway key's models or enabled flag").body("object"),
+    Op::new(PATCH, "/keys/{name}", "keys", "Edits a gateway key's models, enabled flag, limits, team or cache flag")
+        .body("object"),
     // Runtime state.
     Op::new(GET, "/accounts", "state", "Every account with its routing state"),
     Op::new(POST, "/accounts/{id}/reset", "state", "Clears an account's cooldown"),

@@ -74,7 +74,10 @@ pub fn request_summary_props() -> Vec<(&'static str, Value)> {
         ("total_tokens", int()),
         ("cost_usd", json!({"type": ["number", "null"], "description": "null: unpriced"})),
         ("list_cost_usd", json!({"type": ["number", "null"], "description": "a subscription row at list price"})),
-        ("cost_source", json!({"type": "string", "enum": ["priced", "estimated", "unpriced", "subscription"]})),
+        (
+            "cost_source",
+            json!({"type": "string", "enum": ["priced", "estimated", "unpriced", "subscription", "cache"]}),
+        ),
         ("latency_ms", int()),
         ("ttfb_ms", int_or_null()),
         ("streamed", json!({"type": "boolean"})),
