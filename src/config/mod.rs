@@ -86,6 +86,11 @@ pub struct ServerConfig {
     pub max_body_mib: usize,
     /// Seconds a client has to send its whole request body (after the headers); then 408.
     pub body_timeout_secs: u64,
+    /// Largest audio file of a transcription or translation, in MiB (OpenAI's limit: 25 MB).
+    pub max_audio_upload_mib: u64,
+    /// Largest image (or mask) file of an image edit, in MiB (OpenAI's: 50 MB per image for the
+    /// GPT image models); an edit takes at most 16 images and a mask.
+    pub max_image_upload_mib: u64,
     /// Seconds in-flight requests get to finish on shutdown.
     pub shutdown_grace_secs: u64,
     /// Add the built-in local `demo` provider (an echo model, no network).
@@ -101,6 +106,8 @@ impl Default for ServerConfig {
             workers: 0,
             max_body_mib: 32,
             body_timeout_secs: 30,
+            max_audio_upload_mib: 25,
+            max_image_upload_mib: 50,
             shutdown_grace_secs: 30,
             demo: false,
         }

@@ -23,6 +23,30 @@ pub struct CatalogModel {
     /// USD per million tokens: input, output, cache read, cache write.
     #[serde(default)]
     pub price: Vec<f64>,
+    /// USD per image made or edited (image edits).
+    #[serde(default)]
+    pub per_image: Option<f64>,
+    /// USD per second of audio transcribed or translated.
+    #[serde(default)]
+    pub per_second: Option<f64>,
+    /// USD per character of input spoken.
+    #[serde(default)]
+    pub per_character: Option<f64>,
+}
+
+impl CatalogModel {
+    /// Its declared price: per token (`price`), per unit, or both (`None`: neither given).
+    pub fn declared_price(&self) -> Option<actors::usage::cost::Price> {
+        let units = self.per_image.is_some() || self.per_second.is_some() || self.per_character.is_some();
+        let base = actors::usage::cost::Price::from_list(&self.price)
+            .or_else(|| units.then(actors::usage::cost::Price::free))?;
+        Some(actors::usage::cost::Price {
+            per_image: self.per_image,
+            per_second: self.per_second,
+            per_character: self.per_character,
+            ..base
+        })
+    }
 }
 
 /// A built-in provider.
