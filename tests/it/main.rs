@@ -30,6 +30,7 @@ mod first_hour;
 mod foundation;
 mod hardening;
 mod key_limits;
+mod media;
 mod metrics;
 mod pipeline;
 mod pricing;
