@@ -430,3 +430,60 @@ async fn a_client_that_leaves_mid_upload_leaves_no_spool_file_and_no_lease() {
     assert_eq!(view.iter().map(|a| a.leases).sum::<u64>(), 1, "only the finished request ever leased");
     app.stop().await;
 }
+
+#[actix_web::test]
+#[ignore = "needs the Python SDKs (.venv from .ci/run): run through scripts/test"]
+async fn openai_python_sdk_transcribes_translates_edits_and_speaks_through_the_gateway() {
+    use sha2::Digest;
+    let py = crate::clients::sdk_python();
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let app = env.start(&config(&mock)).await;
+    let work = tempfile::tempdir().unwrap();
+    let v = crate::clients::run_script(
+        py,
+        "openai_audio.py",
+        vec![format!("{}/v1", base(&app)), "sk-og-ci-0001".into(), work.path().display().to_string()],
+    )
+    .await;
+    assert_eq!(
+        (v["verbose_text"].as_str(), v["verbose_duration"].as_f64()),
+        (Some("Hello from mock"), Some(2.5)),
+        "{v}"
+    );
+    assert_eq!(v["plain_text"], "Hello from mock", "{v}");
+    assert_eq!(v["translated_text"], "Hello from mock", "{v}");
+    assert_eq!(v["edit_images"], 1, "{v}");
+    assert_eq!(v["speech_type"], "audio/mpeg", "{v}");
+    assert_eq!(v["speech_len"], SPEECH_LEN + 6, "{v}");
+    let digest: String = sha2::Sha256::digest(speech_bytes(SPEECH_LEN)).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(v["speech_sha256"], digest, "{v}");
+    assert_eq!(v["refused_status"], 400, "{v}");
+
+    let read = |n: &str| std::fs::read(work.path().join(n)).unwrap();
+    let wav = read("tone.wav");
+    assert!(wav.starts_with(b"RIFF") && wav.len() > 9000, "a real WAV file ({} bytes)", wav.len());
+    let sent = mock.requests();
+    let audio: Vec<_> = sent.iter().filter(|s| s.path.starts_with("/v1/audio/trans")).collect();
+    assert_eq!(audio.len(), 3, "the refused one never left the gateway");
+    for s in &audio {
+        assert_eq!(s.files.len(), 1);
+        assert!(s.files[0].data == wav, "the WAV arrives byte for byte");
+        assert_eq!(s.files[0].filename, "tone.wav");
+        assert_eq!(s.body["model"], "whisper-1");
+    }
+    assert_eq!(audio[0].body["language"], "en");
+    assert_eq!(audio[0].body["response_format"], "verbose_json");
+    assert_eq!(audio[0].body["timestamp_granularities[]"], "word");
+    let edit = sent.iter().find(|s| s.path == "/v1/images/edits").unwrap();
+    let files: Vec<(&str, &[u8])> = edit.files.iter().map(|f| (f.name.as_str(), f.data.as_slice())).collect();
+    let (one, two, mask) = (read("one.png"), read("two.png"), read("mask.png"));
+    assert_eq!(files, vec![("image[]", one.as_slice()), ("image[]", two.as_slice()), ("mask", mask.as_slice())]);
+    assert_eq!((edit.body["model"].as_str(), edit.body["prompt"].as_str()), (Some("image-1"), Some("Add a sea otter")));
+    let speech = sent.iter().find(|s| s.path == "/v1/audio/speech").unwrap();
+    assert_eq!(speech.body["model"], "tts-1");
+    let rows = usage_rows(&app).await;
+    assert_eq!(rows.len(), 6);
+    assert!(eventually(5, || async { spool_empty(&app) }).await);
+    app.stop().await;
+}
