@@ -432,6 +432,36 @@ async fn a_client_that_leaves_mid_upload_leaves_no_spool_file_and_no_lease() {
 }
 
 #[actix_web::test]
+async fn an_operators_per_unit_price_prices_the_next_transcription() {
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let app = env.start(&config(&mock)).await;
+    let price = json!({"provider": "openai", "model": "gpt-4o-mini-transcribe", "input": 0.0, "output": 0.0, "per_second": 0.001});
+    let (status, row) = crate::admin_write_support::put_api(&app, &env, "/api/pricing", price).await;
+    assert_eq!(status, 200, "{row}");
+    assert_eq!((row["per_second"].as_f64(), row["per_image"].clone()), (Some(0.001), Value::Null));
+    let (status, v) = crate::admin_write_support::put_api(
+        &app,
+        &env,
+        "/api/pricing",
+        json!({"provider": "openai", "model": "x", "input": 0, "output": 0, "per_image": -1}),
+    )
+    .await;
+    assert_eq!(status, 400, "{v}");
+    let body = form(&[
+        ("model", None, b"openai/gpt-4o-mini-transcribe".to_vec()),
+        ("file", Some(("a.wav", "audio/wav")), noise(500, 9)),
+    ]);
+    let mut r = post_form(&app, "/v1/audio/transcriptions", body).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-omnigate-cost-usd"), "0.0025", "2.5 s at $0.001");
+    let _ = json_body(&mut r).await;
+    let rows = usage_rows(&app).await;
+    assert_eq!((rows[0].cost_source.as_str(), rows[0].units), ("priced", Some(2.5)));
+    app.stop().await;
+}
+
+#[actix_web::test]
 #[ignore = "needs the Python SDKs (.venv from .ci/run): run through scripts/test"]
 async fn openai_python_sdk_transcribes_translates_edits_and_speaks_through_the_gateway() {
     use sha2::Digest;
