@@ -429,7 +429,8 @@ pub struct ProviderEntry {
     /// Default `max_concurrent` of its accounts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrent: Option<u32>,
-    /// Surfaces it serves beyond chat and embeddings: `completions`, `moderations`, `rerank`.
+    /// Surfaces it serves beyond chat and embeddings: `completions`, `moderations`, `rerank`,
+    /// `images`, `image_edits`, `transcriptions`, `translations`, `speech`.
     #[serde(default, skip_serializing_if = "crate::providers::Serves::is_empty")]
     pub serves: crate::providers::Serves,
 }
@@ -466,6 +467,15 @@ pub enum ModelSpec {
         /// USD per million tokens: input, output[, cache read[, cache write]].
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         price: Vec<f64>,
+        /// USD per image made or edited (image edits).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        per_image: Option<f64>,
+        /// USD per second of audio transcribed or translated.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        per_second: Option<f64>,
+        /// USD per character of input spoken.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        per_character: Option<f64>,
     },
 }
 

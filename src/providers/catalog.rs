@@ -37,16 +37,17 @@ pub struct CatalogModel {
 impl CatalogModel {
     /// Its declared price: per token (`price`), per unit, or both (`None`: neither given).
     pub fn declared_price(&self) -> Option<actors::usage::cost::Price> {
-        let units = self.per_image.is_some() || self.per_second.is_some() || self.per_character.is_some();
-        let base = actors::usage::cost::Price::from_list(&self.price)
-            .or_else(|| units.then(actors::usage::cost::Price::free))?;
-        Some(actors::usage::cost::Price {
-            per_image: self.per_image,
-            per_second: self.per_second,
-            per_character: self.per_character,
-            ..base
-        })
+        declared_price(&self.price, [self.per_image, self.per_second, self.per_character])
     }
+}
+
+/// A declared price: per million tokens (`list`: input, output[, cache read[, cache write]])
+/// and per unit (`[per_image, per_second, per_character]`); `None` when neither is given.
+pub fn declared_price(list: &[f64], units: [Option<f64>; 3]) -> Option<actors::usage::cost::Price> {
+    let [per_image, per_second, per_character] = units;
+    let base = actors::usage::cost::Price::from_list(list)
+        .or_else(|| units.iter().any(Option::is_some).then(actors::usage::cost::Price::free))?;
+    Some(actors::usage::cost::Price { per_image, per_second, per_character, ..base })
 }
 
 /// A built-in provider.

@@ -64,8 +64,9 @@ pub fn declared(catalog: &Catalog, providers: &[provider::Model], demo: bool) ->
     }
     for p in providers {
         for m in serde_json::from_str::<Vec<ModelSpec>>(&p.models).unwrap_or_default() {
-            if let ModelSpec::Full { id, price, .. } = m
-                && let Some(price) = Price::from_list(&price)
+            if let ModelSpec::Full { id, price, per_image, per_second, per_character, .. } = m
+                && let Some(price) =
+                    crate::providers::catalog::declared_price(&price, [per_image, per_second, per_character])
             {
                 out.push(Declared { provider: p.id.clone(), model: id, price, source: SOURCE_CONFIG });
             }

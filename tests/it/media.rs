@@ -28,7 +28,7 @@ key = "sk-og-ci-0001"
 id = "edit"
 dialect = "openai-chat"
 base_url = "{b}"
-models = [{{ id = "image-1", price = [5.0, 40.0] }}]
+models = [{{ id = "image-1", price = [5.0, 40.0] }}, {{ id = "image-2", per_image = 0.04 }}]
 serves = ["image_edits"]
 
 [[providers]]
@@ -318,6 +318,18 @@ async fn an_image_edit_forwards_every_image_and_the_mask_and_counts_the_images_m
     assert_eq!((u.units, u.unit.as_deref(), u.path.as_str()), (Some(1.0), Some("image"), "/v1/images/edits"));
     // No per-image price: the answer's tokens, 50 × $5 + 50 × $40 per million.
     assert_eq!((u.cost_source.as_str(), u.cost_usd), ("priced", Some(0.00225)));
+
+    // A model priced per image (a custom provider's `per_image`) is billed per image made.
+    let body = form(&[
+        ("image", Some(("one.png", "image/png")), one.clone()),
+        ("prompt", None, b"Again".to_vec()),
+        ("model", None, b"edit/image-2".to_vec()),
+    ]);
+    let mut r = post_form(&app, "/v1/images/edits", body).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-omnigate-cost-usd"), "0.04");
+    let _ = json_body(&mut r).await;
+    assert_eq!(mock.requests()[1].files[0].name, "image", "a single image keeps its field name");
     assert!(eventually(5, || async { spool_empty(&app) }).await);
     app.stop().await;
 }
