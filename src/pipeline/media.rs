@@ -33,9 +33,17 @@ pub fn build(plan: &Plan, a: &Attempt<'_>) -> Result<UpstreamCall, GatewayError>
             ));
         }
         Op::ImageEdits => (false, Box::new(WholeJson::new(Answer::ImageEdits))),
-        // Translations have no `stream` field (openai-python `translation_create_params.py`).
         Op::Transcriptions => (streamed, Box::new(Relay::transcript())),
-        _ => (false, Box::new(Relay::transcript())),
+        // Translations have no `stream` field (openai-python `translation_create_params.py`).
+        Op::Translations => (false, Box::new(Relay::transcript())),
+        Op::Speech
+        | Op::Generate
+        | Op::Embeddings
+        | Op::CountTokens
+        | Op::Completions
+        | Op::Moderations
+        | Op::Rerank
+        | Op::Images => return Err(GatewayError::Internal("not a multipart surface".into())),
     };
     let (body, content_type) = form.encoded(a.model);
     let target = match http(plan, a, op, stream, bytes::Bytes::new()) {

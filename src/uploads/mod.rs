@@ -304,4 +304,22 @@ mod tests {
         drop(form);
         assert!(!path.exists(), "the last reference removes the spooled file");
     }
+
+    #[test]
+    fn the_start_up_sweep_removes_only_stale_spool_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let make = |name: &str, age: u64| {
+            let p = dir.path().join(name);
+            let f = std::fs::File::create(&p).unwrap();
+            f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(age)).unwrap();
+            p
+        };
+        let stale = make("og-upload-old", 7200);
+        let fresh = make("og-upload-new", 10);
+        let other = make("notes.txt", 7200);
+        sweep(dir.path());
+        assert!(!stale.exists());
+        assert!(fresh.exists(), "another instance may be spooling it now");
+        assert!(other.exists(), "not ours");
+    }
 }
