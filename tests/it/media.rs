@@ -181,7 +181,7 @@ async fn a_transcription_reaches_the_upstream_as_sent_with_its_model_rewritten_a
     // 2.5 s × $0.006 a minute.
     assert_eq!(u.cost_source, "priced");
     assert!((u.cost_usd.unwrap() - 0.00025).abs() < 1e-12, "{:?}", u.cost_usd);
-    assert!(eventually(5, || async { spool_empty(&app) }).await, "the spooled file is gone after the request");
+    assert!(eventually(10, || async { spool_empty(&app) }).await, "the spooled file is gone after the request");
     app.stop().await;
 }
 
@@ -233,7 +233,7 @@ async fn transcripts_pass_through_as_text_streams_and_translations_with_their_co
     // The stream's last event counted tokens.
     assert_eq!((rows[1].input_tokens, rows[1].output_tokens, rows[1].streamed), (14, 5, true));
     assert_eq!((rows[2].path.as_str(), rows[2].units), ("/v1/audio/translations", Some(2.5)));
-    assert!(eventually(5, || async { spool_empty(&app) }).await);
+    assert!(eventually(10, || async { spool_empty(&app) }).await);
     app.stop().await;
 }
 
@@ -330,7 +330,7 @@ async fn an_image_edit_forwards_every_image_and_the_mask_and_counts_the_images_m
     assert_eq!(header(&r, "x-omnigate-cost-usd"), "0.04");
     let _ = json_body(&mut r).await;
     assert_eq!(mock.requests()[1].files[0].name, "image", "a single image keeps its field name");
-    assert!(eventually(5, || async { spool_empty(&app) }).await);
+    assert!(eventually(10, || async { spool_empty(&app) }).await);
     app.stop().await;
 }
 
@@ -381,7 +381,7 @@ async fn refusals_name_the_missing_field_or_the_provider_before_any_upstream_cal
     let rows = usage_rows(&app).await;
     assert_eq!(rows.len(), 6, "every refusal leaves a usage row");
     assert!(rows.iter().all(|u| u.status == 400));
-    assert!(eventually(5, || async { spool_empty(&app) }).await);
+    assert!(eventually(10, || async { spool_empty(&app) }).await);
     app.stop().await;
 }
 
@@ -398,7 +398,7 @@ async fn an_upload_over_the_limit_is_refused_with_413_and_leaves_no_spool() {
     assert_eq!(v["error"]["type"], "invalid_request_error", "{v}");
     assert!(v["error"]["message"].as_str().unwrap().contains("25 MiB"), "{v}");
     assert_eq!(mock.hits(), 0);
-    assert!(eventually(5, || async { spool_empty(&app) }).await, "the partial spool file is removed");
+    assert!(eventually(10, || async { spool_empty(&app) }).await, "the partial spool file is removed");
     let rows = usage_rows(&app).await;
     assert_eq!((rows[0].status, rows[0].path.as_str()), (413, "/v1/audio/transcriptions"));
     app.stop().await;
@@ -526,6 +526,6 @@ async fn openai_python_sdk_transcribes_translates_edits_and_speaks_through_the_g
     assert_eq!(speech.body["model"], "tts-1");
     let rows = usage_rows(&app).await;
     assert_eq!(rows.len(), 6);
-    assert!(eventually(5, || async { spool_empty(&app) }).await);
+    assert!(eventually(10, || async { spool_empty(&app) }).await);
     app.stop().await;
 }
