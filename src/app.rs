@@ -103,6 +103,7 @@ pub fn ensure_data_dir(cfg: &Config) -> Result<(), StartError> {
     let dir = cfg.data_dir();
     let err = |source| StartError::DataDir { path: dir.clone(), source };
     std::fs::create_dir_all(&dir).map_err(err)?;
+    crate::uploads::sweep(&crate::uploads::spool_dir(&dir));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -1,7 +1,7 @@
 //! Omnigate: a self-hosted AI gateway, as an actor system.
 //!
 //! # Request flow
-//! 1. `routes::{openai, anthropic, responses, gemini, surfaces}` check the gateway key against the
+//! 1. `routes::{openai, anthropic, responses, gemini, surfaces, media}` check the gateway key against the
 //!    in-memory `keys::KeyTable` (an HMAC digest lookup; never the database on the hot path) before
 //!    a byte of the body is read, then read it (bounded in size and time), refuse duplicate keys and
 //!    check the types of well-known fields (`protocol::shape`). A refusal is answered in the
@@ -52,7 +52,14 @@
 //!    otherwise), OpenAI embeddings to a Gemini upstream become `batchEmbedContents`
 //!    (`translate::gemini_embed`), and a legacy completion is forwarded where it is served, else
 //!    made a chat plan (`translate::completions::to_chat`) whose adapter is wrapped to answer in
-//!    `text_completion` objects and chunks (`translate::completions::FromChat`). For
+//!    `text_completion` objects and chunks (`translate::completions::FromChat`). The multipart
+//!    and audio surfaces (`routes::media`) go to `pipeline::media`: a transcription, translation
+//!    or image edit form was read by `uploads::intake` (text in memory, files spooled to
+//!    `<data dir>/uploads`, bounded; the spool goes with the request) and is encoded afresh per
+//!    attempt with `model` rewritten (`uploads::Form::encoded`), streamed to the upstream from
+//!    disk (`actors::executor::Target::Upload`); speech is JSON with `model` rewritten. Their
+//!    answers keep the upstream's `Content-Type` and are relayed as they come
+//!    (`translate::media::Relay`), billed per audio second, character or image. For
 //!    generation: same dialect on both sides → passthrough (only `model` rewritten, unknown fields and `cache_control` survive; OpenAI streams ask for usage and hide
 //!    that chunk); otherwise the client body is decoded once to `translate::canonical` and encoded
 //!    for the provider's dialect, with a `translate::adapter::Translating` response adapter. Both
@@ -85,7 +92,8 @@
 //!    and one usage event per request to the `UsageWriter`, which batches inserts and keeps the
 //!    `/metrics` aggregates. The event is costed (`actors::usage::cost`) by the price the pipeline
 //!    took from memory before the attempt (`runtime.prices()`, a `pricing::PriceTable` the last
-//!    reload built; most specific row wins): `priced`, `estimated` (counts estimated),
+//!    reload built; most specific row wins; per token, or per unit where the answer counted
+//!    images, audio seconds or characters): `priced`, `estimated` (counts estimated),
 //!    `unpriced` (no row: NULL, never $0) or `subscription` ($0, list price kept); a whole answer
 //!    carries `x-omnigate-cost-usd` (`routes::metrics` adds the router's live gauges); every response's
 //!    headers go to the account's `QuotaTracker` (`oauth::hub`'s observer). Nothing on the
@@ -180,3 +188,4 @@ pub mod state;
 pub mod store;
 pub mod tools;
 pub mod translate;
+pub mod uploads;

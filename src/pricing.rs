@@ -73,6 +73,9 @@ pub fn price_of(r: &pricing::Model) -> Price {
         cache_read: r.cache_read,
         cache_write: r.cache_write,
         reasoning: r.reasoning,
+        per_image: r.per_image,
+        per_second: r.per_second,
+        per_character: r.per_character,
     }
 }
 
@@ -131,6 +134,9 @@ mod tests {
             cache_read: None,
             cache_write: None,
             reasoning: None,
+            per_image: None,
+            per_second: None,
+            per_character: None,
             source: source.into(),
             updated_at: 0,
         }
@@ -184,7 +190,7 @@ mod tests {
     /// Each dialect's wire usage, read by the translate layer, priced: hand-computed figures.
     #[test]
     fn each_dialects_usage_is_priced_without_double_counting() {
-        let p = Price { input: 2.0, output: 10.0, cache_read: Some(0.5), cache_write: Some(4.0), reasoning: None };
+        let p = Price { input: 2.0, output: 10.0, cache_read: Some(0.5), cache_write: Some(4.0), ..Price::free() };
         let usd = |u: TokenUsage| p.usd(&u);
         let near = |a: f64, b: f64| assert!((a - b).abs() < 1e-12, "{a} != {b}");
         // OpenAI Chat: cached_tokens inside prompt_tokens, reasoning inside completion_tokens.

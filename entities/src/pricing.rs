@@ -1,4 +1,5 @@
-//! `pricing`: USD per million tokens per provider and model (wildcards allowed in `model`).
+//! `pricing`: USD per million tokens (and per image, audio second or character for the surfaces
+//! billed so) per provider and model (wildcards allowed in `model`).
 
 use sea_orm::entity::prelude::*;
 
@@ -24,6 +25,12 @@ pub struct Model {
     pub cache_write: Option<f64>,
     /// Reasoning tokens billed apart (`None`: inside output, at the output price).
     pub reasoning: Option<f64>,
+    /// USD per image made or edited (image edits).
+    pub per_image: Option<f64>,
+    /// USD per second of audio transcribed or translated.
+    pub per_second: Option<f64>,
+    /// USD per character of input spoken (text to speech).
+    pub per_character: Option<f64>,
     pub source: String,
     pub updated_at: i64,
 }

@@ -44,6 +44,11 @@ pub struct Model {
     /// The request path: the surface asked (`/v1/completions`, `/v1/rerank`, ...).
     #[sea_orm(default_value = "")]
     pub path: String,
+    /// What a surface billed per unit measured (images, audio seconds, characters spoken);
+    /// `None` for a token-billed request, or when the answer did not say.
+    pub units: Option<f64>,
+    /// The unit of `units`: `image`, `second` or `character`.
+    pub unit: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -15,6 +15,7 @@ mod m20261231_000010_key_limits;
 mod m20270101_000011_usage_path;
 mod m20270102_000012_cluster;
 mod m20270103_000013_key_cache;
+mod m20270105_000015_unit_prices;
 
 /// Runs Omnigate's migrations in order.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20270101_000011_usage_path::Migration),
             Box::new(m20270102_000012_cluster::Migration),
             Box::new(m20270103_000013_key_cache::Migration),
+            Box::new(m20270105_000015_unit_prices::Migration),
         ]
     }
 }

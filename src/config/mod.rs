@@ -90,6 +90,11 @@ pub struct ServerConfig {
     pub max_body_mib: usize,
     /// Seconds a client has to send its whole request body (after the headers); then 408.
     pub body_timeout_secs: u64,
+    /// Largest audio file of a transcription or translation, in MiB (OpenAI's limit: 25 MB).
+    pub max_audio_upload_mib: u64,
+    /// Largest image (or mask) file of an image edit, in MiB (OpenAI's: 50 MB per image for the
+    /// GPT image models); an edit takes at most 16 images and a mask.
+    pub max_image_upload_mib: u64,
     /// Seconds in-flight requests get to finish on shutdown.
     pub shutdown_grace_secs: u64,
     /// Add the built-in local `demo` provider (an echo model, no network).
@@ -105,6 +110,8 @@ impl Default for ServerConfig {
             workers: 0,
             max_body_mib: 32,
             body_timeout_secs: 30,
+            max_audio_upload_mib: 25,
+            max_image_upload_mib: 50,
             shutdown_grace_secs: 30,
             demo: false,
         }
@@ -426,7 +433,8 @@ pub struct ProviderEntry {
     /// Default `max_concurrent` of its accounts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrent: Option<u32>,
-    /// Surfaces it serves beyond chat and embeddings: `completions`, `moderations`, `rerank`.
+    /// Surfaces it serves beyond chat and embeddings: `completions`, `moderations`, `rerank`,
+    /// `images`, `image_edits`, `transcriptions`, `translations`, `speech`.
     #[serde(default, skip_serializing_if = "crate::providers::Serves::is_empty")]
     pub serves: crate::providers::Serves,
 }
@@ -463,6 +471,15 @@ pub enum ModelSpec {
         /// USD per million tokens: input, output[, cache read[, cache write]].
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         price: Vec<f64>,
+        /// USD per image made or edited (image edits).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        per_image: Option<f64>,
+        /// USD per second of audio transcribed or translated.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        per_second: Option<f64>,
+        /// USD per character of input spoken.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        per_character: Option<f64>,
     },
 }
 

@@ -118,9 +118,14 @@ pub fn validate(cfg: &Config, catalog: &Catalog) -> Result<(), ConfigError> {
             if m.id().trim().is_empty() {
                 return Err(bad(at, "needs an `id`"));
             }
-            if let crate::config::ModelSpec::Full { max_output, price, .. } = m {
+            if let crate::config::ModelSpec::Full { max_output, price, per_image, per_second, per_character, .. } = m {
                 if *max_output == Some(0) {
                     return Err(bad(format!("{at}.max_output"), "must be at least 1"));
+                }
+                for (k, v) in [("per_image", per_image), ("per_second", per_second), ("per_character", per_character)] {
+                    if v.is_some_and(|v| !v.is_finite() || v < 0.0) {
+                        return Err(bad(format!("{at}.{k}"), "must be a finite number of USD per unit, 0 or more"));
+                    }
                 }
                 if !price.is_empty() && !(2..=4).contains(&price.len()) {
                     return Err(bad(

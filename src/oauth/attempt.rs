@@ -67,6 +67,10 @@ pub fn operation(op: Op) -> Operation {
         Op::Moderations => Operation::Moderations,
         Op::Rerank => Operation::Rerank,
         Op::Images => Operation::Images,
+        Op::ImageEdits => Operation::ImageEdits,
+        Op::Transcriptions => Operation::Transcriptions,
+        Op::Translations => Operation::Translations,
+        Op::Speech => Operation::Speech,
     }
 }
 

@@ -2,7 +2,8 @@
 //! upstream call (`limits::Limiter`): the worst case a budget reserves is the input estimate plus
 //! the output asked for (or the largest output limit among the targets, or `DEFAULT_OUTPUT`) at
 //! the most expensive price among the targets (subscription targets cost nothing at the margin;
-//! an unpriced target adds nothing). What the request holds comes back as an `Admission`, kept
+//! an unpriced target adds nothing; speech and image edits at their per-unit price when the
+//! target has one). What the request holds comes back as an `Admission`, kept
 //! with the answer's body until its last byte has gone.
 
 use std::pin::Pin;
@@ -22,10 +23,29 @@ use crate::state::AppState;
 /// output limit.
 pub const DEFAULT_OUTPUT: u64 = 4096;
 
-/// The worst-case cost of `plan` on any of `targets` (`None`: none is priced).
+/// What a request billed by the unit asks for, when it is known before the call: speech's input
+/// characters, an image edit's `n` images (1 when not given). A transcription's seconds are not
+/// known until it is answered.
+pub fn units_asked(plan: &Plan) -> Option<actors::usage::Units> {
+    use actors::usage::{Unit, Units};
+    match plan.op {
+        super::Op::Speech => {
+            plan.body.parse::<String>("input").map(|s| Units::whole(Unit::Character, s.chars().count() as u64))
+        }
+        super::Op::ImageEdits => {
+            let n = plan.body.parse::<String>("n").and_then(|n| n.trim().parse::<u64>().ok()).unwrap_or(1);
+            Some(Units::whole(Unit::Image, n.max(1)))
+        }
+        _ => None,
+    }
+}
+
+/// The worst-case cost of `plan` on any of `targets` (`None`: none is priced). A target priced
+/// per unit for what the request asks (`units_asked`) costs that instead of tokens.
 pub fn worst_cost(state: &AppState, plan: &Plan, targets: &[Target]) -> Option<f64> {
     let reg = state.runtime.registry();
     let prices = state.runtime.prices();
+    let units = units_asked(plan);
     let asked = plan.output_asked();
     let input = plan.token_estimate().saturating_sub(asked.unwrap_or(0));
     let mut worst: Option<f64> = None;
@@ -36,7 +56,10 @@ pub fn worst_cost(state: &AppState, plan: &Plan, targets: &[Target]) -> Option<f
         let cost = if crate::oauth::Kind::parse(&t.provider).is_some() {
             Some(0.0)
         } else {
-            prices.find(&t.provider, &t.model).map(|p| (p.input * input as f64 + p.output * output as f64) / 1e6)
+            prices.find(&t.provider, &t.model).map(|p| match units.and_then(|u| p.per(u.unit).zip(u.count())) {
+                Some((rate, n)) => rate * n,
+                None => (p.input * input as f64 + p.output * output as f64) / 1e6,
+            })
         };
         if let Some(c) = cost {
             worst = Some(worst.map_or(c, |w: f64| w.max(c)));
@@ -83,5 +106,27 @@ pub fn hold(resp: actix_web::HttpResponse, admission: Option<Admission>) -> acti
     match admission {
         None => resp,
         Some(a) => resp.map_body(|_, body| BoxBody::new(Held { body, _admission: a })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actors::usage::{Unit, Units};
+
+    use super::*;
+    use crate::protocol::Dialect;
+
+    fn plan(op: super::super::Op, body: &str) -> Plan {
+        Plan::new(Dialect::OpenaiChat, op, serde_json::from_str(body).unwrap())
+    }
+
+    #[test]
+    fn speech_and_edits_ask_for_units_before_the_call_and_transcripts_do_not() {
+        use super::super::Op;
+        let speech = plan(Op::Speech, r#"{"model":"m","input":"héllo","voice":"alloy"}"#);
+        assert_eq!(units_asked(&speech), Some(Units::whole(Unit::Character, 5)));
+        assert_eq!(units_asked(&plan(Op::ImageEdits, r#"{"model":"m","n":"3"}"#)), Some(Units::whole(Unit::Image, 3)));
+        assert_eq!(units_asked(&plan(Op::ImageEdits, r#"{"model":"m"}"#)), Some(Units::whole(Unit::Image, 1)));
+        assert_eq!(units_asked(&plan(Op::Transcriptions, r#"{"model":"m"}"#)), None);
     }
 }

@@ -3,6 +3,7 @@
 //! before any byte reached the client, exclude that account and try the next → respond.
 
 pub mod admit;
+pub mod media;
 pub mod plan;
 pub mod queue;
 pub mod resolve;
@@ -536,7 +537,7 @@ async fn serve_inner(
                         let mut rx = s.body;
                         let body = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)).map(Ok::<_, Infallible>);
                         let mut resp = HttpResponse::Ok();
-                        resp.content_type("text/event-stream")
+                        resp.content_type(media::answer_type(inbound.plan.op, s.content_type, "text/event-stream"))
                             .insert_header(("cache-control", "no-cache"))
                             .insert_header(("x-accel-buffering", "no"));
                         headers(&mut resp, meta, &served_by, attempts, s.upstream_ms, session.as_deref(), &applied);
@@ -555,7 +556,7 @@ async fn serve_inner(
                             crate::oauth::attempt::worked(sub);
                         }
                         let mut resp = HttpResponse::Ok();
-                        resp.content_type("application/json");
+                        resp.content_type(media::answer_type(inbound.plan.op, c.content_type, "application/json"));
                         headers(&mut resp, meta, &served_by, attempts, c.upstream_ms, session.as_deref(), &applied);
                         cost_headers(&mut resp, &c.cost);
                         return Ok(resp.body(c.body));

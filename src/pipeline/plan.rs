@@ -66,6 +66,22 @@ pub enum Op {
     Rerank,
     /// OpenAI image generation (forwarded to providers that serve it).
     Images,
+    /// OpenAI image edits (a multipart form, re-encoded per attempt: `pipeline::media`).
+    ImageEdits,
+    /// OpenAI audio transcription (a multipart form).
+    Transcriptions,
+    /// OpenAI audio translation to English (a multipart form).
+    Translations,
+    /// OpenAI text to speech (JSON in, audio streamed out).
+    Speech,
+}
+
+impl Op {
+    /// Whether the answer goes back with the upstream's own `Content-Type` (audio, plain-text
+    /// transcripts, subtitles) rather than the dialect's JSON or SSE.
+    pub fn passes_content_type(self) -> bool {
+        matches!(self, Self::Transcriptions | Self::Translations | Self::Speech | Self::ImageEdits)
+    }
 }
 
 /// How to build upstream calls for one client request.
@@ -92,6 +108,8 @@ pub struct Plan {
     /// translated through the hub even when the dialects match, so the gateway holds the client
     /// stream's state.
     pub resumable: bool,
+    /// A multipart request's form (its files spooled), re-encoded for every attempt.
+    pub form: Option<std::sync::Arc<crate::uploads::Form>>,
     canonical: OnceCell<Result<Request, String>>,
     /// A completion request as the chat request it stands for (made once, on first need).
     chat: OnceCell<Result<Box<Plan>, String>>,
@@ -110,6 +128,7 @@ impl Plan {
             thinking_header: None,
             request_dialect: client,
             resumable: false,
+            form: None,
             canonical: OnceCell::new(),
             chat: OnceCell::new(),
         }

@@ -2,7 +2,8 @@
 //! translated), Anthropic token counts, legacy completions (passthrough where the provider serves
 //! them, else translated to chat and wrapped by `translate::completions::FromChat`), and
 //! moderations, rerank and image generation (passthrough where the catalog or the provider's
-//! `serves` says it serves them; a 400 naming the provider otherwise). It builds calls only;
+//! `serves` says it serves them; a 400 naming the provider otherwise); the multipart and audio
+//! surfaces are built by `pipeline::media` under the same `serves` gate. It builds calls only;
 //! routing stays the pipeline's.
 
 use actors::executor::{ResponseAdapter, UpstreamCall};
@@ -31,6 +32,24 @@ pub fn build(plan: &Plan, a: &Attempt<'_>) -> Option<Result<UpstreamCall, Gatewa
         Op::Moderations => Some(forward(plan, a, Operation::Moderations)),
         Op::Rerank => Some(forward(plan, a, Operation::Rerank)),
         Op::Images => Some(forward(plan, a, Operation::Images)),
+        Op::ImageEdits | Op::Transcriptions | Op::Translations | Op::Speech => Some(super::media::build(plan, a)),
+    }
+}
+
+/// The provider call's operation of a surface op (`None`: generation and completions, which
+/// every provider can take in some form).
+pub fn operation(op: Op) -> Option<Operation> {
+    match op {
+        Op::Generate | Op::Completions => None,
+        Op::Embeddings => Some(Operation::Embeddings),
+        Op::CountTokens => Some(Operation::CountTokens),
+        Op::Moderations => Some(Operation::Moderations),
+        Op::Rerank => Some(Operation::Rerank),
+        Op::Images => Some(Operation::Images),
+        Op::ImageEdits => Some(Operation::ImageEdits),
+        Op::Transcriptions => Some(Operation::Transcriptions),
+        Op::Translations => Some(Operation::Translations),
+        Op::Speech => Some(Operation::Speech),
     }
 }
 
@@ -38,14 +57,7 @@ pub fn build(plan: &Plan, a: &Attempt<'_>) -> Option<Result<UpstreamCall, Gatewa
 /// rerank and one that does not tries only the first); none left is the first one's 400, before
 /// any account is leased.
 pub fn servable(reg: &Registry, op: Op, targets: Vec<Target>) -> Result<Vec<Target>, GatewayError> {
-    let operation = match op {
-        Op::Generate | Op::Completions => return Ok(targets),
-        Op::Embeddings => Operation::Embeddings,
-        Op::CountTokens => Operation::CountTokens,
-        Op::Moderations => Operation::Moderations,
-        Op::Rerank => Operation::Rerank,
-        Op::Images => Operation::Images,
-    };
+    let Some(operation) = operation(op) else { return Ok(targets) };
     let mut first: Option<GatewayError> = None;
     let kept: Vec<Target> = targets
         .into_iter()
@@ -64,7 +76,7 @@ pub fn servable(reg: &Registry, op: Op, targets: Vec<Target>) -> Result<Vec<Targ
 }
 
 /// Whether `provider` can take `op` as it came, else the client's 400.
-fn check(a: &Attempt<'_>, op: Operation) -> Result<(), GatewayError> {
+pub(super) fn check(a: &Attempt<'_>, op: Operation) -> Result<(), GatewayError> {
     refusal(a.provider, op)
 }
 
@@ -76,6 +88,12 @@ fn refusal(p: &ProviderInfo, op: Operation) -> Result<(), GatewayError> {
         Operation::Moderations => (p.serves.has(Extra::Moderations), "serve moderations (/v1/moderations)"),
         Operation::Rerank => (p.serves.has(Extra::Rerank), "serve rerank (/v1/rerank)"),
         Operation::Images => (p.serves.has(Extra::Images), "generate images (/v1/images/generations)"),
+        Operation::ImageEdits => (p.serves.has(Extra::ImageEdits), "edit images (/v1/images/edits)"),
+        Operation::Transcriptions => {
+            (p.serves.has(Extra::Transcriptions), "transcribe audio (/v1/audio/transcriptions)")
+        }
+        Operation::Translations => (p.serves.has(Extra::Translations), "translate audio (/v1/audio/translations)"),
+        Operation::Speech => (p.serves.has(Extra::Speech), "generate speech (/v1/audio/speech)"),
         Operation::Completions => (p.serves.has(Extra::Completions), "serve completions"),
         Operation::Generate => (true, "generate"),
     };
@@ -100,16 +118,26 @@ fn forward(plan: &Plan, a: &Attempt<'_>, op: Operation) -> Result<UpstreamCall, 
         Operation::Moderations => Box::new(WholeJson::new(Answer::Moderations)),
         Operation::Rerank => Box::new(WholeJson::new(Answer::Rerank)),
         Operation::Images => Box::new(WholeJson::new(Answer::Images)),
-        Operation::Embeddings | Operation::Generate | Operation::Completions => {
-            Box::new(EmbeddingsPassthrough::default())
-        }
+        Operation::Embeddings
+        | Operation::Generate
+        | Operation::Completions
+        | Operation::ImageEdits
+        | Operation::Transcriptions
+        | Operation::Translations
+        | Operation::Speech => Box::new(EmbeddingsPassthrough::default()),
     };
     Ok(UpstreamCall::new(http(plan, a, op, false, bytes::Bytes::from(body.to_vec())), false, adapter))
 }
 
 /// The HTTP target of `op`; the attempt's request transforms edit the headers of a completion
 /// (the one surface here whose body they also edit).
-fn http(plan: &Plan, a: &Attempt<'_>, op: Operation, stream: bool, body: bytes::Bytes) -> actors::executor::Target {
+pub(super) fn http(
+    plan: &Plan,
+    a: &Attempt<'_>,
+    op: Operation,
+    stream: bool,
+    body: bytes::Bytes,
+) -> actors::executor::Target {
     let mut extra = passed_on(&plan.client_headers, plan.client, a.provider.dialect, a.account, &[]);
     if op == Operation::Completions {
         for t in a.transforms {

@@ -58,6 +58,7 @@ impl OpenAiUsage {
             cache_write: 0,
             reasoning: self.completion_tokens_details.as_ref().and_then(|d| d.reasoning_tokens).unwrap_or(0),
             estimated: false,
+            units: None,
         }
     }
 
@@ -86,7 +87,15 @@ mod tests {
         .unwrap_or_default();
         assert_eq!(
             u.canonical(),
-            TokenUsage { input: 100, output: 20, cache_read: 60, cache_write: 0, reasoning: 5, estimated: false }
+            TokenUsage {
+                input: 100,
+                output: 20,
+                cache_read: 60,
+                cache_write: 0,
+                reasoning: 5,
+                estimated: false,
+                units: None
+            }
         );
         let d: OpenAiUsage = serde_json::from_str(
             r#"{"prompt_tokens":10,"completion_tokens":2,"total_tokens":12,"prompt_cache_hit_tokens":4}"#,

@@ -164,6 +164,17 @@ const IMAGES: &[(&str, &[Kind])] = &[
     ("user", &[Str]),
 ];
 
+/// OpenAI text to speech (openai-python `audio/speech_create_params.py`): `voice` is a built-in
+/// voice's name or `{id}` of a custom voice.
+const SPEECH: &[(&str, &[Kind])] = &[
+    ("input", &[Str]),
+    ("voice", &[Str, Object]),
+    ("instructions", &[Str]),
+    ("response_format", &[Str]),
+    ("speed", &[Number]),
+    ("stream_format", &[Str]),
+];
+
 /// Cohere v2 / Jina rerank.
 const RERANK: &[(&str, &[Kind])] = &[
     ("query", &[Str]),
@@ -188,6 +199,8 @@ pub enum Surface {
     Rerank,
     /// OpenAI image generation.
     Images,
+    /// OpenAI text to speech.
+    Speech,
 }
 
 impl Surface {
@@ -195,7 +208,7 @@ impl Surface {
     pub fn dialect(self) -> Dialect {
         match self {
             Self::Generate(d) => d,
-            Self::Embeddings | Self::Completions | Self::Moderations | Self::Rerank | Self::Images => {
+            Self::Embeddings | Self::Completions | Self::Moderations | Self::Rerank | Self::Images | Self::Speech => {
                 Dialect::OpenaiChat
             }
         }
@@ -215,6 +228,7 @@ pub fn check(surface: Surface, body: &RawObject) -> Result<(), String> {
         Surface::Moderations => MODERATIONS,
         Surface::Rerank => RERANK,
         Surface::Images => IMAGES,
+        Surface::Speech => SPEECH,
     };
     for (key, value) in &body.0 {
         let Some((_, kinds)) = COMMON.iter().chain(specific).find(|(k, _)| k == key) else {
@@ -245,6 +259,7 @@ pub fn required(surface: Surface, body: &RawObject) -> Result<(), String> {
         Surface::Completions => present(body, "prompt"),
         Surface::Moderations => present(body, "input"),
         Surface::Images => present(body, "prompt"),
+        Surface::Speech => present(body, "input").and_then(|()| present(body, "voice")),
         Surface::Rerank => present(body, "query").and_then(|()| non_empty(body, "documents", "document")),
         Surface::Generate(Dialect::OpenaiResponses | Dialect::Gemini) => Ok(()),
     }

@@ -26,6 +26,14 @@ pub enum Operation {
     Rerank,
     /// OpenAI image generation (`/images/generations`).
     Images,
+    /// OpenAI image edits (`/images/edits`, multipart).
+    ImageEdits,
+    /// OpenAI audio transcription (`/audio/transcriptions`, multipart).
+    Transcriptions,
+    /// OpenAI audio translation (`/audio/translations`, multipart).
+    Translations,
+    /// OpenAI text to speech (`/audio/speech`).
+    Speech,
 }
 
 /// The `anthropic-version` header value sent upstream when the client sent none.
@@ -122,6 +130,10 @@ pub fn endpoint(dialect: Dialect, base_url: &str, op: Operation, model: &str, st
         (_, Operation::Moderations) => format!("{base}/moderations"),
         (_, Operation::Rerank) => format!("{base}/rerank"),
         (_, Operation::Images) => format!("{base}/images/generations"),
+        (_, Operation::ImageEdits) => format!("{base}/images/edits"),
+        (_, Operation::Transcriptions) => format!("{base}/audio/transcriptions"),
+        (_, Operation::Translations) => format!("{base}/audio/translations"),
+        (_, Operation::Speech) => format!("{base}/audio/speech"),
         (Dialect::Anthropic, Operation::CountTokens) => format!("{base}/messages/count_tokens"),
         (Dialect::OpenaiChat, _) => format!("{base}/chat/completions"),
         (Dialect::OpenaiResponses, _) => format!("{base}/responses"),

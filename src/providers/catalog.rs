@@ -23,6 +23,31 @@ pub struct CatalogModel {
     /// USD per million tokens: input, output, cache read, cache write.
     #[serde(default)]
     pub price: Vec<f64>,
+    /// USD per image made or edited (image edits).
+    #[serde(default)]
+    pub per_image: Option<f64>,
+    /// USD per second of audio transcribed or translated.
+    #[serde(default)]
+    pub per_second: Option<f64>,
+    /// USD per character of input spoken.
+    #[serde(default)]
+    pub per_character: Option<f64>,
+}
+
+impl CatalogModel {
+    /// Its declared price: per token (`price`), per unit, or both (`None`: neither given).
+    pub fn declared_price(&self) -> Option<actors::usage::cost::Price> {
+        declared_price(&self.price, [self.per_image, self.per_second, self.per_character])
+    }
+}
+
+/// A declared price: per million tokens (`list`: input, output[, cache read[, cache write]])
+/// and per unit (`[per_image, per_second, per_character]`); `None` when neither is given.
+pub fn declared_price(list: &[f64], units: [Option<f64>; 3]) -> Option<actors::usage::cost::Price> {
+    let [per_image, per_second, per_character] = units;
+    let base = actors::usage::cost::Price::from_list(list)
+        .or_else(|| units.iter().any(Option::is_some).then(actors::usage::cost::Price::free))?;
+    Some(actors::usage::cost::Price { per_image, per_second, per_character, ..base })
 }
 
 /// A built-in provider.

@@ -36,7 +36,28 @@ pub enum Extra {
     Rerank,
     /// OpenAI's `POST /images/generations` (JSON, not streamed).
     Images,
+    /// OpenAI's `POST /images/edits` (multipart: images, mask, prompt).
+    #[serde(rename = "image_edits")]
+    ImageEdits,
+    /// OpenAI's `POST /audio/transcriptions` (multipart: an audio file).
+    Transcriptions,
+    /// OpenAI's `POST /audio/translations` (multipart: an audio file, answered in English).
+    Translations,
+    /// OpenAI's `POST /audio/speech` (JSON in, audio out).
+    Speech,
 }
+
+/// Every extra surface, in the order they are written.
+const EXTRAS: [Extra; 8] = [
+    Extra::Completions,
+    Extra::Moderations,
+    Extra::Rerank,
+    Extra::Images,
+    Extra::ImageEdits,
+    Extra::Transcriptions,
+    Extra::Translations,
+    Extra::Speech,
+];
 
 /// The extra surfaces an upstream serves (`Extra`), as a set; written as a list.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +71,14 @@ pub struct Serves {
     pub rerank: bool,
     /// `POST /images/generations`.
     pub images: bool,
+    /// `POST /images/edits`.
+    pub image_edits: bool,
+    /// `POST /audio/transcriptions`.
+    pub transcriptions: bool,
+    /// `POST /audio/translations`.
+    pub translations: bool,
+    /// `POST /audio/speech`.
+    pub speech: bool,
 }
 
 impl Serves {
@@ -65,6 +94,10 @@ impl Serves {
             Extra::Moderations => self.moderations,
             Extra::Rerank => self.rerank,
             Extra::Images => self.images,
+            Extra::ImageEdits => self.image_edits,
+            Extra::Transcriptions => self.transcriptions,
+            Extra::Translations => self.translations,
+            Extra::Speech => self.speech,
         }
     }
 }
@@ -76,16 +109,17 @@ impl From<Vec<Extra>> for Serves {
             moderations: v.contains(&Extra::Moderations),
             rerank: v.contains(&Extra::Rerank),
             images: v.contains(&Extra::Images),
+            image_edits: v.contains(&Extra::ImageEdits),
+            transcriptions: v.contains(&Extra::Transcriptions),
+            translations: v.contains(&Extra::Translations),
+            speech: v.contains(&Extra::Speech),
         }
     }
 }
 
 impl From<Serves> for Vec<Extra> {
     fn from(s: Serves) -> Self {
-        [Extra::Completions, Extra::Moderations, Extra::Rerank, Extra::Images]
-            .into_iter()
-            .filter(|e| s.has(*e))
-            .collect()
+        EXTRAS.into_iter().filter(|e| s.has(*e)).collect()
     }
 }
 

@@ -166,7 +166,7 @@ fn models_from_json(json: &str) -> Vec<ModelInfo> {
         .into_iter()
         .map(|m| match m {
             crate::config::ModelSpec::Id(id) => ModelInfo { id, max_output: None, context: None, price: Vec::new() },
-            crate::config::ModelSpec::Full { id, max_output, context, price } => {
+            crate::config::ModelSpec::Full { id, max_output, context, price, .. } => {
                 ModelInfo { id, max_output, context, price }
             }
         })

@@ -6,6 +6,7 @@ pub mod common;
 pub mod dashboard;
 pub mod gemini;
 pub mod health;
+pub mod media;
 pub mod metrics;
 pub mod openai;
 pub mod responses;
@@ -44,6 +45,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/moderations", web::post().to(surfaces::moderations))
         .route("/v1/rerank", web::post().to(surfaces::rerank))
         .route("/v1/images/generations", web::post().to(surfaces::images))
+        .route("/v1/images/edits", web::post().to(media::image_edits))
+        .route("/v1/audio/transcriptions", web::post().to(media::transcriptions))
+        .route("/v1/audio/translations", web::post().to(media::translations))
+        .route("/v1/audio/speech", web::post().to(media::speech))
         .route("/v1/models", get().to(openai::models))
         .route("/v1/providers/{provider}/chat/completions", web::post().to(openai::provider_chat_completions))
         .route("/v1/messages", web::post().to(anthropic::messages))
@@ -61,6 +66,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/moderations", web::post().to(surfaces::moderations))
         .route("/rerank", web::post().to(surfaces::rerank))
         .route("/images/generations", web::post().to(surfaces::images))
+        .route("/images/edits", web::post().to(media::image_edits))
+        .route("/audio/transcriptions", web::post().to(media::transcriptions))
+        .route("/audio/translations", web::post().to(media::translations))
+        .route("/audio/speech", web::post().to(media::speech))
         .route("/models", get().to(openai::models))
         .route("/messages", web::post().to(anthropic::messages))
         .route("/messages/count_tokens", web::post().to(anthropic::count_tokens))

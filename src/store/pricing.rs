@@ -39,14 +39,14 @@ pub fn declared(catalog: &Catalog, providers: &[provider::Model], demo: bool) ->
     let mut out = Vec::new();
     for p in catalog.providers() {
         for m in &p.models {
-            if let Some(price) = Price::from_list(&m.price) {
+            if let Some(price) = m.declared_price() {
                 out.push(Declared { provider: p.id.clone(), model: m.id.clone(), price, source: SOURCE_CATALOG });
             }
         }
     }
     let mut borrowed = Vec::new();
     for p in catalog.providers() {
-        for m in p.models.iter().filter(|m| Price::from_list(&m.price).is_none()) {
+        for m in p.models.iter().filter(|m| m.declared_price().is_none()) {
             if let Some(list) = out.iter().find(|d| d.model == m.id) {
                 borrowed.push(Declared { provider: p.id.clone(), model: m.id.clone(), ..list.clone() });
             }
@@ -54,7 +54,7 @@ pub fn declared(catalog: &Catalog, providers: &[provider::Model], demo: bool) ->
     }
     out.extend(borrowed);
     if demo {
-        let free = Price { input: 0.0, output: 0.0, cache_read: None, cache_write: None, reasoning: None };
+        let free = Price::free();
         out.push(Declared {
             provider: crate::providers::registry::DEMO_PROVIDER.into(),
             model: "echo".into(),
@@ -64,8 +64,9 @@ pub fn declared(catalog: &Catalog, providers: &[provider::Model], demo: bool) ->
     }
     for p in providers {
         for m in serde_json::from_str::<Vec<ModelSpec>>(&p.models).unwrap_or_default() {
-            if let ModelSpec::Full { id, price, .. } = m
-                && let Some(price) = Price::from_list(&price)
+            if let ModelSpec::Full { id, price, per_image, per_second, per_character, .. } = m
+                && let Some(price) =
+                    crate::providers::catalog::declared_price(&price, [per_image, per_second, per_character])
             {
                 out.push(Declared { provider: p.id.clone(), model: id, price, source: SOURCE_CONFIG });
             }
@@ -156,6 +157,9 @@ fn active(provider: &str, model: &str, p: &Price, source: &str, now: i64) -> pri
         cache_read: Set(p.cache_read),
         cache_write: Set(p.cache_write),
         reasoning: Set(p.reasoning),
+        per_image: Set(p.per_image),
+        per_second: Set(p.per_second),
+        per_character: Set(p.per_character),
         source: Set(source.to_string()),
         updated_at: Set(now),
         ..Default::default()

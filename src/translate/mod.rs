@@ -12,6 +12,7 @@ pub mod errors;
 pub mod gemini;
 pub mod gemini_embed;
 pub mod json;
+pub mod media;
 pub mod openai_chat;
 pub mod passthrough;
 pub mod responses;

@@ -1,5 +1,5 @@
 //! Adapters for whole JSON answers of single-dialect surfaces passed through as they came:
-//! OpenAI moderations, Cohere/Jina-style rerank and OpenAI image generation (JSON). They only check that the answer is the
+//! OpenAI moderations, Cohere/Jina-style rerank and OpenAI image generation and edits (JSON). They only check that the answer is the
 //! surface's (a `results` array) and read its token counts; they never rewrite a byte.
 //!
 //! Token counts (fixtures in `tests/fixtures/moderations/` and `tests/fixtures/rerank/`): a
@@ -23,6 +23,8 @@ pub enum Answer {
     /// `{created, data:[{url | b64_json, revised_prompt?}], usage?}` (openai-python
     /// `types/images_response.py`; `usage` only from the GPT image models).
     Images,
+    /// An image edit: the same answer as `Images`, billed per image made (or by its tokens).
+    ImageEdits,
 }
 
 /// A whole-answer passthrough (never streamed).
@@ -61,18 +63,22 @@ impl ResponseAdapter for WholeJson {
 
     fn complete(&mut self, body: Bytes) -> Result<Bytes, AdapterError> {
         let v: Value = super::adapter::whole_json(&body)?;
-        let key = if self.answer == Answer::Images { "data" } else { "results" };
+        let key = if matches!(self.answer, Answer::Images | Answer::ImageEdits) { "data" } else { "results" };
         let Some(results) = v.get(key).and_then(Value::as_array) else {
             return Err(AdapterError::Malformed(format!("the upstream answer has no `{key}` array")));
         };
         match self.answer {
-            Answer::Moderations | Answer::Images if results.is_empty() => return Err(AdapterError::Empty),
+            Answer::Moderations | Answer::Images | Answer::ImageEdits if results.is_empty() => {
+                return Err(AdapterError::Empty);
+            }
             Answer::Moderations => {}
-            Answer::Images => {
+            Answer::Images | Answer::ImageEdits => {
                 let u = &v["usage"];
                 let n = |k: &str| u[k].as_u64().unwrap_or(0);
+                let units = (self.answer == Answer::ImageEdits)
+                    .then(|| actors::usage::Units::whole(actors::usage::Unit::Image, results.len() as u64));
                 self.usage =
-                    TokenUsage { input: n("input_tokens"), output: n("output_tokens"), ..TokenUsage::default() };
+                    TokenUsage { input: n("input_tokens"), output: n("output_tokens"), units, ..TokenUsage::default() };
             }
             Answer::Rerank => {
                 if results.iter().any(|r| r.get("index").and_then(Value::as_u64).is_none()) {

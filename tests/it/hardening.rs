@@ -363,6 +363,10 @@ async fn unauthenticated_requests_cannot_make_the_daemon_buffer_a_body() {
         "/v1/moderations",
         "/v1/rerank",
         "/v1/images/generations",
+        "/v1/images/edits",
+        "/v1/audio/transcriptions",
+        "/v1/audio/translations",
+        "/v1/audio/speech",
     ] {
         let (resp, took, _) = raw_exchange(app.addr, head(path, "").as_bytes(), Duration::from_secs(5)).await;
         assert!(resp.starts_with("HTTP/1.1 401"), "{path}: {resp}");

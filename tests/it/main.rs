@@ -32,6 +32,7 @@ mod foundation;
 mod hardening;
 mod import_omniroute;
 mod key_limits;
+mod media;
 mod metrics;
 mod pipeline;
 mod pricing;

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod media;
 pub mod oauth;
 pub mod strict;
 pub mod subscription;
@@ -124,7 +125,10 @@ fn chunk(delta: Value, finish: Option<&str>) -> String {
 pub struct Recorded {
     pub path: String,
     pub headers: HashMap<String, String>,
+    /// The JSON body; for a multipart body, its text fields (`media::parse`).
     pub body: Value,
+    /// A multipart body's files, byte for byte.
+    pub files: Vec<media::FilePart>,
 }
 
 impl Recorded {
@@ -272,12 +276,14 @@ async fn handle(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<MockSta
         "" => req.path().to_string(),
         q => format!("{}?{q}", req.path()),
     };
-    let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let content_type = headers.get("content-type").cloned().unwrap_or_default();
+    let (json, files) = media::parse(&content_type, &body)
+        .unwrap_or_else(|| (serde_json::from_slice(&body).unwrap_or(Value::Null), Vec::new()));
     let cred = credential_of(&headers, &path).unwrap_or_default();
     let refusal = if state.strict.load(Ordering::Relaxed) { strict::check(&path, &json, &headers) } else { None };
     let refusal = refusal.or_else(|| subscription::check(&path, &headers, &json));
     if state.record.load(Ordering::Relaxed) {
-        state.requests.lock().unwrap().push(Recorded { path: path.clone(), headers, body: json.clone() });
+        state.requests.lock().unwrap().push(Recorded { path: path.clone(), headers, body: json.clone(), files });
     }
     if let Some((status, body)) = refusal {
         state.refused.fetch_add(1, Ordering::SeqCst);

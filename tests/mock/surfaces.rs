@@ -16,6 +16,9 @@ use super::{MockState, fixture, sse};
 /// completion text of a `Reply::Text`.
 pub fn reply(path: &str, req: &Value, stream: bool, text: &str, state: Arc<MockState>) -> Option<HttpResponse> {
     let path = path.split('?').next().unwrap_or(path);
+    if let Some(r) = super::media::reply(path, req, text, Arc::clone(&state)) {
+        return Some(r);
+    }
     if path.ends_with(":batchEmbedContents") {
         let n = req["requests"].as_array().map_or(0, Vec::len);
         let embeddings: Vec<Value> = (0..n).map(|i| json!({"values": [0.5, -1.0, i as f64]})).collect();

@@ -152,8 +152,33 @@ pub enum Target {
         /// Request body.
         body: Bytes,
     },
+    /// An HTTP upstream whose body is streamed from a source that can be read again for every
+    /// attempt (a spooled multipart upload): never held whole in memory.
+    Upload {
+        /// Method.
+        method: awc::http::Method,
+        /// Full URL (may carry a query key).
+        url: String,
+        /// Request headers, credentials included (`content-type` names the body's own).
+        headers: Vec<(String, String)>,
+        /// Where the body is read from, once per send.
+        body: std::sync::Arc<dyn BodySource>,
+    },
     /// A local upstream.
     Local(Box<dyn LocalUpstream>),
+}
+
+/// A request body streamed to the upstream, opened afresh for every send (a failover or a resend
+/// on a fresh connection reads it again from its start).
+pub trait BodySource: Send + Sync + 'static {
+    /// Its exact length in bytes (sent as `Content-Length`).
+    fn len(&self) -> u64;
+    /// Whether it is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Its bytes from the start, in chunks; an error ends the send.
+    fn open(&self) -> futures_util::stream::LocalBoxStream<'static, Result<Bytes, std::io::Error>>;
 }
 
 impl std::fmt::Debug for Target {
@@ -162,6 +187,9 @@ impl std::fmt::Debug for Target {
             // Never print headers: they carry the credential.
             Self::Http { method, url, .. } => {
                 write!(f, "Http({method} {})", url.split('?').next().unwrap_or(url))
+            }
+            Self::Upload { method, url, body, .. } => {
+                write!(f, "Upload({method} {}, {} bytes)", url.split('?').next().unwrap_or(url), body.len())
             }
             Self::Local(_) => f.write_str("Local"),
         }
@@ -263,6 +291,8 @@ pub struct Started {
     pub body: mpsc::Receiver<Bytes>,
     /// Time spent waiting for the upstream (request sent → first content), ms.
     pub upstream_ms: f64,
+    /// The upstream's `Content-Type` (passed on by the surfaces that answer as the upstream did).
+    pub content_type: Option<String>,
 }
 
 /// A whole non-streaming response.
@@ -276,6 +306,8 @@ pub struct Completed {
     pub usage: TokenUsage,
     /// What it cost (as recorded).
     pub cost: crate::usage::cost::Cost,
+    /// The upstream's `Content-Type` (passed on by the surfaces that answer as the upstream did).
+    pub content_type: Option<String>,
 }
 
 /// An attempt that failed before anything reached the client.

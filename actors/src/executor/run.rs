@@ -212,9 +212,48 @@ pub(super) fn guarded<T>(
     }
 }
 
-/// What an upstream answered first: status, wait hint, the body to read, and the headers when
-/// someone observes them.
-type Reply = (u16, Option<Duration>, Source, Option<awc::http::header::HeaderMap>);
+/// What an upstream answered first: status, wait hint, the body to read, the headers when
+/// someone observes them, and its `Content-Type`.
+type Reply = (u16, Option<Duration>, Source, Option<awc::http::header::HeaderMap>, Option<String>);
+
+/// Sends the request `$send` builds from a fresh request each time. A pooled connection the
+/// upstream closed while idle (its keep-alive ran out as we wrote) breaks while sending, or ends
+/// before any answer: sent once more on a fresh connection within the same first-byte deadline,
+/// as the official SDKs retry a connection error.
+macro_rules! send_resending {
+    ($client:expr, $cfg:expr, $method:expr, $url:expr, $headers:expr, |$req:ident| $send:expr) => {{
+        let deadline = Instant::now() + $cfg.first_byte;
+        let mut resent = false;
+        loop {
+            let mut $req = $client.request($method.clone(), $url.as_str()).no_decompress();
+            for (k, v) in &$headers {
+                $req = $req.insert_header((k.as_str(), v.as_str()));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match timeout(left, $send).await {
+                Err(_) => {
+                    let secs = $cfg.first_byte.as_secs();
+                    return Err(Fail::new(
+                        OutcomeKind::Timeout,
+                        format!("timed out after {secs} s waiting for the first byte from {}", host_of(&$url)),
+                    ));
+                }
+                Ok(Err(e)) if !resent && closed_unanswered(&e) => {
+                    resent = true;
+                    tracing::debug!(host = %host_of(&$url), "pooled connection closed while sending: sending again");
+                }
+                Ok(Err(e)) => {
+                    let kind = match e {
+                        awc::error::SendRequestError::Timeout => OutcomeKind::Timeout,
+                        _ => OutcomeKind::ConnectError,
+                    };
+                    return Err(Fail::new(kind, send_error_words(&e, &host_of(&$url))));
+                }
+                Ok(Ok(r)) => break r,
+            }
+        }
+    }};
+}
 
 async fn send_http(
     client: &awc::Client,
@@ -226,50 +265,24 @@ async fn send_http(
         Target::Local(local) => {
             let r = local.call();
             let body: Source = Box::pin(r.body.map(Ok));
-            return Ok((r.status, None, body, None));
+            return Ok((r.status, None, body, None, None));
         }
         Target::Http { method, url, headers, body } => {
-            // A pooled connection the upstream closed while idle (its keep-alive ran out as we
-            // wrote) breaks while sending, or ends before any answer: sent once more on a fresh
-            // connection within the same first-byte deadline, as the official SDKs retry a
-            // connection error.
-            let deadline = Instant::now() + cfg.first_byte;
-            let mut resent = false;
-            loop {
-                let mut req = client.request(method.clone(), url.as_str()).no_decompress();
-                for (k, v) in &headers {
-                    req = req.insert_header((k.as_str(), v.as_str()));
-                }
-                let left = deadline.saturating_duration_since(Instant::now());
-                match timeout(left, req.send_body(body.clone())).await {
-                    Err(_) => {
-                        let secs = cfg.first_byte.as_secs();
-                        return Err(Fail::new(
-                            OutcomeKind::Timeout,
-                            format!("timed out after {secs} s waiting for the first byte from {}", host_of(&url)),
-                        ));
-                    }
-                    Ok(Err(e)) if !resent && closed_unanswered(&e) => {
-                        resent = true;
-                        tracing::debug!(host = %host_of(&url), "pooled connection closed while sending: sending again");
-                    }
-                    Ok(Err(e)) => {
-                        let kind = match e {
-                            awc::error::SendRequestError::Timeout => OutcomeKind::Timeout,
-                            _ => OutcomeKind::ConnectError,
-                        };
-                        return Err(Fail::new(kind, send_error_words(&e, &host_of(&url))));
-                    }
-                    Ok(Ok(r)) => break r,
-                }
-            }
+            send_resending!(client, cfg, method, url, headers, |req| req.send_body(body.clone()))
+        }
+        // Opened afresh for each send: a resend reads the spooled body again from its start.
+        Target::Upload { method, url, headers, body } => {
+            send_resending!(client, cfg, method, url, headers, |req| req
+                .send_body(actix_http::body::SizedStream::new(body.len(), body.open())))
         }
     };
     let status = reply.status().as_u16();
     let retry_after = reply.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
     let headers = want_headers.then(|| reply.headers().clone());
+    let content_type =
+        reply.headers().get("content-type").and_then(|v| v.to_str().ok()).map(|s| s.chars().take(200).collect());
     let body: Source = Box::pin(reply.map(|r| r.map_err(|_| SourceError::Broken)));
-    Ok((status, retry_after, body, headers))
+    Ok((status, retry_after, body, headers, content_type))
 }
 
 /// Whether a send failed because the connection closed before any answer arrived (broken while
@@ -395,9 +408,9 @@ pub(super) async fn drained(mut drain: watch::Receiver<bool>) {
 /// An attempt that got past its status and first content.
 enum Ready {
     /// A whole response, converted for the client.
-    Whole(Bytes),
+    Whole(Bytes, Option<String>),
     /// A stream: what the client gets first, and the rest of the upstream body.
-    Stream { body: Source, pending: Vec<Bytes>, chunks: usize },
+    Stream { body: Source, pending: Vec<Bytes>, chunks: usize, content_type: Option<String> },
 }
 
 /// Sends the call and reads until the verdict: a converted whole body, a stream with content, or
@@ -412,7 +425,8 @@ async fn attempt(
     t0: Instant,
 ) -> Result<(u16, Ready), Fail> {
     let cfg = &env.cfg;
-    let (status, retry_after, mut body, headers) = send_http(&client, target, cfg, observer.is_some()).await?;
+    let (status, retry_after, mut body, headers, content_type) =
+        send_http(&client, target, cfg, observer.is_some()).await?;
     drop(client);
     let observe = |error_body: Option<&[u8]>| {
         if let (Some(o), Some(h)) = (observer, headers.as_ref()) {
@@ -441,7 +455,7 @@ async fn attempt(
     if !stream {
         let whole = read_limited(&mut body, cfg.max_response_bytes, cfg.idle, deadline).await?;
         return match guarded(&env.faults, &env.stats, || adapter.complete(whole)) {
-            Ok(client_body) => Ok((status, Ready::Whole(client_body))),
+            Ok(client_body) => Ok((status, Ready::Whole(client_body, content_type))),
             Err(e) => Err(Fail::adapter(e, "the upstream returned an empty response")),
         };
     }
@@ -466,7 +480,7 @@ async fn attempt(
             return Err(Fail::adapter(e, "the upstream returned no content"));
         }
         if adapter.has_content() {
-            return Ok((status, Ready::Stream { body, pending, chunks }));
+            return Ok((status, Ready::Stream { body, pending, chunks, content_type }));
         }
     }
 }
@@ -499,15 +513,15 @@ pub(super) async fn run(client: awc::Client, msg: Execute, env: RunEnv) -> ExecO
         }
     };
     match ready {
-        Ready::Whole(client_body) => {
+        Ready::Whole(client_body, content_type) => {
             let usage = adapter.usage();
             let mut ctx = ctx;
             report(&lease, OutcomeKind::Success, &ctx.upstream_model);
             trace(&mut ctx, &lease, OutcomeKind::Success, Some(status), t0, None);
             let cost = record(&ctx, &lease, 200, None, usage, Some(ctx.started.elapsed()), false);
-            ExecOutcome::Complete(Completed { body: client_body, upstream_ms: ms(t0), usage, cost })
+            ExecOutcome::Complete(Completed { body: client_body, upstream_ms: ms(t0), usage, cost, content_type })
         }
-        Ready::Stream { body, pending, chunks } => {
+        Ready::Stream { body, pending, chunks, content_type } => {
             // The verdict on a stream comes at its end (an error event after content is a failure,
             // and a success must not reset the breaker before it is one).
             let upstream_ms = ms(t0);
@@ -520,7 +534,7 @@ pub(super) async fn run(client: awc::Client, msg: Execute, env: RunEnv) -> ExecO
             let finish =
                 Finish { ctx, lease, adapter, ttfb, t0, status, chunks, faults, stats, idle: cfg.idle, drain, resume };
             actix_rt::spawn(pump::pump(body, tx, finish));
-            ExecOutcome::Started(Started { body: rx, upstream_ms })
+            ExecOutcome::Started(Started { body: rx, upstream_ms, content_type })
         }
     }
 }

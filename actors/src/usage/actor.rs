@@ -125,7 +125,7 @@ impl UsageWriter {
 }
 
 /// Usage columns, in the order of the values `write` binds.
-const USAGE_COLUMNS: [&str; 23] = [
+const USAGE_COLUMNS: [&str; 25] = [
     "ts",
     "request_id",
     "key_name",
@@ -149,6 +149,8 @@ const USAGE_COLUMNS: [&str; 23] = [
     "streamed",
     "attempts",
     "path",
+    "units",
+    "unit",
 ];
 
 /// The row counts of the multi-row INSERTs a batch is cut into. The driver keeps every distinct
@@ -244,6 +246,8 @@ async fn write(db: &DatabaseConnection, batch: Vec<UsageEvent>) -> Result<(), (u
             Value::from(e.streamed),
             Value::from(i32::try_from(e.attempts.len()).unwrap_or(i32::MAX)),
             Value::from(e.path),
+            Value::from(t.units.and_then(|u| u.count())),
+            Value::from(t.units.map(|u| u.unit.as_str())),
         ]);
     }
     let backend = db.get_database_backend();

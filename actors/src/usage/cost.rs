@@ -26,9 +26,9 @@
 
 use serde::Serialize;
 
-use super::TokenUsage;
+use super::{TokenUsage, Unit};
 
-/// USD per million tokens of one model.
+/// USD per million tokens of one model, and per unit for the surfaces billed by the unit.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Price {
     /// Input tokens not read from or written to a cache.
@@ -41,6 +41,12 @@ pub struct Price {
     pub cache_write: Option<f64>,
     /// Reasoning tokens, when billed apart from output (`None`: the output price).
     pub reasoning: Option<f64>,
+    /// USD per image made or edited (`None`: not priced per image).
+    pub per_image: Option<f64>,
+    /// USD per second of audio transcribed or translated.
+    pub per_second: Option<f64>,
+    /// USD per character of input spoken.
+    pub per_character: Option<f64>,
 }
 
 impl Price {
@@ -54,8 +60,25 @@ impl Price {
                 cache_read: rest.first().copied(),
                 cache_write: rest.get(1).copied(),
                 reasoning: None,
+                per_image: None,
+                per_second: None,
+                per_character: None,
             }),
             _ => None,
+        }
+    }
+
+    /// Nothing costs anything (the demo model).
+    pub fn free() -> Self {
+        Self {
+            input: 0.0,
+            output: 0.0,
+            cache_read: None,
+            cache_write: None,
+            reasoning: None,
+            per_image: None,
+            per_second: None,
+            per_character: None,
         }
     }
 
@@ -64,7 +87,36 @@ impl Price {
         vec![self.input, self.output, self.cache_read.unwrap_or(self.input), self.cache_write.unwrap_or(self.input)]
     }
 
-    /// USD for `t` at this price.
+    /// USD per `unit`, when priced so.
+    pub fn per(&self, unit: Unit) -> Option<f64> {
+        match unit {
+            Unit::Image => self.per_image,
+            Unit::Second => self.per_second,
+            Unit::Character => self.per_character,
+        }
+    }
+
+    /// Whether any unit is priced.
+    pub fn has_unit_price(&self) -> bool {
+        self.per_image.is_some() || self.per_second.is_some() || self.per_character.is_some()
+    }
+
+    /// USD for what `t` measured: by its units when they are counted and priced, else by its
+    /// tokens (a token-billed model of a unit surface: `gpt-4o-transcribe`, `gpt-image-1`);
+    /// `None` for a unit surface's answer that said neither (unpriced, never $0).
+    pub fn charge(&self, t: &TokenUsage) -> Option<f64> {
+        let tokens = TokenUsage { units: None, estimated: false, ..*t };
+        match t.units {
+            None => Some(self.usd(t)),
+            Some(u) => match (self.per(u.unit), u.count()) {
+                (Some(rate), Some(n)) => Some(rate * n),
+                _ if !tokens.is_empty() => Some(self.usd(t)),
+                _ => None,
+            },
+        }
+    }
+
+    /// USD for the tokens of `t` at this price.
     pub fn usd(&self, t: &TokenUsage) -> f64 {
         let cached = t.cache_read.saturating_add(t.cache_write);
         let plain_in = t.input.saturating_sub(cached) as f64;
@@ -128,7 +180,7 @@ impl Cost {
     /// The cost of `tokens` under `price` (`None`: no pricing row matched), served by a
     /// subscription account or not.
     pub fn assess(tokens: &TokenUsage, price: Option<&Price>, subscription: bool) -> Self {
-        let list = price.map(|p| p.usd(tokens));
+        let list = price.and_then(|p| p.charge(tokens));
         match (subscription, list) {
             (true, _) => Self { usd: Some(0.0), list_usd: list, source: CostSource::Subscription },
             (false, None) => Self { usd: None, list_usd: None, source: CostSource::Unpriced },
@@ -148,8 +200,39 @@ mod tests {
         a.is_some_and(|a| (a - b).abs() < 1e-12)
     }
 
-    const P: Price =
-        Price { input: 3.0, output: 15.0, cache_read: Some(0.3), cache_write: Some(3.75), reasoning: None };
+    const P: Price = Price {
+        input: 3.0,
+        output: 15.0,
+        cache_read: Some(0.3),
+        cache_write: Some(3.75),
+        reasoning: None,
+        per_image: None,
+        per_second: None,
+        per_character: None,
+    };
+
+    #[test]
+    fn units_are_priced_per_unit_tokens_as_tokens_and_an_unknown_count_is_unpriced() {
+        use crate::usage::{Unit, Units};
+        let p = Price { per_second: Some(0.0001), per_character: Some(0.000015), ..P };
+        let heard =
+            TokenUsage { units: Some(Units { unit: Unit::Second, milli: Some(8_470) }), ..TokenUsage::default() };
+        let c = Cost::assess(&heard, Some(&p), false);
+        assert!(close(c.usd, 0.000847), "{c:?}");
+        assert_eq!(c.source, CostSource::Priced);
+        let spoken = TokenUsage { units: Some(Units::whole(Unit::Character, 1000)), ..TokenUsage::default() };
+        assert!(close(Cost::assess(&spoken, Some(&p), false).usd, 0.015));
+        // A text answer says no duration: unpriced, never $0.
+        let unknown = TokenUsage { units: Some(Units { unit: Unit::Second, milli: None }), ..TokenUsage::default() };
+        assert_eq!(Cost::assess(&unknown, Some(&p), false).source, CostSource::Unpriced);
+        // No per-image price, but the answer counted tokens (gpt-image-1): priced by its tokens.
+        let image =
+            TokenUsage { input: 100, output: 10, units: Some(Units::whole(Unit::Image, 1)), ..TokenUsage::default() };
+        assert!(close(Cost::assess(&image, Some(&P), false).usd, (100.0 * 3.0 + 10.0 * 15.0) / 1e6));
+        let no_tokens = TokenUsage { units: Some(Units::whole(Unit::Image, 2)), ..TokenUsage::default() };
+        assert_eq!(Cost::assess(&no_tokens, Some(&P), false).source, CostSource::Unpriced);
+        assert!(close(Cost::assess(&no_tokens, Some(&Price { per_image: Some(0.02), ..P }), false).usd, 0.04));
+    }
 
     #[test]
     fn plain_input_excludes_cache_and_each_part_has_its_price() {

@@ -22,6 +22,54 @@ pub struct TokenUsage {
     /// Some count is the gateway's estimate: the upstream reported none.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub estimated: bool,
+    /// What a surface priced per unit (images, audio seconds, characters) measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub units: Option<Units>,
+}
+
+/// What a surface priced per unit rather than per token is billed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// Images made or edited (`/v1/images/edits`).
+    Image,
+    /// Seconds of audio heard (`/v1/audio/transcriptions`, `/v1/audio/translations`).
+    Second,
+    /// Characters of input spoken (`/v1/audio/speech`).
+    Character,
+}
+
+impl Unit {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Image => "image",
+            Self::Second => "second",
+            Self::Character => "character",
+        }
+    }
+}
+
+/// A count of units: thousandths, so fractional audio seconds stay exact enough.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Units {
+    /// The unit.
+    pub unit: Unit,
+    /// How many thousandths of it (`None`: the surface is billed by it, but the answer did not
+    /// say how many; the row is unpriced unless token counts price it).
+    pub milli: Option<u64>,
+}
+
+impl Units {
+    /// `n` whole units.
+    pub fn whole(unit: Unit, n: u64) -> Self {
+        Self { unit, milli: Some(n.saturating_mul(1000)) }
+    }
+
+    /// The count, when known.
+    pub fn count(&self) -> Option<f64> {
+        self.milli.map(|m| m as f64 / 1000.0)
+    }
 }
 
 impl TokenUsage {

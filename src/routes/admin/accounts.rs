@@ -357,7 +357,9 @@ async fn test_inner(state: &AppState, id: i64, model: Option<String>) -> Result<
     let out = Outgoing { op: Operation::Generate, model: &model, stream: false, body, extra: Vec::new() };
     let (url, headers, body) = match http_target(provider, &account.base_url, account.credential.as_ref(), out) {
         Target::Http { url, headers, body, .. } => (url, headers, body),
-        Target::Local(_) => return Ok(json!({"ok": true, "status": 200, "latency_ms": 0, "model": model})),
+        Target::Local(_) | Target::Upload { .. } => {
+            return Ok(json!({"ok": true, "status": 200, "latency_ms": 0, "model": model}));
+        }
     };
     let live = state.runtime.live();
     let connect = Duration::from_millis(live.upstream.connect_timeout_ms);

@@ -289,7 +289,9 @@ async fn build_preview(req: &HttpRequest, state: &AppState, payload: web::Payloa
     })?;
     let (method, url, headers, body) = match call.target {
         Target::Http { method, url, headers, body } => (method, url, headers, body),
-        Target::Local(_) => return Err(GatewayError::Internal("the preview call was not built as HTTP".into())),
+        Target::Local(_) | Target::Upload { .. } => {
+            return Err(GatewayError::Internal("the preview call was not built as a JSON HTTP call".into()));
+        }
     };
     let mut shown_headers = Map::new();
     for (k, v) in headers {

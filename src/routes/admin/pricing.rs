@@ -1,4 +1,5 @@
-//! `/api/pricing`: the price table (USD per million tokens per provider and model; `*` patterns
+//! `/api/pricing`: the price table (USD per million tokens per provider and model, and per image,
+//! audio second or character for the surfaces billed so; `*` patterns
 //! allowed, the most specific row wins: `crate::pricing`). A write is the operator's (`api`)
 //! and is never overwritten by seeding; a delete leaves the model unpriced, across restarts too.
 //! The model may hold `/` and `*`, so the delete names it in the query, not the path.
@@ -15,8 +16,7 @@ use super::params::{Param, Query};
 use crate::state::AppState;
 use crate::store::{self, audit};
 
-const EXPECTED: &str =
-    "{\"provider\", \"model\", \"input\", \"output\", \"cache_read\"?, \"cache_write\"?, \"reasoning\"?}";
+const EXPECTED: &str = "{\"provider\", \"model\", \"input\", \"output\", \"cache_read\"?, \"cache_write\"?, \"reasoning\"?, \"per_image\"?, \"per_second\"?, \"per_character\"?}";
 
 /// `GET /api/pricing`'s parameter.
 pub const LIST_QUERY: &[Param] = &[Param::str("provider", "only this provider's rows (`*` for the wildcard rows)")];
@@ -34,6 +34,7 @@ fn row_json(r: &pricing::Model) -> Value {
     json!({
         "provider": r.provider, "model": r.model, "input": r.input, "output": r.output,
         "cache_read": r.cache_read, "cache_write": r.cache_write, "reasoning": r.reasoning,
+        "per_image": r.per_image, "per_second": r.per_second, "per_character": r.per_character,
         "source": r.source, "updated_at": r.updated_at,
     })
 }
@@ -51,6 +52,15 @@ struct PriceBody {
     cache_write: Option<f64>,
     #[serde(default)]
     reasoning: Option<f64>,
+    /// USD per image (image edits).
+    #[serde(default)]
+    per_image: Option<f64>,
+    /// USD per audio second (transcriptions, translations).
+    #[serde(default)]
+    per_second: Option<f64>,
+    /// USD per input character (speech).
+    #[serde(default)]
+    per_character: Option<f64>,
 }
 
 /// A provider or model name: non-empty, bounded, printable.
@@ -84,12 +94,22 @@ fn validate(b: &PriceBody) -> Result<Price, AdminError> {
             return Err(AdminError::field(field, "must be a finite number of USD per million tokens, 0 or more"));
         }
     }
+    for (field, v) in [("per_image", b.per_image), ("per_second", b.per_second), ("per_character", b.per_character)] {
+        if let Some(v) = v
+            && (!v.is_finite() || v < 0.0)
+        {
+            return Err(AdminError::field(field, "must be a finite number of USD per unit, 0 or more"));
+        }
+    }
     Ok(Price {
         input: b.input,
         output: b.output,
         cache_read: b.cache_read,
         cache_write: b.cache_write,
         reasoning: b.reasoning,
+        per_image: b.per_image,
+        per_second: b.per_second,
+        per_character: b.per_character,
     })
 }
 

@@ -20,10 +20,19 @@ fn builtin_json(p: &CatalogProvider, accounts: usize) -> Value {
     let models: Vec<ModelSpec> = p
         .models
         .iter()
-        .map(|m| match (m.max_output, m.context, m.price.is_empty()) {
-            (None, None, true) => ModelSpec::Id(m.id.clone()),
-            (max_output, context, _) => {
-                ModelSpec::Full { id: m.id.clone(), max_output, context, price: m.price.clone() }
+        .map(|m| {
+            let units = m.per_image.is_some() || m.per_second.is_some() || m.per_character.is_some();
+            match (m.max_output, m.context, m.price.is_empty(), units) {
+                (None, None, true, false) => ModelSpec::Id(m.id.clone()),
+                (max_output, context, _, _) => ModelSpec::Full {
+                    id: m.id.clone(),
+                    max_output,
+                    context,
+                    price: m.price.clone(),
+                    per_image: m.per_image,
+                    per_second: m.per_second,
+                    per_character: m.per_character,
+                },
             }
         })
         .collect();

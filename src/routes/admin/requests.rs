@@ -62,7 +62,7 @@ pub(super) fn summary(r: &entities::usage::Model) -> serde_json::Map<String, Val
         "reasoning_tokens": r.reasoning_tokens, "total_tokens": r.total_tokens,
         "cost_usd": r.cost_usd, "list_cost_usd": r.list_cost_usd, "cost_source": r.cost_source,
         "latency_ms": r.latency_ms, "ttfb_ms": r.ttfb_ms, "streamed": r.streamed,
-        "attempts": r.attempts, "path": r.path,
+        "attempts": r.attempts, "path": r.path, "units": r.units, "unit": r.unit,
     });
     match v {
         Value::Object(m) => m,

@@ -42,6 +42,7 @@ fn usage_json(r: entities::usage::Model) -> serde_json::Value {
         "reasoning_tokens": r.reasoning_tokens, "total_tokens": r.total_tokens,
         "cost_usd": r.cost_usd, "list_cost_usd": r.list_cost_usd, "cost_source": r.cost_source,
         "latency_ms": r.latency_ms, "ttfb_ms": r.ttfb_ms, "streamed": r.streamed, "attempts": r.attempts,
+        "units": r.units, "unit": r.unit,
     })
 }
 

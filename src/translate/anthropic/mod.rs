@@ -44,6 +44,7 @@ pub fn usage_from(u: &Value) -> TokenUsage {
         cache_write: write,
         reasoning: u.get("output_tokens_details").and_then(|d| u64_of(d, "thinking_tokens")).unwrap_or(0),
         estimated: false,
+        units: None,
     }
 }
 

@@ -49,6 +49,7 @@ pub fn usage_from(u: &Value) -> TokenUsage {
         cache_write: 0,
         reasoning: thoughts,
         estimated: false,
+        units: None,
     }
 }
 

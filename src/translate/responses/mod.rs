@@ -19,6 +19,7 @@ pub fn usage_from(u: &Value) -> TokenUsage {
         cache_write: u.get("input_tokens_details").and_then(|d| u64_of(d, "cache_write_tokens")).unwrap_or(0),
         reasoning: u.get("output_tokens_details").and_then(|d| u64_of(d, "reasoning_tokens")).unwrap_or(0),
         estimated: false,
+        units: None,
     }
 }
 

@@ -86,6 +86,11 @@ pub fn request_summary_props() -> Vec<(&'static str, Value)> {
             "path",
             json!({"type": "string", "description": "the surface asked: /v1/chat/completions, /v1/completions, /v1/rerank, ..."}),
         ),
+        (
+            "units",
+            json!({"type": ["number", "null"], "description": "what a surface billed per unit measured (images, audio seconds, characters)"}),
+        ),
+        ("unit", json!({"type": ["string", "null"], "enum": ["image", "second", "character", null]})),
     ]
 }
 
