@@ -174,7 +174,7 @@ impl Cluster {
             Ok(mut g) => g.take(),
             Err(p) => p.into_inner().take(),
         };
-        let feed = actix_rt::spawn(feed::run(Arc::clone(self), runtime));
+        let feed = actix_rt::spawn(feed::run(Arc::clone(self), Arc::clone(&runtime)));
         match self.feed.lock() {
             Ok(mut g) => *g = Some(feed),
             Err(p) => *p.into_inner() = Some(feed),
@@ -183,6 +183,7 @@ impl Cluster {
             actix_rt::spawn(announcer(Arc::clone(self), rx));
         }
         actix_rt::spawn(heartbeat(Arc::clone(self), address));
+        actix_rt::spawn(limits(Arc::clone(self), runtime));
     }
 
     /// Waits (at most `limit`) until this instance hears the others: a daemon that reports
@@ -253,6 +254,21 @@ async fn announcer(cluster: Arc<Cluster>, mut rx: mpsc::UnboundedReceiver<Writte
         if let Err(e) = rows::announce_health(&cluster.db, &encode(&cluster.id, &w)).await {
             tracing::warn!(error = %e, "announcing a health change to the other instances failed");
         }
+    }
+}
+
+/// Settles the spend of shared key and team limits and gives back what is held unused, every
+/// `limits::TICK` (which also renews what requests in flight hold).
+async fn limits(cluster: Arc<Cluster>, runtime: Arc<Runtime>) {
+    let mut stop = cluster.stopped();
+    let mut tick = actix_rt::time::interval(crate::limits::TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tick.tick() => {}
+        }
+        runtime.limiter.sync_shared(false).await;
     }
 }
 
