@@ -3,8 +3,9 @@
 //! (permits) from the shared rows in one locked transaction (`store::shared_limits`), serves the
 //! requests that fit it from memory, and every `TICK` settles what was spent and gives back what
 //! it did not use. Holds not renewed for `HOLD_TTL` are gone (a killed instance's share comes
-//! back); grants count in the shared minute until `RATE_USE_MS` + 60 s after they were taken, which
-//! covers every request served from them. Only PostgreSQL builds this; SQLite never reaches it.
+//! back); a grant counts in the shared minute until `RATE_USE_MS` + 60 s after it was taken, and
+//! once given back until 60 s after the last request it served: either covers every request
+//! served from it, so the minute is never over-admitted. Only PostgreSQL builds this; SQLite never reaches it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +16,7 @@ use sea_orm::DatabaseConnection;
 use super::{Admission, Held, Holder, KeyState, Limiter, Shared, Spend, lock, rfc3339, usd};
 use crate::error::GatewayError;
 use crate::keys::{KeyInfo, KeyLimits};
-use crate::store::shared_limits::{self as rows, Add, Back, Seen, Who};
+use crate::store::shared_limits::{self as rows, Add, Back, GrantBack, Seen, Who};
 
 /// How often an instance settles its spend and gives back what it holds unused.
 pub const TICK: Duration = Duration::from_secs(1);
@@ -42,6 +43,20 @@ pub(super) struct Grant {
     tokens: Option<u64>,
     /// Served from until (local ms).
     until: i64,
+    /// When it last served a request (local ms).
+    used_at: Option<i64>,
+}
+
+impl Grant {
+    /// Given back at `now` (local ms).
+    fn back(self, now: i64) -> GrantBack {
+        GrantBack {
+            id: self.id,
+            requests: unused(self.requests),
+            tokens: unused(self.tokens),
+            used_ago_ms: self.used_at.map(|t| now - t),
+        }
+    }
 }
 
 /// What this instance holds of one key's or team's shared limits.
@@ -129,12 +144,13 @@ fn wants(s: &KeyState, l: &KeyLimits, tokens: u64, need: f64, now: i64) -> Want 
     Want { permit, rate, usd }
 }
 
-/// Serves a request from `s` (it wants nothing).
-fn consume(s: &mut KeyState, l: &KeyLimits, tokens: u64, need: f64) {
+/// Serves a request from `s` at `now` (it wants nothing).
+fn consume(s: &mut KeyState, l: &KeyLimits, tokens: u64, need: f64, now: i64) {
     if l.max_concurrent.is_some() {
         s.in_flight += 1;
     }
     if let Some(g) = s.lease.grant.as_mut() {
+        g.used_at = Some(now);
         g.requests = g.requests.map(|r| r.saturating_sub(1));
         g.tokens = g.tokens.map(|t| t.saturating_sub(tokens));
     }
@@ -332,14 +348,14 @@ impl SharedLimits {
                 roll(&mut s, l, now);
                 let want = wants(&s, l, tokens, need, now);
                 if !want.any() {
-                    consume(&mut s, l, tokens, need);
+                    consume(&mut s, l, tokens, need, now);
                     return Ok(());
                 }
                 let mut back = Back::default();
                 if want.rate
                     && let Some(g) = s.lease.grant.take()
                 {
-                    back.grant = Some((g.id, unused(g.requests), unused(g.tokens)));
+                    back.grant = Some(g.back(now));
                 }
                 (want, back, s.spend.period_start)
             };
@@ -369,10 +385,11 @@ impl SharedLimits {
                     requests: l.rpm.map(|_| u64::try_from(requests).unwrap_or(0)),
                     tokens: l.tpm.map(|_| u64::try_from(toks).unwrap_or(0)),
                     until: now + RATE_USE_MS,
+                    used_at: None,
                 });
             }
             if !wants(&s, l, tokens, need, now).any() {
-                consume(&mut s, l, tokens, need);
+                consume(&mut s, l, tokens, need, now);
                 return Ok(());
             }
         }
@@ -404,7 +421,7 @@ impl SharedLimits {
                 spent: delta,
                 usd: free,
                 permits: i64::from(s.lease.permits - keep_permits),
-                grant: s.lease.grant.take().map(|g| (g.id, unused(g.requests), unused(g.tokens))),
+                grant: s.lease.grant.take().map(|g| g.back(now)),
             };
             s.lease.usd = (s.lease.usd - delta - free).max(0.0);
             s.lease.mark += delta;
@@ -456,7 +473,7 @@ fn try_local(state: &Shared, l: &KeyLimits, tokens: u64, need: f64, now: i64) ->
     if wants(&s, l, tokens, need, now).any() {
         return false;
     }
-    consume(&mut s, l, tokens, need);
+    consume(&mut s, l, tokens, need, now);
     true
 }
 
@@ -613,9 +630,9 @@ mod tests {
         assert_eq!(wants(&s, &l, 1, 0.0, 0), Want { permit: true, rate: true, usd: false });
         s.lease.permits = 1;
         s.lease.valid_until = 5_000;
-        s.lease.grant = Some(Grant { id: 1, requests: Some(1), tokens: None, until: 2_000 });
+        s.lease.grant = Some(Grant { id: 1, requests: Some(1), tokens: None, until: 2_000, used_at: None });
         assert!(!wants(&s, &l, 1, 0.0, 0).any());
-        consume(&mut s, &l, 1, 0.0);
+        consume(&mut s, &l, 1, 0.0, 0);
         assert_eq!(wants(&s, &l, 1, 0.0, 1), Want { permit: true, rate: true, usd: false }, "both used");
         unconsume(&mut s, &l, 1, 0.0);
         assert!(!wants(&s, &l, 1, 0.0, 1).any());

@@ -9,6 +9,9 @@ use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement, TransactionTrait, Value,
 };
 
+/// The sliding window of `rpm` and `tpm`.
+const WINDOW_MS: i64 = actors::router::pacing::WINDOW_MS;
+
 fn pg(sql: &str, values: Vec<Value>) -> Statement {
     Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
 }
@@ -50,8 +53,22 @@ pub struct Back {
     pub usd: f64,
     /// Unused permits handed back.
     pub permits: i64,
-    /// A grant's unused (id, requests, tokens).
-    pub grant: Option<(i64, i64, i64)>,
+    /// A grant served from no more.
+    pub grant: Option<GrantBack>,
+}
+
+/// A grant given back: what it did not use, and when it was last used.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct GrantBack {
+    /// Its row.
+    pub id: i64,
+    /// Requests unused.
+    pub requests: i64,
+    /// Tokens unused.
+    pub tokens: i64,
+    /// How long ago (ms, before the transaction began) it last served a request; `None`: never.
+    /// It then counts until that request leaves the minute, not until the end of its whole span.
+    pub used_ago_ms: Option<i64>,
 }
 
 /// One scope's identity: whose limits (`key:<name>` / `team:<name>`), which instance, which
@@ -111,10 +128,12 @@ async fn give_back(txn: &DatabaseTransaction, w: &Who<'_>, back: &Back, now: i64
         vec![w.scope.into(), w.instance.into(), less.into(), back.permits.into(), (now + w.ttl_ms).into()],
     ))
     .await?;
-    if let Some((id, requests, tokens)) = back.grant {
-        let sql = "UPDATE shared_grants SET requests = GREATEST(requests - $2, 0), tokens = GREATEST(tokens - $3, 0) \
-                   WHERE id = $1";
-        txn.execute_raw(pg(sql, vec![id.into(), requests.into(), tokens.into()])).await?;
+    if let Some(g) = back.grant {
+        // `now` is later than the moment the instance measured `used_ago_ms` from: never early.
+        let until = g.used_ago_ms.map_or(now, |ago| now - ago.max(0) + WINDOW_MS);
+        let sql = "UPDATE shared_grants SET requests = GREATEST(requests - $2, 0), tokens = GREATEST(tokens - $3, 0), \
+                   counts_until = LEAST(counts_until, $4) WHERE id = $1";
+        txn.execute_raw(pg(sql, vec![g.id.into(), g.requests.into(), g.tokens.into(), until.into()])).await?;
     }
     Ok(())
 }
