@@ -10,7 +10,9 @@
 //! requests cost beyond their reservations (nothing when every target is priced and the output is
 //! bounded by `max_tokens`). Unpriced requests cost nothing here: a budget can only count what the
 //! price table prices. At 80 % of a budget a warning is logged once per period, shown on the key
-//! in `/api/keys`, and posted to the optional webhook (`budget::notify`).
+//! in `/api/keys`, and posted to the optional webhook (`budget::notify`). With several instances
+//! on one PostgreSQL the same limits hold across them (`shared`: leases of shared rows); on SQLite
+//! that module is never reached and admission is the in-memory path alone.
 
 mod shared;
 

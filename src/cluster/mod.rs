@@ -1,8 +1,9 @@
 //! Several instances on one PostgreSQL acting as one gateway: admin changes bump a revision and
 //! `NOTIFY omnigate` (every instance reloads within a second); written account and breaker health
 //! is announced on `omnigate_health` (every instance's router hears it); each instance heartbeats
-//! a row `/api/health` lists. Never built on SQLite (one instance by construction), so SQLite does
-//! no extra work. Nothing here runs on the request path.
+//! a row `/api/health` lists; every `limits::TICK` the key limits shared through the database are
+//! settled and what is unused given back (`limits::SharedLimits`). Never built on SQLite (one
+//! instance by construction), so SQLite does no extra work. Nothing here runs on the request path.
 
 mod feed;
 

@@ -104,6 +104,8 @@ pub struct SharedLimits {
     db: DatabaseConnection,
     instance: String,
     takes: DashMap<(Holder, String), Arc<tokio::sync::Mutex<()>>>,
+    /// Chunks asked of the database (the requests that waited for it).
+    asked: std::sync::atomic::AtomicU64,
 }
 
 fn scope(holder: Holder, name: &str) -> String {
@@ -306,7 +308,7 @@ fn adopt_spent(s: &mut KeyState, seen: &Seen, period_start: i64) {
 impl SharedLimits {
     /// This instance (`instance`: its cluster id) on the PostgreSQL behind `db`.
     pub fn new(db: DatabaseConnection, instance: String) -> Arc<Self> {
-        Arc::new(Self { db, instance, takes: DashMap::new() })
+        Arc::new(Self { db, instance, takes: DashMap::new(), asked: Default::default() })
     }
 
     fn take_lock(&self, holder: Holder, name: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -360,6 +362,7 @@ impl SharedLimits {
                 (want, back, s.spend.period_start)
             };
             let w = self.who(&scope, period_start);
+            self.asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let (done, decided) = rows::take(&self.db, &w, &back, |seen| decide(seen, l, want, tokens, need))
                 .await
                 .map_err(|e| unreachable_db(&e))?;
@@ -483,9 +486,9 @@ impl Limiter {
         let _ = self.shared.set(shared);
     }
 
-    /// Whether the limits are shared (PostgreSQL).
-    pub fn shared(&self) -> bool {
-        self.shared.get().is_some()
+    /// How many times a request asked the shared rows for a chunk (`None`: not shared).
+    pub fn shared_round_trips(&self) -> Option<u64> {
+        self.shared.get().map(|s| s.asked.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// `admit`, holding across instances when the limits are shared: from this instance's leases,

@@ -162,6 +162,47 @@ async fn a_budget_spread_over_three_instances_is_spent_once_never_three_times() 
     }
 }
 
+#[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
+#[actix_web::test]
+async fn most_requests_of_a_limited_key_are_served_from_the_lease_without_asking_the_database() {
+    require_pg();
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let limits = "rpm = 1000\ntpm = 1000000\nmax_concurrent = 50\nbudget = { usd = 100.0, period = \"month\" }";
+    let text = mock_config(&mock.base(), &[("a", "ka")], "")
+        .replace("key = \"sk-og-ci-0001\"", &format!("key = \"sk-og-ci-0001\"\n{limits}"));
+    let a = env.start(&text).await;
+    let (b, _dir) = second(&env, &text).await;
+    let apps = [a, b];
+    price(&apps, &env).await;
+    // Four clients, two on each instance, 30 requests each one after another.
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let app = &apps[w % 2];
+            async move {
+                let mut ok = 0;
+                for _ in 0..30 {
+                    if send(app, "sk-og-ci-0001", chat("mock/mock-model", 10, false)).await.0 == 200 {
+                        ok += 1;
+                    }
+                }
+                ok
+            }
+        })
+        .collect();
+    let served: usize = futures_util::future::join_all(workers).await.into_iter().sum();
+    assert_eq!(served, 120);
+    let asked: u64 = apps.iter().map(|a| a.state.runtime.limiter.shared_round_trips().expect("shared")).sum();
+    println!("120 requests of a limited key over two instances: {asked} asked the database for a chunk");
+    assert!(asked <= 40, "most requests are served from the lease: {asked} of 120 asked the database");
+    let (usd, rows) = spent(&env, &apps).await;
+    assert_eq!(rows, 120);
+    assert!((usd - 0.36).abs() < 1e-9, "${usd}");
+    for app in apps {
+        app.stop().await;
+    }
+}
+
 /// `[[keys]]` entries `rl` (rpm = 5) and `cc` (max_concurrent = 2), and a slow provider.
 fn limited(mock: &MockUpstream, extra_key: &str) -> String {
     let keys = format!(
