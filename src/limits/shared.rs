@@ -561,7 +561,10 @@ impl Limiter {
             s.spend = Spend { period_start, ..Spend::default() };
         }
         if s.lease.period_start != period_start {
-            s.lease = Lease { period_start, ..Lease::default() };
+            // Permits and grants are not a period's: only the budget's hold starts afresh.
+            s.lease.usd = 0.0;
+            s.lease.mark = 0.0;
+            s.lease.period_start = period_start;
         }
         let u = s.spend.spent - s.lease.mark;
         s.lease.mark = spent;

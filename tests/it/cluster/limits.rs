@@ -112,8 +112,8 @@ async fn a_budget_spread_over_three_instances_is_spent_once_never_three_times() 
     assert!((1..=11).contains(&served_at_once), "{served_at_once}");
 
     // Then one at a time, round the instances: a refusal may come while another instance still
-    // holds an unused chunk (given back within a second), so a refused instance is asked again
-    // after two ticks; the budget ends when every instance refuses.
+    // holds an unused chunk (given back within a second), so after a refusal the next instance is
+    // asked three ticks later; the budget ends when every instance refuses.
     let mut more = 0;
     let mut refused_in_a_row = 0;
     let mut i = 0;
@@ -127,7 +127,7 @@ async fn a_budget_spread_over_three_instances_is_spent_once_never_three_times() 
             }
             402 => {
                 refused_in_a_row += 1;
-                actix_rt::time::sleep(omnigate::limits::TICK * 2).await;
+                actix_rt::time::sleep(omnigate::limits::TICK * 3).await;
             }
             other => panic!("{other}: {body}"),
         }
