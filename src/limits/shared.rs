@@ -321,7 +321,6 @@ impl SharedLimits {
 
     /// Serves one holder's share of a request, from memory when its lease covers it, else after
     /// taking a chunk from the shared rows.
-    #[allow(clippy::too_many_arguments)]
     async fn claim(
         &self,
         state: &Shared,

@@ -230,10 +230,12 @@ async fn requests_per_minute_and_in_flight_are_counted_once_across_three_instanc
     let env = TestEnv::new().await;
     let (apps, _dirs) = three(&env, &limited(&mock, "")).await;
 
-    // rpm = 5, twelve requests round the three instances: five served in all (each alone: 12).
+    // rpm = 5, twelve requests at once, four on each instance: five served in all (each
+    // instance alone would serve all twelve).
+    let burst: Vec<_> =
+        (0..12).map(|i| send(&apps[i % 3], "sk-og-rl-0001", chat("mock/mock-model", 10, false))).collect();
     let mut statuses = Vec::new();
-    for i in 0..12 {
-        let (status, retry, body) = send(&apps[i % 3], "sk-og-rl-0001", chat("mock/mock-model", 10, false)).await;
+    for (status, retry, body) in futures_util::future::join_all(burst).await {
         if status == 429 {
             assert_eq!(body["error"]["type"], "rate_limit_error", "{body}");
             let m = body["error"]["message"].as_str().unwrap_or_default();
