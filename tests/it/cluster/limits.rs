@@ -203,10 +203,14 @@ async fn most_requests_of_a_limited_key_are_served_from_the_lease_without_asking
     }
 }
 
-/// `[[keys]]` entries `rl` (rpm = 5) and `cc` (max_concurrent = 2), and a slow provider.
+/// `[[keys]]` entries `rl` (rpm = 5), `cc` (max_concurrent = 2) and `t1`, `t2` of the team
+/// `blue` (rpm = 4 for the two together), and a slow provider.
 fn limited(mock: &MockUpstream, extra_key: &str) -> String {
     let keys = format!(
-        "[[keys]]\nname = \"rl\"\nkey = \"sk-og-rl-0001\"\nrpm = 5\n\n\
+        "[[teams]]\nname = \"blue\"\nrpm = 4\n\n\
+         [[keys]]\nname = \"t1\"\nkey = \"sk-og-t1-0001\"\nteam = \"blue\"\n\n\
+         [[keys]]\nname = \"t2\"\nkey = \"sk-og-t2-0001\"\nteam = \"blue\"\n\n\
+         [[keys]]\nname = \"rl\"\nkey = \"sk-og-rl-0001\"\nrpm = 5\n\n\
          [[keys]]\nname = \"cc\"\nkey = \"sk-og-cc-0001\"\nmax_concurrent = 2\n{extra_key}\n\n\
          [[providers]]\nid = \"slow\"\ndialect = \"openai-chat\"\nbase_url = \"{}\"\nmodels = [\"m\"]\n\n\
          [[accounts]]\nprovider = \"slow\"\nname = \"s\"\napi_key = \"kslow\"\n",
@@ -254,6 +258,26 @@ async fn requests_per_minute_and_in_flight_are_counted_once_across_three_instanc
         "{e}"
     );
     assert!(retry.parse::<u64>().is_ok_and(|w| w >= 1), "{retry}");
+
+    // A team's rpm = 4 counts its two keys on the three instances together.
+    let burst: Vec<_> = (0..12)
+        .map(|i| {
+            let key = if i % 2 == 0 { "sk-og-t1-0001" } else { "sk-og-t2-0001" };
+            send(&apps[i % 3], key, chat("mock/mock-model", 10, false))
+        })
+        .collect();
+    let answers = futures_util::future::join_all(burst).await;
+    assert_eq!(
+        answers.iter().filter(|a| a.0 == 200).count(),
+        4,
+        "{:?}",
+        answers.iter().map(|a| a.0).collect::<Vec<_>>()
+    );
+    for (status, _, body) in answers.iter().filter(|a| a.0 != 200) {
+        assert_eq!(*status, 429, "{body}");
+        let m = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(m.contains("team `blue` is over its limit of 4 requests per minute"), "{body}");
+    }
 
     // max_concurrent = 2: nine streams at once, three per instance; at most two in flight.
     let burst: Vec<_> = (0..9).map(|i| send(&apps[i % 3], "sk-og-cc-0001", chat("slow/m", 10, true))).collect();
