@@ -344,7 +344,7 @@ impl SharedLimits {
         let scope = scope(holder, name);
         for _ in 0..ATTEMPTS {
             let now = actors::clock::now_ms();
-            let (want, back, period_start) = {
+            let (want, back, period_start, returned) = {
                 let mut s = lock(state);
                 roll(&mut s, l, now);
                 let want = wants(&s, l, tokens, need, now);
@@ -352,19 +352,24 @@ impl SharedLimits {
                     consume(&mut s, l, tokens, need, now);
                     return Ok(());
                 }
-                let mut back = Back::default();
-                if want.rate
-                    && let Some(g) = s.lease.grant.take()
-                {
-                    back.grant = Some(g.back(now));
-                }
-                (want, back, s.spend.period_start)
+                let returned = if want.rate { s.lease.grant.take() } else { None };
+                let back = Back { grant: returned.map(|g| g.back(now)), ..Back::default() };
+                (want, back, s.spend.period_start, returned)
             };
             let w = self.who(&scope, period_start);
             self.asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let (done, decided) = rows::take(&self.db, &w, &back, |seen| decide(seen, l, want, tokens, need))
-                .await
-                .map_err(|e| unreachable_db(&e))?;
+            let (done, decided) =
+                match rows::take(&self.db, &w, &back, |seen| decide(seen, l, want, tokens, need)).await {
+                    Ok(d) => d,
+                    Err(e) => {
+                        // Nothing changed in the database: the grant given back is still this one's.
+                        let mut s = lock(state);
+                        if s.lease.grant.is_none() {
+                            s.lease.grant = returned;
+                        }
+                        return Err(unreachable_db(&e));
+                    }
+                };
             let mut s = lock(state);
             if s.lease.period_start == period_start && !done.seen.mine {
                 // Our hold had expired (no sync for `HOLD_TTL`): what it held is the others' again.
@@ -410,7 +415,7 @@ impl SharedLimits {
         let one = self.take_lock(holder, name);
         let _one = one.lock().await;
         let now = actors::clock::now_ms();
-        let (back, period_start) = {
+        let (back, period_start, grant) = {
             let mut s = lock(state);
             let delta = unsynced(&s).max(0.0);
             if s.lease.usd <= 0.0 && s.lease.permits == 0 && s.lease.grant.is_none() && delta <= 0.0 {
@@ -419,16 +424,17 @@ impl SharedLimits {
             let keep_usd = if all { 0.0 } else { s.spend.reserved };
             let free = (s.lease.usd - keep_usd - delta).max(0.0);
             let keep_permits = if all { 0 } else { s.in_flight.min(s.lease.permits) };
+            let grant = s.lease.grant.take();
             let back = Back {
                 spent: delta,
                 usd: free,
                 permits: i64::from(s.lease.permits - keep_permits),
-                grant: s.lease.grant.take().map(|g| g.back(now)),
+                grant: grant.map(|g| g.back(now)),
             };
             s.lease.usd = (s.lease.usd - delta - free).max(0.0);
             s.lease.mark += delta;
             s.lease.permits = keep_permits;
-            (back, s.spend.period_start)
+            (back, s.spend.period_start, grant)
         };
         let scope = scope(holder, name);
         match rows::sync(&self.db, &self.who(&scope, period_start), &back).await {
@@ -447,12 +453,16 @@ impl SharedLimits {
                 s.lease.valid_until = now + LOCAL_VALID_MS;
             }
             Err(e) => {
-                // Kept as spent-and-unsynced: the next tick tries again.
+                // Nothing changed in the database: held as before, and the next tick tries again.
                 tracing::warn!(error = %e, holder = holder.as_str(), name, "syncing a shared limit failed");
                 let mut s = lock(state);
                 if s.lease.period_start == period_start {
                     s.lease.mark -= back.spent;
-                    s.lease.usd += back.spent;
+                    s.lease.usd += back.spent + back.usd;
+                }
+                s.lease.permits += u32::try_from(back.permits).unwrap_or(0);
+                if s.lease.grant.is_none() {
+                    s.lease.grant = grant;
                 }
             }
         }
