@@ -175,8 +175,9 @@ fn unconsume(s: &mut KeyState, l: &KeyLimits, tokens: u64, need: f64) {
     }
 }
 
-/// What to take for `want` given the shared rows `seen`: the request's own share and a chunk
-/// beyond it (a tenth of the limit, at most a quarter of what is left), or why not.
+/// What to take for `want` given the shared rows `seen`: the request's own share (of the budget:
+/// `need`, what the lease lacks of its reservation) and a chunk beyond it (a tenth of the limit,
+/// at most a quarter of what is left), or why not.
 fn decide(seen: &Seen, l: &KeyLimits, want: Want, tokens: u64, need: f64) -> Result<Add, Refusal> {
     let mut add = Add::default();
     if want.permit
@@ -344,7 +345,7 @@ impl SharedLimits {
         let scope = scope(holder, name);
         for _ in 0..ATTEMPTS {
             let now = actors::clock::now_ms();
-            let (want, back, period_start, returned) = {
+            let (want, back, period_start, returned, short) = {
                 let mut s = lock(state);
                 roll(&mut s, l, now);
                 let want = wants(&s, l, tokens, need, now);
@@ -354,12 +355,15 @@ impl SharedLimits {
                 }
                 let returned = if want.rate { s.lease.grant.take() } else { None };
                 let back = Back { grant: returned.map(|g| g.back(now)), ..Back::default() };
-                (want, back, s.spend.period_start, returned)
+                // What the lease lacks of this request's reservation (what it has free counts).
+                let free = if now < s.lease.valid_until { s.lease.usd - s.spend.reserved - unsynced(&s) } else { 0.0 };
+                let short = (need - free.max(0.0)).max(0.0);
+                (want, back, s.spend.period_start, returned, short)
             };
             let w = self.who(&scope, period_start);
             self.asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let (done, decided) =
-                match rows::take(&self.db, &w, &back, |seen| decide(seen, l, want, tokens, need)).await {
+                match rows::take(&self.db, &w, &back, |seen| decide(seen, l, want, tokens, short)).await {
                     Ok(d) => d,
                     Err(e) => {
                         // Nothing changed in the database: the grant given back is still this one's.
