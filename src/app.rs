@@ -406,6 +406,8 @@ impl Running {
         }
         self.state.runtime.flush_usage().await;
         if let Some(c) = &self.state.runtime.cluster {
+            // What this instance spent is settled and what it holds goes back to the others.
+            self.state.runtime.limiter.sync_shared(true).await;
             c.stop().await;
         }
         self.state.runtime.stop();

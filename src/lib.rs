@@ -32,7 +32,9 @@
 //!    tpm over a sliding minute, requests in flight, a budget by reservation of the worst case at
 //!    the targets' prices) before any upstream call; the admission rides with the answer's body
 //!    and its reservation is settled with the real cost through the `SpendSink` in the executor
-//!    context. `pipeline::session` reads the client's session key (header or body markers; for
+//!    context. On PostgreSQL the same limits hold across instances (`limits::SharedLimits`): the
+//!    request is served from this instance's lease of the key's shared budget, minute and permits,
+//!    and only a lease that runs out asks the database (one locked transaction for a chunk). `pipeline::session` reads the client's session key (header or body markers; for
 //!    the Responses API the `previous_response_id` chain, `session::ResponseChains`).
 //! 3. For each target, `Lease` goes to the `RouterActor` (its own thread): it gives a bound
 //!    session its account while that one can serve, else picks an account by strategy from its
@@ -131,7 +133,9 @@
 //! their routers. Dashboard logins are stored by digest and announced; each instance heartbeats
 //! `cluster_instances` (`/api/health` lists the live ones). An OAuth refresh holds a per-account
 //! advisory lock (`oauth::source`) so one instance at a time spends the refresh token. None of it
-//! is on the request path.
+//! is on the request path, except a key's shared limits: `limits::SharedLimits` takes chunks of
+//! them from `store::shared_limits` when this instance's lease runs out, and the `cluster` task
+//! settles spend and gives back what is unused every `limits::TICK` (everything on stop).
 //!
 //! # Coding tools and the operator's checks
 //! `tools` knows each coding tool's settings format (one module per tool, from its own docs);

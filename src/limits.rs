@@ -10,7 +10,11 @@
 //! requests cost beyond their reservations (nothing when every target is priced and the output is
 //! bounded by `max_tokens`). Unpriced requests cost nothing here: a budget can only count what the
 //! price table prices. At 80 % of a budget a warning is logged once per period, shown on the key
-//! in `/api/keys`, and posted to the optional webhook (`budget::notify`).
+//! in `/api/keys`, and posted to the optional webhook (`budget::notify`). With several instances
+//! on one PostgreSQL the same limits hold across them (`shared`: leases of shared rows); on SQLite
+//! that module is never reached and admission is the in-memory path alone.
+
+mod shared;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -23,6 +27,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::GatewayError;
 use crate::keys::{KeyInfo, KeyLimits};
+
+pub use shared::{HOLD_TTL, RATE_USE_MS, SharedLimits, TICK};
 
 /// A calendar period of a budget (UTC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +101,8 @@ struct KeyState {
     pacer: Pacer,
     in_flight: u32,
     spend: Spend,
+    /// What this instance holds of the shared limits (PostgreSQL only).
+    lease: shared::Lease,
 }
 
 type Shared = Arc<Mutex<KeyState>>;
@@ -155,6 +163,8 @@ pub struct Limiter {
     teams: std::sync::RwLock<std::collections::HashMap<String, KeyLimits>>,
     /// Told each 80 % crossing (the webhook and log).
     warn: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Warning>>>,
+    /// The rows the limits are shared through with other instances (PostgreSQL only).
+    shared: std::sync::OnceLock<Arc<SharedLimits>>,
 }
 
 /// What an admitted request holds: its in-flight slots and its budget reservation.
@@ -380,12 +390,7 @@ impl Limiter {
         worst_usd: Option<f64>,
         now: i64,
     ) -> Result<Admission, GatewayError> {
-        let mut holders = vec![(Holder::Key, key.name.clone(), key.limits)];
-        if let Some(team) = &key.team
-            && let Some(l) = self.team(team).filter(KeyLimits::is_set)
-        {
-            holders.push((Holder::Team, team.clone(), l));
-        }
+        let holders = self.holders(key);
         let states: Vec<Shared> = holders.iter().map(|(h, n, _)| self.state(*h, n)).collect();
         // Always key before team: no two requests lock them in opposite orders.
         let mut guards: Vec<MutexGuard<'_, KeyState>> = states.iter().map(|s| lock(s)).collect();
@@ -413,11 +418,28 @@ impl Limiter {
             }
         }
         drop(guards);
+        Ok(self.admission(slots, parts, need))
+    }
+
+    /// Whose limits a request of `key` must fit: the key's, then its team's (always in this
+    /// order, so no two requests lock them in opposite orders).
+    fn holders(&self, key: &KeyInfo) -> Vec<(Holder, String, KeyLimits)> {
+        let mut holders = vec![(Holder::Key, key.name.clone(), key.limits)];
+        if let Some(team) = &key.team
+            && let Some(l) = self.team(team).filter(KeyLimits::is_set)
+        {
+            holders.push((Holder::Team, team.clone(), l));
+        }
+        holders
+    }
+
+    /// What an admitted request holds: `slots` in flight and its reservation of `need` on `parts`.
+    fn admission(&self, slots: Vec<Shared>, parts: Vec<Held>, need: f64) -> Admission {
         let reservation = (!parts.is_empty()).then(|| {
             let warn = self.warn.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
             Arc::new(Reservation { usd: need, parts, settled: std::sync::atomic::AtomicBool::new(false), warn })
         });
-        Ok(Admission { slots, reservation })
+        Admission { slots, reservation }
     }
 
     /// A budget's state: (spent, reserved) in the period holding `now`.

@@ -1,8 +1,9 @@
 //! Several instances on one PostgreSQL acting as one gateway: admin changes bump a revision and
 //! `NOTIFY omnigate` (every instance reloads within a second); written account and breaker health
 //! is announced on `omnigate_health` (every instance's router hears it); each instance heartbeats
-//! a row `/api/health` lists. Never built on SQLite (one instance by construction), so SQLite does
-//! no extra work. Nothing here runs on the request path.
+//! a row `/api/health` lists; every `limits::TICK` the key limits shared through the database are
+//! settled and what is unused given back (`limits::SharedLimits`). Never built on SQLite (one
+//! instance by construction), so SQLite does no extra work. Nothing here runs on the request path.
 
 mod feed;
 
@@ -174,7 +175,7 @@ impl Cluster {
             Ok(mut g) => g.take(),
             Err(p) => p.into_inner().take(),
         };
-        let feed = actix_rt::spawn(feed::run(Arc::clone(self), runtime));
+        let feed = actix_rt::spawn(feed::run(Arc::clone(self), Arc::clone(&runtime)));
         match self.feed.lock() {
             Ok(mut g) => *g = Some(feed),
             Err(p) => *p.into_inner() = Some(feed),
@@ -183,6 +184,7 @@ impl Cluster {
             actix_rt::spawn(announcer(Arc::clone(self), rx));
         }
         actix_rt::spawn(heartbeat(Arc::clone(self), address));
+        actix_rt::spawn(limits(Arc::clone(self), runtime));
     }
 
     /// Waits (at most `limit`) until this instance hears the others: a daemon that reports
@@ -253,6 +255,21 @@ async fn announcer(cluster: Arc<Cluster>, mut rx: mpsc::UnboundedReceiver<Writte
         if let Err(e) = rows::announce_health(&cluster.db, &encode(&cluster.id, &w)).await {
             tracing::warn!(error = %e, "announcing a health change to the other instances failed");
         }
+    }
+}
+
+/// Settles the spend of shared key and team limits and gives back what is held unused, every
+/// `limits::TICK` (which also renews what requests in flight hold).
+async fn limits(cluster: Arc<Cluster>, runtime: Arc<Runtime>) {
+    let mut stop = cluster.stopped();
+    let mut tick = actix_rt::time::interval(crate::limits::TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tick.tick() => {}
+        }
+        runtime.limiter.sync_shared(false).await;
     }
 }
 

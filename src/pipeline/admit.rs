@@ -68,8 +68,10 @@ pub fn worst_cost(state: &AppState, plan: &Plan, targets: &[Target]) -> Option<f
     worst
 }
 
-/// Admits the request of `key` (if it has limits) for `targets`.
-pub fn admit(
+/// Admits the request of `key` (if it has limits) for `targets`. On PostgreSQL the limits hold
+/// across instances (`limits::SharedLimits`): served from this instance's leases, the database is
+/// asked only when they do not cover the request.
+pub async fn admit(
     state: &AppState,
     key: Option<&KeyInfo>,
     plan: &Plan,
@@ -80,7 +82,7 @@ pub fn admit(
         key.team.as_deref().and_then(|t| state.runtime.limiter.team(t)).is_some_and(|l| l.budget.is_some());
     let worst = if key.limits.budget.is_some() || team_budget { worst_cost(state, plan, targets) } else { None };
     let now = actors::clock::now_ms();
-    state.runtime.limiter.admit(key, plan.token_estimate(), worst, now).map(Some)
+    state.runtime.limiter.admit_shared(key, plan.token_estimate(), worst, now).await.map(Some)
 }
 
 /// A response body that holds the request's admission until it is done.

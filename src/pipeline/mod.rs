@@ -356,7 +356,7 @@ async fn serve_inner(
     }
     let targets = authorize(meta.key.as_ref(), &inbound.model, resolution.targets)?;
     let mut targets = surfaces::servable(&reg, inbound.plan.op, targets)?;
-    guard.admission = admit::admit(state, meta.key.as_ref(), &inbound.plan, &targets)?;
+    guard.admission = admit::admit(state, meta.key.as_ref(), &inbound.plan, &targets).await?;
     guard.ctx.spend = guard.admission.as_ref().and_then(crate::limits::Admission::spend_sink);
     // A session is the client's own: bindings of two keys never mix.
     let key_name = meta.key.as_ref().map_or("", |k| k.name.as_str());

@@ -198,6 +198,8 @@ impl Runtime {
             cluster,
         });
         if let Some(c) = &runtime.cluster {
+            // Key and team limits hold across the instances (leases of the shared rows).
+            runtime.limiter.share(crate::limits::SharedLimits::new(db.clone(), c.id().to_string()));
             // Read before the first reload: a change committed meanwhile is newer and reloads again.
             c.init().await?;
         }
@@ -395,7 +397,8 @@ impl Runtime {
 
     /// Starts each budget's period not yet counted here from what its key's usage rows say it spent
     /// (a restart keeps counting; later reloads ask the database nothing), and forgets the state of
-    /// keys no longer active.
+    /// keys no longer active. With several instances the period starts from the shared spend
+    /// (seeded from the usage rows by the first instance to count it).
     async fn seed_budgets(
         &self,
         rows: &[entities::api_key::Model],
@@ -413,8 +416,11 @@ impl Runtime {
                 if self.limiter.counts(Holder::Key, &r.name, start) {
                     continue;
                 }
-                let spent = store::keys::spent_since(&self.inputs.db, &[r.name.as_str()], start).await?;
-                self.limiter.seed_spent(Holder::Key, &r.name, start, spent);
+                let spent = match self.limiter.shared_spent(Holder::Key, &r.name, start).await? {
+                    Some(shared) => shared,
+                    None => store::keys::spent_since(&self.inputs.db, &[r.name.as_str()], start).await?,
+                };
+                self.limiter.seed_shared(Holder::Key, &r.name, start, spent).await?;
             }
         }
         // A team's period: what its keys (all of them, revoked ones too) spent in it.
@@ -429,8 +435,11 @@ impl Runtime {
                     .filter(|r| r.team.as_deref() == Some(t.name.as_str()))
                     .map(|r| r.name.as_str())
                     .collect();
-                let spent = store::keys::spent_since(&self.inputs.db, &members, start).await?;
-                self.limiter.seed_spent(Holder::Team, &t.name, start, spent);
+                let spent = match self.limiter.shared_spent(Holder::Team, &t.name, start).await? {
+                    Some(shared) => shared,
+                    None => store::keys::spent_since(&self.inputs.db, &members, start).await?,
+                };
+                self.limiter.seed_shared(Holder::Team, &t.name, start, spent).await?;
             }
         }
         Ok(())

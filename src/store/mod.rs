@@ -13,6 +13,7 @@ pub mod pricing;
 pub mod providers;
 pub mod runtime;
 pub mod settings;
+pub mod shared_limits;
 pub mod transforms;
 pub mod usage;
 

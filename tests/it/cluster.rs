@@ -6,6 +6,8 @@
 //! `scripts/test`'s SQLite pass and run in its PostgreSQL pass; run without `OG_TEST_PG` they
 //! fail saying so, never pass silently.
 
+mod limits;
+
 use std::time::{Duration, Instant};
 
 use omnigate::app::Running;
