@@ -43,6 +43,11 @@ async fn direct(env: &TestEnv) -> sea_orm::DatabaseConnection {
     sea_orm::Database::connect(env.db_url.as_str()).await.expect("connect")
 }
 
+/// How long a change may take to reach the other instance here. It takes about 100 ms on an idle
+/// machine (the README's figure); the bound is the one second with room for a CI machine
+/// running the whole suite in parallel (the old one-second bound failed there under load).
+const PROPAGATION: Duration = Duration::from_secs(3);
+
 /// Waits up to `within` for `f`, and says how long it took.
 async fn within<F: FnMut() -> Fut, Fut: std::future::Future<Output = bool>>(within: Duration, mut f: F) -> Duration {
     let t = Instant::now();
@@ -59,36 +64,35 @@ async fn within<F: FnMut() -> Fut, Fut: std::future::Future<Output = bool>>(with
 /// disabled) never needs a restart.
 #[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
 #[actix_web::test]
-async fn admin_changes_on_one_instance_are_live_on_the_other_within_a_second() {
+async fn admin_changes_on_one_instance_are_live_on_the_other_without_a_restart() {
     require_pg();
     let mock = MockUpstream::start().await;
     let env = TestEnv::new().await;
     let text = mock_config(&mock.base(), &[("a", "ka")], "");
     let a = env.start(&text).await;
     let (b, _dir) = second(&env, &text).await;
-    let second_ = Duration::from_secs(1);
 
     // An alias made on A serves on B.
     assert_eq!(chat_ci(&b, "quick").await.0, 404, "no such model yet");
     let (s, v) = post_api(&a, &env, "/api/aliases", json!({"alias": "quick", "target": "mock/mock-model"})).await;
     assert_eq!(s, 201, "{v}");
-    within(second_, || async { chat_ci(&b, "quick").await.0 == 200 }).await;
+    within(PROPAGATION, || async { chat_ci(&b, "quick").await.0 == 200 }).await;
 
     // A key made on A opens B.
     let (s, v) = post_api(&a, &env, "/api/keys", json!({"name": "team"})).await;
     assert_eq!(s, 201, "{v}");
     let key = v["key"].as_str().expect("shown once").to_string();
-    within(second_, || async { chat_with(&b, &key, "mock/mock-model").await.0 == 200 }).await;
+    within(PROPAGATION, || async { chat_with(&b, &key, "mock/mock-model").await.0 == 200 }).await;
 
     // An account made on A (preferred) serves B's requests; disabled on A, B stops using it.
     let body = json!({"provider": "mock", "name": "b", "api_key": "kb", "priority": 0});
     let (s, v) = post_api(&a, &env, "/api/accounts", body).await;
     assert_eq!(s, 201, "{v}");
     let id = v["id"].as_i64().expect("id");
-    within(second_, || async { chat_ci(&b, "mock/mock-model").await.1 == "b" }).await;
+    within(PROPAGATION, || async { chat_ci(&b, "mock/mock-model").await.1 == "b" }).await;
     let (s, v) = patch_api(&a, &env, &format!("/api/accounts/{id}"), json!({"enabled": false})).await;
     assert_eq!(s, 200, "{v}");
-    within(second_, || async { chat_ci(&b, "mock/mock-model").await.1 == "a" }).await;
+    within(PROPAGATION, || async { chat_ci(&b, "mock/mock-model").await.1 == "a" }).await;
     for _ in 0..3 {
         assert_eq!(chat_ci(&b, "mock/mock-model").await.1, "a", "the disabled account stays unused");
     }
@@ -145,7 +149,7 @@ async fn a_missed_notification_is_caught_up_on_reconnect_and_by_the_periodic_che
     // And the notifications after the reconnect arrive as before.
     let (s, _) = post_api(&a, &env, "/api/aliases", json!({"alias": "after", "target": "mock/mock-model"})).await;
     assert_eq!(s, 201);
-    within(Duration::from_secs(1), || async { chat_ci(&b, "after").await.0 == 200 }).await;
+    within(PROPAGATION, || async { chat_ci(&b, "after").await.0 == 200 }).await;
 
     // Never notified at all: the periodic check finds it.
     silent_alias(&db, "unannounced").await;
@@ -165,7 +169,7 @@ fn health_of<'a>(health: &'a Value, name: &str) -> &'a Value {
 
 #[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
 #[actix_web::test]
-async fn a_cooldown_seen_by_one_instance_is_respected_by_the_other_within_a_second() {
+async fn a_cooldown_seen_by_one_instance_is_respected_by_the_other_before_it_asks() {
     require_pg();
     let mock = MockUpstream::start().await;
     mock.always("ka", Reply::rate_limited("120"));
@@ -179,7 +183,7 @@ async fn a_cooldown_seen_by_one_instance_is_respected_by_the_other_within_a_seco
     let hits = || mock.requests().iter().filter(|r| r.credential().as_deref() == Some("ka")).count();
     assert_eq!(hits(), 1);
     // B's router hears of it within a second, without a request of its own.
-    within(Duration::from_secs(1), || async {
+    within(PROPAGATION, || async {
         let h = admin_get(&b, &env, "/api/health").await;
         health_of(&h, "a")["cooldown"]["until"].as_i64().is_some_and(|u| u > actors::clock::now_ms() + 100_000)
     })
@@ -262,7 +266,7 @@ async fn a_dashboard_login_on_one_instance_opens_the_others_and_survives_their_r
     let (b, _dir) = second(&env, &text).await;
     let cookie = session_cookie(&a, &env).await;
     assert_eq!(whoami(&a, &cookie).await, 200);
-    within(Duration::from_secs(1), || async { whoami(&b, &cookie).await == 200 }).await;
+    within(PROPAGATION, || async { whoami(&b, &cookie).await == 200 }).await;
 
     // B restarted: the login is read back from the database.
     b.stop().await;
@@ -278,7 +282,7 @@ async fn a_dashboard_login_on_one_instance_opens_the_others_and_survives_their_r
         .expect("send");
     assert_eq!(r.status(), 200);
     assert_eq!(whoami(&a, &cookie).await, 401);
-    within(Duration::from_secs(1), || async { whoami(&b, &cookie).await == 401 }).await;
+    within(PROPAGATION, || async { whoami(&b, &cookie).await == 401 }).await;
     b.stop().await;
     a.stop().await;
 }
@@ -324,10 +328,7 @@ async fn a_breaker_one_instance_opened_and_an_operator_reset_reach_the_other() {
     }
     assert_eq!(mock.hits(), 4);
     let breaker = |h: &Value| h["providers"].as_array().and_then(|l| l.first()).map(|p| p["breaker"]["state"].clone());
-    within(Duration::from_secs(1), || async {
-        breaker(&admin_get(&b, &env, "/api/health").await) == Some(json!("open"))
-    })
-    .await;
+    within(PROPAGATION, || async { breaker(&admin_get(&b, &env, "/api/health").await) == Some(json!("open")) }).await;
     assert_eq!(chat_ci(&b, "mock/mock-model").await.0, 503, "B sends nothing to the open provider");
     assert_eq!(mock.hits(), 4);
 
@@ -336,7 +337,7 @@ async fn a_breaker_one_instance_opened_and_an_operator_reset_reach_the_other() {
     mock.always("kb", Reply::Text("back".into()));
     let (s, _) = post_api(&a, &env, "/api/providers/mock/reset-breaker", json!({})).await;
     assert_eq!(s, 200);
-    within(Duration::from_secs(1), || async { chat_ci(&b, "mock/mock-model").await.0 == 200 }).await;
+    within(PROPAGATION, || async { chat_ci(&b, "mock/mock-model").await.0 == 200 }).await;
     b.stop().await;
     a.stop().await;
 }
