@@ -14,6 +14,7 @@
 //! on one PostgreSQL the same limits hold across them (`shared`: leases of shared rows); on SQLite
 //! that module is never reached and admission is the in-memory path alone.
 
+mod period;
 mod shared;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -21,66 +22,14 @@ use std::time::Duration;
 
 use actors::executor::SpendSink;
 use actors::router::pacing::{Pacer, Pacing};
-use chrono::{Datelike, TimeZone, Utc};
 use dashmap::DashMap;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::error::GatewayError;
 use crate::keys::{KeyInfo, KeyLimits};
 
+pub use period::{Budget, Period, Zone};
 pub use shared::{HOLD_TTL, RATE_USE_MS, SharedLimits, TICK};
-
-/// A calendar period of a budget (UTC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Period {
-    /// From 00:00 UTC.
-    Day,
-    /// From Monday 00:00 UTC.
-    Week,
-    /// From the 1st, 00:00 UTC.
-    Month,
-}
-
-impl Period {
-    /// The word people read.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Day => "day",
-            Self::Week => "week",
-            Self::Month => "month",
-        }
-    }
-
-    /// The start of the period holding `now` and the start of the next one (ms).
-    pub fn bounds(self, now: i64) -> (i64, i64) {
-        let t = Utc.timestamp_millis_opt(now).single().unwrap_or_default();
-        let day = t.date_naive();
-        let (start, next) = match self {
-            Self::Day => (day, day.succ_opt().unwrap_or(day)),
-            Self::Week => {
-                let monday = day - chrono::Days::new(u64::from(day.weekday().num_days_from_monday()));
-                (monday, monday + chrono::Days::new(7))
-            }
-            Self::Month => {
-                let first = day.with_day(1).unwrap_or(day);
-                (first, first + chrono::Months::new(1))
-            }
-        };
-        let ms = |d: chrono::NaiveDate| d.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp_millis());
-        (ms(start), ms(next))
-    }
-}
-
-/// A key's budget.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Budget {
-    /// USD per period.
-    pub usd: f64,
-    /// The period.
-    pub period: Period,
-}
 
 /// A budget's state.
 #[derive(Debug, Default)]
@@ -165,6 +114,8 @@ pub struct Limiter {
     warn: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Warning>>>,
     /// The rows the limits are shared through with other instances (PostgreSQL only).
     shared: std::sync::OnceLock<Arc<SharedLimits>>,
+    /// The zone budget periods are counted in (`[budgets] time_zone`).
+    zone: std::sync::RwLock<Zone>,
 }
 
 /// What an admitted request holds: its in-flight slots and its budget reservation.
@@ -231,14 +182,14 @@ impl Reservation {
             let spent = s.spend.spent;
             drop(s);
             if crossed {
-                let (_, next) = p.budget.period.bounds(p.period_start);
+                let (_, next) = p.budget.bounds(p.period_start);
                 let w = Warning {
                     holder: p.holder,
                     name: p.name.clone(),
                     spent_usd: spent,
                     budget_usd: p.budget.usd,
                     period: p.budget.period,
-                    resets_at: rfc3339(next),
+                    resets_at: p.budget.when(next),
                 };
                 tracing::warn!(holder = p.holder.as_str(), name = %w.name, spent_usd = spent, budget_usd = w.budget_usd, period = w.period.as_str(), "80 % of a budget is spent");
                 if let Some(tx) = &self.warn {
@@ -260,11 +211,6 @@ impl Drop for Reservation {
         // Ended without a recorded cost (refused before any upstream call, say): released.
         self.close(0.0);
     }
-}
-
-/// `ms` as RFC 3339 UTC to the minute (`2026-01-01T00:00Z`).
-pub fn rfc3339(ms: i64) -> String {
-    Utc.timestamp_millis_opt(ms).single().map(|t| t.format("%Y-%m-%dT%H:%MZ").to_string()).unwrap_or_default()
 }
 
 fn usd(v: f64) -> String {
@@ -312,7 +258,7 @@ fn refusal(
         }
     }
     if let Some(b) = l.budget {
-        let (start, next) = b.period.bounds(now);
+        let (start, next) = b.bounds(now);
         if s.spend.period_start != start {
             s.spend = Spend { period_start: start, ..Spend::default() };
         }
@@ -331,7 +277,7 @@ fn refusal(
                 "budget of {} per {} for {who} {why}; resets {}",
                 usd(b.usd),
                 b.period.as_str(),
-                rfc3339(next)
+                b.when(next)
             )));
         }
     }
@@ -351,9 +297,29 @@ impl Limiter {
         *self.teams.write().unwrap_or_else(std::sync::PoisonError::into_inner) = map;
     }
 
-    /// A team's limits.
+    /// A team's limits, its budget counted in the gateway's zone.
     pub fn team(&self, name: &str) -> Option<KeyLimits> {
-        self.teams.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(name).copied()
+        let l = self.teams.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(name).copied();
+        l.map(|l| self.zoned(l))
+    }
+
+    /// Counts budget periods in `zone` from now on (a change starts the periods anew, seeded from
+    /// the usage rows by the reload that set it).
+    pub fn set_zone(&self, zone: Zone) {
+        *self.zone.write().unwrap_or_else(std::sync::PoisonError::into_inner) = zone;
+    }
+
+    /// The zone budget periods are counted in.
+    pub fn zone(&self) -> Zone {
+        *self.zone.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// `l` with its budget counted in the gateway's zone.
+    pub fn zoned(&self, mut l: KeyLimits) -> KeyLimits {
+        if let Some(b) = &mut l.budget {
+            b.zone = self.zone();
+        }
+        l
     }
 
     fn state(&self, holder: Holder, name: &str) -> Shared {
@@ -424,7 +390,7 @@ impl Limiter {
     /// Whose limits a request of `key` must fit: the key's, then its team's (always in this
     /// order, so no two requests lock them in opposite orders).
     fn holders(&self, key: &KeyInfo) -> Vec<(Holder, String, KeyLimits)> {
-        let mut holders = vec![(Holder::Key, key.name.clone(), key.limits)];
+        let mut holders = vec![(Holder::Key, key.name.clone(), self.zoned(key.limits))];
         if let Some(team) = &key.team
             && let Some(l) = self.team(team).filter(KeyLimits::is_set)
         {
@@ -446,7 +412,7 @@ impl Limiter {
     pub fn spend(&self, holder: Holder, name: &str, budget: Budget, now: i64) -> (f64, f64) {
         let Some(s) = self.states.get(&(holder, name.to_string())).map(|s| s.clone()) else { return (0.0, 0.0) };
         let s = lock(&s);
-        if s.spend.period_start == budget.period.bounds(now).0 { (s.spend.spent, s.spend.reserved) } else { (0.0, 0.0) }
+        if s.spend.period_start == budget.bounds(now).0 { (s.spend.spent, s.spend.reserved) } else { (0.0, 0.0) }
     }
 
     /// Forgets the keys not in `keep` (deleted or revoked).
@@ -464,16 +430,6 @@ mod tests {
     }
 
     const JAN_15: i64 = 1_768_478_400_000; // 2026-01-15T12:00Z, a Thursday
-
-    #[test]
-    fn periods_are_calendar_periods_in_utc() {
-        assert_eq!(rfc3339(Period::Day.bounds(JAN_15).0), "2026-01-15T00:00Z");
-        assert_eq!(rfc3339(Period::Day.bounds(JAN_15).1), "2026-01-16T00:00Z");
-        assert_eq!(rfc3339(Period::Week.bounds(JAN_15).0), "2026-01-12T00:00Z");
-        assert_eq!(rfc3339(Period::Week.bounds(JAN_15).1), "2026-01-19T00:00Z");
-        assert_eq!(rfc3339(Period::Month.bounds(JAN_15).0), "2026-01-01T00:00Z");
-        assert_eq!(rfc3339(Period::Month.bounds(JAN_15).1), "2026-02-01T00:00Z");
-    }
 
     #[test]
     fn rpm_and_concurrency_refuse_with_a_wait_and_free_again() {
@@ -494,7 +450,7 @@ mod tests {
     #[test]
     fn a_budget_admits_only_what_its_reservations_fit_and_settles_real_costs() {
         let l = Limiter::default();
-        let budget = Budget { usd: 1.0, period: Period::Month };
+        let budget = Budget::new(1.0, Period::Month);
         let k = key(KeyLimits { budget: Some(budget), ..KeyLimits::default() });
         let a = l.admit(&k, 0, Some(0.4), JAN_15).expect("0.4 of 1.0");
         let b = l.admit(&k, 0, Some(0.4), JAN_15).expect("0.8 of 1.0");
@@ -506,13 +462,13 @@ mod tests {
         assert_eq!(l.spend(Holder::Key, "ci", budget, JAN_15), (0.1, 0.4));
         drop(b); // ended without a cost: released
         assert_eq!(l.spend(Holder::Key, "ci", budget, JAN_15), (0.1, 0.0));
-        l.seed_spent(Holder::Key, "ci", Period::Month.bounds(JAN_15).0, 1.0);
+        l.seed_spent(Holder::Key, "ci", Period::Month.bounds(JAN_15, Zone::UTC).0, 1.0);
         let e = l.admit(&k, 0, Some(0.0), JAN_15).expect_err("spent");
         assert!(
             e.to_string().contains("budget of $1.00 per month for key `ci` is spent; resets 2026-02-01T00:00Z"),
             "{e}"
         );
-        assert!(l.admit(&k, 0, Some(0.5), Period::Month.bounds(JAN_15).1).is_ok(), "a new month");
+        assert!(l.admit(&k, 0, Some(0.5), Period::Month.bounds(JAN_15, Zone::UTC).1).is_ok(), "a new month");
     }
 
     #[test]
@@ -545,7 +501,7 @@ mod tests {
         let l = Limiter::default();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         l.on_warning(tx);
-        let budget = Budget { usd: 10.0, period: Period::Day };
+        let budget = Budget::new(10.0, Period::Day);
         let k = key(KeyLimits { budget: Some(budget), ..KeyLimits::default() });
         for cost in [5.0, 3.5, 1.0] {
             let a = l.admit(&k, 0, Some(0.0), JAN_15).expect("admitted");

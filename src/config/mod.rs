@@ -341,6 +341,15 @@ pub struct BudgetsConfig {
     /// A URL told (POST, JSON) when a key crosses 80 % of its budget; retried with backoff,
     /// never in a request's way.
     pub webhook: Option<String>,
+    /// The IANA time zone budget days, weeks and months start in (default UTC).
+    pub time_zone: Option<String>,
+}
+
+impl BudgetsConfig {
+    /// The zone budget periods are counted in (UTC when unset; `validate` refuses a bad name).
+    pub fn zone(&self) -> crate::limits::Zone {
+        self.time_zone.as_deref().and_then(|z| crate::limits::Zone::parse(z).ok()).unwrap_or_default()
+    }
 }
 
 /// When `/metrics` needs the admin token.

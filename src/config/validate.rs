@@ -31,6 +31,11 @@ pub fn validate(cfg: &Config, catalog: &Catalog) -> Result<(), ConfigError> {
     if !(cfg.routing.quota_near_limit > 0.0 && cfg.routing.quota_near_limit <= 1.0) {
         return Err(bad("routing.quota_near_limit".into(), "must be above 0 and at most 1 (a share of the window)"));
     }
+    if let Some(z) = &cfg.budgets.time_zone
+        && let Err(e) = crate::limits::Zone::parse(z)
+    {
+        return Err(bad("budgets.time_zone".into(), &e));
+    }
     if cfg.log.max_size_mb == 0 {
         return Err(bad("log.max_size_mb".into(), "must be at least 1"));
     }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use dashmap::DashMap;
 use sea_orm::DatabaseConnection;
 
-use super::{Admission, Held, Holder, KeyState, Limiter, Shared, Spend, lock, rfc3339, usd};
+use super::{Admission, Held, Holder, KeyState, Limiter, Shared, Spend, lock, usd};
 use crate::error::GatewayError;
 use crate::keys::{KeyInfo, KeyLimits};
 use crate::store::shared_limits::{self as rows, Add, Back, GrantBack, Seen, Who};
@@ -119,7 +119,7 @@ fn unsynced(s: &KeyState) -> f64 {
 /// Starts a new budget period in `s` when `now` is past its own.
 fn roll(s: &mut KeyState, l: &KeyLimits, now: i64) {
     if let Some(b) = l.budget {
-        let (start, _) = b.period.bounds(now);
+        let (start, _) = b.bounds(now);
         if s.spend.period_start != start {
             s.spend = Spend { period_start: start, ..Spend::default() };
         }
@@ -282,7 +282,7 @@ fn refused(r: &Refusal, holder: Holder, name: &str, l: &KeyLimits, tokens: u64, 
                 "budget of {} per {} for {who} {why}; resets {}",
                 usd(b.usd),
                 b.period.as_str(),
-                rfc3339(b.period.bounds(now).1)
+                b.when(b.bounds(now).1)
             ))
         }
     }
@@ -611,7 +611,7 @@ mod tests {
         let l = KeyLimits {
             rpm: Some(100),
             max_concurrent: Some(16),
-            budget: Some(Budget { usd: 10.0, period: Period::Month }),
+            budget: Some(Budget::new(10.0, Period::Month)),
             ..KeyLimits::default()
         };
         let all = Want { permit: true, rate: true, usd: true };

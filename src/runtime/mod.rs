@@ -366,6 +366,7 @@ impl Runtime {
         self.combo_sessions.configure(cfg.routing.session_policy(), actors::clock::now_ms());
         self.response_chains.configure(cfg.routing.session_policy(), actors::clock::now_ms());
         keys.reload(&rows.keys);
+        self.limiter.set_zone(cfg.budgets.zone());
         self.seed_budgets(&rows.keys, &cfg.teams).await?;
         write(&self.live, Arc::new(cfg));
         if report != ReloadReport::default() {
@@ -412,7 +413,7 @@ impl Runtime {
         self.limiter.set_teams(teams.iter().map(|t| (t.name.clone(), t.limits())));
         for r in &active {
             if let Some(b) = crate::keys::KeyLimits::from_column(r.limits.as_deref()).budget {
-                let (start, _) = b.period.bounds(now);
+                let (start, _) = b.period.bounds(now, self.limiter.zone());
                 if self.limiter.counts(Holder::Key, &r.name, start) {
                     continue;
                 }
@@ -426,7 +427,7 @@ impl Runtime {
         // A team's period: what its keys (all of them, revoked ones too) spent in it.
         for t in teams {
             if let Some(b) = t.budget {
-                let (start, _) = b.period.bounds(now);
+                let (start, _) = b.period.bounds(now, self.limiter.zone());
                 if self.limiter.counts(Holder::Team, &t.name, start) {
                     continue;
                 }

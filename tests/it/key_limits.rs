@@ -302,3 +302,42 @@ async fn a_teams_limits_and_budget_apply_to_all_its_keys_together() {
     });
     assert!(err.as_ref().is_err_and(|e| e.contains("keys[0].team")), "{err:?}");
 }
+
+/// `[budgets] time_zone`: a day budget's period starts at that zone's midnight, its refusal and
+/// `budget_state.resets_at` say when in that zone, and a name that is not a zone is refused.
+#[actix_web::test]
+async fn a_budgets_days_start_at_midnight_in_the_configured_time_zone() {
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let bad = with_limits(&mock.base(), "", "[budgets]\ntime_zone = \"Mars/Olympus\"\n");
+    let e = omnigate::config::parse_str(&bad)
+        .and_then(|c| {
+            let catalog = omnigate::providers::Catalog::builtin().expect("catalog");
+            omnigate::config::validate(&c, &catalog).map(|_| c)
+        })
+        .expect_err("not a zone");
+    assert!(e.to_string().contains("budgets.time_zone") && e.to_string().contains("Mars/Olympus"), "{e}");
+    let cfg = with_limits(
+        &mock.base(),
+        "budget = { usd = 0.001, period = \"day\" }",
+        "[budgets]\ntime_zone = \"Asia/Tokyo\"\n",
+    );
+    let app = env.start(&cfg).await;
+    let price = json!({"provider": "mock", "model": "mock-model", "input": 0.0, "output": 1000.0});
+    assert_eq!(put_api(&app, &env, "/api/pricing", price).await.0, 200);
+    let mut r = post(&app, "/v1/chat/completions", chat(10)).await;
+    let e = json_body(&mut r).await;
+    assert_eq!(r.status(), 402, "a $0.010 reservation does not fit $0.001: {e}");
+    let message = e["error"]["message"].as_str().unwrap_or_default().to_string();
+    let resets = message.rsplit("resets ").next().unwrap_or_default().to_string();
+    // The next midnight in Tokyo, and nothing else: within a day, at 00:00 local, offset +09:00.
+    let at = chrono::DateTime::parse_from_str(&resets, "%Y-%m-%dT%H:%M%:z")
+        .unwrap_or_else(|e| panic!("`{resets}` ({e}): {message}"));
+    assert!(resets.ends_with("T00:00+09:00"), "{message}");
+    let ahead = at.timestamp_millis() - omnigate::store::now_ms();
+    assert!(ahead > 0 && ahead <= 24 * 3_600_000, "the next Tokyo midnight: {resets}");
+    let (_, keys) = get_api(&app, &env, "/api/keys").await;
+    let ci = keys.as_array().and_then(|k| k.iter().find(|k| k["name"] == "ci").cloned()).unwrap_or_default();
+    assert_eq!(ci["budget_state"]["resets_at"], resets.as_str(), "{ci}");
+    app.stop().await;
+}

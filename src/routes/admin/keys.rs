@@ -34,10 +34,11 @@ fn key_with_spend(row: &api_key::Model, state: &AppState) -> Value {
 /// A budget's state now: spent, held by requests in flight, when it resets, past 80 %, spent.
 fn budget_state(state: &AppState, holder: crate::limits::Holder, name: &str, b: crate::limits::Budget) -> Value {
     let now = crate::store::now_ms();
+    let b = crate::limits::Budget { zone: state.runtime.limiter.zone(), ..b };
     let (spent, reserved) = state.runtime.limiter.spend(holder, name, b, now);
-    let (_, next) = b.period.bounds(now);
+    let (_, next) = b.bounds(now);
     json!({
-        "spent_usd": spent, "reserved_usd": reserved, "resets_at": crate::limits::rfc3339(next),
+        "spent_usd": spent, "reserved_usd": reserved, "resets_at": b.when(next),
         "warning": spent >= crate::limits::WARN_AT * b.usd, "spent": spent >= b.usd,
     })
 }
