@@ -121,7 +121,10 @@
 //! sign-in (`oauth::cli` for `omnigate accounts login|import`, `routes::admin::oauth` for the
 //! dashboard) writes the sealed session (`oauth::store::sign_in`) and reloads; `oauth::hub`, run
 //! by each reload, starts or replaces the refresher, poller and quota tracker of every account,
-//! and a watch reloads when another process (the CLI) signed in meanwhile.
+//! and a watch reloads when another process (the CLI) signed in meanwhile. `import_omniroute`
+//! (`omnigate import-omniroute`) is a client of the same admin API: it reads an OmniRoute SQLite
+//! database (`read`), opens its encrypted credentials (`secret`), maps entries (`plan`) and posts
+//! them, so an import is validated and applied like any dashboard edit.
 //!
 //! # Several instances on one PostgreSQL (`cluster`)
 //! Built only on PostgreSQL (SQLite is one instance by construction and does none of this). Each
@@ -135,7 +138,9 @@
 //! advisory lock (`oauth::source`) so one instance at a time spends the refresh token. None of it
 //! is on the request path, except a key's shared limits: `limits::SharedLimits` takes chunks of
 //! them from `store::shared_limits` when this instance's lease runs out, and the `cluster` task
-//! settles spend and gives back what is unused every `limits::TICK` (everything on stop).
+//! settles spend and gives back what is unused every `limits::TICK` (everything on stop). A
+//! starting instance answers only once its feed listens and has re-read the health rows written
+//! before it did (`Cluster::listening`).
 //!
 //! # Coding tools and the operator's checks
 //! `tools` knows each coding tool's settings format (one module per tool, from its own docs);
