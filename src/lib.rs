@@ -86,6 +86,11 @@
 //!    429/503 carry `x-should-retry` by `error::RETRY_WORTH`.
 //!
 //! # The control plane
+//! Who may call `/api` is `auth::admin` (a session cookie, carrying its user and `auth::Role`, or
+//! the management token: admin) and `routes::admin::guarded` (a viewer only on its read-only
+//! `VIEWER_ROUTES`, 403 otherwise); `routes::admin::users` manages the dashboard users
+//! (`store::users`; the bootstrap admin's password stays in `settings`), `omnigate users`
+//! (`users_cli`) through the same API.
 //! Admin changes (`routes::admin`) are one transaction each with their audit row (`store::audit`),
 //! then `runtime::Runtime::reload`: the one idempotent, database-driven step that rebuilds the
 //! registry (providers, accounts, combos, aliases and request transforms), seeds the declared
@@ -110,7 +115,7 @@
 //! per instance and reloads (debounced) on a newer revision, on reconnecting, and every
 //! `CHECK_EVERY` as the safety net. Account and breaker actors announce each health write
 //! (`actors::persist::Written`) and the others' actors adopt the re-read row (`Adopt`), which tells
-//! their routers. Dashboard logins are stored by digest and announced; each instance heartbeats
+//! their routers. Dashboard logins are stored by digest (with their user and role) and announced; each instance heartbeats
 //! `cluster_instances` (`/api/health` lists the live ones). An OAuth refresh holds a per-account
 //! advisory lock (`oauth::source`) so one instance at a time spends the refresh token. None of it
 //! is on the request path.
@@ -168,3 +173,4 @@ pub mod state;
 pub mod store;
 pub mod tools;
 pub mod translate;
+pub mod users_cli;

@@ -17,19 +17,25 @@ const PAGES = {
   settings: "Settings",
   playground: "Playground",
   tools: "Tools",
+  users: "Users",
 };
+/** The pages a viewer sees (read-only: the API refuses them everything else). */
+const VIEWER_PAGES = new Set(["overview", "usage", "requests", "health"]);
 const DEFAULT_PAGE = "overview";
 
 const $ = (sel) => document.querySelector(sel);
 let cleanup = null;
 let signedIn = false;
 let renderSeq = 0;
+/** Who is signed in: `{ user, role }` from GET /api/session. */
+let me = { user: null, role: "admin" };
+const isAdmin = () => me.role === "admin";
 
 /** The current route: page id and its query parameters (`#/requests?model=x`). */
 function route() {
   const h = location.hash.replace(/^#\/?/, "");
   const [path, q = ""] = h.split("?");
-  const page = PAGES[path] ? path : DEFAULT_PAGE;
+  const page = PAGES[path] && (isAdmin() || VIEWER_PAGES.has(path)) ? path : DEFAULT_PAGE;
   return { page, params: new URLSearchParams(q) };
 }
 
@@ -78,7 +84,7 @@ async function render() {
     if (seq !== renderSeq) return;
     const section = el("div", { class: "page", id: `page-${page}` });
     mount(root, section);
-    const ctx = { params, navigate, setStatus, isCurrent: () => seq === renderSeq };
+    const ctx = { params, navigate, setStatus, isCurrent: () => seq === renderSeq, admin: isAdmin(), user: me.user };
     const c = await mod.render(section, ctx);
     if (seq !== renderSeq) {
       if (typeof c === "function") c();
@@ -102,10 +108,24 @@ function showLogin() {
   $("#boot").hidden = true;
   $("#app").hidden = true;
   $("#login-view").hidden = false;
-  $("#password").focus();
+  ($("#username").value ? $("#password") : $("#username")).focus();
 }
 
-function showApp() {
+/** Shows the sidebar entries the signed-in role may open, and who is signed in. */
+function applyRole(session) {
+  me = { user: session.user ?? null, role: session.role === "viewer" ? "viewer" : "admin" };
+  document.body.dataset.role = me.role;
+  for (const a of document.querySelectorAll("#nav a")) a.hidden = !isAdmin() && !VIEWER_PAGES.has(a.dataset.page);
+  $("#whoami").textContent = me.user ? `${me.user} · ${me.role}` : me.role;
+}
+
+async function showApp() {
+  try {
+    applyRole(await get("/api/session"));
+  } catch {
+    showLogin();
+    return;
+  }
   signedIn = true;
   $("#boot").hidden = true;
   $("#login-view").hidden = true;
@@ -129,7 +149,8 @@ $("#login-form").addEventListener("submit", async (ev) => {
   $("#login-error").textContent = "";
   btn.disabled = true;
   try {
-    await api("/api/login", { method: "POST", body: { password: $("#password").value } });
+    const username = $("#username").value.trim();
+    await api("/api/login", { method: "POST", body: username ? { username, password: $("#password").value } : { password: $("#password").value } });
     $("#password").value = "";
     showApp();
   } catch (e) {

@@ -14,6 +14,8 @@ mod m20261230_000009_transforms;
 mod m20261231_000010_key_limits;
 mod m20270101_000011_usage_path;
 mod m20270102_000012_cluster;
+// 000013 belongs to another branch; the order is settled at merge.
+mod m20270104_000014_users_rollups;
 
 /// Runs Omnigate's migrations in order.
 pub struct Migrator;
@@ -34,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261231_000010_key_limits::Migration),
             Box::new(m20270101_000011_usage_path::Migration),
             Box::new(m20270102_000012_cluster::Migration),
+            Box::new(m20270104_000014_users_rollups::Migration),
         ]
     }
 }

@@ -15,6 +15,7 @@ pub mod runtime;
 pub mod settings;
 pub mod transforms;
 pub mod usage;
+pub mod users;
 
 pub use actors::clock::now_ms;
 

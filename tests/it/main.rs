@@ -56,3 +56,4 @@ mod translate_http;
 mod translation;
 mod upstream_answers;
 mod usage;
+mod users;
