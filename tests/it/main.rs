@@ -36,6 +36,7 @@ mod reasoning;
 mod replay;
 mod resilience;
 mod responses_ws;
+mod rollups;
 mod routing_combos;
 mod routing_context;
 mod routing_failures;
