@@ -99,7 +99,9 @@
 //! `Reload` that keeps known accounts' in-flight slots and health. Live settings (`runtime::settings`) are the
 //! file's values under the overrides stored in the database. The read side (`routes::admin::
 //! {requests, usage_summary, health}`) queries `store::observe` in SQL portable to SQLite and
-//! PostgreSQL (`routes::admin::export` streams usage rows as CSV or JSON lines; `backup` snapshots
+//! PostgreSQL (`usage_summary` from the hourly and daily rollups the usage writer keeps,
+//! `actors::usage::rollup`, for whole hours and days, raw rows only for the ragged edges:
+//! `store::observe::summary::plan`) (`routes::admin::export` streams usage rows as CSV or JSON lines; `backup` snapshots
 //! the SQLite file with `VACUUM INTO`, for `/api/backup` and `omnigate backup|restore`);
 //! `routes::admin::routes` is the one list of `/api` routes, rendered as OpenAPI by
 //! `routes::admin::openapi`. The dashboard (`static/`, embedded) uses only that API. Subscription
