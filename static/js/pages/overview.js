@@ -25,7 +25,7 @@ export function render(root, ctx) {
       "div",
       { class: "grid two" },
       card("Top models today", { actions: [el("a", { href: "#/usage" }, "Usage →")] }, top),
-      card("Accounts", { actions: [el("a", { href: "#/providers" }, "Providers →")] }, accounts),
+      card("Accounts", { actions: ctx.admin ? [el("a", { href: "#/providers" }, "Providers →")] : [] }, accounts),
     ),
     card("Recent errors", { actions: [el("a", { href: "#/requests?status=error" }, "All requests →")] }, errors),
   );
@@ -111,7 +111,7 @@ export function render(root, ctx) {
 
   function drawTop(models) {
     if (!models.length) {
-      mount(top, empty("No requests today yet.", el("a", { href: "#/playground" }, "Try the playground")));
+      mount(top, empty("No requests today yet.", ctx.admin ? el("a", { href: "#/playground" }, "Try the playground") : null));
       return;
     }
     mount(
@@ -131,7 +131,7 @@ export function render(root, ctx) {
   function drawAccounts(acc) {
     const list = acc.accounts;
     if (!list.length) {
-      mount(accounts, empty("No accounts yet.", el("a", { href: "#/providers" }, "Add one")));
+      mount(accounts, empty("No accounts yet.", ctx.admin ? el("a", { href: "#/providers" }, "Add one") : null));
       return;
     }
     const now = acc.now;

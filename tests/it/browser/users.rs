@@ -51,6 +51,12 @@ async fn an_admin_adds_a_viewer_who_sees_usage_but_no_write_buttons() {
         .js("return [...document.querySelectorAll('#nav a')].filter((a) => !a.hidden).map((a) => a.dataset.page)")
         .await;
     assert_eq!(visible, json!(["overview", "usage", "requests", "health"]), "only the read-only pages");
+    d.wait_text("#page-overview", "Accounts").await;
+    d.wait("return !document.querySelector('#page .state.loading')", "the overview loaded").await;
+    let admin_links = d
+        .js("return document.querySelectorAll(\"#page a[href='#/providers'], #page a[href='#/playground']\").length")
+        .await;
+    assert_eq!(admin_links, json!(0), "no links to admin pages on the viewer's overview");
 
     open(&d, "usage").await;
     d.wait(
