@@ -2,8 +2,8 @@
 // a time (static/js/pages/*.js). A page exports `render(root, ctx)` and may return a cleanup
 // function (to stop its polling). Talks only to the admin JSON API under /api/.
 
-import { api, get, UNAUTHORIZED } from "./js/api.js";
-import { el, errorBox, fmtDuration, loading, mount } from "./js/dom.js";
+import { api, get, seg, UNAUTHORIZED } from "./js/api.js";
+import { busy, button, el, errorBox, field, fmtDuration, input, loading, messageSlot, mount, notify, openDialog } from "./js/dom.js";
 
 const PAGES = {
   overview: "Overview",
@@ -117,6 +117,7 @@ function applyRole(session) {
   document.body.dataset.role = me.role;
   for (const a of document.querySelectorAll("#nav a")) a.hidden = !isAdmin() && !VIEWER_PAGES.has(a.dataset.page);
   $("#whoami").textContent = me.user ? `${me.user} · ${me.role}` : me.role;
+  $("#change-password").hidden = !me.user;
 }
 
 async function showApp() {
@@ -160,6 +161,28 @@ $("#login-form").addEventListener("submit", async (ev) => {
   } finally {
     btn.disabled = false;
   }
+});
+
+// Anyone signed in with a name (viewers too) changes their own password here.
+$("#change-password").addEventListener("click", () => {
+  const pw = input({ name: "new-password", type: "password", required: true, minlength: "8", autocomplete: "new-password" });
+  const msg = messageSlot();
+  const save = el("button", { type: "submit" }, "Save");
+  const form = el("form", { id: "password-form" }, field("New password", pw, { hint: "At least 8 characters." }), el("div", { class: "form-actions" }, msg, button("Cancel", () => dlg.close(), { class: "secondary" }), save));
+  const dlg = openDialog("Change your password", form);
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    busy(save, async () => {
+      try {
+        await api(`/api/users/${seg(me.user)}`, { method: "PATCH", body: { password: pw.value } });
+        dlg.close();
+        notify("Password changed.");
+      } catch (e) {
+        msg.set(e.message, "error");
+      }
+    });
+  });
+  pw.focus();
 });
 
 $("#logout").addEventListener("click", async () => {

@@ -1,6 +1,7 @@
 //! Dashboard users in headless Chromium: the admin adds a viewer on the Users page, the viewer
 //! signs in with a name and password and sees usage and health, but no admin pages in the sidebar
-//! and no write buttons; an admin page typed into the address bar falls back to the overview.
+//! and no write buttons, changes their own password; an admin page typed into the address bar
+//! falls back to the overview.
 
 use serde_json::json;
 
@@ -74,6 +75,18 @@ async fn an_admin_adds_a_viewer_who_sees_usage_but_no_write_buttons() {
         !buttons.as_array().into_iter().flatten().any(|t| t.as_str().is_some_and(|t| t.contains("Reset"))),
         "no reset buttons for a viewer: {buttons}"
     );
+
+    // The viewer changes their own password; the new one signs in.
+    d.click("#change-password").await;
+    d.type_into("#password-form input[name=new-password]", "ann-password-2").await;
+    d.click_button("#password-form", "Save").await;
+    d.wait_text("#notices .notice", "Password changed").await;
+    let r = crate::support::client()
+        .post(format!("{b}/api/login"))
+        .send_json(&json!({"username": "ann", "password": "ann-password-2"}))
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200, "the new password signs in");
 
     // An admin page by address falls back to the overview (and the API would refuse it anyway).
     d.goto(&format!("{b}/dashboard#/keys")).await;
