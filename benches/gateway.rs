@@ -2,14 +2,18 @@
 //! run. Direct-to-mock vs. through the gateway at fixed rates and at max throughput, streaming
 //! time to first byte, gateway CPU per request (from /proc), RSS idle and with 1,000 concurrent
 //! streams, the cost of usage recording, and admin changes every 100 ms under 1,000 req/s (only
-//! that: `BENCH_ONLY=churn`), and the response cache: a miss against a hit on a mock that takes
-//! at least 50 ms per stream (only that: `BENCH_ONLY=cache`). Run: `cargo bench --bench gateway`.
+//! that: `BENCH_ONLY=churn`), the response cache: a miss against a hit on a mock that takes
+//! at least 50 ms per stream (only that: `BENCH_ONLY=cache`), and `/api/usage/summary` over 10
+//! million usage rows (only that: `BENCH_ONLY=summary`, see `summary.rs`). Run: `cargo bench
+//! --bench gateway`.
 //! Results: a table on stdout and `target/bench/results.json`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
 
 #[path = "../tests/mock/mod.rs"]
 mod mock;
+#[path = "gateway/summary.rs"]
+mod summary;
 
 use std::cell::RefCell;
 use std::process::{Child, Command, Stdio};
@@ -43,7 +47,11 @@ impl Drop for Gateway {
 
 impl Gateway {
     fn start(mock_base: &str, usage: bool) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(tempfile::tempdir().unwrap(), mock_base, usage)
+    }
+
+    /// A gateway whose data directory is `dir` (a database may be waiting there).
+    fn start_in(dir: tempfile::TempDir, mock_base: &str, usage: bool) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let cfg = format!(
             r#"
@@ -418,6 +426,11 @@ fn main() {
     actix_rt::System::new().block_on(async move {
         if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "cache") {
             cache_part(&mut results).await;
+            return;
+        }
+        if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "summary") {
+            let figures = summary::run(|dir| Gateway::start_in(dir, "http://127.0.0.1:9", true), ADMIN).await;
+            println!("\n{figures}");
             return;
         }
         let mock_base = start_mock(Duration::ZERO, 0);

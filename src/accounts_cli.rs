@@ -325,7 +325,7 @@ fn read_key(key_env: Option<&str>, key_stdin: bool) -> Result<Option<String>, St
 }
 
 /// Switches the terminal's echo (through `stty`, on the inherited stdin); whether it worked.
-fn terminal_echo(on: bool) -> bool {
+pub(crate) fn terminal_echo(on: bool) -> bool {
     std::process::Command::new("stty")
         .arg(if on { "echo" } else { "-echo" })
         .stdin(std::process::Stdio::inherit())

@@ -59,13 +59,56 @@ pub fn client_key(req: &HttpRequest, state: &AppState, dialect: Dialect) -> Resu
     }
 }
 
-/// Dashboard sessions: token digest → expiry (ms), checked in memory (never a database round trip
+/// What a dashboard user may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Everything.
+    Admin,
+    /// Read usage, requests and health; change nothing, see no secret.
+    Viewer,
+}
+
+impl Role {
+    /// The stored and answered spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Viewer => "viewer",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "admin" => Some(Self::Admin),
+            "viewer" => Some(Self::Viewer),
+            _ => None,
+        }
+    }
+}
+
+/// The name of the bootstrap admin (its password is the one made at first start).
+pub const BOOTSTRAP_ADMIN: &str = "admin";
+
+/// One open dashboard session: whose it is, with which role, until when (ms).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// When it ends, ms since the epoch.
+    pub expires_at: i64,
+    /// The user's name (`BOOTSTRAP_ADMIN` for the bootstrap password).
+    pub user: String,
+    /// The role the user had at sign-in (a role change closes the user's sessions).
+    pub role: Role,
+}
+
+/// Dashboard sessions: token digest → session, checked in memory (never a database round trip
 /// per request). On SQLite that is all (a restart logs everyone out); on PostgreSQL the login and
-/// logout routes also store the digest and `cluster` tells every instance, so a dashboard behind a
-/// load balancer stays logged in on all of them and across restarts.
+/// logout routes also store the digest with its user and role and `cluster` tells every
+/// instance, so a dashboard behind a load balancer stays logged in on all of them and across
+/// restarts.
 #[derive(Debug, Clone, Default)]
 pub struct Sessions {
-    by_digest: Arc<DashMap<String, i64>>,
+    by_digest: Arc<DashMap<String, Session>>,
     failures: Arc<DashMap<IpAddr, (u32, i64)>>,
 }
 
@@ -80,19 +123,19 @@ const MAX_FAILURES: u32 = 5;
 const LOCKOUT_MS: i64 = 60_000;
 
 impl Sessions {
-    /// Opens a session, returning its token.
-    pub fn open(&self, ttl_ms: i64) -> String {
+    /// Opens a session of `user` with `role`, returning its token.
+    pub fn open(&self, ttl_ms: i64, user: &str, role: Role) -> String {
         let token = random_token(32);
         let now = now_ms();
-        self.by_digest.retain(|_, exp| *exp > now);
-        self.by_digest.insert(token_digest(&token), now + ttl_ms);
+        self.by_digest.retain(|_, s| s.expires_at > now);
+        self.by_digest.insert(token_digest(&token), Session { expires_at: now + ttl_ms, user: user.to_string(), role });
         token
     }
 
-    /// Accepts a session another instance opened (its digest and expiry, ms).
-    pub fn adopt(&self, digest: String, expires_at: i64) {
-        if expires_at > now_ms() {
-            self.by_digest.insert(digest, expires_at);
+    /// Accepts a session another instance opened (by its digest).
+    pub fn adopt(&self, digest: String, session: Session) {
+        if session.expires_at > now_ms() {
+            self.by_digest.insert(digest, session);
         }
     }
 
@@ -101,30 +144,45 @@ impl Sessions {
         self.by_digest.remove(digest);
     }
 
-    /// Exactly the sessions the database holds (digest, expiry): after this instance may have
-    /// missed logins and logouts elsewhere.
-    pub fn replace_all(&self, open: Vec<(String, i64)>) {
+    /// Exactly the sessions the database holds (by digest): after this instance may have missed
+    /// logins and logouts elsewhere.
+    pub fn replace_all(&self, open: Vec<(String, Session)>) {
         let now = now_ms();
         let keep: std::collections::HashSet<&String> = open.iter().map(|(d, _)| d).collect();
         self.by_digest.retain(|d, _| keep.contains(d));
-        for (d, exp) in open.iter().filter(|(_, e)| *e > now) {
-            self.by_digest.insert(d.clone(), *exp);
+        for (d, s) in open.into_iter().filter(|(_, s)| s.expires_at > now) {
+            self.by_digest.insert(d, s);
         }
     }
 
-    /// The expiry of the session stored under `digest`, if open.
-    pub fn expiry(&self, digest: &str) -> Option<i64> {
-        self.by_digest.get(digest).map(|e| *e.value())
+    /// The session stored under `digest`, if any.
+    pub fn by_digest(&self, digest: &str) -> Option<Session> {
+        self.by_digest.get(digest).map(|e| e.value().clone())
+    }
+
+    /// The session of a token, if it is open now.
+    pub fn lookup(&self, token: &str) -> Option<Session> {
+        self.by_digest.get(&token_digest(token)).map(|e| e.value().clone()).filter(|s| s.expires_at > now_ms())
     }
 
     /// Whether a session token is valid now.
     pub fn valid(&self, token: &str) -> bool {
-        self.by_digest.get(&token_digest(token)).is_some_and(|e| *e.value() > now_ms())
+        self.lookup(token).is_some()
     }
 
     /// Ends a session.
     pub fn close(&self, token: &str) {
         self.by_digest.remove(&token_digest(token));
+    }
+
+    /// Ends every session of `user` (deleted, or given another role); their digests.
+    pub fn close_user(&self, user: &str) -> Vec<String> {
+        let digests: Vec<String> =
+            self.by_digest.iter().filter(|e| e.value().user == user).map(|e| e.key().clone()).collect();
+        for d in &digests {
+            self.by_digest.remove(d);
+        }
+        digests
     }
 
     /// Admits one password check from `ip`, counting it as a failure until `login_succeeded`
@@ -156,20 +214,44 @@ pub fn session_token(req: &HttpRequest) -> Option<String> {
 }
 
 /// How an admin request was authenticated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminAuth {
     /// A dashboard session cookie (ambient: a browser sends it by itself, so CSRF checks apply).
-    Session,
-    /// The management token as `Authorization: Bearer` (never a query parameter or other header).
+    Session {
+        /// Whose session it is.
+        user: String,
+        /// What the user may do.
+        role: Role,
+    },
+    /// The management token as `Authorization: Bearer` (never a query parameter or other header):
+    /// admin rights.
     Token,
+}
+
+impl AdminAuth {
+    /// What the caller may do.
+    pub fn role(&self) -> Role {
+        match self {
+            Self::Session { role, .. } => *role,
+            Self::Token => Role::Admin,
+        }
+    }
+
+    /// The caller as the audit log names it: `token`, `session` (the bootstrap admin) or
+    /// `session:<user>`.
+    pub fn actor(&self) -> String {
+        match self {
+            Self::Session { user, .. } if user == BOOTSTRAP_ADMIN => "session".into(),
+            Self::Session { user, .. } => format!("session:{user}"),
+            Self::Token => "token".into(),
+        }
+    }
 }
 
 /// Admits an admin request: a valid session cookie, or the management token as a Bearer.
 pub fn admin(req: &HttpRequest, state: &AppState) -> Result<AdminAuth, GatewayError> {
-    if let Some(token) = session_token(req)
-        && state.sessions.valid(&token)
-    {
-        return Ok(AdminAuth::Session);
+    if let Some(s) = session_token(req).and_then(|t| state.sessions.lookup(&t)) {
+        return Ok(AdminAuth::Session { user: s.user, role: s.role });
     }
     if let Some(given) = bearer(req)
         && [&state.admin_token, &state.local_token]
@@ -191,30 +273,42 @@ mod tests {
     #[test]
     fn sessions_open_and_close() {
         let s = Sessions::default();
-        let t = s.open(60_000);
+        let t = s.open(60_000, "admin", Role::Admin);
         assert!(s.valid(&t));
         assert!(!s.valid("nope"));
         s.close(&t);
         assert!(!s.valid(&t));
-        let t = s.open(-1);
+        let t = s.open(-1, "admin", Role::Admin);
         assert!(!s.valid(&t), "expired session");
     }
 
     #[test]
     fn sessions_of_other_instances_are_adopted_forgotten_and_replaced() {
         let s = Sessions::default();
-        let mine = s.open(60_000);
+        let mine = s.open(60_000, "admin", Role::Admin);
         let theirs = "their-token";
-        s.adopt(token_digest(theirs), now_ms() + 60_000);
-        assert!(s.valid(theirs));
-        s.adopt(token_digest("expired"), now_ms() - 1);
+        let open = |expires_at| Session { expires_at, user: "ann".into(), role: Role::Viewer };
+        s.adopt(token_digest(theirs), open(now_ms() + 60_000));
+        assert_eq!(s.lookup(theirs).map(|s| (s.user, s.role)), Some(("ann".into(), Role::Viewer)));
+        s.adopt(token_digest("expired"), open(now_ms() - 1));
         assert!(!s.valid("expired"));
         s.forget(&token_digest(theirs));
         assert!(!s.valid(theirs));
         // After a reconnect: exactly what the database holds.
-        s.replace_all(vec![(token_digest(theirs), now_ms() + 60_000)]);
+        s.replace_all(vec![(token_digest(theirs), open(now_ms() + 60_000))]);
         assert!(s.valid(theirs));
         assert!(!s.valid(&mine), "closed elsewhere meanwhile");
+    }
+
+    #[test]
+    fn closing_a_users_sessions_leaves_the_others_open() {
+        let s = Sessions::default();
+        let a1 = s.open(60_000, "ann", Role::Viewer);
+        let a2 = s.open(60_000, "ann", Role::Viewer);
+        let b = s.open(60_000, "bob", Role::Admin);
+        assert_eq!(s.close_user("ann").len(), 2);
+        assert!(!s.valid(&a1) && !s.valid(&a2));
+        assert!(s.valid(&b));
     }
 
     #[test]

@@ -74,6 +74,18 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::accounts_cli::AccountsAction,
     },
+    /// Manage the dashboard's users and their roles (through the running daemon's admin API).
+    Users {
+        /// Shared options.
+        #[command(flatten)]
+        common: Common,
+        /// How to reach the daemon.
+        #[command(flatten)]
+        remote: crate::accounts_cli::Remote,
+        /// The user command.
+        #[command(subcommand)]
+        action: crate::users_cli::UsersAction,
+    },
     /// Run database migrations and exit.
     Migrate {
         /// Shared options.

@@ -66,6 +66,7 @@ pub async fn run(command: Command) -> ExitCode {
             Err(e) => fail(e),
         },
         Command::Accounts { common, remote, action } => crate::accounts_cli::run(common, remote, action).await,
+        Command::Users { common, remote, action } => crate::users_cli::run(common, remote, action).await,
         Command::Migrate { common } => match load_settings(&common) {
             Ok(cfg) => match app::open(&cfg, &Bootstrap::from_env(), true).await {
                 Ok(o) => {

@@ -106,6 +106,11 @@
 //!    429/503 carry `x-should-retry` by `error::RETRY_WORTH`.
 //!
 //! # The control plane
+//! Who may call `/api` is `auth::admin` (a session cookie, carrying its user and `auth::Role`, or
+//! the management token: admin) and `routes::admin::guarded` (a viewer only on its read-only
+//! `VIEWER_ROUTES`, 403 otherwise); `routes::admin::users` manages the dashboard users
+//! (`store::users`; the bootstrap admin's password stays in `settings`), `omnigate users`
+//! (`users_cli`) through the same API.
 //! Admin changes (`routes::admin`) are one transaction each with their audit row (`store::audit`),
 //! then `runtime::Runtime::reload`: the one idempotent, database-driven step that rebuilds the
 //! registry (providers, accounts, combos, aliases and request transforms), seeds the declared
@@ -114,7 +119,9 @@
 //! `Reload` that keeps known accounts' in-flight slots and health. Live settings (`runtime::settings`) are the
 //! file's values under the overrides stored in the database. The read side (`routes::admin::
 //! {requests, usage_summary, health}`) queries `store::observe` in SQL portable to SQLite and
-//! PostgreSQL (`routes::admin::export` streams usage rows as CSV or JSON lines; `backup` snapshots
+//! PostgreSQL (`usage_summary` from the hourly and daily rollups the usage writer keeps,
+//! `actors::usage::rollup`, for whole hours and days, raw rows only for the ragged edges:
+//! `store::observe::summary::plan`) (`routes::admin::export` streams usage rows as CSV or JSON lines; `backup` snapshots
 //! the SQLite file with `VACUUM INTO`, for `/api/backup` and `omnigate backup|restore`);
 //! `routes::admin::routes` is the one list of `/api` routes, rendered as OpenAPI by
 //! `routes::admin::openapi`. The dashboard (`static/`, embedded) uses only that API. Subscription
@@ -133,7 +140,7 @@
 //! per instance and reloads (debounced) on a newer revision, on reconnecting, and every
 //! `CHECK_EVERY` as the safety net. Account and breaker actors announce each health write
 //! (`actors::persist::Written`) and the others' actors adopt the re-read row (`Adopt`), which tells
-//! their routers. Dashboard logins are stored by digest and announced; each instance heartbeats
+//! their routers. Dashboard logins are stored by digest (with their user and role) and announced; each instance heartbeats
 //! `cluster_instances` (`/api/health` lists the live ones). An OAuth refresh holds a per-account
 //! advisory lock (`oauth::source`) so one instance at a time spends the refresh token. None of it
 //! is on the request path, except a key's shared limits: `limits::SharedLimits` takes chunks of
@@ -198,3 +205,4 @@ pub mod store;
 pub mod tools;
 pub mod translate;
 pub mod uploads;
+pub mod users_cli;

@@ -2,8 +2,8 @@
 // a time (static/js/pages/*.js). A page exports `render(root, ctx)` and may return a cleanup
 // function (to stop its polling). Talks only to the admin JSON API under /api/.
 
-import { api, get, UNAUTHORIZED } from "./js/api.js";
-import { el, errorBox, fmtDuration, loading, mount } from "./js/dom.js";
+import { api, get, seg, UNAUTHORIZED } from "./js/api.js";
+import { busy, button, el, errorBox, field, fmtDuration, input, loading, messageSlot, mount, notify, openDialog } from "./js/dom.js";
 
 const PAGES = {
   overview: "Overview",
@@ -17,19 +17,25 @@ const PAGES = {
   settings: "Settings",
   playground: "Playground",
   tools: "Tools",
+  users: "Users",
 };
+/** The pages a viewer sees (read-only: the API refuses them everything else). */
+const VIEWER_PAGES = new Set(["overview", "usage", "requests", "health"]);
 const DEFAULT_PAGE = "overview";
 
 const $ = (sel) => document.querySelector(sel);
 let cleanup = null;
 let signedIn = false;
 let renderSeq = 0;
+/** Who is signed in: `{ user, role }` from GET /api/session. */
+let me = { user: null, role: "admin" };
+const isAdmin = () => me.role === "admin";
 
 /** The current route: page id and its query parameters (`#/requests?model=x`). */
 function route() {
   const h = location.hash.replace(/^#\/?/, "");
   const [path, q = ""] = h.split("?");
-  const page = PAGES[path] ? path : DEFAULT_PAGE;
+  const page = PAGES[path] && (isAdmin() || VIEWER_PAGES.has(path)) ? path : DEFAULT_PAGE;
   return { page, params: new URLSearchParams(q) };
 }
 
@@ -78,7 +84,7 @@ async function render() {
     if (seq !== renderSeq) return;
     const section = el("div", { class: "page", id: `page-${page}` });
     mount(root, section);
-    const ctx = { params, navigate, setStatus, isCurrent: () => seq === renderSeq };
+    const ctx = { params, navigate, setStatus, isCurrent: () => seq === renderSeq, admin: isAdmin(), user: me.user };
     const c = await mod.render(section, ctx);
     if (seq !== renderSeq) {
       if (typeof c === "function") c();
@@ -102,10 +108,25 @@ function showLogin() {
   $("#boot").hidden = true;
   $("#app").hidden = true;
   $("#login-view").hidden = false;
-  $("#password").focus();
+  ($("#username").value ? $("#password") : $("#username")).focus();
 }
 
-function showApp() {
+/** Shows the sidebar entries the signed-in role may open, and who is signed in. */
+function applyRole(session) {
+  me = { user: session.user ?? null, role: session.role === "viewer" ? "viewer" : "admin" };
+  document.body.dataset.role = me.role;
+  for (const a of document.querySelectorAll("#nav a")) a.hidden = !isAdmin() && !VIEWER_PAGES.has(a.dataset.page);
+  $("#whoami").textContent = me.user ? `${me.user} · ${me.role}` : me.role;
+  $("#change-password").hidden = !me.user;
+}
+
+async function showApp() {
+  try {
+    applyRole(await get("/api/session"));
+  } catch {
+    showLogin();
+    return;
+  }
   signedIn = true;
   $("#boot").hidden = true;
   $("#login-view").hidden = true;
@@ -129,7 +150,8 @@ $("#login-form").addEventListener("submit", async (ev) => {
   $("#login-error").textContent = "";
   btn.disabled = true;
   try {
-    await api("/api/login", { method: "POST", body: { password: $("#password").value } });
+    const username = $("#username").value.trim();
+    await api("/api/login", { method: "POST", body: username ? { username, password: $("#password").value } : { password: $("#password").value } });
     $("#password").value = "";
     showApp();
   } catch (e) {
@@ -139,6 +161,28 @@ $("#login-form").addEventListener("submit", async (ev) => {
   } finally {
     btn.disabled = false;
   }
+});
+
+// Anyone signed in with a name (viewers too) changes their own password here.
+$("#change-password").addEventListener("click", () => {
+  const pw = input({ name: "new-password", type: "password", required: true, minlength: "8", autocomplete: "new-password" });
+  const msg = messageSlot();
+  const save = el("button", { type: "submit" }, "Save");
+  const form = el("form", { id: "password-form" }, field("New password", pw, { hint: "At least 8 characters." }), el("div", { class: "form-actions" }, msg, button("Cancel", () => dlg.close(), { class: "secondary" }), save));
+  const dlg = openDialog("Change your password", form);
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    busy(save, async () => {
+      try {
+        await api(`/api/users/${seg(me.user)}`, { method: "PATCH", body: { password: pw.value } });
+        dlg.close();
+        notify("Password changed.");
+      } catch (e) {
+        msg.set(e.message, "error");
+      }
+    });
+  });
+  pw.focus();
 });
 
 $("#logout").addEventListener("click", async () => {

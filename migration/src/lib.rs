@@ -15,6 +15,7 @@ mod m20261231_000010_key_limits;
 mod m20270101_000011_usage_path;
 mod m20270102_000012_cluster;
 mod m20270103_000013_key_cache;
+mod m20270104_000014_users_rollups;
 mod m20270105_000015_unit_prices;
 mod m20270106_000016_shared_limits;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20270101_000011_usage_path::Migration),
             Box::new(m20270102_000012_cluster::Migration),
             Box::new(m20270103_000013_key_cache::Migration),
+            Box::new(m20270104_000014_users_rollups::Migration),
             Box::new(m20270105_000015_unit_prices::Migration),
             Box::new(m20270106_000016_shared_limits::Migration),
         ]

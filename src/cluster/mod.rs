@@ -16,6 +16,7 @@ use actors::persist::{Announce, Written};
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::{mpsc, watch};
 
+use crate::auth::{Role, Session};
 use crate::runtime::Runtime;
 use crate::store::cluster::{self as rows, Instance};
 use crate::store::now_ms;
@@ -106,36 +107,50 @@ impl Cluster {
         }
     }
 
-    /// A dashboard login here: stored and told to the other instances before the login answers,
-    /// so the browser's next request finds it wherever the load balancer sends it.
+    /// A dashboard login here: stored (with its user and role) and told to the other instances
+    /// before the login answers, so the browser's next request finds it wherever the load
+    /// balancer sends it.
     pub async fn session_opened(&self, token: &str) {
         let digest = crate::auth::token_digest(token);
-        let Some(exp) = self.sessions.expiry(&digest) else { return };
-        let note = format!("{} + {digest} {exp}", self.id);
-        if let Err(e) = rows::session_open(&self.db, &digest, exp, &note).await {
+        let Some(s) = self.sessions.by_digest(&digest) else { return };
+        // User names carry no spaces (`routes::admin::users` checks), so the note splits cleanly.
+        let note = format!("{} + {digest} {} {} {}", self.id, s.expires_at, s.role.as_str(), s.user);
+        if let Err(e) = rows::session_open(&self.db, &digest, &s, &note).await {
             tracing::warn!(error = %e, "sharing a dashboard login with the other instances failed");
         }
     }
 
     /// A dashboard logout here: removed for every instance.
     pub async fn session_closed(&self, token: &str) {
-        let digest = crate::auth::token_digest(token);
+        self.session_closed_digest(&crate::auth::token_digest(token)).await;
+    }
+
+    /// A session ended here by its digest (a logout, or its user deleted or given another role):
+    /// removed for every instance.
+    pub async fn session_closed_digest(&self, digest: &str) {
         let note = format!("{} - {digest}", self.id);
-        if let Err(e) = rows::session_close(&self.db, &digest, &note).await {
+        if let Err(e) = rows::session_close(&self.db, digest, &note).await {
             tracing::warn!(error = %e, "sharing a dashboard logout with the other instances failed");
         }
     }
 
     /// Another instance's login or logout (`omnigate_sessions` payload).
     fn session_note(&self, payload: &str) {
-        let mut parts = payload.splitn(4, ' ');
+        let mut parts = payload.splitn(6, ' ');
         let (Some(writer), Some(kind), Some(digest)) = (parts.next(), parts.next(), parts.next()) else { return };
         if writer == self.id {
             return;
         }
-        match (kind, parts.next().and_then(|e| e.parse::<i64>().ok())) {
-            ("+", Some(exp)) => self.sessions.adopt(digest.to_string(), exp),
-            ("-", _) => self.sessions.forget(digest),
+        let exp = parts.next().and_then(|e| e.parse::<i64>().ok());
+        // A note without a role comes from an instance that predates roles: its sessions were
+        // the admin's.
+        let role = parts.next().map_or(Some(Role::Admin), Role::parse);
+        let user = parts.next().unwrap_or(crate::auth::BOOTSTRAP_ADMIN).to_string();
+        match (kind, exp, role) {
+            ("+", Some(expires_at), Some(role)) => {
+                self.sessions.adopt(digest.to_string(), Session { expires_at, user, role })
+            }
+            ("-", _, _) => self.sessions.forget(digest),
             _ => tracing::debug!("ignoring a malformed session announcement"),
         }
     }

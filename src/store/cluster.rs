@@ -95,11 +95,19 @@ pub async fn leave(db: &DatabaseConnection, id: &str) -> Result<(), DbErr> {
     Ok(())
 }
 
-/// Stores a dashboard session (by digest) and announces `payload` on `SESSIONS`.
-pub async fn session_open(db: &DatabaseConnection, digest: &str, expires_at: i64, payload: &str) -> Result<(), DbErr> {
-    let sql = "INSERT INTO dashboard_sessions (digest, expires_at) VALUES ($1, $2) \
-               ON CONFLICT (digest) DO UPDATE SET expires_at = EXCLUDED.expires_at";
-    db.execute_raw(pg(sql, vec![digest.into(), expires_at.into()])).await?;
+/// Stores a dashboard session (by digest, with its user and role) and announces `payload` on
+/// `SESSIONS`.
+pub async fn session_open(
+    db: &DatabaseConnection,
+    digest: &str,
+    s: &crate::auth::Session,
+    payload: &str,
+) -> Result<(), DbErr> {
+    let sql = "INSERT INTO dashboard_sessions (digest, expires_at, user_name, role) VALUES ($1, $2, $3, $4) \
+               ON CONFLICT (digest) DO UPDATE SET expires_at = EXCLUDED.expires_at, \
+               user_name = EXCLUDED.user_name, role = EXCLUDED.role";
+    let values = vec![digest.into(), s.expires_at.into(), s.user.clone().into(), s.role.as_str().into()];
+    db.execute_raw(pg(sql, values)).await?;
     db.execute_raw(pg("SELECT pg_notify('omnigate_sessions', $1)", vec![payload.into()])).await?;
     Ok(())
 }
@@ -111,9 +119,22 @@ pub async fn session_close(db: &DatabaseConnection, digest: &str, payload: &str)
     Ok(())
 }
 
-/// The dashboard sessions still open at `now` (expired ones are deleted on the way).
-pub async fn sessions(db: &DatabaseConnection, now: i64) -> Result<Vec<(String, i64)>, DbErr> {
+/// The dashboard sessions still open at `now` (expired ones are deleted on the way). A row
+/// stored before sessions had users (no user, no role) is the bootstrap admin's; one with a role
+/// this version does not know is left out.
+pub async fn sessions(db: &DatabaseConnection, now: i64) -> Result<Vec<(String, crate::auth::Session)>, DbErr> {
+    use crate::auth::{BOOTSTRAP_ADMIN, Role, Session};
     db.execute_raw(pg("DELETE FROM dashboard_sessions WHERE expires_at <= $1", vec![now.into()])).await?;
-    let rows = db.query_all_raw(pg("SELECT digest, expires_at FROM dashboard_sessions", vec![])).await?;
-    rows.into_iter().map(|r| Ok((r.try_get("", "digest")?, r.try_get("", "expires_at")?))).collect()
+    let rows =
+        db.query_all_raw(pg("SELECT digest, expires_at, user_name, role FROM dashboard_sessions", vec![])).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let role: Option<String> = r.try_get("", "role")?;
+        let Some(role) = role.as_deref().map_or(Some(Role::Admin), Role::parse) else { continue };
+        let user: Option<String> = r.try_get("", "user_name")?;
+        let s =
+            Session { expires_at: r.try_get("", "expires_at")?, user: user.unwrap_or(BOOTSTRAP_ADMIN.into()), role };
+        out.push((r.try_get("", "digest")?, s));
+    }
+    Ok(out)
 }

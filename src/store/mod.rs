@@ -16,6 +16,7 @@ pub mod settings;
 pub mod shared_limits;
 pub mod transforms;
 pub mod usage;
+pub mod users;
 
 pub use actors::clock::now_ms;
 

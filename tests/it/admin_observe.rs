@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashSet};
 
 use omnigate::app::Running;
 use omnigate::routes::admin::openapi::{Verb, openapi_path};
-use sea_orm::{ActiveValue::Set, EntityTrait};
+use sea_orm::ActiveValue::Set;
 use serde_json::{Value, json};
 
 use crate::mock::{MockUpstream, Reply};
@@ -343,15 +343,16 @@ async fn admin_observe_usage_summary_matches_the_requests_sent() {
     // Rows of earlier hours land in their own buckets, and leave the windows they are not in.
     let now = actors::clock::now_ms();
     let hour = 3_600_000;
-    entities::usage::Entity::insert_many([
-        row(now - 10 * hour, "seeded", 200, 100, 7, 0.25),
-        row(now - 10 * hour + 1, "seeded", 500, 0, 0, 0.0),
-        row(now - 3 * hour, "seeded", 200, 40, 2, 0.5),
-        row(now - 30 * hour, "seeded", 200, 1000, 1000, 1.0),
-    ])
-    .exec(&app.state.db)
-    .await
-    .expect("seed rows");
+    crate::support::seed_usage(
+        &app.state.db,
+        vec![
+            row(now - 10 * hour, "seeded", 200, 100, 7, 0.25),
+            row(now - 10 * hour + 1, "seeded", 500, 0, 0, 0.0),
+            row(now - 3 * hour, "seeded", 200, 40, 2, 0.5),
+            row(now - 30 * hour, "seeded", 200, 1000, 1000, 1.0),
+        ],
+    )
+    .await;
     let s = admin_get(&app, &env, "/api/usage/summary?window=24h&bucket=1h&by=provider").await;
     let seeded =
         s["groups"].as_array().expect("groups").iter().find(|g| g["key"] == "seeded").cloned().expect("seeded");

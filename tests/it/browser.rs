@@ -15,6 +15,7 @@ mod driver;
 mod pricing;
 mod subscriptions;
 mod tools;
+mod users;
 
 use serde_json::{Value, json};
 
@@ -23,7 +24,7 @@ use crate::mock::{MockUpstream, Reply};
 use crate::support::{TestEnv, admin_get, base, client, header, json_body, mock_config, post};
 
 /// The pages of the sidebar, in its order.
-const PAGES: [&str; 11] = [
+const PAGES: [&str; 12] = [
     "overview",
     "providers",
     "combos",
@@ -35,6 +36,7 @@ const PAGES: [&str; 11] = [
     "settings",
     "playground",
     "tools",
+    "users",
 ];
 
 /// Opens a page from the sidebar (a real click on its link) and waits for it to be drawn.

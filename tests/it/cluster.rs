@@ -341,3 +341,47 @@ async fn a_breaker_one_instance_opened_and_an_operator_reset_reach_the_other() {
     b.stop().await;
     a.stop().await;
 }
+
+/// `GET path` on `app` with a session cookie: the status.
+async fn status_with(app: &Running, cookie: &str, path: &str) -> u16 {
+    let r = client().get(format!("{}{path}", base(app))).insert_header(("cookie", cookie)).send().await;
+    r.expect("send").status().as_u16()
+}
+
+#[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
+#[actix_web::test]
+async fn a_viewers_login_is_a_viewer_on_every_instance_and_deleting_them_ends_it_everywhere() {
+    require_pg();
+    let env = TestEnv::new().await;
+    let a = env.start("").await;
+    let (b, _dir) = second(&env, "").await;
+    let r = client()
+        .post(format!("{}/api/users", base(&a)))
+        .bearer_auth(&env.admin_token)
+        .send_json(&json!({"name": "ann", "role": "viewer", "password": "ann-password-1"}))
+        .await;
+    assert_eq!(r.expect("send").status(), 201);
+    let r = client()
+        .post(format!("{}/api/login", base(&a)))
+        .send_json(&json!({"username": "ann", "password": "ann-password-1"}))
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let cookie = r.headers().get("set-cookie").and_then(|v| v.to_str().ok()).and_then(|c| c.split(';').next());
+    let cookie = cookie.expect("cookie").to_string();
+    within(Duration::from_secs(1), || async { status_with(&b, &cookie, "/api/health").await == 200 }).await;
+    assert_eq!(status_with(&b, &cookie, "/api/keys").await, 403, "a viewer on the other instance too");
+
+    // B restarted reads the session back with its role.
+    b.stop().await;
+    let (b, _dir2) = second(&env, "").await;
+    within(Duration::from_secs(3), || async { status_with(&b, &cookie, "/api/health").await == 200 }).await;
+    assert_eq!(status_with(&b, &cookie, "/api/keys").await, 403);
+
+    let r = client().delete(format!("{}/api/users/ann", base(&a))).bearer_auth(&env.admin_token).send().await;
+    assert_eq!(r.expect("send").status(), 200);
+    assert_eq!(status_with(&a, &cookie, "/api/health").await, 401);
+    within(Duration::from_secs(1), || async { status_with(&b, &cookie, "/api/health").await == 401 }).await;
+    b.stop().await;
+    a.stop().await;
+}

@@ -70,7 +70,16 @@ async fn a_failed_first_start_keeps_the_credentials_until_the_first_login() {
     let log2 = logs.join("2.log");
     let daemon = serve(&env, port, None, &log2).spawn().expect("spawn");
     wait_healthy(port).await;
-    let shown = std::fs::read_to_string(&log2).expect("log");
+    // The announcement follows the start (on PostgreSQL once the cluster feed listens), a moment
+    // after /health answers.
+    let mut shown = String::new();
+    for _ in 0..200 {
+        shown = std::fs::read_to_string(&log2).expect("log");
+        if shown.contains("gateway key (name \"default\"):") {
+            break;
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let password = after(&shown, "admin password:").expect("the password is shown again");
     let key = after(&shown, "gateway key (name \"default\"):").expect("the key is shown again");
     let file = std::fs::read_to_string(&kept).expect("kept");

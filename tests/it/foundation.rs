@@ -35,11 +35,11 @@ async fn migrations_go_up_down_and_up_again() {
     let env = TestEnv::new().await;
     let db = omnigate::db::connect(&env.db_url, 2, false).await.expect("connect");
     Migrator::up(&db.conn, None).await.expect("up");
-    assert_eq!(table_count(&db.conn).await, 23);
+    assert_eq!(table_count(&db.conn).await, 26);
     Migrator::down(&db.conn, None).await.expect("down");
     assert_eq!(table_count(&db.conn).await, 0);
     Migrator::up(&db.conn, None).await.expect("up again");
-    assert_eq!(table_count(&db.conn).await, 23);
+    assert_eq!(table_count(&db.conn).await, 26);
 }
 
 #[actix_web::test]

@@ -1,5 +1,6 @@
 //! The usage writer: buffers usage events and inserts them in batches (by count or every
-//! `flush_interval`), prunes old rows, and flushes on shutdown. Nothing on the response path waits
+//! `flush_interval`), adding each batch to the hourly and daily rollups in the same transaction
+//! (`rollup`), prunes old raw rows (never the rollups), and flushes on shutdown. Nothing on the response path waits
 //! for it. It also keeps the Prometheus aggregates of every event (`metrics`), recorded or not.
 
 use std::fmt::Write as _;
@@ -14,8 +15,8 @@ use sea_orm::{
     Statement, TransactionTrait, Value,
 };
 
-use super::UsageEvent;
 use super::metrics::{Metrics, family};
+use super::{UsageEvent, rollup};
 use crate::clock::now_ms;
 
 /// How often rows older than the retention are pruned (besides once at start).
@@ -200,6 +201,8 @@ fn usage_insert(backend: DbBackend, rows: usize) -> String {
 
 async fn write(db: &DatabaseConnection, batch: Vec<UsageEvent>) -> Result<(), (usize, DbErr)> {
     let n = batch.len();
+    // The rollups' cells, before the events are taken apart for the raw rows.
+    let rollup_cells = rollup::cells(&batch);
     let mut values: Vec<Value> = Vec::with_capacity(n * USAGE_COLUMNS.len());
     let mut log_rows = Vec::new();
     for e in batch {
@@ -259,6 +262,8 @@ async fn write(db: &DatabaseConnection, batch: Vec<UsageEvent>) -> Result<(), (u
         let stmt = Statement::from_sql_and_values(backend, usage_insert(backend, rows), chunk);
         tx.execute_raw(stmt).await.map_err(|e| (n, e))?;
     }
+    // The rollups in the same transaction: they always equal the raw rows written.
+    rollup::add(&tx, rollup_cells, chunk_sizes).await.map_err(|e| (n, e))?;
     let mut logs = log_rows.into_iter();
     for rows in chunk_sizes(logs.len()) {
         let chunk: Vec<request_log::ActiveModel> = logs.by_ref().take(rows).collect();

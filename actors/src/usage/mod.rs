@@ -3,6 +3,7 @@
 pub mod actor;
 pub mod cost;
 pub mod metrics;
+pub mod rollup;
 
 use serde::Serialize;
 

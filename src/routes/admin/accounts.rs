@@ -107,12 +107,23 @@ async fn list_inner(state: &AppState) -> Result<Value, AdminError> {
 }
 
 /// `GET /api/accounts`: every account with its settings (never its key), in-flight count,
-/// cooldown and breaker state, and (`subscription`, `quota`) its sign-in and quota windows.
+/// cooldown and breaker state, and (`subscription`, `quota`) its sign-in and quota windows. A
+/// viewer (who reads it for the overview) gets no key hints.
 pub(super) async fn list(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    if let Err(r) = admit(&req, &state) {
-        return *r;
+    let who = match admit(&req, &state) {
+        Ok(w) => w,
+        Err(r) => return *r,
+    };
+    let mut r = list_inner(&state).await;
+    if who.auth.role() == crate::auth::Role::Viewer
+        && let Ok(v) = &mut r
+        && let Some(list) = v["accounts"].as_array_mut()
+    {
+        for a in list.iter_mut().filter_map(Value::as_object_mut) {
+            a.remove("key_hint");
+        }
     }
-    answer(StatusCode::OK, list_inner(&state).await)
+    answer(StatusCode::OK, r)
 }
 
 async fn get_inner(state: &AppState, id: i64) -> Result<Value, AdminError> {

@@ -17,8 +17,10 @@ use crate::store::audit::Change;
 /// Who made a change, as the audit log records it.
 #[derive(Debug, Clone)]
 pub(super) struct Who {
-    actor: &'static str,
+    actor: String,
     ip: Option<String>,
+    /// How the caller was admitted (its user and role).
+    pub(super) auth: AdminAuth,
 }
 
 impl Who {
@@ -31,7 +33,7 @@ impl Who {
         before: Option<Value>,
         after: Option<Value>,
     ) -> Change<'a> {
-        Change { actor: self.actor, ip: self.ip.clone(), resource, resource_id: id.into(), action, before, after }
+        Change { actor: &self.actor, ip: self.ip.clone(), resource, resource_id: id.into(), action, before, after }
     }
 }
 
@@ -39,11 +41,7 @@ impl Who {
 /// and says who it is.
 pub(super) fn admit(req: &HttpRequest, state: &AppState) -> Result<Who, Box<HttpResponse>> {
     let auth = guarded(req, state)?;
-    let actor = match auth {
-        AdminAuth::Session => "session",
-        AdminAuth::Token => "token",
-    };
-    Ok(Who { actor, ip: req.peer_addr().map(|a| a.ip().to_string()) })
+    Ok(Who { actor: auth.actor(), ip: req.peer_addr().map(|a| a.ip().to_string()), auth })
 }
 
 /// An admin API refusal or failure.

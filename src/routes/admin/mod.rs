@@ -1,5 +1,5 @@
-//! The admin JSON API under `/api/`: every route but login requires an admin session or the
-//! management token.
+//! The admin JSON API under `/api/`: every route but login requires a dashboard session or the
+//! management token; a viewer's session only the read-only `VIEWER_ROUTES`.
 
 mod accounts;
 mod aliases;
@@ -23,13 +23,14 @@ mod state;
 mod tools;
 mod transforms;
 mod usage_summary;
+mod users;
 
 use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::de::DeserializeOwned;
 
 use super::get;
-use crate::auth::AdminAuth;
+use crate::auth::{AdminAuth, Role};
 use crate::error::GatewayError;
 use crate::protocol::Dialect;
 use crate::state::AppState;
@@ -54,6 +55,10 @@ fn routes<R: openapi::Routes>(r: R) -> R {
     r.route("/login", web::post().to(session::login))
         .route("/logout", web::post().to(session::logout))
         .route("/session", get().to(session::whoami))
+        .route("/users", get().to(users::list))
+        .route("/users", web::post().to(users::create))
+        .route("/users/{name}", web::patch().to(users::update))
+        .route("/users/{name}", web::delete().to(users::delete))
         .route("/keys", get().to(keys::list))
         .route("/teams", get().to(keys::teams))
         .route("/keys", web::post().to(keys::create))
@@ -161,11 +166,42 @@ pub(crate) fn state_change_checks(req: &HttpRequest) -> Result<(), GatewayError>
     Ok(())
 }
 
+/// The routes a viewer may call: the reads of the Overview, Usage, Requests and Health pages
+/// (`GET`), and changing their own password (`users::update` checks it is their own). Everything
+/// else (every write, keys, account details, settings, backups, the audit log) is an admin's.
+const VIEWER_ROUTES: [(&str, &str); 11] = [
+    ("GET", "/api/session"),
+    ("GET", "/api/status"),
+    ("GET", "/api/accounts"),
+    ("GET", "/api/usage"),
+    ("GET", "/api/usage/summary"),
+    ("GET", "/api/usage/export"),
+    ("GET", "/api/requests"),
+    ("GET", "/api/requests/{id}"),
+    ("GET", "/api/health"),
+    ("GET", "/api/openapi.json"),
+    ("PATCH", "/api/users/{name}"),
+];
+
+/// Whether a viewer may make this request (by its matched route pattern, never its raw path).
+fn viewer_may(req: &HttpRequest) -> bool {
+    let method = if req.method() == Method::HEAD { "GET" } else { req.method().as_str() };
+    req.match_pattern().is_some_and(|p| VIEWER_ROUTES.iter().any(|(m, r)| *m == method && *r == p))
+}
+
 /// Admits an admin request (and, when it changes state, checks its origin and content type), or
-/// gives the error response to return.
+/// gives the error response to return. A viewer is admitted only to `VIEWER_ROUTES` (403
+/// otherwise).
 pub(crate) fn guarded(req: &HttpRequest, state: &AppState) -> Result<AdminAuth, Box<HttpResponse>> {
     state_change_checks(req).map_err(|e| Box::new(fail(e)))?;
-    crate::auth::admin(req, state).map_err(|e| Box::new(e.response(Dialect::OpenaiChat)))
+    let auth = crate::auth::admin(req, state).map_err(|e| Box::new(e.response(Dialect::OpenaiChat)))?;
+    match auth.role() {
+        Role::Admin => Ok(auth),
+        Role::Viewer if viewer_may(req) => Ok(auth),
+        Role::Viewer => Err(Box::new(fail(GatewayError::Forbidden(
+            "this needs an admin: a viewer may read usage, requests and health only".into(),
+        )))),
+    }
 }
 
 /// Reads an admin JSON body (at most 1 MiB) after `guarded` admitted the request.

@@ -1,6 +1,7 @@
 //! `GET /api/usage/summary`: totals and time buckets of requests, errors, tokens and cost over a
 //! window, optionally grouped by provider, model, key or account. The sums are SQL's
-//! (`store::observe::summary`); this module shapes them (dense overall buckets, sparse groups).
+//! (`store::observe::summary`: rollups for whole hours and days, raw rows for the edges); this
+//! module shapes them (dense overall buckets, sparse groups).
 
 use std::collections::BTreeMap;
 

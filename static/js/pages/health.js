@@ -70,8 +70,9 @@ export function render(root, ctx) {
           {
             label: "",
             cls: "actions",
+            // A viewer reads health; resetting is an admin's.
             cell: (p) =>
-              button("Reset breaker", (ev) => busy(ev.currentTarget, () => act(`/api/providers/${seg(p.id)}/reset-breaker`, `Breaker of ${p.id} reset.`)), {
+              !ctx.admin ? "" : button("Reset breaker", (ev) => busy(ev.currentTarget, () => act(`/api/providers/${seg(p.id)}/reset-breaker`, `Breaker of ${p.id} reset.`)), {
                 class: "secondary small",
                 disabled: (p.breaker?.state || "closed") === "closed",
               }),
@@ -179,6 +180,7 @@ export function render(root, ctx) {
   }
 
   function resetButton(a, text) {
+    if (!ctx.admin) return "";
     return button(text, (ev) => busy(ev.currentTarget, () => act(`/api/accounts/${a.id}/reset`, `${a.provider}/${a.name} reset.`)), { class: "secondary small" });
   }
 

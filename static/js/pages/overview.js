@@ -9,7 +9,6 @@ import {
 } from "../dom.js";
 
 const REFRESH_MS = 3000;
-const MINUTE = 60_000;
 
 export function render(root, ctx) {
   const stats = el("div", { class: "stats", id: "overview-stats" }, loading());
@@ -25,7 +24,7 @@ export function render(root, ctx) {
       "div",
       { class: "grid two" },
       card("Top models today", { actions: [el("a", { href: "#/usage" }, "Usage →")] }, top),
-      card("Accounts", { actions: [el("a", { href: "#/providers" }, "Providers →")] }, accounts),
+      card("Accounts", { actions: ctx.admin ? [el("a", { href: "#/providers" }, "Providers →")] : [] }, accounts),
     ),
     card("Recent errors", { actions: [el("a", { href: "#/requests?status=error" }, "All requests →")] }, errors),
   );
@@ -46,33 +45,33 @@ export function render(root, ctx) {
     }
   }
 
-  /** Traffic figures: 5-minute buckets of the last 24 h by model, plus the last minute's requests. */
+  /**
+   * Traffic figures: the last hour in 5-minute buckets (the trend and the error rate), and the
+   * last 24 h in hourly buckets by model (today's tokens, cost and models: answered from the
+   * hourly rollups, so it stays fast however many requests are kept), plus the last minute's.
+   */
   async function loadTraffic() {
     const today = startOfToday();
-    const now = Date.now();
-    const [s, recent, failed] = await Promise.all([
-      get("/api/usage/summary", { window: "24h", bucket: "5m", by: "model" }),
+    const [h, s, recent, failed] = await Promise.all([
+      get("/api/usage/summary", { window: "1h", bucket: "5m" }),
+      get("/api/usage/summary", { window: "24h", bucket: "1h", by: "model" }),
       get("/api/requests", { since: "60s", limit: 500 }),
       get("/api/requests", { status: "error", limit: 8 }),
     ]);
-    const buckets = s.buckets || [];
     const out = {
       lastMin: recent.items.length,
       lastMinMore: recent.next_cursor != null,
-      perMinute: buckets.slice(-24).map((b) => b.requests / 5),
-      hour: 0,
-      hourErrors: 0,
+      perMinute: (h.buckets || []).map((b) => b.requests / 5),
+      hour: h.totals?.requests || 0,
+      hourErrors: h.totals?.errors || 0,
       tokens: 0,
       cost: 0,
       unpriced: 0,
       models: [],
       errors: failed.items,
     };
-    for (const b of buckets) {
-      if (b.ts >= now - 60 * MINUTE) {
-        out.hour += b.requests;
-        out.hourErrors += b.errors;
-      }
+    // Hourly buckets: "today" starts at the first whole hour from local midnight.
+    for (const b of s.buckets || []) {
       if (b.ts >= today) {
         out.tokens += (b.input_tokens || 0) + (b.output_tokens || 0);
         out.cost += Number(b.cost) || 0;
@@ -100,7 +99,7 @@ export function render(root, ctx) {
       el("div", { class: "stat", "data-stat": id }, el("span", { class: "label" }, label), el("span", { class: "value" }, value), note ? el("span", { class: "note" }, note) : null, extra);
     mount(
       stats,
-      stat("Requests / min", `${fmtNum(t.lastMin)}${t.lastMinMore ? "+" : ""}`, "last minute · 2-hour trend", sparkline(t.perMinute, { label: "requests per minute, 5-minute averages over the last 2 hours" }), "rpm"),
+      stat("Requests / min", `${fmtNum(t.lastMin)}${t.lastMinMore ? "+" : ""}`, "last minute · 1-hour trend", sparkline(t.perMinute, { label: "requests per minute, 5-minute averages over the last hour" }), "rpm"),
       stat("Error rate", fmtPct(errRate), t.hour ? `${fmtNum(t.hourErrors)} of ${fmtNum(t.hour)} in the last hour` : "no requests in the last hour", null, "errors"),
       stat("Tokens today", fmtCompact(t.tokens), "since midnight, in + out", null, "tokens"),
       stat("Cost today", fmtSumCost(t.cost, t.unpriced), t.unpriced ? `since midnight · ${fmtNum(t.unpriced)} unpriced` : "since midnight", null, "cost"),
@@ -111,7 +110,7 @@ export function render(root, ctx) {
 
   function drawTop(models) {
     if (!models.length) {
-      mount(top, empty("No requests today yet.", el("a", { href: "#/playground" }, "Try the playground")));
+      mount(top, empty("No requests today yet.", ctx.admin ? el("a", { href: "#/playground" }, "Try the playground") : null));
       return;
     }
     mount(
@@ -131,7 +130,7 @@ export function render(root, ctx) {
   function drawAccounts(acc) {
     const list = acc.accounts;
     if (!list.length) {
-      mount(accounts, empty("No accounts yet.", el("a", { href: "#/providers" }, "Add one")));
+      mount(accounts, empty("No accounts yet.", ctx.admin ? el("a", { href: "#/providers" }, "Add one") : null));
       return;
     }
     const now = acc.now;

@@ -229,6 +229,22 @@ pub async fn usage_rows(app: &Running) -> Vec<entities::usage::Model> {
     entities::usage::Entity::find().order_by_asc(entities::usage::Column::Id).all(&app.state.db).await.expect("usage")
 }
 
+/// Writes usage rows straight to the database, and adds them to the rollups as the usage writer
+/// would have (the summary reads whole hours and days from those).
+pub async fn seed_usage(db: &sea_orm::DatabaseConnection, rows: Vec<entities::usage::ActiveModel>) {
+    use sea_orm::{EntityTrait, QueryOrder};
+    let last = entities::usage::Entity::find()
+        .order_by_desc(entities::usage::Column::Id)
+        .one(db)
+        .await
+        .expect("the last usage row")
+        .map_or(0, |r| r.id);
+    for chunk in rows.chunks(500) {
+        entities::usage::Entity::insert_many(chunk.to_vec()).exec(db).await.expect("seed usage rows");
+    }
+    actors::usage::rollup::add_rows(db, last).await.expect("add the seeded rows to the rollups");
+}
+
 /// A TCP port free on loopback right now (for a daemon the test spawns).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")

@@ -146,7 +146,14 @@ pub const SPEC: &[Op] = &[
     // Session.
     Op::new(POST, "/login", "session", "Opens a dashboard session (sets an HttpOnly cookie)").body("Login").public(),
     Op::new(POST, "/logout", "session", "Ends the dashboard session"),
-    Op::new(GET, "/session", "session", "Who is signed in"),
+    Op::new(GET, "/session", "session", "Who is signed in (user and role)"),
+    // Dashboard users (admin only; a viewer may change their own password).
+    Op::new(GET, "/users", "users", "Lists the dashboard users and their roles").returns("UserList"),
+    Op::new(POST, "/users", "users", "Adds a dashboard user (admin or viewer)").body("NewUser").returns("User"),
+    Op::new(PATCH, "/users/{name}", "users", "Changes a user's role or password (a viewer: their own password)")
+        .body("UserPatch")
+        .returns("User"),
+    Op::new(DELETE, "/users/{name}", "users", "Deletes a user and ends their sessions"),
     // Gateway keys.
     Op::new(GET, "/keys", "keys", "Lists gateway keys (never their secrets)"),
     Op::new(GET, "/teams", "keys", "Each team with its limits, its keys and its budget's state"),
@@ -339,7 +346,7 @@ pub fn document() -> Value {
         "info": {
             "title": "Omnigate admin API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The JSON API under /api/ that the dashboard uses. Every route but login needs a dashboard session cookie or the management token (Authorization: Bearer).",
+            "description": "The JSON API under /api/ that the dashboard uses. Every route but login needs a dashboard session cookie or the management token (Authorization: Bearer). A viewer's session opens only the reads of usage, requests and health (403 otherwise).",
         },
         "security": [{"bearerAuth": []}, {"sessionCookie": []}],
         "paths": paths,

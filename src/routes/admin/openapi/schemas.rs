@@ -113,7 +113,27 @@ pub fn all() -> Value {
     let dialect = json!({"type": "string", "enum": ["openai-chat", "openai-responses", "anthropic", "gemini"]});
     json!({
         "Error": object(&[("error", object(&[("message", string()), ("type", string())]))]),
-        "Login": object(&[("password", string())]),
+        "Login": object(&[
+            ("username", json!({"type": "string", "description": "a dashboard user; absent or `admin`: the bootstrap admin"})),
+            ("password", string()),
+        ]),
+        "User": object(&[
+            ("name", string()),
+            ("role", json!({"type": "string", "enum": ["admin", "viewer"]})),
+            ("builtin", json!({"type": "boolean", "description": "the bootstrap admin (cannot be deleted or demoted)"})),
+            ("created_at", int_or_null()),
+            ("updated_at", int_or_null()),
+        ]),
+        "UserList": array_of(reference("User")),
+        "NewUser": object(&[
+            ("name", string()),
+            ("role", json!({"type": "string", "enum": ["admin", "viewer"]})),
+            ("password", json!({"type": "string", "minLength": 8})),
+        ]),
+        "UserPatch": object(&[
+            ("role", json!({"type": "string", "enum": ["admin", "viewer"]})),
+            ("password", json!({"type": "string", "minLength": 8})),
+        ]),
         "RequestSummary": object(&request_summary_props()),
         "RequestPage": object(&[("items", array_of(reference("RequestSummary"))), ("next_cursor", int_or_null())]),
         "Attempt": object(&[
