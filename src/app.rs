@@ -18,6 +18,8 @@ use crate::keys::{KeyTable, generate_key};
 use crate::providers::Catalog;
 use crate::routes;
 use crate::runtime::Runtime;
+use base64::Engine as _;
+
 use crate::secrets::{self, KeySource, Sealer, SecretError};
 use crate::state::AppState;
 use crate::store::{self, config_sync, keys as key_store, settings};
@@ -207,7 +209,20 @@ async fn unlock(db: &impl ConnectionTrait, cfg: &Config, boot: &Bootstrap) -> Re
     if probe.check.is_none() {
         settings::set(db, settings::MASTER_KEY_CHECK, &sealer.seal("master_key_check", "omnigate")).await?;
     }
-    Ok(sealer)
+    // A database that took in an export bundle keeps the exporter's digest key, so its gateway
+    // keys go on matching.
+    match settings::get(db, settings::DIGEST_KEY).await? {
+        Some(sealed) => {
+            let text = sealer.open(settings::DIGEST_KEY, &sealed)?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(text.trim())
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .ok_or(SecretError::Unseal("the imported digest key is not 32 bytes"))?;
+            Ok(sealer.with_digest_key(bytes))
+        }
+        None => Ok(sealer),
+    }
 }
 
 /// Sets the admin password hash on first start; returns the password when it was generated.

@@ -111,6 +111,31 @@ pub enum Command {
         /// The backup to restore.
         file: PathBuf,
     },
+    /// Write this gateway's configuration (providers, accounts and their credentials, sign-ins,
+    /// combos, aliases, keys, prices, transforms, settings, dashboard users) to FILE, sealed with
+    /// a passphrase, to move it to a machine with another master key.
+    Export {
+        /// Shared options.
+        #[command(flatten)]
+        common: Common,
+        /// Where to write it (must not exist).
+        file: PathBuf,
+        /// The variable holding the passphrase (default: read one line from stdin).
+        #[arg(long)]
+        passphrase_env: Option<String>,
+    },
+    /// Replace this gateway's configuration with the bundle FILE written by `export`; the daemon
+    /// (every instance) must be stopped. Credentials are re-sealed under this master key.
+    Import {
+        /// Shared options.
+        #[command(flatten)]
+        common: Common,
+        /// The bundle.
+        file: PathBuf,
+        /// The variable holding the passphrase (default: read one line from stdin).
+        #[arg(long)]
+        passphrase_env: Option<String>,
+    },
     /// Make an OmniRoute installation's providers, accounts, prices, aliases, combos and gateway
     /// keys here, through the running daemon; reports what it could not carry over and why.
     ImportOmniroute {

@@ -87,6 +87,8 @@ pub async fn run(command: Command) -> ExitCode {
             Err(e) => fail(e),
         },
         Command::ImportOmniroute { common, args } => crate::import_omniroute::run(&common, args).await,
+        Command::Export { common, file, passphrase_env } => bundle(&common, &file, passphrase_env, true).await,
+        Command::Import { common, file, passphrase_env } => bundle(&common, &file, passphrase_env, false).await,
         Command::Service { common, action } => match load_settings(&common) {
             Ok(cfg) => service(&common, &cfg, action),
             Err(e) => fail(e),
@@ -128,6 +130,77 @@ async fn backup(cfg: &Config, file: &std::path::Path) -> ExitCode {
                 c.rows.len(),
                 c.migrations
             );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// The bundle passphrase: from the variable named, else one line of stdin; at least 12 characters.
+fn passphrase(var: Option<String>) -> Result<String, String> {
+    let p = match var {
+        Some(v) => std::env::var(&v).map_err(|_| format!("--passphrase-env: `{v}` is not set"))?,
+        None => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).map_err(|e| format!("reading the passphrase from stdin: {e}"))?;
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    if p.chars().count() < 12 {
+        return Err("the passphrase must be at least 12 characters".into());
+    }
+    Ok(p)
+}
+
+/// `omnigate export FILE` (`out`) or `omnigate import FILE`.
+async fn bundle(common: &Common, file: &std::path::Path, var: Option<String>, out: bool) -> ExitCode {
+    let cfg = match load_config(common, vec![]) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let phrase = match passphrase(var) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    if out {
+        if let Err(e) = existing_database(&cfg) {
+            return fail(e);
+        }
+    }
+    // Import: no daemon may hold the database (its sealer and keys would be stale).
+    let _lock = match (out, crate::db::sqlite_file(&cfg.database_url())) {
+        (false, Some(db)) => match crate::db::take_lock(&db) {
+            Ok(l) => Some(l),
+            Err(e) => return fail(format!("stop the daemon first: {e}")),
+        },
+        _ => None,
+    };
+    let opened = match app::open(&cfg, &Bootstrap::from_env(), false).await {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
+    if !out && opened.db.backend == crate::db::Backend::Postgres {
+        let now = crate::store::now_ms();
+        let alive = crate::store::cluster::instances(&opened.db.conn, now - crate::cluster::ALIVE.as_millis() as i64, 0).await;
+        if alive.is_ok_and(|l| !l.is_empty()) {
+            opened.db.close().await;
+            return fail("instances are running on this database: stop every one first");
+        }
+    }
+    let res = if out {
+        crate::bundle::export(&opened.db.conn, &opened.sealer, file, &phrase).await
+    } else {
+        crate::bundle::import(&opened.db.conn, &opened.sealer, file, &phrase).await
+    };
+    opened.db.close().await;
+    match res {
+        Ok(counts) => {
+            let list: Vec<String> = counts.iter().filter(|(_, n)| *n > 0).map(|(t, n)| format!("{n} {t}")).collect();
+            let verb = if out { "exported to" } else { "imported from" };
+            println!("{verb} {}: {}", file.display(), list.join(", "));
+            if out {
+                eprintln!("the bundle holds credentials in the clear under its passphrase: keep both safe");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => fail(e),

@@ -122,7 +122,9 @@
 //! PostgreSQL (`usage_summary` from the hourly and daily rollups the usage writer keeps,
 //! `actors::usage::rollup`, for whole hours and days, raw rows only for the ragged edges:
 //! `store::observe::summary::plan`) (`routes::admin::export` streams usage rows as CSV or JSON lines; `backup` snapshots
-//! the SQLite file with `VACUUM INTO`, for `/api/backup` and `omnigate backup|restore`);
+//! the SQLite file with `VACUUM INTO`, for `/api/backup` and `omnigate backup|restore`; `bundle`
+//! writes and reads the passphrase-sealed configuration of `omnigate export|import`, re-sealing
+//! credentials under the importing master key and keeping the exporter's gateway-key digest key);
 //! `routes::admin::routes` is the one list of `/api` routes, rendered as OpenAPI by
 //! `routes::admin::openapi`. The dashboard (`static/`, embedded) uses only that API. Subscription
 //! sign-in (`oauth::cli` for `omnigate accounts login|import`, `routes::admin::oauth` for the
@@ -175,6 +177,7 @@ pub mod alerts;
 pub mod app;
 pub mod auth;
 pub mod backup;
+pub mod bundle;
 pub mod cache;
 pub mod cli;
 pub mod cluster;

@@ -193,6 +193,27 @@ impl Sealer {
     pub fn digest(&self, gateway_key: &str) -> String {
         hex(&hmac_sha256(&self.digest_key, gateway_key.as_bytes()))
     }
+
+    /// The key gateway-key digests are made with (moved by an export bundle, so the digests it
+    /// carries go on matching under another master key).
+    pub fn digest_key(&self) -> [u8; 32] {
+        self.digest_key
+    }
+
+    /// This sealer with digests made under `key` (a database that took in a bundle).
+    pub fn with_digest_key(mut self, key: [u8; 32]) -> Self {
+        self.digest_key = key;
+        self
+    }
+}
+
+impl MasterKey {
+    /// A key derived from a passphrase (Argon2id, the crate's default cost) and a 16-byte salt.
+    pub fn from_passphrase(passphrase: &str, salt: &[u8]) -> Result<Self, SecretError> {
+        let mut out = [0u8; 32];
+        Argon2::default().hash_password_into(passphrase.as_bytes(), salt, &mut out).map_err(|_| SecretError::Hash)?;
+        Ok(Self(out))
+    }
 }
 
 fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {

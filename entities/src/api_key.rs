@@ -4,7 +4,7 @@ use sea_orm::entity::prelude::*;
 
 /// A gateway key clients send as `Authorization: Bearer` or `x-api-key`.
 #[sea_orm::model]
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "api_keys")]
 pub struct Model {
     #[sea_orm(primary_key)]

@@ -4,7 +4,7 @@ use sea_orm::entity::prelude::*;
 
 /// A combo; its targets are rows of `combo_targets`.
 #[sea_orm::model]
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "combos")]
 pub struct Model {
     #[sea_orm(primary_key)]

@@ -4,7 +4,7 @@ use sea_orm::entity::prelude::*;
 
 /// One target of a combo, at a position.
 #[sea_orm::model]
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "combo_targets")]
 pub struct Model {
     #[sea_orm(primary_key)]

@@ -5,7 +5,7 @@ use sea_orm::entity::prelude::*;
 
 /// One dashboard user.
 #[sea_orm::model]
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "dashboard_users")]
 pub struct Model {
     #[sea_orm(primary_key)]

@@ -4,7 +4,7 @@ use sea_orm::entity::prelude::*;
 
 /// A model alias.
 #[sea_orm::model]
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "model_aliases")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

@@ -4,7 +4,7 @@ use sea_orm::entity::prelude::*;
 
 /// The sign-in of one OAuth account. Its tokens are sealed; nothing here is a secret in clear.
 #[sea_orm::model]
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "oauth_sessions")]
 pub struct Model {
     /// The account (deleted with it).

@@ -7,7 +7,7 @@ use sea_orm::entity::prelude::*;
 /// `config` (a custom provider's declared price), `api` (an operator's edit, never overwritten)
 /// or `deleted` (an operator removed it: no price, and seeding does not bring it back).
 #[sea_orm::model]
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "pricing")]
 pub struct Model {
     #[sea_orm(primary_key)]

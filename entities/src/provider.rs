@@ -4,7 +4,7 @@ use sea_orm::entity::prelude::*;
 
 /// A custom upstream provider declared in the config file or through the admin API.
 #[sea_orm::model]
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "providers")]
 pub struct Model {
     /// Provider id used in model strings (`<id>/<model>`).

@@ -5,7 +5,7 @@ use sea_orm::entity::prelude::*;
 
 /// A request transform.
 #[sea_orm::model]
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "transforms")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

@@ -10,6 +10,9 @@ use super::now_ms;
 pub const ADMIN_PASSWORD_HASH: &str = "admin_password_hash";
 /// Setting holding a value sealed under the master key, to detect a wrong key at start-up.
 pub const MASTER_KEY_CHECK: &str = "master_key_check";
+/// Sealed (purpose `gateway_key_digest_key`, base64): the key gateway-key digests are made with
+/// when it came from an imported bundle; absent, it is derived from the master key.
+pub const DIGEST_KEY: &str = "gateway_key_digest_key";
 
 /// Reads one setting.
 pub async fn get(db: &impl ConnectionTrait, key: &str) -> Result<Option<String>, DbErr> {

@@ -20,6 +20,7 @@ mod admin_write_transforms;
 mod backup;
 mod browser;
 mod browser_assets;
+mod bundle;
 mod cache;
 mod clients;
 mod cluster;
