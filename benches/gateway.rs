@@ -52,6 +52,12 @@ impl Gateway {
 
     /// A gateway whose data directory is `dir` (a database may be waiting there).
     fn start_in(dir: tempfile::TempDir, mock_base: &str, usage: bool) -> Self {
+        Self::start_limited(dir, mock_base, usage, "")
+    }
+
+    /// A gateway whose key carries `limits` (config lines of its `[[keys]]` entry); the mock
+    /// model is priced, so a budget reserves and settles on every request.
+    fn start_limited(dir: tempfile::TempDir, mock_base: &str, usage: bool, limits: &str) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let cfg = format!(
             r#"
@@ -64,11 +70,12 @@ enabled = {usage}
 [[keys]]
 name = "bench"
 key = "{KEY}"
+{limits}
 [[providers]]
 id = "mock"
 dialect = "openai-chat"
 base_url = "{mock_base}"
-models = ["mock-model"]
+models = [{{ id = "mock-model", price = [1.0, 2.0] }}]
 [[accounts]]
 provider = "mock"
 name = "a"
@@ -195,6 +202,38 @@ async fn fixed_rate(url: &str, rate: u64, secs: u64, payload: &Value) -> RunStat
 }
 
 /// Closed-loop load with `conc` connections for `secs`: completed requests per second.
+/// The cost of key limits and budgets, with `/metrics` scraped every second meanwhile: max
+/// throughput of a key with rpm, tpm, max_concurrent and a budget (none ever reached; every
+/// request reserves and settles) against the same gateway setup without them, back to back.
+async fn limits_part(mock_base: &str, secs: u64, results: &mut serde_json::Map<String, Value>) {
+    let limits = "rpm = 100000000\ntpm = 1000000000\nmax_concurrent = 100000\nbudget = { usd = 1000000000.0, period = \"month\" }";
+    let mut rps = [0.0f64; 2];
+    for (i, l) in ["", limits].into_iter().enumerate() {
+        let gw = Gateway::start_limited(tempfile::tempdir().unwrap(), mock_base, true, l);
+        let _ = max_throughput(&gw.url(), 16, 2, &body(false)).await;
+        let metrics = format!("http://127.0.0.1:{}/metrics", gw.port);
+        let scrape = actix_rt::spawn(async move {
+            let c = client();
+            loop {
+                if let Ok(mut r) = c.get(&metrics).send().await {
+                    let _ = r.body().limit(64 << 20).await;
+                }
+                actix_rt::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        let (r, errors) = max_throughput(&gw.url(), 64, secs, &body(false)).await;
+        scrape.abort();
+        assert_eq!(errors, 0, "no request refused by limits set far above the load");
+        rps[i] = r;
+    }
+    let cost = 100.0 * (1.0 - rps[1] / rps[0]);
+    println!(
+        "key limits and a budget (reserve and settle per request; /metrics scraped each second): {:.0} req/s against {:.0} without: costs {cost:.1} % throughput",
+        rps[1], rps[0]
+    );
+    results.insert("limits_and_budget".into(), json!({"off_rps": rps[0], "on_rps": rps[1], "cost_pct": cost}));
+}
+
 async fn max_throughput(url: &str, conc: usize, secs: u64, payload: &Value) -> (f64, usize) {
     let c = client();
     let done = Rc::new(RefCell::new((0usize, 0usize)));
@@ -456,6 +495,11 @@ fn main() {
             eprintln!("PROFILE {n} requests, {:.0} µs CPU each", (cpu_secs(gw.pid()) - cpu0) * 1e6 / n as f64);
             return;
         }
+        if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "limits") {
+            drop(gw);
+            limits_part(&mock_base, secs, &mut results).await;
+            return;
+        }
         if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "churn") {
             let (quiet, churn, changes, refused) = admin_churn(&gw, secs).await;
             println!(
@@ -501,6 +545,8 @@ fn main() {
         println!("usage recording off: {n_rps:.0} req/s; recording on costs {:.1} % throughput", 100.0 * (1.0 - g_rps / n_rps));
         results.insert("usage_recording".into(), json!({"on_rps": g_rps, "off_rps": n_rps, "cost_pct": 100.0 * (1.0 - g_rps / n_rps)}));
         results.insert("rss_after_load_mib".into(), json!(busy_rss));
+
+        limits_part(&mock_base, secs, &mut results).await;
 
         // Translated: an Anthropic client (/v1/messages) in front of the OpenAI-dialect mock.
         let gw = Gateway::start(&mock_base, true);

@@ -11,9 +11,7 @@ use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, TransactionTrait};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -92,14 +90,31 @@ fn movable(row: &Value) -> bool {
 }
 
 /// The tables, in the order they are written (referenced first).
-const TABLES: &[&str] =
-    &["providers", "accounts", "oauth_sessions", "combos", "combo_targets", "model_aliases", "api_keys", "pricing", "transforms", "settings", "dashboard_users"];
+const TABLES: &[&str] = &[
+    "providers",
+    "accounts",
+    "oauth_sessions",
+    "combos",
+    "combo_targets",
+    "model_aliases",
+    "api_keys",
+    "pricing",
+    "transforms",
+    "settings",
+    "dashboard_users",
+];
 
 /// Writes the bundle of `db` (opened with `sealer`) to `file` (a new file), sealed with
 /// `passphrase`.
-pub async fn export(db: &DatabaseConnection, sealer: &Sealer, file: &Path, passphrase: &str) -> Result<Counts, BundleError> {
+pub async fn export(
+    db: &DatabaseConnection,
+    sealer: &Sealer,
+    file: &Path,
+    passphrase: &str,
+) -> Result<Counts, BundleError> {
     use entities::*;
-    let open = |purpose: &'static str| move |s: &str| sealer.open(purpose, s).map_err(|e| BundleError::Unseal(e.to_string()));
+    let open =
+        |purpose: &'static str| move |s: &str| sealer.open(purpose, s).map_err(|e| BundleError::Unseal(e.to_string()));
     let mut accounts = dump::<account::Entity>(db).await?;
     each(&mut accounts, "secret", &open(ACCOUNT_SECRET))?;
     let mut sessions = dump::<oauth_session::Entity>(db).await?;
@@ -140,24 +155,35 @@ pub async fn export(db: &DatabaseConnection, sealer: &Sealer, file: &Path, passp
         use std::os::unix::fs::OpenOptionsExt;
         f.mode(0o600);
     }
-    let mut out = f.open(file).map_err(|e| BundleError::Io(format!("{}: {e} (it must be a new file)", file.display())))?;
-    std::io::Write::write_all(&mut out, doc.to_string().as_bytes()).map_err(|e| BundleError::Io(format!("{}: {e}", file.display())))?;
+    let mut out =
+        f.open(file).map_err(|e| BundleError::Io(format!("{}: {e} (it must be a new file)", file.display())))?;
+    std::io::Write::write_all(&mut out, doc.to_string().as_bytes())
+        .map_err(|e| BundleError::Io(format!("{}: {e}", file.display())))?;
     Ok(counts)
 }
 
 /// Opens the bundle in `file` with `passphrase`: its digest key and its tables.
 fn open_bundle(file: &Path, passphrase: &str) -> Result<(String, serde_json::Map<String, Value>), BundleError> {
     let text = std::fs::read_to_string(file).map_err(|e| BundleError::Io(format!("{}: {e}", file.display())))?;
-    let doc: Value = serde_json::from_str(&text).map_err(|_| BundleError::Format(format!("{} is not an Omnigate bundle", file.display())))?;
+    let doc: Value = serde_json::from_str(&text)
+        .map_err(|_| BundleError::Format(format!("{} is not an Omnigate bundle", file.display())))?;
     if doc["format"] != FORMAT {
         return Err(BundleError::Format(format!("{} is not an Omnigate bundle", file.display())));
     }
     if doc["version"].as_u64() != Some(VERSION) {
-        return Err(BundleError::Format(format!("bundle version {} is not one this version reads ({VERSION})", doc["version"])));
+        return Err(BundleError::Format(format!(
+            "bundle version {} is not one this version reads ({VERSION})",
+            doc["version"]
+        )));
     }
-    let salt = doc["kdf"]["salt"].as_str().and_then(|s| STANDARD.decode(s).ok()).ok_or_else(|| BundleError::Format("the bundle has no salt".into()))?;
+    let salt = doc["kdf"]["salt"]
+        .as_str()
+        .and_then(|s| STANDARD.decode(s).ok())
+        .ok_or_else(|| BundleError::Format("the bundle has no salt".into()))?;
     let key = MasterKey::from_passphrase(passphrase, &salt).map_err(|e| BundleError::Format(e.to_string()))?;
-    let plain = Sealer::new(&key).open(PURPOSE, doc["sealed"].as_str().unwrap_or_default()).map_err(|_| BundleError::Passphrase)?;
+    let plain = Sealer::new(&key)
+        .open(PURPOSE, doc["sealed"].as_str().unwrap_or_default())
+        .map_err(|_| BundleError::Passphrase)?;
     let mut payload: Value = serde_json::from_str(&plain).map_err(|e| BundleError::Format(e.to_string()))?;
     let digest_key = payload["digest_key"].as_str().unwrap_or_default().to_string();
     let tables = payload["tables"].as_object_mut().map(std::mem::take).unwrap_or_default();
@@ -166,7 +192,12 @@ fn open_bundle(file: &Path, passphrase: &str) -> Result<(String, serde_json::Map
 
 /// Replaces this database's configuration with the bundle in `file`: credentials re-sealed under
 /// `sealer`'s master key, the exporter's digest key kept. One transaction: all or nothing.
-pub async fn import(db: &DatabaseConnection, sealer: &Sealer, file: &Path, passphrase: &str) -> Result<Counts, BundleError> {
+pub async fn import(
+    db: &DatabaseConnection,
+    sealer: &Sealer,
+    file: &Path,
+    passphrase: &str,
+) -> Result<Counts, BundleError> {
     use entities::*;
     let (digest_key, mut tables) = open_bundle(file, passphrase)?;
     if STANDARD.decode(&digest_key).map(|b| b.len()) != Ok(32) {
@@ -179,15 +210,35 @@ pub async fn import(db: &DatabaseConnection, sealer: &Sealer, file: &Path, passp
     each(&mut accounts, "secret", &seal(ACCOUNT_SECRET))?;
     let mut sessions = rows("oauth_sessions");
     each(&mut sessions, "secret", &seal(TOKENS_PURPOSE))?;
-    let (combos, targets, aliases, keys, prices, transforms) =
-        (rows("combos"), rows("combo_targets"), rows("model_aliases"), rows("api_keys"), rows("pricing"), rows("transforms"));
+    let (combos, targets, aliases, keys, prices, transforms) = (
+        rows("combos"),
+        rows("combo_targets"),
+        rows("model_aliases"),
+        rows("api_keys"),
+        rows("pricing"),
+        rows("transforms"),
+    );
     let mut settings_rows = rows("settings");
     settings_rows.retain(movable);
     let users = rows("dashboard_users");
 
     let tx = db.begin().await?;
     // What the bundle replaces, dependents first (their health and quota rows go with the accounts).
-    for t in ["oauth_sessions", "account_state", "model_lockouts", "quota_windows", "combo_targets", "combos", "accounts", "providers", "model_aliases", "api_keys", "pricing", "transforms", "dashboard_users"] {
+    for t in [
+        "oauth_sessions",
+        "account_state",
+        "model_lockouts",
+        "quota_windows",
+        "combo_targets",
+        "combos",
+        "accounts",
+        "providers",
+        "model_aliases",
+        "api_keys",
+        "pricing",
+        "transforms",
+        "dashboard_users",
+    ] {
         tx.execute_unprepared(&format!("DELETE FROM {t}")).await?;
     }
     let keep = [settings::MASTER_KEY_CHECK, settings::DIGEST_KEY];

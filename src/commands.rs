@@ -162,10 +162,8 @@ async fn bundle(common: &Common, file: &std::path::Path, var: Option<String>, ou
         Ok(p) => p,
         Err(e) => return fail(e),
     };
-    if out {
-        if let Err(e) = existing_database(&cfg) {
-            return fail(e);
-        }
+    if out && let Err(e) = existing_database(&cfg) {
+        return fail(e);
     }
     // Import: no daemon may hold the database (its sealer and keys would be stale).
     let _lock = match (out, crate::db::sqlite_file(&cfg.database_url())) {
@@ -181,7 +179,8 @@ async fn bundle(common: &Common, file: &std::path::Path, var: Option<String>, ou
     };
     if !out && opened.db.backend == crate::db::Backend::Postgres {
         let now = crate::store::now_ms();
-        let alive = crate::store::cluster::instances(&opened.db.conn, now - crate::cluster::ALIVE.as_millis() as i64, 0).await;
+        let alive =
+            crate::store::cluster::instances(&opened.db.conn, now - crate::cluster::ALIVE.as_millis() as i64, 0).await;
         if alive.is_ok_and(|l| !l.is_empty()) {
             opened.db.close().await;
             return fail("instances are running on this database: stop every one first");

@@ -38,7 +38,13 @@ async fn a_bundle_moves_the_configuration_to_another_master_key_and_keys_and_cre
     let text = mock_config(&mock.base(), &[("a", "ka")], "");
     let from = TestEnv::new().await;
     let app = from.start(&text).await;
-    let (s, v) = post_api(&app, &from, "/api/accounts", json!({"provider": "mock", "name": "b", "api_key": "kb", "priority": 5})).await;
+    let (s, v) = post_api(
+        &app,
+        &from,
+        "/api/accounts",
+        json!({"provider": "mock", "name": "b", "api_key": "kb", "priority": 5}),
+    )
+    .await;
     assert_eq!(s, 201, "{v}");
     let (s, v) = post_api(&app, &from, "/api/keys", json!({"name": "laptop"})).await;
     assert_eq!(s, 201, "{v}");

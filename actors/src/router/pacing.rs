@@ -28,11 +28,17 @@ impl Pacing {
     }
 }
 
-/// The leases an account's pacing counts.
+/// The leases an account's (or a gateway key's) pacing counts. Leases of one millisecond share
+/// an entry and the sums of the window are kept beside it, so a check costs a binary search plus
+/// the entries that expired since the last lease, however many requests the window holds, and
+/// memory stays bounded by the window's milliseconds (60,000 entries) at any rate.
 #[derive(Debug, Clone, Default)]
 pub struct Pacer {
-    /// Lease times and their tokens within the last window, oldest first.
-    recent: VecDeque<(i64, u64)>,
+    /// Per millisecond with leases in the last window, oldest first: (time, requests, tokens).
+    recent: VecDeque<(i64, u32, u64)>,
+    /// Requests and tokens of all of `recent`.
+    requests: u64,
+    tokens: u64,
 }
 
 impl Pacer {
@@ -40,25 +46,39 @@ impl Pacer {
     /// at once). A request larger than `tpm` alone goes once the window is empty.
     pub fn free_at(&self, rules: Pacing, tokens: u64, now: i64) -> i64 {
         let mut at = now;
-        if let (Some(gap), Some((last, _))) = (rules.min_gap_ms, self.recent.back()) {
+        if let (Some(gap), Some((last, _, _))) = (rules.min_gap_ms, self.recent.back()) {
             at = at.max(last + i64::try_from(gap).unwrap_or(i64::MAX / 2));
         }
-        let live: Vec<(i64, u64)> = self.recent.iter().copied().filter(|(t, _)| *t > now - WINDOW_MS).collect();
+        if rules.rpm.is_none() && rules.tpm.is_none() {
+            return at;
+        }
+        let dead = self.recent.partition_point(|(t, _, _)| *t <= now - WINDOW_MS);
+        let (dead_requests, dead_tokens) =
+            self.recent.range(..dead).fold((0u64, 0u64), |(r, n), (_, er, en)| (r + u64::from(*er), n + en));
+        let live = self.recent.range(dead..);
         if let Some(rpm) = rules.rpm {
-            let rpm = rpm as usize;
             if rpm == 0 {
                 return i64::MAX;
             }
-            if live.len() >= rpm {
-                // The request that must leave the window first for one more to fit.
-                at = at.max(live[live.len() - rpm].0 + WINDOW_MS);
+            let live_requests = self.requests - dead_requests;
+            if live_requests >= u64::from(rpm) {
+                // The request that must leave the window first for one more to fit: the
+                // (live - rpm + 1)-th oldest.
+                let mut leaving = live_requests - u64::from(rpm) + 1;
+                for (t, n, _) in live.clone() {
+                    if u64::from(*n) >= leaving {
+                        at = at.max(t + WINDOW_MS);
+                        break;
+                    }
+                    leaving -= u64::from(*n);
+                }
             }
         }
         if let Some(tpm) = rules.tpm {
             let tpm = u64::from(tpm);
-            let mut used: u64 = live.iter().map(|(_, n)| n).sum();
+            let mut used = self.tokens - dead_tokens;
             // Requests leave the window oldest first until this one fits (or none is left).
-            for (t, n) in &live {
+            for (t, _, n) in live {
                 if used + tokens <= tpm || used == 0 {
                     break;
                 }
@@ -71,14 +91,27 @@ impl Pacer {
 
     /// A request expected to use `tokens` went at `now`; what `rules` no longer look at is dropped.
     pub fn record(&mut self, rules: Pacing, tokens: u64, now: i64) {
-        self.recent.push_back((now, tokens));
+        match self.recent.back_mut() {
+            Some((t, n, k)) if *t == now => {
+                *n = n.saturating_add(1);
+                *k += tokens;
+            }
+            _ => self.recent.push_back((now, 1, tokens)),
+        }
+        self.requests += 1;
+        self.tokens += tokens;
         // tpm looks at the whole window; rpm at its last `rpm` requests; the gap at the last one.
-        let keep = if rules.tpm.is_some() { usize::MAX } else { rules.rpm.map_or(1, |r| (r as usize).max(1)) };
-        while self.recent.len() > keep || self.recent.front().is_some_and(|(t, _)| *t <= now - WINDOW_MS) {
-            if self.recent.len() == 1 {
+        let keep = if rules.tpm.is_some() { u64::MAX } else { rules.rpm.map_or(1, |r| u64::from(r).max(1)) };
+        while self.recent.len() > 1 {
+            let Some(&(t, n, k)) = self.recent.front() else { break };
+            let expired = t <= now - WINDOW_MS;
+            let surplus = self.requests - u64::from(n) >= keep;
+            if !expired && !surplus {
                 break;
             }
             self.recent.pop_front();
+            self.requests -= u64::from(n);
+            self.tokens -= k;
         }
     }
 }
@@ -150,5 +183,62 @@ mod tests {
         }
         assert_eq!(q.recent.len(), 1, "nothing kept beyond the last request");
         assert_eq!(Pacer::default().free_at(Pacing { rpm: Some(0), ..Pacing::default() }, 0, 5), i64::MAX);
+    }
+
+    /// The window as a list of single requests, computed the plain way.
+    fn naive(all: &[(i64, u64)], rules: Pacing, tokens: u64, now: i64) -> i64 {
+        let mut at = now;
+        if let (Some(gap), Some((last, _))) = (rules.min_gap_ms, all.last()) {
+            at = at.max(last + gap as i64);
+        }
+        let live: Vec<(i64, u64)> = all.iter().copied().filter(|(t, _)| *t > now - WINDOW_MS).collect();
+        if let Some(rpm) = rules.rpm
+            && live.len() >= rpm as usize
+        {
+            at = at.max(live[live.len() - rpm as usize].0 + WINDOW_MS);
+        }
+        if let Some(tpm) = rules.tpm {
+            let mut used: u64 = live.iter().map(|(_, n)| n).sum();
+            for (t, n) in &live {
+                if used + tokens <= u64::from(tpm) || used == 0 {
+                    break;
+                }
+                used -= n;
+                at = at.max(t + WINDOW_MS);
+            }
+        }
+        at
+    }
+
+    #[test]
+    fn many_requests_in_one_millisecond_share_an_entry_and_answer_as_the_plain_window_does() {
+        let mut seed = 7u64;
+        let mut next = |m: u64| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % m
+        };
+        for rules in [
+            Pacing { rpm: Some(50), tpm: None, min_gap_ms: None },
+            Pacing { rpm: Some(200), tpm: Some(5_000), min_gap_ms: None },
+            Pacing { rpm: None, tpm: Some(900), min_gap_ms: Some(3) },
+        ] {
+            let (mut p, mut all, mut now) = (Pacer::default(), Vec::new(), 0i64);
+            for _ in 0..5_000 {
+                now += next(40) as i64; // often several in one millisecond
+                let tokens = next(60);
+                assert_eq!(p.free_at(rules, tokens, now), naive(&all, rules, tokens, now), "{rules:?} at {now}");
+                p.record(rules, tokens, now);
+                all.push((now, tokens));
+            }
+            assert!(p.recent.len() <= 60_000);
+        }
+        // A huge rpm at a high rate: one entry per millisecond, not per request.
+        let (mut p, rules) =
+            (Pacer::default(), Pacing { rpm: Some(100_000_000), tpm: Some(u32::MAX), min_gap_ms: None });
+        for i in 0..200_000i64 {
+            p.record(rules, 10, i / 20);
+        }
+        assert_eq!(p.recent.len(), 10_000);
+        assert_eq!(p.free_at(rules, 10, 10_000), 10_000);
     }
 }
