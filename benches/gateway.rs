@@ -4,8 +4,9 @@
 //! streams, the cost of usage recording, and admin changes every 100 ms under 1,000 req/s (only
 //! that: `BENCH_ONLY=churn`), the response cache: a miss against a hit on a mock that takes
 //! at least 50 ms per stream (only that: `BENCH_ONLY=cache`), and `/api/usage/summary` over 10
-//! million usage rows (only that: `BENCH_ONLY=summary`, see `summary.rs`). Run: `cargo bench
-//! --bench gateway`.
+//! million usage rows (only that: `BENCH_ONLY=summary`, see `summary.rs`), and what a key's
+//! limits and budget cost with `/metrics` scraped (only that: `BENCH_ONLY=limits`). Run: `cargo
+//! bench --bench gateway`.
 //! Results: a table on stdout and `target/bench/results.json`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
