@@ -385,3 +385,77 @@ async fn a_viewers_login_is_a_viewer_on_every_instance_and_deleting_them_ends_it
     b.stop().await;
     a.stop().await;
 }
+
+/// A usage row `age_days` old, written straight to the shared database.
+async fn old_row(db: &sea_orm::DatabaseConnection, id: &str, age_days: i64) {
+    entities::usage::Entity::insert(entities::usage::ActiveModel {
+        ts: Set(actors::clock::now_ms() - age_days * 86_400_000),
+        request_id: Set(id.into()),
+        client_dialect: Set("openai-chat".into()),
+        model: Set("mock/mock-model".into()),
+        status: Set(200),
+        input_tokens: Set(0),
+        output_tokens: Set(0),
+        cache_read_tokens: Set(0),
+        cache_write_tokens: Set(0),
+        reasoning_tokens: Set(0),
+        total_tokens: Set(0),
+        cost_source: Set("unpriced".into()),
+        latency_ms: Set(1),
+        streamed: Set(false),
+        attempts: Set(1),
+        ..Default::default()
+    })
+    .exec(db)
+    .await
+    .expect("old usage row");
+}
+
+async fn has_row(db: &sea_orm::DatabaseConnection, id: &str) -> bool {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    entities::usage::Entity::find()
+        .filter(entities::usage::Column::RequestId.eq(id))
+        .one(db)
+        .await
+        .expect("read")
+        .is_some()
+}
+
+/// Retention runs once per cluster: an instance starting while another pruned to the same cutoff
+/// within the hour leaves the rows to it; a shorter retention (a later cutoff) prunes at once.
+#[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
+#[actix_web::test]
+async fn usage_retention_prunes_once_per_cluster_and_a_shorter_one_at_once() {
+    require_pg();
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let text = |days: u32| mock_config(&mock.base(), &[("a", "ka")], &format!("[usage]\nretention_days = {days}\n"));
+    let a = env.start(&text(30)).await;
+    let db = direct(&env).await;
+    let claim = || async {
+        let sql = "SELECT updated_at FROM settings WHERE key = 'cluster.usage_pruned_at'";
+        let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.expect("q");
+        row.and_then(|r| r.try_get::<i64>("", "updated_at").ok()).unwrap_or(0)
+    };
+    assert!(crate::support::eventually(10, || async { claim().await > 0 }).await, "A pruned at start and claimed it");
+    let first = claim().await;
+    old_row(&db, "forty-days", 40).await;
+    // B starts with the same retention: A pruned to (nearly) its cutoff this hour, so B leaves it.
+    let (b, _dir) = second(&env, &text(30)).await;
+    actix_rt::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(claim().await, first, "B did not prune again");
+    assert!(has_row(&db, "forty-days").await, "the 40-day-old row waits for the next hourly prune");
+    b.stop().await;
+    // B again with 20 days: a later cutoff than A's, so it prunes at once.
+    old_row(&db, "twenty-five-days", 25).await;
+    let (b, _dir2) = second(&env, &text(20)).await;
+    assert!(
+        crate::support::eventually(10, || async { !has_row(&db, "twenty-five-days").await }).await,
+        "a shorter retention pruned at once"
+    );
+    assert!(!has_row(&db, "forty-days").await);
+    assert!(claim().await > first);
+    db.close().await.ok();
+    b.stop().await;
+    a.stop().await;
+}

@@ -272,7 +272,46 @@ async fn write(db: &DatabaseConnection, batch: Vec<UsageEvent>) -> Result<(), (u
     tx.commit().await.map_err(|e| (n, e))
 }
 
+/// The `settings` row whose `updated_at` says when an instance last pruned (PostgreSQL).
+const PRUNE_CLAIM: &str = "cluster.usage_pruned_at";
+
+/// Whether this instance prunes rows older than `before` now. On PostgreSQL several instances
+/// share the rows: the one that moves the claim row forward prunes, and the others skip while an
+/// instance pruned within `PRUNE_EVERY` (a minute's slack for drifting timers) up to a cutoff
+/// within that hour of theirs; a shorter retention (a later cutoff) prunes at once. So retention
+/// runs once per cluster, not once per instance.
+async fn claim_prune(db: &DatabaseConnection, now: i64, before: i64) -> Result<bool, DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(true);
+    }
+    let pg = |sql: &str, values: Vec<Value>| Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
+    db.execute_raw(pg(
+        "INSERT INTO settings (key, value, updated_at) VALUES ($1, '0', 0) ON CONFLICT (key) DO NOTHING",
+        vec![PRUNE_CLAIM.into()],
+    ))
+    .await?;
+    let every = i64::try_from(PRUNE_EVERY.as_millis()).unwrap_or(i64::MAX / 4);
+    let won = db
+        .query_one_raw(pg(
+            "UPDATE settings SET updated_at = $2, value = $3 WHERE key = $1 \
+             AND (updated_at < $4 OR CAST(value AS BIGINT) < $5) RETURNING key",
+            vec![
+                PRUNE_CLAIM.into(),
+                now.into(),
+                before.to_string().into(),
+                (now - every + 60_000).into(),
+                (before - every).into(),
+            ],
+        ))
+        .await?;
+    Ok(won.is_some())
+}
+
 async fn prune(db: &DatabaseConnection, before: i64) -> Result<u64, DbErr> {
+    if !claim_prune(db, now_ms(), before).await? {
+        tracing::debug!("another instance pruned usage rows within the hour");
+        return Ok(0);
+    }
     let a = usage::Entity::delete_many().filter(usage::Column::Ts.lt(before)).exec(db).await?;
     let b = request_log::Entity::delete_many().filter(request_log::Column::Ts.lt(before)).exec(db).await?;
     Ok(a.rows_affected + b.rows_affected)
