@@ -388,27 +388,10 @@ async fn a_viewers_login_is_a_viewer_on_every_instance_and_deleting_them_ends_it
 
 /// A usage row `age_days` old, written straight to the shared database.
 async fn old_row(db: &sea_orm::DatabaseConnection, id: &str, age_days: i64) {
-    entities::usage::Entity::insert(entities::usage::ActiveModel {
-        ts: Set(actors::clock::now_ms() - age_days * 86_400_000),
-        request_id: Set(id.into()),
-        client_dialect: Set("openai-chat".into()),
-        model: Set("mock/mock-model".into()),
-        status: Set(200),
-        input_tokens: Set(0),
-        output_tokens: Set(0),
-        cache_read_tokens: Set(0),
-        cache_write_tokens: Set(0),
-        reasoning_tokens: Set(0),
-        total_tokens: Set(0),
-        cost_source: Set("unpriced".into()),
-        latency_ms: Set(1),
-        streamed: Set(false),
-        attempts: Set(1),
-        ..Default::default()
-    })
-    .exec(db)
-    .await
-    .expect("old usage row");
+    entities::usage::Entity::insert(crate::support::usage_row_at(actors::clock::now_ms() - age_days * 86_400_000, id))
+        .exec(db)
+        .await
+        .expect("old usage row");
 }
 
 async fn has_row(db: &sea_orm::DatabaseConnection, id: &str) -> bool {

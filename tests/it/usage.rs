@@ -119,29 +119,10 @@ async fn rows_older_than_the_retention_are_pruned_at_start_and_younger_ones_kept
     let now = actors::clock::now_ms();
     for (i, age_days) in [40, 31, 29].into_iter().enumerate() {
         let ts = now - age_days * DAY_MS;
-        entities::usage::Entity::insert(entities::usage::ActiveModel {
-            ts: Set(ts),
-            request_id: Set(format!("old-{i}")),
-            client_dialect: Set("openai-chat".into()),
-            model: Set("mock/mock-model".into()),
-            status: Set(200),
-            input_tokens: Set(0),
-            output_tokens: Set(0),
-            cache_read_tokens: Set(0),
-            cache_write_tokens: Set(0),
-            reasoning_tokens: Set(0),
-            total_tokens: Set(0),
-            cost_usd: Set(None),
-            list_cost_usd: Set(None),
-            cost_source: Set("unpriced".into()),
-            latency_ms: Set(1),
-            streamed: Set(false),
-            attempts: Set(1),
-            ..Default::default()
-        })
-        .exec(&app.state.db)
-        .await
-        .expect("insert old usage");
+        entities::usage::Entity::insert(crate::support::usage_row_at(ts, &format!("old-{i}")))
+            .exec(&app.state.db)
+            .await
+            .expect("insert old usage");
         entities::request_log::Entity::insert(entities::request_log::ActiveModel {
             ts: Set(ts),
             request_id: Set(format!("old-{i}")),

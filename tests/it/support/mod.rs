@@ -262,3 +262,28 @@ pub async fn wait_healthy(port: u16) {
     }
     panic!("the daemon did not become healthy");
 }
+
+/// A plain served usage row at `ts` (written straight to a database by tests of retention).
+pub fn usage_row_at(ts: i64, request_id: &str) -> entities::usage::ActiveModel {
+    use sea_orm::ActiveValue::Set;
+    entities::usage::ActiveModel {
+        ts: Set(ts),
+        request_id: Set(request_id.into()),
+        client_dialect: Set("openai-chat".into()),
+        model: Set("mock/mock-model".into()),
+        status: Set(200),
+        input_tokens: Set(0),
+        output_tokens: Set(0),
+        cache_read_tokens: Set(0),
+        cache_write_tokens: Set(0),
+        reasoning_tokens: Set(0),
+        total_tokens: Set(0),
+        cost_usd: Set(None),
+        list_cost_usd: Set(None),
+        cost_source: Set("unpriced".into()),
+        latency_ms: Set(1),
+        streamed: Set(false),
+        attempts: Set(1),
+        ..Default::default()
+    }
+}
