@@ -183,7 +183,12 @@ pub async fn connect(url: &str, max_connections: u32, lock: bool) -> Result<Data
         Ok(Database { conn, backend: Backend::Sqlite { path }, _lock: lock })
     } else {
         let mut opts = ConnectOptions::new(url.to_string());
-        opts.max_connections(max_connections.max(1)).sqlx_logging(false);
+        // A database out of reach fails a caller within seconds (sqlx waits 30 s by default):
+        // requests never wait on it, and what does (admin writes, usage batches) fails cleanly.
+        opts.max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(5))
+            .sqlx_logging(false);
         let conn = sea_orm::Database::connect(opts).await.map_err(connect_err)?;
         Ok(Database { conn, backend: Backend::Postgres, _lock: None })
     }

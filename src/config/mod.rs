@@ -318,11 +318,21 @@ pub struct UsageConfig {
     /// Seconds between polls of a subscription account's usage endpoint (0: never poll; the
     /// windows are still read from every answer's headers).
     pub quota_poll_secs: u64,
+    /// Most usage rows held in memory while the database cannot be written; past it they are
+    /// dropped (counted in `/metrics`).
+    pub hold_rows: usize,
 }
 
 impl Default for UsageConfig {
     fn default() -> Self {
-        Self { enabled: true, batch_size: 256, flush_interval_ms: 200, retention_days: 90, quota_poll_secs: 300 }
+        Self {
+            enabled: true,
+            batch_size: 256,
+            flush_interval_ms: 200,
+            retention_days: 90,
+            quota_poll_secs: 300,
+            hold_rows: 100_000,
+        }
     }
 }
 

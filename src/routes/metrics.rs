@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use actors::router::messages::GetRoutingView;
-use actors::usage::actor::RenderMetrics;
+use actors::usage::actor::{Backlog, GetBacklog, RenderMetrics};
 use actors::usage::metrics::{esc, family};
 use sea_orm::ConnectionTrait;
 use serde_json::json;
@@ -93,23 +93,30 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
     HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(out)
 }
 
-/// `GET /ready`: 200 when the database answers, the router and usage writer answer within a
-/// second and the daemon is not draining; 503 naming what is not.
+/// `GET /ready`: 200 when the router and usage writer answer within a second and the daemon is
+/// not draining, else 503 naming what is not. A database that does not answer within a second
+/// makes it `degraded`, still 200: requests are served from the state last loaded and usage rows
+/// are held until it answers (`usage_held` says how many).
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    let database = state.db.execute_unprepared("SELECT 1").await.is_ok();
+    let database =
+        tokio::time::timeout(ACTOR_DEADLINE, state.db.execute_unprepared("SELECT 1")).await.is_ok_and(|r| r.is_ok());
     let router =
         tokio::time::timeout(ACTOR_DEADLINE, state.runtime.router.send(GetRoutingView)).await.is_ok_and(|r| r.is_ok());
-    let writer = match &state.runtime.usage {
-        Some(w) => tokio::time::timeout(ACTOR_DEADLINE, w.send(RenderMetrics)).await.is_ok_and(|r| r.is_ok()),
-        None => true,
+    let backlog = match &state.runtime.usage {
+        Some(w) => tokio::time::timeout(ACTOR_DEADLINE, w.send(GetBacklog)).await.ok().and_then(Result::ok),
+        None => Some(Backlog::default()),
     };
+    let writer = backlog.is_some();
+    let held = backlog.map_or(0, |b| b.held);
     let draining = *state.runtime.drain.borrow();
-    let ok = database && router && writer && !draining;
+    let ok = router && writer && !draining;
     let body = json!({
         "ready": ok,
+        "degraded": !database || held > 0,
         "database": if database { "ok" } else { "unreachable" },
         "actors": if router && writer { "ok" } else { "not answering" },
         "draining": draining,
+        "usage_held": held,
     });
     if ok { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }

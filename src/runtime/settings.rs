@@ -147,6 +147,7 @@ pub fn writer_config(cfg: &Config) -> WriterConfig {
         batch_size: cfg.usage.batch_size,
         flush_interval: Duration::from_millis(cfg.usage.flush_interval_ms.max(10)),
         retention_days: cfg.usage.retention_days,
+        hold_rows: cfg.usage.hold_rows,
     }
 }
 

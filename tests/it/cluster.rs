@@ -7,6 +7,7 @@
 //! fail saying so, never pass silently.
 
 mod limits;
+mod outage;
 
 use std::time::{Duration, Instant};
 

@@ -91,7 +91,10 @@ async fn metrics_parse_as_prometheus_text_and_counters_move() {
     assert_eq!(r.status(), 200);
     let mut r = client().get(format!("{}/ready", base(&app))).send().await.expect("send");
     let v = json_body(&mut r).await;
-    assert_eq!(v, json!({"ready": true, "database": "ok", "actors": "ok", "draining": false}));
+    assert_eq!(
+        v,
+        json!({"ready": true, "degraded": false, "database": "ok", "actors": "ok", "draining": false, "usage_held": 0})
+    );
     app.stop().await;
 }
 

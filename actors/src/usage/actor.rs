@@ -1,8 +1,11 @@
 //! The usage writer: buffers usage events and inserts them in batches (by count or every
 //! `flush_interval`), adding each batch to the hourly and daily rollups in the same transaction
 //! (`rollup`), prunes old raw rows (never the rollups), and flushes on shutdown. Nothing on the response path waits
-//! for it. It also keeps the Prometheus aggregates of every event (`metrics`), recorded or not.
+//! for it. While the database cannot be reached it holds the rows in memory (up to
+//! `hold_rows`, then counts them dropped), probes every second and writes them when it answers.
+//! It also keeps the Prometheus aggregates of every event (`metrics`), recorded or not.
 
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -21,6 +24,11 @@ use crate::clock::now_ms;
 
 /// How often rows older than the retention are pruned (besides once at start).
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// Longest wait for a connection to start a batch's transaction: past it the database counts as
+/// unreachable and the batch is held.
+const BEGIN_WAIT: Duration = Duration::from_secs(3);
+/// While the database is unreachable it is probed this often (never blocking the mailbox).
+const PROBE_EVERY: Duration = Duration::from_secs(1);
 
 /// Records one request's usage.
 #[derive(Debug, Clone, Message)]
@@ -48,6 +56,8 @@ pub struct WriterConfig {
     pub flush_interval: Duration,
     /// Rows older than this many days are pruned at start and hourly (0: never).
     pub retention_days: u32,
+    /// Most rows held in memory while the database cannot be written (past it: dropped).
+    pub hold_rows: usize,
 }
 
 /// The one usage writer.
@@ -60,6 +70,40 @@ pub struct UsageWriter {
     metrics: Metrics,
     /// Rows that could not be written and were dropped, since start.
     dropped: u64,
+    /// Rows waiting for the database to answer again, oldest first.
+    held: VecDeque<UsageEvent>,
+    /// Since when (ms) the database has not taken a batch; `None` while it does.
+    down_since: Option<i64>,
+    /// A probe of the database is under way.
+    probing: bool,
+    /// When (ms) the last probe started.
+    probed_at: i64,
+}
+
+/// The writer's backlog, for `/ready` and `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, actix::MessageResponse)]
+pub struct Backlog {
+    /// Rows waiting for the next batch.
+    pub buffered: usize,
+    /// Rows held because the database could not be written.
+    pub held: usize,
+    /// Since when (ms) the database has not taken a batch.
+    pub down_since: Option<i64>,
+    /// Rows dropped since start.
+    pub dropped: u64,
+}
+
+/// Asks for the writer's `Backlog`.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Backlog")]
+pub struct GetBacklog;
+
+/// A batch that did not land: how many rows, why, and the rows themselves when the database was
+/// not reached at all (nothing of them was sent, so they can be written later).
+struct Failed {
+    rows: usize,
+    error: DbErr,
+    kept: Option<Vec<UsageEvent>>,
 }
 
 /// Renders the Prometheus text of what the writer counted (requests, tokens, cost, latency
@@ -78,7 +122,41 @@ impl UsageWriter {
             timers: Vec::new(),
             metrics: Metrics::default(),
             dropped: 0,
+            held: VecDeque::new(),
+            down_since: None,
+            probing: false,
+            probed_at: 0,
         }
+    }
+
+    /// Holds rows until the database answers; past `hold_rows` they are dropped (counted).
+    fn hold(&mut self, rows: Vec<UsageEvent>) {
+        for e in rows {
+            if self.held.len() >= self.cfg.hold_rows {
+                self.dropped += 1;
+            } else {
+                self.held.push_back(e);
+            }
+        }
+    }
+
+    /// Probes the database off the mailbox; when it answers, what is held is written.
+    fn probe(&mut self, ctx: &mut Context<Self>) {
+        let now = now_ms();
+        if self.probing || now - self.probed_at < PROBE_EVERY.as_millis() as i64 {
+            return;
+        }
+        self.probing = true;
+        self.probed_at = now;
+        let db = self.db.clone();
+        let ping = async move { matches!(actix_rt::time::timeout(BEGIN_WAIT, db.ping()).await, Ok(Ok(()))) };
+        ctx.spawn(ping.into_actor(self).map(|up, act, ctx| {
+            act.probing = false;
+            if up {
+                act.down_since = None;
+                act.flush(ctx);
+            }
+        }));
     }
 
     /// (Re)starts the flush and prune timers for the current settings.
@@ -110,16 +188,42 @@ impl UsageWriter {
     }
 
     fn flush(&mut self, ctx: &mut Context<Self>) {
-        if self.buf.is_empty() {
+        if self.buf.is_empty() && self.held.is_empty() {
             return;
         }
-        let batch = std::mem::replace(&mut self.buf, Vec::with_capacity(self.cfg.batch_size));
+        let fresh = std::mem::replace(&mut self.buf, Vec::with_capacity(self.cfg.batch_size));
+        if self.down_since.is_some() {
+            // Not again until a probe sees the database answer: nothing waits on a dead pool.
+            self.hold(fresh);
+            self.probe(ctx);
+            return;
+        }
+        let were_held = self.held.len();
+        let batch = if self.held.is_empty() {
+            fresh
+        } else {
+            let mut all: Vec<UsageEvent> = self.held.drain(..).collect();
+            all.extend(fresh);
+            all
+        };
         let db = self.db.clone();
         // `wait` keeps batches in order and makes a later `Flush` answer after this one landed.
-        ctx.wait(async move { write(&db, batch).await }.into_actor(self).map(|res, act, _| {
-            if let Err((n, e)) = res {
-                act.dropped += n as u64;
-                tracing::error!(rows = n, error = %e, "usage rows could not be written and were dropped");
+        ctx.wait(async move { write(&db, batch).await }.into_actor(self).map(move |res, act, _| match res {
+            Ok(_) => {
+                if were_held > 0 {
+                    tracing::info!(rows = were_held, "the database answers again: held usage rows written");
+                }
+            }
+            Err(Failed { rows, error, kept: Some(kept) }) => {
+                if act.down_since.is_none() {
+                    act.down_since = Some(now_ms());
+                    tracing::warn!(rows, error = %error, "the database cannot be reached: usage rows are held in memory");
+                }
+                act.hold(kept);
+            }
+            Err(Failed { rows, error, kept: None }) => {
+                act.dropped += rows as u64;
+                tracing::error!(rows, error = %error, "usage rows could not be written and were dropped");
             }
         }));
     }
@@ -199,8 +303,19 @@ fn usage_insert(backend: DbBackend, rows: usize) -> String {
     sql
 }
 
-async fn write(db: &DatabaseConnection, batch: Vec<UsageEvent>) -> Result<(), (usize, DbErr)> {
+/// Writes one batch in one transaction. The transaction starts before the rows are taken apart:
+/// a database that cannot be reached (no connection within `BEGIN_WAIT`) gives them back whole.
+async fn write(db: &DatabaseConnection, batch: Vec<UsageEvent>) -> Result<usize, Failed> {
     let n = batch.len();
+    let tx = match actix_rt::time::timeout(BEGIN_WAIT, db.begin()).await {
+        Ok(Ok(tx)) => tx,
+        Ok(Err(error)) => return Err(Failed { rows: n, error, kept: Some(batch) }),
+        Err(_) => {
+            let error = DbErr::Custom(format!("no database connection within {BEGIN_WAIT:?}"));
+            return Err(Failed { rows: n, error, kept: Some(batch) });
+        }
+    };
+    let lost = |error: DbErr| Failed { rows: n, error, kept: None };
     // The rollups' cells, before the events are taken apart for the raw rows.
     let rollup_cells = rollup::cells(&batch);
     let mut values: Vec<Value> = Vec::with_capacity(n * USAGE_COLUMNS.len());
@@ -255,21 +370,21 @@ async fn write(db: &DatabaseConnection, batch: Vec<UsageEvent>) -> Result<(), (u
     }
     let backend = db.get_database_backend();
     // One transaction for the whole batch: all of it lands or none (and one commit, one fsync).
-    let tx = db.begin().await.map_err(|e| (n, e))?;
     let mut values = values.into_iter();
     for rows in chunk_sizes(n) {
         let chunk: Vec<Value> = values.by_ref().take(rows * USAGE_COLUMNS.len()).collect();
         let stmt = Statement::from_sql_and_values(backend, usage_insert(backend, rows), chunk);
-        tx.execute_raw(stmt).await.map_err(|e| (n, e))?;
+        tx.execute_raw(stmt).await.map_err(lost)?;
     }
     // The rollups in the same transaction: they always equal the raw rows written.
-    rollup::add(&tx, rollup_cells, chunk_sizes).await.map_err(|e| (n, e))?;
+    rollup::add(&tx, rollup_cells, chunk_sizes).await.map_err(lost)?;
     let mut logs = log_rows.into_iter();
     for rows in chunk_sizes(logs.len()) {
         let chunk: Vec<request_log::ActiveModel> = logs.by_ref().take(rows).collect();
-        request_log::Entity::insert_many(chunk).exec(&tx).await.map_err(|e| (n, e))?;
+        request_log::Entity::insert_many(chunk).exec(&tx).await.map_err(lost)?;
     }
-    tx.commit().await.map_err(|e| (n, e))
+    tx.commit().await.map_err(lost)?;
+    Ok(n)
 }
 
 /// The `settings` row whose `updated_at` says when an instance last pruned (PostgreSQL).
@@ -392,10 +507,20 @@ impl Handler<RenderMetrics> for UsageWriter {
         let mut out = String::with_capacity(16 * 1024);
         self.metrics.render(&mut out);
         family(&mut out, "omnigate_usage_backlog_rows", "gauge", "Usage rows waiting for the next batch write.");
-        let _ = writeln!(out, "omnigate_usage_backlog_rows {}", self.buf.len());
+        let _ = writeln!(out, "omnigate_usage_backlog_rows {}", self.buf.len() + self.held.len());
+        family(&mut out, "omnigate_usage_held_rows", "gauge", "Usage rows held while the database cannot be written.");
+        let _ = writeln!(out, "omnigate_usage_held_rows {}", self.held.len());
         family(&mut out, "omnigate_usage_dropped_rows_total", "counter", "Usage rows that could not be written.");
         let _ = writeln!(out, "omnigate_usage_dropped_rows_total {}", self.dropped);
         out
+    }
+}
+
+impl Handler<GetBacklog> for UsageWriter {
+    type Result = Backlog;
+
+    fn handle(&mut self, _: GetBacklog, _: &mut Context<Self>) -> Backlog {
+        Backlog { buffered: self.buf.len(), held: self.held.len(), down_since: self.down_since, dropped: self.dropped }
     }
 }
 
@@ -403,12 +528,14 @@ impl Handler<Flush> for UsageWriter {
     type Result = ResponseActFuture<Self, ()>;
 
     fn handle(&mut self, _: Flush, _: &mut Context<Self>) -> Self::Result {
-        let batch = std::mem::take(&mut self.buf);
+        // Held rows first (one more try), then the buffer: in the order they came.
+        let mut batch: Vec<UsageEvent> = self.held.drain(..).collect();
+        batch.append(&mut self.buf);
         let db = self.db.clone();
-        Box::pin(async move { if batch.is_empty() { Ok(()) } else { write(&db, batch).await } }.into_actor(self).map(
+        Box::pin(async move { if batch.is_empty() { Ok(0) } else { write(&db, batch).await } }.into_actor(self).map(
             |res, _, _| {
-                if let Err((n, e)) = res {
-                    tracing::error!(rows = n, error = %e, "usage rows could not be written at shutdown");
+                if let Err(Failed { rows, error, .. }) = res {
+                    tracing::error!(rows, error = %error, "usage rows could not be written at shutdown");
                 }
             },
         ))
