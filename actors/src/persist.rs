@@ -23,6 +23,40 @@ pub enum Written {
 /// Where an actor announces what it wrote (none on a single instance).
 pub type Announce = Option<tokio::sync::mpsc::UnboundedSender<Written>>;
 
+/// An actor's state written in the order it changed: one write at a time, and a newer state
+/// waiting replaces an older one not yet written. (A task spawned per change let two writes race
+/// on two pooled connections, and an older state could land last and stay.)
+#[derive(Debug)]
+pub struct Saver<T> {
+    latest: tokio::sync::watch::Sender<Option<T>>,
+}
+
+impl<T: Clone + Send + Sync + 'static> Saver<T> {
+    /// Starts the writing task (on the current actix runtime) around `write`.
+    pub fn start<F, Fut>(write: F) -> Self
+    where
+        F: Fn(T) -> Fut + 'static,
+        Fut: std::future::Future<Output = ()> + 'static,
+    {
+        let (latest, mut rx) = tokio::sync::watch::channel(None::<T>);
+        actix_rt::spawn(async move {
+            // Ends once the actor is gone and its last state is written.
+            while rx.changed().await.is_ok() {
+                let next = rx.borrow_and_update().clone();
+                if let Some(v) = next {
+                    write(v).await;
+                }
+            }
+        });
+        Self { latest }
+    }
+
+    /// Writes `v` after what is being written now (replacing what waits).
+    pub fn save(&self, v: T) {
+        self.latest.send_replace(Some(v));
+    }
+}
+
 /// Writes one account's health (and replaces its model locks).
 pub async fn save_account(db: &DatabaseConnection, id: i64, h: &AccountHealth) -> Result<(), DbErr> {
     let row = account_state::ActiveModel {

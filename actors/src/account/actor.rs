@@ -27,6 +27,8 @@ pub struct AccountActor {
     reload_on_start: bool,
     /// Told after each write, so other instances on the same database re-read it.
     announce: persist::Announce,
+    /// Writes the health in order (started at the first change).
+    saver: Option<persist::Saver<AccountHealth>>,
     /// Test hook: the next guarded step scrambles the health and panics.
     #[cfg(feature = "fault-injection")]
     panic_next: bool,
@@ -49,6 +51,7 @@ impl AccountActor {
             router,
             reload_on_start: false,
             announce: None,
+            saver: None,
             #[cfg(feature = "fault-injection")]
             panic_next: false,
         }
@@ -89,21 +92,29 @@ impl AccountActor {
     #[cfg(not(feature = "fault-injection"))]
     fn injected_fault(&mut self) {}
 
-    fn publish(&self) {
+    fn publish(&mut self) {
         self.router.do_send(AccountChanged { id: self.id, health: self.health.clone() });
-        if let Some(db) = self.db.clone() {
-            let (id, h, announce) = (self.id, self.health.clone(), self.announce.clone());
-            actix_rt::spawn(async move {
-                match persist::save_account(&db, id, &h).await {
-                    Ok(()) => {
-                        if let Some(tx) = announce {
-                            // Closed only while the daemon stops: nobody is left to tell.
-                            let _ = tx.send(persist::Written::Account(id));
+        if self.saver.is_none()
+            && let Some(db) = self.db.clone()
+        {
+            let (id, announce) = (self.id, self.announce.clone());
+            self.saver = Some(persist::Saver::start(move |h: AccountHealth| {
+                let (db, announce) = (db.clone(), announce.clone());
+                async move {
+                    match persist::save_account(&db, id, &h).await {
+                        Ok(()) => {
+                            if let Some(tx) = announce {
+                                // Closed only while the daemon stops: nobody is left to tell.
+                                let _ = tx.send(persist::Written::Account(id));
+                            }
                         }
+                        Err(e) => tracing::warn!(account = id, error = %e, "saving account state failed"),
                     }
-                    Err(e) => tracing::warn!(account = id, error = %e, "saving account state failed"),
                 }
-            });
+            }));
+        }
+        if let Some(s) = &self.saver {
+            s.save(self.health.clone());
         }
     }
 }

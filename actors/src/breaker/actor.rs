@@ -28,6 +28,8 @@ pub struct BreakerActor {
     reload_on_start: bool,
     /// Told after each write, so other instances on the same database re-read it.
     announce: persist::Announce,
+    /// Writes the state in order (started at the first change).
+    saver: Option<persist::Saver<BreakerState>>,
     /// Test hook: the next guarded step scrambles the state and panics.
     #[cfg(feature = "fault-injection")]
     panic_next: bool,
@@ -50,6 +52,7 @@ impl BreakerActor {
             router,
             reload_on_start: false,
             announce: None,
+            saver: None,
             #[cfg(feature = "fault-injection")]
             panic_next: false,
         }
@@ -90,21 +93,29 @@ impl BreakerActor {
     #[cfg(not(feature = "fault-injection"))]
     fn injected_fault(&mut self) {}
 
-    fn publish(&self) {
+    fn publish(&mut self) {
         self.router.do_send(BreakerChanged { provider: self.provider.clone(), state: self.state });
-        if let Some(db) = self.db.clone() {
-            let (p, s, announce) = (self.provider.clone(), self.state, self.announce.clone());
-            actix_rt::spawn(async move {
-                match persist::save_breaker(&db, &p, &s).await {
-                    Ok(()) => {
-                        if let Some(tx) = announce {
-                            // Closed only while the daemon stops: nobody is left to tell.
-                            let _ = tx.send(persist::Written::Breaker(p));
+        if self.saver.is_none()
+            && let Some(db) = self.db.clone()
+        {
+            let (p, announce) = (self.provider.clone(), self.announce.clone());
+            self.saver = Some(persist::Saver::start(move |s: BreakerState| {
+                let (db, p, announce) = (db.clone(), p.clone(), announce.clone());
+                async move {
+                    match persist::save_breaker(&db, &p, &s).await {
+                        Ok(()) => {
+                            if let Some(tx) = announce {
+                                // Closed only while the daemon stops: nobody is left to tell.
+                                let _ = tx.send(persist::Written::Breaker(p));
+                            }
                         }
+                        Err(e) => tracing::warn!(provider = %p, error = %e, "saving breaker state failed"),
                     }
-                    Err(e) => tracing::warn!(provider = %p, error = %e, "saving breaker state failed"),
                 }
-            });
+            }));
+        }
+        if let Some(s) = &self.saver {
+            s.save(self.state);
         }
     }
 }
