@@ -401,6 +401,13 @@ pub enum AuthStyle {
     Query,
     /// No credential (local servers).
     None,
+    /// Azure OpenAI: `api-key: <key>`, and a resource base URL (`https://R.openai.azure.com/openai`)
+    /// is called per deployment: `/deployments/<model>/chat/completions?api-version=...`
+    /// (a base URL ending in `/v1` is the v1 API: plain OpenAI paths).
+    #[serde(rename = "api-key")]
+    AzureApiKey,
+    /// A Google service account JSON key, from which access tokens are minted (`providers::vertex`).
+    GoogleServiceAccount,
 }
 
 impl AuthStyle {
@@ -412,12 +419,16 @@ impl AuthStyle {
             Self::XGoogApiKey => "x-goog-api-key",
             Self::Query => "query",
             Self::None => "none",
+            Self::AzureApiKey => "api-key",
+            Self::GoogleServiceAccount => "google-service-account",
         }
     }
 
     /// Parses the config spelling.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Bearer, Self::XApiKey, Self::XGoogApiKey, Self::Query, Self::None].into_iter().find(|a| a.as_str() == s)
+        [Self::Bearer, Self::XApiKey, Self::XGoogApiKey, Self::Query, Self::None, Self::AzureApiKey, Self::GoogleServiceAccount]
+            .into_iter()
+            .find(|a| a.as_str() == s)
     }
 }
 

@@ -495,6 +495,16 @@ async fn serve_inner(
                 if let (Some(s), Some(tk)) = (&sub, &tokens) {
                     call = crate::oauth::attempt::dress(s, tk, inbound.plan.op, &t.model, call)?;
                 }
+                call = match crate::providers::sign(&state.runtime, provider, &grant, call).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // No upstream call was made: not an attempt.
+                        attempts -= 1;
+                        no_token.push(format!("{}/{}: {e}", grant.provider, grant.account_name));
+                        exclude.push(grant.account_id);
+                        continue;
+                    }
+                };
                 call.observer = state.runtime.oauth.observer(grant.account_id);
                 let applied: Vec<&str> = transforms.iter().map(|x| x.name.as_str()).collect();
                 let ctx = &mut guard.ctx;
@@ -633,7 +643,7 @@ async fn serve_inner(
     }
     if attempts == 0 && !no_token.is_empty() {
         return Err(GatewayError::Unavailable {
-            message: format!("no subscription account could get a token ({})", no_token.join("; ")),
+            message: format!("no account could get a token to call with ({})", no_token.join("; ")),
             retry_after: None,
         });
     }

@@ -198,6 +198,7 @@ async fn continue_once(
                 Err(_) => continue,
             }
         }
+        let Ok(mut call) = crate::providers::sign(&state.runtime, provider, &grant, call).await else { continue };
         if !lock(shared).resume(&ResumeWith { upstream: provider.dialect }) {
             return None;
         }

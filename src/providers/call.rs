@@ -146,6 +146,31 @@ pub fn endpoint(dialect: Dialect, base_url: &str, op: Operation, model: &str, st
     }
 }
 
+/// The Azure OpenAI data-plane API version used when the base URL names none (the newest GA
+/// version of the inference API: learn.microsoft.com/azure/ai-foundry/openai/api-version-lifecycle).
+pub const AZURE_API_VERSION: &str = "2024-10-21";
+
+/// Azure OpenAI's URL for an operation. A resource base URL
+/// (`https://R.openai.azure.com/openai[?api-version=V]`) is called per deployment, the model
+/// being the deployment's name: `{base}/deployments/{model}/chat/completions?api-version=V`. A base
+/// URL ending in `/v1` is the v1 API, which takes plain OpenAI paths and no version.
+pub fn azure_endpoint(dialect: Dialect, base_url: &str, op: Operation, model: &str, stream: bool) -> String {
+    let (path, query) = base_url.split_once('?').unwrap_or((base_url, ""));
+    let path = path.trim_end_matches('/');
+    if path.ends_with("/v1") {
+        let url = endpoint(dialect, path, op, model, stream);
+        return if query.is_empty() { url } else { format!("{url}?{query}") };
+    }
+    let plain = endpoint(dialect, "", op, model, stream);
+    let version = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("api-version="))
+        .filter(|v| !v.is_empty())
+        .unwrap_or(AZURE_API_VERSION);
+    let model = model.replace('/', "%2F");
+    format!("{path}/deployments/{model}{plain}?api-version={version}")
+}
+
 /// What one attempt sends.
 #[derive(Debug)]
 pub struct Outgoing<'a> {
@@ -169,7 +194,10 @@ pub fn http_target(
     o: Outgoing<'_>,
 ) -> Target {
     let Outgoing { op, model, stream, body, extra } = o;
-    let mut url = endpoint(provider.dialect, base_url, op, model, stream);
+    let mut url = match provider.auth {
+        AuthStyle::AzureApiKey => azure_endpoint(provider.dialect, base_url, op, model, stream),
+        _ => endpoint(provider.dialect, base_url, op, model, stream),
+    };
     let mut headers: Vec<(String, String)> = vec![
         ("content-type".into(), "application/json".into()),
         ("accept".into(), if stream { "text/event-stream" } else { "application/json" }.into()),
@@ -189,7 +217,9 @@ pub fn http_target(
                 let sep = if url.contains('?') { '&' } else { '?' };
                 url = format!("{url}{sep}key={secret}");
             }
-            AuthStyle::None => {}
+            AuthStyle::AzureApiKey => headers.push(("api-key".into(), secret.to_string())),
+            // Signed after the build (`providers::sign`): the key file itself is never sent.
+            AuthStyle::None | AuthStyle::GoogleServiceAccount => {}
         }
     }
     Target::Http { method: awc::http::Method::POST, url, headers, body }
@@ -226,5 +256,22 @@ mod tests {
             "http://h/v1/completions"
         );
         assert_eq!(endpoint(Dialect::OpenaiChat, "http://h/v1/", Operation::Rerank, "m", false), "http://h/v1/rerank");
+    }
+
+    #[test]
+    fn azure_calls_a_deployment_with_an_api_version_or_the_v1_api_as_it_is() {
+        let r = "https://r.openai.azure.com/openai";
+        assert_eq!(
+            azure_endpoint(Dialect::OpenaiChat, r, Operation::Generate, "gpt4o-prod", true),
+            "https://r.openai.azure.com/openai/deployments/gpt4o-prod/chat/completions?api-version=2024-10-21"
+        );
+        assert_eq!(
+            azure_endpoint(Dialect::OpenaiChat, &format!("{r}/?api-version=2025-04-01-preview"), Operation::Embeddings, "emb", false),
+            "https://r.openai.azure.com/openai/deployments/emb/embeddings?api-version=2025-04-01-preview"
+        );
+        assert_eq!(
+            azure_endpoint(Dialect::OpenaiResponses, "https://r.openai.azure.com/openai/v1/", Operation::Generate, "d", false),
+            "https://r.openai.azure.com/openai/v1/responses"
+        );
     }
 }

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod demo;
 pub mod options;
 pub mod registry;
+pub mod vertex;
 
 pub use catalog::{Catalog, CatalogModel, CatalogProvider};
 pub use options::{AccountOptions, Extra, ProviderOptions, Serves};
@@ -20,5 +21,26 @@ pub fn default_auth(dialect: Dialect) -> AuthStyle {
         Dialect::OpenaiChat | Dialect::OpenaiResponses => AuthStyle::Bearer,
         Dialect::Anthropic => AuthStyle::XApiKey,
         Dialect::Gemini => AuthStyle::XGoogApiKey,
+    }
+}
+
+/// Signs a built attempt for providers whose credential is not sent as it is (`vertex`: an
+/// access token minted from a service account key); every other call passes unchanged.
+pub async fn sign(
+    runtime: &crate::runtime::Runtime,
+    provider: &ProviderInfo,
+    grant: &actors::router::messages::LeaseGrant,
+    call: actors::executor::UpstreamCall,
+) -> Result<actors::executor::UpstreamCall, String> {
+    match provider.auth {
+        AuthStyle::GoogleServiceAccount => {
+            vertex::sign(&runtime.google_tokens, grant.account_id, grant.credential.as_ref(), call).await
+        }
+        AuthStyle::Bearer
+        | AuthStyle::XApiKey
+        | AuthStyle::XGoogApiKey
+        | AuthStyle::AzureApiKey
+        | AuthStyle::Query
+        | AuthStyle::None => Ok(call),
     }
 }

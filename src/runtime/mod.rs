@@ -124,6 +124,8 @@ pub struct Runtime {
     pub drain: watch::Sender<bool>,
     /// Quota trackers of every account; token refreshers and usage pollers of OAuth accounts.
     pub oauth: crate::oauth::hub::Hub,
+    /// Access tokens minted from service account keys (Vertex AI).
+    pub google_tokens: crate::providers::vertex::Tokens,
     /// The effective config: the file with the stored overrides applied.
     live: RwLock<Arc<Config>>,
     max_attempts: AtomicU32,
@@ -190,6 +192,7 @@ impl Runtime {
                 quota_config(&cfg),
                 std::time::Duration::from_secs(cfg.usage.quota_poll_secs),
             ),
+            google_tokens: crate::providers::vertex::Tokens::default(),
             max_attempts: AtomicU32::new(cfg.routing.max_attempts),
             live: RwLock::new(Arc::new(cfg)),
             reload_lock: tokio::sync::Mutex::new(()),

@@ -23,6 +23,7 @@ mod browser_assets;
 mod bundle;
 mod cache;
 mod clients;
+mod clouds;
 mod cluster;
 mod container;
 mod dead_accounts;

@@ -120,6 +120,38 @@ fn chunk(delta: Value, finish: Option<&str>) -> String {
     )
 }
 
+/// A form-encoded body as a JSON object of its fields (token requests).
+fn form(body: &[u8]) -> Value {
+    fn decode(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < b.len() => {
+                    let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("");
+                    out.push(u8::from_str_radix(hex, 16).unwrap_or(b'?'));
+                    i += 2;
+                }
+                c => out.push(c),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    let text = String::from_utf8_lossy(body);
+    let fields: serde_json::Map<String, Value> = text
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (decode(k), Value::String(decode(v)))
+        })
+        .collect();
+    Value::Object(fields)
+}
+
 /// A recorded request.
 #[derive(Debug, Clone)]
 pub struct Recorded {
@@ -277,8 +309,13 @@ async fn handle(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<MockSta
         q => format!("{}?{q}", req.path()),
     };
     let content_type = headers.get("content-type").cloned().unwrap_or_default();
-    let (json, files) = media::parse(&content_type, &body)
-        .unwrap_or_else(|| (serde_json::from_slice(&body).unwrap_or(Value::Null), Vec::new()));
+    let (json, files) = media::parse(&content_type, &body).unwrap_or_else(|| {
+        if content_type.starts_with("application/x-www-form-urlencoded") {
+            (form(&body), Vec::new())
+        } else {
+            (serde_json::from_slice(&body).unwrap_or(Value::Null), Vec::new())
+        }
+    });
     let cred = credential_of(&headers, &path).unwrap_or_default();
     let refusal = if state.strict.load(Ordering::Relaxed) { strict::check(&path, &json, &headers) } else { None };
     let refusal = refusal.or_else(|| subscription::check(&path, &headers, &json));
@@ -315,6 +352,8 @@ async fn handle(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<MockSta
 }
 
 async fn respond(reply: Reply, path: &str, stream: bool, req: &Value, state: Arc<MockState>) -> HttpResponse {
+    // Routes are matched without the query (`?api-version=` on Azure, `?alt=sse` on Gemini).
+    let path = path.split('?').next().unwrap_or(path);
     match reply {
         Reply::EchoAuth(status) => HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).finish(),
         Reply::ByStream { whole, streamed } => {
