@@ -77,7 +77,10 @@
 //!    and `oauth::dress` applies the provider's own rules (Claude Code's beta flag and system
 //!    prompt, Codex's account header and `store`/`instructions`/stream, Code Assist's project
 //!    envelope, Copilot's editor headers, Qwen's resource URL); a 401 there refreshes once and
-//!    retries on the same account, a second one marks it `reauth_required`.
+//!    retries on the same account, a second one marks it `reauth_required`. A provider whose
+//!    key is not sent as it is gets it last (`providers::sign`: Vertex AI's access token, minted
+//!    from the account's service account key by `providers::vertex` and cached); Azure OpenAI's
+//!    deployment URL and `api-key` header are built with the call (`providers::call`).
 //! 5. `Execute` goes to this worker thread's supervised `ExecutorActor` (its own awc client). It
 //!    answers `Started` only once content arrived (or a finish reason that explains an empty
 //!    answer; connect, first-byte and idle timeouts are ours), `Complete` for whole bodies, or
@@ -149,7 +152,9 @@
 //! them from `store::shared_limits` when this instance's lease runs out, and the `cluster` task
 //! settles spend and gives back what is unused every `limits::TICK` (everything on stop). A
 //! starting instance answers only once its feed listens and has re-read the health rows written
-//! before it did (`Cluster::listening`).
+//! before it did (`Cluster::listening`). With the database out of reach requests go on from
+//! memory: the usage writer holds its rows until a probe sees the database again, and `/ready`
+//! says `degraded` (still 200) meanwhile.
 //!
 //! # Coding tools and the operator's checks
 //! `tools` knows each coding tool's settings format (one module per tool, from its own docs);
