@@ -408,6 +408,8 @@ pub enum AuthStyle {
     AzureApiKey,
     /// A Google service account JSON key, from which access tokens are minted (`providers::vertex`).
     GoogleServiceAccount,
+    /// AWS Signature Version 4 over the whole request (Bedrock: `providers::bedrock` signs it).
+    AwsSigv4,
 }
 
 impl AuthStyle {
@@ -421,14 +423,24 @@ impl AuthStyle {
             Self::None => "none",
             Self::AzureApiKey => "api-key",
             Self::GoogleServiceAccount => "google-service-account",
+            Self::AwsSigv4 => "aws-sigv4",
         }
     }
 
     /// Parses the config spelling.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Bearer, Self::XApiKey, Self::XGoogApiKey, Self::Query, Self::None, Self::AzureApiKey, Self::GoogleServiceAccount]
-            .into_iter()
-            .find(|a| a.as_str() == s)
+        [
+            Self::Bearer,
+            Self::XApiKey,
+            Self::XGoogApiKey,
+            Self::Query,
+            Self::None,
+            Self::AzureApiKey,
+            Self::GoogleServiceAccount,
+            Self::AwsSigv4,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
     }
 }
 

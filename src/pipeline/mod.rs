@@ -505,6 +505,7 @@ async fn serve_inner(
                         continue;
                     }
                 };
+                call = crate::providers::bedrock::dress(provider, &grant, &t.model, call)?;
                 call.observer = state.runtime.oauth.observer(grant.account_id);
                 let applied: Vec<&str> = transforms.iter().map(|x| x.name.as_str()).collect();
                 let ctx = &mut guard.ctx;

@@ -218,8 +218,9 @@ pub fn http_target(
                 url = format!("{url}{sep}key={secret}");
             }
             AuthStyle::AzureApiKey => headers.push(("api-key".into(), secret.to_string())),
-            // Signed after the build (`providers::sign`): the key file itself is never sent.
-            AuthStyle::None | AuthStyle::GoogleServiceAccount => {}
+            // Signed after the build: `providers::sign` (the key file itself is never sent) and
+            // `providers::bedrock::dress` (SigV4 over the finished Converse request).
+            AuthStyle::None | AuthStyle::GoogleServiceAccount | AuthStyle::AwsSigv4 => {}
         }
     }
     Target::Http { method: awc::http::Method::POST, url, headers, body }
@@ -266,11 +267,23 @@ mod tests {
             "https://r.openai.azure.com/openai/deployments/gpt4o-prod/chat/completions?api-version=2024-10-21"
         );
         assert_eq!(
-            azure_endpoint(Dialect::OpenaiChat, &format!("{r}/?api-version=2025-04-01-preview"), Operation::Embeddings, "emb", false),
+            azure_endpoint(
+                Dialect::OpenaiChat,
+                &format!("{r}/?api-version=2025-04-01-preview"),
+                Operation::Embeddings,
+                "emb",
+                false
+            ),
             "https://r.openai.azure.com/openai/deployments/emb/embeddings?api-version=2025-04-01-preview"
         );
         assert_eq!(
-            azure_endpoint(Dialect::OpenaiResponses, "https://r.openai.azure.com/openai/v1/", Operation::Generate, "d", false),
+            azure_endpoint(
+                Dialect::OpenaiResponses,
+                "https://r.openai.azure.com/openai/v1/",
+                Operation::Generate,
+                "d",
+                false
+            ),
             "https://r.openai.azure.com/openai/v1/responses"
         );
     }

@@ -1,6 +1,7 @@
 //! Providers: the built-in catalog, the runtime registry, how each upstream is called, and the
 //! built-in demo model.
 
+pub mod bedrock;
 pub mod call;
 pub mod catalog;
 pub mod demo;
@@ -41,6 +42,8 @@ pub async fn sign(
         | AuthStyle::XGoogApiKey
         | AuthStyle::AzureApiKey
         | AuthStyle::Query
-        | AuthStyle::None => Ok(call),
+        | AuthStyle::None
+        // Dressed (converted, then signed) by `bedrock::dress`, which also wraps the adapter.
+        | AuthStyle::AwsSigv4 => Ok(call),
     }
 }

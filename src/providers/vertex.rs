@@ -78,12 +78,8 @@ impl ServiceAccount {
 
     /// The private key as PKCS#8 DER.
     fn key_der(&self) -> Result<Vec<u8>, String> {
-        let body: String = self
-            .private_key
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.starts_with("-----") && !l.is_empty())
-            .collect();
+        let body: String =
+            self.private_key.lines().map(str::trim).filter(|l| !l.starts_with("-----") && !l.is_empty()).collect();
         STANDARD.decode(body).map_err(|_| "the service account's private_key is not a PEM key".to_string())
     }
 
@@ -97,11 +93,8 @@ impl ServiceAccount {
             "iss": self.client_email, "scope": SCOPE, "aud": self.token_uri,
             "iat": now, "exp": now + LIFETIME_S,
         });
-        let input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
+        let input =
+            format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
         let mut sig = vec![0; pair.public().modulus_len()];
         pair.sign(&ring::signature::RSA_PKCS1_SHA256, &ring::rand::SystemRandom::new(), input.as_bytes(), &mut sig)
             .map_err(|_| "signing the token request failed".to_string())?;

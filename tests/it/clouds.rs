@@ -133,7 +133,10 @@ async fn azure_is_called_per_deployment_with_its_api_version_and_key_header_or_o
     let status = e.status().as_u16();
     let v = json_body(&mut e).await;
     assert_eq!(status, 200, "{v}");
-    assert_eq!(mock.requests().pop().expect("a call").path, "/openai/deployments/emb-small/embeddings?api-version=2024-10-21");
+    assert_eq!(
+        mock.requests().pop().expect("a call").path,
+        "/openai/deployments/emb-small/embeddings?api-version=2024-10-21"
+    );
     app.stop().await;
 
     // A base URL that names a version is called with it; one on the v1 API takes plain paths.
@@ -203,7 +206,8 @@ async fn vertex_mints_one_token_from_a_service_account_and_calls_the_projects_mo
     let url = format!("{origin}/v1/projects/{{project}}/locations/us-central1/publishers/google");
     let app = env.start(&config(&[("vertex", "sa", &sa, url)])).await;
 
-    let (status, v) = chat(&app, &json!({"model": "vertex/gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]})).await;
+    let (status, v) =
+        chat(&app, &json!({"model": "vertex/gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]})).await;
     assert_eq!(status, 200, "{v}");
     assert!(v["choices"][0]["message"]["content"].as_str().is_some_and(|t| !t.is_empty()), "{v}");
     let (status, v) = chat(
@@ -222,7 +226,8 @@ async fn vertex_mints_one_token_from_a_service_account_and_calls_the_projects_mo
     let jwt = form["assertion"].as_str().expect("assertion");
     let parts: Vec<&str> = jwt.split('.').collect();
     assert_eq!(parts.len(), 3);
-    let part = |i: usize| -> Value { serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[i]).expect("b64")).expect("json") };
+    let part =
+        |i: usize| -> Value { serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[i]).expect("b64")).expect("json") };
     let (header, claims) = (part(0), part(1));
     assert_eq!((header["alg"].as_str(), header["kid"].as_str()), (Some("RS256"), Some("kid-1")));
     assert_eq!(claims["iss"], "gw@proj-7.iam.gserviceaccount.com");
