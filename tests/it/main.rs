@@ -18,6 +18,7 @@ mod admin_write_settings;
 mod admin_write_support;
 mod admin_write_transforms;
 mod backup;
+mod bedrock;
 mod browser;
 mod browser_assets;
 mod bundle;
