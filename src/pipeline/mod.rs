@@ -173,7 +173,8 @@ pub async fn serve_with(
 fn upstream_message(f: &Failure, secret: Option<&str>) -> String {
     let body = f.upstream_body.as_deref().unwrap_or_default();
     let from_json = serde_json::from_slice::<serde_json::Value>(body).ok().and_then(|v| {
-        let e = v.get("error")?;
+        // AWS services (Bedrock) answer `{"message": ...}`, with no `error` object.
+        let Some(e) = v.get("error") else { return v.get("message").and_then(|m| m.as_str()).map(str::to_string) };
         e.get("message").and_then(|m| m.as_str()).map(str::to_string).or_else(|| e.as_str().map(str::to_string))
     });
     // Redact the whole text first, then shorten: a cut must never leave half a secret behind.

@@ -457,9 +457,65 @@ async fn bedrock_throttling_fails_over_and_cools_down_and_stream_exceptions_end_
     aws.script(B.0, vec![Answer::Json(400, json!({"__type": "ValidationException", "message": "The model returned the following errors: messages: text field is blank"}))]);
     let (status, _, text) = post(&app, "/v1/chat/completions", ask).await;
     assert_eq!(status, 400, "{text}");
-    assert!(text.contains("text field is blank"), "{text}");
+    let e: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        e["error"]["message"], "upstream error: The model returned the following errors: messages: text field is blank",
+        "Bedrock's own words, not its JSON"
+    );
     assert!(!text.contains(A.1) && !text.contains(B.1), "no secret in an answer");
     let rows = support::usage_rows(&app).await;
     assert!(rows.iter().any(|r| r.status == 400), "the refusal is recorded");
+    aws.handle.stop(false).await;
+}
+
+#[actix_web::test]
+async fn bedrock_an_exception_before_content_fails_over_to_an_api_key_account() {
+    let aws = Bedrock::start().await;
+    let env = TestEnv::new().await;
+    // Account B holds a Bedrock API key (no `:`): sent as a bearer, nothing signed.
+    let cfg = format!(
+        "[[keys]]\nname = \"ci\"\nkey = \"sk-og-ci-0001\"\n\n[[accounts]]\nprovider = \"bedrock\"\nname = \"aws-a\"\napi_key = \"{}:{}\"\nbase_url = \"{base}\"\npriority = 0\n\n[[accounts]]\nprovider = \"bedrock\"\nname = \"aws-key\"\napi_key = \"ABSKQmVkcm9ja0FQSUtleS1leGFtcGxl\"\nbase_url = \"{base}\"\npriority = 1\n",
+        A.0,
+        A.1,
+        base = aws.base()
+    );
+    let app = env.start(&cfg).await;
+    let mut throttled = eventstream::event("messageStart", &json!({"role": "assistant"}));
+    throttled
+        .extend(eventstream::exception("throttlingException", "Too many tokens, please wait before trying again."));
+    aws.script(A.0, vec![Answer::Frames(throttled, 3)]);
+    let (status, account, text) = post(
+        &app,
+        "/v1/chat/completions",
+        json!({"model": format!("bedrock/{SONNET}"), "stream": true, "messages": [{"role": "user", "content": "Top song on WZPZ?"}]}),
+    )
+    .await;
+    assert_eq!(
+        (status, account.as_str()),
+        (200, "aws-key"),
+        "nothing reached the client, so the next account served: {text}"
+    );
+    let chunks = sse_data(&text);
+    assert!(!chunks.iter().any(|c| c["error"].is_object()), "{text}");
+    assert_eq!(
+        chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect::<String>(),
+        "Let me check the station."
+    );
+    let seen = aws.seen();
+    verify(&seen[0]);
+    assert_eq!(seen[1].headers["authorization"], "Bearer ABSKQmVkcm9ja0FQSUtleS1leGFtcGxl");
+    assert!(!seen[1].headers.contains_key("x-amz-date"), "an API key request is not signed");
+    assert_eq!(seen[1].path, converse_path(SONNET, "converse-stream"));
+    // The throttled account cools down like after a 429 answer.
+    let (status, account, _) = post(
+        &app,
+        "/v1/chat/completions",
+        json!({"model": format!("bedrock/{SONNET}"), "messages": [{"role": "user", "content": "again"}]}),
+    )
+    .await;
+    assert_eq!((status, account.as_str(), aws.seen().len()), (200, "aws-key", 3));
+    let rows = support::usage_rows(&app).await;
+    assert_eq!(rows.len(), 2);
+    assert_eq!((rows[0].status, rows[0].attempts), (200, 2), "one request, two attempts");
     aws.handle.stop(false).await;
 }

@@ -5,6 +5,7 @@
 //! adapter already classifies (before content: a retryable failure; after: relayed and ended).
 
 use actors::executor::{AdapterError, ResponseAdapter, StreamEnd, UpstreamFault};
+use actors::outcome::OutcomeKind;
 use actors::usage::TokenUsage;
 use bytes::Bytes;
 use serde_json::Value;
@@ -28,6 +29,8 @@ pub struct ConverseAdapter {
     /// The client stream goes on with another upstream (mid-stream failover): its bytes are
     /// already what the inner adapter reads (a Bedrock one comes through its own wrapper).
     relay: bool,
+    /// An exception relayed after content: the attempt counts as it.
+    fault: Option<UpstreamFault>,
 }
 
 impl ConverseAdapter {
@@ -42,6 +45,7 @@ impl ConverseAdapter {
             done: false,
             dropped: 0,
             relay: false,
+            fault: None,
         }
     }
 
@@ -88,10 +92,32 @@ impl ConverseAdapter {
                     .or_else(|| m.header(":error-message"))
                     .unwrap_or("the upstream stream failed");
                 self.done = true;
+                let fault = fault(kind, message);
+                if !self.inner.has_content() {
+                    // Nothing reached the client: a failure the executor may retry elsewhere,
+                    // classified here (Bedrock's throttling words would read as a context overflow).
+                    return Err(AdapterError::Upstream(fault));
+                }
+                self.fault = Some(fault);
                 self.feed(&converse::chat_error(kind, message), out)
             }
         }
     }
+}
+
+/// A Bedrock exception as the executor counts it (the HTTP status it has as a plain answer, from
+/// the ConverseStream reference's error list).
+pub fn fault(exception: &str, message: &str) -> UpstreamFault {
+    let (kind, status) = match exception.trim_end_matches("Exception").to_ascii_lowercase().as_str() {
+        "throttling" => (OutcomeKind::RateLimited { retry_after: None }, 429),
+        "validation" | "resourcenotfound" | "modelerror" => (OutcomeKind::ClientError, 400),
+        "accessdenied" => (OutcomeKind::AuthFailed, 403),
+        "serviceunavailable" | "modelnotready" => (OutcomeKind::ServerError, 503),
+        "modeltimeout" => (OutcomeKind::Timeout, 408),
+        _ => (OutcomeKind::ServerError, 500),
+    };
+    let body = Bytes::from(converse::chat_error(exception, message).to_string());
+    UpstreamFault { kind, status, message: message.to_string(), body }
 }
 
 /// Event types of a Converse stream that may carry nothing for a client.
@@ -155,7 +181,7 @@ impl ResponseAdapter for ConverseAdapter {
     }
 
     fn fault(&self) -> Option<&UpstreamFault> {
-        self.inner.fault()
+        self.fault.as_ref().or_else(|| self.inner.fault())
     }
 
     fn resume_point(&self) -> Option<String> {
