@@ -80,7 +80,12 @@
 //!    retries on the same account, a second one marks it `reauth_required`. A provider whose
 //!    key is not sent as it is gets it last (`providers::sign`: Vertex AI's access token, minted
 //!    from the account's service account key by `providers::vertex` and cached); Azure OpenAI's
-//!    deployment URL and `api-key` header are built with the call (`providers::call`).
+//!    deployment URL and `api-key` header are built with the call (`providers::call`). A Bedrock
+//!    account (auth `aws-sigv4`) is dressed after that by `providers::bedrock::dress`: the Chat
+//!    body becomes a Converse request, signed with SigV4 (or carrying a Bedrock API key), and the
+//!    adapter is wrapped to read Converse answers and event streams back as Chat bytes (in
+//!    `pipeline::resume` too, after the shared adapter, so a continuation on Bedrock is read the
+//!    same way).
 //! 5. `Execute` goes to this worker thread's supervised `ExecutorActor` (its own awc client). It
 //!    answers `Started` only once content arrived (or a finish reason that explains an empty
 //!    answer; connect, first-byte and idle timeouts are ours), `Complete` for whole bodies, or
