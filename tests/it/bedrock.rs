@@ -440,6 +440,7 @@ async fn bedrock_throttling_fails_over_and_cools_down_and_stream_exceptions_end_
         chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect::<String>(),
         "Partial answer"
     );
+    assert!(!chunks.iter().any(|c| c["usage"].is_object()), "no usage chunk the client did not ask for: {text}");
     let err = chunks.iter().find(|c| c["error"].is_object()).unwrap_or_else(|| panic!("an error chunk: {text}"));
     assert!(err["error"]["message"].as_str().unwrap().contains("unexpected error"), "{err}");
     // The Anthropic client gets its own `error` event.

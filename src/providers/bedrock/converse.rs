@@ -102,6 +102,9 @@ fn append(messages: &mut Vec<Value>, role: &str, blocks: Vec<Value>) {
 
 /// An OpenAI Chat request body → a Converse request body for `model`.
 pub fn request(chat: &Value, model: &str) -> Result<Value, String> {
+    if chat.get("n").and_then(Value::as_u64).is_some_and(|n| n > 1) {
+        return Err("Bedrock Converse gives one answer per request; ask for one (`n`)".into());
+    }
     let mut system = Vec::new();
     let mut messages: Vec<Value> = Vec::new();
     for m in chat.get("messages").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
@@ -157,8 +160,10 @@ pub fn request(chat: &Value, model: &str) -> Result<Value, String> {
     let thinking = chat.get("reasoning_effort").and_then(Value::as_str).and_then(budget).filter(|_| is_claude(model));
     if thinking.is_none() {
         for (from, to) in [("temperature", "temperature"), ("top_p", "topP")] {
-            if let Some(v) = chat.get(from).filter(|v| v.is_number()) {
-                inference.insert(to.into(), v.clone());
+            if let Some(v) = chat.get(from).and_then(Value::as_f64) {
+                // OpenAI's temperature goes to 2; Claude's and Nova's stop at 1 (refused above).
+                let capped = model.contains("anthropic.") || model.contains("amazon.nova");
+                inference.insert(to.into(), json!(if capped { v.min(1.0) } else { v }));
             }
         }
     }
@@ -471,6 +476,13 @@ mod tests {
         );
         let c = request(&chat, "amazon.nova-pro-v1:0").expect("converts");
         assert!(c.get("additionalModelRequestFields").is_none());
+        let hot = json!({"messages": [{"role": "user", "content": "hi"}], "temperature": 1.7});
+        assert_eq!(request(&hot, "amazon.nova-lite-v1:0").expect("converts")["inferenceConfig"]["temperature"], 1.0);
+        assert_eq!(
+            request(&hot, "mistral.mistral-large-2407-v1:0").expect("converts")["inferenceConfig"]["temperature"],
+            1.7
+        );
+        assert!(request(&json!({"messages": [], "n": 2}), "m").is_err());
     }
 
     #[test]
