@@ -203,10 +203,7 @@ async fn continue_once(
             return None;
         }
         call.adapter = Box::new(Shared { inner: shared.clone(), fault: None });
-        call = match crate::providers::bedrock::dress(provider, &grant, &t.model, call) {
-            Ok(c) => c,
-            Err(_) => continue,
-        };
+        let Ok(mut call) = crate::providers::bedrock::dress(provider, &grant, &t.model, call) else { continue };
         call.observer = state.runtime.oauth.observer(grant.account_id);
         let handed = arm(&mut call);
         ctx.model_label = t.label();

@@ -31,6 +31,8 @@ enum Answer {
     Json(u16, Value),
     /// Event stream frames, written `split` bytes at a time.
     Frames(Vec<u8>, usize),
+    /// Event stream frames, then (a moment later) the connection drops.
+    Breaks(Vec<u8>),
 }
 
 /// A request the mock received.
@@ -140,6 +142,22 @@ async fn answer(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<State>>
             HttpResponse::Ok()
                 .content_type("application/vnd.amazon.eventstream")
                 .streaming(futures_util::stream::iter(chunks))
+        }
+        Answer::Breaks(bytes) => {
+            let body = futures_util::stream::unfold(0u8, move |step| {
+                let bytes = bytes.clone();
+                async move {
+                    match step {
+                        0 => Some((Ok(Bytes::from(bytes)), 1)),
+                        1 => {
+                            actix_rt::time::sleep(std::time::Duration::from_millis(150)).await;
+                            Some((Err(std::io::Error::other("the connection drops")), 2))
+                        }
+                        _ => None,
+                    }
+                }
+            });
+            HttpResponse::Ok().content_type("application/vnd.amazon.eventstream").streaming(body)
         }
     }
 }
@@ -518,5 +536,47 @@ async fn bedrock_an_exception_before_content_fails_over_to_an_api_key_account() 
     let rows = support::usage_rows(&app).await;
     assert_eq!(rows.len(), 2);
     assert_eq!((rows[0].status, rows[0].attempts), (200, 2), "one request, two attempts");
+    aws.handle.stop(false).await;
+}
+
+#[actix_web::test]
+async fn bedrock_a_broken_stream_is_resumed_by_the_next_bedrock_target() {
+    let aws = Bedrock::start().await;
+    let env = TestEnv::new().await;
+    let combo = "\n[[combos]]\nname = \"writer\"\nstrategy = \"priority\"\nresume = true\nmodels = [\"bedrock/amazon.nova-pro-v1:0\", \"bedrock/amazon.nova-lite-v1:0\"]\n";
+    let app = env.start(&format!("{}{combo}", config(&aws))).await;
+    let mut first = eventstream::event("messageStart", &json!({"role": "assistant"}));
+    first.extend(eventstream::event("contentBlockDelta", &json!({"contentBlockIndex": 0, "delta": {"text": "Hello"}})));
+    first.extend(eventstream::event("contentBlockDelta", &json!({"contentBlockIndex": 0, "delta": {"text": " wor"}})));
+    let mut rest = eventstream::event("messageStart", &json!({"role": "assistant"}));
+    rest.extend(eventstream::event(
+        "contentBlockDelta",
+        &json!({"contentBlockIndex": 0, "delta": {"text": "ld, from Bedrock."}}),
+    ));
+    rest.extend(eventstream::event("contentBlockStop", &json!({"contentBlockIndex": 0})));
+    rest.extend(eventstream::event("messageStop", &json!({"stopReason": "end_turn"})));
+    rest.extend(eventstream::event(
+        "metadata",
+        &json!({"usage": {"inputTokens": 30, "outputTokens": 6, "totalTokens": 36}, "metrics": {"latencyMs": 80}}),
+    ));
+    aws.script(A.0, vec![Answer::Breaks(first), Answer::Frames(rest, 9)]);
+    let (status, _, text) = post(
+        &app,
+        "/v1/chat/completions",
+        json!({"model": "writer", "stream": true, "messages": [{"role": "user", "content": "Say hello"}]}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let chunks = sse_data(&text);
+    let content: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    assert_eq!(content, "Hello world, from Bedrock.", "one answer, spliced: {text}");
+    assert!(!chunks.iter().any(|c| c["error"].is_object()), "{text}");
+    assert_eq!(chunks.iter().filter(|c| **c == json!("[DONE]")).count(), 1, "{text}");
+    let seen = aws.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[1].path, converse_path("amazon.nova-lite-v1:0", "converse-stream"));
+    seen.iter().for_each(verify);
+    let turns = seen[1].json()["messages"].clone();
+    assert!(turns.to_string().contains("Hello wor"), "the continuation carries what was said: {turns}");
     aws.handle.stop(false).await;
 }
