@@ -15,6 +15,7 @@ use omnigate::app::Running;
 use omnigate::providers::bedrock::{eventstream, sigv4};
 use serde_json::{Value, json};
 
+use crate::admin_write_support::{account_named, post_api};
 use crate::support::{self, TestEnv, header, json_body, sse_data, text_body};
 
 const SONNET: &str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
@@ -334,6 +335,15 @@ async fn bedrock_openai_and_anthropic_clients_get_signed_converse_answers() {
     );
     assert_eq!((rows[1].input_tokens, rows[1].cache_read_tokens, rows[1].output_tokens), (33, 12, 9));
     assert!(rows.iter().all(|r| r.cost_source == "priced" && r.cost_usd.unwrap_or(0.0) > 0.0), "priced rows");
+
+    // The dashboard's account test asks Bedrock in Converse, signed, as requests do.
+    let id = account_named(&app, &env, "bedrock", "aws-a").await.expect("aws-a")["id"].as_i64().expect("id");
+    let (s, v) = post_api(&app, &env, &format!("/api/accounts/{id}/test"), json!({"model": NOVA})).await;
+    assert_eq!((s, v["ok"].as_bool(), v["status"].as_u64()), (200, Some(true), Some(200)), "{v}");
+    let probe = aws.seen().last().cloned().expect("the probe");
+    assert_eq!(probe.path, converse_path(NOVA, "converse"));
+    verify(&probe);
+    assert_eq!(probe.json()["inferenceConfig"]["maxTokens"], 1);
     aws.handle.stop(false).await;
 }
 

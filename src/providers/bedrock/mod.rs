@@ -16,6 +16,7 @@ pub mod converse;
 pub mod eventstream;
 pub mod sigv4;
 
+use actors::credential::Credential;
 use actors::executor::{Target, UpstreamCall};
 use actors::router::messages::LeaseGrant;
 use awc::http::Uri;
@@ -29,13 +30,22 @@ use crate::error::GatewayError;
 /// The signing name of Bedrock Runtime.
 pub const SERVICE: &str = "bedrock";
 
-/// How an account authenticates.
-#[derive(Debug, Clone)]
+/// How an account authenticates (its `Debug` names the kind, never the secret).
+#[derive(Clone)]
 pub enum Auth {
     /// An access key pair (and session token): SigV4.
     Keys(sigv4::Credentials),
     /// A Bedrock API key: `Authorization: Bearer`.
     ApiKey(String),
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Keys(c) => f.debug_tuple("Keys").field(c).finish(),
+            Self::ApiKey(_) => f.write_str("ApiKey(…)"),
+        }
+    }
 }
 
 impl Auth {
@@ -92,8 +102,7 @@ pub fn endpoint(base: &str) -> Result<(String, String), String> {
 }
 
 /// Dresses the plan's call for a Bedrock account (a call to any other provider is returned as
-/// it is). Fails when the account is misconfigured (502, its name and what is wrong) or the
-/// request cannot be said in Converse (400).
+/// it is): the Converse request (`converse_target`) and the adapter that reads its answers back.
 pub fn dress(
     provider: &ProviderInfo,
     grant: &LeaseGrant,
@@ -103,17 +112,42 @@ pub fn dress(
     if provider.auth != AuthStyle::AwsSigv4 {
         return Ok(call);
     }
+    let UpstreamCall { target, stream, adapter, defer_auth_failure, observer, resume } = call;
+    let account =
+        Account { name: &grant.account_name, base_url: &grant.base_url, credential: grant.credential.as_ref() };
+    let target = converse_target(provider, account, model, stream, target)?;
+    let adapter = Box::new(adapter::ConverseAdapter::new(adapter, model));
+    Ok(UpstreamCall { target, stream, adapter, defer_auth_failure, observer, resume })
+}
+
+/// The account a Bedrock request is made for.
+#[derive(Debug, Clone, Copy)]
+pub struct Account<'a> {
+    /// Its name (for the words of a configuration error).
+    pub name: &'a str,
+    /// Its base URL (region included, see the module's doc).
+    pub base_url: &'a str,
+    /// Its key.
+    pub credential: Option<&'a Credential>,
+}
+
+/// An OpenAI Chat HTTP target (as `providers::call::http_target` builds it) → the signed Converse
+/// request for `account`. Fails when the account is misconfigured (502, its name and what is
+/// wrong) or the request cannot be said in Converse (400).
+pub fn converse_target(
+    provider: &ProviderInfo,
+    account: Account<'_>,
+    model: &str,
+    stream: bool,
+    target: Target,
+) -> Result<Target, GatewayError> {
     let misconfigured = |why: String| {
-        GatewayError::BadGateway(format!(
-            "the {} account `{}` is misconfigured: {why}",
-            provider.id, grant.account_name
-        ))
+        GatewayError::BadGateway(format!("the {} account `{}` is misconfigured: {why}", provider.id, account.name))
     };
-    let auth = grant.credential.as_ref().and_then(|c| Auth::parse(c.expose())).ok_or_else(|| {
+    let auth = account.credential.and_then(|c| Auth::parse(c.expose())).ok_or_else(|| {
         misconfigured("its key must be ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN] or a Bedrock API key".into())
     })?;
-    let (base, region) = endpoint(&grant.base_url).map_err(misconfigured)?;
-    let UpstreamCall { target, stream, adapter, defer_auth_failure, observer, resume } = call;
+    let (base, region) = endpoint(account.base_url).map_err(misconfigured)?;
     let Target::Http { method, url, headers, body } = target else {
         return Err(GatewayError::BadRequest(format!("`{}` serves chat only", provider.id)));
     };
@@ -163,15 +197,7 @@ pub fn dress(
             out.push(("authorization".into(), s.authorization));
         }
     }
-    let adapter = Box::new(adapter::ConverseAdapter::new(adapter, model));
-    Ok(UpstreamCall {
-        target: Target::Http { method, url, headers: out, body: payload },
-        stream,
-        adapter,
-        defer_auth_failure,
-        observer,
-        resume,
-    })
+    Ok(Target::Http { method, url, headers: out, body: payload })
 }
 
 #[cfg(test)]
@@ -188,6 +214,8 @@ mod tests {
         );
         assert!(matches!(Auth::parse("ABSKQmVkcm9ja0FQSUtleQ=="), Some(Auth::ApiKey(_))));
         assert!(Auth::parse("AKIA1:").is_none() && Auth::parse("").is_none());
+        let shown = format!("{:?} {:?}", Auth::parse("ABSKsecretkey"), Auth::parse("AKIA1:s3cr3t:t0ken"));
+        assert!(!shown.contains("secretkey") && !shown.contains("s3cr3t") && !shown.contains("t0ken"), "{shown}");
     }
 
     #[test]

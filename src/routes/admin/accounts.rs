@@ -17,6 +17,7 @@ use serde_json::{Map, Value, json};
 use super::change::{AdminError, Who, admit, answer, apply, begin, object_body, overlay, parse, to_json};
 use crate::config::{AccountEntry, Config, ProviderEntry};
 use crate::protocol::Dialect;
+use crate::providers::bedrock;
 use crate::providers::call::{Operation, Outgoing, http_target};
 use crate::providers::registry::DEMO_PROVIDER;
 use crate::state::AppState;
@@ -366,7 +367,27 @@ async fn test_inner(state: &AppState, id: i64, model: Option<String>) -> Result<
     }
     let body = bytes::Bytes::from(probe_body(provider.dialect, &model).to_string());
     let out = Outgoing { op: Operation::Generate, model: &model, stream: false, body, extra: Vec::new() };
-    let (url, headers, body) = match http_target(provider, &account.base_url, account.credential.as_ref(), out) {
+    let target = http_target(provider, &account.base_url, account.credential.as_ref(), out);
+    // A Bedrock account is asked in Converse, signed, as the pipeline would.
+    let target = match provider.auth {
+        crate::config::AuthStyle::AwsSigv4 => {
+            let who = bedrock::Account {
+                name: &account.name,
+                base_url: &account.base_url,
+                credential: account.credential.as_ref(),
+            };
+            match bedrock::converse_target(provider, who, &model, false, target) {
+                Ok(t) => t,
+                Err(e) => {
+                    return Ok(
+                        json!({"ok": false, "status": null, "latency_ms": 0, "model": model, "error": e.to_string()}),
+                    );
+                }
+            }
+        }
+        _ => target,
+    };
+    let (url, headers, body) = match target {
         Target::Http { url, headers, body, .. } => (url, headers, body),
         Target::Local(_) | Target::Upload { .. } => {
             return Ok(json!({"ok": true, "status": 200, "latency_ms": 0, "model": model}));
