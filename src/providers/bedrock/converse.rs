@@ -187,7 +187,7 @@ pub fn request(chat: &Value, model: &str) -> Result<Value, String> {
     if !inference.is_empty() {
         out.insert("inferenceConfig".into(), Value::Object(inference));
     }
-    let tools: Vec<Value> = chat
+    let mut tools: Vec<Value> = chat
         .get("tools")
         .and_then(Value::as_array)
         .map(Vec::as_slice)
@@ -210,6 +210,23 @@ pub fn request(chat: &Value, model: &str) -> Result<Value, String> {
             json!({"toolSpec": spec})
         })
         .collect();
+    if tools.is_empty() {
+        // Converse refuses toolUse / toolResult blocks without a toolConfig ("The toolConfig field
+        // must be defined ..."), and clients often send tool turns without the tools: each tool
+        // named in the history is declared again, taking any object.
+        let mut names: Vec<&str> = Vec::new();
+        for m in out["messages"].as_array().map(Vec::as_slice).unwrap_or_default() {
+            for b in m["content"].as_array().map(Vec::as_slice).unwrap_or_default() {
+                if let Some(n) = b.pointer("/toolUse/name").and_then(Value::as_str).filter(|n| !names.contains(n)) {
+                    names.push(n);
+                }
+            }
+        }
+        tools = names
+            .iter()
+            .map(|n| json!({"toolSpec": {"name": n, "inputSchema": {"json": {"type": "object"}}}}))
+            .collect();
+    }
     if !tools.is_empty() {
         let mut config = Map::new();
         config.insert("tools".into(), Value::Array(tools));
@@ -457,6 +474,16 @@ mod tests {
         );
         assert_eq!(c["toolConfig"]["toolChoice"], json!({"any": {}}));
         assert!(c.get("stream").is_none() && c.get("model").is_none());
+        let later = json!({"messages": [
+            {"role": "user", "content": "Weather?"},
+            {"role": "assistant", "tool_calls": [{"id": "t1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "t1", "content": "18C"}]});
+        let c = request(&later, "m").expect("converts");
+        assert_eq!(
+            c["toolConfig"]["tools"],
+            json!([{"toolSpec": {"name": "get_weather", "inputSchema": {"json": {"type": "object"}}}}]),
+            "declared again for the tool turns"
+        );
         let err = request(
             &json!({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}]}),
             "m",
