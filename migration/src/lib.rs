@@ -18,6 +18,7 @@ mod m20270103_000013_key_cache;
 mod m20270104_000014_users_rollups;
 mod m20270105_000015_unit_prices;
 mod m20270106_000016_shared_limits;
+mod m20270107_000017_sticky_sessions;
 
 /// Runs Omnigate's migrations in order.
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20270104_000014_users_rollups::Migration),
             Box::new(m20270105_000015_unit_prices::Migration),
             Box::new(m20270106_000016_shared_limits::Migration),
+            Box::new(m20270107_000017_sticky_sessions::Migration),
         ]
     }
 }

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use super::{CHECK_EVERY, Cluster, DEBOUNCE, decode};
 use crate::runtime::Runtime;
-use crate::store::cluster::{CHANGES, HEALTH, SESSIONS};
+use crate::store::cluster::{CHANGES, HEALTH, SESSIONS, STICKY};
 
 /// What the connection task hands the loop.
 enum Event {
@@ -32,7 +32,7 @@ async fn listen(cluster: &Cluster) -> Result<Held, sea_orm::sqlx::Error> {
     let pool = PgPoolOptions::new().max_connections(1).connect_with(opts).await?;
     let mut held = Held(Some(PgListener::connect_with(&pool).await?));
     if let Some(l) = held.0.as_mut() {
-        l.listen_all([CHANGES, HEALTH, SESSIONS]).await?;
+        l.listen_all([CHANGES, HEALTH, SESSIONS, STICKY]).await?;
     }
     Ok(held)
 }
@@ -105,6 +105,7 @@ pub(super) async fn run(cluster: Arc<Cluster>, runtime: Arc<Runtime>) {
         // first load and this LISTEN.
         cluster.sync(&runtime).await;
         cluster.sync_sessions().await;
+        super::sticky::load(&cluster, &runtime).await;
         if !first {
             tracing::info!("listening for other instances' changes again");
         }
@@ -136,6 +137,8 @@ pub(super) async fn run(cluster: Arc<Cluster>, runtime: Arc<Runtime>) {
                             }
                         } else if channel == SESSIONS {
                             cluster.session_note(&payload);
+                        } else if channel == STICKY {
+                            super::sticky::note(&cluster, &runtime, &payload);
                         } else {
                             adopt(&cluster, &runtime, &payload).await;
                         }

@@ -6,6 +6,7 @@
 //! instance by construction), so SQLite does no extra work. Nothing here runs on the request path.
 
 mod feed;
+mod sticky;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -198,6 +199,7 @@ impl Cluster {
         if let Some(rx) = taken {
             actix_rt::spawn(announcer(Arc::clone(self), rx));
         }
+        sticky::start(self, &runtime);
         actix_rt::spawn(heartbeat(Arc::clone(self), address));
         actix_rt::spawn(limits(Arc::clone(self), runtime));
     }

@@ -11,7 +11,7 @@
 use std::sync::{Arc, Mutex};
 
 use actix_web::http::header::HeaderMap;
-use actors::router::sessions::{SessionBook, SessionPolicy};
+use actors::router::sessions::{Bound, SessionBook, SessionPolicy};
 use serde_json::Value;
 
 use super::resolve::Target;
@@ -38,7 +38,7 @@ impl SharedBook {
 
 /// Which target of a combo each session was last served by.
 #[derive(Debug, Default)]
-pub struct ComboSessions(SharedBook);
+pub struct ComboSessions(SharedBook, std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Bound>>);
 
 impl std::ops::Deref for ComboSessions {
     type Target = SharedBook;
@@ -61,7 +61,25 @@ impl ComboSessions {
 
     /// `session` was served in `combo` by `label`.
     pub fn served(&self, combo: &str, session: &str, label: &str, now: i64) {
-        self.book().bind(combo, session, label.into(), now);
+        if self.book().bind(combo, session, label.into(), now)
+            && let Some(tx) = self.1.get()
+        {
+            let b = Bound { scope: format!("c:{combo}"), session: session.into(), value: label.into(), seen: now };
+            // Closed only while the daemon stops.
+            let _ = tx.send(b);
+        }
+    }
+
+    /// From now on bindings made, moved or kept in use go to `tx` (instances sharing them).
+    pub fn share(&self, tx: tokio::sync::mpsc::UnboundedSender<Bound>) {
+        let _ = self.1.set(tx);
+    }
+
+    /// A binding another instance made (scope `c:<combo>`).
+    pub fn adopt(&self, b: &Bound) {
+        if let Some(combo) = b.scope.strip_prefix("c:") {
+            self.book().adopt(combo, &b.session, b.value.as_str().into(), b.seen);
+        }
     }
 }
 

@@ -11,6 +11,8 @@ pub const CHANGES: &str = "omnigate";
 pub const HEALTH: &str = "omnigate_health";
 /// The channel dashboard logins and logouts are announced on (payload: `cluster::session_note`).
 pub const SESSIONS: &str = "omnigate_sessions";
+/// The channel sticky session bindings are announced on (payload: `cluster::sticky` JSON).
+pub const STICKY: &str = "omnigate_sticky";
 
 fn pg(sql: &str, values: Vec<Value>) -> Statement {
     Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
@@ -137,4 +139,52 @@ pub async fn sessions(db: &DatabaseConnection, now: i64) -> Result<Vec<(String, 
         out.push((r.try_get("", "digest")?, s));
     }
     Ok(out)
+}
+
+/// Stores a sticky session binding (the newer use wins) and announces `payload` on `STICKY`, in
+/// one statement.
+pub async fn sticky_put(
+    db: &DatabaseConnection,
+    b: &actors::router::sessions::Bound,
+    payload: &str,
+) -> Result<(), DbErr> {
+    db.execute_raw(pg(
+        "WITH put AS (INSERT INTO sticky_sessions (scope, session, value, seen_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (scope, session) DO UPDATE SET value = EXCLUDED.value, seen_at = EXCLUDED.seen_at \
+         WHERE sticky_sessions.seen_at <= EXCLUDED.seen_at) SELECT pg_notify('omnigate_sticky', $5)",
+        vec![
+            b.scope.as_str().into(),
+            b.session.as_str().into(),
+            b.value.as_str().into(),
+            b.seen.into(),
+            payload.into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The bindings used since `since` (ms), oldest first.
+pub async fn sticky_live(db: &DatabaseConnection, since: i64) -> Result<Vec<actors::router::sessions::Bound>, DbErr> {
+    let rows = db
+        .query_all_raw(pg(
+            "SELECT scope, session, value, seen_at FROM sticky_sessions WHERE seen_at >= $1 ORDER BY seen_at",
+            vec![since.into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(actors::router::sessions::Bound {
+                scope: r.try_get("", "scope")?,
+                session: r.try_get("", "session")?,
+                value: r.try_get("", "value")?,
+                seen: r.try_get("", "seen_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Deletes bindings unused since `before` (ms).
+pub async fn sticky_prune(db: &DatabaseConnection, before: i64) -> Result<u64, DbErr> {
+    Ok(db.execute_raw(pg("DELETE FROM sticky_sessions WHERE seen_at < $1", vec![before.into()])).await?.rows_affected())
 }

@@ -8,6 +8,7 @@
 
 mod limits;
 mod outage;
+mod sticky;
 
 use std::time::{Duration, Instant};
 

@@ -37,11 +37,11 @@ async fn migrations_go_up_down_and_up_again() {
     // connection still reading the old schema once saw a dropped index as still there).
     let db = omnigate::db::connect(&env.db_url, 1, false).await.expect("connect");
     Migrator::up(&db.conn, None).await.expect("up");
-    assert_eq!(table_count(&db.conn).await, 26);
+    assert_eq!(table_count(&db.conn).await, 27);
     Migrator::down(&db.conn, None).await.expect("down");
     assert_eq!(table_count(&db.conn).await, 0);
     Migrator::up(&db.conn, None).await.expect("up again");
-    assert_eq!(table_count(&db.conn).await, 26);
+    assert_eq!(table_count(&db.conn).await, 27);
 }
 
 #[actix_web::test]

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use actix::{Actor, Context, Handler, MessageResult};
 
 use super::messages::{
-    AccountChanged, AccountState, AccountStatus, BreakerChanged, GetRoutingView, GetSessionCount, Lease, LeaseGrant,
-    ProbeTicket, Reload,
+    AccountChanged, AccountState, AccountStatus, AdoptSession, BreakerChanged, GetRoutingView, GetSessionCount, Lease,
+    LeaseGrant, ProbeTicket, Reload, ShareSessions,
 };
+use super::sessions::Bound;
 use super::slot::SlotGuard;
 use super::table::{Ask, RoutingTable, Unavailable};
 use crate::breaker::BreakerState;
@@ -19,12 +20,34 @@ use crate::quota::messages::QuotaChanged;
 pub struct RouterActor {
     table: RoutingTable,
     sticky_limit: u32,
+    /// Where session bindings go for the other instances (`ShareSessions`).
+    sessions_out: Option<tokio::sync::mpsc::UnboundedSender<Bound>>,
 }
 
 impl RouterActor {
     /// An empty router; send `Reload` to fill it.
     pub fn new(sticky_limit: u32) -> Self {
-        Self { table: RoutingTable::default(), sticky_limit }
+        Self { table: RoutingTable::default(), sticky_limit, sessions_out: None }
+    }
+}
+
+impl Handler<ShareSessions> for RouterActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ShareSessions, _: &mut Context<Self>) {
+        self.table.share_sessions();
+        self.sessions_out = Some(msg.0);
+    }
+}
+
+impl Handler<AdoptSession> for RouterActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: AdoptSession, _: &mut Context<Self>) {
+        let b = msg.0;
+        if let (Some(provider), Ok(account)) = (b.scope.strip_prefix("p:"), b.value.parse::<i64>()) {
+            self.table.adopt_session(provider, &b.session, account, b.seen);
+        }
     }
 }
 
@@ -50,6 +73,12 @@ impl Handler<Lease> for RouterActor {
             tokens: msg.tokens,
         };
         let picked = self.table.lease_ask(&ask, now, &mut rand::rng())?;
+        if let Some(tx) = &self.sessions_out {
+            for b in self.table.take_told() {
+                // Closed only while the daemon stops.
+                let _ = tx.send(b);
+            }
+        }
         let a = self.table.account(picked.index).ok_or(Unavailable::NoAccounts)?;
         let provider = self.table.provider(&msg.provider);
         let breaker = provider.and_then(|p| p.addr.clone());

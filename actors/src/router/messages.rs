@@ -139,6 +139,17 @@ pub struct Reload {
     pub sessions: super::sessions::SessionPolicy,
 }
 
+/// From now on the router sends each session binding it makes, moves or keeps in use (half a TTL
+/// after it last did) here, for the instances sharing the database.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct ShareSessions(pub tokio::sync::mpsc::UnboundedSender<super::sessions::Bound>);
+
+/// A session binding another instance made (scope `p:<provider>`, value an account id).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct AdoptSession(pub super::sessions::Bound);
+
 /// Returns how many sticky session bindings are live.
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "usize")]

@@ -29,6 +29,22 @@ struct Binding<V> {
     seen: i64,
     /// Position in the use order.
     seq: u64,
+    /// When the instances sharing the database were last told of it (`bind`'s answer).
+    told: i64,
+}
+
+/// A binding to tell the instances sharing the database (`omnigate::cluster`): made, moved, or
+/// still in use half a TTL after they last heard of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bound {
+    /// `p:<provider>` for the router's account bindings, `c:<combo>` for combo targets.
+    pub scope: String,
+    /// The client's session key.
+    pub session: String,
+    /// The account id or the target's label.
+    pub value: String,
+    /// When it was used, ms.
+    pub seen: i64,
 }
 
 /// Session bindings by (scope, session key): the scope is a provider for the router's account
@@ -94,27 +110,53 @@ impl<V: Clone> SessionBook<V> {
     }
 
     /// Binds `session` on `provider` to `account` (new, renewed or moved), as used at `now`.
-    pub fn bind(&mut self, provider: &str, session: &str, account: V, now: i64) {
+    /// True when the other instances should hear of it: a new or moved binding, or one they last
+    /// heard of half a TTL ago (so theirs does not expire while it is in use here).
+    pub fn bind(&mut self, provider: &str, session: &str, account: V, now: i64) -> bool
+    where
+        V: PartialEq,
+    {
+        self.put(provider, session, account, now, false)
+    }
+
+    /// Takes a binding another instance made (used at `seen`): nobody needs telling.
+    pub fn adopt(&mut self, provider: &str, session: &str, account: V, seen: i64)
+    where
+        V: PartialEq,
+    {
+        self.put(provider, session, account, seen, true);
+    }
+
+    fn put(&mut self, provider: &str, session: &str, account: V, now: i64, heard: bool) -> bool
+    where
+        V: PartialEq,
+    {
         if !self.enabled() {
-            return;
+            return false;
         }
         let k = key(provider, session);
         let seq = self.next_seq;
         self.next_seq += 1;
-        match self.map.get_mut(k.as_str()) {
+        let half = self.policy.ttl_ms / 2;
+        let tell = match self.map.get_mut(k.as_str()) {
             Some(b) => {
                 if let Some(name) = self.order.remove(&b.seq) {
                     self.order.insert(seq, name);
                 }
-                *b = Binding { account, seen: now, seq };
+                let tell = !heard && (b.account != account || now - b.told >= half);
+                let told = if tell || heard { now } else { b.told };
+                *b = Binding { account, seen: now.max(b.seen), seq, told };
+                tell
             }
             None => {
                 let k: Arc<str> = k.into();
                 self.order.insert(seq, Arc::clone(&k));
-                self.map.insert(k, Binding { account, seen: now, seq });
+                self.map.insert(k, Binding { account, seen: now, seq, told: now });
+                !heard
             }
-        }
+        };
         self.evict(now);
+        tell
     }
 
     /// Ends expired bindings and those beyond the bound, oldest first (the use order is also

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use actix::Addr;
 
 use super::pacing::{Pacer, Pacing};
-use super::sessions::{SessionBook, SessionPolicy};
+use super::sessions::{Bound, SessionBook, SessionPolicy};
 use super::slot::{Slot, Streak};
 use super::strategy::{self, Candidate, Cursor, Strategy};
 use crate::account::AccountHealth;
@@ -147,6 +147,8 @@ pub struct RoutingTable {
     sessions: SessionBook,
     /// Each paced account's recent leases (kept across reloads).
     pacers: HashMap<i64, Pacer>,
+    /// Bindings to tell the other instances (`Some` only when instances share them).
+    told: Option<Vec<Bound>>,
 }
 
 impl RoutingTable {
@@ -161,6 +163,7 @@ impl RoutingTable {
             quota: HashMap::new(),
             sessions: SessionBook::default(),
             pacers: HashMap::new(),
+            told: None,
         };
         let mut accounts = accounts;
         accounts.sort_by_key(|a| a.id);
@@ -200,7 +203,9 @@ impl RoutingTable {
         let mut quota = std::mem::take(&mut self.quota);
         let mut sessions = std::mem::take(&mut self.sessions);
         let mut pacers = std::mem::take(&mut self.pacers);
+        let told = self.told.take();
         *self = Self::new(accounts, providers, sticky_limit);
+        self.told = told;
         pacers.retain(|id, _| self.by_id.contains_key(id));
         self.pacers = pacers;
         quota.retain(|id, _| self.by_id.contains_key(id));
@@ -217,6 +222,34 @@ impl RoutingTable {
     /// The session bindings.
     pub fn sessions(&self) -> &SessionBook {
         &self.sessions
+    }
+
+    /// From now on the bindings made, moved or kept in use are collected for `take_told`.
+    pub fn share_sessions(&mut self) {
+        self.told.get_or_insert_with(Vec::new);
+    }
+
+    /// The bindings to tell the other instances since the last call.
+    pub fn take_told(&mut self) -> Vec<Bound> {
+        self.told.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Another instance bound `session` on `provider` to `account` (if this table knows it).
+    pub fn adopt_session(&mut self, provider: &str, session: &str, account: i64, seen: i64) {
+        if self.by_id.contains_key(&account) {
+            self.sessions.adopt(provider, session, account, seen);
+        }
+    }
+
+    fn tell(told: &mut Option<Vec<Bound>>, provider: &str, session: &str, account: i64, now: i64) {
+        if let Some(t) = told.as_mut() {
+            t.push(Bound {
+                scope: format!("p:{provider}"),
+                session: session.into(),
+                value: account.to_string(),
+                seen: now,
+            });
+        }
     }
 
     /// Replaces an account's quota view.
@@ -371,7 +404,9 @@ impl RoutingTable {
             && let Some(bound) = self.sessions.bound(provider, s, now)
             && let Some(&index) = free.iter().find(|&&i| self.accounts[i].id == bound)
         {
-            self.sessions.bind(provider, s, bound, now);
+            if self.sessions.bind(provider, s, bound, now) {
+                Self::tell(&mut self.told, provider, s, bound, now);
+            }
             if probe {
                 p.probe_granted_at = Some(now);
             }
@@ -402,7 +437,10 @@ impl RoutingTable {
         }
         let index = free[pick];
         if let Some(s) = session {
-            self.sessions.bind(provider, s, self.accounts[index].id, now);
+            let id = self.accounts[index].id;
+            if self.sessions.bind(provider, s, id, now) {
+                Self::tell(&mut self.told, provider, s, id, now);
+            }
         }
         Self::paced(&mut self.pacers, &self.accounts[index], tokens, now);
         Ok(Picked { index, probe, sticky: false })
