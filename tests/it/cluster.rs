@@ -7,6 +7,7 @@
 //! fail saying so, never pass silently.
 
 mod limits;
+mod nginx;
 mod outage;
 mod sticky;
 
