@@ -6,6 +6,7 @@
 //! `scripts/test`'s SQLite pass and run in its PostgreSQL pass; run without `OG_TEST_PG` they
 //! fail saying so, never pass silently.
 
+mod crash;
 mod limits;
 mod nginx;
 mod outage;

@@ -304,7 +304,7 @@ async fn requests_per_minute_and_in_flight_are_counted_once_across_three_instanc
 }
 
 /// The daemon binary on `port` with `config`, on `env`'s database, with a data directory of its own.
-fn spawn_daemon(env: &TestEnv, dir: &std::path::Path, config: &str, port: u16) -> std::process::Child {
+pub(super) fn spawn_daemon(env: &TestEnv, dir: &std::path::Path, config: &str, port: u16) -> std::process::Child {
     let file = dir.join("daemon.toml");
     std::fs::write(&file, config).expect("write config");
     std::process::Command::new(env!("CARGO_BIN_EXE_omnigate"))
