@@ -18,6 +18,8 @@ pub enum Written {
     Account(i64),
     /// A provider's `breaker_state` row.
     Breaker(String),
+    /// An account's `quota_windows` rows.
+    Quota(i64),
 }
 
 /// Where an actor announces what it wrote (none on a single instance).

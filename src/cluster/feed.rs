@@ -173,6 +173,14 @@ async fn adopt(cluster: &Cluster, runtime: &Runtime, payload: &str) {
                 Err(e) => tracing::warn!(account = id, error = %e, "reading another instance's account health failed"),
             }
         }
+        Written::Quota(id) => {
+            let Some((_, addr)) = runtime.oauth.trackers().into_iter().find(|(a, _)| *a == id) else { return };
+            let subject = actors::quota::persist::account_subject(id);
+            match actors::quota::persist::load(&cluster.db, &subject).await {
+                Ok(w) => addr.do_send(actors::quota::messages::AdoptWindows(w)),
+                Err(e) => tracing::warn!(account = id, error = %e, "reading another instance's quota windows failed"),
+            }
+        }
         Written::Breaker(provider) => {
             let Some(addr) = runtime.breaker_actor(&provider) else { return };
             match persist::load_breakers(&cluster.db).await {
@@ -204,5 +212,11 @@ async fn resync_health(cluster: &Cluster, runtime: &Runtime) {
             }
         }
         Err(e) => tracing::warn!(error = %e, "re-reading breakers failed"),
+    }
+    for (id, addr) in runtime.oauth.trackers() {
+        match actors::quota::persist::load(&cluster.db, &actors::quota::persist::account_subject(id)).await {
+            Ok(w) => addr.do_send(actors::quota::messages::AdoptWindows(w)),
+            Err(e) => tracing::warn!(account = id, error = %e, "re-reading quota windows failed"),
+        }
     }
 }

@@ -244,6 +244,7 @@ fn encode(instance: &str, w: &Written) -> String {
     match w {
         Written::Account(id) => format!("{instance} a {id}"),
         Written::Breaker(p) => format!("{instance} b {p}"),
+        Written::Quota(id) => format!("{instance} q {id}"),
     }
 }
 
@@ -254,6 +255,7 @@ fn decode(payload: &str) -> Option<(&str, Written)> {
     match kind {
         "a" => what.parse().ok().map(|id| (instance, Written::Account(id))),
         "b" => Some((instance, Written::Breaker(what.to_string()))),
+        "q" => what.parse().ok().map(|id| (instance, Written::Quota(id))),
         _ => None,
     }
 }
@@ -323,6 +325,8 @@ mod tests {
         assert_eq!(decode(&a), Some(("i-1", Written::Account(42))));
         let b = encode("i-1", &Written::Breaker("my provider".into()));
         assert_eq!(decode(&b), Some(("i-1", Written::Breaker("my provider".into()))));
+        let q = encode("i-1", &Written::Quota(7));
+        assert_eq!(decode(&q), Some(("i-1", Written::Quota(7))));
         assert_eq!(decode("i-1 a x"), None);
         assert_eq!(decode("i-1 z 3"), None);
         assert_eq!(decode("garbage"), None);

@@ -203,6 +203,7 @@ impl Hub {
         accounts: &[account::Model],
         defaults: impl Fn(&str) -> Option<String>,
         router: Recipient<QuotaChanged>,
+        announce: actors::persist::Announce,
     ) -> Result<HubReport, sea_orm::DbErr> {
         let mut report = HubReport::default();
         let quota_cfg = self.quota_config();
@@ -213,10 +214,10 @@ impl Hub {
                 Some(e) => e.quota.clone(),
                 None => {
                     let windows = quota_persist::load(&self.db, &quota_persist::account_subject(a.id)).await?;
-                    let (id, db, r) = (a.id, self.db.clone(), router.clone());
+                    let (id, db, r, announce) = (a.id, self.db.clone(), router.clone(), announce.clone());
                     report.trackers_started += 1;
                     Supervisor::start_in_arbiter(&arbiter, move |_| {
-                        QuotaTracker::new(id, windows, quota_cfg, Some(db), Some(r))
+                        QuotaTracker::new(id, windows, quota_cfg, Some(db), Some(r)).announcing(announce)
                     })
                 }
             };
@@ -298,7 +299,15 @@ impl Hub {
         let poller = Usage::exists(kind, &endpoints).then(|| {
             let usage = Usage { kind, endpoints, base, cell: cell.clone() };
             let (tracker, every) = (quota.clone(), self.poll_every());
-            Supervisor::start_in_arbiter(&arbiter, move |_| QuotaPoller::new(id, Rc::new(usage), tracker, every))
+            // Several instances share a PostgreSQL: one of them polls each turn.
+            let shared = (self.db.get_database_backend() == sea_orm::DbBackend::Postgres).then(|| self.db.clone());
+            Supervisor::start_in_arbiter(&arbiter, move |_| {
+                let p = QuotaPoller::new(id, Rc::new(usage), tracker, every);
+                match shared {
+                    Some(db) => p.once_per_cluster(db),
+                    None => p,
+                }
+            })
         });
         report.refreshers_started += 1;
         Ok(Some(OAuthAccount {
@@ -324,6 +333,11 @@ impl Hub {
                 Arc::new(Observer { kind: e.oauth.as_ref().map(|o| o.kind), quota: e.quota.clone() });
             o
         })
+    }
+
+    /// Every account's quota tracker.
+    pub fn trackers(&self) -> Vec<(i64, Addr<QuotaTracker>)> {
+        self.entries.iter().map(|e| (*e.key(), e.value().quota.clone())).collect()
     }
 
     /// An account's quota windows.

@@ -333,7 +333,7 @@ fn final_error(
                 }
             } else {
                 GatewayError::Unavailable {
-                    message: "no enabled account can serve this model".into(),
+                    message: format!("no enabled account can serve this model{why}"),
                     retry_after: None,
                 }
             }
@@ -661,7 +661,9 @@ async fn serve_inner(
     let unusable = match (&last, unavailable.is_empty()) {
         (None, false) => {
             let providers: Vec<&str> = targets.iter().map(|t| t.provider.as_str()).collect();
-            let view = state.runtime.router.send(actors::router::messages::GetRoutingView).await.unwrap_or_default();
+            let mut view =
+                state.runtime.router.send(actors::router::messages::GetRoutingView).await.unwrap_or_default();
+            words::signed_out(&state.runtime.oauth, &mut view, &providers).await;
             words::unusable(&view, &providers, now_ms())
         }
         _ => None,

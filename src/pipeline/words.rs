@@ -39,6 +39,20 @@ pub fn unusable(view: &[AccountStatus], providers: &[&str], now: i64) -> Option<
     (!parts.is_empty()).then(|| Unusable { words: parts.join("; "), only_dead })
 }
 
+/// Subscription accounts switched off because their sign-in was refused for good (`invalid_grant`)
+/// read as out of service with the provider's words, not as switched off by an operator.
+pub async fn signed_out(hub: &crate::oauth::hub::Hub, view: &mut [AccountStatus], providers: &[&str]) {
+    for a in view.iter_mut().filter(|a| providers.contains(&a.provider.as_str()) && a.state == AccountState::Off) {
+        if let Some(s) = hub.session_status(a.id).await
+            && s.status == actors::refresher::SessionStatus::Disabled
+        {
+            a.state = AccountState::OutOfService;
+            let why = s.last_error.unwrap_or_else(|| "refused".into());
+            a.disabled = Some(format!("sign-in refused: {why}; sign in again"));
+        }
+    }
+}
+
 /// A duration in ms as people say it: `40 s`, `2 min`, `3 h`, `2 d` (rounded down past a minute).
 pub fn span(ms: i64) -> String {
     let s = (ms.max(0) + 999) / 1000;

@@ -347,7 +347,7 @@ impl Runtime {
         self.oauth.set_quota_config(quota_config(&cfg));
         self.oauth.set_poll_every(std::time::Duration::from_secs(cfg.usage.quota_poll_secs));
         let defaults = |id: &str| catalog.get(id).map(|p| p.base_url.clone());
-        let subs = self.oauth.sync(&rows.accounts, defaults, self.router.clone().recipient()).await?;
+        let subs = self.oauth.sync(&rows.accounts, defaults, self.router.clone().recipient(), self.announce()).await?;
         if subs != crate::oauth::hub::HubReport::default() {
             tracing::info!(
                 trackers_started = subs.trackers_started,

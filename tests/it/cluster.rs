@@ -10,6 +10,7 @@ mod crash;
 mod limits;
 mod nginx;
 mod outage;
+mod quota;
 mod sticky;
 
 use std::time::{Duration, Instant};

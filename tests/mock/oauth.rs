@@ -71,6 +71,8 @@ pub struct OAuthState {
     pub exchanges: AtomicUsize,
     /// Device-flow polls.
     pub polls: AtomicUsize,
+    /// Usage endpoint calls that were answered.
+    pub usage_calls: AtomicUsize,
     /// Access token lifetime, seconds.
     pub lifetime_secs: AtomicI64,
     /// Delay before answering a refresh, ms.
@@ -353,6 +355,7 @@ async fn handle(req: HttpRequest, body: web::Bytes, state: web::Data<Arc<OAuthSt
                 return HttpResponse::Unauthorized().json(json!({"error": "unauthorized"}));
             }
             let v = state.inner.lock().unwrap().usage.get(&prefix).cloned().unwrap_or(json!({}));
+            state.usage_calls.fetch_add(1, Ordering::SeqCst);
             HttpResponse::Ok().json(v)
         }
         _ => HttpResponse::NotFound().json(json!({"error": "not_found", "error_description": path})),

@@ -11,7 +11,7 @@ use actix::{
 };
 use sea_orm::DatabaseConnection;
 
-use super::messages::{GetQuota, Observe, QuotaChanged, QuotaSnapshot, Retire, SetQuotaConfig};
+use super::messages::{AdoptWindows, GetQuota, Observe, QuotaChanged, QuotaSnapshot, Retire, SetQuotaConfig};
 use super::{Change, QuotaConfig, QuotaState, QuotaView, Window, persist};
 use crate::clock::now_ms;
 
@@ -34,6 +34,8 @@ pub struct QuotaTracker {
     reload_on_start: bool,
     /// Retired (its account was deleted): no timer, no write, no message.
     retired: bool,
+    /// Where each write is announced (several instances).
+    announce: crate::persist::Announce,
 }
 
 impl QuotaTracker {
@@ -56,7 +58,14 @@ impl QuotaTracker {
             reset_timer: None,
             retired: false,
             reload_on_start: false,
+            announce: None,
         }
+    }
+
+    /// Announces each write of the windows on `announce` (several instances).
+    pub fn announcing(mut self, announce: crate::persist::Announce) -> Self {
+        self.announce = announce;
+        self
     }
 
     /// Tells the router when the view changed (always once at start, so a restarted daemon
@@ -79,11 +88,17 @@ impl QuotaTracker {
             ctx.cancel_future(t);
         }
         let Some(db) = self.db.clone() else { return };
-        let (subject, id) = (self.subject.clone(), self.id);
+        let (subject, id, announce) = (self.subject.clone(), self.id, self.announce.clone());
         let windows: Vec<Window> = self.state.windows().cloned().collect();
         actix_rt::spawn(async move {
-            if let Err(e) = persist::save(&db, &subject, &windows, now_ms()).await {
-                tracing::warn!(account = id, error = %e, "saving quota windows failed");
+            match persist::save(&db, &subject, &windows, now_ms()).await {
+                Ok(()) => {
+                    if let Some(tx) = announce {
+                        // Closed only while the daemon stops.
+                        let _ = tx.send(crate::persist::Written::Quota(id));
+                    }
+                }
+                Err(e) => tracing::warn!(account = id, error = %e, "saving quota windows failed"),
             }
         });
     }
@@ -189,6 +204,18 @@ impl Handler<Observe> for QuotaTracker {
             }
             Change::None => {}
         }
+    }
+}
+
+impl Handler<AdoptWindows> for QuotaTracker {
+    type Result = ();
+
+    fn handle(&mut self, msg: AdoptWindows, ctx: &mut Context<Self>) {
+        if self.retired || !self.state.adopt(msg.0) {
+            return;
+        }
+        self.publish(false);
+        self.schedule_reset(ctx);
     }
 }
 

@@ -44,3 +44,9 @@ pub struct QuotaChanged {
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "()")]
 pub struct Retire;
+
+/// Windows another instance wrote (several instances): adopted where newer, told to the router,
+/// never written back.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct AdoptWindows(pub Vec<Window>);

@@ -179,6 +179,20 @@ impl QuotaState {
         self.cfg
     }
 
+    /// Takes windows another instance observed: each replaces the one of its name unless this
+    /// instance observed that one later. True when anything changed.
+    pub fn adopt(&mut self, windows: Vec<Window>) -> bool {
+        let mut changed = false;
+        for w in windows {
+            let newer = self.windows.get(&w.key).is_none_or(|mine| w.observed_at > mine.observed_at);
+            if newer && self.windows.get(&w.key) != Some(&w) {
+                self.windows.insert(w.key.clone(), w);
+                changed = true;
+            }
+        }
+        changed
+    }
+
     /// New tuning (the routing view may change).
     pub fn set_config(&mut self, cfg: QuotaConfig) {
         self.cfg = cfg;

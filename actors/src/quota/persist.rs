@@ -68,3 +68,25 @@ pub async fn load(db: &impl ConnectionTrait, subject: &str) -> Result<Vec<Window
         })
         .collect())
 }
+
+/// Whether this instance polls account `id`'s usage endpoint now (PostgreSQL, several instances):
+/// the instance that moves the claim row (`settings` key `cluster.quota_polled.<id>`) forward
+/// polls, the others skip while one did within nine tenths of `every_ms` (their timers drift and
+/// start at different times). The winner's windows reach the others as it saves them.
+pub async fn claim_poll(db: &sea_orm::DatabaseConnection, id: i64, now: i64, every_ms: i64) -> Result<bool, DbErr> {
+    use sea_orm::{DbBackend, Statement};
+    let pg = |sql: &str, values: Vec<sea_orm::Value>| Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
+    let key = format!("cluster.quota_polled.{id}");
+    db.execute_raw(pg(
+        "INSERT INTO settings (key, value, updated_at) VALUES ($1, '', 0) ON CONFLICT (key) DO NOTHING",
+        vec![key.as_str().into()],
+    ))
+    .await?;
+    let won = db
+        .query_one_raw(pg(
+            "UPDATE settings SET updated_at = $2 WHERE key = $1 AND updated_at < $3 RETURNING key",
+            vec![key.as_str().into(), now.into(), (now - every_ms * 9 / 10).into()],
+        ))
+        .await?;
+    Ok(won.is_some())
+}

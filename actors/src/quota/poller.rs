@@ -39,6 +39,8 @@ pub struct QuotaPoller {
     every: Duration,
     busy: bool,
     timer: Option<SpawnHandle>,
+    /// Several instances on this PostgreSQL: poll only when this one claims the turn.
+    claim: Option<sea_orm::DatabaseConnection>,
 }
 
 impl std::fmt::Debug for QuotaPoller {
@@ -51,7 +53,13 @@ impl QuotaPoller {
     /// A poller asking `source` every `every` (the first time after a jitter of up to a tenth
     /// of it); a zero `every` only polls on `PollNow`.
     pub fn new(account_id: i64, source: Rc<dyn UsageSource>, tracker: Addr<QuotaTracker>, every: Duration) -> Self {
-        Self { account_id, source, tracker, every, busy: false, timer: None }
+        Self { account_id, source, tracker, every, busy: false, timer: None, claim: None }
+    }
+
+    /// Polls once per cluster: only when this instance claims the turn in `db` (PostgreSQL).
+    pub fn once_per_cluster(mut self, db: sea_orm::DatabaseConnection) -> Self {
+        self.claim = Some(db);
+        self
     }
 
     fn schedule(&mut self, ctx: &mut Context<Self>) {
@@ -76,10 +84,21 @@ impl QuotaPoller {
         }
         self.busy = true;
         let source = Rc::clone(&self.source);
-        ctx.spawn(async move { source.poll().await }.into_actor(self).map(|res, act, _| {
-            act.busy = false;
-            let _ = act.deliver(res);
-        }));
+        let (claim, id) = (self.claim.clone(), self.account_id);
+        let every = i64::try_from(self.every.as_millis()).unwrap_or(i64::MAX / 4);
+        let turn = async move {
+            let Some(db) = claim else { return true };
+            // A database that cannot say whose turn it is: poll anyway (at worst once per instance).
+            super::persist::claim_poll(&db, id, crate::clock::now_ms(), every).await.unwrap_or(true)
+        };
+        ctx.spawn(async move { if turn.await { Some(source.poll().await) } else { None } }.into_actor(self).map(
+            |res, act, _| {
+                act.busy = false;
+                if let Some(res) = res {
+                    let _ = act.deliver(res);
+                }
+            },
+        ));
     }
 
     fn deliver(&self, res: Result<Observation, String>) -> Result<(), String> {
