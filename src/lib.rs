@@ -151,7 +151,9 @@
 //! `CHECK_EVERY` as the safety net. Account and breaker actors announce each health write
 //! (`actors::persist::Written`) and the others' actors adopt the re-read row (`Adopt`), which tells
 //! their routers. Sticky session bindings the router and the combo book make go to
-//! `cluster::sticky` over a channel, are stored and announced, and adopted elsewhere (`AdoptSession`).
+//! `cluster::sticky` over a channel, are stored and announced, and adopted elsewhere (`AdoptSession`);
+//! quota trackers announce their windows (`AdoptWindows` elsewhere) and a usage poller polls only
+//! when it claims the turn (`actors::quota::persist::claim_poll`).
 //! Dashboard logins are stored by digest (with their user and role) and announced; each instance heartbeats
 //! `cluster_instances` (`/api/health` lists the live ones). An OAuth refresh holds a per-account
 //! advisory lock (`oauth::source`) so one instance at a time spends the refresh token. None of it
