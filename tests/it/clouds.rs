@@ -1,5 +1,5 @@
-//! The cloud providers of the catalog, called as their public docs show: every OpenAI-compatible
-//! cloud's documented sample request (tests/fixtures/providers) reaches the loopback stand-in at
+//! The cloud providers of the catalog, called as their public docs show: every OpenAI- or
+//! Anthropic-compatible cloud's documented sample request (tests/fixtures/providers) reaches the loopback stand-in at
 //! the documented path with the key where the docs put it; Azure OpenAI is called per deployment
 //! with its `api-version` and `api-key` header (or on its v1 API); Vertex AI mints one access token
 //! from a service account key (an RS256 JWT the stand-in verifies with the key's public half) and
@@ -48,6 +48,19 @@ async fn chat(app: &Running, body: &Value) -> (u16, Value) {
     (status, json_body(&mut r).await)
 }
 
+/// An Anthropic-dialect request (`/v1/messages`) with the gateway key.
+async fn messages(app: &Running, body: &Value) -> (u16, Value) {
+    let mut r = client()
+        .post(format!("{}/v1/messages", base(app)))
+        .insert_header(("x-api-key", KEY))
+        .insert_header(("anthropic-version", "2023-06-01"))
+        .send_json(body)
+        .await
+        .expect("send");
+    let status = r.status().as_u16();
+    (status, json_body(&mut r).await)
+}
+
 fn path_of(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     rest.find('/').map_or("/".to_string(), |i| rest[i..].to_string())
@@ -69,13 +82,19 @@ async fn every_openai_compatible_clouds_documented_sample_reaches_it_as_document
         }
         let fixture: Value = serde_json::from_str(&std::fs::read_to_string(&file).expect("read")).expect("json");
         let provider = catalog.get(&id).unwrap_or_else(|| panic!("{id}: a fixture for a provider not in the catalog"));
-        assert_eq!(provider.dialect, omnigate::protocol::Dialect::OpenaiChat, "{id}");
-        assert_eq!(fixture["auth_header"], "authorization", "{id}");
-        assert!(fixture["auth_value"].as_str().is_some_and(|v| v.starts_with("Bearer ")), "{id}");
+        let anthropic = provider.dialect == omnigate::protocol::Dialect::Anthropic;
+        if anthropic {
+            assert_eq!(fixture["auth_header"], "x-api-key", "{id}");
+        } else {
+            assert_eq!(provider.dialect, omnigate::protocol::Dialect::OpenaiChat, "{id}");
+            assert_eq!(fixture["auth_header"], "authorization", "{id}");
+            assert!(fixture["auth_value"].as_str().is_some_and(|v| v.starts_with("Bearer ")), "{id}");
+        }
         let documented = path_of(fixture["url"].as_str().expect("url"));
         // The catalog's base URL is the documented endpoint's prefix (a base URL the account must
         // give has the placeholder the docs show).
-        let prefix = documented.strip_suffix("/chat/completions").unwrap_or_else(|| panic!("{id}: {documented}"));
+        let route = if anthropic { "/messages" } else { "/chat/completions" };
+        let prefix = documented.strip_suffix(route).unwrap_or_else(|| panic!("{id}: {documented}"));
         if !provider.base_url.is_empty() {
             assert_eq!(path_of(&provider.base_url), prefix, "{id}: the catalog's base URL path is the documented one");
         }
@@ -88,20 +107,23 @@ async fn every_openai_compatible_clouds_documented_sample_reaches_it_as_document
         let mut body = fixture["body"].clone();
         let model = body["model"].as_str().expect("model").to_string();
         body["model"] = json!(format!("{id}/{model}"));
-        let (status, answer) = chat(&app, &body).await;
+        let (status, answer) = if anthropic { messages(&app, &body).await } else { chat(&app, &body).await };
         assert_eq!(status, 200, "{id}: {answer}");
         let got = mock.requests();
         assert_eq!(got.len(), 1, "{id}");
         let r = &got[0];
         assert_eq!(r.path, documented, "{id}");
-        assert_eq!(r.headers.get("authorization"), Some(&format!("Bearer {secret}")), "{id}");
+        let credential =
+            if anthropic { r.headers.get("x-api-key").cloned() } else { r.headers.get("authorization").cloned() };
+        let expected = if anthropic { secret.clone() } else { format!("Bearer {secret}") };
+        assert_eq!(credential, Some(expected), "{id}");
         assert_eq!(r.body["model"], json!(model), "{id}");
         assert_eq!(r.body["messages"], fixture["body"]["messages"], "{id}");
         app.stop().await;
         mock.stop().await;
         seen += 1;
     }
-    assert_eq!(seen, 12, "one documented sample per OpenAI-compatible cloud");
+    assert_eq!(seen, 13, "one documented sample per OpenAI- or Anthropic-compatible cloud");
 }
 
 #[actix_web::test]
