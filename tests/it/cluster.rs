@@ -13,6 +13,8 @@ mod outage;
 mod quota;
 mod sticky;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use omnigate::app::Running;
@@ -63,6 +65,31 @@ async fn within<F: FnMut() -> Fut, Fut: std::future::Future<Output = bool>>(with
         actix_rt::time::sleep(Duration::from_millis(25)).await;
     }
     panic!("not within {within:?}");
+}
+
+/// Sends chat requests with the CI key to `url` until `stop`, `pause_ms` apart, counting answers
+/// by outcome.
+pub(super) fn load(
+    url: String,
+    ok: Arc<AtomicUsize>,
+    failed: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    pause_ms: u64,
+) -> actix_rt::task::JoinHandle<()> {
+    actix_rt::spawn(async move {
+        while !stop.load(Ordering::SeqCst) {
+            let r = client()
+                .post(format!("{url}/v1/chat/completions"))
+                .bearer_auth("sk-og-ci-0001")
+                .send_json(&json!({"model": "mock/mock-model", "messages": [{"role": "user", "content": "hi"}]}))
+                .await;
+            match r {
+                Ok(r) if r.status() == 200 => ok.fetch_add(1, Ordering::SeqCst),
+                _ => failed.fetch_add(1, Ordering::SeqCst),
+            };
+            actix_rt::time::sleep(Duration::from_millis(pause_ms)).await;
+        }
+    })
 }
 
 /// What the other instance sees through the change feed (a key, an alias, accounts made and

@@ -11,7 +11,7 @@ use sea_orm::ConnectionTrait;
 use serde_json::json;
 
 use super::limits::spawn_daemon;
-use super::{direct, require_pg, within};
+use super::{direct, load, require_pg, within};
 use crate::mock::MockUpstream;
 use crate::support::{TestEnv, admin_get, base, client, free_port, mock_config, wait_healthy};
 
@@ -20,29 +20,6 @@ async fn count(env: &TestEnv, sql: &str) -> i64 {
     let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.expect("query");
     db.close().await.ok();
     row.and_then(|r| r.try_get::<i64>("", "n").ok()).unwrap_or(-1)
-}
-
-/// Sends chat requests to `url` until `stop`, counting answers by outcome.
-fn load(
-    url: String,
-    ok: Arc<AtomicUsize>,
-    failed: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-) -> actix_rt::task::JoinHandle<()> {
-    actix_rt::spawn(async move {
-        while !stop.load(Ordering::SeqCst) {
-            let r = client()
-                .post(format!("{url}/v1/chat/completions"))
-                .bearer_auth("sk-og-ci-0001")
-                .send_json(&json!({"model": "mock/mock-model", "messages": [{"role": "user", "content": "hi"}]}))
-                .await;
-            match r {
-                Ok(r) if r.status() == 200 => ok.fetch_add(1, Ordering::SeqCst),
-                _ => failed.fetch_add(1, Ordering::SeqCst),
-            };
-            actix_rt::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
 }
 
 #[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
@@ -63,8 +40,8 @@ async fn a_killed_instance_leaves_the_other_serving_and_the_rows_whole_and_rejoi
     let (a_ok, a_failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let mut tasks = Vec::new();
     for _ in 0..4 {
-        tasks.push(load(base(&b), b_ok.clone(), b_failed.clone(), stop.clone()));
-        tasks.push(load(format!("http://127.0.0.1:{port}"), a_ok.clone(), a_failed.clone(), stop.clone()));
+        tasks.push(load(base(&b), b_ok.clone(), b_failed.clone(), stop.clone(), 5));
+        tasks.push(load(format!("http://127.0.0.1:{port}"), a_ok.clone(), a_failed.clone(), stop.clone(), 5));
     }
     within(Duration::from_secs(20), || async { a_ok.load(Ordering::SeqCst) > 100 }).await;
 

@@ -109,24 +109,8 @@ async fn with_postgresql_out_of_reach_both_instances_keep_serving_and_write_ever
     let served = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
-    let mut load = Vec::new();
-    for app in [&a, &b] {
-        let (url, served, failed, stop) = (base(app), served.clone(), failed.clone(), stop.clone());
-        load.push(actix_rt::spawn(async move {
-            while !stop.load(Ordering::SeqCst) {
-                let r = client()
-                    .post(format!("{url}/v1/chat/completions"))
-                    .bearer_auth("sk-og-ci-0001")
-                    .send_json(&json!({"model": "mock/mock-model", "messages": [{"role": "user", "content": "hi"}]}))
-                    .await;
-                match r {
-                    Ok(r) if r.status() == 200 => served.fetch_add(1, Ordering::SeqCst),
-                    _ => failed.fetch_add(1, Ordering::SeqCst),
-                };
-                actix_rt::time::sleep(Duration::from_millis(20)).await;
-            }
-        }));
-    }
+    let load: Vec<_> =
+        [&a, &b].iter().map(|app| super::load(base(app), served.clone(), failed.clone(), stop.clone(), 20)).collect();
     actix_rt::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(ready(&a).await.1["degraded"], false);
 
