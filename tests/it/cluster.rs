@@ -45,6 +45,17 @@ fn cluster_id(app: &Running) -> String {
     app.state.runtime.cluster.as_ref().expect("a cluster on PostgreSQL").id().to_string()
 }
 
+/// A mock upstream, a database and two daemons on it with one account `a` (key `ka`): what most
+/// cluster tests start from (the second's data directory is returned to keep).
+async fn pair() -> (MockUpstream, TestEnv, Running, Running, tempfile::TempDir) {
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let text = mock_config(&mock.base(), &[("a", "ka")], "");
+    let a = env.start(&text).await;
+    let (b, dir) = second(&env, &text).await;
+    (mock, env, a, b, dir)
+}
+
 /// A connection of the test's own to the shared database.
 async fn direct(env: &TestEnv) -> sea_orm::DatabaseConnection {
     sea_orm::Database::connect(env.db_url.as_str()).await.expect("connect")
@@ -98,11 +109,7 @@ pub(super) fn load(
 #[actix_web::test]
 async fn admin_changes_on_one_instance_are_live_on_the_other_without_a_restart() {
     require_pg();
-    let mock = MockUpstream::start().await;
-    let env = TestEnv::new().await;
-    let text = mock_config(&mock.base(), &[("a", "ka")], "");
-    let a = env.start(&text).await;
-    let (b, _dir) = second(&env, &text).await;
+    let (_mock, env, a, b, _dir) = pair().await;
 
     // An alias made on A serves on B.
     assert_eq!(chat_ci(&b, "quick").await.0, 404, "no such model yet");

@@ -93,17 +93,22 @@ async fn codex_prompt_cache_key_is_a_session_too() {
     app.stop().await;
 }
 
-#[actix_web::test]
-async fn a_session_stays_on_one_target_of_a_round_robin_combo() {
-    let mock = MockUpstream::start().await;
-    let env = TestEnv::new().await;
-    let other = format!(
+/// A second provider `other` (model `o`, one account) on the same mock and a round-robin combo
+/// `rr` of `mock/mock-model` and `other/o`, to append to `mock_config`.
+pub(crate) fn other_and_combo(mock: &MockUpstream) -> String {
+    format!(
         "\n[[providers]]\nid = \"other\"\ndialect = \"openai-chat\"\nbase_url = \"{}\"\nmodels = [\"o\"]\n\n\
          [[accounts]]\nprovider = \"other\"\nname = \"o1\"\napi_key = \"ko\"\n\n\
          [[combos]]\nname = \"rr\"\nstrategy = \"round-robin\"\nmodels = [\"mock/mock-model\", \"other/o\"]\n",
         mock.base()
-    );
-    let app = env.start(&format!("{}{other}", mock_config(&mock.base(), &[("a", "ka")], ""))).await;
+    )
+}
+
+#[actix_web::test]
+async fn a_session_stays_on_one_target_of_a_round_robin_combo() {
+    let mock = MockUpstream::start().await;
+    let env = TestEnv::new().await;
+    let app = env.start(&format!("{}{}", mock_config(&mock.base(), &[("a", "ka")], ""), other_and_combo(&mock))).await;
     let combo = |extra: Value| {
         let mut b = json!({"model": "rr", "messages": [{"role": "user", "content": "hello"}]});
         if let (Some(b), Some(e)) = (b.as_object_mut(), extra.as_object()) {

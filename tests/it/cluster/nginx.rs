@@ -11,9 +11,9 @@ use futures_util::{SinkExt, StreamExt};
 use omnigate::app::Running;
 use serde_json::{Value, json};
 
-use super::{require_pg, second};
-use crate::mock::{MockUpstream, Reply};
-use crate::support::{TestEnv, base, client, free_port, mock_config};
+use super::require_pg;
+use crate::mock::Reply;
+use crate::support::{base, client, free_port};
 
 /// A running nginx, stopped when dropped.
 struct Nginx(std::process::Child);
@@ -101,11 +101,7 @@ async fn served(app: &Running) -> f64 {
 #[actix_web::test]
 async fn the_shipped_nginx_config_spreads_streams_and_sockets_and_outlives_an_instance() {
     require_pg();
-    let mock = MockUpstream::start().await;
-    let env = TestEnv::new().await;
-    let text = mock_config(&mock.base(), &[("a", "ka")], "");
-    let a = env.start(&text).await;
-    let (b, _dir) = second(&env, &text).await;
+    let (mock, _env, a, b, _dir) = super::pair().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let addr = |app: &Running| base(app).trim_start_matches("http://").to_string();

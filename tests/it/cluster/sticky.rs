@@ -30,12 +30,7 @@ async fn a_session_bound_on_one_instance_keeps_its_account_and_its_moves_on_ever
     require_pg();
     let mock = MockUpstream::start().await;
     let env = TestEnv::new().await;
-    let other = format!(
-        "\n[[providers]]\nid = \"other\"\ndialect = \"openai-chat\"\nbase_url = \"{}\"\nmodels = [\"o\"]\n\n\
-         [[accounts]]\nprovider = \"other\"\nname = \"o1\"\napi_key = \"ko\"\n\n\
-         [[combos]]\nname = \"rr\"\nstrategy = \"round-robin\"\nmodels = [\"mock/mock-model\", \"other/o\"]\n",
-        mock.base()
-    );
+    let other = crate::routing_sessions::other_and_combo(&mock);
     let text = format!("{}{other}", mock_config(&mock.base(), &[("a", "ka"), ("b", "kb"), ("c", "kc")], ROUND_ROBIN));
     let a = env.start(&text).await;
     let (b, _dir) = second(&env, &text).await;
