@@ -492,7 +492,6 @@ async fn serve_inner(
                     on_response_id: on_response_id.as_ref(),
                     continue_from: None,
                 })?;
-                let handed = inbound.plan.resumable.then(|| resume::arm(&mut call));
                 if let (Some(s), Some(tk)) = (&sub, &tokens) {
                     call = crate::oauth::attempt::dress(s, tk, inbound.plan.op, &t.model, call)?;
                 }
@@ -507,6 +506,9 @@ async fn serve_inner(
                     }
                 };
                 call = crate::providers::bedrock::dress(provider, &grant, &t.model, call)?;
+                // Armed on the call as it is sent: dressing rebuilds it (a subscription's did, and
+                // dropped the hand-back, so its broken streams were never resumed).
+                let handed = inbound.plan.resumable.then(|| resume::arm(&mut call));
                 call.observer = state.runtime.oauth.observer(grant.account_id);
                 let applied: Vec<&str> = transforms.iter().map(|x| x.name.as_str()).collect();
                 let ctx = &mut guard.ctx;

@@ -269,3 +269,47 @@ async fn a_deleted_account_is_never_refreshed_again() {
     assert!(sessions.iter().all(|r| r.account_id != id), "the deleted account's session row is gone");
     app.stop().await;
 }
+
+/// A subscription account's stream that breaks mid-answer is continued by the next target of a
+/// `resume = true` combo, in the same client stream (dressing the subscription's call once lost
+/// the hand-back, and the client got an error instead).
+#[actix_rt::test]
+async fn a_subscription_stream_that_breaks_is_resumed_by_the_combos_next_target() {
+    use crate::mock::{fixture, sse_events};
+    let w = World::new().await;
+    let (at, rt) = seed(super::CC);
+    let api = format!("http://{}/v1", w.upstream.addr);
+    let extra = format!(
+        "[[providers]]\nid = \"backup\"\ndialect = \"openai-chat\"\nbase_url = \"{api}\"\nmodels = [\"b\"]\n\n\
+         [[accounts]]\nprovider = \"backup\"\nname = \"key\"\napi_key = \"kb\"\n\n\
+         [[combos]]\nname = \"coding\"\nstrategy = \"priority\"\nresume = true\n\
+         models = [\"claude-code/claude-sonnet-4-5\", \"backup/b\"]\n"
+    );
+    // The subscription streams "Paris has about 2.1 million" and the connection drops.
+    let frames = sse_events(&fixture("anthropic", "stream_text.sse"));
+    w.upstream.script(
+        &at,
+        vec![Reply::Sse {
+            frames,
+            first_delay: std::time::Duration::ZERO,
+            delay: std::time::Duration::from_millis(10),
+            drop_after: Some(5),
+        }],
+    );
+    w.upstream.always("kb", Reply::Text(" inhabitants.".into()));
+    let text = format!("{}{extra}", w.config("", &w.account(super::CC, "sub", &at, &rt, 3_600_000)));
+    let app = w.start(&text).await;
+    let body = json!({"model": "coding", "stream": true, "max_tokens": 64,
+                      "messages": [{"role": "user", "content": "How many people live in Paris?"}]});
+    let mut r = support::post(&app, "/v1/chat/completions", body).await;
+    assert_eq!(r.status(), 200);
+    let out = support::text_body(&mut r).await;
+    assert!(out.contains("Paris has") && out.contains(" about 2.1 million") && out.contains(" inhabitants."), "{out}");
+    assert!(out.trim_end().ends_with("data: [DONE]") && !out.contains("\"error\""), "one clean answer: {out}");
+    assert_eq!(
+        w.upstream.requests().iter().filter(|r| r.credential().as_deref() == Some("kb")).count(),
+        1,
+        "continued once"
+    );
+    app.stop().await;
+}
