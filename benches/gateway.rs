@@ -5,12 +5,16 @@
 //! that: `BENCH_ONLY=churn`), the response cache: a miss against a hit on a mock that takes
 //! at least 50 ms per stream (only that: `BENCH_ONLY=cache`), and `/api/usage/summary` over 10
 //! million usage rows (only that: `BENCH_ONLY=summary`, see `summary.rs`), and what a key's
-//! limits and budget cost with `/metrics` scraped (only that: `BENCH_ONLY=limits`). Run: `cargo
+//! limits and budget cost with `/metrics` scraped (only that: `BENCH_ONLY=limits`), and two
+//! instances on one PostgreSQL against one on SQLite, with admin changes propagating (only that:
+//! `BENCH_ONLY=cluster` with `BENCH_PG` naming a PostgreSQL server, see `cluster.rs`). Run: `cargo
 //! bench --bench gateway`.
 //! Results: a table on stdout and `target/bench/results.json`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
 
+#[path = "gateway/cluster.rs"]
+mod cluster;
 #[path = "../tests/mock/mod.rs"]
 mod mock;
 #[path = "gateway/summary.rs"]
@@ -59,6 +63,11 @@ impl Gateway {
     /// A gateway whose key carries `limits` (config lines of its `[[keys]]` entry); the mock
     /// model is priced, so a budget reserves and settles on every request.
     fn start_limited(dir: tempfile::TempDir, mock_base: &str, usage: bool, limits: &str) -> Self {
+        Self::start_on(dir, mock_base, usage, limits, None)
+    }
+
+    /// The same on the database at `database` (PostgreSQL), else on SQLite in `dir`.
+    fn start_on(dir: tempfile::TempDir, mock_base: &str, usage: bool, limits: &str, database: Option<&str>) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let cfg = format!(
             r#"
@@ -85,19 +94,19 @@ api_key = "k"
         );
         let file = dir.path().join("bench.toml");
         std::fs::write(&file, cfg).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_omnigate"))
-            .args(["serve", "--config"])
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_omnigate"));
+        cmd.args(["serve", "--config"])
             .arg(&file)
             .arg("--data-dir")
             .arg(dir.path())
             .env("OMNIGATE_MASTER_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
             .env("OMNIGATE_ADMIN_PASSWORD", "bench-admin")
-            .env("OMNIGATE_ADMIN_TOKEN", ADMIN)
-            .env_remove("DATABASE_URL")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("gateway binary starts");
+            .env("OMNIGATE_ADMIN_TOKEN", ADMIN);
+        match database {
+            Some(url) => cmd.env("DATABASE_URL", url),
+            None => cmd.env_remove("DATABASE_URL"),
+        };
+        let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("gateway binary starts");
         for _ in 0..200 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 break;
@@ -494,6 +503,11 @@ fn main() {
                 fixed_rate(&gw.url(), rate.parse().unwrap_or(1000), secs, &body(false)).await.lat_ms.len()
             };
             eprintln!("PROFILE {n} requests, {:.0} µs CPU each", (cpu_secs(gw.pid()) - cpu0) * 1e6 / n as f64);
+            return;
+        }
+        if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "cluster") {
+            drop(gw);
+            cluster::run(&mock_base, secs, &mut results).await;
             return;
         }
         if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "limits") {
