@@ -196,7 +196,10 @@ pub fn parse(dialect: Dialect, body: &Value, status: Option<u16>) -> Option<Upst
         .or_else(|| kind_text.as_deref().and_then(ErrorKind::from_text))
         .or_else(|| status.map(ErrorKind::from_status))
         .unwrap_or(ErrorKind::Server);
-    let kind = if code.as_deref() == Some("context_length_exceeded") || context_too_long(&message) {
+    // A rate limit that speaks of tokens ("Too many tokens, please wait before trying again",
+    // Bedrock's throttling) is a rate limit, not a prompt too long for the model.
+    let throttled = kind == ErrorKind::RateLimit || status == Some(429);
+    let kind = if code.as_deref() == Some("context_length_exceeded") || (!throttled && context_too_long(&message)) {
         ErrorKind::InvalidRequest
     } else {
         kind
@@ -215,7 +218,7 @@ impl UpstreamError {
         if let Some(c) = &self.code {
             return Some(c.clone());
         }
-        if context_too_long(&self.message) {
+        if self.kind != ErrorKind::RateLimit && context_too_long(&self.message) {
             return Some("context_length_exceeded".into());
         }
         self.kind_text
@@ -261,6 +264,21 @@ impl UpstreamError {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_rate_limit_that_speaks_of_tokens_stays_a_rate_limit() {
+        let body = serde_json::json!({"message": "Too many tokens, please wait before trying again."});
+        let e = super::parse(Dialect::OpenaiChat, &body, Some(429)).expect("parsed");
+        assert_eq!(e.kind, ErrorKind::RateLimit);
+        assert_eq!(e.openai_code(), None, "not context_length_exceeded: a client would compact for nothing");
+        let e = super::parse(
+            Dialect::OpenaiChat,
+            &serde_json::json!({"message": "too many tokens in the prompt"}),
+            Some(400),
+        )
+        .expect("parsed");
+        assert_eq!((e.kind, e.openai_code().as_deref()), (ErrorKind::InvalidRequest, Some("context_length_exceeded")));
+    }
+
     use super::*;
 
     #[test]
