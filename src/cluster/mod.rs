@@ -200,7 +200,7 @@ impl Cluster {
             actix_rt::spawn(announcer(Arc::clone(self), rx));
         }
         sticky::start(self, &runtime);
-        actix_rt::spawn(heartbeat(Arc::clone(self), address));
+        actix_rt::spawn(heartbeat(Arc::clone(self), address, runtime.router.clone()));
         actix_rt::spawn(limits(Arc::clone(self), runtime));
     }
 
@@ -292,10 +292,16 @@ async fn limits(cluster: Arc<Cluster>, runtime: Arc<Runtime>) {
     }
 }
 
-/// Writes this instance's heartbeat row every `HEARTBEAT`.
-async fn heartbeat(cluster: Arc<Cluster>, address: SocketAddr) {
+/// Writes this instance's heartbeat row every `HEARTBEAT`, and tells the router how many
+/// instances are alive (each applies its part of an account's pacing and concurrency cap).
+async fn heartbeat(
+    cluster: Arc<Cluster>,
+    address: SocketAddr,
+    router: actix::Addr<actors::router::actor::RouterActor>,
+) {
     let mut stop = cluster.stopped();
     let mut tick = actix_rt::time::interval(HEARTBEAT);
+    let mut share = 1u32;
     loop {
         tokio::select! {
             _ = stop.changed() => return,
@@ -310,6 +316,15 @@ async fn heartbeat(cluster: Arc<Cluster>, address: SocketAddr) {
         };
         if let Err(e) = rows::heartbeat(&cluster.db, &row).await {
             tracing::warn!(error = %e, "writing this instance's heartbeat failed");
+            continue;
+        }
+        // Out of reach, the last count stands (an instance never takes more than its part).
+        if let Ok(alive) = cluster.instances().await {
+            let n = u32::try_from(alive.len()).unwrap_or(u32::MAX).max(1);
+            if n != share {
+                share = n;
+                router.do_send(actors::router::messages::SetShare(n));
+            }
         }
     }
 }

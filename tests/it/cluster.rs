@@ -10,6 +10,7 @@ mod crash;
 mod limits;
 mod nginx;
 mod outage;
+mod pacing;
 mod quota;
 mod sticky;
 

@@ -6,7 +6,7 @@ use actix::{Actor, Context, Handler, MessageResult};
 
 use super::messages::{
     AccountChanged, AccountState, AccountStatus, AdoptSession, BreakerChanged, GetRoutingView, GetSessionCount, Lease,
-    LeaseGrant, ProbeTicket, Reload, ShareSessions,
+    LeaseGrant, ProbeTicket, Reload, SetShare, ShareSessions,
 };
 use super::sessions::Bound;
 use super::slot::SlotGuard;
@@ -37,6 +37,14 @@ impl Handler<ShareSessions> for RouterActor {
     fn handle(&mut self, msg: ShareSessions, _: &mut Context<Self>) {
         self.table.share_sessions();
         self.sessions_out = Some(msg.0);
+    }
+}
+
+impl Handler<SetShare> for RouterActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetShare, _: &mut Context<Self>) {
+        self.table.set_share(msg.0);
     }
 }
 

@@ -150,6 +150,12 @@ pub struct ShareSessions(pub tokio::sync::mpsc::UnboundedSender<super::sessions:
 #[rtype(result = "()")]
 pub struct AdoptSession(pub super::sessions::Bound);
 
+/// How many instances share the accounts now (several on one database): each applies an equal
+/// part of an account's rpm, tpm and concurrency cap (and the gap times the instances).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct SetShare(pub u32);
+
 /// Returns how many sticky session bindings are live.
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "usize")]

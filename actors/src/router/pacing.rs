@@ -26,6 +26,25 @@ impl Pacing {
     pub fn is_set(&self) -> bool {
         self.rpm.is_some() || self.tpm.is_some() || self.min_gap_ms.is_some_and(|g| g > 0)
     }
+
+    /// This instance's part when `instances` share the account (several instances on one
+    /// database): an equal part of the minute's requests and tokens (at least 1), so all of
+    /// them together never exceed the limits, and the gap times the instances.
+    pub fn shared(self, instances: u32) -> Self {
+        if instances <= 1 {
+            return self;
+        }
+        Self {
+            rpm: self.rpm.map(|r| shared_cap(r, instances)),
+            tpm: self.tpm.map(|t| shared_cap(t, instances)),
+            min_gap_ms: self.min_gap_ms.map(|g| g.saturating_mul(u64::from(instances))),
+        }
+    }
+}
+
+/// An equal part of `limit` for one of `instances` (at least 1).
+pub fn shared_cap(limit: u32, instances: u32) -> u32 {
+    (limit / instances.max(1)).max(1)
 }
 
 /// The leases an account's (or a gateway key's) pacing counts. Leases of one millisecond share
@@ -119,6 +138,15 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instances_sharing_an_account_each_take_an_equal_part() {
+        let p = Pacing { rpm: Some(5), tpm: Some(1000), min_gap_ms: Some(100) };
+        assert_eq!(p.shared(1), p);
+        assert_eq!(p.shared(2), Pacing { rpm: Some(2), tpm: Some(500), min_gap_ms: Some(200) });
+        assert_eq!(p.shared(10).rpm, Some(1), "never nothing");
+        assert_eq!((shared_cap(4, 2), shared_cap(3, 2), shared_cap(1, 3)), (2, 1, 1));
+    }
 
     #[test]
     fn rpm_allows_a_burst_then_frees_one_slot_as_each_request_leaves_the_window() {

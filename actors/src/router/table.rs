@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use actix::Addr;
 
-use super::pacing::{Pacer, Pacing};
+use super::pacing::{Pacer, Pacing, shared_cap};
 use super::sessions::{Bound, SessionBook, SessionPolicy};
 use super::slot::{Slot, Streak};
 use super::strategy::{self, Candidate, Cursor, Strategy};
@@ -149,6 +149,9 @@ pub struct RoutingTable {
     pacers: HashMap<i64, Pacer>,
     /// Bindings to tell the other instances (`Some` only when instances share them).
     told: Option<Vec<Bound>>,
+    /// Instances sharing the accounts (several on one database): each applies an equal part of
+    /// an account's pacing and concurrency cap.
+    share: u32,
 }
 
 impl RoutingTable {
@@ -164,6 +167,7 @@ impl RoutingTable {
             sessions: SessionBook::default(),
             pacers: HashMap::new(),
             told: None,
+            share: 1,
         };
         let mut accounts = accounts;
         accounts.sort_by_key(|a| a.id);
@@ -203,9 +207,9 @@ impl RoutingTable {
         let mut quota = std::mem::take(&mut self.quota);
         let mut sessions = std::mem::take(&mut self.sessions);
         let mut pacers = std::mem::take(&mut self.pacers);
-        let told = self.told.take();
+        let (told, share) = (self.told.take(), self.share);
         *self = Self::new(accounts, providers, sticky_limit);
-        self.told = told;
+        (self.told, self.share) = (told, share);
         pacers.retain(|id, _| self.by_id.contains_key(id));
         self.pacers = pacers;
         quota.retain(|id, _| self.by_id.contains_key(id));
@@ -222,6 +226,11 @@ impl RoutingTable {
     /// The session bindings.
     pub fn sessions(&self) -> &SessionBook {
         &self.sessions
+    }
+
+    /// `instances` share the accounts from now on (each applies its part of their limits).
+    pub fn set_share(&mut self, instances: u32) {
+        self.share = instances.max(1);
     }
 
     /// From now on the bindings made, moved or kept in use are collected for `take_told`.
@@ -268,7 +277,7 @@ impl RoutingTable {
 
     /// Until when an account is paced for a request of unknown size (0: it may go now).
     pub fn paced_until(&self, a: &AccountEntry, now: i64) -> i64 {
-        let at = self.pacers.get(&a.id).map_or(now, |p| p.free_at(a.pacing, 0, now));
+        let at = self.pacers.get(&a.id).map_or(now, |p| p.free_at(a.pacing.shared(self.share), 0, now));
         if at > now { at } else { 0 }
     }
 
@@ -372,8 +381,9 @@ impl RoutingTable {
             let q = quota.get(&a.id).map_or(0, |q| q.blocked_for(model));
             a.health.cooldown_until.max(lock).max(q)
         };
-        let pacers = &self.pacers;
-        let paced_until = |a: &AccountEntry| pacers.get(&a.id).map_or(now, |p| p.free_at(a.pacing, tokens, now));
+        let (pacers, share) = (&self.pacers, self.share);
+        let paced_until =
+            |a: &AccountEntry| pacers.get(&a.id).map_or(now, |p| p.free_at(a.pacing.shared(share), tokens, now));
         let ready = |a: &AccountEntry| blocked_until(a) <= now && paced_until(a) <= now;
         let healthy: Vec<usize> = fresh.iter().copied().filter(|&i| ready(&self.accounts[i])).collect();
         if healthy.is_empty() {
@@ -393,7 +403,7 @@ impl RoutingTable {
             .copied()
             .filter(|&i| {
                 let a = &self.accounts[i];
-                a.max_concurrent.is_none_or(|m| a.slot.in_flight() < m)
+                a.max_concurrent.is_none_or(|m| a.slot.in_flight() < shared_cap(m, share))
             })
             .collect();
         if free.is_empty() {
@@ -410,7 +420,7 @@ impl RoutingTable {
             if probe {
                 p.probe_granted_at = Some(now);
             }
-            Self::paced(&mut self.pacers, &self.accounts[index], tokens, now);
+            Self::paced(&mut self.pacers, &self.accounts[index], self.share, tokens, now);
             return Ok(Picked { index, probe, sticky: true });
         }
         // Accounts near a quota limit are used only when no other account is left.
@@ -442,14 +452,14 @@ impl RoutingTable {
                 Self::tell(&mut self.told, provider, s, id, now);
             }
         }
-        Self::paced(&mut self.pacers, &self.accounts[index], tokens, now);
+        Self::paced(&mut self.pacers, &self.accounts[index], self.share, tokens, now);
         Ok(Picked { index, probe, sticky: false })
     }
 
     /// Counts a lease of a paced account.
-    fn paced(pacers: &mut HashMap<i64, Pacer>, a: &AccountEntry, tokens: u64, now: i64) {
+    fn paced(pacers: &mut HashMap<i64, Pacer>, a: &AccountEntry, share: u32, tokens: u64, now: i64) {
         if a.pacing.is_set() {
-            pacers.entry(a.id).or_default().record(a.pacing, tokens, now);
+            pacers.entry(a.id).or_default().record(a.pacing.shared(share), tokens, now);
         }
     }
 }
