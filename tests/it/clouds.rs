@@ -2,7 +2,7 @@
 //! Anthropic-compatible cloud's documented sample request (tests/fixtures/providers) reaches the loopback stand-in at
 //! the documented path with the key where the docs put it; Azure OpenAI is called per deployment
 //! with its `api-version` and `api-key` header (or on its v1 API); Vertex AI mints one access token
-//! from a service account key (an RS256 JWT the stand-in verifies with the key's public half) and
+//! (for five requests at once) from a service account key (an RS256 JWT the stand-in verifies with the key's public half) and
 //! calls the project's model URL with it, never sending the key itself.
 
 use std::path::Path;
@@ -228,10 +228,13 @@ async fn vertex_mints_one_token_from_a_service_account_and_calls_the_projects_mo
     let url = format!("{origin}/v1/projects/{{project}}/locations/us-central1/publishers/google");
     let app = env.start(&config(&[("vertex", "sa", &sa, url)])).await;
 
-    let (status, v) =
-        chat(&app, &json!({"model": "vertex/gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]})).await;
-    assert_eq!(status, 200, "{v}");
-    assert!(v["choices"][0]["message"]["content"].as_str().is_some_and(|t| !t.is_empty()), "{v}");
+    // Five at once: one mint serves them all.
+    let ask = json!({"model": "vertex/gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]});
+    let answers = futures_util::future::join_all((0..5).map(|_| chat(&app, &ask))).await;
+    for (status, v) in answers {
+        assert_eq!(status, 200, "{v}");
+        assert!(v["choices"][0]["message"]["content"].as_str().is_some_and(|t| !t.is_empty()), "{v}");
+    }
     let (status, v) = chat(
         &app,
         &json!({"model": "vertex/gemini-2.5-flash", "stream": true, "messages": [{"role": "user", "content": "hi"}]}),
@@ -240,9 +243,9 @@ async fn vertex_mints_one_token_from_a_service_account_and_calls_the_projects_mo
     assert_eq!(status, 200, "{v}");
     assert!(v.as_str().is_some_and(|s| s.contains("[DONE]")), "{v}");
 
-    // One token for both calls.
+    // One token for all six calls (five of them at once).
     let minted = only(&mock, "/token");
-    assert_eq!(minted.len(), 1, "the token is cached");
+    assert_eq!(minted.len(), 1, "one mint at a time, then the token is cached");
     let form = &minted[0].body;
     assert_eq!(form["grant_type"], "urn:ietf:params:oauth:grant-type:jwt-bearer");
     let jwt = form["assertion"].as_str().expect("assertion");
@@ -264,13 +267,12 @@ async fn vertex_mints_one_token_from_a_service_account_and_calls_the_projects_mo
     // The model calls: the project's URL, the minted token, and never the key.
     let calls = only(&mock, "/publishers/google/models/");
     let paths: Vec<&str> = calls.iter().map(|r| r.path.as_str()).collect();
-    assert_eq!(
-        paths,
-        [
-            "/v1/projects/proj-7/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent",
-            "/v1/projects/proj-7/locations/us-central1/publishers/google/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
-        ]
-    );
+    let model = "/v1/projects/proj-7/locations/us-central1/publishers/google/models/gemini-2.5-flash";
+    let whole = format!("{model}:generateContent");
+    let streamed = format!("{model}:streamGenerateContent?alt=sse");
+    assert_eq!(paths.len(), 6, "{paths:?}");
+    assert!(paths[..5].iter().all(|p| *p == whole), "{paths:?}");
+    assert_eq!(paths[5], streamed);
     for r in &calls {
         assert_eq!(r.headers.get("authorization").map(String::as_str), Some("Bearer ya29.minted-for-test"));
         assert!(r.headers.values().all(|v| !v.contains("PRIVATE KEY")));
