@@ -255,6 +255,10 @@ async fn serve(cfg: Config, reread: Reread) -> ExitCode {
     }
     crate::logging::install_panic_hook();
     let data_dir = cfg.data_dir();
+    // Caught from now on: a SIGTERM or SIGHUP while the daemon starts (it answers HTTP before it
+    // hears the other instances) waits for the start instead of killing the process.
+    let signalled = shutdown_signal();
+    let hangups = hangups();
     let running = match app::start(cfg, Bootstrap::from_env()).await {
         Ok(r) => r,
         Err(e) => {
@@ -265,12 +269,12 @@ async fn serve(cfg: Config, reread: Reread) -> ExitCode {
     announce(&running.first_start, running.addr, &data_dir);
     let stop = running.graceful_stop();
     actix_rt::spawn(async move {
-        wait_for_signal().await;
+        signalled.await;
         tracing::info!("shutdown requested: draining in-flight requests");
         crate::service::notify("STOPPING=1");
         stop.await;
     });
-    reload_on_hangup(running.state.clone(), reread);
+    reload_on_hangup(hangups, running.state.clone(), reread);
     let router = running.state.runtime.router.clone();
     crate::service::spawn_watchdog(move || {
         let router = router.clone();
@@ -287,9 +291,8 @@ async fn serve(cfg: Config, reread: Reread) -> ExitCode {
 /// SIGHUP: the config file is read again and applied live (`app::reload_file`); a file that does
 /// not load or validate is refused with a log line and the running config stays.
 #[cfg(unix)]
-fn reload_on_hangup(state: crate::state::AppState, reread: Reread) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+fn reload_on_hangup(hangups: Hangups, state: crate::state::AppState, reread: Reread) {
+    let Some(mut hup) = hangups else { return };
     actix_rt::spawn(async move {
         while hup.recv().await.is_some() {
             crate::service::notify("RELOADING=1");
@@ -318,7 +321,13 @@ fn reload_on_hangup(state: crate::state::AppState, reread: Reread) {
 }
 
 #[cfg(not(unix))]
-fn reload_on_hangup(_: crate::state::AppState, _: Reread) {}
+fn reload_on_hangup(_: Hangups, _: crate::state::AppState, _: Reread) {}
+
+#[cfg(not(unix))]
+type Hangups = ();
+
+#[cfg(not(unix))]
+fn hangups() -> Hangups {}
 
 /// `omnigate service install [--user] [--print]`.
 fn service(common: &Common, cfg: &Config, action: crate::cli::ServiceAction) -> ExitCode {
@@ -372,25 +381,41 @@ fn announce(first: &app::FirstStart, addr: std::net::SocketAddr, data_dir: &std:
     eprintln!("{msg}");
 }
 
+/// SIGHUP, caught from when this is called (`None` where it cannot be).
 #[cfg(unix)]
-async fn wait_for_signal() {
+type Hangups = Option<tokio::signal::unix::Signal>;
+
+#[cfg(unix)]
+fn hangups() -> Hangups {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok()
+}
+
+/// SIGTERM or SIGINT: registered when this is called (a signal from then on is not lost),
+/// resolved when one arrives.
+#[cfg(unix)]
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {},
-                _ = int.recv() => {},
+    let streams = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()));
+    async move {
+        match streams {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {},
+                    _ = int.recv() => {},
+                }
             }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// A command that works on an existing installation refuses to make a fresh, empty one (whose

@@ -117,7 +117,11 @@ fn spawn_daemon(env: &TestEnv, config: &str, port: u16) -> Child {
         .env("OMNIGATE_ADMIN_PASSWORD", &env.admin_password)
         .env("OMNIGATE_LOG_LEVEL", "warn")
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        // What it said last, for a failing assertion to show.
+        .stderr(
+            std::fs::File::create(env.dir.path().join("daemon.log"))
+                .map_or_else(|_| std::process::Stdio::null(), Into::into),
+        )
         .spawn()
         .expect("spawn the daemon")
 }
@@ -199,7 +203,9 @@ async fn kill_9_under_load_loses_at_most_one_flush_interval_of_usage_rows() {
         .expect("send");
     assert_eq!(r.status(), 200);
     Command::new("kill").args(["-TERM", &again.id().to_string()]).status().ok();
-    assert!(again.wait().expect("wait").success());
+    let exit = again.wait().expect("wait");
+    let log = std::fs::read_to_string(env.dir.path().join("daemon.log")).unwrap_or_default();
+    assert!(exit.success(), "{exit}: {log}");
 }
 
 #[actix_web::test]
