@@ -21,5 +21,3 @@ pub mod request_log;
 pub mod setting;
 pub mod transform;
 pub mod usage;
-pub mod usage_daily;
-pub mod usage_hourly;

@@ -280,27 +280,11 @@ fn chunk_sizes(mut n: usize) -> Vec<usize> {
 /// wake: going through `Statement` skips building an ActiveModel and a sea-query tree per row,
 /// which cost ~20 % of the gateway's throughput.
 fn usage_insert(backend: DbBackend, rows: usize) -> String {
-    let cols = USAGE_COLUMNS.len();
-    let mut sql = format!("INSERT INTO usage ({}) VALUES ", USAGE_COLUMNS.join(", "));
-    let mut n = 0;
-    for r in 0..rows {
-        if r > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            n += 1;
-            match backend {
-                DbBackend::Postgres => sql.push_str(&format!("${n}")),
-                _ => sql.push('?'),
-            }
-        }
-        sql.push(')');
-    }
-    sql
+    format!(
+        "INSERT INTO usage ({}) VALUES {}",
+        USAGE_COLUMNS.join(", "),
+        rollup::placeholders(backend, rows, USAGE_COLUMNS.len())
+    )
 }
 
 /// Writes one batch in one transaction. The transaction starts before the rows are taken apart:

@@ -63,18 +63,35 @@ const COLUMNS: [&str; 15] = [
     "unpriced_requests",
 ];
 
-/// The columns a conflicting row adds to (the rest make the key).
-const ADDED: [&str; 9] = [
-    "requests",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-    "cost_usd",
-    "list_cost_usd",
-    "unpriced_requests",
-];
+/// The columns before these make a cell's key; a conflicting row adds to the rest.
+const KEY_COLUMNS: usize = 6;
+
+/// `VALUES` tuples of `cols` placeholders for `rows` rows, numbered from `$1` on PostgreSQL.
+pub fn placeholders(backend: DbBackend, rows: usize, cols: usize) -> String {
+    let mut sql = String::new();
+    let mut n = 0;
+    for r in 0..rows {
+        sql.push_str(if r > 0 { ", (" } else { "(" });
+        for c in 0..cols {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            n += 1;
+            match backend {
+                DbBackend::Postgres => sql.push_str(&format!("${n}")),
+                _ => sql.push('?'),
+            }
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// The clause that adds a conflicting cell's sums to the stored ones.
+fn on_conflict_add(table: &str) -> String {
+    let set: Vec<String> = COLUMNS[KEY_COLUMNS..].iter().map(|c| format!("{c} = {table}.{c} + excluded.{c}")).collect();
+    format!(" ON CONFLICT ({}) DO UPDATE SET {}", COLUMNS[..KEY_COLUMNS].join(", "), set.join(", "))
+}
 
 fn big(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -114,28 +131,12 @@ pub fn fold(events: &[UsageEvent], bucket_ms: i64) -> Vec<(CellKey, Sums)> {
 
 /// The upsert of `rows` cells into `table` (a fixed name of ours, never client text).
 pub fn upsert_sql(backend: DbBackend, table: &str, rows: usize) -> String {
-    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", COLUMNS.join(", "));
-    let mut n = 0;
-    for r in 0..rows {
-        sql.push_str(if r > 0 { ", (" } else { "(" });
-        for c in 0..COLUMNS.len() {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            n += 1;
-            match backend {
-                DbBackend::Postgres => sql.push_str(&format!("${n}")),
-                _ => sql.push('?'),
-            }
-        }
-        sql.push(')');
-    }
-    let set: Vec<String> = ADDED.iter().map(|c| format!("{c} = {table}.{c} + excluded.{c}")).collect();
-    sql.push_str(&format!(
-        " ON CONFLICT (bucket, provider, account, model, key_name, status_class) DO UPDATE SET {}",
-        set.join(", ")
-    ));
-    sql
+    format!(
+        "INSERT INTO {table} ({}) VALUES {}{}",
+        COLUMNS.join(", "),
+        placeholders(backend, rows, COLUMNS.len()),
+        on_conflict_add(table)
+    )
 }
 
 /// The values of one cell, in `COLUMNS` order.
@@ -194,14 +195,12 @@ pub async fn add_rows(db: &impl ConnectionTrait, after_id: i64) -> Result<(), Db
         let dims = format!(
             "{bucket}, COALESCE(provider, ''), COALESCE(account, ''), model, COALESCE(key_name, ''), status / 100"
         );
-        let set: Vec<String> = ADDED.iter().map(|c| format!("{c} = {table}.{c} + excluded.{c}")).collect();
         let sql = format!(
             "INSERT INTO {table} ({}) SELECT {dims}, CAST(COUNT(*) AS BIGINT), {}, {}, {}, {}, {}, \
              CAST(COALESCE(SUM(cost_usd), 0) AS DOUBLE PRECISION), \
              CAST(COALESCE(SUM(list_cost_usd), 0) AS DOUBLE PRECISION), \
              CAST(COALESCE(SUM(CASE WHEN cost_source = 'unpriced' AND total_tokens > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) \
-             FROM usage WHERE id > {} GROUP BY {dims} \
-             ON CONFLICT (bucket, provider, account, model, key_name, status_class) DO UPDATE SET {}",
+             FROM usage WHERE id > {} GROUP BY {dims}{}",
             COLUMNS.join(", "),
             sum("input_tokens"),
             sum("output_tokens"),
@@ -209,7 +208,7 @@ pub async fn add_rows(db: &impl ConnectionTrait, after_id: i64) -> Result<(), Db
             sum("cache_write_tokens"),
             sum("reasoning_tokens"),
             if backend == DbBackend::Postgres { "$1" } else { "?" },
-            set.join(", "),
+            on_conflict_add(table),
         );
         db.execute_raw(Statement::from_sql_and_values(backend, sql, [Value::from(after_id)])).await?;
     }
