@@ -46,6 +46,8 @@ async fn the_pricing_page_adds_edits_and_deletes_prices() {
 
     // Edit: the row's values come into the form, a changed figure is saved over them.
     open(&d, "pricing").await;
+    // The filter's options come with the list: choose once the list is there.
+    d.wait_text("tr[data-price='mock/mock-*']", "api").await;
     d.choose("#pricing-filter", "mock").await;
     d.wait("return document.querySelectorAll('#pricing-list tbody tr').length === 1", "only the mock's row").await;
     d.click_button("tr[data-price='mock/mock-*']", "Edit").await;
