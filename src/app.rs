@@ -5,10 +5,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::Supervisor;
+use actix::{Actor, Supervisor};
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, web};
 use actors::executor::actor::ExecutorActor;
+use actors::router::actor::LeaseDesk;
 use sea_orm::{ConnectionTrait, EntityTrait};
 
 use crate::auth::Sessions;
@@ -316,19 +317,23 @@ pub async fn start(cfg: Config, boot: Bootstrap) -> Result<Running, StartError> 
         local_token: crate::local_token::create(&cfg.data_dir()),
         started: Instant::now(),
         runtime: Arc::clone(&runtime),
+        desk: None,
     };
     spawn_key_reloader(state.clone());
 
-    let data = web::Data::new(state.clone());
     let max_body = cfg.server.max_body_mib * 1024 * 1024;
     let (exec_cfg, exec_stats) = (runtime.executor_config(), Arc::clone(&runtime.executor_stats));
     let drain = runtime.drain.subscribe();
+    let worker_state = state.clone();
     let mut server = HttpServer::new(move || {
         // One supervised executor per worker thread, owning that thread's upstream client.
         let (live, stats, drain) = (exec_cfg.clone(), Arc::clone(&exec_stats), drain.clone());
         let executor = Supervisor::start(move |_| ExecutorActor::new(live, stats, drain));
+        // And its lease desk, over the router's state.
+        let desk = LeaseDesk::new(worker_state.runtime.routing.clone()).start();
+        let data = web::Data::new(AppState { desk: Some(desk), ..worker_state.clone() });
         App::new()
-            .app_data(data.clone())
+            .app_data(data)
             .app_data(web::Data::new(executor))
             .app_data(web::PayloadConfig::new(max_body))
             .configure(routes::configure)

@@ -3,6 +3,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use actix::{Addr, MailboxError};
+use actors::router::actor::LeaseDesk;
+use actors::router::messages::{Lease, LeaseGrant};
+use actors::router::table::Unavailable;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::Sessions;
@@ -32,4 +36,17 @@ pub struct AppState {
     pub started: Instant,
     /// The actors and the registry.
     pub runtime: Arc<Runtime>,
+    /// This worker thread's lease desk (`None` outside the HTTP workers: leases then go to the
+    /// router itself).
+    pub desk: Option<Addr<LeaseDesk>>,
+}
+
+impl AppState {
+    /// Leases an account: from this worker's desk (no cross-thread hop), else from the router.
+    pub async fn lease(&self, lease: Lease) -> Result<Result<LeaseGrant, Unavailable>, MailboxError> {
+        match &self.desk {
+            Some(desk) => desk.send(lease).await,
+            None => self.runtime.router.send(lease).await,
+        }
+    }
 }

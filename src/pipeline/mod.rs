@@ -134,7 +134,7 @@ pub fn context(state: &AppState, meta: &RequestMeta, inbound: &Inbound) -> ExecC
         attempts: Vec::new(),
         price: None,
         subscription: false,
-        usage: state.runtime.usage.clone().map(|a| a.recipient()),
+        usage: state.runtime.usage_inbox.clone(),
         inject_panic: meta.inject_panic,
         transforms: Vec::new(),
         spend: None,
@@ -441,7 +441,7 @@ async fn serve_inner(
                     session: bound.clone(),
                     tokens: token_cost,
                 };
-                let grant = match state.runtime.router.send(lease).await {
+                let grant = match state.lease(lease).await {
                     Ok(Ok(g)) => {
                         // An account at last: out of the queue, the next in the lane goes.
                         ticket = None;

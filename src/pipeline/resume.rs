@@ -166,7 +166,7 @@ async fn continue_once(
             session: None,
             tokens: 0,
         };
-        let Ok(Ok(grant)) = state.runtime.router.send(lease).await else { continue };
+        let Ok(Ok(grant)) = state.lease(lease).await else { continue };
         let sub = state.runtime.oauth.oauth(grant.account_id);
         let tokens = match &sub {
             Some(s) => match crate::oauth::attempt::tokens(s, None).await {

@@ -215,8 +215,8 @@ pub fn refuse(
     err: GatewayError,
 ) -> HttpResponse {
     let m = meta(req, key.cloned());
-    if let Some(sink) = &state.runtime.usage {
-        sink.do_send(actors::usage::actor::Record(actors::usage::UsageEvent {
+    if let Some(sink) = &state.runtime.usage_inbox {
+        sink.send(actors::usage::UsageEvent {
             ts: m.ts,
             request_id: m.request_id.clone(),
             key_name: key.map(|k| k.name.clone()),
@@ -227,7 +227,7 @@ pub fn refuse(
             status: err.status().as_u16(),
             error: Some(err.to_string()),
             ..Default::default()
-        }));
+        });
     }
     let mut resp = err.response(dialect);
     if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&m.request_id) {

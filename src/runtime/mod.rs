@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, RwLock};
 
-use actix::{Actor, Addr, Arbiter, Supervisor};
+use actix::{Actor, Addr, Supervisor};
 use actors::account::actor::AccountActor;
 use actors::account::messages::SetPolicy as AccountPolicy;
 use actors::breaker::actor::BreakerActor;
@@ -18,11 +18,12 @@ use actors::breaker::messages::SetPolicy as BreakerPolicy;
 use actors::executor::ExecutorConfig;
 use actors::executor::actor::ExecutorStats;
 use actors::persist;
-use actors::router::actor::RouterActor;
+use actors::router::actor::{RouterActor, SharedRouting};
 use actors::router::messages::Reload;
 use actors::router::slot::Slot;
 use actors::router::table::{AccountEntry, ProviderEntry};
 use actors::usage::actor::{Flush, Reconfigure, UsageWriter};
+use actors::usage::inbox::UsageInbox;
 use dashmap::DashMap;
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::watch;
@@ -98,8 +99,12 @@ pub struct Runtime {
     prices: RwLock<Arc<crate::pricing::PriceTable>>,
     /// The router.
     pub router: Addr<RouterActor>,
+    /// The router's state, which each worker thread's `LeaseDesk` leases from.
+    pub routing: SharedRouting,
     /// The usage writer (always running; it drops events while `usage.enabled` is off).
     pub usage: Option<Addr<UsageWriter>>,
+    /// Where requests' usage events go: gathered in front of the usage writer.
+    pub usage_inbox: Option<UsageInbox>,
     /// Counters shared by every executor.
     pub executor_stats: Arc<ExecutorStats>,
     /// What combo strategies learnt from served requests (kept across reloads).
@@ -132,7 +137,6 @@ pub struct Runtime {
     /// One reload at a time: two admin changes never interleave their actor bookkeeping.
     reload_lock: tokio::sync::Mutex<()>,
     inputs: Inputs,
-    router_arbiter: Arbiter,
     /// This instance among those sharing a PostgreSQL (`None` on SQLite).
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
@@ -164,16 +168,18 @@ impl Runtime {
     ) -> Result<Arc<Self>, ReloadError> {
         let overrides = store::overrides::load(db).await?;
         let cfg = settings::effective(file, &overrides, &catalog)?;
-        // The router answers every request's `Lease`: it gets a thread of its own, so database
-        // work and batch inserts on the main arbiter never queue in front of a lease.
-        let router_arbiter = Arbiter::new();
-        let sticky = cfg.routing.sticky_limit;
-        let router = RouterActor::start_in_arbiter(&router_arbiter.handle(), move |_| RouterActor::new(sticky));
+        // The router owns the routing state and hears every change to it; requests lease from the
+        // same state through their worker thread's `LeaseDesk`, so no lease waits for the router
+        // (or for the database work on the main arbiter it shares).
+        let routing = SharedRouting::new();
+        let router = RouterActor::new(cfg.routing.sticky_limit, routing.clone()).start();
         let usage = UsageWriter::new(db.clone(), settings::writer_config(&cfg)).start();
         let runtime = Arc::new(Self {
             registry: RwLock::new(Arc::new(Registry::default())),
             prices: RwLock::new(Arc::new(crate::pricing::PriceTable::default())),
             router,
+            routing,
+            usage_inbox: Some(UsageInbox::new(usage.clone())),
             usage: Some(usage),
             executor_stats: Arc::new(ExecutorStats::default()),
             targets: Default::default(),
@@ -197,7 +203,6 @@ impl Runtime {
             live: RwLock::new(Arc::new(cfg)),
             reload_lock: tokio::sync::Mutex::new(()),
             inputs: Inputs { file: RwLock::new(Arc::new(file.clone())), catalog, sealer, keys, db: db.clone() },
-            router_arbiter,
             cluster,
         });
         if let Some(c) = &runtime.cluster {
@@ -496,9 +501,8 @@ impl Runtime {
         }
     }
 
-    /// Stops the router's thread and the subscription actors' timers (after the server stopped).
+    /// Stops the subscription actors' timers (after the server stopped).
     pub fn stop(&self) {
         self.oauth.stop();
-        self.router_arbiter.stop();
     }
 }

@@ -3,7 +3,6 @@
 //! and ragged edges alike, grouped or not; and pruning raw rows by retention leaves the rollups'
 //! totals as they were.
 
-use actors::usage::actor::Record;
 use actors::usage::cost::{Cost, CostSource};
 use actors::usage::{TokenUsage, UsageEvent};
 use omnigate::store::observe::summary::{self, Cell, GroupBy};
@@ -144,10 +143,10 @@ async fn the_summary_from_rollups_equals_the_raw_rows_also_after_pruning() {
     let app = env.start("").await;
     let db = app.state.db.clone();
     let now = omnigate::store::now_ms();
-    let usage = app.state.runtime.usage.clone().expect("the usage writer");
+    let usage = app.state.runtime.usage_inbox.clone().expect("the usage writer's inbox");
     // Through the real writer (batches, upserts), and around it (a bulk load).
     for e in events(now, 1500) {
-        usage.do_send(Record(e));
+        usage.send(e);
     }
     app.state.runtime.flush_usage().await;
     seed_usage(&db, seeded(now, 300)).await;

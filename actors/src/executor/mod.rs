@@ -13,14 +13,14 @@ mod run;
 
 use std::time::{Duration, Instant};
 
-use actix::{Message, Recipient};
+use actix::Message;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use tokio::sync::mpsc;
 
 use crate::outcome::OutcomeKind;
 use crate::router::messages::LeaseGrant;
-use crate::usage::actor::Record;
+use crate::usage::inbox::UsageInbox;
 use crate::usage::{AttemptTrace, TokenUsage, UsageEvent};
 
 /// Why an adapter could not use an upstream body.
@@ -257,7 +257,7 @@ pub struct ExecContext {
     /// The account being tried is a subscription (OAuth) account: $0 at the margin.
     pub subscription: bool,
     /// Where usage goes (`None`: not recorded).
-    pub usage: Option<Recipient<Record>>,
+    pub usage: Option<UsageInbox>,
     /// Test hook: make the stream translation panic after its first chunk.
     pub inject_panic: bool,
     /// Names of the request transforms applied to the attempt being tried.
@@ -349,7 +349,7 @@ impl ExecContext {
         }
         let Some(sink) = &self.usage else { return };
         let last = self.attempts.last();
-        sink.do_send(Record(UsageEvent {
+        sink.send(UsageEvent {
             ts: self.ts,
             request_id: self.request_id.clone(),
             key_name: self.key_name.clone(),
@@ -368,7 +368,7 @@ impl ExecContext {
             streamed: false,
             attempts: self.attempts.clone(),
             transforms: self.transforms.clone(),
-        }));
+        });
     }
 
     /// Records a request answered without an upstream call (a cache hit or an idempotent
@@ -381,7 +381,7 @@ impl ExecContext {
         let Some(sink) = &self.usage else { return };
         let cost =
             crate::usage::cost::Cost { usd: Some(0.0), list_usd: None, source: crate::usage::cost::CostSource::Cache };
-        sink.do_send(Record(UsageEvent {
+        sink.send(UsageEvent {
             ts: self.ts,
             request_id: self.request_id.clone(),
             key_name: self.key_name.clone(),
@@ -400,7 +400,7 @@ impl ExecContext {
             streamed,
             attempts: Vec::new(),
             transforms: Vec::new(),
-        }));
+        });
     }
 }
 

@@ -23,7 +23,6 @@ use crate::account::messages::{AccountFault, AccountOutcome};
 use crate::breaker::messages::BreakerOutcome;
 use crate::outcome::{OutcomeKind, classify_answer, classify_status, parse_retry_after, retry_hint_from_text};
 use crate::router::messages::LeaseGrant;
-use crate::usage::actor::Record;
 use crate::usage::cost::Cost;
 use crate::usage::{AttemptTrace, TokenUsage, UsageEvent};
 
@@ -103,7 +102,7 @@ pub(super) fn record(
         s.settle(cost.usd.unwrap_or(0.0));
     }
     let Some(sink) = &ctx.usage else { return cost };
-    sink.do_send(Record(UsageEvent {
+    sink.send(UsageEvent {
         ts: ctx.ts,
         request_id: ctx.request_id.clone(),
         key_name: ctx.key_name.clone(),
@@ -122,7 +121,7 @@ pub(super) fn record(
         streamed,
         attempts: ctx.attempts.clone(),
         transforms: ctx.transforms.clone(),
-    }));
+    });
     cost
 }
 

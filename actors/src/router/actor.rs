@@ -1,6 +1,7 @@
-//! The router actor: answers `Lease` from its routing table; hears health changes.
+//! The router actor: owns the routing table and hears health changes; `Lease` is answered from
+//! the same table by the router or, on the hot path, by each worker thread's `LeaseDesk`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use actix::{Actor, Context, Handler, MessageResult};
 
@@ -15,19 +16,74 @@ use crate::breaker::BreakerState;
 use crate::clock::now_ms;
 use crate::quota::messages::QuotaChanged;
 
-/// The one router.
-#[derive(Debug)]
-pub struct RouterActor {
+/// The routing state the router owns and the lease desks lease from: one lock, held for one
+/// lease or one change (microseconds), never across an await.
+#[derive(Debug, Default)]
+struct Routing {
     table: RoutingTable,
-    sticky_limit: u32,
     /// Where session bindings go for the other instances (`ShareSessions`).
     sessions_out: Option<tokio::sync::mpsc::UnboundedSender<Bound>>,
 }
 
+/// A handle on the routing state, for the router and the lease desks.
+#[derive(Debug, Clone, Default)]
+pub struct SharedRouting(Arc<Mutex<Routing>>);
+
+impl SharedRouting {
+    /// A new, empty routing state; send `Reload` to the router to fill it.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The state, also after a panic elsewhere while it was held (every change to it is made in
+    /// one step, so a panic cannot leave it half-written).
+    fn lock(&self) -> MutexGuard<'_, Routing> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The one router.
+#[derive(Debug)]
+pub struct RouterActor {
+    routing: SharedRouting,
+    sticky_limit: u32,
+}
+
 impl RouterActor {
-    /// An empty router; send `Reload` to fill it.
-    pub fn new(sticky_limit: u32) -> Self {
-        Self { table: RoutingTable::default(), sticky_limit, sessions_out: None }
+    /// A router over `routing` (empty until `Reload`); the lease desks share the same state.
+    pub fn new(sticky_limit: u32, routing: SharedRouting) -> Self {
+        Self { routing, sticky_limit }
+    }
+}
+
+/// One per HTTP worker thread, started on that thread: answers the worker's `Lease` messages
+/// from the router's state without a cross-thread wake-up (both the ask and the answer stay on
+/// the worker's own event loop). Every other decision stays with the `RouterActor`.
+#[derive(Debug)]
+pub struct LeaseDesk {
+    routing: SharedRouting,
+}
+
+impl LeaseDesk {
+    /// A desk over the router's state.
+    pub fn new(routing: SharedRouting) -> Self {
+        Self { routing }
+    }
+}
+
+impl Actor for LeaseDesk {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(4096);
+    }
+}
+
+impl Handler<Lease> for LeaseDesk {
+    type Result = Result<LeaseGrant, Unavailable>;
+
+    fn handle(&mut self, msg: Lease, _: &mut Context<Self>) -> Self::Result {
+        lease(&mut self.routing.lock(), &msg)
     }
 }
 
@@ -35,8 +91,9 @@ impl Handler<ShareSessions> for RouterActor {
     type Result = ();
 
     fn handle(&mut self, msg: ShareSessions, _: &mut Context<Self>) {
-        self.table.share_sessions();
-        self.sessions_out = Some(msg.0);
+        let mut r = self.routing.lock();
+        r.table.share_sessions();
+        r.sessions_out = Some(msg.0);
     }
 }
 
@@ -44,7 +101,7 @@ impl Handler<SetShare> for RouterActor {
     type Result = ();
 
     fn handle(&mut self, msg: SetShare, _: &mut Context<Self>) {
-        self.table.set_share(msg.0);
+        self.routing.lock().table.set_share(msg.0);
     }
 }
 
@@ -54,7 +111,7 @@ impl Handler<AdoptSession> for RouterActor {
     fn handle(&mut self, msg: AdoptSession, _: &mut Context<Self>) {
         let b = msg.0;
         if let (Some(provider), Ok(account)) = (b.scope.strip_prefix("p:"), b.value.parse::<i64>()) {
-            self.table.adopt_session(provider, &b.session, account, b.seen);
+            self.routing.lock().table.adopt_session(provider, &b.session, account, b.seen);
         }
     }
 }
@@ -72,50 +129,55 @@ impl Handler<Lease> for RouterActor {
     type Result = Result<LeaseGrant, Unavailable>;
 
     fn handle(&mut self, msg: Lease, _: &mut Context<Self>) -> Self::Result {
-        let now = now_ms();
-        let ask = Ask {
-            provider: &msg.provider,
-            model: &msg.model,
-            exclude: &msg.exclude,
-            session: msg.session.as_deref(),
-            tokens: msg.tokens,
-        };
-        let picked = self.table.lease_ask(&ask, now, &mut rand::rng())?;
-        if let Some(tx) = &self.sessions_out {
-            for b in self.table.take_told() {
-                // Closed only while the daemon stops.
-                let _ = tx.send(b);
-            }
-        }
-        let a = self.table.account(picked.index).ok_or(Unavailable::NoAccounts)?;
-        let provider = self.table.provider(&msg.provider);
-        let breaker = provider.and_then(|p| p.addr.clone());
-        let breaker_clean = provider.is_none_or(|p| p.breaker == BreakerState::default());
-        let streak = provider.map(|p| Arc::clone(&p.streak)).unwrap_or_default();
-        let probe_ticket = if picked.probe { breaker.clone().map(ProbeTicket::new) } else { None };
-        Ok(LeaseGrant {
-            account_id: a.id,
-            account_name: a.name.clone(),
-            provider: a.provider.clone(),
-            base_url: a.base_url.clone(),
-            credential: a.credential.clone(),
-            probe: picked.probe,
-            account_clean: a.health.is_clean(),
-            breaker_clean,
-            account: a.addr.clone(),
-            breaker,
-            guard: SlotGuard::take(&a.slot, now),
-            streak,
-            probe_ticket,
-        })
+        lease(&mut self.routing.lock(), &msg)
     }
+}
+
+/// One lease from the routing state: an account picked by strategy, its in-flight slot taken.
+fn lease(r: &mut Routing, msg: &Lease) -> Result<LeaseGrant, Unavailable> {
+    let now = now_ms();
+    let ask = Ask {
+        provider: &msg.provider,
+        model: &msg.model,
+        exclude: &msg.exclude,
+        session: msg.session.as_deref(),
+        tokens: msg.tokens,
+    };
+    let picked = r.table.lease_ask(&ask, now, &mut rand::rng())?;
+    if let Some(tx) = &r.sessions_out {
+        for b in r.table.take_told() {
+            // Closed only while the daemon stops.
+            let _ = tx.send(b);
+        }
+    }
+    let a = r.table.account(picked.index).ok_or(Unavailable::NoAccounts)?;
+    let provider = r.table.provider(&msg.provider);
+    let breaker = provider.and_then(|p| p.addr.clone());
+    let breaker_clean = provider.is_none_or(|p| p.breaker == BreakerState::default());
+    let streak = provider.map(|p| Arc::clone(&p.streak)).unwrap_or_default();
+    let probe_ticket = if picked.probe { breaker.clone().map(ProbeTicket::new) } else { None };
+    Ok(LeaseGrant {
+        account_id: a.id,
+        account_name: a.name.clone(),
+        provider: a.provider.clone(),
+        base_url: a.base_url.clone(),
+        credential: a.credential.clone(),
+        probe: picked.probe,
+        account_clean: a.health.is_clean(),
+        breaker_clean,
+        account: a.addr.clone(),
+        breaker,
+        guard: SlotGuard::take(&a.slot, now),
+        streak,
+        probe_ticket,
+    })
 }
 
 impl Handler<AccountChanged> for RouterActor {
     type Result = ();
 
     fn handle(&mut self, msg: AccountChanged, _: &mut Context<Self>) {
-        self.table.set_health(msg.id, msg.health);
+        self.routing.lock().table.set_health(msg.id, msg.health);
     }
 }
 
@@ -123,7 +185,7 @@ impl Handler<BreakerChanged> for RouterActor {
     type Result = ();
 
     fn handle(&mut self, msg: BreakerChanged, _: &mut Context<Self>) {
-        self.table.set_breaker(&msg.provider, msg.state);
+        self.routing.lock().table.set_breaker(&msg.provider, msg.state);
     }
 }
 
@@ -131,7 +193,7 @@ impl Handler<QuotaChanged> for RouterActor {
     type Result = ();
 
     fn handle(&mut self, msg: QuotaChanged, _: &mut Context<Self>) {
-        self.table.set_quota(msg.id, msg.view);
+        self.routing.lock().table.set_quota(msg.id, msg.view);
     }
 }
 
@@ -140,8 +202,9 @@ impl Handler<Reload> for RouterActor {
 
     fn handle(&mut self, msg: Reload, _: &mut Context<Self>) {
         self.sticky_limit = msg.sticky_limit;
-        self.table.reload(msg.accounts, msg.providers, msg.sticky_limit);
-        self.table.set_session_policy(msg.sessions, now_ms());
+        let mut r = self.routing.lock();
+        r.table.reload(msg.accounts, msg.providers, msg.sticky_limit);
+        r.table.set_session_policy(msg.sessions, now_ms());
     }
 }
 
@@ -149,7 +212,7 @@ impl Handler<GetSessionCount> for RouterActor {
     type Result = usize;
 
     fn handle(&mut self, _: GetSessionCount, _: &mut Context<Self>) -> usize {
-        self.table.sessions().len()
+        self.routing.lock().table.sessions().len()
     }
 }
 
@@ -158,13 +221,14 @@ impl Handler<GetRoutingView> for RouterActor {
 
     fn handle(&mut self, _: GetRoutingView, _: &mut Context<Self>) -> Self::Result {
         let now = now_ms();
-        let view = self
-            .table
+        let r = self.routing.lock();
+        let table = &r.table;
+        let view = table
             .accounts()
             .iter()
             .map(|a| {
-                let b = self.table.provider(&a.provider).map(|p| p.breaker).unwrap_or_default();
-                let quota_until = self.table.quota(a.id).map_or(0, |q| q.blocked_until).max(0);
+                let b = table.provider(&a.provider).map(|p| p.breaker).unwrap_or_default();
+                let quota_until = table.quota(a.id).map_or(0, |q| q.blocked_until).max(0);
                 let quota_until = if quota_until > now { quota_until } else { 0 };
                 AccountStatus {
                     id: a.id,
@@ -188,9 +252,9 @@ impl Handler<GetRoutingView> for RouterActor {
                     breaker_open_until: b.open_until,
                     disabled: a.health.disabled.clone(),
                     pacing: a.pacing,
-                    paced_until: self.table.paced_until(a, now),
+                    paced_until: table.paced_until(a, now),
                     quota_blocked_until: quota_until,
-                    quota_reason: self.table.quota(a.id).filter(|_| quota_until > 0).and_then(|q| q.reason.clone()),
+                    quota_reason: table.quota(a.id).filter(|_| quota_until > 0).and_then(|q| q.reason.clone()),
                     last_used_at: a.slot.last_leased().max(a.health.last_used_at),
                     last_error: a.health.disabled.clone().or_else(|| a.health.reason.clone()),
                     last_error_since: a.health.reason_since,

@@ -30,11 +30,6 @@ const BEGIN_WAIT: Duration = Duration::from_secs(3);
 /// While the database is unreachable it is probed this often (never blocking the mailbox).
 const PROBE_EVERY: Duration = Duration::from_secs(1);
 
-/// Records one request's usage.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "()")]
-pub struct Record(pub UsageEvent);
-
 /// Writes everything buffered; answers when it is in the database.
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "()")]
@@ -439,16 +434,15 @@ impl Handler<Reconfigure> for UsageWriter {
     }
 }
 
-impl Handler<Record> for UsageWriter {
-    type Result = ();
-
-    fn handle(&mut self, msg: Record, ctx: &mut Context<Self>) {
-        self.metrics.observe(&msg.0);
-        log_request(&msg.0);
+impl UsageWriter {
+    /// Takes one request's event (from the inbox, `inbox::Drain`): counted, logged, buffered.
+    pub(super) fn accept(&mut self, event: UsageEvent, ctx: &mut Context<Self>) {
+        self.metrics.observe(&event);
+        log_request(&event);
         if !self.cfg.enabled {
             return;
         }
-        let mut event = msg.0;
+        let mut event = event;
         event.bound_fields();
         self.buf.push(event);
         if self.buf.len() >= self.cfg.batch_size {

@@ -2,6 +2,7 @@
 
 pub mod actor;
 pub mod cost;
+pub mod inbox;
 pub mod metrics;
 pub mod rollup;
 
