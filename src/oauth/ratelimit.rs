@@ -46,25 +46,66 @@ fn reading(key: &str, limit: Option<f64>, remaining: Option<f64>, resets_at: Opt
     Some(Reading { key: key.into(), used, resets_at, window_secs: None, status: Some(status) })
 }
 
-/// The generic windows in `headers` at `now`.
+/// OpenAI-style windows: (key, limit, remaining, reset as a duration).
+const OPENAI: [(&str, &str, &str, &str); 2] = [
+    ("requests", "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"),
+    ("tokens", "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"),
+];
+
+/// Anthropic's API-key windows: (key, limit, remaining, reset as RFC 3339).
+const ANTHROPIC: [(&str, &str, &str, &str); 4] = [
+    (
+        "requests",
+        "anthropic-ratelimit-requests-limit",
+        "anthropic-ratelimit-requests-remaining",
+        "anthropic-ratelimit-requests-reset",
+    ),
+    (
+        "tokens",
+        "anthropic-ratelimit-tokens-limit",
+        "anthropic-ratelimit-tokens-remaining",
+        "anthropic-ratelimit-tokens-reset",
+    ),
+    (
+        "input-tokens",
+        "anthropic-ratelimit-input-tokens-limit",
+        "anthropic-ratelimit-input-tokens-remaining",
+        "anthropic-ratelimit-input-tokens-reset",
+    ),
+    (
+        "output-tokens",
+        "anthropic-ratelimit-output-tokens-limit",
+        "anthropic-ratelimit-output-tokens-remaining",
+        "anthropic-ratelimit-output-tokens-reset",
+    ),
+];
+
+/// The generic windows in `headers` at `now`. It runs on every response: one pass over the
+/// header names first, and the named look-ups only for a family that is there.
 pub fn generic(headers: &HeaderMap, now: i64) -> Observation {
+    let (mut openai, mut anthropic) = (false, false);
+    for name in headers.keys() {
+        let n = name.as_str();
+        openai |= n.starts_with("x-ratelimit-");
+        anthropic |= n.starts_with("anthropic-ratelimit-");
+    }
+    let mut readings = Vec::new();
+    if !openai && !anthropic {
+        return Observation { readings };
+    }
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     let num = |name: &str| get(name).and_then(|v| v.parse::<f64>().ok());
-    let mut readings = Vec::new();
-    for what in ["requests", "tokens"] {
-        let reset = get(&format!("x-ratelimit-reset-{what}")).and_then(duration_ms).map(|d| now + d);
-        let r = reading(
-            what,
-            num(&format!("x-ratelimit-limit-{what}")),
-            num(&format!("x-ratelimit-remaining-{what}")),
-            reset,
-        );
-        readings.extend(r);
+    if openai {
+        for (what, limit, remaining, reset) in OPENAI {
+            let reset = get(reset).and_then(duration_ms).map(|d| now + d);
+            readings.extend(reading(what, num(limit), num(remaining), reset));
+        }
     }
-    for what in ["requests", "tokens", "input-tokens", "output-tokens"] {
-        let p = format!("anthropic-ratelimit-{what}");
-        let reset = get(&format!("{p}-reset")).and_then(super::import::parse_time);
-        readings.extend(reading(what, num(&format!("{p}-limit")), num(&format!("{p}-remaining")), reset));
+    if anthropic {
+        for (what, limit, remaining, reset) in ANTHROPIC {
+            let reset = get(reset).and_then(super::import::parse_time);
+            readings.extend(reading(what, num(limit), num(remaining), reset));
+        }
     }
     Observation { readings }
 }

@@ -473,7 +473,7 @@ async fn serve_inner(
                 };
                 attempts += 1;
                 let info = reg.model(&t.provider, &t.model);
-                let rules = crate::translate::rules::Rules::of(&reg.rules, provider.dialect, &t.model);
+                let rules = reg.rules_for(provider.dialect, &t.model);
                 let transforms = transform::covering(&reg, &t.provider, &t.model, &inbound.model);
                 let mut call = inbound.plan.build(&plan::Attempt {
                     provider,
@@ -763,5 +763,12 @@ fn headers(
         .insert_header(("x-omnigate-provider", served_by.0.as_str()))
         .insert_header(("x-omnigate-account", served_by.1.as_str()))
         .insert_header(("x-omnigate-attempts", attempts.to_string()))
-        .insert_header(("x-omnigate-overhead-ms", format!("{overhead:.3}")));
+        .insert_header(("x-omnigate-overhead-ms", millis_3(overhead)));
+}
+
+/// `ms` with three decimals, from whole microseconds (float formatting at a fixed precision can
+/// take the slow exact path, on every response).
+fn millis_3(ms: f64) -> String {
+    let us = (ms * 1000.0).round() as u64;
+    format!("{}.{:03}", us / 1000, us % 1000)
 }

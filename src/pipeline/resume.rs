@@ -176,7 +176,7 @@ async fn continue_once(
             None => None,
         };
         let info = reg.model(&t.provider, &t.model);
-        let rules = crate::translate::rules::Rules::of(&reg.rules, provider.dialect, &t.model);
+        let rules = reg.rules_for(provider.dialect, &t.model);
         let transforms = super::transform::covering(&reg, &t.provider, &t.model, &f.inbound.model);
         let built = f.inbound.plan.build(&super::plan::Attempt {
             provider,

@@ -2,6 +2,7 @@
 //! unsealed) + combos + aliases, as one immutable snapshot the resolver reads.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
 use actors::Strategy;
@@ -157,7 +158,13 @@ pub struct Registry {
     pub rules: Vec<crate::translate::rules::ModelRule>,
     /// Request transforms (config file and admin API), in application order.
     pub transforms: Vec<crate::config::transform::TransformEntry>,
+    /// `rules` merged per upstream dialect and model, as requests ask (`rules_for`).
+    merged: dashmap::DashMap<String, Vec<(crate::protocol::Dialect, Arc<crate::translate::rules::Rules>)>>,
 }
+
+/// Most merged rule sets a snapshot keeps (models named by clients can be many); past it they
+/// are merged on each request.
+const MERGED_RULES: usize = 4096;
 
 /// A custom provider's stored models (ids, or ids with limit and price).
 fn models_from_json(json: &str) -> Vec<ModelInfo> {
@@ -174,6 +181,21 @@ fn models_from_json(json: &str) -> Vec<ModelInfo> {
 }
 
 impl Registry {
+    /// The request rules of `model` on an upstream of `dialect`, merged once per snapshot (the
+    /// rule scan matches globs against the model on every rule).
+    pub fn rules_for(&self, dialect: crate::protocol::Dialect, model: &str) -> Arc<crate::translate::rules::Rules> {
+        if let Some(known) = self.merged.get(model)
+            && let Some((_, r)) = known.iter().find(|(d, _)| *d == dialect)
+        {
+            return Arc::clone(r);
+        }
+        let r = Arc::new(crate::translate::rules::Rules::of(&self.rules, dialect, model));
+        if self.merged.len() < MERGED_RULES {
+            self.merged.entry(model.to_string()).or_default().push((dialect, Arc::clone(&r)));
+        }
+        r
+    }
+
     /// Builds the snapshot; fails only when a sealed credential cannot be opened.
     pub fn build(catalog: &Catalog, rows: &RuntimeRows, sealer: &Sealer, demo: bool) -> Result<Self, SecretError> {
         let mut r = Self { rules: catalog.rules().to_vec(), ..Self::default() };

@@ -26,7 +26,6 @@ use crate::providers::AccountInfo;
 use crate::routes::common::{check_model_name, echo, meta, parse_object, read_body_limited};
 use crate::state::AppState;
 use crate::store::now_ms;
-use crate::translate::rules::Rules;
 use crate::translate::thinking::Policy;
 
 /// The key name playground requests are recorded under.
@@ -272,7 +271,7 @@ async fn build_preview(req: &HttpRequest, state: &AppState, payload: web::Payloa
     // The demo provider answers in-process; built as an HTTP call its body becomes visible.
     let mut shown = provider.clone();
     shown.local = false;
-    let rules = Rules::of(&reg.rules, provider.dialect, &t.model);
+    let rules = reg.rules_for(provider.dialect, &t.model);
     let transforms = crate::pipeline::transform::covering(&reg, &t.provider, &t.model, &p.model);
     let call = plan.build(&Attempt {
         provider: &shown,
