@@ -136,6 +136,59 @@ fn rss_mib(pid: u32) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Resident memory of a process split as `(anonymous, file-backed)` MiB: the process's own
+/// memory, and the pages of its executable and libraries it has touched (shared, clean, given
+/// back under memory pressure).
+fn rss_split_mib(pid: u32) -> (f64, f64) {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        s.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    };
+    (field("RssAnon:"), field("RssFile:") + field("RssShmem:"))
+}
+
+/// The machine the figures were measured on, for `results.json`.
+fn machine() -> Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model =
+        cpuinfo.lines().find_map(|l| l.strip_prefix("model name")).map(|v| v.trim_start_matches([' ', '\t', ':']));
+    let mem_kb = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+    });
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    json!({
+        "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "cpu_model": model,
+        "mem_gib": mem_kb.map(|k| (k as f64 / 1024.0 / 1024.0 * 10.0).round() / 10.0),
+        "kernel": kernel.trim(),
+        "measured_at_unix": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+    })
+}
+
+/// Unloaded latency: one connection, one request at a time, `rate` a second.
+async fn unloaded(url: &str, rate: u64, secs: u64, payload: &Value) -> Vec<f64> {
+    let c = awc::Client::builder().connector(awc::Connector::new().limit(1)).disable_timeout().finish();
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let mut lat = Vec::new();
+    for _ in 0..rate * secs {
+        let t = Instant::now();
+        if let Ok(mut r) = c.post(url).bearer_auth(KEY).send_json(payload).await
+            && r.status().is_success()
+            && r.body().limit(1 << 20).await.is_ok()
+        {
+            lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        actix_rt::time::sleep(interval.saturating_sub(t.elapsed())).await;
+    }
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    lat
+}
+
 /// User + system CPU time of a process (and its threads), in seconds.
 fn cpu_secs(pid: u32) -> f64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -486,8 +539,11 @@ fn main() {
         let direct = format!("{mock_base}/chat/completions");
         let gw = Gateway::start(&mock_base, true);
         let idle = rss_mib(gw.pid());
-        println!("gateway idle RSS: {idle:.1} MiB");
+        let (anon, file) = rss_split_mib(gw.pid());
+        println!("gateway idle RSS: {idle:.1} MiB ({anon:.1} MiB its own, {file:.1} MiB pages of its executable and libraries)");
+        results.insert("machine".into(), machine());
         results.insert("idle_rss_mib".into(), json!(idle));
+        results.insert("idle_rss_split_mib".into(), json!({"anon": anon, "file": file}));
 
         // Warm-up.
         let _ = max_throughput(&gw.url(), 16, 2, &body(false)).await;
@@ -543,6 +599,16 @@ fn main() {
         }
         results.insert("fixed_rate".into(), json!(fixed));
 
+        // Unloaded: one connection, 20 requests a second.
+        let d = unloaded(&direct, 20, secs, &body(false)).await;
+        let g = unloaded(&gw.url(), 20, secs, &body(false)).await;
+        println!(
+            "\nunloaded (20 req/s, one connection): direct p50 {:.3} ms, gateway p50 {:.3} ms, added p50 {:.3} / p99 {:.3} ms",
+            pct(&d, 0.5), pct(&g, 0.5), pct(&g, 0.5) - pct(&d, 0.5), pct(&g, 0.99) - pct(&d, 0.99)
+        );
+        results.insert("unloaded".into(), json!({"direct_p50_ms": pct(&d, 0.5), "gateway_p50_ms": pct(&g, 0.5),
+            "added_p50_ms": pct(&g, 0.5) - pct(&d, 0.5), "added_p99_ms": pct(&g, 0.99) - pct(&d, 0.99)}));
+
         let (d_rps, d_err) = max_throughput(&direct, 64, secs, &body(false)).await;
         let cpu0 = cpu_secs(gw.pid());
         let t0 = Instant::now();
@@ -551,6 +617,8 @@ fn main() {
         println!("\nmax throughput (64 connections): direct {d_rps:.0} req/s, gateway {g_rps:.0} req/s = {:.1} % of direct; gateway CPU {cpu_us:.0} µs/req; errors {d_err}/{g_err}", 100.0 * g_rps / d_rps);
         results.insert("max_throughput".into(), json!({"direct_rps": d_rps, "gateway_rps": g_rps, "ratio": g_rps / d_rps, "gateway_cpu_us_per_req": cpu_us}));
         let busy_rss = rss_mib(gw.pid());
+        let (busy_anon, busy_file) = rss_split_mib(gw.pid());
+        println!("gateway RSS after max load: {busy_rss:.1} MiB ({busy_anon:.1} own, {busy_file:.1} executable and libraries)");
         drop(gw);
 
         let gw_nousage = Gateway::start(&mock_base, false);
@@ -560,6 +628,7 @@ fn main() {
         println!("usage recording off: {n_rps:.0} req/s; recording on costs {:.1} % throughput", 100.0 * (1.0 - g_rps / n_rps));
         results.insert("usage_recording".into(), json!({"on_rps": g_rps, "off_rps": n_rps, "cost_pct": 100.0 * (1.0 - g_rps / n_rps)}));
         results.insert("rss_after_load_mib".into(), json!(busy_rss));
+        results.insert("rss_after_load_split_mib".into(), json!({"anon": busy_anon, "file": busy_file}));
 
         limits_part(&mock_base, secs, &mut results).await;
 
