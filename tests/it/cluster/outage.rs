@@ -90,7 +90,7 @@ async fn usage_rows(env: &TestEnv) -> i64 {
     row.and_then(|r| r.try_get::<i64>("", "n").ok()).unwrap_or(-1)
 }
 
-#[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
+#[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass (not on MariaDB)"]
 #[actix_web::test]
 async fn with_postgresql_out_of_reach_both_instances_keep_serving_and_write_every_row_once_it_is_back() {
     require_pg();
