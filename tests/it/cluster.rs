@@ -226,10 +226,14 @@ async fn on_mariadb_changes_arrive_by_polling_within_the_interval() {
     let (_mock, env, a, b, _dir) = pair().await;
     let db = direct(&env).await;
     let mut took = Vec::new();
-    for i in 0..5 {
+    for i in 0..5u64 {
+        // Changes made at varying points of B's poll interval (right after a poll they would all
+        // wait a whole interval).
+        actix_rt::time::sleep(Duration::from_millis(i * 173 % 500)).await;
         silent_alias(&db, &format!("silent-{i}")).await;
         let silent = format!("silent-{i}");
         took.push(within(PROPAGATION, || async { chat_ci(&b, &silent).await.0 == 200 }).await);
+        actix_rt::time::sleep(Duration::from_millis((i * 311 + 97) % 500)).await;
         let alias = format!("made-{i}");
         let (s, v) = post_api(&a, &env, "/api/aliases", json!({"alias": alias, "target": "mock/mock-model"})).await;
         assert_eq!(s, 201, "{v}");
