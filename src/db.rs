@@ -108,7 +108,7 @@ async fn check_mysql(conn: &DatabaseConnection, url: &str) -> Result<(), DbError
     use sea_orm::Statement;
     let unsupported = |message: String| DbError::Unsupported { url: redact_url(url), message };
     let connect_err = |e: sea_orm::DbErr| DbError::Connect { url: redact_url(url), message: e.to_string() };
-    let sql = "SELECT VERSION() AS v, @@character_set_database AS cs, DATABASE() AS db";
+    let sql = "SELECT VERSION() AS v, @@character_set_database AS cs, @@collation_database AS co, DATABASE() AS db";
     let row = conn
         .query_one_raw(Statement::from_string(sea_orm::DbBackend::MySql, sql))
         .await
@@ -128,6 +128,16 @@ async fn check_mysql(conn: &DatabaseConnection, url: &str) -> Result<(), DbError
             "database `{db}` uses the character set {charset}; Omnigate needs utf8mb4 \
              (ALTER DATABASE `{db}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin, before the first start)"
         )));
+    }
+    let collation = get("co")?.unwrap_or_default();
+    if !collation.ends_with("_bin") {
+        // It works, but not quite as on SQLite and PostgreSQL: said once, at every start.
+        tracing::warn!(
+            database = %db,
+            collation = %collation,
+            "this database compares text case-insensitively: names differing only in case (keys, accounts, \
+             aliases) collide; create it with COLLATE utf8mb4_bin"
+        );
     }
     Ok(())
 }
