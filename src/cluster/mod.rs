@@ -67,8 +67,8 @@ impl std::fmt::Debug for Cluster {
 }
 
 impl Cluster {
-    /// This instance on the PostgreSQL behind `db` (reached again at `url` for listening), keeping
-    /// `sessions` in line with the other instances'.
+    /// This instance on the PostgreSQL or MariaDB behind `db` (PostgreSQL is reached again at
+    /// `url` for listening), keeping `sessions` in line with the other instances'.
     pub fn new(db: DatabaseConnection, url: String, sessions: crate::auth::Sessions) -> Arc<Self> {
         let (announce, announced) = mpsc::unbounded_channel();
         Arc::new(Self {
