@@ -295,10 +295,12 @@ pub async fn start(cfg: Config, boot: Bootstrap) -> Result<Running, StartError> 
     let keys = KeyTable::default();
     keys.reload(&key_store::list(&conn).await?);
 
-    // Several instances may share a PostgreSQL; a SQLite file has exactly one.
+    // Several instances may share a PostgreSQL or a MariaDB; a SQLite file has exactly one.
     let sessions = Sessions::default();
     let cluster = match database.backend {
-        db::Backend::Postgres => Some(crate::cluster::Cluster::new(conn.clone(), cfg.database_url(), sessions.clone())),
+        db::Backend::Postgres | db::Backend::MySql => {
+            Some(crate::cluster::Cluster::new(conn.clone(), cfg.database_url(), sessions.clone()))
+        }
         db::Backend::Sqlite { .. } => None,
     };
     let runtime = Runtime::start(&cfg, &conn, catalog, sealer.clone(), keys.clone(), cluster).await?;

@@ -14,7 +14,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
     /// Not an SQLite database.
-    #[error("backups are for the embedded SQLite database; back PostgreSQL up with pg_dump")]
+    #[error("backups are for the embedded SQLite database; back PostgreSQL up with pg_dump, MariaDB with mariadb-dump")]
     NotSqlite,
     /// The destination exists.
     #[error("{0} exists already: pick a new file")]

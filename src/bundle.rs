@@ -9,6 +9,7 @@
 
 use std::path::Path;
 
+use actors::sql::Dialect;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, TransactionTrait};
@@ -242,7 +243,8 @@ pub async fn import(
         tx.execute_unprepared(&format!("DELETE FROM {t}")).await?;
     }
     let keep = [settings::MASTER_KEY_CHECK, settings::DIGEST_KEY];
-    tx.execute_unprepared(&format!("DELETE FROM settings WHERE key NOT IN ('{}', '{}')", keep[0], keep[1])).await?;
+    let sql = format!("DELETE FROM settings WHERE \"key\" NOT IN ('{}', '{}')", keep[0], keep[1]);
+    tx.execute_unprepared(&actors::sql::text(tx.get_database_backend(), &sql)).await?;
     let counts: Counts = vec![
         ("providers", load::<provider::Entity>(&tx, &providers).await?),
         ("accounts", load::<account::Entity>(&tx, &accounts).await?),
@@ -257,14 +259,18 @@ pub async fn import(
         ("dashboard_users", load::<dashboard_user::Entity>(&tx, &users).await?),
     ];
     settings::set(&tx, settings::DIGEST_KEY, &sealer.seal(settings::DIGEST_KEY, &digest_key)).await?;
-    if tx.get_database_backend() == sea_orm::DbBackend::Postgres {
-        // Rows came with their ids: the sequences continue after them.
-        for t in ["accounts", "combos", "combo_targets", "api_keys", "pricing", "dashboard_users"] {
-            let sql = format!(
-                "SELECT setval(pg_get_serial_sequence('{t}', 'id'), COALESCE((SELECT MAX(id) FROM {t}), 0) + 1, false)"
-            );
-            tx.execute_unprepared(&sql).await?;
+    match actors::sql::Dialect::of(tx.get_database_backend()) {
+        Dialect::Postgres => {
+            // Rows came with their ids: the sequences continue after them.
+            for t in ["accounts", "combos", "combo_targets", "api_keys", "pricing", "dashboard_users"] {
+                let sql = format!(
+                    "SELECT setval(pg_get_serial_sequence('{t}', 'id'), COALESCE((SELECT MAX(id) FROM {t}), 0) + 1, false)"
+                );
+                tx.execute_unprepared(&sql).await?;
+            }
         }
+        // Their AUTOINCREMENT / AUTO_INCREMENT counters move past ids inserted as they are.
+        Dialect::Sqlite | Dialect::MySql => {}
     }
     tx.commit().await?;
     Ok(counts)

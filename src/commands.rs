@@ -177,7 +177,7 @@ async fn bundle(common: &Common, file: &std::path::Path, var: Option<String>, ou
         Ok(o) => o,
         Err(e) => return fail(e),
     };
-    if !out && opened.db.backend == crate::db::Backend::Postgres {
+    if !out && matches!(opened.db.backend, crate::db::Backend::Postgres | crate::db::Backend::MySql) {
         let now = crate::store::now_ms();
         let alive =
             crate::store::cluster::instances(&opened.db.conn, now - crate::cluster::ALIVE.as_millis() as i64, 0).await;

@@ -1,5 +1,6 @@
-//! The database: connecting (SQLite with WAL, or PostgreSQL), the single-writer lock on a SQLite
-//! file, migrations, and the WAL checkpoint on shutdown.
+//! The database: connecting (SQLite with WAL, PostgreSQL, or MariaDB through `mysql://` /
+//! `mariadb://`, checked for a server version and character set that work), the single-writer
+//! lock on a SQLite file, migrations, and the WAL checkpoint on shutdown.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -39,6 +40,14 @@ pub enum DbError {
     /// A migration failed.
     #[error("database migration failed: {0}")]
     Migrate(String),
+    /// The server answers but cannot hold Omnigate's data as it is.
+    #[error("{url}: {message}")]
+    Unsupported {
+        /// The URL without its password.
+        url: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
 }
 
 /// Which engine is behind the connection.
@@ -51,6 +60,86 @@ pub enum Backend {
     },
     /// PostgreSQL.
     Postgres,
+    /// MariaDB (MySQL protocol).
+    MySql,
+}
+
+/// The oldest MariaDB that works: `INSERT ... RETURNING` (SeaORM) and `DELETE ... RETURNING`.
+const MARIADB_MIN: (u32, u32) = (10, 5);
+
+/// Whether `url` names a MySQL-protocol server (`mysql://` or `mariadb://`).
+pub fn is_mysql(url: &str) -> bool {
+    url.starts_with("mysql://") || url.starts_with("mariadb://")
+}
+
+/// The URL the driver takes: `mariadb://` is spelled `mysql://` there.
+pub fn driver_url(url: &str) -> String {
+    match url.strip_prefix("mariadb://") {
+        Some(rest) => format!("mysql://{rest}"),
+        None => url.to_string(),
+    }
+}
+
+/// Why a server version string (`SELECT VERSION()`) is not one Omnigate runs on, if it is not.
+fn mysql_version_problem(version: &str) -> Option<String> {
+    if !version.to_ascii_lowercase().contains("mariadb") {
+        return Some(format!(
+            "MySQL server {version} is not supported (Omnigate's MySQL backend is built and tested on MariaDB {}.{} or newer, \
+             which has the RETURNING and TEXT defaults its schema uses); use MariaDB or PostgreSQL",
+            MARIADB_MIN.0, MARIADB_MIN.1
+        ));
+    }
+    // `10.11.6-MariaDB-0+deb12u1`, or `5.5.5-10.11.6-MariaDB` from older proxies.
+    let v = version.strip_prefix("5.5.5-").unwrap_or(version);
+    let mut parts = v.split(|c: char| !c.is_ascii_digit()).filter(|p| !p.is_empty()).map(|p| p.parse::<u32>().ok());
+    let found = (parts.next().flatten(), parts.next().flatten());
+    match found {
+        (Some(major), Some(minor)) if (major, minor) >= MARIADB_MIN => None,
+        _ => Some(format!(
+            "MariaDB {version} is too old: Omnigate needs MariaDB {}.{} or newer",
+            MARIADB_MIN.0, MARIADB_MIN.1
+        )),
+    }
+}
+
+/// Checks the MariaDB behind `conn`: its version, and that the database stores utf8mb4 (names,
+/// prompts in request logs and model ids may hold any Unicode character).
+async fn check_mysql(conn: &DatabaseConnection, url: &str) -> Result<(), DbError> {
+    use sea_orm::Statement;
+    let unsupported = |message: String| DbError::Unsupported { url: redact_url(url), message };
+    let connect_err = |e: sea_orm::DbErr| DbError::Connect { url: redact_url(url), message: e.to_string() };
+    let sql = "SELECT VERSION() AS v, @@character_set_database AS cs, @@collation_database AS co, DATABASE() AS db";
+    let row = conn
+        .query_one_raw(Statement::from_string(sea_orm::DbBackend::MySql, sql))
+        .await
+        .map_err(connect_err)?
+        .ok_or_else(|| unsupported("the server did not say its version".into()))?;
+    let get = |c: &str| row.try_get::<Option<String>>("", c).map_err(connect_err);
+    let version = get("v")?.unwrap_or_default();
+    if let Some(problem) = mysql_version_problem(&version) {
+        return Err(unsupported(problem));
+    }
+    let Some(db) = get("db")? else {
+        return Err(unsupported("the URL names no database (mysql://user:password@host/DATABASE)".into()));
+    };
+    let charset = get("cs")?.unwrap_or_default();
+    if charset != "utf8mb4" {
+        return Err(unsupported(format!(
+            "database `{db}` uses the character set {charset}; Omnigate needs utf8mb4 \
+             (ALTER DATABASE `{db}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin, before the first start)"
+        )));
+    }
+    let collation = get("co")?.unwrap_or_default();
+    if !collation.ends_with("_bin") {
+        // It works, but not quite as on SQLite and PostgreSQL: said once, at every start.
+        tracing::warn!(
+            database = %db,
+            collation = %collation,
+            "this database compares text case-insensitively: names differing only in case (keys, accounts, \
+             aliases) collide; create it with COLLATE utf8mb4_bin"
+        );
+    }
+    Ok(())
 }
 
 /// An open database, holding the SQLite lock for as long as it lives.
@@ -181,6 +270,32 @@ pub async fn connect(url: &str, max_connections: u32, lock: bool) -> Result<Data
             });
         let conn = sea_orm::Database::connect(opts).await.map_err(connect_err)?;
         Ok(Database { conn, backend: Backend::Sqlite { path }, _lock: lock })
+    } else if is_mysql(url) {
+        let driver = driver_url(url);
+        // A malformed URL is an error here, not a panic in the driver's URL parsing.
+        if let Err(e) = <sea_orm::sqlx::mysql::MySqlConnectOptions as std::str::FromStr>::from_str(&driver) {
+            return Err(DbError::Connect { url: redact_url(url), message: format!("not a usable MySQL URL: {e}") });
+        }
+        let mut opts = ConnectOptions::new(driver);
+        opts.max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(5))
+            .sqlx_logging(false)
+            // PostgreSQL's isolation on every connection: each statement sees what committed
+            // before it, and no gap locks (InnoDB's REPEATABLE READ default) make two instances'
+            // unrelated writes wait for, or deadlock with, each other.
+            .map_sqlx_mysql_pool_opts(|p| {
+                p.after_connect(|conn, _| {
+                    Box::pin(async move {
+                        use sea_orm::sqlx::Executor as _;
+                        conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED").await?;
+                        Ok(())
+                    })
+                })
+            });
+        let conn = sea_orm::Database::connect(opts).await.map_err(connect_err)?;
+        check_mysql(&conn, url).await?;
+        Ok(Database { conn, backend: Backend::MySql, _lock: None })
     } else {
         let mut opts = ConnectOptions::new(url.to_string());
         // A database out of reach fails a caller within seconds (sqlx waits 30 s by default):
@@ -224,5 +339,17 @@ mod tests {
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(sqlite_path("sqlite:///tmp/a.db?mode=rwc"), Some(PathBuf::from("/tmp/a.db")));
         assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(redact_url("mariadb://u:pw@h/db"), "mariadb://u:***@h/db");
+        assert_eq!(driver_url("mariadb://u@h/db"), "mysql://u@h/db");
+        assert_eq!(driver_url("mysql://u@h/db"), "mysql://u@h/db");
+    }
+
+    #[test]
+    fn only_mariadb_new_enough_is_taken() {
+        assert_eq!(mysql_version_problem("10.11.19-MariaDB-0+deb12u1"), None);
+        assert_eq!(mysql_version_problem("5.5.5-10.6.4-MariaDB"), None);
+        assert_eq!(mysql_version_problem("11.4.2-MariaDB"), None);
+        assert!(mysql_version_problem("10.4.31-MariaDB").is_some_and(|m| m.contains("too old")));
+        assert!(mysql_version_problem("8.0.36").is_some_and(|m| m.contains("not supported")));
     }
 }

@@ -32,7 +32,7 @@
 //!    tpm over a sliding minute, requests in flight, a budget by reservation of the worst case at
 //!    the targets' prices) before any upstream call; the admission rides with the answer's body
 //!    and its reservation is settled with the real cost through the `SpendSink` in the executor
-//!    context. On PostgreSQL the same limits hold across instances (`limits::SharedLimits`): the
+//!    context. On PostgreSQL and MariaDB the same limits hold across instances (`limits::SharedLimits`): the
 //!    request is served from this instance's lease of the key's shared budget, minute and permits,
 //!    and only a lease that runs out asks the database (one locked transaction for a chunk). `pipeline::session` reads the client's session key (header or body markers; for
 //!    the Responses API the `previous_response_id` chain, `session::ResponseChains`).
@@ -126,8 +126,8 @@
 //! the price table, starts or lets go of account and breaker actors, and sends the router a
 //! `Reload` that keeps known accounts' in-flight slots and health. Live settings (`runtime::settings`) are the
 //! file's values under the overrides stored in the database. The read side (`routes::admin::
-//! {requests, usage_summary, health}`) queries `store::observe` in SQL portable to SQLite and
-//! PostgreSQL (`usage_summary` from the hourly and daily rollups the usage writer keeps,
+//! {requests, usage_summary, health}`) queries `store::observe` in SQL portable to SQLite,
+//! PostgreSQL and MariaDB (`usage_summary` from the hourly and daily rollups the usage writer keeps,
 //! `actors::usage::rollup`, for whole hours and days, raw rows only for the ragged edges:
 //! `store::observe::summary::plan`) (`routes::admin::export` streams usage rows as CSV or JSON lines; `backup` snapshots
 //! the SQLite file with `VACUUM INTO`, for `/api/backup` and `omnigate backup|restore`; `bundle`
@@ -143,12 +143,14 @@
 //! database (`read`), opens its encrypted credentials (`secret`), maps entries (`plan`) and posts
 //! them, so an import is validated and applied like any dashboard edit.
 //!
-//! # Several instances on one PostgreSQL (`cluster`)
-//! Built only on PostgreSQL (SQLite is one instance by construction and does none of this). Each
+//! # Several instances on one PostgreSQL or MariaDB (`cluster`)
+//! Built only on PostgreSQL and MariaDB (SQLite is one instance by construction and does none of
+//! this). Raw SQL goes through `actors::sql` (placeholders, quoting, upserts per engine). Each
 //! admin change bumps `cluster_revision` and `NOTIFY omnigate` (`change::apply`, via
 //! `store::cluster::bump`) before its own reload; `cluster::feed` holds one listening connection
 //! per instance and reloads (debounced) on a newer revision, on reconnecting, and every
-//! `CHECK_EVERY` as the safety net. Account and breaker actors announce each health write
+//! `CHECK_EVERY` as the safety net. MariaDB has no `NOTIFY`: `cluster::poll` reads the revision
+//! and the `cluster_events` rows (what PostgreSQL would announce) every `POLL_EVERY` instead. Account and breaker actors announce each health write
 //! (`actors::persist::Written`) and the others' actors adopt the re-read row (`Adopt`), which tells
 //! their routers. Sticky session bindings the router and the combo book make go to
 //! `cluster::sticky` over a channel, are stored and announced, and adopted elsewhere (`AdoptSession`);
@@ -156,7 +158,8 @@
 //! when it claims the turn (`actors::quota::persist::claim_poll`).
 //! Dashboard logins are stored by digest (with their user and role) and announced; each instance heartbeats
 //! `cluster_instances` (`/api/health` lists the live ones). An OAuth refresh holds a per-account
-//! advisory lock (`oauth::source`) so one instance at a time spends the refresh token. None of it
+//! advisory lock (`oauth::source`; a `settings` row lock on MariaDB) so one instance at a time
+//! spends the refresh token. None of it
 //! is on the request path, except a key's shared limits: `limits::SharedLimits` takes chunks of
 //! them from `store::shared_limits` when this instance's lease runs out, and the `cluster` task
 //! settles spend and gives back what is unused every `limits::TICK` (everything on stop). A
@@ -180,8 +183,8 @@
 //! API made, and none at all without a config file; a subscription account's `oauth` tokens are
 //! a seed, applied only when they change: `oauth::seeds`) → bootstrap admin password and first key,
 //! kept in `<data dir>/first-start.txt` until the first login (`first_start`) → `Runtime::start` (stored setting overrides,
-//! then `Runtime::reload`: registry and actors from the database) → serve (on PostgreSQL, then
-//! `cluster::Cluster::start`: listen, announce, heartbeat). On stop:
+//! then `Runtime::reload`: registry and actors from the database) → serve (on PostgreSQL or
+//! MariaDB, then `cluster::Cluster::start`: listen or poll, announce, heartbeat). On stop:
 //! drain in-flight requests (shortly before the grace ends, streams still running get their
 //! dialect's error and terminator, waiting requests a 503), flush usage, stop the router,
 //! checkpoint the WAL, close.

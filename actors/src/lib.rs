@@ -11,8 +11,11 @@
 //! | `ExecutorActor` | 1 per HTTP worker thread, supervised | that thread's `awc::Client` (close-delimited HTTP/1.1 bodies read to EOF by `executor::eof_body`; an upload body, `Target::Upload`, opened afresh from its `BodySource` for every send) | `Execute` (with a cancel channel the client's departure drops, and for a resumable stream a channel a broken stream is handed back on: `Resumed`), `Fault`; watch channels: the upstream settings (read before each attempt) and the drain signal near the end of the shutdown grace | outcomes → account and breaker; `Record` (costed by `usage::cost` from the price and subscription flag in its `ExecContext`) → usage writer; the cost → the context's `SpendSink` (a key budget's reservation) |
 //! | `QuotaTracker` | 1 per account, supervised | its quota windows (5-hour, weekly, per-model; used share, reset, status) read from upstream headers, 429 bodies and usage endpoints | `Observe` (from the executor's response observer and the poller), `SetQuotaConfig`, `Retire` (account deleted), `GetQuota`, `AdoptWindows` (another instance's, where newer; not written back) | `QuotaChanged` (blocked until, near limit) → router; writes `quota_windows`, then announces `persist::Written::Quota` |
 //! | `TokenRefresher` | 1 per OAuth account, supervised | the account's tokens (sealed at rest) and their lifecycle: refresh ahead of expiry with jitter, single flight, backoff on transient failures, `invalid_grant` → disabled | `GetToken`, `RefreshRejected` (after a 401), `MarkReauthRequired`, `ConfirmWorking`, `ReplaceTokens`, `Retire` (account deleted or refresher replaced), `GetRefresherStatus` | new tokens → the shared `TokenCell` the pipeline reads; writes `oauth_sessions` (rotated refresh token before use) |
-//! | `QuotaPoller` | 1 per OAuth account with a usage endpoint, supervised | a timer (on PostgreSQL it polls only when it claims the cluster's turn) | `PollNow`, `SetPollEvery` | `Observe` → its quota tracker |
+//! | `QuotaPoller` | 1 per OAuth account with a usage endpoint, supervised | a timer (on PostgreSQL and MariaDB it polls only when it claims the cluster's turn) | `PollNow`, `SetPollEvery` | `Observe` → its quota tracker |
 //! | `UsageWriter` | 1 | a buffer of usage rows (with `cost_usd`, `list_cost_usd`, `cost_source`) and request logs, written in fixed-shape batches, each batch also added to the hourly and daily rollups in its transaction (`usage::rollup`; pruning leaves them); retention pruning; the Prometheus aggregates of every event (`usage::metrics`, cost by source); one `omnigate::request` log line per event; while the database cannot be reached, the rows held in memory (up to `hold_rows`; a probe each second, written when it answers) | `Record`, `Flush`, `Reconfigure` (always running; counts every event, drops them while usage is off), `RenderMetrics`, `GetBacklog` (for `/ready`) | — |
+//!
+//! Raw SQL (the usage writer's batches and rollups, the claims of retention and quota polls) is
+//! fitted to SQLite, PostgreSQL or MariaDB in one place, `sql`.
 //!
 //! Only `Lease` is awaited on the hot path; outcomes and usage are `do_send`. A lease holds an
 //! in-flight slot (`router::slot`) that it frees on drop, and says whether its account and breaker
@@ -38,6 +41,7 @@ pub mod persist;
 pub mod quota;
 pub mod refresher;
 pub mod router;
+pub mod sql;
 pub mod usage;
 
 pub use router::Strategy;

@@ -1,9 +1,9 @@
 //! The core schema: configuration tables, usage and logs, and persisted actor state.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{
-    big_integer, big_integer_null, big_pk_auto, boolean, double, integer, integer_null, text, text_null,
-};
+
+use crate::{MODEL_LEN, NAME_LEN, PROVIDER_LEN, key, key_null, txt, txt_null};
+use sea_orm_migration::schema::{big_integer, big_integer_null, big_pk_auto, boolean, double, integer, integer_null};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -174,8 +174,8 @@ enum QuotaWindows {
     UpdatedAt,
 }
 
-fn text_pk<T: IntoIden>(col: T) -> ColumnDef {
-    text(col).primary_key().take()
+fn key_pk<T: IntoIden>(m: &SchemaManager, col: T, len: u32) -> ColumnDef {
+    key(m, col, len).primary_key().take()
 }
 
 #[async_trait::async_trait]
@@ -184,13 +184,13 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(Providers::Table)
-                .col(text_pk(Providers::Id))
-                .col(text(Providers::Dialect))
-                .col(text(Providers::BaseUrl))
-                .col(text(Providers::Auth))
-                .col(text(Providers::Models))
-                .col(text_null(Providers::Strategy))
-                .col(text(Providers::Source))
+                .col(key_pk(m, Providers::Id, PROVIDER_LEN))
+                .col(txt(m, Providers::Dialect))
+                .col(txt(m, Providers::BaseUrl))
+                .col(txt(m, Providers::Auth))
+                .col(txt(m, Providers::Models))
+                .col(txt_null(m, Providers::Strategy))
+                .col(txt(m, Providers::Source))
                 .col(big_integer(Providers::CreatedAt))
                 .col(big_integer(Providers::UpdatedAt))
                 .take(),
@@ -201,15 +201,15 @@ impl MigrationTrait for Migration {
             Table::create()
                 .table(Accounts::Table)
                 .col(big_pk_auto(Accounts::Id))
-                .col(text(Accounts::Provider))
-                .col(text(Accounts::Name))
-                .col(text_null(Accounts::Secret))
-                .col(text_null(Accounts::BaseUrl))
+                .col(key(m, Accounts::Provider, PROVIDER_LEN))
+                .col(key(m, Accounts::Name, NAME_LEN))
+                .col(txt_null(m, Accounts::Secret))
+                .col(txt_null(m, Accounts::BaseUrl))
                 .col(integer(Accounts::Priority))
                 .col(integer(Accounts::Weight))
                 .col(boolean(Accounts::Enabled))
                 .col(integer_null(Accounts::MaxConcurrent))
-                .col(text(Accounts::Source))
+                .col(txt(m, Accounts::Source))
                 .col(big_integer(Accounts::CreatedAt))
                 .col(big_integer(Accounts::UpdatedAt))
                 .take(),
@@ -230,12 +230,12 @@ impl MigrationTrait for Migration {
             Table::create()
                 .table(ApiKeys::Table)
                 .col(big_pk_auto(ApiKeys::Id))
-                .col(text(ApiKeys::Name).unique_key().take())
-                .col(text(ApiKeys::Digest).unique_key().take())
-                .col(text(ApiKeys::Prefix))
-                .col(text(ApiKeys::Models))
+                .col(key(m, ApiKeys::Name, NAME_LEN).unique_key().take())
+                .col(key(m, ApiKeys::Digest, NAME_LEN).unique_key().take())
+                .col(txt(m, ApiKeys::Prefix))
+                .col(txt(m, ApiKeys::Models))
                 .col(boolean(ApiKeys::Enabled))
-                .col(text(ApiKeys::Source))
+                .col(txt(m, ApiKeys::Source))
                 .col(big_integer(ApiKeys::CreatedAt))
                 .col(big_integer_null(ApiKeys::RevokedAt))
                 .take(),
@@ -246,10 +246,10 @@ impl MigrationTrait for Migration {
             Table::create()
                 .table(Combos::Table)
                 .col(big_pk_auto(Combos::Id))
-                .col(text(Combos::Name).unique_key().take())
-                .col(text(Combos::Strategy))
+                .col(key(m, Combos::Name, NAME_LEN).unique_key().take())
+                .col(txt(m, Combos::Strategy))
                 .col(boolean(Combos::Enabled))
-                .col(text(Combos::Source))
+                .col(txt(m, Combos::Source))
                 .col(big_integer(Combos::CreatedAt))
                 .col(big_integer(Combos::UpdatedAt))
                 .take(),
@@ -262,7 +262,7 @@ impl MigrationTrait for Migration {
                 .col(big_pk_auto(ComboTargets::Id))
                 .col(big_integer(ComboTargets::ComboId))
                 .col(integer(ComboTargets::Position))
-                .col(text(ComboTargets::Model))
+                .col(txt(m, ComboTargets::Model))
                 .col(integer(ComboTargets::Weight))
                 .foreign_key(
                     ForeignKey::create()
@@ -287,9 +287,9 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(ModelAliases::Table)
-                .col(text_pk(ModelAliases::Alias))
-                .col(text(ModelAliases::Target))
-                .col(text(ModelAliases::Source))
+                .col(key_pk(m, ModelAliases::Alias, MODEL_LEN))
+                .col(txt(m, ModelAliases::Target))
+                .col(txt(m, ModelAliases::Source))
                 .col(big_integer(ModelAliases::CreatedAt))
                 .take(),
         )
@@ -298,8 +298,8 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(Settings::Table)
-                .col(text_pk(Settings::Key))
-                .col(text(Settings::Value))
+                .col(key_pk(m, Settings::Key, 512))
+                .col(txt(m, Settings::Value))
                 .col(big_integer(Settings::UpdatedAt))
                 .take(),
         )
@@ -310,14 +310,14 @@ impl MigrationTrait for Migration {
                 .table(Usage::Table)
                 .col(big_pk_auto(Usage::Id))
                 .col(big_integer(Usage::Ts))
-                .col(text(Usage::RequestId))
-                .col(text_null(Usage::KeyName))
-                .col(text(Usage::ClientDialect))
-                .col(text_null(Usage::Provider))
-                .col(text_null(Usage::Account))
-                .col(text(Usage::Model))
+                .col(key(m, Usage::RequestId, NAME_LEN))
+                .col(key_null(m, Usage::KeyName, NAME_LEN))
+                .col(txt(m, Usage::ClientDialect))
+                .col(key_null(m, Usage::Provider, PROVIDER_LEN))
+                .col(txt_null(m, Usage::Account))
+                .col(key(m, Usage::Model, MODEL_LEN))
                 .col(integer(Usage::Status))
-                .col(text_null(Usage::Error))
+                .col(txt_null(m, Usage::Error))
                 .col(big_integer(Usage::InputTokens))
                 .col(big_integer(Usage::OutputTokens))
                 .col(big_integer(Usage::CacheReadTokens))
@@ -339,13 +339,13 @@ impl MigrationTrait for Migration {
                 .table(RequestLogs::Table)
                 .col(big_pk_auto(RequestLogs::Id))
                 .col(big_integer(RequestLogs::Ts))
-                .col(text(RequestLogs::RequestId))
-                .col(text(RequestLogs::Method))
-                .col(text(RequestLogs::Path))
+                .col(key(m, RequestLogs::RequestId, NAME_LEN))
+                .col(txt(m, RequestLogs::Method))
+                .col(txt(m, RequestLogs::Path))
                 .col(integer(RequestLogs::Status))
-                .col(text_null(RequestLogs::KeyName))
-                .col(text(RequestLogs::Model))
-                .col(text(RequestLogs::Detail))
+                .col(txt_null(m, RequestLogs::KeyName))
+                .col(txt(m, RequestLogs::Model))
+                .col(txt(m, RequestLogs::Detail))
                 .take(),
         )
         .await?;
@@ -360,7 +360,7 @@ impl MigrationTrait for Migration {
                 .col(big_integer(AccountState::AccountId).primary_key().take())
                 .col(big_integer(AccountState::CooldownUntil))
                 .col(integer(AccountState::BackoffLevel))
-                .col(text_null(AccountState::Reason))
+                .col(txt_null(m, AccountState::Reason))
                 .col(big_integer(AccountState::LastUsedAt))
                 .col(big_integer(AccountState::UpdatedAt))
                 .take(),
@@ -371,9 +371,9 @@ impl MigrationTrait for Migration {
             Table::create()
                 .table(ModelLockouts::Table)
                 .col(big_integer(ModelLockouts::AccountId))
-                .col(text(ModelLockouts::Model))
+                .col(key(m, ModelLockouts::Model, MODEL_LEN))
                 .col(big_integer(ModelLockouts::Until))
-                .col(text_null(ModelLockouts::Reason))
+                .col(txt_null(m, ModelLockouts::Reason))
                 .primary_key(Index::create().col(ModelLockouts::AccountId).col(ModelLockouts::Model))
                 .take(),
         )
@@ -382,8 +382,8 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(BreakerState::Table)
-                .col(text_pk(BreakerState::Provider))
-                .col(text(BreakerState::State))
+                .col(key_pk(m, BreakerState::Provider, PROVIDER_LEN))
+                .col(txt(m, BreakerState::State))
                 .col(integer(BreakerState::Failures))
                 .col(big_integer(BreakerState::OpenUntil))
                 .col(integer(BreakerState::Trips))
@@ -395,8 +395,8 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(QuotaWindows::Table)
-                .col(text(QuotaWindows::Subject))
-                .col(text(QuotaWindows::Window))
+                .col(key(m, QuotaWindows::Subject, NAME_LEN))
+                .col(key(m, QuotaWindows::Window, NAME_LEN))
                 .col(big_integer(QuotaWindows::WindowStart))
                 .col(big_integer(QuotaWindows::UsedTokens))
                 .col(double(QuotaWindows::UsedCost))

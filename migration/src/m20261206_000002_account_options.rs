@@ -3,6 +3,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::txt_type;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -18,7 +20,7 @@ impl MigrationTrait for Migration {
         m.alter_table(
             Table::alter()
                 .table(Accounts::Table)
-                .add_column(ColumnDef::new(Accounts::Options).text().not_null().default("{}"))
+                .add_column(txt_type(m, Accounts::Options).not_null().default("{}"))
                 .take(),
         )
         .await

@@ -2,7 +2,9 @@
 //! secrets left out), read newest first by id.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, big_pk_auto, text, text_null};
+
+use crate::{txt, txt_null};
+use sea_orm_migration::schema::{big_integer, big_pk_auto};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -29,13 +31,13 @@ impl MigrationTrait for Migration {
                 .table(AuditLog::Table)
                 .col(big_pk_auto(AuditLog::Id))
                 .col(big_integer(AuditLog::Ts))
-                .col(text(AuditLog::Actor))
-                .col(text_null(AuditLog::Ip))
-                .col(text(AuditLog::Resource))
-                .col(text(AuditLog::ResourceId))
-                .col(text(AuditLog::Action))
-                .col(text_null(AuditLog::Before))
-                .col(text_null(AuditLog::After))
+                .col(txt(m, AuditLog::Actor))
+                .col(txt_null(m, AuditLog::Ip))
+                .col(txt(m, AuditLog::Resource))
+                .col(txt(m, AuditLog::ResourceId))
+                .col(txt(m, AuditLog::Action))
+                .col(txt_null(m, AuditLog::Before))
+                .col(txt_null(m, AuditLog::After))
                 .take(),
         )
         .await?;

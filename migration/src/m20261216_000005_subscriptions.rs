@@ -3,7 +3,9 @@
 //! window (used share, reset time, status, length) on the until-now unused `quota_windows`.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, big_integer_null, double_null, text, text_null};
+
+use crate::{txt, txt_null};
+use sea_orm_migration::schema::{big_integer, big_integer_null, double_null};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -47,14 +49,14 @@ impl MigrationTrait for Migration {
             Table::create()
                 .table(OauthSessions::Table)
                 .col(big_integer(OauthSessions::AccountId).primary_key().take())
-                .col(text(OauthSessions::Provider))
-                .col(text(OauthSessions::Secret))
+                .col(txt(m, OauthSessions::Provider))
+                .col(txt(m, OauthSessions::Secret))
                 .col(big_integer_null(OauthSessions::ExpiresAt))
                 .col(big_integer(OauthSessions::Generation))
-                .col(text(OauthSessions::Status))
-                .col(text_null(OauthSessions::Reason))
-                .col(text_null(OauthSessions::SeedDigest))
-                .col(text(OauthSessions::Endpoints))
+                .col(txt(m, OauthSessions::Status))
+                .col(txt_null(m, OauthSessions::Reason))
+                .col(txt_null(m, OauthSessions::SeedDigest))
+                .col(txt(m, OauthSessions::Endpoints))
                 .col(big_integer_null(OauthSessions::RefreshedAt))
                 .col(big_integer(OauthSessions::CreatedAt))
                 .col(big_integer(OauthSessions::UpdatedAt))
@@ -72,7 +74,7 @@ impl MigrationTrait for Migration {
         for col in [
             double_null(QuotaWindows::UsedFraction),
             big_integer_null(QuotaWindows::ResetsAt),
-            text_null(QuotaWindows::Status),
+            txt_null(m, QuotaWindows::Status),
             big_integer_null(QuotaWindows::WindowSecs),
         ] {
             let mut col = col;

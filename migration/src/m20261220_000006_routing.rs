@@ -4,6 +4,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::txt_type;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -30,23 +32,20 @@ impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         // SQLite alters one column per statement.
         m.alter_table(
-            Table::alter()
-                .table(AccountState::Table)
-                .add_column(ColumnDef::new(AccountState::Disabled).text().null())
-                .take(),
+            Table::alter().table(AccountState::Table).add_column(txt_type(m, AccountState::Disabled).null()).take(),
         )
         .await?;
         m.alter_table(
             Table::alter()
                 .table(Combos::Table)
-                .add_column(ColumnDef::new(Combos::Options).text().not_null().default("{}"))
+                .add_column(txt_type(m, Combos::Options).not_null().default("{}"))
                 .take(),
         )
         .await?;
         m.alter_table(
             Table::alter()
                 .table(Providers::Table)
-                .add_column(ColumnDef::new(Providers::Options).text().not_null().default("{}"))
+                .add_column(txt_type(m, Providers::Options).not_null().default("{}"))
                 .take(),
         )
         .await

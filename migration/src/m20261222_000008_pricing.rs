@@ -4,7 +4,9 @@
 //! `cost_source`. The old `cost` column (0 for unpriced rows) is folded into them and dropped.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, big_pk_auto, double, double_null, text};
+
+use crate::{MODEL_LEN, PROVIDER_LEN, key, txt, txt_type};
+use sea_orm_migration::schema::{big_integer, big_pk_auto, double, double_null};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -40,14 +42,14 @@ impl MigrationTrait for Migration {
             Table::create()
                 .table(Pricing::Table)
                 .col(big_pk_auto(Pricing::Id))
-                .col(text(Pricing::Provider))
-                .col(text(Pricing::Model))
+                .col(key(m, Pricing::Provider, PROVIDER_LEN))
+                .col(key(m, Pricing::Model, MODEL_LEN))
                 .col(double(Pricing::Input))
                 .col(double(Pricing::Output))
                 .col(double_null(Pricing::CacheRead))
                 .col(double_null(Pricing::CacheWrite))
                 .col(double_null(Pricing::Reasoning))
-                .col(text(Pricing::Source))
+                .col(txt(m, Pricing::Source))
                 .col(big_integer(Pricing::UpdatedAt))
                 .take(),
         )
@@ -72,13 +74,16 @@ impl MigrationTrait for Migration {
         m.alter_table(
             Table::alter()
                 .table(Usage::Table)
-                .add_column(ColumnDef::new(Usage::CostSource).text().not_null().default("unpriced"))
+                .add_column(txt_type(m, Usage::CostSource).not_null().default("unpriced"))
                 .take(),
         )
         .await?;
         // A positive old cost was priced; a zero one cannot be told from unpriced: left unpriced.
         m.get_connection()
-            .execute_unprepared("UPDATE usage SET cost_usd = cost, cost_source = 'priced' WHERE cost > 0")
+            .execute_unprepared(&format!(
+                "UPDATE {} SET cost_usd = cost, cost_source = 'priced' WHERE cost > 0",
+                crate::usage_table(m)
+            ))
             .await?;
         m.alter_table(Table::alter().table(Usage::Table).drop_column(Usage::Cost).take()).await
     }
@@ -91,7 +96,9 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.get_connection().execute_unprepared("UPDATE usage SET cost = COALESCE(cost_usd, 0)").await?;
+        m.get_connection()
+            .execute_unprepared(&format!("UPDATE {} SET cost = COALESCE(cost_usd, 0)", crate::usage_table(m)))
+            .await?;
         for col in [Usage::CostSource, Usage::ListCostUsd, Usage::CostUsd] {
             m.alter_table(Table::alter().table(Usage::Table).drop_column(col).take()).await?;
         }

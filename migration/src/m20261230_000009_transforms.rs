@@ -3,7 +3,9 @@
 //! `api`), applied in position order; `spec` is the transform's JSON without its name.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, text};
+
+use crate::{NAME_LEN, key, txt};
+use sea_orm_migration::schema::big_integer;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -25,10 +27,10 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(Transforms::Table)
-                .col(text(Transforms::Name).primary_key())
+                .col(key(m, Transforms::Name, NAME_LEN).primary_key())
                 .col(big_integer(Transforms::Position))
-                .col(text(Transforms::Spec))
-                .col(text(Transforms::Source))
+                .col(txt(m, Transforms::Spec))
+                .col(txt(m, Transforms::Source))
                 .col(big_integer(Transforms::CreatedAt))
                 .col(big_integer(Transforms::UpdatedAt))
                 .take(),

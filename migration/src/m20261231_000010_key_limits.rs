@@ -4,6 +4,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::txt_type;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -17,14 +19,9 @@ enum ApiKeys {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.alter_table(
-            Table::alter().table(ApiKeys::Table).add_column(ColumnDef::new(ApiKeys::Limits).text().null()).take(),
-        )
-        .await?;
-        m.alter_table(
-            Table::alter().table(ApiKeys::Table).add_column(ColumnDef::new(ApiKeys::Team).text().null()).take(),
-        )
-        .await
+        m.alter_table(Table::alter().table(ApiKeys::Table).add_column(txt_type(m, ApiKeys::Limits).null()).take())
+            .await?;
+        m.alter_table(Table::alter().table(ApiKeys::Table).add_column(txt_type(m, ApiKeys::Team).null()).take()).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {

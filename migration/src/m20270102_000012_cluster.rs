@@ -4,7 +4,9 @@
 //! SQLite as well so both schemas stay alike; only PostgreSQL uses the first two.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, integer, text};
+
+use crate::{NAME_LEN, PROVIDER_LEN, key, txt};
+use sea_orm_migration::schema::{big_integer, integer};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -54,9 +56,9 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(ClusterInstances::Table)
-                .col(text(ClusterInstances::Id).primary_key())
-                .col(text(ClusterInstances::Version))
-                .col(text(ClusterInstances::Address))
+                .col(key(m, ClusterInstances::Id, PROVIDER_LEN).primary_key())
+                .col(txt(m, ClusterInstances::Version))
+                .col(txt(m, ClusterInstances::Address))
                 .col(big_integer(ClusterInstances::StartedAt))
                 .col(big_integer(ClusterInstances::LastSeenAt))
                 .take(),
@@ -65,7 +67,7 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(DashboardSessions::Table)
-                .col(text(DashboardSessions::Digest).primary_key())
+                .col(key(m, DashboardSessions::Digest, NAME_LEN).primary_key())
                 .col(big_integer(DashboardSessions::ExpiresAt))
                 .take(),
         )

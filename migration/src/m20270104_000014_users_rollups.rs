@@ -5,7 +5,9 @@
 //! for a missing provider, account or key) so that the unique key the writer upserts on holds.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, big_pk_auto, double, integer, text, text_null};
+use sea_orm_migration::schema::{big_integer, big_pk_auto, double, integer};
+
+use crate::{MODEL_LEN, NAME_LEN, PROVIDER_LEN, key, txt, txt_null};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -31,15 +33,15 @@ enum DashboardSessions {
 /// The two rollup tables, their bucket size in ms.
 const ROLLUPS: [(&str, i64); 2] = [("usage_hourly", 3_600_000), ("usage_daily", 86_400_000)];
 
-fn rollup_table(name: &str) -> TableCreateStatement {
+fn rollup_table(m: &SchemaManager, name: &str) -> TableCreateStatement {
     let t = Alias::new(name);
     Table::create()
         .table(t.clone())
         .col(big_integer(Alias::new("bucket")))
-        .col(text(Alias::new("provider")))
-        .col(text(Alias::new("account")))
-        .col(text(Alias::new("model")))
-        .col(text(Alias::new("key_name")))
+        .col(key(m, Alias::new("provider"), PROVIDER_LEN))
+        .col(key(m, Alias::new("account"), MODEL_LEN))
+        .col(key(m, Alias::new("model"), MODEL_LEN))
+        .col(key(m, Alias::new("key_name"), NAME_LEN))
         .col(integer(Alias::new("status_class")))
         .col(big_integer(Alias::new("requests")))
         .col(big_integer(Alias::new("input_tokens")))
@@ -91,9 +93,9 @@ impl MigrationTrait for Migration {
             Table::create()
                 .table(DashboardUsers::Table)
                 .col(big_pk_auto(DashboardUsers::Id))
-                .col(text(DashboardUsers::Name).unique_key())
-                .col(text(DashboardUsers::Role))
-                .col(text(DashboardUsers::PasswordHash))
+                .col(key(m, DashboardUsers::Name, NAME_LEN).unique_key())
+                .col(txt(m, DashboardUsers::Role))
+                .col(txt(m, DashboardUsers::PasswordHash))
                 .col(big_integer(DashboardUsers::CreatedAt))
                 .col(big_integer(DashboardUsers::UpdatedAt))
                 .take(),
@@ -101,16 +103,25 @@ impl MigrationTrait for Migration {
         .await?;
         // Sessions stored before this migration carry neither: they were the admin's.
         m.alter_table(
-            Table::alter().table(DashboardSessions::Table).add_column(text_null(DashboardSessions::UserName)).take(),
+            Table::alter().table(DashboardSessions::Table).add_column(txt_null(m, DashboardSessions::UserName)).take(),
         )
         .await?;
         m.alter_table(
-            Table::alter().table(DashboardSessions::Table).add_column(text_null(DashboardSessions::Role)).take(),
+            Table::alter().table(DashboardSessions::Table).add_column(txt_null(m, DashboardSessions::Role)).take(),
         )
         .await?;
         for (name, size) in ROLLUPS {
-            m.create_table(rollup_table(name)).await?;
-            m.get_connection().execute_unprepared(&backfill(name, size)).await?;
+            m.create_table(rollup_table(m, name)).await?;
+            let mut sql = backfill(name, size);
+            if crate::is_mysql(m) {
+                // MySQL: `/` divides exactly, CAST knows SIGNED and DOUBLE, and `usage` is reserved.
+                sql = sql
+                    .replace(" / ", " DIV ")
+                    .replace("AS BIGINT)", "AS SIGNED)")
+                    .replace("AS DOUBLE PRECISION)", "AS DOUBLE)")
+                    .replace("FROM usage ", "FROM `usage` ");
+            }
+            m.get_connection().execute_unprepared(&sql).await?;
         }
         Ok(())
     }

@@ -5,7 +5,9 @@
 //! well so both schemas stay alike; only PostgreSQL uses them.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, big_pk_auto, double, integer, text};
+
+use crate::{MODEL_LEN, PROVIDER_LEN, key, txt};
+use sea_orm_migration::schema::{big_integer, big_pk_auto, double, integer};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -46,7 +48,7 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(SharedSpend::Table)
-                .col(text(SharedSpend::Scope))
+                .col(key(m, SharedSpend::Scope, MODEL_LEN))
                 .col(big_integer(SharedSpend::PeriodStart))
                 .col(double(SharedSpend::SpentUsd))
                 .primary_key(Index::create().col(SharedSpend::Scope).col(SharedSpend::PeriodStart))
@@ -56,8 +58,8 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(SharedHolds::Table)
-                .col(text(SharedHolds::Scope))
-                .col(text(SharedHolds::Instance))
+                .col(key(m, SharedHolds::Scope, MODEL_LEN))
+                .col(key(m, SharedHolds::Instance, PROVIDER_LEN))
                 .col(big_integer(SharedHolds::PeriodStart))
                 .col(double(SharedHolds::Usd))
                 .col(integer(SharedHolds::Permits))
@@ -70,8 +72,8 @@ impl MigrationTrait for Migration {
             Table::create()
                 .table(SharedGrants::Table)
                 .col(big_pk_auto(SharedGrants::Id))
-                .col(text(SharedGrants::Scope))
-                .col(text(SharedGrants::Instance))
+                .col(key(m, SharedGrants::Scope, MODEL_LEN))
+                .col(txt(m, SharedGrants::Instance))
                 .col(big_integer(SharedGrants::Requests))
                 .col(big_integer(SharedGrants::Tokens))
                 .col(big_integer(SharedGrants::CountsUntil))

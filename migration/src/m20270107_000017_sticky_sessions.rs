@@ -5,7 +5,9 @@
 //! so both schemas stay alike; only PostgreSQL uses it.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, text};
+
+use crate::{NAME_LEN, key, txt};
+use sea_orm_migration::schema::big_integer;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -25,9 +27,9 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(StickySessions::Table)
-                .col(text(StickySessions::Scope))
-                .col(text(StickySessions::Session))
-                .col(text(StickySessions::Value))
+                .col(key(m, StickySessions::Scope, NAME_LEN))
+                .col(key(m, StickySessions::Session, 512))
+                .col(txt(m, StickySessions::Value))
                 .col(big_integer(StickySessions::SeenAt))
                 .primary_key(Index::create().col(StickySessions::Scope).col(StickySessions::Session))
                 .take(),

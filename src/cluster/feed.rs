@@ -1,4 +1,4 @@
-//! The listening side: one dedicated PostgreSQL connection (`application_name` =
+//! The listening side on PostgreSQL (MariaDB polls instead: `poll`): one dedicated connection (`application_name` =
 //! `omnigate-feed-<instance id>`) LISTENing on both channels. A newer revision reloads the runtime
 //! (debounced); another instance's health write is re-read and adopted by this instance's actor,
 //! which tells the router; another instance's dashboard login or logout applies to `Sessions`. After a lost connection it reconnects, compares the revision and
@@ -157,7 +157,7 @@ pub(super) async fn run(cluster: Arc<Cluster>, runtime: Arc<Runtime>) {
 }
 
 /// Another instance wrote an account's or a breaker's health: this instance's actor adopts it.
-async fn adopt(cluster: &Cluster, runtime: &Runtime, payload: &str) {
+pub(super) async fn adopt(cluster: &Cluster, runtime: &Runtime, payload: &str) {
     let Some((writer, written)) = decode(payload) else {
         tracing::debug!("ignoring a malformed health announcement");
         return;
@@ -194,7 +194,7 @@ async fn adopt(cluster: &Cluster, runtime: &Runtime, payload: &str) {
 }
 
 /// After a lost connection: every account's and breaker's health as the database has it.
-async fn resync_health(cluster: &Cluster, runtime: &Runtime) {
+pub(super) async fn resync_health(cluster: &Cluster, runtime: &Runtime) {
     match persist::load_accounts(&cluster.db).await {
         Ok(mut all) => {
             for entry in runtime.accounts.iter() {

@@ -1,12 +1,17 @@
-//! Several instances on one PostgreSQL acting as one gateway: admin changes bump a revision and
-//! `NOTIFY omnigate` (every instance reloads within a second); written account and breaker health
-//! is announced on `omnigate_health` (every instance's router hears it); each instance heartbeats
+//! Several instances on one PostgreSQL or MariaDB acting as one gateway: admin changes bump a
+//! revision and (PostgreSQL) `NOTIFY omnigate` (every instance reloads within a second); written
+//! account and breaker health is announced on `omnigate_health` (every instance's router hears
+//! it). MariaDB has no `NOTIFY`: its instances poll the revision and a table of announcements
+//! every `poll::POLL_EVERY` instead (`poll`). Each instance heartbeats
 //! a row `/api/health` lists; every `limits::TICK` the key limits shared through the database are
 //! settled and what is unused given back (`limits::SharedLimits`). Never built on SQLite (one
 //! instance by construction), so SQLite does no extra work. Nothing here runs on the request path.
 
 mod feed;
+mod poll;
 mod sticky;
+
+pub use poll::POLL_EVERY;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -62,8 +67,8 @@ impl std::fmt::Debug for Cluster {
 }
 
 impl Cluster {
-    /// This instance on the PostgreSQL behind `db` (reached again at `url` for listening), keeping
-    /// `sessions` in line with the other instances'.
+    /// This instance on the PostgreSQL or MariaDB behind `db` (PostgreSQL is reached again at
+    /// `url` for listening), keeping `sessions` in line with the other instances'.
     pub fn new(db: DatabaseConnection, url: String, sessions: crate::auth::Sessions) -> Arc<Self> {
         let (announce, announced) = mpsc::unbounded_channel();
         Arc::new(Self {
@@ -191,7 +196,14 @@ impl Cluster {
             Ok(mut g) => g.take(),
             Err(p) => p.into_inner().take(),
         };
-        let feed = actix_rt::spawn(feed::run(Arc::clone(self), Arc::clone(&runtime)));
+        let feed = match actors::sql::Dialect::of(self.db.get_database_backend()) {
+            actors::sql::Dialect::Postgres => actix_rt::spawn(feed::run(Arc::clone(self), Arc::clone(&runtime))),
+            actors::sql::Dialect::MySql => actix_rt::spawn(poll::run(Arc::clone(self), Arc::clone(&runtime))),
+            actors::sql::Dialect::Sqlite => {
+                tracing::error!("several instances need PostgreSQL or MariaDB: not sharing anything on SQLite");
+                return;
+            }
+        };
         match self.feed.lock() {
             Ok(mut g) => *g = Some(feed),
             Err(p) => *p.into_inner() = Some(feed),

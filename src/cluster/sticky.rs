@@ -1,6 +1,7 @@
 //! Sticky session bindings shared by the instances: each binding the router (an account per
 //! provider) or the pipeline (a combo's target) makes, moves or keeps using half a TTL after it
-//! last told is stored in `sticky_sessions` and announced on `omnigate_sticky` in one statement;
+//! last told is stored in `sticky_sessions` and announced on `omnigate_sticky` in one statement
+//! (on MariaDB, with a `cluster_events` row the others poll);
 //! the other instances adopt it, so a session keeps its upstream whichever instance it lands on.
 //! A (re)connecting feed loads the bindings used within the TTL; rows idle past it are deleted
 //! once a minute. Nothing here is on the request path (the router hands bindings over a channel).

@@ -124,7 +124,8 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
-    /// `sqlite://...` or `postgres://...`; default `sqlite://<data dir>/omnigate.db`.
+    /// `sqlite://...`, `postgres://...` or `mysql://...` / `mariadb://...` (MariaDB 10.5+);
+    /// default `sqlite://<data dir>/omnigate.db`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Pool size.

@@ -43,9 +43,15 @@ pub fn validate(cfg: &Config, catalog: &Catalog) -> Result<(), ConfigError> {
         return Err(bad("usage.batch_size".into(), "must be at least 1"));
     }
     if let Some(url) = &cfg.database.url
-        && !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        && !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://")
+            || crate::db::is_mysql(url))
     {
-        return Err(bad("database.url".into(), "must start with sqlite:, postgres:// or postgresql://"));
+        return Err(bad(
+            "database.url".into(),
+            "must start with sqlite:, postgres://, postgresql://, mysql:// or mariadb://",
+        ));
     }
 
     for (i, t) in cfg.thinking.iter().enumerate() {

@@ -299,8 +299,11 @@ impl Hub {
         let poller = Usage::exists(kind, &endpoints).then(|| {
             let usage = Usage { kind, endpoints, base, cell: cell.clone() };
             let (tracker, every) = (quota.clone(), self.poll_every());
-            // Several instances share a PostgreSQL: one of them polls each turn.
-            let shared = (self.db.get_database_backend() == sea_orm::DbBackend::Postgres).then(|| self.db.clone());
+            // Several instances share a PostgreSQL or a MariaDB: one of them polls each turn.
+            let shared = match actors::sql::Dialect::of(self.db.get_database_backend()) {
+                actors::sql::Dialect::Postgres | actors::sql::Dialect::MySql => Some(self.db.clone()),
+                actors::sql::Dialect::Sqlite => None,
+            };
             Supervisor::start_in_arbiter(&arbiter, move |_| {
                 let p = QuotaPoller::new(id, Rc::new(usage), tracker, every);
                 match shared {

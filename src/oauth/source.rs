@@ -37,8 +37,8 @@ pub struct Source {
 /// Advisory lock class of OAuth refreshes (the second key is the account id).
 const REFRESH_LOCK: i32 = 0x6f67_0001;
 
-/// How long an instance waits for another one's refresh of the same account.
-const REFRESH_LOCK_WAIT: &str = "30s";
+/// How long an instance waits for another one's refresh of the same account (seconds).
+const REFRESH_LOCK_WAIT: u32 = 30;
 
 impl Source {
     /// Spends the refresh token of `current` (no lock).
@@ -56,25 +56,45 @@ impl Source {
         Ok(fresh.into_tokens(now, current.generation))
     }
 
-    /// On PostgreSQL, a transaction holding this account's refresh lock: several instances share
-    /// the session, and exactly one may spend its refresh token at a time (the others wait, then
-    /// read what it stored). `None` on SQLite (one instance).
+    /// On PostgreSQL and MariaDB, a transaction holding this account's refresh lock: several
+    /// instances share the session, and exactly one may spend its refresh token at a time (the
+    /// others wait, then read what it stored). `None` on SQLite (one instance).
     async fn exclusive(&self) -> Result<Option<sea_orm::DatabaseTransaction>, RefreshError> {
-        use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
-        if self.db.get_database_backend() != DbBackend::Postgres {
-            return Ok(None);
-        }
+        use actors::sql::{self, Dialect};
+        use sea_orm::{ConnectionTrait, TransactionTrait};
+        let backend = self.db.get_database_backend();
         let fail = |e: sea_orm::DbErr| RefreshError::Transient(format!("taking the refresh lock failed: {e}"));
-        let txn = self.db.begin().await.map_err(fail)?;
-        txn.execute_unprepared(&format!("SET LOCAL lock_timeout = '{REFRESH_LOCK_WAIT}'")).await.map_err(fail)?;
-        let id = i32::try_from(self.account_id).unwrap_or(i32::MAX);
-        let lock = Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_advisory_xact_lock($1, $2)::text AS locked",
-            vec![REFRESH_LOCK.into(), id.into()],
-        );
-        txn.execute_raw(lock).await.map_err(fail)?;
-        Ok(Some(txn))
+        match Dialect::of(backend) {
+            Dialect::Sqlite => Ok(None),
+            Dialect::Postgres => {
+                let txn = self.db.begin().await.map_err(fail)?;
+                txn.execute_unprepared(&format!("SET LOCAL lock_timeout = '{REFRESH_LOCK_WAIT}s'"))
+                    .await
+                    .map_err(fail)?;
+                let id = i32::try_from(self.account_id).unwrap_or(i32::MAX);
+                let lock = sql::statement(
+                    backend,
+                    "SELECT pg_advisory_xact_lock(?, ?)::text AS locked",
+                    vec![REFRESH_LOCK.into(), id.into()],
+                );
+                txn.execute_raw(lock).await.map_err(fail)?;
+                Ok(Some(txn))
+            }
+            Dialect::MySql => {
+                // The lock is the row lock of a `settings` row of the account's own (never the
+                // session row, which the refresh writes on another connection): taken by the
+                // upsert, held until the transaction ends, waited for at most REFRESH_LOCK_WAIT.
+                let key = format!("cluster.refresh_lock.{}", self.account_id);
+                let txn = self.db.begin().await.map_err(fail)?;
+                let lock = format!(
+                    "SET STATEMENT innodb_lock_wait_timeout = {REFRESH_LOCK_WAIT} FOR \
+                     INSERT INTO settings (\"key\", value, updated_at) VALUES (?, '', 0){}",
+                    sql::on_conflict(backend, "settings", &["\"key\""], &[])
+                );
+                txn.execute_raw(sql::statement(backend, &lock, vec![key.into()])).await.map_err(fail)?;
+                Ok(Some(txn))
+            }
+        }
     }
 
     /// Under the cluster lock: another instance may have refreshed while this one waited (then

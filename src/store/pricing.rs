@@ -123,7 +123,10 @@ pub async fn seed(db: &DatabaseConnection, declared: &[Declared]) -> Result<Seed
         let row = active(&d.provider, &d.model, &d.price, d.source, now);
         pricing::Entity::insert(row)
             .on_conflict(
-                OnConflict::columns([pricing::Column::Provider, pricing::Column::Model]).do_nothing().to_owned(),
+                OnConflict::columns([pricing::Column::Provider, pricing::Column::Model])
+                    // `_on`: MySQL has no DO NOTHING; it assigns the column to itself instead.
+                    .do_nothing_on([pricing::Column::Provider])
+                    .to_owned(),
             )
             .exec_without_returning(&tx)
             .await?;

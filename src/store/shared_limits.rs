@@ -1,19 +1,21 @@
 //! The rows several instances on one PostgreSQL share their key and team limits through: a
 //! period's settled spend (`shared_spend`), what each instance holds of a budget and a concurrency
 //! cap (`shared_holds`, gone unless renewed) and the grants counted in the sliding minute
-//! (`shared_grants`). Every change of one scope happens in a transaction under that scope's
-//! advisory lock, on the database's clock. What to grant is decided by the caller
-//! (`limits::shared`); this module only reads and writes. PostgreSQL only.
+//! (`shared_grants`). Every change of one scope happens in a transaction under that scope's lock
+//! (PostgreSQL: an advisory transaction lock; MySQL: the row lock of a `settings` row
+//! `cluster.lock.<scope>`, held until the transaction ends), on the database's clock. What to grant
+//! is decided by the caller (`limits::shared`); this module only reads and writes. Several
+//! instances only (PostgreSQL, MySQL), never SQLite.
 
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement, TransactionTrait, Value,
-};
+use actors::sql::{self, Dialect, Merge};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, Statement, TransactionTrait, Value};
 
 /// The sliding window of `rpm` and `tpm`.
 const WINDOW_MS: i64 = actors::router::pacing::WINDOW_MS;
 
-fn pg(sql: &str, values: Vec<Value>) -> Statement {
-    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+/// `text` (with `?` placeholders) for the engine behind `db`.
+fn st(db: &impl ConnectionTrait, text: &str, values: Vec<Value>) -> Statement {
+    sql::statement(db.get_database_backend(), text, values)
 }
 
 /// What the database says about one scope, under its lock.
@@ -96,18 +98,40 @@ pub struct Done {
 
 async fn begin(db: &DatabaseConnection, w: &Who<'_>) -> Result<(DatabaseTransaction, i64), DbErr> {
     let txn = db.begin().await?;
-    txn.execute_raw(pg("SELECT pg_advisory_xact_lock(hashtext($1))::text AS locked", vec![w.scope.into()])).await?;
-    let row =
-        txn.query_one_raw(pg("SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint AS now", vec![])).await?;
+    let backend = txn.get_database_backend();
+    let clock = match Dialect::of(backend) {
+        Dialect::Postgres => {
+            txn.execute_raw(st(
+                &txn,
+                "SELECT pg_advisory_xact_lock(hashtext(?))::text AS locked",
+                vec![w.scope.into()],
+            ))
+            .await?;
+            "SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint AS now"
+        }
+        Dialect::MySql => {
+            // The row lock of an upsert lasts until the transaction ends, as the advisory lock.
+            let lock = format!(
+                "INSERT INTO settings (\"key\", value, updated_at) VALUES (?, '', 0){}",
+                sql::on_conflict(backend, "settings", &["\"key\""], &[])
+            );
+            txn.execute_raw(st(&txn, &lock, vec![format!("cluster.lock.{}", w.scope).into()])).await?;
+            "SELECT CAST(FLOOR(UNIX_TIMESTAMP(SYSDATE(3)) * 1000) AS SIGNED) AS now"
+        }
+        Dialect::Sqlite => return Err(DbErr::Custom("shared limits need PostgreSQL or MySQL".into())),
+    };
+    let row = txn.query_one_raw(st(&txn, clock, vec![])).await?;
     let now = row.map(|r| r.try_get::<i64>("", "now")).transpose()?.unwrap_or(0);
     // What expired (a killed instance's holds, grants out of the window) counts no more.
-    txn.execute_raw(pg(
-        "DELETE FROM shared_holds WHERE scope = $1 AND expires_at < $2",
+    txn.execute_raw(st(
+        &txn,
+        "DELETE FROM shared_holds WHERE scope = ? AND expires_at < ?",
         vec![w.scope.into(), now.into()],
     ))
     .await?;
-    txn.execute_raw(pg(
-        "DELETE FROM shared_grants WHERE scope = $1 AND counts_until <= $2",
+    txn.execute_raw(st(
+        &txn,
+        "DELETE FROM shared_grants WHERE scope = ? AND counts_until <= ?",
         vec![w.scope.into(), now.into()],
     ))
     .await?;
@@ -116,24 +140,32 @@ async fn begin(db: &DatabaseConnection, w: &Who<'_>) -> Result<(DatabaseTransact
 
 async fn give_back(txn: &DatabaseTransaction, w: &Who<'_>, back: &Back, now: i64) -> Result<(), DbErr> {
     if back.spent > 0.0 {
-        let sql = "INSERT INTO shared_spend (scope, period_start, spent_usd) VALUES ($1, $2, $3) \
-                   ON CONFLICT (scope, period_start) DO UPDATE SET spent_usd = shared_spend.spent_usd + EXCLUDED.spent_usd";
-        txn.execute_raw(pg(sql, vec![w.scope.into(), w.period_start.into(), back.spent.into()])).await?;
+        let sql = format!(
+            "INSERT INTO shared_spend (scope, period_start, spent_usd) VALUES (?, ?, ?){}",
+            sql::on_conflict(
+                txn.get_database_backend(),
+                "shared_spend",
+                &["scope", "period_start"],
+                &[("spent_usd", Merge::Add)]
+            )
+        );
+        txn.execute_raw(st(txn, &sql, vec![w.scope.into(), w.period_start.into(), back.spent.into()])).await?;
     }
-    let sql = "UPDATE shared_holds SET usd = GREATEST(usd - $3, 0), permits = GREATEST(permits - $4, 0), \
-               expires_at = $5 WHERE scope = $1 AND instance = $2";
+    let sql = "UPDATE shared_holds SET usd = GREATEST(usd - ?, 0), permits = GREATEST(permits - ?, 0), \
+               expires_at = ? WHERE scope = ? AND instance = ?";
     let less = back.spent + back.usd;
-    txn.execute_raw(pg(
+    txn.execute_raw(st(
+        txn,
         sql,
-        vec![w.scope.into(), w.instance.into(), less.into(), back.permits.into(), (now + w.ttl_ms).into()],
+        vec![less.into(), back.permits.into(), (now + w.ttl_ms).into(), w.scope.into(), w.instance.into()],
     ))
     .await?;
     if let Some(g) = back.grant {
         // `now` is later than the moment the instance measured `used_ago_ms` from: never early.
         let until = g.used_ago_ms.map_or(now, |ago| now - ago.max(0) + WINDOW_MS);
-        let sql = "UPDATE shared_grants SET requests = GREATEST(requests - $2, 0), tokens = GREATEST(tokens - $3, 0), \
-                   counts_until = LEAST(counts_until, $4) WHERE id = $1";
-        txn.execute_raw(pg(sql, vec![g.id.into(), g.requests.into(), g.tokens.into(), until.into()])).await?;
+        let sql = "UPDATE shared_grants SET requests = GREATEST(requests - ?, 0), tokens = GREATEST(tokens - ?, 0), \
+                   counts_until = LEAST(counts_until, ?) WHERE id = ?";
+        txn.execute_raw(st(txn, sql, vec![g.requests.into(), g.tokens.into(), until.into(), g.id.into()])).await?;
     }
     Ok(())
 }
@@ -141,15 +173,17 @@ async fn give_back(txn: &DatabaseTransaction, w: &Who<'_>, back: &Back, now: i64
 async fn look(txn: &DatabaseTransaction, w: &Who<'_>, now: i64) -> Result<Seen, DbErr> {
     let mut seen = Seen { now, ..Seen::default() };
     let row = txn
-        .query_one_raw(pg(
-            "SELECT spent_usd FROM shared_spend WHERE scope = $1 AND period_start = $2",
+        .query_one_raw(st(
+            txn,
+            "SELECT spent_usd FROM shared_spend WHERE scope = ? AND period_start = ?",
             vec![w.scope.into(), w.period_start.into()],
         ))
         .await?;
     seen.spent = row.map(|r| r.try_get::<f64>("", "spent_usd")).transpose()?.unwrap_or(0.0);
     let holds = txn
-        .query_all_raw(pg(
-            "SELECT instance, period_start, usd, permits FROM shared_holds WHERE scope = $1",
+        .query_all_raw(st(
+            txn,
+            "SELECT instance, period_start, usd, permits FROM shared_holds WHERE scope = ?",
             vec![w.scope.into()],
         ))
         .await?;
@@ -163,8 +197,9 @@ async fn look(txn: &DatabaseTransaction, w: &Who<'_>, now: i64) -> Result<Seen, 
         seen.permits += i64::from(r.try_get::<i32>("", "permits")?);
     }
     let grants = txn
-        .query_all_raw(pg(
-            "SELECT counts_until, requests, tokens FROM shared_grants WHERE scope = $1 ORDER BY counts_until",
+        .query_all_raw(st(
+            txn,
+            "SELECT counts_until, requests, tokens FROM shared_grants WHERE scope = ? ORDER BY counts_until",
             vec![w.scope.into()],
         ))
         .await?;
@@ -190,11 +225,23 @@ pub async fn take<R>(
     if let Ok(add) = &decided {
         if add.usd > 0.0 || add.permits > 0 {
             // A hold of another period is started afresh.
-            let sql = "INSERT INTO shared_holds (scope, instance, period_start, usd, permits, expires_at) \
-                       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, instance) DO UPDATE SET \
-                       usd = CASE WHEN shared_holds.period_start = EXCLUDED.period_start THEN shared_holds.usd ELSE 0 END + EXCLUDED.usd, \
-                       permits = shared_holds.permits + EXCLUDED.permits, period_start = EXCLUDED.period_start, \
-                       expires_at = EXCLUDED.expires_at";
+            let sql = match Dialect::of(txn.get_database_backend()) {
+                Dialect::Postgres | Dialect::Sqlite => {
+                    "INSERT INTO shared_holds (scope, instance, period_start, usd, permits, expires_at) \
+                     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, instance) DO UPDATE SET \
+                     usd = CASE WHEN shared_holds.period_start = EXCLUDED.period_start THEN shared_holds.usd ELSE 0 END + EXCLUDED.usd, \
+                     permits = shared_holds.permits + EXCLUDED.permits, period_start = EXCLUDED.period_start, \
+                     expires_at = EXCLUDED.expires_at"
+                }
+                // Assigned left to right: `usd` reads the stored period before it is replaced.
+                Dialect::MySql => {
+                    "INSERT INTO shared_holds (scope, instance, period_start, usd, permits, expires_at) \
+                     VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE \
+                     usd = CASE WHEN period_start = VALUES(period_start) THEN usd ELSE 0 END + VALUES(usd), \
+                     permits = permits + VALUES(permits), period_start = VALUES(period_start), \
+                     expires_at = VALUES(expires_at)"
+                }
+            };
             let values = vec![
                 w.scope.into(),
                 w.instance.into(),
@@ -203,15 +250,24 @@ pub async fn take<R>(
                 add.permits.into(),
                 (now + w.ttl_ms).into(),
             ];
-            txn.execute_raw(pg(sql, values)).await?;
+            txn.execute_raw(st(&txn, sql, values)).await?;
         }
         if let Some((requests, tokens, counted_for)) = add.grant {
-            let sql = "INSERT INTO shared_grants (scope, instance, requests, tokens, counts_until) \
-                       VALUES ($1, $2, $3, $4, $5) RETURNING id";
+            let sql =
+                "INSERT INTO shared_grants (scope, instance, requests, tokens, counts_until) VALUES (?, ?, ?, ?, ?)";
             let values =
                 vec![w.scope.into(), w.instance.into(), requests.into(), tokens.into(), (now + counted_for).into()];
-            let row = txn.query_one_raw(pg(sql, values)).await?;
-            grant_id = row.map(|r| r.try_get::<i64>("", "id")).transpose()?;
+            grant_id = match Dialect::of(txn.get_database_backend()) {
+                Dialect::Postgres | Dialect::Sqlite => {
+                    let row = txn.query_one_raw(st(&txn, &format!("{sql} RETURNING id"), values)).await?;
+                    row.map(|r| r.try_get::<i64>("", "id")).transpose()?
+                }
+                // The id this connection's INSERT made (MySQL has no INSERT ... RETURNING).
+                Dialect::MySql => {
+                    let done = txn.execute_raw(st(&txn, sql, values)).await?;
+                    i64::try_from(done.last_insert_id()).ok()
+                }
+            };
         }
     }
     txn.commit().await?;
@@ -223,15 +279,17 @@ pub async fn take<R>(
 pub async fn sync(db: &DatabaseConnection, w: &Who<'_>, back: &Back) -> Result<Seen, DbErr> {
     let (txn, now) = begin(db, w).await?;
     let had = txn
-        .query_one_raw(pg(
-            "SELECT 1 AS one FROM shared_holds WHERE scope = $1 AND instance = $2",
+        .query_one_raw(st(
+            &txn,
+            "SELECT 1 AS one FROM shared_holds WHERE scope = ? AND instance = ?",
             vec![w.scope.into(), w.instance.into()],
         ))
         .await?
         .is_some();
     give_back(&txn, w, back, now).await?;
-    txn.execute_raw(pg(
-        "DELETE FROM shared_holds WHERE scope = $1 AND instance = $2 AND usd <= 0 AND permits <= 0",
+    txn.execute_raw(st(
+        &txn,
+        "DELETE FROM shared_holds WHERE scope = ? AND instance = ? AND usd <= 0 AND permits <= 0",
         vec![w.scope.into(), w.instance.into()],
     ))
     .await?;
@@ -244,17 +302,20 @@ pub async fn sync(db: &DatabaseConnection, w: &Who<'_>, back: &Back) -> Result<S
 /// The settled spend of a scope's period, starting it from `seed` (the usage rows) when no
 /// instance counted it yet.
 pub async fn start_period(db: &DatabaseConnection, scope: &str, period_start: i64, seed: f64) -> Result<f64, DbErr> {
-    let sql = "INSERT INTO shared_spend (scope, period_start, spent_usd) VALUES ($1, $2, $3) \
-               ON CONFLICT (scope, period_start) DO NOTHING";
-    db.execute_raw(pg(sql, vec![scope.into(), period_start.into(), seed.into()])).await?;
+    let sql = format!(
+        "INSERT INTO shared_spend (scope, period_start, spent_usd) VALUES (?, ?, ?){}",
+        sql::on_conflict(db.get_database_backend(), "shared_spend", &["scope", "period_start"], &[])
+    );
+    db.execute_raw(st(db, &sql, vec![scope.into(), period_start.into(), seed.into()])).await?;
     spent(db, scope, period_start).await.map(|s| s.unwrap_or(seed))
 }
 
 /// The settled spend of a scope's period, if any instance counted it.
 pub async fn spent(db: &DatabaseConnection, scope: &str, period_start: i64) -> Result<Option<f64>, DbErr> {
     let row = db
-        .query_one_raw(pg(
-            "SELECT spent_usd FROM shared_spend WHERE scope = $1 AND period_start = $2",
+        .query_one_raw(st(
+            db,
+            "SELECT spent_usd FROM shared_spend WHERE scope = ? AND period_start = ?",
             vec![scope.into(), period_start.into()],
         ))
         .await?;
@@ -263,6 +324,6 @@ pub async fn spent(db: &DatabaseConnection, scope: &str, period_start: i64) -> R
 
 /// Drops every hold of `instance` (it stops; its spend was synced before).
 pub async fn leave(db: &DatabaseConnection, instance: &str) -> Result<(), DbErr> {
-    db.execute_raw(pg("DELETE FROM shared_holds WHERE instance = $1", vec![instance.into()])).await?;
+    db.execute_raw(st(db, "DELETE FROM shared_holds WHERE instance = ?", vec![instance.into()])).await?;
     Ok(())
 }

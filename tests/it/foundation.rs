@@ -18,6 +18,9 @@ async fn table_count(conn: &sea_orm::DatabaseConnection) -> i64 {
         sea_orm::DbBackend::Sqlite => {
             "SELECT COUNT(*) AS n FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' AND name <> 'seaql_migrations'"
         }
+        sea_orm::DbBackend::MySql => {
+            "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema=DATABASE() AND table_name <> 'seaql_migrations'"
+        }
         _ => {
             "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema='public' AND table_name <> 'seaql_migrations'"
         }
@@ -37,11 +40,11 @@ async fn migrations_go_up_down_and_up_again() {
     // connection still reading the old schema once saw a dropped index as still there).
     let db = omnigate::db::connect(&env.db_url, 1, false).await.expect("connect");
     Migrator::up(&db.conn, None).await.expect("up");
-    assert_eq!(table_count(&db.conn).await, 27);
+    assert_eq!(table_count(&db.conn).await, 28);
     Migrator::down(&db.conn, None).await.expect("down");
     assert_eq!(table_count(&db.conn).await, 0);
     Migrator::up(&db.conn, None).await.expect("up again");
-    assert_eq!(table_count(&db.conn).await, 27);
+    assert_eq!(table_count(&db.conn).await, 28);
 }
 
 #[actix_web::test]

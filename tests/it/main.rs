@@ -1,5 +1,5 @@
-//! Integration tests: the real daemon on an ephemeral port, real SQLite files or a real
-//! PostgreSQL (`OG_TEST_PG`), and our mock upstream.
+//! Integration tests: the real daemon on an ephemeral port, real SQLite files, a real PostgreSQL
+//! (`OG_TEST_PG`) or a real MariaDB (`OG_TEST_MYSQL`), and our mock upstream.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -35,6 +35,7 @@ mod foundation;
 mod hardening;
 mod import_omniroute;
 mod key_limits;
+mod mariadb;
 mod media;
 mod metrics;
 mod pipeline;

@@ -381,18 +381,17 @@ async fn a_subscription_account_costs_nothing_and_keeps_its_list_price() {
 #[actix_web::test]
 async fn migration_folds_the_old_cost_into_cost_usd_and_back() {
     use migration::{Migrator, Trait as _};
-    use sea_orm::{ConnectionTrait, Statement};
+    use sea_orm::ConnectionTrait;
     let env = TestEnv::new().await;
     let db = omnigate::db::connect(&env.db_url, 2, false).await.expect("connect");
     Migrator::up(&db.conn, Some(7)).await.expect("up to 000007");
-    let backend = db.conn.get_database_backend();
     for (id, cost) in [("old-priced", "0.25"), ("old-zero", "0")] {
         let sql = format!(
-            "INSERT INTO usage (ts, request_id, client_dialect, model, status, input_tokens, output_tokens, \
+            "INSERT INTO \"usage\" (ts, request_id, client_dialect, model, status, input_tokens, output_tokens, \
              cache_read_tokens, cache_write_tokens, reasoning_tokens, total_tokens, cost, latency_ms, streamed, attempts) \
              VALUES (1, '{id}', 'openai-chat', 'p/m', 200, 10, 5, 0, 0, 0, 15, {cost}, 3, false, 1)"
         );
-        db.conn.execute_raw(Statement::from_string(backend, sql)).await.expect("insert an old row");
+        db.conn.execute_raw(crate::support::fitted(&db.conn, &sql)).await.expect("insert an old row");
     }
     Migrator::up(&db.conn, None).await.expect("up to 000008");
     let rows = usage_rows_of(&db.conn).await;
@@ -402,8 +401,8 @@ async fn migration_folds_the_old_cost_into_cost_usd_and_back() {
     // Down through 000008 (and the migrations after it).
     let n = Migrator::migrations().iter().rev().position(|m| m.name().contains("_000008_")).expect("000008") + 1;
     Migrator::down(&db.conn, Some(n as u32)).await.expect("down through 000008");
-    let sql = "SELECT request_id, cost FROM usage ORDER BY id";
-    let back = db.conn.query_all_raw(Statement::from_string(backend, sql)).await.expect("old cost");
+    let sql = "SELECT request_id, cost FROM \"usage\" ORDER BY id";
+    let back = db.conn.query_all_raw(crate::support::fitted(&db.conn, sql)).await.expect("old cost");
     let costs: Vec<f64> = back.iter().map(|r| r.try_get::<f64>("", "cost").expect("cost")).collect();
     assert_eq!(costs, [0.25, 0.0]);
 }

@@ -6,7 +6,7 @@
 use actors::usage::cost::{Cost, CostSource};
 use actors::usage::{TokenUsage, UsageEvent};
 use omnigate::store::observe::summary::{self, Cell, GroupBy};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, Statement};
+use sea_orm::{ActiveValue::Set, ConnectionTrait};
 
 use crate::support::{TestEnv, seed_usage};
 
@@ -133,7 +133,7 @@ async fn compare(db: &sea_orm::DatabaseConnection, ranges: &[(i64, i64)]) {
 }
 
 async fn sum_of(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
-    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.expect("sum");
+    let row = db.query_one_raw(crate::support::fitted(db, sql)).await.expect("sum");
     row.and_then(|r| r.try_get::<i64>("", "n").ok()).unwrap_or(-1)
 }
 
@@ -150,7 +150,7 @@ async fn the_summary_from_rollups_equals_the_raw_rows_also_after_pruning() {
     }
     app.state.runtime.flush_usage().await;
     seed_usage(&db, seeded(now, 300)).await;
-    assert_eq!(sum_of(&db, "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM usage").await, 1800);
+    assert_eq!(sum_of(&db, "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM \"usage\"").await, 1800);
     assert_eq!(sum_of(&db, "SELECT CAST(SUM(requests) AS BIGINT) AS n FROM usage_daily").await, 1800);
     assert_eq!(sum_of(&db, "SELECT CAST(SUM(requests) AS BIGINT) AS n FROM usage_hourly").await, 1800);
 
@@ -179,13 +179,14 @@ async fn the_summary_from_rollups_equals_the_raw_rows_also_after_pruning() {
     let db = app.state.db.clone();
     assert!(
         crate::support::eventually(10, || async {
-            sum_of(&db, &format!("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM usage WHERE ts < {}", now - 4 * D)).await
+            sum_of(&db, &format!("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM \"usage\" WHERE ts < {}", now - 4 * D))
+                .await
                 == 0
         })
         .await,
         "old raw rows pruned"
     );
-    assert!(sum_of(&db, "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM usage").await < 1800);
+    assert!(sum_of(&db, "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM \"usage\"").await < 1800);
     assert_eq!(sum_of(&db, "SELECT CAST(SUM(requests) AS BIGINT) AS n FROM usage_daily").await, 1800);
     assert_eq!(sum_of(&db, "SELECT CAST(SUM(requests) AS BIGINT) AS n FROM usage_hourly").await, 1800);
     let after =

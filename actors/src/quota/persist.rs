@@ -74,19 +74,21 @@ pub async fn load(db: &impl ConnectionTrait, subject: &str) -> Result<Vec<Window
 /// polls, the others skip while one did within nine tenths of `every_ms` (their timers drift and
 /// start at different times). The winner's windows reach the others as it saves them.
 pub async fn claim_poll(db: &sea_orm::DatabaseConnection, id: i64, now: i64, every_ms: i64) -> Result<bool, DbErr> {
-    use sea_orm::{DbBackend, Statement};
-    let pg = |sql: &str, values: Vec<sea_orm::Value>| Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
+    use crate::sql;
+    let backend = db.get_database_backend();
     let key = format!("cluster.quota_polled.{id}");
-    db.execute_raw(pg(
-        "INSERT INTO settings (key, value, updated_at) VALUES ($1, '', 0) ON CONFLICT (key) DO NOTHING",
-        vec![key.as_str().into()],
-    ))
-    .await?;
+    let insert = format!(
+        "INSERT INTO settings (\"key\", value, updated_at) VALUES (?, '', 0){}",
+        sql::on_conflict(backend, "settings", &["\"key\""], &[])
+    );
+    db.execute_raw(sql::statement(backend, &insert, vec![key.as_str().into()])).await?;
+    // One conditional UPDATE: the instance whose statement changed the row won.
     let won = db
-        .query_one_raw(pg(
-            "UPDATE settings SET updated_at = $2 WHERE key = $1 AND updated_at < $3 RETURNING key",
-            vec![key.as_str().into(), now.into(), (now - every_ms * 9 / 10).into()],
+        .execute_raw(sql::statement(
+            backend,
+            "UPDATE settings SET updated_at = ? WHERE \"key\" = ? AND updated_at < ?",
+            vec![now.into(), key.as_str().into(), (now - every_ms * 9 / 10).into()],
         ))
         .await?;
-    Ok(won.is_some())
+    Ok(won.rows_affected() == 1)
 }

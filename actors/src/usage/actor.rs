@@ -275,11 +275,12 @@ fn chunk_sizes(mut n: usize) -> Vec<usize> {
 /// wake: going through `Statement` skips building an ActiveModel and a sea-query tree per row,
 /// which cost ~20 % of the gateway's throughput.
 fn usage_insert(backend: DbBackend, rows: usize) -> String {
-    format!(
-        "INSERT INTO usage ({}) VALUES {}",
+    let sql = format!(
+        "INSERT INTO \"usage\" ({}) VALUES {}",
         USAGE_COLUMNS.join(", "),
-        rollup::placeholders(backend, rows, USAGE_COLUMNS.len())
-    )
+        crate::sql::tuples(rows, USAGE_COLUMNS.len())
+    );
+    crate::sql::text(backend, &sql)
 }
 
 /// Writes one batch in one transaction. The transaction starts before the rows are taken apart:
@@ -375,30 +376,38 @@ const PRUNE_CLAIM: &str = "cluster.usage_pruned_at";
 /// within that hour of theirs; a shorter retention (a later cutoff) prunes at once. So retention
 /// runs once per cluster, not once per instance.
 async fn claim_prune(db: &DatabaseConnection, now: i64, before: i64) -> Result<bool, DbErr> {
-    if db.get_database_backend() != DbBackend::Postgres {
-        return Ok(true);
+    use crate::sql::{self, Dialect};
+    let backend = db.get_database_backend();
+    match Dialect::of(backend) {
+        Dialect::Sqlite => return Ok(true),
+        Dialect::Postgres | Dialect::MySql => {}
     }
-    let pg = |sql: &str, values: Vec<Value>| Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
-    db.execute_raw(pg(
-        "INSERT INTO settings (key, value, updated_at) VALUES ($1, '0', 0) ON CONFLICT (key) DO NOTHING",
-        vec![PRUNE_CLAIM.into()],
-    ))
-    .await?;
+    let insert = format!(
+        "INSERT INTO settings (\"key\", value, updated_at) VALUES (?, '0', 0){}",
+        sql::on_conflict(backend, "settings", &["\"key\""], &[])
+    );
+    db.execute_raw(sql::statement(backend, &insert, vec![PRUNE_CLAIM.into()])).await?;
     let every = i64::try_from(PRUNE_EVERY.as_millis()).unwrap_or(i64::MAX / 4);
+    // One conditional UPDATE: the instance whose statement changed the row won (row locks order
+    // the others after it, and they then find the condition false).
+    let claim = format!(
+        "UPDATE settings SET updated_at = ?, value = ? WHERE \"key\" = ? AND (updated_at < ? OR {} < ?)",
+        sql::cast_bigint(backend, "value")
+    );
     let won = db
-        .query_one_raw(pg(
-            "UPDATE settings SET updated_at = $2, value = $3 WHERE key = $1 \
-             AND (updated_at < $4 OR CAST(value AS BIGINT) < $5) RETURNING key",
+        .execute_raw(sql::statement(
+            backend,
+            &claim,
             vec![
-                PRUNE_CLAIM.into(),
                 now.into(),
                 before.to_string().into(),
+                PRUNE_CLAIM.into(),
                 (now - every + 60_000).into(),
                 (before - every).into(),
             ],
         ))
         .await?;
-    Ok(won.is_some())
+    Ok(won.rows_affected() == 1)
 }
 
 async fn prune(db: &DatabaseConnection, before: i64) -> Result<u64, DbErr> {

@@ -8,6 +8,8 @@ use std::collections::HashMap;
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 
+use crate::sql::{self, Merge};
+
 use super::UsageEvent;
 use super::cost::CostSource;
 
@@ -66,31 +68,10 @@ const COLUMNS: [&str; 15] = [
 /// The columns before these make a cell's key; a conflicting row adds to the rest.
 const KEY_COLUMNS: usize = 6;
 
-/// `VALUES` tuples of `cols` placeholders for `rows` rows, numbered from `$1` on PostgreSQL.
-pub fn placeholders(backend: DbBackend, rows: usize, cols: usize) -> String {
-    let mut sql = String::new();
-    let mut n = 0;
-    for r in 0..rows {
-        sql.push_str(if r > 0 { ", (" } else { "(" });
-        for c in 0..cols {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            n += 1;
-            match backend {
-                DbBackend::Postgres => sql.push_str(&format!("${n}")),
-                _ => sql.push('?'),
-            }
-        }
-        sql.push(')');
-    }
-    sql
-}
-
 /// The clause that adds a conflicting cell's sums to the stored ones.
-fn on_conflict_add(table: &str) -> String {
-    let set: Vec<String> = COLUMNS[KEY_COLUMNS..].iter().map(|c| format!("{c} = {table}.{c} + excluded.{c}")).collect();
-    format!(" ON CONFLICT ({}) DO UPDATE SET {}", COLUMNS[..KEY_COLUMNS].join(", "), set.join(", "))
+fn on_conflict_add(backend: DbBackend, table: &str) -> String {
+    let set: Vec<(&str, Merge)> = COLUMNS[KEY_COLUMNS..].iter().map(|c| (*c, Merge::Add)).collect();
+    sql::on_conflict(backend, table, &COLUMNS[..KEY_COLUMNS], &set)
 }
 
 fn big(v: u64) -> i64 {
@@ -131,12 +112,13 @@ pub fn fold(events: &[UsageEvent], bucket_ms: i64) -> Vec<(CellKey, Sums)> {
 
 /// The upsert of `rows` cells into `table` (a fixed name of ours, never client text).
 pub fn upsert_sql(backend: DbBackend, table: &str, rows: usize) -> String {
-    format!(
+    let sql = format!(
         "INSERT INTO {table} ({}) VALUES {}{}",
         COLUMNS.join(", "),
-        placeholders(backend, rows, COLUMNS.len()),
-        on_conflict_add(table)
-    )
+        sql::tuples(rows, COLUMNS.len()),
+        on_conflict_add(backend, table)
+    );
+    sql::text(backend, &sql)
 }
 
 /// The values of one cell, in `COLUMNS` order.
@@ -189,28 +171,29 @@ pub async fn add(
 /// rows the writer already added.
 pub async fn add_rows(db: &impl ConnectionTrait, after_id: i64) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
-    let sum = |c: &str| format!("CAST(COALESCE(SUM({c}), 0) AS BIGINT)");
+    let sum = |c: &str| sql::cast_bigint(backend, &format!("COALESCE(SUM({c}), 0)"));
     for (table, size) in TABLES {
-        let bucket = format!("(ts / {size}) * {size}");
+        let bucket = format!("({}) * {size}", sql::int_div(backend, "ts", &size.to_string()));
         let dims = format!(
-            "{bucket}, COALESCE(provider, ''), COALESCE(account, ''), model, COALESCE(key_name, ''), status / 100"
+            "{bucket}, COALESCE(provider, ''), COALESCE(account, ''), model, COALESCE(key_name, ''), {}",
+            sql::int_div(backend, "status", "100")
         );
         let sql = format!(
-            "INSERT INTO {table} ({}) SELECT {dims}, CAST(COUNT(*) AS BIGINT), {}, {}, {}, {}, {}, \
-             CAST(COALESCE(SUM(cost_usd), 0) AS DOUBLE PRECISION), \
-             CAST(COALESCE(SUM(list_cost_usd), 0) AS DOUBLE PRECISION), \
-             CAST(COALESCE(SUM(CASE WHEN cost_source = 'unpriced' AND total_tokens > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) \
-             FROM usage WHERE id > {} GROUP BY {dims}{}",
+            "INSERT INTO {table} ({}) SELECT {dims}, {}, {}, {}, {}, {}, {}, {}, {}, {} \
+             FROM \"usage\" WHERE id > ? GROUP BY {dims}{}",
             COLUMNS.join(", "),
+            sql::cast_bigint(backend, "COUNT(*)"),
             sum("input_tokens"),
             sum("output_tokens"),
             sum("cache_read_tokens"),
             sum("cache_write_tokens"),
             sum("reasoning_tokens"),
-            if backend == DbBackend::Postgres { "$1" } else { "?" },
-            on_conflict_add(table),
+            sql::cast_double(backend, "COALESCE(SUM(cost_usd), 0)"),
+            sql::cast_double(backend, "COALESCE(SUM(list_cost_usd), 0)"),
+            sum("CASE WHEN cost_source = 'unpriced' AND total_tokens > 0 THEN 1 ELSE 0 END"),
+            on_conflict_add(backend, table),
         );
-        db.execute_raw(Statement::from_sql_and_values(backend, sql, [Value::from(after_id)])).await?;
+        db.execute_raw(sql::statement(backend, &sql, vec![Value::from(after_id)])).await?;
     }
     Ok(())
 }
@@ -258,5 +241,8 @@ mod tests {
         let sql = upsert_sql(DbBackend::Postgres, "usage_hourly", 2);
         assert!(sql.contains("$30)") && !sql.contains("$31"), "{sql}");
         assert!(sql.contains("requests = usage_hourly.requests + excluded.requests"), "{sql}");
+        let sql = upsert_sql(DbBackend::MySql, "usage_hourly", 2);
+        assert!(sql.contains("ON DUPLICATE KEY UPDATE requests = usage_hourly.requests + VALUES(requests)"), "{sql}");
+        assert!(!sql.contains('$'), "{sql}");
     }
 }

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use actors::sql;
 use actors::usage::rollup::{DAY_MS, HOUR_MS};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Value};
 use serde::Serialize;
@@ -200,15 +201,18 @@ pub async fn aggregate_raw(
 }
 
 /// The select list of the sums, over raw rows or a rollup.
-fn sums(source: Source) -> String {
-    let sum = |c: &str, name: &str| format!("CAST(COALESCE(SUM({c}), 0) AS BIGINT) AS {name}");
+fn sums(backend: DbBackend, source: Source) -> String {
+    let sum =
+        |c: &str, name: &str| format!("{} AS {name}", sql::cast_bigint(backend, &format!("COALESCE(SUM({c}), 0)")));
     let tokens = ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens"]
         .map(|c| sum(c, c))
         .join(", ");
-    let cost = |c: &str, name: &str| format!("CAST(COALESCE(SUM({c}), 0) AS DOUBLE PRECISION) AS {name}");
+    let cost =
+        |c: &str, name: &str| format!("{} AS {name}", sql::cast_double(backend, &format!("COALESCE(SUM({c}), 0)")));
     match source {
         Source::Raw => format!(
-            "CAST(COUNT(*) AS BIGINT) AS requests, {}, {tokens}, {}, {}, {}",
+            "{} AS requests, {}, {tokens}, {}, {}, {}",
+            sql::cast_bigint(backend, "COUNT(*)"),
             sum("CASE WHEN status >= 400 THEN 1 ELSE 0 END", "errors"),
             cost("cost_usd", "cost"),
             cost("list_cost_usd", "list_cost"),
@@ -238,14 +242,14 @@ async fn sum_part(
         // SQLite's planner would rather walk the model or key index for a grouping in its order
         // than range-read `ts`: over millions of rows that reads them all for an hour's edge.
         Source::Raw if backend == DbBackend::Sqlite => ("usage INDEXED BY ix_usage_ts", "ts"),
-        Source::Raw => ("usage", "ts"),
+        Source::Raw => ("\"usage\"", "ts"),
         Source::Rollup { table, .. } => (table, "bucket"),
     };
     let bucket = match bucket_ms {
         // An integer of our own (one of a few fixed sizes), so the select and the group by
         // carry the same expression text, which PostgreSQL needs.
-        Some(b) => format!("({ts} / {}) * {}", b.max(1), b.max(1)),
-        None => "CAST(0 AS BIGINT)".to_string(),
+        Some(b) => format!("({}) * {}", sql::int_div(backend, ts, &b.max(1).to_string()), b.max(1)),
+        None => sql::cast_bigint(backend, "0"),
     };
     // A rollup keeps `''` for a missing dimension; the answer says `null` as for raw rows.
     let dim = |c: &str| match part.source {
@@ -262,7 +266,7 @@ async fn sum_part(
     let sql = format!(
         "SELECT {}, {} FROM {table} WHERE {ts} >= ? AND {ts} <= ?{}",
         select.join(", "),
-        sums(part.source),
+        sums(backend, part.source),
         if group.is_empty() { String::new() } else { format!(" GROUP BY {}", group.join(", ")) },
     );
     let stmt = statement(backend, &sql, vec![Value::from(part.lo), Value::from(part.hi)]);

@@ -9,7 +9,7 @@ use omnigate::app::Running;
 use sea_orm::{ConnectionTrait, EntityTrait};
 use serde_json::{Value, json};
 
-use super::{direct, require_pg, second};
+use super::{direct, require_shared, second};
 use crate::admin_write_support::put_api;
 use crate::mock::{MockUpstream, Reply};
 use crate::support::{TestEnv, base, client, free_port, header, json_body, mock_config, wait_healthy};
@@ -84,10 +84,10 @@ async fn spent(env: &TestEnv, apps: &[Running]) -> (f64, usize) {
     (ok.iter().map(|r| r.cost_usd.unwrap_or(0.0)).sum(), ok.len())
 }
 
-#[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
+#[ignore = "needs PostgreSQL or MariaDB (OG_TEST_PG / OG_TEST_MYSQL): scripts/test runs it in those passes"]
 #[actix_web::test]
 async fn a_budget_spread_over_three_instances_is_spent_once_never_three_times() {
-    require_pg();
+    require_shared();
     let mock = MockUpstream::start().await;
     let env = TestEnv::new().await;
     let text = mock_config(&mock.base(), &[("a", "ka")], "")
@@ -162,10 +162,10 @@ async fn a_budget_spread_over_three_instances_is_spent_once_never_three_times() 
     }
 }
 
-#[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
+#[ignore = "needs PostgreSQL or MariaDB (OG_TEST_PG / OG_TEST_MYSQL): scripts/test runs it in those passes"]
 #[actix_web::test]
 async fn most_requests_of_a_limited_key_are_served_from_the_lease_without_asking_the_database() {
-    require_pg();
+    require_shared();
     let mock = MockUpstream::start().await;
     let env = TestEnv::new().await;
     let limits = "rpm = 1000\ntpm = 1000000\nmax_concurrent = 50\nbudget = { usd = 100.0, period = \"month\" }";
@@ -219,10 +219,10 @@ fn limited(mock: &MockUpstream, extra_key: &str) -> String {
     format!("{}\n{keys}", mock_config(&mock.base(), &[("a", "ka")], ""))
 }
 
-#[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
+#[ignore = "needs PostgreSQL or MariaDB (OG_TEST_PG / OG_TEST_MYSQL): scripts/test runs it in those passes"]
 #[actix_web::test]
 async fn requests_per_minute_and_in_flight_are_counted_once_across_three_instances() {
-    require_pg();
+    require_shared();
     let mock = MockUpstream::start().await;
     // Streams of the slow provider last about 6 s: every request of the burst arrives while the
     // first ones are still in flight.
@@ -330,10 +330,10 @@ async fn holds_of(env: &TestEnv, instance: &str) -> i64 {
     row.and_then(|r| r.try_get::<i64>("", "n").ok()).unwrap_or(0)
 }
 
-#[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
+#[ignore = "needs PostgreSQL or MariaDB (OG_TEST_PG / OG_TEST_MYSQL): scripts/test runs it in those passes"]
 #[actix_web::test]
 async fn a_killed_instances_permits_and_budget_come_back_within_the_hold_ttl_a_stopped_ones_at_once() {
-    require_pg();
+    require_shared();
     let mock = MockUpstream::start().await;
     mock.always("kslow", Reply::Stall);
     let env = TestEnv::new().await;

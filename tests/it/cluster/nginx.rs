@@ -97,7 +97,7 @@ async fn served(app: &Running) -> f64 {
         .sum()
 }
 
-#[ignore = "needs PostgreSQL (OG_TEST_PG) and nginx (OG_TEST_NGINX): scripts/test runs it in its PostgreSQL pass"]
+#[ignore = "needs PostgreSQL (OG_TEST_PG) and nginx (OG_TEST_NGINX): scripts/test runs it in its PostgreSQL pass (not on MariaDB)"]
 #[actix_web::test]
 async fn the_shipped_nginx_config_spreads_streams_and_sockets_and_outlives_an_instance() {
     require_pg();

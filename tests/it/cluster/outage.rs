@@ -13,7 +13,7 @@ use omnigate::app::Running;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
-use super::{PROPAGATION, direct, require_pg, within};
+use super::{PROPAGATION, direct, within};
 use crate::admin_write_support::{chat_ci, post_api};
 use crate::mock::MockUpstream;
 use crate::support::{TestEnv, base, client, json_body, mock_config};
@@ -84,16 +84,20 @@ async fn ready(app: &Running) -> (u16, Value) {
 
 async fn usage_rows(env: &TestEnv) -> i64 {
     let db = direct(env).await;
-    let sql = "SELECT count(*) AS n FROM usage WHERE status = 200";
-    let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.expect("count");
+    let sql = "SELECT count(*) AS n FROM \"usage\" WHERE status = 200";
+    let row = db.query_one_raw(crate::support::fitted(&db, sql)).await.expect("count");
     db.close().await.ok();
     row.and_then(|r| r.try_get::<i64>("", "n").ok()).unwrap_or(-1)
 }
 
-#[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
+// PostgreSQL only: on MariaDB about half the runs cut a usage batch in the middle of its
+// transaction, which the writer drops (at most one batch, README "Several instances"), so the
+// exact count below would fail there although the daemon does what it says. (The same race hits
+// PostgreSQL under a loaded machine: README, "On MariaDB".)
+#[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass (not on MariaDB)"]
 #[actix_web::test]
 async fn with_postgresql_out_of_reach_both_instances_keep_serving_and_write_every_row_once_it_is_back() {
-    require_pg();
+    super::require_pg();
     let mock = MockUpstream::start().await;
     let env = TestEnv::new().await;
     let relay = Relay::start(host_port(&env.db_url)).await;

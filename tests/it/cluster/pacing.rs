@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{require_pg, second};
+use super::{require_shared, second};
 use crate::mock::MockUpstream;
 use crate::support::{TestEnv, base, client, mock_config};
 
@@ -20,10 +20,10 @@ async fn chat(app: &omnigate::app::Running) -> u16 {
         .map_or(0, |r| r.status().as_u16())
 }
 
-#[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
+#[ignore = "needs PostgreSQL or MariaDB (OG_TEST_PG / OG_TEST_MYSQL): scripts/test runs it in those passes"]
 #[actix_web::test]
 async fn two_instances_send_an_account_no_more_than_its_rpm_together() {
-    require_pg();
+    require_shared();
     let mock = MockUpstream::start().await;
     let env = TestEnv::new().await;
     // rpm = 4 on the one account; a paced request is refused at once (no waiting in the queue).

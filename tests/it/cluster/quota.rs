@@ -8,17 +8,17 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{PROPAGATION, require_pg, second, within};
+use super::{PROPAGATION, require_shared, second, within};
 use crate::subs::{CC, World, api_account};
 
 fn window(account: &Value, key: &str) -> Option<f64> {
     account["quota"]["windows"].as_array()?.iter().find(|w| w["key"] == key)?["used"].as_f64()
 }
 
-#[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
+#[ignore = "needs PostgreSQL or MariaDB (OG_TEST_PG / OG_TEST_MYSQL): scripts/test runs it in those passes"]
 #[actix_web::test]
 async fn a_usage_endpoint_is_polled_once_per_cluster_and_its_windows_reach_every_instance() {
-    require_pg();
+    require_shared();
     let w = World::new().await;
     let u = uuid::Uuid::new_v4().simple().to_string();
     let (at, rt) = (format!("cc-q-at-{u}"), format!("cc-q-rt-{u}"));

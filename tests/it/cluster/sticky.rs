@@ -6,7 +6,7 @@
 use omnigate::app::Running;
 use serde_json::{Value, json};
 
-use super::{PROPAGATION, require_pg, second, within};
+use super::{PROPAGATION, require_shared, second, within};
 use crate::mock::{MockUpstream, Reply};
 use crate::support::{TestEnv, base, client, header, mock_config};
 
@@ -24,10 +24,10 @@ async fn send(app: &Running, session: Option<&str>, model: &str) -> (u16, String
     (r.status().as_u16(), header(&r, "x-omnigate-account"), header(&r, "x-omnigate-provider"))
 }
 
-#[ignore = "needs PostgreSQL (OG_TEST_PG): scripts/test runs it in its PostgreSQL pass"]
+#[ignore = "needs PostgreSQL or MariaDB (OG_TEST_PG / OG_TEST_MYSQL): scripts/test runs it in those passes"]
 #[actix_web::test]
 async fn a_session_bound_on_one_instance_keeps_its_account_and_its_moves_on_every_instance() {
-    require_pg();
+    require_shared();
     let mock = MockUpstream::start().await;
     let env = TestEnv::new().await;
     let other = crate::routing_sessions::other_and_combo(&mock);

@@ -1,5 +1,5 @@
-//! Test harness: databases (SQLite file or a fresh PostgreSQL database per test), starting the
-//! app in-process, and an HTTP client.
+//! Test harness: databases (SQLite file, or a fresh PostgreSQL or MariaDB database per test),
+//! starting the app in-process, and an HTTP client.
 
 #![allow(dead_code)]
 
@@ -33,14 +33,63 @@ pub async fn fresh_pg_database(admin_url: &str) -> String {
     format!("{base}/{name}")
 }
 
+/// The MariaDB server URL (`mysql://root@127.0.0.1:PORT/`) to create per-test databases on,
+/// when testing against MariaDB (and not PostgreSQL).
+pub fn mysql_admin_url() -> Option<String> {
+    std::env::var("OG_TEST_MYSQL").ok().filter(|s| !s.is_empty())
+}
+
+/// The server the tests share state through, if any: `OG_TEST_PG`, else `OG_TEST_MYSQL`.
+pub fn shared_admin_url() -> Option<String> {
+    pg_admin_url().or_else(mysql_admin_url)
+}
+
+/// Whether the tests run on MariaDB.
+pub fn on_mysql() -> bool {
+    pg_admin_url().is_none() && mysql_admin_url().is_some()
+}
+
+/// A new empty MariaDB database (utf8mb4, binary collation) on the test server; its URL.
+pub async fn fresh_mysql_database(admin_url: &str) -> String {
+    let name = format!("og_{}", uuid::Uuid::new_v4().simple());
+    let base = admin_url.trim_end_matches('/');
+    let conn = sea_orm::Database::connect(format!("{base}/")).await.expect("connect to test MariaDB");
+    conn.execute_unprepared(&format!("CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
+        .await
+        .expect("create database");
+    conn.close().await.ok();
+    format!("{base}/{name}")
+}
+
+/// A new empty database on the shared test server (PostgreSQL or MariaDB); its URL.
+pub async fn fresh_shared_database(admin_url: &str) -> String {
+    if admin_url.starts_with("mysql://") || admin_url.starts_with("mariadb://") {
+        fresh_mysql_database(admin_url).await
+    } else {
+        fresh_pg_database(admin_url).await
+    }
+}
+
+/// A test's own SQL (`?` placeholders, `"usage"` and `"key"` quoted ANSI-style, `AS BIGINT`
+/// casts) fitted to the engine behind `db`, as the daemon's raw SQL is (`actors::sql`).
+pub fn fitted(db: &impl ConnectionTrait, sql: &str) -> sea_orm::Statement {
+    let backend = db.get_database_backend();
+    let sql = match actors::sql::Dialect::of(backend) {
+        actors::sql::Dialect::MySql => sql.replace(" AS BIGINT)", " AS SIGNED)"),
+        actors::sql::Dialect::Sqlite | actors::sql::Dialect::Postgres => sql.to_string(),
+    };
+    actors::sql::statement(backend, &sql, vec![])
+}
+
 impl TestEnv {
     /// A temp data dir and a database: SQLite file, or a fresh PostgreSQL database when
-    /// `OG_TEST_PG` is set.
+    /// `OG_TEST_PG` is set, or a fresh MariaDB database when `OG_TEST_MYSQL` is.
     pub async fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db_url = match pg_admin_url() {
-            Some(admin) => fresh_pg_database(&admin).await,
-            None => format!("sqlite://{}", dir.path().join("omnigate.db").display()),
+        let db_url = match (pg_admin_url(), mysql_admin_url()) {
+            (Some(admin), _) => fresh_pg_database(&admin).await,
+            (None, Some(admin)) => fresh_mysql_database(&admin).await,
+            (None, None) => format!("sqlite://{}", dir.path().join("omnigate.db").display()),
         };
         Self {
             dir,
