@@ -295,12 +295,11 @@ async fn write(db: &DatabaseConnection, batch: Vec<UsageEvent>) -> Result<usize,
             return Err(Failed { rows: n, error, kept: Some(batch) });
         }
     };
-    let lost = |error: DbErr| Failed { rows: n, error, kept: None };
     // The rollups' cells, before the events are taken apart for the raw rows.
     let rollup_cells = rollup::cells(&batch);
     let mut values: Vec<Value> = Vec::with_capacity(n * USAGE_COLUMNS.len());
     let mut log_rows = Vec::new();
-    for e in batch {
+    for e in &batch {
         // The usage row says everything about a clean single-attempt request; the request log
         // keeps the detail of the others (errors, fallbacks, cancellations, transformed calls).
         if e.error.is_some() || e.attempts.len() > 1 || e.status >= 300 || !e.transforms.is_empty() {
@@ -322,14 +321,14 @@ async fn write(db: &DatabaseConnection, batch: Vec<UsageEvent>) -> Result<usize,
         let big = |v: u64| Value::from(i64::try_from(v).unwrap_or(i64::MAX));
         values.extend([
             Value::from(e.ts),
-            Value::from(e.request_id),
-            Value::from(e.key_name),
-            Value::from(e.client_dialect),
-            Value::from(e.provider),
-            Value::from(e.account),
-            Value::from(e.model),
+            Value::from(e.request_id.clone()),
+            Value::from(e.key_name.clone()),
+            Value::from(e.client_dialect.clone()),
+            Value::from(e.provider.clone()),
+            Value::from(e.account.clone()),
+            Value::from(e.model.clone()),
             Value::from(i32::from(e.status)),
-            Value::from(e.error),
+            Value::from(e.error.clone()),
             big(t.input),
             big(t.output),
             big(t.cache_read),
@@ -343,26 +342,40 @@ async fn write(db: &DatabaseConnection, batch: Vec<UsageEvent>) -> Result<usize,
             Value::from(e.ttfb_ms),
             Value::from(e.streamed),
             Value::from(i32::try_from(e.attempts.len()).unwrap_or(i32::MAX)),
-            Value::from(e.path),
+            Value::from(e.path.clone()),
             Value::from(t.units.and_then(|u| u.count())),
             Value::from(t.units.map(|u| u.unit.as_str())),
         ]);
     }
     let backend = db.get_database_backend();
     // One transaction for the whole batch: all of it lands or none (and one commit, one fsync).
-    let mut values = values.into_iter();
-    for rows in chunk_sizes(n) {
-        let chunk: Vec<Value> = values.by_ref().take(rows * USAGE_COLUMNS.len()).collect();
-        let stmt = Statement::from_sql_and_values(backend, usage_insert(backend, rows), chunk);
-        tx.execute_raw(stmt).await.map_err(lost)?;
+    let inserted: Result<(), DbErr> = async {
+        let mut values = values.into_iter();
+        for rows in chunk_sizes(n) {
+            let chunk: Vec<Value> = values.by_ref().take(rows * USAGE_COLUMNS.len()).collect();
+            let stmt = Statement::from_sql_and_values(backend, usage_insert(backend, rows), chunk);
+            tx.execute_raw(stmt).await?;
+        }
+        // The rollups in the same transaction: they always equal the raw rows written.
+        rollup::add(&tx, rollup_cells, chunk_sizes).await?;
+        let mut logs = log_rows.into_iter();
+        for rows in chunk_sizes(logs.len()) {
+            let chunk: Vec<request_log::ActiveModel> = logs.by_ref().take(rows).collect();
+            request_log::Entity::insert_many(chunk).exec(&tx).await?;
+        }
+        Ok(())
     }
-    // The rollups in the same transaction: they always equal the raw rows written.
-    rollup::add(&tx, rollup_cells, chunk_sizes).await.map_err(lost)?;
-    let mut logs = log_rows.into_iter();
-    for rows in chunk_sizes(logs.len()) {
-        let chunk: Vec<request_log::ActiveModel> = logs.by_ref().take(rows).collect();
-        request_log::Entity::insert_many(chunk).exec(&tx).await.map_err(lost)?;
+    .await;
+    if let Err(error) = inserted {
+        // Nothing was committed. A database that has gone away meanwhile (it does not answer a
+        // ping) gets the rows back whole, to be held; one that answers refused these rows, which
+        // would fail again: they are dropped and counted.
+        drop(tx);
+        let answers = matches!(actix_rt::time::timeout(BEGIN_WAIT, db.ping()).await, Ok(Ok(())));
+        return Err(Failed { rows: n, error, kept: (!answers).then_some(batch) });
     }
+    // A commit cut off on the way is the one case whose outcome is unknown: not written twice.
+    let lost = |error: DbErr| Failed { rows: n, error, kept: None };
     tx.commit().await.map_err(lost)?;
     Ok(n)
 }
