@@ -36,9 +36,10 @@
 //!    request is served from this instance's lease of the key's shared budget, minute and permits,
 //!    and only a lease that runs out asks the database (one locked transaction for a chunk). `pipeline::session` reads the client's session key (header or body markers; for
 //!    the Responses API the `previous_response_id` chain, `session::ResponseChains`).
-//! 3. For each target, `Lease` goes to the `RouterActor` (its own thread): it gives a bound
-//!    session its account while that one can serve, else picks an account by strategy from its
-//!    routing table (cooldowns, model locks, breaker, concurrency caps, pacing) and binds the
+//! 3. For each target, `Lease` goes to this worker thread's `LeaseDesk` (a router actor on the
+//!    same event loop, over the `RouterActor`'s shared routing state: no cross-thread hop): it
+//!    gives a bound session its account while that one can serve, else picks an account by
+//!    strategy from the routing table (cooldowns, model locks, breaker, concurrency caps, pacing) and binds the
 //!    session; it answers with a lease holding an in-flight slot that frees itself on drop. When
 //!    every target lacks only a ready account (paced or cooling briefly), the request waits in
 //!    `pipeline::queue` (a FIFO lane per model, bounded in time and size) and leases again. A

@@ -265,3 +265,86 @@ impl Handler<GetRoutingView> for RouterActor {
         MessageResult(view)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use actix::{Actor, Arbiter};
+
+    use super::*;
+    use crate::account::AccountHealth;
+    use crate::outcome::{OutcomeKind, ResiliencePolicy};
+    use crate::router::pacing::Pacing;
+    use crate::router::slot::Slot;
+    use crate::router::table::AccountEntry;
+
+    fn acc(id: i64) -> AccountEntry {
+        AccountEntry {
+            id,
+            provider: "p".into(),
+            name: format!("a{id}").into(),
+            priority: 1,
+            weight: 1,
+            enabled: true,
+            max_concurrent: None,
+            pacing: Pacing::default(),
+            base_url: "http://x".into(),
+            credential: None,
+            health: AccountHealth::default(),
+            slot: Arc::new(Slot::default()),
+            addr: None,
+        }
+    }
+
+    fn ask() -> Lease {
+        Lease { provider: "p".into(), model: "m".into(), exclude: Vec::new(), session: None, tokens: 0 }
+    }
+
+    async fn in_flight(router: &actix::Addr<RouterActor>, id: i64) -> u32 {
+        let view = router.send(GetRoutingView).await.expect("the router answers");
+        view.iter().find(|a| a.id == id).map_or(u32::MAX, |a| a.in_flight)
+    }
+
+    #[actix_rt::test]
+    async fn desks_on_two_threads_lease_from_the_routers_state_and_see_its_changes_at_once() {
+        let routing = SharedRouting::new();
+        let router = RouterActor::new(1, routing.clone()).start();
+        let reload = Reload {
+            accounts: vec![acc(1), acc(2)],
+            providers: HashMap::new(),
+            sticky_limit: 1,
+            sessions: crate::router::sessions::SessionPolicy::default(),
+        };
+        router.send(reload).await.expect("the router answers");
+        let here = LeaseDesk::new(routing.clone()).start();
+        let other_thread = Arbiter::new();
+        let shared = routing.clone();
+        let there = LeaseDesk::start_in_arbiter(&other_thread.handle(), move |_| LeaseDesk::new(shared));
+
+        // Both desks lease from the one table (fill-first: the first account while it serves).
+        for desk in [&here, &there] {
+            let grant = desk.send(ask()).await.expect("the desk answers").expect("an account");
+            assert_eq!(grant.account_id, 1);
+        }
+
+        // A cooldown told to the router holds at both desks from the next lease on.
+        let mut cooling = AccountHealth::default();
+        let limited = OutcomeKind::RateLimited { retry_after: Some(Duration::from_secs(60)) };
+        cooling.apply(limited, now_ms(), &ResiliencePolicy::default());
+        router.send(AccountChanged { id: 1, health: cooling }).await.expect("the router answers");
+        let mut held = Vec::new();
+        for desk in [&here, &there, &here, &there] {
+            let grant = desk.send(ask()).await.expect("the desk answers").expect("account 2 serves");
+            assert_eq!(grant.account_id, 2);
+            held.push(grant);
+        }
+
+        // Their in-flight slots are the router's: it sees the four leases, and none once they end.
+        assert_eq!(in_flight(&router, 2).await, 4);
+        drop(held);
+        assert_eq!(in_flight(&router, 2).await, 0);
+        other_thread.stop();
+    }
+}
