@@ -276,27 +276,7 @@ mod tests {
     use super::*;
     use crate::account::AccountHealth;
     use crate::outcome::{OutcomeKind, ResiliencePolicy};
-    use crate::router::pacing::Pacing;
-    use crate::router::slot::Slot;
-    use crate::router::table::AccountEntry;
-
-    fn acc(id: i64) -> AccountEntry {
-        AccountEntry {
-            id,
-            provider: "p".into(),
-            name: format!("a{id}").into(),
-            priority: 1,
-            weight: 1,
-            enabled: true,
-            max_concurrent: None,
-            pacing: Pacing::default(),
-            base_url: "http://x".into(),
-            credential: None,
-            health: AccountHealth::default(),
-            slot: Arc::new(Slot::default()),
-            addr: None,
-        }
-    }
+    use crate::router::table::tests::acc;
 
     fn ask() -> Lease {
         Lease { provider: "p".into(), model: "m".into(), exclude: Vec::new(), session: None, tokens: 0 }
@@ -312,7 +292,7 @@ mod tests {
         let routing = SharedRouting::new();
         let router = RouterActor::new(1, routing.clone()).start();
         let reload = Reload {
-            accounts: vec![acc(1), acc(2)],
+            accounts: vec![acc(1, "p"), acc(2, "p")],
             providers: HashMap::new(),
             sticky_limit: 1,
             sessions: crate::router::sessions::SessionPolicy::default(),

@@ -465,11 +465,12 @@ impl RoutingTable {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::outcome::{OutcomeKind, ResiliencePolicy};
 
-    fn acc(id: i64, provider: &str) -> AccountEntry {
+    /// A plain enabled account of `provider` (also for the router actor's tests).
+    pub(crate) fn acc(id: i64, provider: &str) -> AccountEntry {
         AccountEntry {
             id,
             provider: provider.into(),
