@@ -128,26 +128,23 @@ api_key = "k"
 
 /// Resident set size of a process, in MiB.
 fn rss_mib(pid: u32) -> f64 {
+    status_mib(pid, &["VmRSS:"])
+}
+
+/// The sum of `/proc/<pid>/status` fields (kB), in MiB.
+fn status_mib(pid: u32, fields: &[&str]) -> f64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
+    let kb = |name: &str| {
+        s.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+    };
+    fields.iter().filter_map(|f| kb(f)).sum::<f64>() / 1024.0
 }
 
 /// Resident memory of a process split as `(anonymous, file-backed)` MiB: the process's own
 /// memory, and the pages of its executable and libraries it has touched (shared, clean, given
 /// back under memory pressure).
 fn rss_split_mib(pid: u32) -> (f64, f64) {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        s.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
-    };
-    (field("RssAnon:"), field("RssFile:") + field("RssShmem:"))
+    (status_mib(pid, &["RssAnon:"]), status_mib(pid, &["RssFile:", "RssShmem:"]))
 }
 
 /// The machine the figures were measured on, for `results.json`.

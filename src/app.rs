@@ -319,7 +319,7 @@ pub async fn start(cfg: Config, boot: Bootstrap) -> Result<Running, StartError> 
         local_token: crate::local_token::create(&cfg.data_dir()),
         started: Instant::now(),
         runtime: Arc::clone(&runtime),
-        desk: None,
+        desk: LeaseDesk::new(runtime.routing.clone()).start(),
     };
     spawn_key_reloader(state.clone());
 
@@ -333,7 +333,7 @@ pub async fn start(cfg: Config, boot: Bootstrap) -> Result<Running, StartError> 
         let executor = Supervisor::start(move |_| ExecutorActor::new(live, stats, drain));
         // And its lease desk, over the router's state.
         let desk = LeaseDesk::new(worker_state.runtime.routing.clone()).start();
-        let data = web::Data::new(AppState { desk: Some(desk), ..worker_state.clone() });
+        let data = web::Data::new(AppState { desk, ..worker_state.clone() });
         App::new()
             .app_data(data)
             .app_data(web::Data::new(executor))

@@ -36,17 +36,14 @@ pub struct AppState {
     pub started: Instant,
     /// The actors and the registry.
     pub runtime: Arc<Runtime>,
-    /// This worker thread's lease desk (`None` outside the HTTP workers: leases then go to the
-    /// router itself).
-    pub desk: Option<Addr<LeaseDesk>>,
+    /// The lease desk of the thread this state serves: each HTTP worker's own; the main
+    /// arbiter's for the state kept outside the workers.
+    pub desk: Addr<LeaseDesk>,
 }
 
 impl AppState {
-    /// Leases an account: from this worker's desk (no cross-thread hop), else from the router.
+    /// Leases an account from this thread's desk (no cross-thread hop on an HTTP worker).
     pub async fn lease(&self, lease: Lease) -> Result<Result<LeaseGrant, Unavailable>, MailboxError> {
-        match &self.desk {
-            Some(desk) => desk.send(lease).await,
-            None => self.runtime.router.send(lease).await,
-        }
+        self.desk.send(lease).await
     }
 }

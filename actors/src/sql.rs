@@ -4,6 +4,8 @@
 //! `ON DUPLICATE KEY UPDATE`). It never runs a statement and never sees client text (every client
 //! value is a bound value).
 
+use std::fmt::Write as _;
+
 use sea_orm::{DbBackend, Statement, Value};
 
 /// The SQL engines Omnigate speaks; matched exhaustively wherever the SQL differs.
@@ -47,7 +49,7 @@ pub fn text(backend: DbBackend, sql: &str) -> String {
             for c in sql.chars() {
                 if c == '?' {
                     n += 1;
-                    out.push_str(&format!("${n}"));
+                    let _ = write!(out, "${n}");
                 } else {
                     out.push(c);
                 }

@@ -172,7 +172,7 @@ impl Runtime {
         // same state through their worker thread's `LeaseDesk`, so no lease waits for the router
         // (or for the database work on the main arbiter it shares).
         let routing = SharedRouting::new();
-        let router = RouterActor::new(cfg.routing.sticky_limit, routing.clone()).start();
+        let router = RouterActor::new(routing.clone()).start();
         let usage = UsageWriter::new(db.clone(), settings::writer_config(&cfg)).start();
         let runtime = Arc::new(Self {
             registry: RwLock::new(Arc::new(Registry::default())),

@@ -1,5 +1,5 @@
 //! The router actor: owns the routing table and hears health changes; `Lease` is answered from
-//! the same table by the router or, on the hot path, by each worker thread's `LeaseDesk`.
+//! the same table by each thread's `LeaseDesk`.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -46,13 +46,12 @@ impl SharedRouting {
 #[derive(Debug)]
 pub struct RouterActor {
     routing: SharedRouting,
-    sticky_limit: u32,
 }
 
 impl RouterActor {
     /// A router over `routing` (empty until `Reload`); the lease desks share the same state.
-    pub fn new(sticky_limit: u32, routing: SharedRouting) -> Self {
-        Self { routing, sticky_limit }
+    pub fn new(routing: SharedRouting) -> Self {
+        Self { routing }
     }
 }
 
@@ -125,14 +124,6 @@ impl Actor for RouterActor {
     }
 }
 
-impl Handler<Lease> for RouterActor {
-    type Result = Result<LeaseGrant, Unavailable>;
-
-    fn handle(&mut self, msg: Lease, _: &mut Context<Self>) -> Self::Result {
-        lease(&mut self.routing.lock(), &msg)
-    }
-}
-
 /// One lease from the routing state: an account picked by strategy, its in-flight slot taken.
 fn lease(r: &mut Routing, msg: &Lease) -> Result<LeaseGrant, Unavailable> {
     let now = now_ms();
@@ -201,7 +192,6 @@ impl Handler<Reload> for RouterActor {
     type Result = ();
 
     fn handle(&mut self, msg: Reload, _: &mut Context<Self>) {
-        self.sticky_limit = msg.sticky_limit;
         let mut r = self.routing.lock();
         r.table.reload(msg.accounts, msg.providers, msg.sticky_limit);
         r.table.set_session_policy(msg.sessions, now_ms());
@@ -290,7 +280,7 @@ mod tests {
     #[actix_rt::test]
     async fn desks_on_two_threads_lease_from_the_routers_state_and_see_its_changes_at_once() {
         let routing = SharedRouting::new();
-        let router = RouterActor::new(1, routing.clone()).start();
+        let router = RouterActor::new(routing.clone()).start();
         let reload = Reload {
             accounts: vec![acc(1, "p"), acc(2, "p")],
             providers: HashMap::new(),
