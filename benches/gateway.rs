@@ -1,24 +1,30 @@
 //! The load benchmark: our mock upstream, a load generator and the release gateway binary, in one
-//! run. Direct-to-mock vs. through the gateway at fixed rates and at max throughput, streaming
-//! time to first byte, gateway CPU per request (from /proc), RSS idle and with 1,000 concurrent
-//! streams, the cost of usage recording, and admin changes every 100 ms under 1,000 req/s (only
-//! that: `BENCH_ONLY=churn`), the response cache: a miss against a hit on a mock that takes
-//! at least 50 ms per stream (only that: `BENCH_ONLY=cache`), and `/api/usage/summary` over 10
-//! million usage rows (only that: `BENCH_ONLY=summary`, see `summary.rs`), and what a key's
-//! limits and budget cost with `/metrics` scraped (only that: `BENCH_ONLY=limits`), and two
-//! instances on one PostgreSQL against one on SQLite, with admin changes propagating (only that:
-//! `BENCH_ONLY=cluster` with `BENCH_PG` naming a PostgreSQL server, see `cluster.rs`). Run: `cargo
-//! bench --bench gateway`.
-//! Results: a table on stdout and `target/bench/results.json`.
+//! run. Direct-to-mock vs. through the gateway at fixed rates, unloaded and at max throughput,
+//! streaming time to first byte, translated traffic both ways, gateway CPU per request (from
+//! /proc), RSS idle and with 1,000 concurrent streams, what each optional feature costs (usage
+//! rows, `/metrics` scrapes, a key's limits and budget, sticky sessions; only that:
+//! `BENCH_ONLY=costs`, see `costs.rs`), admin changes every 100 ms under 1,000 req/s (only that:
+//! `BENCH_ONLY=churn`), and the response cache: a miss against a hit on a mock that takes at least
+//! 50 ms per stream (only that: `BENCH_ONLY=cache`). Apart: `/api/usage/summary` over 10 million
+//! usage rows (`BENCH_ONLY=summary`, see `summary.rs`) and two instances on one PostgreSQL against
+//! one on SQLite (`BENCH_ONLY=cluster` with `BENCH_PG` naming a PostgreSQL server, see
+//! `cluster.rs`). Run: `cargo bench --bench gateway`.
+//! Results: tables on stdout, `target/bench/results.json` and the README's table in
+//! `target/bench/table.md`; `BENCH_ONLY=readme` records the run as `benches/results.json` and
+//! rewrites the README's table from it (`table.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
 
 #[path = "gateway/cluster.rs"]
 mod cluster;
+#[path = "gateway/costs.rs"]
+mod costs;
 #[path = "../tests/mock/mod.rs"]
 mod mock;
 #[path = "gateway/summary.rs"]
 mod summary;
+#[path = "gateway/table.rs"]
+mod table;
 
 use std::cell::RefCell;
 use std::process::{Child, Command, Stdio};
@@ -90,11 +96,23 @@ models = [{{ id = "mock-model", price = [1.0, 2.0] }}]
 provider = "mock"
 name = "a"
 api_key = "k"
+[[providers]]
+id = "mockant"
+dialect = "anthropic"
+base_url = "{mock_base}"
+models = [{{ id = "mock-ant-model", price = [1.0, 2.0] }}]
+[[accounts]]
+provider = "mockant"
+name = "a"
+api_key = "k"
 "#
         );
         let file = dir.path().join("bench.toml");
         std::fs::write(&file, cfg).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_omnigate"));
+        // `BENCH_GATEWAY_BIN`: another build of the daemon, for an A/B of two builds.
+        let mut cmd = Command::new(
+            std::env::var_os("BENCH_GATEWAY_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_omnigate").into()),
+        );
         cmd.args(["serve", "--config"])
             .arg(&file)
             .arg("--data-dir")
@@ -165,6 +183,40 @@ fn machine() -> Value {
         "kernel": kernel.trim(),
         "measured_at_unix": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
     })
+}
+
+/// When and on which commit the figures were measured, for `results.json`.
+fn measured() -> Value {
+    let run = |args: &[&str]| {
+        Command::new(args[0])
+            .args(&args[1..])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    json!({
+        "date": run(&["date", "-u", "+%F"]),
+        "commit": run(&["git", "rev-parse", "--short", "HEAD"]),
+        "dirty": run(&["git", "status", "--porcelain", "--untracked-files=no"]).map(|s| !s.is_empty()),
+    })
+}
+
+/// `BENCH_ONLY=readme`: records the last full run's `target/bench/results.json` as
+/// `benches/results.json` and rewrites the README's table from it.
+fn readme() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("target/bench/results.json"))
+        .expect("a full run's target/bench/results.json");
+    let results: Value = serde_json::from_str(&text).expect("results.json is JSON");
+    assert!(results.get("max_throughput").is_some() && results.get("cache").is_some(), "results.json is a full run's");
+    std::fs::write(root.join("benches/results.json"), format!("{}\n", serde_json::to_string_pretty(&results).unwrap()))
+        .unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let new = table::splice(&readme, &table::readme_table(&results)).expect("the README has the bench-table markers");
+    std::fs::write(root.join("README.md"), new).unwrap();
+    println!("benches/results.json recorded and the README's benchmark table rewritten");
 }
 
 /// Unloaded latency: one connection, one request at a time, `rate` a second.
@@ -261,50 +313,95 @@ async fn fixed_rate(url: &str, rate: u64, secs: u64, payload: &Value) -> RunStat
     RunStats { lat_ms: v, errors, elapsed: start.elapsed().as_secs_f64() }
 }
 
-/// Closed-loop load with `conc` connections for `secs`: completed requests per second.
-/// The cost of key limits and budgets, with `/metrics` scraped every second meanwhile: max
-/// throughput of a key with rpm, tpm, max_concurrent and a budget (none ever reached; every
-/// request reserves and settles) against the same gateway setup without them, back to back.
-async fn limits_part(mock_base: &str, secs: u64, results: &mut serde_json::Map<String, Value>) {
-    let limits = "rpm = 100000000\ntpm = 1000000000\nmax_concurrent = 100000\nbudget = { usd = 1000000000.0, period = \"month\" }";
-    let mut rps = [0.0f64; 2];
-    for (i, l) in ["", limits].into_iter().enumerate() {
-        let gw = Gateway::start_limited(tempfile::tempdir().unwrap(), mock_base, true, l);
-        let _ = max_throughput(&gw.url(), 16, 2, &body(false)).await;
-        let metrics = format!("http://127.0.0.1:{}/metrics", gw.port);
-        let scrape = actix_rt::spawn(async move {
-            let c = client();
-            loop {
-                if let Ok(mut r) = c.get(&metrics).send().await {
-                    let _ = r.body().limit(64 << 20).await;
-                }
-                actix_rt::time::sleep(Duration::from_secs(1)).await;
-            }
-        });
-        let (r, errors) = max_throughput(&gw.url(), 64, secs, &body(false)).await;
-        scrape.abort();
-        assert_eq!(errors, 0, "no request refused by limits set far above the load");
-        rps[i] = r;
+/// Slices a comparison is cut into: direct and through the gateway alternate, so a slow phase of
+/// this VM (its loopback latency is bimodal) falls on both sides alike.
+const SLICES: u64 = 4;
+
+/// [`fixed_rate`] against the direct URL and the gateway's in alternating slices of `secs`:
+/// `(direct, gateway, the gateway's CPU µs per request)`.
+async fn paired(
+    direct: (&str, &Value),
+    gateway: (&str, &Value),
+    rate: u64,
+    secs: u64,
+    pid: u32,
+) -> (RunStats, RunStats, f64) {
+    let slice = (secs / SLICES).max(1);
+    let empty = || RunStats { lat_ms: Vec::new(), errors: 0, elapsed: 0.0 };
+    let (mut d, mut g, mut cpu) = (empty(), empty(), 0.0);
+    for _ in 0..SLICES {
+        for through_gateway in [false, true] {
+            let (url, payload) = if through_gateway { gateway } else { direct };
+            let cpu0 = cpu_secs(pid);
+            let r = fixed_rate(url, rate, slice, payload).await;
+            let side = if through_gateway {
+                cpu += cpu_secs(pid) - cpu0;
+                &mut g
+            } else {
+                &mut d
+            };
+            side.lat_ms.extend(r.lat_ms);
+            side.errors += r.errors;
+            side.elapsed += r.elapsed;
+        }
     }
-    let cost = 100.0 * (1.0 - rps[1] / rps[0]);
-    println!(
-        "key limits and a budget (reserve and settle per request; /metrics scraped each second): {:.0} req/s against {:.0} without: costs {cost:.1} % throughput",
-        rps[1], rps[0]
-    );
-    results.insert("limits_and_budget".into(), json!({"off_rps": rps[0], "on_rps": rps[1], "cost_pct": cost}));
+    for side in [&mut d, &mut g] {
+        side.lat_ms.sort_by(f64::total_cmp);
+    }
+    let cpu_us = cpu * 1e6 / g.lat_ms.len().max(1) as f64;
+    (d, g, cpu_us)
 }
 
+/// [`unloaded`] the same way: `(direct, gateway)` latencies, sorted.
+async fn paired_unloaded(direct: &str, gateway: &str, secs: u64) -> (Vec<f64>, Vec<f64>) {
+    let slice = (secs / SLICES).max(1);
+    let (mut d, mut g) = (Vec::new(), Vec::new());
+    for _ in 0..SLICES {
+        d.extend(unloaded(direct, 20, slice, &body(false)).await);
+        g.extend(unloaded(gateway, 20, slice, &body(false)).await);
+    }
+    d.sort_by(f64::total_cmp);
+    g.sort_by(f64::total_cmp);
+    (d, g)
+}
+
+/// Closed-loop load with `conc` connections for `secs`: completed requests per second.
 async fn max_throughput(url: &str, conc: usize, secs: u64, payload: &Value) -> (f64, usize) {
+    max_throughput_with(url, conc, secs, payload, Sessions::None).await
+}
+
+/// Which sticky session (`X-Session-Id`) each request of a load names.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Sessions {
+    None,
+    /// One per connection, as a coding tool's session.
+    PerConnection,
+    /// A new one every request.
+    PerRequest,
+}
+
+/// The same, each request naming a session as `sessions` says.
+async fn max_throughput_with(url: &str, conc: usize, secs: u64, payload: &Value, sessions: Sessions) -> (f64, usize) {
+    static RUN: AtomicUsize = AtomicUsize::new(0);
+    let run = RUN.fetch_add(1, Ordering::Relaxed);
     let c = client();
     let done = Rc::new(RefCell::new((0usize, 0usize)));
     let stop = Instant::now() + Duration::from_secs(secs);
     let start = Instant::now();
     let tasks: Vec<_> = (0..conc)
-        .map(|_| {
+        .map(|conn| {
             let (c, done, url, payload) = (c.clone(), done.clone(), url.to_string(), payload.clone());
             actix_rt::spawn(async move {
+                let mut n = 0usize;
                 while Instant::now() < stop {
-                    let ok = match c.post(&url).bearer_auth(KEY).send_json(&payload).await {
+                    n += 1;
+                    let mut req = c.post(&url).bearer_auth(KEY);
+                    match sessions {
+                        Sessions::None => {}
+                        Sessions::PerConnection => req = req.insert_header(("x-session-id", format!("s{run}-{conn}"))),
+                        Sessions::PerRequest => req = req.insert_header(("x-session-id", format!("s{run}-{conn}-{n}"))),
+                    }
+                    let ok = match req.send_json(&payload).await {
                         Ok(mut r) => r.status().is_success() && r.body().limit(1 << 20).await.is_ok(),
                         Err(_) => false,
                     };
@@ -527,6 +624,10 @@ fn main() {
             cache_part(&mut results).await;
             return;
         }
+        if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "readme") {
+            readme();
+            return;
+        }
         if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "summary") {
             let figures = summary::run(|dir| Gateway::start_in(dir, "http://127.0.0.1:9", true), ADMIN).await;
             println!("\n{figures}");
@@ -539,23 +640,35 @@ fn main() {
         let (anon, file) = rss_split_mib(gw.pid());
         println!("gateway idle RSS: {idle:.1} MiB ({anon:.1} MiB its own, {file:.1} MiB pages of its executable and libraries)");
         results.insert("machine".into(), machine());
+        results.insert("measured".into(), measured());
         results.insert("idle_rss_mib".into(), json!(idle));
         results.insert("idle_rss_split_mib".into(), json!({"anon": anon, "file": file}));
 
         // Warm-up.
         let _ = max_throughput(&gw.url(), 16, 2, &body(false)).await;
         if let Ok(rate) = std::env::var("BENCH_PROFILE_RATE") {
-            // Profiling aid: only a fixed-rate run against the gateway, its pid on stderr.
+            // Profiling and A/B aid: only a fixed-rate, max or unloaded run against the gateway,
+            // its pid and CPU per request on stderr.
             eprintln!("PROFILE gateway pid {}", gw.pid());
             actix_rt::time::sleep(Duration::from_secs(2)).await;
             let cpu0 = cpu_secs(gw.pid());
+            if rate == "unloaded" {
+                let direct = format!("{mock_base}/chat/completions");
+                let (d, g) = paired_unloaded(&direct, &gw.url(), secs).await;
+                eprintln!("PROFILE unloaded added p50 {:.3} ms (direct {:.3})", pct(&g, 0.5) - pct(&d, 0.5), pct(&d, 0.5));
+                return;
+            }
             let n = if rate == "max" {
                 let (rps, _) = max_throughput(&gw.url(), 64, secs, &body(false)).await;
                 (rps * secs as f64) as usize
             } else {
                 fixed_rate(&gw.url(), rate.parse().unwrap_or(1000), secs, &body(false)).await.lat_ms.len()
             };
-            eprintln!("PROFILE {n} requests, {:.0} µs CPU each", (cpu_secs(gw.pid()) - cpu0) * 1e6 / n as f64);
+            eprintln!(
+                "PROFILE {n} requests ({:.0} req/s), {:.0} µs CPU each",
+                n as f64 / secs as f64,
+                (cpu_secs(gw.pid()) - cpu0) * 1e6 / n as f64
+            );
             return;
         }
         if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "cluster") {
@@ -563,9 +676,9 @@ fn main() {
             cluster::run(&mock_base, secs, &mut results).await;
             return;
         }
-        if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "limits") {
+        if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "costs") {
             drop(gw);
-            limits_part(&mock_base, secs, &mut results).await;
+            costs::run(&mock_base, secs, &mut results).await;
             return;
         }
         if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "churn") {
@@ -582,10 +695,7 @@ fn main() {
         println!("|---|---|---|---|---|---|");
         let mut fixed = Vec::new();
         for rate in [500u64, 1000, 2000] {
-            let d = fixed_rate(&direct, rate, secs, &body(false)).await;
-            let cpu0 = cpu_secs(gw.pid());
-            let g = fixed_rate(&gw.url(), rate, secs, &body(false)).await;
-            let cpu_us = (cpu_secs(gw.pid()) - cpu0) * 1e6 / g.lat_ms.len().max(1) as f64;
+            let (d, g, cpu_us) = paired((&direct, &body(false)), (&gw.url(), &body(false)), rate, secs, gw.pid()).await;
             let (dp50, dp99, gp50, gp99) = (pct(&d.lat_ms, 0.5), pct(&d.lat_ms, 0.99), pct(&g.lat_ms, 0.5), pct(&g.lat_ms, 0.99));
             println!(
                 "| {rate} req/s | {dp50:.3} / {dp99:.3} | {gp50:.3} / {gp99:.3} | {:.3} / {:.3} | {cpu_us:.0} | {} / {} |",
@@ -597,8 +707,7 @@ fn main() {
         results.insert("fixed_rate".into(), json!(fixed));
 
         // Unloaded: one connection, 20 requests a second.
-        let d = unloaded(&direct, 20, secs, &body(false)).await;
-        let g = unloaded(&gw.url(), 20, secs, &body(false)).await;
+        let (d, g) = paired_unloaded(&direct, &gw.url(), secs).await;
         println!(
             "\nunloaded (20 req/s, one connection): direct p50 {:.3} ms, gateway p50 {:.3} ms, added p50 {:.3} / p99 {:.3} ms",
             pct(&d, 0.5), pct(&g, 0.5), pct(&g, 0.5) - pct(&d, 0.5), pct(&g, 0.99) - pct(&d, 0.99)
@@ -616,34 +725,43 @@ fn main() {
         let busy_rss = rss_mib(gw.pid());
         let (busy_anon, busy_file) = rss_split_mib(gw.pid());
         println!("gateway RSS after max load: {busy_rss:.1} MiB ({busy_anon:.1} own, {busy_file:.1} executable and libraries)");
-        drop(gw);
-
-        let gw_nousage = Gateway::start(&mock_base, false);
-        let _ = max_throughput(&gw_nousage.url(), 16, 2, &body(false)).await;
-        let (n_rps, _) = max_throughput(&gw_nousage.url(), 64, secs, &body(false)).await;
-        drop(gw_nousage);
-        println!("usage recording off: {n_rps:.0} req/s; recording on costs {:.1} % throughput", 100.0 * (1.0 - g_rps / n_rps));
-        results.insert("usage_recording".into(), json!({"on_rps": g_rps, "off_rps": n_rps, "cost_pct": 100.0 * (1.0 - g_rps / n_rps)}));
         results.insert("rss_after_load_mib".into(), json!(busy_rss));
         results.insert("rss_after_load_split_mib".into(), json!({"anon": busy_anon, "file": busy_file}));
+        drop(gw);
 
-        limits_part(&mock_base, secs, &mut results).await;
+        costs::run(&mock_base, secs, &mut results).await;
 
-        // Translated: an Anthropic client (/v1/messages) in front of the OpenAI-dialect mock.
+        // Translated, both ways: an Anthropic client (/v1/messages) in front of the OpenAI-dialect
+        // mock, and an OpenAI client in front of the Anthropic-dialect one (its direct baseline the
+        // mock's own /v1/messages).
         let gw = Gateway::start(&mock_base, true);
         let messages = format!("http://127.0.0.1:{}/v1/messages", gw.port);
-        let _ = max_throughput(&messages, 16, 2, &anthropic_body(false)).await;
-        let d = fixed_rate(&direct, 1000, secs, &body(false)).await;
-        let cpu0 = cpu_secs(gw.pid());
-        let g = fixed_rate(&messages, 1000, secs, &anthropic_body(false)).await;
-        let cpu_us = (cpu_secs(gw.pid()) - cpu0) * 1e6 / g.lat_ms.len().max(1) as f64;
-        let (t_rps, _) = max_throughput(&messages, 64, secs, &anthropic_body(false)).await;
-        println!(
-            "\ntranslated (Anthropic client -> OpenAI upstream) at 1000 req/s: added p50 {:.3} / p99 {:.3} ms, gateway CPU {cpu_us:.0} µs/req; max {t_rps:.0} req/s ({:.1} % of direct); errors {}",
-            pct(&g.lat_ms, 0.5) - pct(&d.lat_ms, 0.5), pct(&g.lat_ms, 0.99) - pct(&d.lat_ms, 0.99), 100.0 * t_rps / d_rps, g.errors
-        );
-        results.insert("translated".into(), json!({"added_p50_ms": pct(&g.lat_ms, 0.5) - pct(&d.lat_ms, 0.5),
-            "added_p99_ms": pct(&g.lat_ms, 0.99) - pct(&d.lat_ms, 0.99), "gateway_cpu_us_per_req": cpu_us, "max_rps": t_rps}));
+        let direct_messages = format!("{mock_base}/v1/messages");
+        let to_anthropic = json!({"model": "mockant/mock-ant-model", "stream": false, "max_tokens": 64,
+            "messages": [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say hello to the benchmark."}]});
+        let plain_anthropic = {
+            let mut b = anthropic_body(false);
+            b["model"] = json!("mock-ant-model");
+            b
+        };
+        let chat = gw.url();
+        let (dm_rps, _) = max_throughput(&direct_messages, 64, secs, &plain_anthropic).await;
+        for (key, what, url, payload, direct_url, direct_payload, direct_rps) in [
+            ("translated", "Anthropic client -> OpenAI upstream", messages.as_str(), anthropic_body(false), direct.as_str(), body(false), d_rps),
+            ("translated_reverse", "OpenAI client -> Anthropic upstream", chat.as_str(), to_anthropic, direct_messages.as_str(), plain_anthropic.clone(), dm_rps),
+        ] {
+            let _ = max_throughput(url, 16, 2, &payload).await;
+            let (d, g, cpu_us) = paired((direct_url, &direct_payload), (url, &payload), 1000, secs, gw.pid()).await;
+            let (t_rps, t_err) = max_throughput(url, 64, secs, &payload).await;
+            assert_eq!(g.errors + t_err, 0, "{what}: no request fails");
+            println!(
+                "\ntranslated ({what}) at 1000 req/s: added p50 {:.3} / p99 {:.3} ms, gateway CPU {cpu_us:.0} µs/req; max {t_rps:.0} req/s ({:.1} % of direct {direct_rps:.0})",
+                pct(&g.lat_ms, 0.5) - pct(&d.lat_ms, 0.5), pct(&g.lat_ms, 0.99) - pct(&d.lat_ms, 0.99), 100.0 * t_rps / direct_rps
+            );
+            results.insert(key.into(), json!({"added_p50_ms": pct(&g.lat_ms, 0.5) - pct(&d.lat_ms, 0.5),
+                "added_p99_ms": pct(&g.lat_ms, 0.99) - pct(&d.lat_ms, 0.99), "gateway_cpu_us_per_req": cpu_us,
+                "max_rps": t_rps, "direct_max_rps": direct_rps}));
+        }
 
         // Admin churn: an account edit or an alias created/deleted every 100 ms (each rebuilds the
         // registry and routing table) while 1,000 req/s run, against the same load without churn.
@@ -685,7 +803,9 @@ fn main() {
 
         let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
         std::fs::create_dir_all(&out).ok();
-        std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&Value::Object(results)).unwrap()).ok();
-        println!("\nresults written to target/bench/results.json");
+        let results = Value::Object(results);
+        std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&results).unwrap()).ok();
+        std::fs::write(out.join("table.md"), table::readme_table(&results)).ok();
+        println!("\nresults written to target/bench/results.json, the README table to target/bench/table.md");
     });
 }

@@ -19,6 +19,7 @@ mod admin_write_support;
 mod admin_write_transforms;
 mod backup;
 mod bedrock;
+mod bench_table;
 mod browser;
 mod browser_assets;
 mod bundle;
