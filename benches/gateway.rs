@@ -87,25 +87,17 @@ enabled = {usage}
 name = "bench"
 key = "{KEY}"
 {limits}
-[[providers]]
-id = "mock"
-dialect = "openai-chat"
-base_url = "{mock_base}"
-models = [{{ id = "mock-model", price = [1.0, 2.0] }}]
-[[accounts]]
-provider = "mock"
-name = "a"
-api_key = "k"
-[[providers]]
-id = "mockant"
-dialect = "anthropic"
-base_url = "{mock_base}"
-models = [{{ id = "mock-ant-model", price = [1.0, 2.0] }}]
-[[accounts]]
-provider = "mockant"
-name = "a"
-api_key = "k"
 "#
+        );
+        // The mock answers in the dialect of the path it is asked on: one provider per dialect.
+        let cfg = [("mock", "openai-chat", "mock-model"), ("mockant", "anthropic", "mock-ant-model")].iter().fold(
+            cfg,
+            |cfg, (id, dialect, model)| {
+                format!(
+                    "{cfg}[[providers]]\nid = \"{id}\"\ndialect = \"{dialect}\"\nbase_url = \"{mock_base}\"\n\
+                     models = [{{ id = \"{model}\", price = [1.0, 2.0] }}]\n[[accounts]]\nprovider = \"{id}\"\nname = \"a\"\napi_key = \"k\"\n"
+                )
+            },
         );
         let file = dir.path().join("bench.toml");
         std::fs::write(&file, cfg).unwrap();
