@@ -19,6 +19,10 @@
 mod cluster;
 #[path = "gateway/costs.rs"]
 mod costs;
+#[path = "gateway/load.rs"]
+mod load;
+#[path = "gateway/machine.rs"]
+mod machine;
 #[path = "../tests/mock/mod.rs"]
 mod mock;
 #[path = "gateway/summary.rs"]
@@ -35,6 +39,12 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
+
+use load::{
+    RunStats, Sessions, client, fixed_rate, max_throughput, max_throughput_with, paired, paired_unloaded, pct, summary,
+    ttfb, ttfb_with,
+};
+use machine::{cpu_secs, machine, measured, rss_mib, rss_split_mib};
 
 const KEY: &str = "sk-og-bench-0001";
 const ADMIN: &str = "bench-admin-token-0123456789";
@@ -136,65 +146,6 @@ key = "{KEY}"
     }
 }
 
-/// Resident set size of a process, in MiB.
-fn rss_mib(pid: u32) -> f64 {
-    status_mib(pid, &["VmRSS:"])
-}
-
-/// The sum of `/proc/<pid>/status` fields (kB), in MiB.
-fn status_mib(pid: u32, fields: &[&str]) -> f64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kb = |name: &str| {
-        s.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-    };
-    fields.iter().filter_map(|f| kb(f)).sum::<f64>() / 1024.0
-}
-
-/// Resident memory of a process split as `(anonymous, file-backed)` MiB: the process's own
-/// memory, and the pages of its executable and libraries it has touched (shared, clean, given
-/// back under memory pressure).
-fn rss_split_mib(pid: u32) -> (f64, f64) {
-    (status_mib(pid, &["RssAnon:"]), status_mib(pid, &["RssFile:", "RssShmem:"]))
-}
-
-/// The machine the figures were measured on, for `results.json`.
-fn machine() -> Value {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model =
-        cpuinfo.lines().find_map(|l| l.strip_prefix("model name")).map(|v| v.trim_start_matches([' ', '\t', ':']));
-    let mem_kb = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
-        m.lines()
-            .find_map(|l| l.strip_prefix("MemTotal:"))
-            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-    });
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    json!({
-        "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()),
-        "cpu_model": model,
-        "mem_gib": mem_kb.map(|k| (k as f64 / 1024.0 / 1024.0 * 10.0).round() / 10.0),
-        "kernel": kernel.trim(),
-        "measured_at_unix": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-    })
-}
-
-/// When and on which commit the figures were measured, for `results.json`.
-fn measured() -> Value {
-    let run = |args: &[&str]| {
-        Command::new(args[0])
-            .args(&args[1..])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
-    json!({
-        "date": run(&["date", "-u", "+%F"]),
-        "commit": run(&["git", "rev-parse", "--short", "HEAD"]),
-        "dirty": run(&["git", "status", "--porcelain", "--untracked-files=no"]).map(|s| !s.is_empty()),
-    })
-}
-
 /// `BENCH_ONLY=readme`: records the last full run's `target/bench/results.json` as
 /// `benches/results.json` and rewrites the README's table from it.
 fn readme() {
@@ -211,49 +162,6 @@ fn readme() {
     println!("benches/results.json recorded and the README's benchmark table rewritten");
 }
 
-/// Unloaded latency: one connection, one request at a time, `rate` a second.
-async fn unloaded(url: &str, rate: u64, secs: u64, payload: &Value) -> Vec<f64> {
-    let c = awc::Client::builder().connector(awc::Connector::new().limit(1)).disable_timeout().finish();
-    let interval = Duration::from_secs_f64(1.0 / rate as f64);
-    let mut lat = Vec::new();
-    for _ in 0..rate * secs {
-        let t = Instant::now();
-        if let Ok(mut r) = c.post(url).bearer_auth(KEY).send_json(payload).await
-            && r.status().is_success()
-            && r.body().limit(1 << 20).await.is_ok()
-        {
-            lat.push(t.elapsed().as_secs_f64() * 1000.0);
-        }
-        actix_rt::time::sleep(interval.saturating_sub(t.elapsed())).await;
-    }
-    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    lat
-}
-
-/// User + system CPU time of a process (and its threads), in seconds.
-fn cpu_secs(pid: u32) -> f64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = s.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-    let f: Vec<&str> = after.split_whitespace().collect();
-    // Fields after the command: state is index 0, utime is 11, stime is 12 (stat fields 14, 15).
-    let tick = 100.0;
-    let u: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0);
-    let st: f64 = f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
-    (u + st) / tick
-}
-
-fn client() -> awc::Client {
-    awc::Client::builder().connector(awc::Connector::new().limit(0)).disable_timeout().finish()
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
 /// An Anthropic Messages body for the translated run.
 fn anthropic_body(stream: bool) -> Value {
     json!({"model": "mock/mock-model", "stream": stream, "max_tokens": 64, "system": "You are terse.",
@@ -263,172 +171,6 @@ fn anthropic_body(stream: bool) -> Value {
 fn body(stream: bool) -> Value {
     json!({"model": "mock-model", "stream": stream, "max_tokens": 64,
            "messages": [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say hello to the benchmark."}]})
-}
-
-struct RunStats {
-    lat_ms: Vec<f64>,
-    errors: usize,
-    elapsed: f64,
-}
-
-/// Open-loop load at a fixed rate; latency from each request's scheduled time.
-async fn fixed_rate(url: &str, rate: u64, secs: u64, payload: &Value) -> RunStats {
-    let c = client();
-    let lat = Rc::new(RefCell::new(Vec::with_capacity((rate * secs) as usize)));
-    let errors = Rc::new(RefCell::new(0usize));
-    let n = rate * secs;
-    let start = tokio::time::Instant::now();
-    let interval = Duration::from_secs_f64(1.0 / rate as f64);
-    let mut tasks = Vec::with_capacity(n as usize);
-    for i in 0..n {
-        let due = start + interval * i as u32;
-        tokio::time::sleep_until(due).await;
-        let (c, lat, errors, url, payload) = (c.clone(), lat.clone(), errors.clone(), url.to_string(), payload.clone());
-        tasks.push(actix_rt::spawn(async move {
-            let ok = match c.post(url).bearer_auth(KEY).send_json(&payload).await {
-                Ok(mut r) => r.status().is_success() && r.body().limit(1 << 20).await.is_ok(),
-                Err(_) => false,
-            };
-            if ok {
-                lat.borrow_mut().push(due.elapsed().as_secs_f64() * 1000.0);
-            } else {
-                *errors.borrow_mut() += 1;
-            }
-        }));
-    }
-    for t in tasks {
-        let _ = t.await;
-    }
-    let mut v = lat.borrow().clone();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let errors = *errors.borrow();
-    RunStats { lat_ms: v, errors, elapsed: start.elapsed().as_secs_f64() }
-}
-
-/// Slices a comparison is cut into: direct and through the gateway alternate, so a slow phase of
-/// this VM (its loopback latency is bimodal) falls on both sides alike.
-const SLICES: u64 = 4;
-
-/// [`fixed_rate`] against the direct URL and the gateway's in alternating slices of `secs`:
-/// `(direct, gateway, the gateway's CPU µs per request)`.
-async fn paired(
-    direct: (&str, &Value),
-    gateway: (&str, &Value),
-    rate: u64,
-    secs: u64,
-    pid: u32,
-) -> (RunStats, RunStats, f64) {
-    let slice = (secs / SLICES).max(1);
-    let empty = || RunStats { lat_ms: Vec::new(), errors: 0, elapsed: 0.0 };
-    let (mut d, mut g, mut cpu) = (empty(), empty(), 0.0);
-    for _ in 0..SLICES {
-        for through_gateway in [false, true] {
-            let (url, payload) = if through_gateway { gateway } else { direct };
-            let cpu0 = cpu_secs(pid);
-            let r = fixed_rate(url, rate, slice, payload).await;
-            let side = if through_gateway {
-                cpu += cpu_secs(pid) - cpu0;
-                &mut g
-            } else {
-                &mut d
-            };
-            side.lat_ms.extend(r.lat_ms);
-            side.errors += r.errors;
-            side.elapsed += r.elapsed;
-        }
-    }
-    for side in [&mut d, &mut g] {
-        side.lat_ms.sort_by(f64::total_cmp);
-    }
-    let cpu_us = cpu * 1e6 / g.lat_ms.len().max(1) as f64;
-    (d, g, cpu_us)
-}
-
-/// [`unloaded`] the same way: `(direct, gateway)` latencies, sorted.
-async fn paired_unloaded(direct: &str, gateway: &str, secs: u64) -> (Vec<f64>, Vec<f64>) {
-    let slice = (secs / SLICES).max(1);
-    let (mut d, mut g) = (Vec::new(), Vec::new());
-    for _ in 0..SLICES {
-        d.extend(unloaded(direct, 20, slice, &body(false)).await);
-        g.extend(unloaded(gateway, 20, slice, &body(false)).await);
-    }
-    d.sort_by(f64::total_cmp);
-    g.sort_by(f64::total_cmp);
-    (d, g)
-}
-
-/// Closed-loop load with `conc` connections for `secs`: completed requests per second.
-async fn max_throughput(url: &str, conc: usize, secs: u64, payload: &Value) -> (f64, usize) {
-    max_throughput_with(url, conc, secs, payload, Sessions::None).await
-}
-
-/// Which sticky session (`X-Session-Id`) each request of a load names.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Sessions {
-    None,
-    /// One per connection, as a coding tool's session.
-    PerConnection,
-    /// A new one every request.
-    PerRequest,
-}
-
-/// The same, each request naming a session as `sessions` says.
-async fn max_throughput_with(url: &str, conc: usize, secs: u64, payload: &Value, sessions: Sessions) -> (f64, usize) {
-    static RUN: AtomicUsize = AtomicUsize::new(0);
-    let run = RUN.fetch_add(1, Ordering::Relaxed);
-    let c = client();
-    let done = Rc::new(RefCell::new((0usize, 0usize)));
-    let stop = Instant::now() + Duration::from_secs(secs);
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..conc)
-        .map(|conn| {
-            let (c, done, url, payload) = (c.clone(), done.clone(), url.to_string(), payload.clone());
-            actix_rt::spawn(async move {
-                let mut n = 0usize;
-                while Instant::now() < stop {
-                    n += 1;
-                    let mut req = c.post(&url).bearer_auth(KEY);
-                    match sessions {
-                        Sessions::None => {}
-                        Sessions::PerConnection => req = req.insert_header(("x-session-id", format!("s{run}-{conn}"))),
-                        Sessions::PerRequest => req = req.insert_header(("x-session-id", format!("s{run}-{conn}-{n}"))),
-                    }
-                    let ok = match req.send_json(&payload).await {
-                        Ok(mut r) => r.status().is_success() && r.body().limit(1 << 20).await.is_ok(),
-                        Err(_) => false,
-                    };
-                    let mut d = done.borrow_mut();
-                    if ok { d.0 += 1 } else { d.1 += 1 }
-                }
-            })
-        })
-        .collect();
-    for t in tasks {
-        let _ = t.await;
-    }
-    let (ok, err) = *done.borrow();
-    (ok as f64 / start.elapsed().as_secs_f64(), err)
-}
-
-/// Time to the first body byte of `n` sequential streaming requests, in ms (sorted).
-async fn ttfb(url: &str, n: usize) -> Vec<f64> {
-    ttfb_with(url, n, &body(true)).await
-}
-
-/// The same with a given body.
-async fn ttfb_with(url: &str, n: usize, payload: &Value) -> Vec<f64> {
-    let c = client();
-    let mut v = Vec::with_capacity(n);
-    for _ in 0..n {
-        let t = Instant::now();
-        let mut r = c.post(url).bearer_auth(KEY).send_json(payload).await.expect("stream");
-        let first = r.next().await;
-        assert!(matches!(first, Some(Ok(_))));
-        v.push(t.elapsed().as_secs_f64() * 1000.0);
-        while r.next().await.is_some() {}
-    }
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v
 }
 
 /// Opens `n` long streams at once; returns RSS (MiB) of `pid` once all of them have started.
@@ -577,11 +319,6 @@ async fn cache_part(results: &mut serde_json::Map<String, Value>) {
     results.insert("cache".into(), Value::Object(out));
 }
 
-fn summary(name: &str, s: &RunStats) -> Value {
-    json!({"name": name, "n": s.lat_ms.len(), "errors": s.errors, "p50_ms": pct(&s.lat_ms, 0.5), "p99_ms": pct(&s.lat_ms, 0.99),
-           "achieved_rps": s.lat_ms.len() as f64 / s.elapsed})
-}
-
 /// Starts the mock on its own thread (its own actix System), returning its base URL.
 fn start_mock(stream_delay: Duration, frames: usize) -> String {
     let (tx, rx) = std::sync::mpsc::channel();
@@ -610,17 +347,18 @@ fn main() {
     }
     let _ = rustls::crypto::ring::default_provider().install_default();
     let secs = env_secs("BENCH_SECS", 8);
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let mut results = serde_json::Map::new();
     actix_rt::System::new().block_on(async move {
-        if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "cache") {
+        if only == "cache" {
             cache_part(&mut results).await;
             return;
         }
-        if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "readme") {
+        if only == "readme" {
             readme();
             return;
         }
-        if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "summary") {
+        if only == "summary" {
             let figures = summary::run(|dir| Gateway::start_in(dir, "http://127.0.0.1:9", true), ADMIN).await;
             println!("\n{figures}");
             return;
@@ -663,17 +401,17 @@ fn main() {
             );
             return;
         }
-        if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "cluster") {
+        if only == "cluster" {
             drop(gw);
             cluster::run(&mock_base, secs, &mut results).await;
             return;
         }
-        if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "costs") {
+        if only == "costs" {
             drop(gw);
             costs::run(&mock_base, secs, &mut results).await;
             return;
         }
-        if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "churn") {
+        if only == "churn" {
             let (quiet, churn, changes, refused) = admin_churn(&gw, secs).await;
             println!(
                 "admin churn at 1000 req/s: {changes} changes ({refused} refused); p99 {:.3} ms quiet, {:.3} ms with churn; failed {} / {}",

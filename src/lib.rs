@@ -36,17 +36,17 @@
 //!    request is served from this instance's lease of the key's shared budget, minute and permits,
 //!    and only a lease that runs out asks the database (one locked transaction for a chunk). `pipeline::session` reads the client's session key (header or body markers; for
 //!    the Responses API the `previous_response_id` chain, `session::ResponseChains`).
-//! 3. For each target, `Lease` goes to this worker thread's `LeaseDesk` (a router actor on the
-//!    same event loop, over the `RouterActor`'s shared routing state: no cross-thread hop): it
-//!    gives a bound session its account while that one can serve, else picks an account by
-//!    strategy from the routing table (cooldowns, model locks, breaker, concurrency caps, pacing) and binds the
+//! 3. For each target, `Lease` goes to this worker thread's `LeaseDesk` (a router actor on the same
+//!    event loop, over the `RouterActor`'s shared routing state: no cross-thread hop): it gives a
+//!    bound session its account while that one can serve, else picks an account by strategy from
+//!    the routing table (cooldowns, model locks, breaker, concurrency caps, pacing) and binds the
 //!    session; it answers with a lease holding an in-flight slot that frees itself on drop. When
 //!    every target lacks only a ready account (paced or cooling briefly), the request waits in
 //!    `pipeline::queue` (a FIFO lane per model, bounded in time and size) and leases again. A
 //!    target whose catalog context window is smaller than the request's estimate
-//!    (`pipeline::plan::Plan::exceeds`) is skipped before leasing; none fitting is a 400.
-//!    A subscription account (`oauth`: claude-code, codex, gemini-cli, github-copilot, qwen-code)
-//!    is leased like any other; its quota tracker has already told the router when a window is
+//!    (`pipeline::plan::Plan::exceeds`) is skipped before leasing; none fitting is a 400. A
+//!    subscription account (`oauth`: claude-code, codex, gemini-cli, github-copilot, qwen-code) is
+//!    leased like any other; its quota tracker has already told the router when a window is
 //!    exhausted (skipped until the reset) or nearly full (leased last).
 //! 4. `pipeline::plan` builds the attempt. The surfaces beyond generation go to
 //!    `pipeline::surfaces` (`routes::surfaces` reads their bodies): embeddings, token counts,

@@ -1,9 +1,9 @@
-//! The shared database (PostgreSQL or MariaDB) out of reach under load, as a restart or a network partition looks from the daemons
-//! (every open connection cut, new ones closed at once): two instances keep serving from what they
-//! loaded, hold their usage rows in memory and say `degraded` on `/ready`; once the database
-//! answers again every row is written (none lost, none twice) and each hears the other's changes
-//! again, with no restart of their own. The database sits behind a TCP relay the test cuts, so the
-//! shared test server is never touched.
+//! The shared database (PostgreSQL or MariaDB) out of reach under load, as a restart or a network
+//! partition looks from the daemons (every open connection cut, new ones closed at once): two
+//! instances keep serving from what they loaded, hold their usage rows in memory and say `degraded`
+//! on `/ready`; once the database answers again every row is written (none lost, none twice) and
+//! each hears the other's changes again, with no restart of their own. The database sits behind a
+//! TCP relay the test cuts, so the shared test server is never touched.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
